@@ -1,0 +1,385 @@
+package unionfind
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+)
+
+// DefaultMaxMergeMove is the default of identity.max_merge_move.
+const DefaultMaxMergeMove = 10000
+
+// Graph applies ops to a Store. It holds no state of its own besides its
+// parameters, so one Graph may serve any number of Stores.
+type Graph struct {
+	// MaxMergeMove is the most distinct_ids one merge may move
+	// (identity.max_merge_move). Zero means DefaultMaxMergeMove.
+	MaxMergeMove int
+}
+
+// ref is a person as the graph sees it during an op: explicit (stored and
+// live) or implicit (no stored state).
+type ref struct {
+	p        Person
+	explicit bool
+	// mapping of the distinct_id this ref was found from, if stored.
+	m   Mapping
+	mOK bool
+}
+
+// Find returns the person a distinct_id belongs to: its stored person if it
+// has a live mapping, else its implicit person. explicit reports which.
+func Find(s Store, team, distinctID string) (Person, bool, error) {
+	r, err := find(s, team, distinctID)
+	return r.p, r.explicit, err
+}
+
+func find(s Store, team, did string) (ref, error) {
+	m, ok, err := s.Mapping(team, did)
+	if err != nil {
+		return ref{}, err
+	}
+	if ok && !m.Deleted {
+		p, pok, err := s.Person(team, m.PersonID)
+		if err != nil {
+			return ref{}, err
+		}
+		if !pok || p.Deleted {
+			return ref{}, fmt.Errorf("unionfind: team %q distinct_id %q maps to missing person %s", team, did, m.PersonID)
+		}
+		return ref{p: p, explicit: true, m: m, mOK: true}, nil
+	}
+	return ref{p: Person{ID: ImplicitPersonID(team, did), Size: 1}, m: m, mOK: ok}, nil
+}
+
+// Apply applies one op to s and returns the feed rows and warnings it
+// produced. It is deterministic: the result and the writes depend only on
+// the op and the contents of s.
+func (g *Graph) Apply(s Store, op *Op) (Result, error) {
+	a := applier{g: g, s: s, op: op}
+	var err error
+	switch op.Kind {
+	case OpEvent:
+		if op.Team == "" || op.DistinctID == "" {
+			return Result{}, fmt.Errorf("%w: event op without team or distinct_id (source %+v)", ErrInvalidOp, op.Source)
+		}
+		err = a.event()
+	case OpDeletePerson:
+		if op.Team == "" {
+			return Result{}, fmt.Errorf("%w: delete op without team (source %+v)", ErrInvalidOp, op.Source)
+		}
+		err = a.deletePerson(op.PersonID)
+	default:
+		return Result{}, fmt.Errorf("%w: kind %d (source %+v)", ErrInvalidOp, op.Kind, op.Source)
+	}
+	if err != nil {
+		return Result{}, err
+	}
+	return a.res, nil
+}
+
+// applier carries one op's application.
+type applier struct {
+	g   *Graph
+	s   Store
+	op  *Op
+	res Result
+}
+
+func (a *applier) maxMove() uint64 {
+	if a.g.MaxMergeMove <= 0 {
+		return DefaultMaxMergeMove
+	}
+	return uint64(a.g.MaxMergeMove)
+}
+
+func (a *applier) warn(typ, details string) {
+	a.res.Warnings = append(a.res.Warnings, Warning{
+		Team: a.op.Team, Type: typ, EventUUID: a.op.EventUUID, DistinctID: a.op.DistinctID,
+		Details: details, Timestamp: a.op.Timestamp,
+	})
+}
+
+func mergeDetails(other, into string) string {
+	b, _ := json.Marshal(struct {
+		Other string `json:"other"`
+		Into  string `json:"into"`
+	}{other, into})
+	return string(b)
+}
+
+// event applies an OpEvent: SEMANTICS.md §4 (merge request), §3 (implicit
+// becomes explicit) and §5 (properties).
+func (a *applier) event() error {
+	op := a.op
+	into := op.DistinctID
+	identify := false // the resulting person becomes identified
+	if mr := op.Merge; mr != nil && mr.Other != into {
+		other := mr.Other
+		switch {
+		case IsIllegal(into) || IsIllegal(other):
+			a.warn(WarnIllegalMerge, mergeDetails(other, into))
+		default:
+			ident, err := a.merge(other, into, mr.Guarded)
+			if err != nil {
+				return err
+			}
+			identify = ident
+		}
+	}
+	// The event's own person: explicit from now on, then its properties.
+	t, err := find(a.s, op.Team, into)
+	if err != nil {
+		return err
+	}
+	before := t.p
+	after := t.p.clone()
+	isNew := !t.explicit
+	if isNew {
+		after = Person{ID: t.p.ID, CreatedAt: op.Timestamp, Size: 1}
+		if err := a.putMapping(into, t, after.ID); err != nil {
+			return err
+		}
+		if err := a.s.PutMember(op.Team, after.ID, into); err != nil {
+			return err
+		}
+		// A tombstone under this id: carry its version on.
+		if err := a.continueTombstone(&after); err != nil {
+			return err
+		}
+	}
+	if identify {
+		after.Identified = true
+	}
+	applyProps(&after, op)
+	return a.putPerson(&before, &after, isNew)
+}
+
+// continueTombstone makes a person re-created under the id of a deleted one
+// start above the tombstone's version.
+func (a *applier) continueTombstone(p *Person) error {
+	old, ok, err := a.s.Person(a.op.Team, p.ID)
+	if err != nil {
+		return err
+	}
+	if ok {
+		p.Version = old.Version + 1
+	}
+	return nil
+}
+
+// putPerson stores after and emits its row if it differs from before (or is
+// new). Version rises by one per visible change, and at most once per op: a
+// person changed twice by one op (merged, then its properties set) gives one
+// row. Size alone is stored silently.
+func (a *applier) putPerson(before, after *Person, isNew bool) error {
+	for i := range a.res.Persons {
+		if row := &a.res.Persons[i]; row.Person.ID == after.ID && !row.Person.Deleted {
+			after.Version = row.Person.Version
+			row.Person = after.clone()
+			return a.s.PutPerson(a.op.Team, *after)
+		}
+	}
+	switch {
+	case isNew:
+		a.res.Persons = append(a.res.Persons, PersonRow{Team: a.op.Team, Person: after.clone()})
+	case !before.sameRow(after):
+		after.Version = before.Version + 1
+		a.res.Persons = append(a.res.Persons, PersonRow{Team: a.op.Team, Person: after.clone()})
+	case before.Size == after.Size:
+		return nil // nothing changed: write nothing
+	}
+	return a.s.PutPerson(a.op.Team, *after)
+}
+
+// putMapping points did (found as r) at person, with the version rule of
+// SEMANTICS.md §6, and emits the distinct-id row.
+func (a *applier) putMapping(did string, r ref, person PersonID) error {
+	var v uint64
+	switch {
+	case r.mOK:
+		v = r.m.Version + 1
+	case person != ImplicitPersonID(a.op.Team, did):
+		v = 1 // it leaves its implicit person
+	}
+	m := Mapping{PersonID: person, Version: v}
+	a.res.DistinctIDs = append(a.res.DistinctIDs, DistinctIDRow{Team: a.op.Team, DistinctID: did, PersonID: person, Version: v})
+	return a.s.PutMapping(a.op.Team, did, m)
+}
+
+// merge resolves a legal merge request of other into into (SEMANTICS.md §4
+// step 3). It reports whether the event's resulting person becomes
+// identified.
+func (a *applier) merge(other, into string, guarded bool) (identify bool, err error) {
+	team := a.op.Team
+	o, err := find(a.s, team, other)
+	if err != nil {
+		return false, err
+	}
+	t, err := find(a.s, team, into)
+	if err != nil {
+		return false, err
+	}
+	if o.p.ID == t.p.ID {
+		return true, nil
+	}
+	if guarded && o.explicit && o.p.Identified {
+		a.warn(WarnAlreadyIdentified, mergeDetails(other, into))
+		return true, nil
+	}
+	// Survivor: T if explicit; else O if explicit; else O (both implicit),
+	// so the anonymous side's already-stamped events keep their person.
+	surv, gone, survDID, goneDID := t, o, into, other
+	if !t.explicit {
+		surv, gone, survDID, goneDID = o, t, other, into
+	}
+	if gone.p.Size > a.maxMove() {
+		a.warn(WarnMergeMoveLimit, fmt.Sprintf(`{"other":%q,"into":%q,"move":%d,"limit":%d}`, other, into, gone.p.Size, a.maxMove()))
+		return false, nil
+	}
+
+	ts := a.op.Timestamp
+	before := surv.p
+	after := surv.p.clone()
+	isNew := !surv.explicit
+	if isNew {
+		after = Person{ID: surv.p.ID, CreatedAt: ts, Size: 1}
+		if err := a.continueTombstone(&after); err != nil {
+			return false, err
+		}
+		if err := a.putMapping(survDID, surv, after.ID); err != nil {
+			return false, err
+		}
+		if err := a.s.PutMember(team, after.ID, survDID); err != nil {
+			return false, err
+		}
+	}
+	after.Identified = true
+	goneCreated := ts // an implicit person is created by the event that merges it
+	if gone.explicit {
+		goneCreated = gone.p.CreatedAt
+	}
+	if goneCreated < after.CreatedAt {
+		after.CreatedAt = goneCreated
+	}
+
+	// Relabel the absorbed person's members.
+	if gone.explicit {
+		var members []string
+		if err := a.s.Members(team, gone.p.ID, func(d string) error {
+			members = append(members, d)
+			return nil
+		}); err != nil {
+			return false, err
+		}
+		for _, d := range members {
+			m, _, err := a.s.Mapping(team, d)
+			if err != nil {
+				return false, err
+			}
+			if err := a.putMapping(d, ref{m: m, mOK: true}, after.ID); err != nil {
+				return false, err
+			}
+			if err := a.s.DeleteMember(team, gone.p.ID, d); err != nil {
+				return false, err
+			}
+			if err := a.s.PutMember(team, after.ID, d); err != nil {
+				return false, err
+			}
+		}
+		after.Size += uint64(len(members))
+		mergeProps(&after, &gone.p)
+		tomb := gone.p.clone()
+		tomb.Deleted = true
+		tomb.Version += 100
+		tomb.Size = 0
+		a.res.Persons = append(a.res.Persons, PersonRow{Team: team, Person: tomb.clone()})
+		if err := a.s.PutPerson(team, tomb); err != nil {
+			return false, err
+		}
+	} else {
+		if err := a.putMapping(goneDID, gone, after.ID); err != nil {
+			return false, err
+		}
+		if err := a.s.PutMember(team, after.ID, goneDID); err != nil {
+			return false, err
+		}
+		after.Size++
+	}
+	return true, a.putPerson(&before, &after, isNew)
+}
+
+// mergeProps folds gone's properties into surv: per key the later stored
+// time wins; on a tie, the survivor's (SEMANTICS.md §5).
+func mergeProps(surv, gone *Person) {
+	for _, g := range gone.Props {
+		if s, ok := surv.Prop(g.Key); !ok || g.Time > s.Time {
+			surv.setProp(g)
+		}
+	}
+}
+
+// applyProps applies the op's $set_once, $set and $unset (SEMANTICS.md §5).
+func applyProps(p *Person, op *Op) {
+	t := op.Timestamp
+	for _, kv := range op.SetOnce {
+		if _, ok := p.Prop(kv.Key); !ok {
+			p.setProp(Property{Key: kv.Key, Value: kv.Value, Time: t})
+		}
+	}
+	for _, kv := range op.Set {
+		cur, ok := p.Prop(kv.Key)
+		switch {
+		case !ok:
+			p.setProp(Property{Key: kv.Key, Value: kv.Value, Time: t})
+		case cur.Time <= t && !bytes.Equal(cur.Value, kv.Value):
+			p.setProp(Property{Key: kv.Key, Value: kv.Value, Time: t})
+		}
+	}
+	for _, k := range op.Unset {
+		if cur, ok := p.Prop(k); ok && cur.Time <= t {
+			p.delProp(k)
+		}
+	}
+}
+
+// deletePerson deletes a person and its mappings: the person is kept as a
+// tombstone (Version+100, Deleted), every mapping as a tombstone (Version+1,
+// Deleted), and their ids belong to their implicit persons again.
+func (a *applier) deletePerson(id PersonID) error {
+	team := a.op.Team
+	p, ok, err := a.s.Person(team, id)
+	if err != nil {
+		return err
+	}
+	if !ok || p.Deleted {
+		return nil // deleting what is not there changes nothing
+	}
+	var members []string
+	if err := a.s.Members(team, id, func(d string) error {
+		members = append(members, d)
+		return nil
+	}); err != nil {
+		return err
+	}
+	for _, d := range members {
+		m, _, err := a.s.Mapping(team, d)
+		if err != nil {
+			return err
+		}
+		m.Version++
+		m.Deleted = true
+		a.res.DistinctIDs = append(a.res.DistinctIDs, DistinctIDRow{Team: team, DistinctID: d, PersonID: id, Version: m.Version, Deleted: true})
+		if err := a.s.PutMapping(team, d, m); err != nil {
+			return err
+		}
+		if err := a.s.DeleteMember(team, id, d); err != nil {
+			return err
+		}
+	}
+	p.Deleted = true
+	p.Version += 100
+	p.Size = 0
+	a.res.Persons = append(a.res.Persons, PersonRow{Team: team, Person: p.clone()})
+	return a.s.PutPerson(team, p)
+}

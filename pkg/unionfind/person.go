@@ -1,0 +1,119 @@
+package unionfind
+
+import (
+	"bytes"
+	"encoding/json"
+	"sort"
+	"time"
+)
+
+// ImplicitCreatedAt is the created_at stamped on events of an implicit
+// person (SEMANTICS.md §6).
+var ImplicitCreatedAt = time.Unix(5, 0).UTC()
+
+// Property is one stored person property: its JSON value and the time (Unix
+// milliseconds) of the event that wrote it.
+type Property struct {
+	Key   string
+	Value json.RawMessage
+	Time  int64
+}
+
+// Person is a stored (explicit) person, or the tombstone of a deleted one.
+//
+// Version rises by one per visible change (created_at, is_identified,
+// properties, deletion); a person absorbed by a merge or deleted is kept as a
+// tombstone with Deleted set and Version+100, so that a person re-created
+// under the same id continues above it and a warehouse folding by version
+// always keeps the newest row.
+type Person struct {
+	ID         PersonID
+	CreatedAt  int64 // Unix milliseconds
+	Identified bool
+	Deleted    bool
+	Version    uint64
+	// Size is the number of distinct_ids that point at the person. It is
+	// internal (union bookkeeping and the merge move limit), not a row field.
+	Size uint64
+	// Props are sorted by Key, unique.
+	Props []Property
+}
+
+// Prop returns the property with key k.
+func (p *Person) Prop(k string) (Property, bool) {
+	i := sort.Search(len(p.Props), func(i int) bool { return p.Props[i].Key >= k })
+	if i < len(p.Props) && p.Props[i].Key == k {
+		return p.Props[i], true
+	}
+	return Property{}, false
+}
+
+// setProp inserts or replaces a property, keeping Props sorted.
+func (p *Person) setProp(prop Property) {
+	i := sort.Search(len(p.Props), func(i int) bool { return p.Props[i].Key >= prop.Key })
+	if i < len(p.Props) && p.Props[i].Key == prop.Key {
+		p.Props[i] = prop
+		return
+	}
+	p.Props = append(p.Props, Property{})
+	copy(p.Props[i+1:], p.Props[i:])
+	p.Props[i] = prop
+}
+
+// delProp removes the property with key k.
+func (p *Person) delProp(k string) {
+	i := sort.Search(len(p.Props), func(i int) bool { return p.Props[i].Key >= k })
+	if i < len(p.Props) && p.Props[i].Key == k {
+		p.Props = append(p.Props[:i], p.Props[i+1:]...)
+	}
+}
+
+// clone returns a deep-enough copy: Props is copied, values are shared
+// (they are never mutated in place).
+func (p Person) clone() Person {
+	p.Props = append([]Property(nil), p.Props...)
+	return p
+}
+
+// sameRow reports whether two persons give the same warehouse row.
+func (p *Person) sameRow(q *Person) bool {
+	if p.ID != q.ID || p.CreatedAt != q.CreatedAt || p.Identified != q.Identified || p.Deleted != q.Deleted || len(p.Props) != len(q.Props) {
+		return false
+	}
+	for i := range p.Props {
+		if p.Props[i].Key != q.Props[i].Key || !bytes.Equal(p.Props[i].Value, q.Props[i].Value) {
+			return false
+		}
+	}
+	return true
+}
+
+// AppendPropertiesJSON appends the person's properties as one JSON object,
+// keys in sorted order.
+func (p *Person) AppendPropertiesJSON(dst []byte) []byte {
+	dst = append(dst, '{')
+	for i, pr := range p.Props {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendJSONString(dst, pr.Key)
+		dst = append(dst, ':')
+		dst = append(dst, pr.Value...)
+	}
+	return append(dst, '}')
+}
+
+// Mapping is where a distinct_id points: its person, and the version of the
+// distinct-id row (the number of times its person has changed). A deleted
+// mapping is a tombstone: the id belongs to its implicit person again, and
+// the version carries on from the tombstone's.
+type Mapping struct {
+	PersonID PersonID
+	Version  uint64
+	Deleted  bool
+}
+
+func appendJSONString(dst []byte, s string) []byte {
+	b, _ := json.Marshal(s) // cannot fail for a string
+	return append(dst, b...)
+}

@@ -1,0 +1,47 @@
+package unionfind
+
+// Warning types the graph raises (SEMANTICS.md §4).
+const (
+	WarnIllegalMerge      = "cannot_merge_with_illegal_distinct_id"
+	WarnAlreadyIdentified = "cannot_merge_already_identified"
+	WarnMergeMoveLimit    = "merge_move_limit_exceeded"
+)
+
+// PersonRow is a row of the persons feed: the person after a change.
+type PersonRow struct {
+	Team   string
+	Person Person
+}
+
+// DistinctIDRow is a row of the person_distinct_ids feed.
+type DistinctIDRow struct {
+	Team       string
+	DistinctID string
+	PersonID   PersonID
+	Version    uint64
+	Deleted    bool
+}
+
+// Warning is an ingestion warning raised while applying an op.
+type Warning struct {
+	Team       string
+	Type       string
+	EventUUID  string
+	DistinctID string
+	Details    string
+	Timestamp  int64 // Unix milliseconds, the op's
+}
+
+// Result is what one op changed, in the order it happened: the rows the
+// warehouse feed must carry and the warnings to report. An op that changed
+// nothing has an empty Result.
+type Result struct {
+	Persons     []PersonRow
+	DistinctIDs []DistinctIDRow
+	Warnings    []Warning
+}
+
+// Empty reports whether the result carries nothing.
+func (r *Result) Empty() bool {
+	return len(r.Persons) == 0 && len(r.DistinctIDs) == 0 && len(r.Warnings) == 0
+}
