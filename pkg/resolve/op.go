@@ -1,0 +1,68 @@
+package resolve
+
+import (
+	"encoding/json"
+	"sort"
+
+	"github.com/resolver-dev/resolver/pkg/event"
+	"github.com/resolver-dev/resolver/pkg/unionfind"
+)
+
+// Op returns the identity op a decoded event implies, if any. Personless
+// events imply none: they never change identity state (SEMANTICS.md §2).
+// Every full event implies one (its person becomes explicit); see NeedsOp
+// for when a pipeline may leave it out.
+func Op(ev *event.Event, src unionfind.Source) (unionfind.Op, bool) {
+	if ev.Mode != event.Full {
+		return unionfind.Op{}, false
+	}
+	op := unionfind.Op{
+		Kind:       unionfind.OpEvent,
+		Source:     src,
+		Team:       ev.Team,
+		DistinctID: ev.DistinctID,
+		EventUUID:  ev.UUID.String(),
+		Timestamp:  ev.Timestamp.UnixMilli(),
+	}
+	switch ev.Kind {
+	case event.Identify, event.Alias:
+		op.Merge = &unionfind.Merge{Other: ev.MergeOther, Guarded: true}
+	case event.MergeDangerously:
+		op.Merge = &unionfind.Merge{Other: ev.MergeOther}
+	}
+	op.Set = sortedKVs(ev.Set, nil)
+	op.SetOnce = sortedKVs(ev.SetOnce, ev.Set) // $set wins over $set_once
+	if len(ev.Unset) > 0 {
+		op.Unset = append([]string(nil), ev.Unset...)
+		sort.Strings(op.Unset)
+	}
+	return op, true
+}
+
+// NeedsOp reports whether the op of a full event can change anything, given
+// that its distinct_id's person is explicit in the local replica: an
+// ordinary event without $set, $set_once or $unset for an explicit person
+// changes nothing, so a pipeline need not log it. (A person deletion logged
+// between the look and the op is the one case where skipping differs; the
+// event is then stamped with its implicit person.)
+func NeedsOp(op *unionfind.Op, explicit bool) bool {
+	return !explicit || op.Merge != nil || len(op.Set) > 0 || len(op.SetOnce) > 0 || len(op.Unset) > 0
+}
+
+func sortedKVs(m, except map[string]json.RawMessage) []unionfind.KV {
+	if len(m) == 0 {
+		return nil
+	}
+	kvs := make([]unionfind.KV, 0, len(m))
+	for k, v := range m {
+		if _, ok := except[k]; ok {
+			continue
+		}
+		kvs = append(kvs, unionfind.KV{Key: k, Value: v})
+	}
+	sort.Slice(kvs, func(i, j int) bool { return kvs[i].Key < kvs[j].Key })
+	if len(kvs) == 0 {
+		return nil
+	}
+	return kvs
+}

@@ -1,0 +1,105 @@
+package stream
+
+import (
+	"fmt"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+	"go.uber.org/zap"
+)
+
+// BrokerConfig configures the embedded broker.
+type BrokerConfig struct {
+	// Listen is host:port; the broker binds 127.0.0.1 on that port.
+	// Default 127.0.0.1:9092. Port 0 picks a free port.
+	Listen string
+	// DataDir keeps records, offsets and transactions across restarts and
+	// crashes. Empty: in memory only.
+	DataDir string
+	// SyncWrites fsyncs every batch (slower; survives power loss).
+	SyncWrites bool
+	// MinSessionTimeout lowers the group session timeout floor (tests).
+	MinSessionTimeout time.Duration // 0 = kfake's default
+	Logger            *zap.Logger
+}
+
+// Broker is franz-go's kfake cluster: the real Kafka protocol, in process.
+type Broker struct {
+	c *kfake.Cluster
+}
+
+// StartBroker starts the embedded broker. It refuses to start on a port
+// already in use, naming it.
+func StartBroker(cfg BrokerConfig) (*Broker, error) {
+	listen := cfg.Listen
+	if listen == "" {
+		listen = "127.0.0.1:9092"
+	}
+	host, portS, err := net.SplitHostPort(listen)
+	if err != nil {
+		return nil, fmt.Errorf("stream: kafka.embedded.listen: %q: %w", listen, err)
+	}
+	port, err := strconv.Atoi(portS)
+	if err != nil || port < 0 || port > 65535 {
+		return nil, fmt.Errorf("stream: kafka.embedded.listen: %q: bad port", listen)
+	}
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	// Probe the port first: kfake's own error for a taken port is terse.
+	if port != 0 {
+		l, err := net.Listen("tcp", net.JoinHostPort(host, portS))
+		if err != nil {
+			return nil, fmt.Errorf("stream: embedded broker cannot listen on %s (kafka.embedded.listen): %w", listen, err)
+		}
+		l.Close()
+	}
+	opts := []kfake.Opt{
+		kfake.NumBrokers(1),
+		kfake.Ports(port),
+		kfake.ListenFn(func(network, _ string) (net.Listener, error) {
+			return net.Listen(network, net.JoinHostPort(host, strconv.Itoa(port)))
+		}),
+	}
+	if cfg.DataDir != "" {
+		opts = append(opts, kfake.DataDir(cfg.DataDir))
+	}
+	if cfg.SyncWrites {
+		opts = append(opts, kfake.SyncWrites())
+	}
+	if cfg.MinSessionTimeout > 0 {
+		opts = append(opts, kfake.GroupMinSessionTimeout(cfg.MinSessionTimeout))
+	}
+	if cfg.Logger != nil {
+		opts = append(opts, kfake.WithLogger(kfakeLogger{cfg.Logger.Named("kfake")}))
+	}
+	c, err := kfake.NewCluster(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("stream: start embedded broker on %s: %w", listen, err)
+	}
+	return &Broker{c: c}, nil
+}
+
+// Addrs returns the broker's listen addresses.
+func (b *Broker) Addrs() []string { return b.c.ListenAddrs() }
+
+// Close stops the broker; with a DataDir its state is on disk.
+func (b *Broker) Close() { b.c.Close() }
+
+// kfakeLogger adapts zap to kfake.Logger; kfake's info is noise for us, so
+// it logs at debug.
+type kfakeLogger struct{ l *zap.Logger }
+
+func (k kfakeLogger) Logf(level kfake.LogLevel, msg string, args ...any) {
+	s := fmt.Sprintf(msg, args...)
+	switch level {
+	case kfake.LogLevelError:
+		k.l.Error(s)
+	case kfake.LogLevelWarn:
+		k.l.Warn(s)
+	default:
+		k.l.Debug(s)
+	}
+}

@@ -1,0 +1,39 @@
+package stream
+
+import (
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl/plain"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
+	"github.com/twmb/franz-go/plugin/kzap"
+	"go.uber.org/zap"
+)
+
+// clientOpts are the options every client of the resolver shares: seeds,
+// identity, auth, TLS, logging and a capped retry backoff so that an
+// unreachable broker is retried (and logged by kzap) rather than given up on.
+func clientOpts(k Kafka, log *zap.Logger, name string) []kgo.Opt {
+	opts := []kgo.Opt{
+		kgo.SeedBrokers(k.Brokers...),
+		kgo.ClientID(k.ClientID + "-" + name),
+		kgo.WithLogger(kzap.New(log.Named(name), kzap.Level(kgo.LogLevelWarn))),
+		kgo.RetryBackoffFn(func(tries int) time.Duration {
+			d := 100 * time.Millisecond << min(tries, 6)
+			return min(d, k.RetryBackoff)
+		}),
+		kgo.RetryTimeout(0), // retry broker errors for as long as it takes
+	}
+	if k.TLS != nil {
+		opts = append(opts, kgo.DialTLSConfig(k.TLS))
+	}
+	switch k.SASL.Mechanism {
+	case "PLAIN":
+		opts = append(opts, kgo.SASL(plain.Auth{User: k.SASL.User, Pass: k.SASL.Password}.AsMechanism()))
+	case "SCRAM-SHA-256":
+		opts = append(opts, kgo.SASL(scram.Auth{User: k.SASL.User, Pass: k.SASL.Password}.AsSha256Mechanism()))
+	case "SCRAM-SHA-512":
+		opts = append(opts, kgo.SASL(scram.Auth{User: k.SASL.User, Pass: k.SASL.Password}.AsSha512Mechanism()))
+	}
+	return opts
+}
