@@ -1,0 +1,360 @@
+package state
+
+import (
+	"hash/maphash"
+	"sync"
+	"sync/atomic"
+
+	"github.com/resolver-dev/resolver/pkg/unionfind"
+)
+
+// The read-through cache in front of Badger for Find: decoded mappings (d/
+// keys) and decoded persons (p/ keys), including "absent" entries, because
+// most stamped events belong to never-merged anonymous ids whose mapping
+// does not exist.
+//
+// It is hand-written rather than ristretto (already in the module graph, via
+// Badger) because correctness here needs one guarantee a general cache does
+// not give: a reader that missed, read Badger, and now inserts what it read
+// must not overwrite a newer value that a writer committed meanwhile.
+// ristretto's Set is asynchronous and unordered with respect to other Sets
+// and Dels (it goes through a buffer and may be dropped or applied late), so
+// a reader's stale Set can land after the writer's, and stamping would serve
+// the old person until eviction.
+//
+// The protocol:
+//
+//   - Only Update writes authoritative values, after a successful commit:
+//     it bumps the cache generation, then writes every identity key it
+//     changed (write-through). Update holds the Store's writer lock from its
+//     first read to the end of the write-through, so updates never
+//     interleave.
+//   - A reader that misses records the generation before it opens its
+//     Badger snapshot and inserts what it read only if the generation is
+//     still the same, checked under the shard lock. If a commit happened
+//     after the reader's snapshot, either its generation bump is seen (no
+//     insert), or the bump comes after the insert — and then so does the
+//     writer's write of that key, which takes the same shard lock and
+//     overwrites the stale entry.
+//   - Inside Update, reads fill the cache unconditionally: under the writer
+//     lock the committed state cannot move.
+//   - If a commit fails, the keys it wrote are dropped (after a bump), in
+//     case the failure was ambiguous.
+//
+// One generation for the whole cache (not per shard) keeps the protocol
+// right for Find's miss path, which learns the person key only after reading
+// the mapping. A reader's insert is skipped whenever any commit lands during
+// its few microseconds in Badger; the written keys are in the cache anyway
+// through write-through, so this costs little.
+//
+// Memory is bounded per shard by an approximate byte count (key, entry,
+// properties, map overhead); eviction is CLOCK (a reference bit per entry,
+// set on hit, cleared by the sweeping hand).
+type cache struct {
+	gen      atomic.Uint64
+	seed     maphash.Seed
+	shardCap int64
+	capacity int64
+	shards   [cacheShards]cacheShard
+}
+
+const cacheShards = 64
+
+// entryOverhead approximates the bytes an entry costs besides its key and
+// properties: the slot, the map entry, the person struct for persons.
+const (
+	mappingOverhead = 160
+	personOverhead  = 240
+	propOverhead    = 48
+)
+
+type cacheShard struct {
+	mu    sync.Mutex
+	idx   map[string]int32
+	slots []centry
+	free  []int32
+	hand  int
+	bytes int64
+
+	hits, misses, stale, evictions uint64
+	_                              [64]byte // keep shards' hot fields on separate cache lines
+}
+
+// centry is one cache slot.
+type centry struct {
+	key   string
+	used  bool // the slot holds an entry
+	ref   bool // CLOCK reference bit
+	ok    bool // the record exists (else an absent entry)
+	altOK bool
+	cost  int32
+	m     unionfind.Mapping  // d/ entries
+	alt   unionfind.PersonID // d/ entries: the implicit person, once computed
+	p     *unionfind.Person  // p/ entries that exist; read-only
+}
+
+// mappingHit is what a d/ lookup returns.
+type mappingHit struct {
+	m     unionfind.Mapping
+	ok    bool
+	alt   unionfind.PersonID
+	altOK bool
+}
+
+// live reports whether the mapping points at a stored person.
+func (h *mappingHit) live() bool { return h.ok && !h.m.Deleted }
+
+// newCache returns a cache of about capacity bytes.
+func newCache(capacity int64) *cache {
+	c := &cache{seed: maphash.MakeSeed(), capacity: capacity, shardCap: capacity / cacheShards}
+	for i := range c.shards {
+		c.shards[i].idx = make(map[string]int32)
+	}
+	return c
+}
+
+func (c *cache) shard(k []byte) *cacheShard {
+	return &c.shards[maphash.Bytes(c.seed, k)&(cacheShards-1)]
+}
+
+func (c *cache) getMapping(k []byte) (mappingHit, bool) {
+	sh := c.shard(k)
+	sh.mu.Lock()
+	i, ok := sh.idx[string(k)]
+	if !ok {
+		sh.misses++
+		sh.mu.Unlock()
+		return mappingHit{}, false
+	}
+	e := &sh.slots[i]
+	if !e.ref {
+		e.ref = true
+	}
+	h := mappingHit{m: e.m, ok: e.ok, alt: e.alt, altOK: e.altOK}
+	sh.hits++
+	sh.mu.Unlock()
+	return h, true
+}
+
+// getPerson returns a cached person (its Props shared, read-only), whether
+// it exists, and whether the key was cached at all.
+func (c *cache) getPerson(k []byte) (p unionfind.Person, ok, hit bool) {
+	sh := c.shard(k)
+	sh.mu.Lock()
+	i, cached := sh.idx[string(k)]
+	if !cached {
+		sh.misses++
+		sh.mu.Unlock()
+		return unionfind.Person{}, false, false
+	}
+	e := &sh.slots[i]
+	if !e.ref {
+		e.ref = true
+	}
+	if e.ok {
+		p = *e.p
+	}
+	ok = e.ok
+	sh.hits++
+	sh.mu.Unlock()
+	return p, ok, true
+}
+
+// setAlt records the implicit person of an absent or deleted mapping, if
+// the entry is still there and still not live.
+func (c *cache) setAlt(k []byte, alt unionfind.PersonID) {
+	sh := c.shard(k)
+	sh.mu.Lock()
+	if i, ok := sh.idx[string(k)]; ok {
+		if e := &sh.slots[i]; !e.ok || e.m.Deleted {
+			e.alt, e.altOK = alt, true
+		}
+	}
+	sh.mu.Unlock()
+}
+
+// fillMapping inserts a mapping read from the engine. With checkGen it
+// inserts only if no commit happened since gen0 was read.
+func (c *cache) fillMapping(k []byte, m unionfind.Mapping, ok bool, alt unionfind.PersonID, altOK bool, gen0 uint64, checkGen bool) {
+	sh := c.shard(k)
+	sh.mu.Lock()
+	if checkGen && c.gen.Load() != gen0 {
+		sh.stale++
+		sh.mu.Unlock()
+		return
+	}
+	sh.put(c.shardCap, k, centry{ok: ok, m: m, alt: alt, altOK: altOK, cost: int32(mappingOverhead + len(k))})
+	sh.mu.Unlock()
+}
+
+// fillPerson inserts a person read from the engine; see fillMapping.
+func (c *cache) fillPerson(k []byte, p unionfind.Person, ok bool, gen0 uint64, checkGen bool) {
+	sh := c.shard(k)
+	sh.mu.Lock()
+	if checkGen && c.gen.Load() != gen0 {
+		sh.stale++
+		sh.mu.Unlock()
+		return
+	}
+	sh.put(c.shardCap, k, personEntry(k, p, ok))
+	sh.mu.Unlock()
+}
+
+func personEntry(k []byte, p unionfind.Person, ok bool) centry {
+	cost := personOverhead + len(k)
+	e := centry{ok: ok}
+	if ok {
+		for _, pr := range p.Props {
+			cost += propOverhead + len(pr.Key) + len(pr.Value)
+		}
+		e.p = &p
+	}
+	e.cost = int32(min(cost, 1<<30))
+	return e
+}
+
+// writeThrough installs the identity values an Update committed. It runs
+// under the Store's writer lock.
+func (c *cache) writeThrough(dirty map[string][]byte) {
+	if len(dirty) == 0 {
+		return
+	}
+	c.gen.Add(1)
+	for ks, v := range dirty {
+		k := []byte(ks)
+		var e centry
+		switch {
+		case hasTag(k, tagMapping):
+			m, err := decodeMapping(v)
+			if err != nil {
+				c.drop(k)
+				continue
+			}
+			e = centry{ok: true, m: m, cost: int32(mappingOverhead + len(k))}
+		case hasTag(k, tagPerson):
+			p, err := decodePerson(v)
+			if err != nil {
+				c.drop(k)
+				continue
+			}
+			e = personEntry(k, p, true)
+		default:
+			continue
+		}
+		sh := c.shard(k)
+		sh.mu.Lock()
+		sh.put(c.shardCap, k, e)
+		sh.mu.Unlock()
+	}
+}
+
+// invalidate drops keys whose committed value is unknown (a failed commit).
+func (c *cache) invalidate(dirty map[string][]byte) {
+	if len(dirty) == 0 {
+		return
+	}
+	c.gen.Add(1)
+	for ks := range dirty {
+		c.drop([]byte(ks))
+	}
+}
+
+func (c *cache) drop(k []byte) {
+	sh := c.shard(k)
+	sh.mu.Lock()
+	if i, ok := sh.idx[string(k)]; ok {
+		sh.remove(i)
+	}
+	sh.mu.Unlock()
+}
+
+func hasTag(k, tag []byte) bool {
+	return len(k) >= len(tag) && string(k[:len(tag)]) == string(tag)
+}
+
+// put inserts or replaces the entry for k, evicting as needed. The caller
+// holds the lock.
+func (sh *cacheShard) put(capacity int64, k []byte, e centry) {
+	if i, ok := sh.idx[string(k)]; ok {
+		old := &sh.slots[i]
+		sh.bytes += int64(e.cost) - int64(old.cost)
+		e.key, e.used, e.ref = old.key, true, true
+		*old = e
+		sh.evictUntil(capacity, i)
+		return
+	}
+	if int64(e.cost) > capacity {
+		return
+	}
+	sh.evictUntil(capacity-int64(e.cost), -1)
+	e.key, e.used = string(k), true
+	var i int32
+	if n := len(sh.free); n > 0 {
+		i = sh.free[n-1]
+		sh.free = sh.free[:n-1]
+		sh.slots[i] = e
+	} else {
+		i = int32(len(sh.slots))
+		sh.slots = append(sh.slots, e)
+	}
+	sh.idx[e.key] = i
+	sh.bytes += int64(e.cost)
+}
+
+// evictUntil runs the CLOCK hand until the shard holds at most limit bytes,
+// sparing slot keep.
+func (sh *cacheShard) evictUntil(limit int64, keep int32) {
+	for sweeps := 0; sh.bytes > limit && sweeps < 2*len(sh.slots)+1; sweeps++ {
+		if sh.hand >= len(sh.slots) {
+			sh.hand = 0
+		}
+		i := int32(sh.hand)
+		sh.hand++
+		e := &sh.slots[i]
+		if !e.used || i == keep {
+			continue
+		}
+		if e.ref {
+			e.ref = false
+			continue
+		}
+		sh.remove(i)
+		sh.evictions++
+	}
+}
+
+func (sh *cacheShard) remove(i int32) {
+	e := &sh.slots[i]
+	delete(sh.idx, e.key)
+	sh.bytes -= int64(e.cost)
+	*e = centry{}
+	sh.free = append(sh.free, i)
+}
+
+// CacheStats are the counters of a Store's read-through cache, for metrics.
+// All are zero for a Store without a cache.
+type CacheStats struct {
+	Hits      uint64 // lookups answered from the cache
+	Misses    uint64 // lookups that went to Badger
+	Stale     uint64 // fills skipped because a commit landed during the read
+	Evictions uint64
+	Entries   int
+	Bytes     int64 // approximate bytes held
+	Capacity  int64 // the configured bound (Options.CacheBytes)
+}
+
+func (c *cache) stats() CacheStats {
+	s := CacheStats{Capacity: c.capacity}
+	for i := range c.shards {
+		sh := &c.shards[i]
+		sh.mu.Lock()
+		s.Hits += sh.hits
+		s.Misses += sh.misses
+		s.Stale += sh.stale
+		s.Evictions += sh.evictions
+		s.Entries += len(sh.idx)
+		s.Bytes += sh.bytes
+		sh.mu.Unlock()
+	}
+	return s
+}

@@ -1,0 +1,382 @@
+package state
+
+import (
+	"encoding/binary"
+	"fmt"
+	"unsafe"
+
+	"github.com/resolver-dev/resolver/pkg/unionfind"
+)
+
+// Value encodings. Every structured value starts with a version byte so the
+// format can change without a rebuild; the rest is varints, raw UUID bytes
+// and length-prefixed byte strings. Encoding is deterministic: a value has
+// exactly one encoding (properties are kept sorted by key by
+// unionfind.Person), which is what makes Fingerprint comparable across
+// replicas and engines.
+//
+//	Mapping v1: 0x01 ‖ flags(1: bit0 deleted) ‖ person(16) ‖ uvarint version
+//	Person  v1: 0x01 ‖ flags(1: bit0 identified, bit1 deleted) ‖ id(16) ‖
+//	            varint created_at ‖ uvarint version ‖ uvarint size ‖ uvarint n ‖
+//	            n × (uvarint len ‖ key ‖ uvarint len ‖ value ‖ varint time)
+//	Result  v1: 0x01 ‖ uvarint n ‖ n × (bytes team ‖ bytes Person v1)
+//	            ‖ uvarint n ‖ n × (bytes team ‖ bytes distinct_id ‖ person(16) ‖ uvarint version ‖ deleted(1))
+//	            ‖ uvarint n ‖ n × (bytes team ‖ bytes type ‖ bytes uuid ‖ bytes distinct_id ‖ bytes details ‖ varint time)
+//	high water: i64 offset ‖ u32 index, big-endian (12 bytes)
+//	int64 values (applied offsets, billing totals and offsets): 8 bytes big-endian
+//
+// where bytes x = uvarint len(x) ‖ x.
+const codecV1 = 1
+
+const (
+	mappingDeleted = 1 << 0
+
+	personIdentified = 1 << 0
+	personDeleted    = 1 << 1
+)
+
+// appendMapping appends the encoding of m.
+func appendMapping(b []byte, m unionfind.Mapping) []byte {
+	var flags byte
+	if m.Deleted {
+		flags |= mappingDeleted
+	}
+	b = append(b, codecV1, flags)
+	b = append(b, m.PersonID[:]...)
+	return binary.AppendUvarint(b, m.Version)
+}
+
+// decodeMapping decodes a Mapping. It does not keep v.
+func decodeMapping(v []byte) (unionfind.Mapping, error) {
+	d := decoder{b: v}
+	if d.byte() != codecV1 {
+		return unionfind.Mapping{}, corrupt("mapping", "unknown version")
+	}
+	flags := d.byte()
+	var m unionfind.Mapping
+	m.PersonID = d.uuid()
+	m.Version = d.uvarint()
+	m.Deleted = flags&mappingDeleted != 0
+	if flags&^mappingDeleted != 0 {
+		return unionfind.Mapping{}, corrupt("mapping", "unknown flags")
+	}
+	if err := d.finish("mapping"); err != nil {
+		return unionfind.Mapping{}, err
+	}
+	return m, nil
+}
+
+// appendPerson appends the encoding of p.
+func appendPerson(b []byte, p *unionfind.Person) []byte {
+	var flags byte
+	if p.Identified {
+		flags |= personIdentified
+	}
+	if p.Deleted {
+		flags |= personDeleted
+	}
+	b = append(b, codecV1, flags)
+	b = append(b, p.ID[:]...)
+	b = binary.AppendVarint(b, p.CreatedAt)
+	b = binary.AppendUvarint(b, p.Version)
+	b = binary.AppendUvarint(b, p.Size)
+	b = binary.AppendUvarint(b, uint64(len(p.Props)))
+	for _, pr := range p.Props {
+		b = binary.AppendUvarint(b, uint64(len(pr.Key)))
+		b = append(b, pr.Key...)
+		b = binary.AppendUvarint(b, uint64(len(pr.Value)))
+		b = append(b, pr.Value...)
+		b = binary.AppendVarint(b, pr.Time)
+	}
+	return b
+}
+
+// personSize is a capacity hint for appendPerson.
+func personSize(p *unionfind.Person) int {
+	n := 2 + 16 + 3*binary.MaxVarintLen64 + binary.MaxVarintLen32
+	for _, pr := range p.Props {
+		n += len(pr.Key) + len(pr.Value) + 2*binary.MaxVarintLen32 + binary.MaxVarintLen64
+	}
+	return n
+}
+
+// encodePerson returns the encoding of p in a buffer of its own.
+func encodePerson(p *unionfind.Person) []byte {
+	return appendPerson(make([]byte, 0, personSize(p)), p)
+}
+
+// decodePerson decodes a Person. It does not keep v: the properties' keys
+// and values share one private copy of the property bytes, which nothing
+// ever writes to, so the result is safe to keep and to share read-only.
+func decodePerson(v []byte) (unionfind.Person, error) {
+	d := decoder{b: v}
+	if d.byte() != codecV1 {
+		return unionfind.Person{}, corrupt("person", "unknown version")
+	}
+	flags := d.byte()
+	if flags&^(personIdentified|personDeleted) != 0 {
+		return unionfind.Person{}, corrupt("person", "unknown flags")
+	}
+	p := unionfind.Person{
+		ID:         d.uuid(),
+		CreatedAt:  d.varint(),
+		Identified: flags&personIdentified != 0,
+		Deleted:    flags&personDeleted != 0,
+	}
+	p.Version = d.uvarint()
+	p.Size = d.uvarint()
+	n := d.uvarint()
+	if d.err != nil {
+		return unionfind.Person{}, corrupt("person", d.err.Error())
+	}
+	if n > uint64(len(d.b))/3 { // every property takes at least 3 bytes
+		return unionfind.Person{}, corrupt("person", "property count exceeds value")
+	}
+	if n > 0 {
+		own := append([]byte(nil), d.b...) // keys and values alias this copy
+		d.b = own
+		p.Props = make([]unionfind.Property, n)
+		for i := range p.Props {
+			k := d.bytes()
+			val := d.bytes()
+			t := d.varint()
+			if d.err != nil {
+				return unionfind.Person{}, corrupt("person", d.err.Error())
+			}
+			pr := unionfind.Property{Value: val[:len(val):len(val)], Time: t}
+			if len(k) > 0 {
+				pr.Key = unsafe.String(&k[0], len(k))
+			}
+			if i > 0 && p.Props[i-1].Key >= pr.Key {
+				return unionfind.Person{}, corrupt("person", "properties out of order")
+			}
+			p.Props[i] = pr
+		}
+	}
+	if err := d.finish("person"); err != nil {
+		return unionfind.Person{}, err
+	}
+	return p, nil
+}
+
+// encodeHighWater encodes the (offset, index) of a source.
+func encodeHighWater(src unionfind.Source) []byte {
+	b := make([]byte, 0, 12)
+	b = binary.BigEndian.AppendUint64(b, uint64(src.Offset))
+	return binary.BigEndian.AppendUint32(b, src.Index)
+}
+
+func decodeHighWater(v []byte) (offset int64, index uint32, err error) {
+	if len(v) != 12 {
+		return 0, 0, corrupt("high water", "not 12 bytes")
+	}
+	return int64(binary.BigEndian.Uint64(v)), binary.BigEndian.Uint32(v[8:]), nil
+}
+
+// encodeI64 and decodeI64: the plain int64 values.
+func encodeI64(v int64) []byte {
+	return binary.BigEndian.AppendUint64(make([]byte, 0, 8), uint64(v))
+}
+
+func decodeI64(what string, v []byte) (int64, error) {
+	if len(v) != 8 {
+		return 0, corrupt(what, "not 8 bytes")
+	}
+	return int64(binary.BigEndian.Uint64(v)), nil
+}
+
+// encodeResult encodes the feed rows and warnings of one op.
+func encodeResult(r *unionfind.Result) []byte {
+	b := make([]byte, 0, 64)
+	b = append(b, codecV1)
+	b = binary.AppendUvarint(b, uint64(len(r.Persons)))
+	for i := range r.Persons {
+		row := &r.Persons[i]
+		b = appendBytes(b, row.Team)
+		pb := appendPerson(nil, &row.Person)
+		b = appendBytes(b, string(pb))
+	}
+	b = binary.AppendUvarint(b, uint64(len(r.DistinctIDs)))
+	for _, row := range r.DistinctIDs {
+		b = appendBytes(b, row.Team)
+		b = appendBytes(b, row.DistinctID)
+		b = append(b, row.PersonID[:]...)
+		b = binary.AppendUvarint(b, row.Version)
+		if row.Deleted {
+			b = append(b, 1)
+		} else {
+			b = append(b, 0)
+		}
+	}
+	b = binary.AppendUvarint(b, uint64(len(r.Warnings)))
+	for _, w := range r.Warnings {
+		b = appendBytes(b, w.Team)
+		b = appendBytes(b, w.Type)
+		b = appendBytes(b, w.EventUUID)
+		b = appendBytes(b, w.DistinctID)
+		b = appendBytes(b, w.Details)
+		b = binary.AppendVarint(b, w.Timestamp)
+	}
+	return b
+}
+
+// decodeResult decodes a Result. It does not keep v.
+func decodeResult(v []byte) (unionfind.Result, error) {
+	d := decoder{b: v}
+	if d.byte() != codecV1 {
+		return unionfind.Result{}, corrupt("outbox row", "unknown version")
+	}
+	var r unionfind.Result
+	if n := d.count(); n > 0 {
+		r.Persons = make([]unionfind.PersonRow, n)
+		for i := range r.Persons {
+			r.Persons[i].Team = string(d.bytes())
+			pb := d.bytes()
+			if d.err != nil {
+				break
+			}
+			p, err := decodePerson(pb)
+			if err != nil {
+				return unionfind.Result{}, err
+			}
+			r.Persons[i].Person = p
+		}
+	}
+	if n := d.count(); n > 0 {
+		r.DistinctIDs = make([]unionfind.DistinctIDRow, n)
+		for i := range r.DistinctIDs {
+			row := &r.DistinctIDs[i]
+			row.Team = string(d.bytes())
+			row.DistinctID = string(d.bytes())
+			row.PersonID = d.uuid()
+			row.Version = d.uvarint()
+			switch d.byte() {
+			case 0:
+			case 1:
+				row.Deleted = true
+			default:
+				d.fail("bad deleted flag")
+			}
+		}
+	}
+	if n := d.count(); n > 0 {
+		r.Warnings = make([]unionfind.Warning, n)
+		for i := range r.Warnings {
+			w := &r.Warnings[i]
+			w.Team = string(d.bytes())
+			w.Type = string(d.bytes())
+			w.EventUUID = string(d.bytes())
+			w.DistinctID = string(d.bytes())
+			w.Details = string(d.bytes())
+			w.Timestamp = d.varint()
+		}
+	}
+	if err := d.finish("outbox row"); err != nil {
+		return unionfind.Result{}, err
+	}
+	return r, nil
+}
+
+func appendBytes(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+func corrupt(what, why string) error {
+	return fmt.Errorf("%w: %s: %s", ErrCorrupt, what, why)
+}
+
+// decoder reads a value, remembering the first failure; reads after a
+// failure return zero values.
+type decoder struct {
+	b   []byte
+	err error
+}
+
+type decodeError string
+
+func (e decodeError) Error() string { return string(e) }
+
+func (d *decoder) fail(why string) {
+	if d.err == nil {
+		d.err = decodeError(why)
+	}
+	d.b = nil
+}
+
+func (d *decoder) byte() byte {
+	if len(d.b) < 1 {
+		d.fail("truncated")
+		return 0
+	}
+	c := d.b[0]
+	d.b = d.b[1:]
+	return c
+}
+
+func (d *decoder) uuid() (id unionfind.PersonID) {
+	if len(d.b) < 16 {
+		d.fail("truncated")
+		return id
+	}
+	copy(id[:], d.b)
+	d.b = d.b[16:]
+	return id
+}
+
+func (d *decoder) uvarint() uint64 {
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.fail("bad uvarint")
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) varint() int64 {
+	v, n := binary.Varint(d.b)
+	if n <= 0 {
+		d.fail("bad varint")
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+// bytes reads uvarint len ‖ bytes and returns them without copying.
+func (d *decoder) bytes() []byte {
+	n := d.uvarint()
+	if d.err != nil {
+		return nil
+	}
+	if n > uint64(len(d.b)) {
+		d.fail("truncated")
+		return nil
+	}
+	s := d.b[:n]
+	d.b = d.b[n:]
+	return s
+}
+
+// count reads a element count, bounded by the bytes left (every element
+// takes at least one byte), so a corrupt count cannot make us allocate
+// unboundedly.
+func (d *decoder) count() uint64 {
+	n := d.uvarint()
+	if n > uint64(len(d.b)) {
+		d.fail("count exceeds value")
+		return 0
+	}
+	return n
+}
+
+func (d *decoder) finish(what string) error {
+	if d.err != nil {
+		return corrupt(what, d.err.Error())
+	}
+	if len(d.b) != 0 {
+		return corrupt(what, "trailing bytes")
+	}
+	return nil
+}

@@ -1,0 +1,24 @@
+// Package state is an instance's replica of the identity state: the
+// unionfind.Store on Badger, with the applier's offsets, the outbox of feed
+// rows, and the billing view, all in one key space documented in keys.go.
+//
+// The identity_log in Kafka is the source of truth; this is a rebuildable
+// view of it. What makes it safe to rebuild and to compare:
+//
+//   - Atomic batches. Update runs a batch of unionfind.Graph.Apply calls
+//     and the log offset they reach (Tx.SetApplied), the per-source high
+//     water marks and the outbox rows in one Badger transaction: a crash
+//     never leaves state and offsets disagreeing. The applier resumes from
+//     AppliedOffsets.
+//   - Determinism. Keys and values have one encoding each (keys.go,
+//     codec.go), so the same ops give byte-identical state, and
+//     Fingerprint — a SHA-256 over the identity keys — is equal across
+//     replicas, engines and batch boundaries.
+//   - Two engines, one logic. Open gives Badger; NewMemory a sorted map for
+//     fast tests. Both run the same transaction code (tx.go) over a tiny
+//     key-value interface (kv.go), and one conformance suite tests both.
+//
+// Find, the read of every stamped event, goes through a bounded
+// read-through cache that only Update's commit path writes authoritatively
+// (cache.go explains the race it avoids).
+package state

@@ -1,0 +1,93 @@
+package state
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// badgerEngine is the Badger engine. Conflict detection is off (see
+// engine): the Store serialises identity writers itself.
+type badgerEngine struct {
+	db *badger.DB
+}
+
+func (e *badgerEngine) view(fn func(kvReader) error) error {
+	return e.db.View(func(txn *badger.Txn) error {
+		return fn(badgerTxn{txn})
+	})
+}
+
+func (e *badgerEngine) update(fn func(kvWriter) error) error {
+	txn := e.db.NewTransaction(true)
+	defer txn.Discard()
+	if err := fn(badgerTxn{txn}); err != nil {
+		return err
+	}
+	if err := txn.Commit(); err != nil {
+		return fmt.Errorf("state: commit: %w", err)
+	}
+	return nil
+}
+
+func (e *badgerEngine) close() error {
+	return e.db.Close()
+}
+
+// badgerTxn adapts a badger.Txn to kvWriter.
+type badgerTxn struct {
+	txn *badger.Txn
+}
+
+func (t badgerTxn) get(key []byte, fn func([]byte) error) (bool, error) {
+	item, err := t.txn.Get(key)
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return true, item.Value(fn)
+}
+
+func (t badgerTxn) scan(prefix, from []byte, keysOnly bool, fn func(key, val []byte) (bool, error)) error {
+	opt := badger.DefaultIteratorOptions
+	opt.Prefix = prefix
+	opt.PrefetchValues = !keysOnly
+	it := t.txn.NewIterator(opt)
+	defer it.Close()
+	seek := prefix
+	if bytes.Compare(from, prefix) > 0 {
+		seek = from
+	}
+	for it.Seek(seek); it.ValidForPrefix(prefix); it.Next() {
+		item := it.Item()
+		var (
+			more bool
+			err  error
+		)
+		if keysOnly {
+			more, err = fn(item.Key(), nil)
+		} else {
+			err = item.Value(func(v []byte) error {
+				var ferr error
+				more, ferr = fn(item.Key(), v)
+				return ferr
+			})
+		}
+		if err != nil || !more {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t badgerTxn) set(key, val []byte) error {
+	return t.txn.Set(key, val)
+}
+
+func (t badgerTxn) del(key []byte) error {
+	return t.txn.Delete(key)
+}

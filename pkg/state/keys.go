@@ -1,0 +1,205 @@
+package state
+
+import (
+	"encoding/binary"
+
+	"github.com/resolver-dev/resolver/pkg/unionfind"
+)
+
+// This file is the one place that knows the key layout. Every key starts
+// with a short ASCII tag; the parts after it are encoded so that keys sort
+// deterministically and two different tuples can never give the same key:
+//
+//   - strings in the middle of a key (team, topic, month) are length-prefixed
+//     with a uvarint: str(s) = uvarint(len(s)) ‖ s;
+//   - a string that ends a key (distinct_id, billing class) is written raw:
+//     everything before it is self-delimiting, so it cannot collide, and
+//     raw bytes make ordered iteration follow the string's byte order;
+//   - person ids are their 16 raw UUID bytes;
+//   - int32 and int64 are big-endian with the sign bit flipped
+//     (i32(v) = uint32(v) ^ 1<<31), so byte order is numeric order;
+//     uint32 is plain big-endian.
+//
+// The "/" below separates parts for reading only; it is written just once,
+// as the second byte of each tag.
+//
+//	key                                              value
+//	d/ str(team) distinct_id                         Mapping (codec.go): person id, version, deleted
+//	m/ str(team) person(16) distinct_id              empty: membership, iterated by Members in distinct_id order
+//	p/ str(team) person(16)                          Person (codec.go): created_at, flags, version, size, properties
+//	a/ i32(log partition)                            i64: next identity_log offset to apply
+//	o/ i32(log partition) str(topic) i32(partition)  i64 offset ‖ u32 index: highest applied unionfind.Source
+//	x/ str(topic) i32(partition) i64(offset) u32(index)  Result (codec.go): the feed rows one op produced
+//	b/ str(team) str(month) class                    i64: billing total of (team, month, class)
+//	b@/ i32(billing_usage partition)                 i64: next billing_usage offset to fold
+//
+// The identity state that Fingerprint hashes is exactly the d/, m/ and p/
+// keys. Tags sort d/ < m/ < p/, so one ordered pass over the three prefixes
+// visits identity keys in key order.
+//
+// Lengths in str() are uvarints, so within a tag keys sort by the
+// length-prefix bytes first (for strings under 128 bytes: shorter team
+// first, then bytewise). Only determinism is relied upon, never a
+// particular order of teams.
+var (
+	tagMapping   = []byte("d/")
+	tagMember    = []byte("m/")
+	tagPerson    = []byte("p/")
+	tagApplied   = []byte("a/")
+	tagHighWater = []byte("o/")
+	tagOutbox    = []byte("x/")
+	tagBilling   = []byte("b/")
+	tagBillOff   = []byte("b@/")
+)
+
+// identityTags are the prefixes that make up the identity state, in key
+// order.
+var identityTags = [][]byte{tagMapping, tagMember, tagPerson}
+
+func appendStr(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+func appendI32(b []byte, v int32) []byte {
+	return binary.BigEndian.AppendUint32(b, uint32(v)^1<<31)
+}
+
+func appendI64(b []byte, v int64) []byte {
+	return binary.BigEndian.AppendUint64(b, uint64(v)^1<<63)
+}
+
+// mappingKey is d/ str(team) distinct_id.
+func mappingKey(b []byte, team, distinctID string) []byte {
+	b = append(b, tagMapping...)
+	b = appendStr(b, team)
+	return append(b, distinctID...)
+}
+
+// memberPrefix is m/ str(team) person: the prefix of one person's members.
+func memberPrefix(b []byte, team string, id unionfind.PersonID) []byte {
+	b = append(b, tagMember...)
+	b = appendStr(b, team)
+	return append(b, id[:]...)
+}
+
+// memberKey is m/ str(team) person distinct_id.
+func memberKey(b []byte, team string, id unionfind.PersonID, distinctID string) []byte {
+	return append(memberPrefix(b, team, id), distinctID...)
+}
+
+// personKey is p/ str(team) person.
+func personKey(b []byte, team string, id unionfind.PersonID) []byte {
+	b = append(b, tagPerson...)
+	b = appendStr(b, team)
+	return append(b, id[:]...)
+}
+
+// appliedKey is a/ i32(log partition).
+func appliedKey(b []byte, logPartition int32) []byte {
+	return appendI32(append(b, tagApplied...), logPartition)
+}
+
+// highWaterKey is o/ i32(log partition) str(topic) i32(source partition).
+func highWaterKey(b []byte, logPartition int32, topic string, srcPartition int32) []byte {
+	b = appendI32(append(b, tagHighWater...), logPartition)
+	b = appendStr(b, topic)
+	return appendI32(b, srcPartition)
+}
+
+// outboxPrefix is x/ str(topic) i32(partition): one source partition's rows.
+func outboxPrefix(b []byte, topic string, partition int32) []byte {
+	b = append(b, tagOutbox...)
+	b = appendStr(b, topic)
+	return appendI32(b, partition)
+}
+
+// outboxKey is x/ str(topic) i32(partition) i64(offset) u32(index).
+func outboxKey(b []byte, src unionfind.Source) []byte {
+	b = outboxPrefix(b, src.Topic, src.Partition)
+	b = appendI64(b, src.Offset)
+	return binary.BigEndian.AppendUint32(b, src.Index)
+}
+
+// billingKey is b/ str(team) str(month) class.
+func billingKey(b []byte, team, month, class string) []byte {
+	b = append(b, tagBilling...)
+	b = appendStr(b, team)
+	b = appendStr(b, month)
+	return append(b, class...)
+}
+
+// billingOffsetKey is b@/ i32(partition).
+func billingOffsetKey(b []byte, partition int32) []byte {
+	return appendI32(append(b, tagBillOff...), partition)
+}
+
+// keyReader takes a key apart, remembering the first failure.
+type keyReader struct {
+	b  []byte
+	ok bool
+}
+
+func newKeyReader(key, tag []byte) keyReader {
+	if len(key) < len(tag) || string(key[:len(tag)]) != string(tag) {
+		return keyReader{}
+	}
+	return keyReader{b: key[len(tag):], ok: true}
+}
+
+func (r *keyReader) str() string {
+	if !r.ok {
+		return ""
+	}
+	n, k := binary.Uvarint(r.b)
+	if k <= 0 || uint64(len(r.b)-k) < n {
+		r.ok = false
+		return ""
+	}
+	s := string(r.b[k : k+int(n)])
+	r.b = r.b[k+int(n):]
+	return s
+}
+
+func (r *keyReader) i32() int32 {
+	if !r.ok || len(r.b) < 4 {
+		r.ok = false
+		return 0
+	}
+	v := int32(binary.BigEndian.Uint32(r.b) ^ 1<<31)
+	r.b = r.b[4:]
+	return v
+}
+
+func (r *keyReader) i64() int64 {
+	if !r.ok || len(r.b) < 8 {
+		r.ok = false
+		return 0
+	}
+	v := int64(binary.BigEndian.Uint64(r.b) ^ 1<<63)
+	r.b = r.b[8:]
+	return v
+}
+
+func (r *keyReader) u32() uint32 {
+	if !r.ok || len(r.b) < 4 {
+		r.ok = false
+		return 0
+	}
+	v := binary.BigEndian.Uint32(r.b)
+	r.b = r.b[4:]
+	return v
+}
+
+// rest returns the raw remainder (a key's last part).
+func (r *keyReader) rest() string {
+	if !r.ok {
+		return ""
+	}
+	s := string(r.b)
+	r.b = nil
+	return s
+}
+
+// done reports whether the key parsed and nothing is left over.
+func (r *keyReader) done() bool { return r.ok && len(r.b) == 0 }

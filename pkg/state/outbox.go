@@ -1,0 +1,80 @@
+package state
+
+import (
+	"fmt"
+
+	"github.com/resolver-dev/resolver/pkg/unionfind"
+)
+
+// trimChunk is how many outbox keys one TrimOutbox transaction deletes.
+const trimChunk = 4096
+
+// Outbox calls fn, in source order, with the rows stored by Tx.PutOutbox for
+// every source of the partition with from <= offset <= to. Sources whose op
+// produced nothing have no rows and are not visited. fn runs inside a
+// read-only snapshot and must not call Update.
+func (s *Store) Outbox(topic string, partition int32, from, to int64, fn func(unionfind.Source, unionfind.Result) error) error {
+	if s.closed.Load() {
+		return ErrClosed
+	}
+	prefix := outboxPrefix(nil, topic, partition)
+	start := appendI64(append([]byte(nil), prefix...), from)
+	return s.eng.view(func(r kvReader) error {
+		return r.scan(prefix, start, false, func(key, val []byte) (bool, error) {
+			kr := keyReader{b: key[len(prefix):], ok: true}
+			src := unionfind.Source{Topic: topic, Partition: partition, Offset: kr.i64(), Index: kr.u32()}
+			if !kr.done() {
+				return false, wrapKey(corrupt("outbox key", "bad source"), key)
+			}
+			if src.Offset > to {
+				return false, nil
+			}
+			res, err := decodeResult(val)
+			if err != nil {
+				return false, wrapKey(err, key)
+			}
+			return true, fn(src, res)
+		})
+	})
+}
+
+// TrimOutbox deletes the outbox rows of the partition with offset < below,
+// once the worker's transaction has committed those source offsets. It
+// deletes in chunks of transactions: an interrupted trim leaves a prefix
+// deleted, and the next trim finishes it.
+func (s *Store) TrimOutbox(topic string, partition int32, below int64) error {
+	if s.closed.Load() {
+		return ErrClosed
+	}
+	prefix := outboxPrefix(nil, topic, partition)
+	for {
+		var keys [][]byte
+		err := s.eng.view(func(r kvReader) error {
+			return r.scan(prefix, nil, true, func(key, _ []byte) (bool, error) {
+				kr := keyReader{b: key[len(prefix):], ok: true}
+				if off := kr.i64(); !kr.ok || off >= below {
+					return false, nil
+				}
+				keys = append(keys, append([]byte(nil), key...))
+				return len(keys) < trimChunk, nil
+			})
+		})
+		if err != nil || len(keys) == 0 {
+			return err
+		}
+		err = s.eng.update(func(w kvWriter) error {
+			for _, k := range keys {
+				if err := w.del(k); err != nil {
+					return wrapKey(err, k)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("state: trim outbox %s/%d below %d: %w", topic, partition, below, err)
+		}
+		if len(keys) < trimChunk {
+			return nil
+		}
+	}
+}

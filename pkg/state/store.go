@@ -1,0 +1,279 @@
+package state
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"sync/atomic"
+
+	"github.com/dgraph-io/badger/v4"
+	"go.uber.org/zap"
+
+	"github.com/resolver-dev/resolver/pkg/unionfind"
+)
+
+// Store is an instance's replica of the identity state, with the applier's
+// offsets, the outbox and the billing view, on Badger (Open) or in memory
+// (NewMemory).
+//
+// Threading contract: Update may be called from any goroutine; calls are
+// serialised, and the identity state (d/, m/, p/ keys) must be written only
+// through Update, by one logical writer (the applier), in identity-log
+// order. Find, View and the read methods are safe from any number of
+// goroutines concurrently with Update. ApplyBilling (the billing view) and
+// TrimOutbox (the workers) write keys Update never writes and may run
+// concurrently with it.
+type Store struct {
+	eng   engine
+	cache *cache // nil: reads go to the engine
+
+	// mu serialises Update: from its first read to the end of the cache
+	// write-through (cache.go relies on it).
+	mu     sync.Mutex
+	closed atomic.Bool
+
+	db   *badger.DB // nil for Memory
+	lock *dirLock
+	dir  string
+}
+
+// Memory is a Store whose engine is a sorted in-memory map instead of
+// Badger: the same keys, codec and transactions, so it gives the same
+// fingerprints; it has no cache and nothing survives Close. It is for tests
+// and tools; every Store method works on it.
+type Memory struct {
+	*Store
+}
+
+// NewMemory returns an empty in-memory Store.
+func NewMemory() *Memory {
+	return &Memory{&Store{eng: newMemEngine()}}
+}
+
+// Open opens (creating if needed) the Badger state in dir. A directory held
+// by another process, or by another Open in this one, gives an error for
+// which IsLocked is true, naming dir.
+func Open(dir string, o Options) (*Store, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("state: create %s: %w", dir, err)
+	}
+	lock, err := lockDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	log := o.Logger
+	if log == nil {
+		log = zap.NewNop()
+	}
+	db, err := badger.Open(o.badgerOptions(dir, log))
+	if err != nil {
+		lock.release()
+		if isBadgerLockErr(err) {
+			return nil, fmt.Errorf("%w: %s (by a Badger program): %v", ErrLocked, dir, err)
+		}
+		return nil, fmt.Errorf("state: open badger in %s: %w", dir, err)
+	}
+	s := &Store{eng: &badgerEngine{db: db}, db: db, lock: lock, dir: dir}
+	switch {
+	case o.CacheBytes == 0:
+		s.cache = newCache(DefaultCacheBytes)
+	case o.CacheBytes > 0:
+		s.cache = newCache(o.CacheBytes)
+	}
+	return s, nil
+}
+
+// Close closes the store. Later calls of any method return ErrClosed;
+// Close itself may be called again.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed.Swap(true) {
+		return nil
+	}
+	err := s.eng.close()
+	if s.lock != nil {
+		err = errors.Join(err, s.lock.release())
+	}
+	if err != nil {
+		return fmt.Errorf("state: close %s: %w", s.dir, err)
+	}
+	return nil
+}
+
+// Update runs fn in one read-write transaction: all writes of fn commit
+// atomically, or none do if fn returns an error (returned as is) or the
+// commit fails. If the writes do not fit into one Badger transaction the
+// error satisfies IsTxnTooBig: nothing was written; retry with half the
+// batch. After a successful commit the changed identity values are written
+// through to the cache before Update returns, so a Find that starts after
+// Update returns sees them.
+func (s *Store) Update(fn func(Tx) error) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed.Load() {
+		return ErrClosed
+	}
+	t := &tx{c: s.cache}
+	if s.cache != nil {
+		t.dirty = make(map[string][]byte)
+	}
+	fnOK := false
+	err := s.eng.update(func(w kvWriter) error {
+		t.r, t.w = w, w
+		if err := fn(t); err != nil {
+			return err
+		}
+		fnOK = true
+		return nil
+	})
+	t.r, t.w = nil, nil
+	if err != nil {
+		if fnOK && s.cache != nil {
+			s.cache.invalidate(t.dirty)
+		}
+		if IsTxnTooBig(err) && !errors.Is(err, ErrTxnTooBig) {
+			err = fmt.Errorf("%w: %w", ErrTxnTooBig, err)
+		}
+		return err
+	}
+	if s.cache != nil {
+		s.cache.writeThrough(t.dirty)
+	}
+	return nil
+}
+
+// View runs fn in a read-only snapshot. The Tx's write methods return
+// ErrReadOnly.
+func (s *Store) View(fn func(Tx) error) error {
+	if s.closed.Load() {
+		return ErrClosed
+	}
+	return s.eng.view(func(r kvReader) error {
+		t := &tx{r: r}
+		err := fn(t)
+		t.r = nil
+		return err
+	})
+}
+
+// Find returns the person of a distinct_id with the semantics of
+// unionfind.Find: the stored person of a live mapping (explicit), else the
+// implicit person. It is the hot read path of stamping and goes through the
+// cache. The Person's Props are shared with the cache: read-only.
+//
+// Find sees every Update that returned before it started. Its mapping and
+// person reads are not one snapshot: if they disagree (a merge or delete
+// committed between them), it falls back to a snapshot read.
+func (s *Store) Find(team, distinctID string) (unionfind.Person, bool, error) {
+	if s.closed.Load() {
+		return unionfind.Person{}, false, ErrClosed
+	}
+	c := s.cache
+	if c == nil {
+		return s.findSnapshot(team, distinctID)
+	}
+	var kb [96]byte
+	dk := mappingKey(kb[:0], team, distinctID)
+	h, hit := c.getMapping(dk)
+	if !hit {
+		return s.findMiss(team, distinctID, dk)
+	}
+	if !h.live() {
+		if !h.altOK {
+			h.alt = unionfind.ImplicitPersonID(team, distinctID)
+			c.setAlt(dk, h.alt)
+		}
+		return unionfind.Person{ID: h.alt, Size: 1}, false, nil
+	}
+	var pb [48]byte
+	pk := personKey(pb[:0], team, h.m.PersonID)
+	p, ok, hit := c.getPerson(pk)
+	if !hit {
+		gen0 := c.gen.Load()
+		err := s.eng.view(func(r kvReader) (err error) {
+			ok, err = r.get(pk, func(v []byte) (err error) {
+				p, err = decodePerson(v)
+				return err
+			})
+			return err
+		})
+		if err != nil {
+			return unionfind.Person{}, false, wrapKey(err, pk)
+		}
+		c.fillPerson(pk, p, ok, gen0, true)
+	}
+	if !ok || p.Deleted {
+		return s.findSnapshot(team, distinctID)
+	}
+	return p, true, nil
+}
+
+// findMiss reads mapping and person in one snapshot and fills the cache
+// with both, unless a commit landed meanwhile.
+func (s *Store) findMiss(team, distinctID string, dk []byte) (unionfind.Person, bool, error) {
+	c := s.cache
+	gen0 := c.gen.Load()
+	var (
+		m          unionfind.Mapping
+		mOK, pOK   bool
+		p          unionfind.Person
+		pk         []byte
+		explicitOK bool
+	)
+	err := s.eng.view(func(r kvReader) (err error) {
+		mOK, err = r.get(dk, func(v []byte) (err error) {
+			m, err = decodeMapping(v)
+			return err
+		})
+		if err != nil {
+			return wrapKey(err, dk)
+		}
+		if !mOK || m.Deleted {
+			return nil
+		}
+		pk = personKey(nil, team, m.PersonID)
+		pOK, err = r.get(pk, func(v []byte) (err error) {
+			p, err = decodePerson(v)
+			return err
+		})
+		if err != nil {
+			return wrapKey(err, pk)
+		}
+		if !pOK || p.Deleted {
+			return fmt.Errorf("state: team %q distinct_id %q maps to missing person %s", team, distinctID, m.PersonID)
+		}
+		explicitOK = true
+		return nil
+	})
+	if err != nil {
+		return unionfind.Person{}, false, err
+	}
+	if !explicitOK {
+		alt := unionfind.ImplicitPersonID(team, distinctID)
+		c.fillMapping(dk, m, mOK, alt, true, gen0, true)
+		return unionfind.Person{ID: alt, Size: 1}, false, nil
+	}
+	c.fillMapping(dk, m, mOK, unionfind.PersonID{}, false, gen0, true)
+	c.fillPerson(pk, p, pOK, gen0, true)
+	return p, true, nil
+}
+
+// findSnapshot is unionfind.Find in one read-only snapshot.
+func (s *Store) findSnapshot(team, distinctID string) (p unionfind.Person, explicit bool, err error) {
+	err = s.eng.view(func(r kvReader) error {
+		p, explicit, err = unionfind.Find(&tx{r: r}, team, distinctID)
+		return err
+	})
+	return p, explicit, err
+}
+
+// CacheStats returns the read-through cache's counters (zero without a
+// cache).
+func (s *Store) CacheStats() CacheStats {
+	if s.cache == nil {
+		return CacheStats{}
+	}
+	return s.cache.stats()
+}

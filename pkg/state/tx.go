@@ -1,0 +1,289 @@
+package state
+
+import (
+	"fmt"
+	"unsafe"
+
+	"github.com/resolver-dev/resolver/pkg/unionfind"
+)
+
+// Tx is one transaction on a Store: the unionfind.Store a Graph applies ops
+// to, plus the bookkeeping the applier commits in the same transaction (the
+// log offset it reached, the highest source it applied, the feed rows each op
+// produced).
+//
+// A Tx is valid only inside the fn given to Update or View and, like any
+// unionfind.Store, is used from one goroutine. In Update it reads its own
+// writes; in View it reads one snapshot and its write methods return
+// ErrReadOnly. Persons it returns may share their Props with a cache: treat
+// them as read-only (unionfind.Graph does, it clones before changing).
+type Tx interface {
+	unionfind.Store
+
+	// Applied returns the next identity_log offset to apply for a log
+	// partition; ok is false if nothing was ever applied there.
+	Applied(logPartition int32) (next int64, ok bool, err error)
+	SetApplied(logPartition int32, next int64) error
+
+	// HighWater returns the highest source applied from a source partition
+	// through a log partition (DESIGN.md: duplicate ops are harmless). The
+	// applier skips any op whose source is not above it.
+	HighWater(logPartition int32, topic string, srcPartition int32) (src unionfind.Source, ok bool, err error)
+	SetHighWater(logPartition int32, src unionfind.Source) error
+
+	// PutOutbox stores the rows an op produced, keyed by the op's source,
+	// for the worker that owns the source partition (Store.Outbox). An
+	// empty Result stores nothing.
+	PutOutbox(src unionfind.Source, res unionfind.Result) error
+}
+
+var (
+	_ Tx              = (*tx)(nil)
+	_ unionfind.Store = (*tx)(nil)
+	_ unionfind.Store = Tx(nil)
+)
+
+// tx implements Tx over an engine transaction.
+//
+// In an Update of a Store with a cache, identity reads go: this
+// transaction's own writes (dirty), then the cache, then the engine; values
+// read from the engine fill the cache. That is sound because Update holds
+// the Store's writer lock, so the cache reflects exactly the committed state
+// this transaction started from (see cache.go). dirty also lists, for the
+// write-through after commit, every identity value written. Views read the
+// engine only, so they are one snapshot.
+type tx struct {
+	r     kvReader
+	w     kvWriter // nil in a View
+	c     *cache   // non-nil only in an Update of a Store with a cache
+	dirty map[string][]byte
+	kb    []byte // scratch for read keys
+}
+
+func (t *tx) reader() (kvReader, error) {
+	if t.r == nil {
+		return nil, fmt.Errorf("state: transaction used after its Update or View returned: %w", ErrClosed)
+	}
+	return t.r, nil
+}
+
+func (t *tx) writer() (kvWriter, error) {
+	if t.r == nil {
+		return nil, fmt.Errorf("state: transaction used after its Update or View returned: %w", ErrClosed)
+	}
+	if t.w == nil {
+		return nil, ErrReadOnly
+	}
+	return t.w, nil
+}
+
+// remember records an identity write for read-your-writes over the cache
+// and for the write-through after commit. k and v are never modified after
+// they are handed to the engine, so the map may alias k.
+func (t *tx) remember(k, v []byte) {
+	if t.dirty != nil {
+		t.dirty[unsafe.String(unsafe.SliceData(k), len(k))] = v
+	}
+}
+
+// Mapping implements unionfind.Store.
+func (t *tx) Mapping(team, distinctID string) (unionfind.Mapping, bool, error) {
+	r, err := t.reader()
+	if err != nil {
+		return unionfind.Mapping{}, false, err
+	}
+	k := mappingKey(t.kb[:0], team, distinctID)
+	t.kb = k
+	if t.c != nil {
+		if v, ok := t.dirty[string(k)]; ok {
+			m, err := decodeMapping(v)
+			return m, err == nil, wrapKey(err, k)
+		}
+		if h, hit := t.c.getMapping(k); hit {
+			return h.m, h.ok, nil
+		}
+	}
+	var m unionfind.Mapping
+	found, err := r.get(k, func(v []byte) (err error) {
+		m, err = decodeMapping(v)
+		return err
+	})
+	if err != nil {
+		return unionfind.Mapping{}, false, wrapKey(err, k)
+	}
+	if t.c != nil {
+		t.c.fillMapping(k, m, found, unionfind.PersonID{}, false, 0, false)
+	}
+	return m, found, nil
+}
+
+// PutMapping implements unionfind.Store.
+func (t *tx) PutMapping(team, distinctID string, m unionfind.Mapping) error {
+	w, err := t.writer()
+	if err != nil {
+		return err
+	}
+	k := mappingKey(make([]byte, 0, 8+len(team)+len(distinctID)), team, distinctID)
+	v := appendMapping(make([]byte, 0, 2+16+10), m)
+	if err := w.set(k, v); err != nil {
+		return wrapKey(err, k)
+	}
+	t.remember(k, v)
+	return nil
+}
+
+// Person implements unionfind.Store.
+func (t *tx) Person(team string, id unionfind.PersonID) (unionfind.Person, bool, error) {
+	r, err := t.reader()
+	if err != nil {
+		return unionfind.Person{}, false, err
+	}
+	k := personKey(t.kb[:0], team, id)
+	t.kb = k
+	if t.c != nil {
+		if v, ok := t.dirty[string(k)]; ok {
+			p, err := decodePerson(v)
+			return p, err == nil, wrapKey(err, k)
+		}
+		if p, ok, hit := t.c.getPerson(k); hit {
+			return p, ok, nil
+		}
+	}
+	var p unionfind.Person
+	found, err := r.get(k, func(v []byte) (err error) {
+		p, err = decodePerson(v)
+		return err
+	})
+	if err != nil {
+		return unionfind.Person{}, false, wrapKey(err, k)
+	}
+	if t.c != nil {
+		t.c.fillPerson(k, p, found, 0, false)
+	}
+	return p, found, nil
+}
+
+// PutPerson implements unionfind.Store.
+func (t *tx) PutPerson(team string, p unionfind.Person) error {
+	w, err := t.writer()
+	if err != nil {
+		return err
+	}
+	k := personKey(make([]byte, 0, 24+len(team)), team, p.ID)
+	v := encodePerson(&p)
+	if err := w.set(k, v); err != nil {
+		return wrapKey(err, k)
+	}
+	t.remember(k, v)
+	return nil
+}
+
+// Members implements unionfind.Store: the m/ keys of the person, which sort
+// by distinct_id bytes.
+func (t *tx) Members(team string, id unionfind.PersonID, fn func(distinctID string) error) error {
+	r, err := t.reader()
+	if err != nil {
+		return err
+	}
+	prefix := memberPrefix(nil, team, id)
+	return r.scan(prefix, nil, true, func(key, _ []byte) (bool, error) {
+		return true, fn(string(key[len(prefix):]))
+	})
+}
+
+// PutMember implements unionfind.Store.
+func (t *tx) PutMember(team string, id unionfind.PersonID, distinctID string) error {
+	w, err := t.writer()
+	if err != nil {
+		return err
+	}
+	k := memberKey(make([]byte, 0, 24+len(team)+len(distinctID)), team, id, distinctID)
+	return wrapKey(w.set(k, nil), k)
+}
+
+// DeleteMember implements unionfind.Store.
+func (t *tx) DeleteMember(team string, id unionfind.PersonID, distinctID string) error {
+	w, err := t.writer()
+	if err != nil {
+		return err
+	}
+	k := memberKey(make([]byte, 0, 24+len(team)+len(distinctID)), team, id, distinctID)
+	return wrapKey(w.del(k), k)
+}
+
+// Applied implements Tx.
+func (t *tx) Applied(logPartition int32) (int64, bool, error) {
+	r, err := t.reader()
+	if err != nil {
+		return 0, false, err
+	}
+	k := appliedKey(t.kb[:0], logPartition)
+	t.kb = k
+	var next int64
+	found, err := r.get(k, func(v []byte) (err error) {
+		next, err = decodeI64("applied offset", v)
+		return err
+	})
+	return next, found, wrapKey(err, k)
+}
+
+// SetApplied implements Tx.
+func (t *tx) SetApplied(logPartition int32, next int64) error {
+	w, err := t.writer()
+	if err != nil {
+		return err
+	}
+	k := appliedKey(nil, logPartition)
+	return wrapKey(w.set(k, encodeI64(next)), k)
+}
+
+// HighWater implements Tx.
+func (t *tx) HighWater(logPartition int32, topic string, srcPartition int32) (unionfind.Source, bool, error) {
+	r, err := t.reader()
+	if err != nil {
+		return unionfind.Source{}, false, err
+	}
+	k := highWaterKey(t.kb[:0], logPartition, topic, srcPartition)
+	t.kb = k
+	src := unionfind.Source{Topic: topic, Partition: srcPartition}
+	found, err := r.get(k, func(v []byte) (err error) {
+		src.Offset, src.Index, err = decodeHighWater(v)
+		return err
+	})
+	if err != nil || !found {
+		return unionfind.Source{}, false, wrapKey(err, k)
+	}
+	return src, true, nil
+}
+
+// SetHighWater implements Tx.
+func (t *tx) SetHighWater(logPartition int32, src unionfind.Source) error {
+	w, err := t.writer()
+	if err != nil {
+		return err
+	}
+	k := highWaterKey(nil, logPartition, src.Topic, src.Partition)
+	return wrapKey(w.set(k, encodeHighWater(src)), k)
+}
+
+// PutOutbox implements Tx.
+func (t *tx) PutOutbox(src unionfind.Source, res unionfind.Result) error {
+	w, err := t.writer()
+	if err != nil {
+		return err
+	}
+	if res.Empty() {
+		return nil
+	}
+	k := outboxKey(nil, src)
+	return wrapKey(w.set(k, encodeResult(&res)), k)
+}
+
+// wrapKey adds the key (quoted, so binary parts stay readable) to a storage
+// error, keeping the chain.
+func wrapKey(err error, k []byte) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("state: key %q: %w", k, err)
+}
