@@ -1,0 +1,553 @@
+package main
+
+import (
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.uber.org/zap/zapcore"
+
+	"github.com/resolver-dev/resolver/pkg/stream"
+)
+
+// Config is the whole configuration of the resolver: one field per key of
+// configs/resolver.yaml, which documents each one. Only this package reads
+// it (through viper, see load.go); the packages below get typed values, for
+// the pipeline through ToStream.
+//
+// Every field's default is in defaultConfig; a test keeps the YAML file and
+// the defaults equal.
+type Config struct {
+	Kafka    KafkaConfig    `mapstructure:"kafka"`
+	Topics   TopicsConfig   `mapstructure:"topics"`
+	State    StateConfig    `mapstructure:"state"`
+	Identity IdentityConfig `mapstructure:"identity"`
+	Input    InputConfig    `mapstructure:"input"`
+	Stream   StreamConfig   `mapstructure:"stream"`
+	Billing  BillingConfig  `mapstructure:"billing"`
+	Log      LogConfig      `mapstructure:"log"`
+	Admin    AdminConfig    `mapstructure:"admin"`
+}
+
+// KafkaConfig is how to reach the cluster, or how to run the embedded one.
+type KafkaConfig struct {
+	// Brokers are host:port seed addresses. Empty: start the embedded broker.
+	Brokers  []string       `mapstructure:"brokers"`
+	Embedded EmbeddedConfig `mapstructure:"embedded"`
+	// ClientID prefixes the client id of every Kafka client. Default "resolver".
+	ClientID string `mapstructure:"client_id"`
+	// Group is the consumer group of the partition workers. Default "resolver".
+	Group string `mapstructure:"group"`
+	// InstanceID names this instance in its transactional id; it must be
+	// stable across restarts and unique among instances. Default "": derived
+	// from the hostname and the absolute state.dir (see InstanceID).
+	InstanceID string `mapstructure:"instance_id"`
+	// TopicPartitions is the partition count of topics created when missing.
+	// Default 8.
+	TopicPartitions int `mapstructure:"topic_partitions"`
+	// ReplicationFactor of created topics; -1 is the broker's default.
+	ReplicationFactor int `mapstructure:"replication_factor"`
+	// SessionTimeout of the consumer group. Default 10s.
+	SessionTimeout time.Duration `mapstructure:"session_timeout"`
+	// RetryBackoffMax caps the backoff between retries to an unreachable
+	// broker. Default 2s.
+	RetryBackoffMax time.Duration `mapstructure:"retry_backoff_max"`
+	SASL            SASLConfig    `mapstructure:"sasl"`
+	TLS             TLSConfig     `mapstructure:"tls"`
+}
+
+// EmbeddedConfig configures the in-process kfake broker used when
+// kafka.brokers is empty.
+type EmbeddedConfig struct {
+	// Listen is host:port. Default 127.0.0.1:9092; port 0 picks a free one.
+	Listen string `mapstructure:"listen"`
+	// SyncWrites fsyncs every batch the broker stores. Default false.
+	SyncWrites bool `mapstructure:"sync_writes"`
+}
+
+// SASLConfig is SASL authentication to an external cluster.
+type SASLConfig struct {
+	// Mechanism is "" (none), PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512.
+	Mechanism string `mapstructure:"mechanism"`
+	User      string `mapstructure:"user"`
+	Password  string `mapstructure:"password"`
+}
+
+// TLSConfig is TLS to an external cluster.
+type TLSConfig struct {
+	Enabled bool `mapstructure:"enabled"`
+	// CAFile is a PEM bundle of the CAs to trust; "" is the system pool.
+	CAFile string `mapstructure:"ca_file"`
+	// CertFile and KeyFile are a PEM client certificate and key (mutual TLS);
+	// both or neither.
+	CertFile           string `mapstructure:"cert_file"`
+	KeyFile            string `mapstructure:"key_file"`
+	InsecureSkipVerify bool   `mapstructure:"insecure_skip_verify"`
+}
+
+// TopicsConfig are the topic names (DESIGN.md, Topics).
+type TopicsConfig struct {
+	Raw         string `mapstructure:"raw"`
+	Person      string `mapstructure:"person"`
+	DeadLetter  string `mapstructure:"dead_letter"`
+	IdentityLog string `mapstructure:"identity_log"`
+	Persons     string `mapstructure:"persons"`
+	DistinctIDs string `mapstructure:"distinct_ids"`
+	Warnings    string `mapstructure:"warnings"`
+	Billing     string `mapstructure:"billing"`
+}
+
+// StateConfig is the local Badger replica.
+type StateConfig struct {
+	// Dir holds identity/ (Badger) and, with the embedded broker, broker/.
+	// Default ./data.
+	Dir string `mapstructure:"dir"`
+	// CacheBytes bounds the in-memory cache of distinct_id lookups in front
+	// of Badger, in bytes. Default 64 MiB; 0 is the store's default,
+	// negative disables the cache.
+	CacheBytes int64 `mapstructure:"cache_bytes"`
+	// SyncWrites fsyncs every Badger commit. Default false.
+	SyncWrites bool `mapstructure:"sync_writes"`
+}
+
+// IdentityConfig are limits of the identity rules.
+type IdentityConfig struct {
+	// MaxMergeMove bounds the distinct_ids one merge relabels. Default 10000.
+	MaxMergeMove int `mapstructure:"max_merge_move"`
+}
+
+// InputConfig are limits on input records.
+type InputConfig struct {
+	// MaxEventBytes is the largest accepted record, in bytes. Default 1 MiB.
+	MaxEventBytes int `mapstructure:"max_event_bytes"`
+}
+
+// StreamConfig tunes the pipeline.
+type StreamConfig struct {
+	// MaxBatchRecords bounds one poll, hence one transaction. Default 2000.
+	MaxBatchRecords int `mapstructure:"max_batch_records"`
+	// OutboxTrimInterval is how often the outbox is trimmed. Default 30s.
+	OutboxTrimInterval time.Duration `mapstructure:"outbox_trim_interval"`
+	// ShutdownTimeout bounds the whole shutdown after a signal. Default 30s.
+	ShutdownTimeout time.Duration `mapstructure:"shutdown_timeout"`
+}
+
+// BillingConfig configures metering (SEMANTICS.md §7).
+//
+// The graduated price tiers (billing.tiers) are added by the billing work;
+// until then the key is unknown and rejected.
+type BillingConfig struct {
+	// ExcludedEvents are event names that are never billed.
+	ExcludedEvents []string `mapstructure:"excluded_events"`
+}
+
+// LogConfig configures the zap logger.
+type LogConfig struct {
+	// Level is debug, info, warn or error. Default info.
+	Level string `mapstructure:"level"`
+	// Format is json, console, or "" for console on a terminal and json
+	// otherwise. Default "".
+	Format string `mapstructure:"format"`
+	// Redact asks components to hash distinct_ids and property values
+	// before logging them. Default true.
+	Redact bool `mapstructure:"redact"`
+}
+
+// AdminConfig is the admin HTTP server (metrics, health, lookups).
+type AdminConfig struct {
+	// Addr is host:port; "" disables the server. Default 127.0.0.1:9464.
+	Addr string `mapstructure:"addr"`
+	// Token, when set, is required as a bearer token on /v1/ requests.
+	Token string `mapstructure:"token"`
+}
+
+// defaultConfig returns the built-in defaults, which configs/resolver.yaml
+// repeats key for key.
+func defaultConfig() Config {
+	t := stream.DefaultTopics()
+	return Config{
+		Kafka: KafkaConfig{
+			Brokers:           []string{},
+			Embedded:          EmbeddedConfig{Listen: "127.0.0.1:9092"},
+			ClientID:          "resolver",
+			Group:             "resolver",
+			TopicPartitions:   8,
+			ReplicationFactor: -1,
+			SessionTimeout:    10 * time.Second,
+			RetryBackoffMax:   2 * time.Second,
+		},
+		Topics: TopicsConfig{
+			Raw:         t.Raw,
+			Person:      t.Person,
+			DeadLetter:  t.DeadLetter,
+			IdentityLog: t.IdentityLog,
+			Persons:     t.Persons,
+			DistinctIDs: t.DistinctIDs,
+			Warnings:    t.Warnings,
+			Billing:     t.Billing,
+		},
+		State: StateConfig{
+			Dir:        "./data",
+			CacheBytes: 64 << 20,
+		},
+		Identity: IdentityConfig{MaxMergeMove: 10000},
+		Input:    InputConfig{MaxEventBytes: 1 << 20},
+		Stream: StreamConfig{
+			MaxBatchRecords:    2000,
+			OutboxTrimInterval: 30 * time.Second,
+			ShutdownTimeout:    30 * time.Second,
+		},
+		Billing: BillingConfig{
+			// SEMANTICS.md §7.
+			ExcludedEvents: []string{
+				"$feature_flag_called",
+				"$experiment_exposure",
+				"survey sent",
+				"survey shown",
+				"survey dismissed",
+				"$exception",
+			},
+		},
+		Log:   LogConfig{Level: "info", Redact: true},
+		Admin: AdminConfig{Addr: "127.0.0.1:9464"},
+	}
+}
+
+// FieldError is one invalid config value. Its message names the key and the
+// value: "config: kafka.topic_partitions: 0: must be at least 1".
+type FieldError struct {
+	Key    string // dotted key, e.g. kafka.topic_partitions
+	Value  any    // the offending value
+	Reason string
+}
+
+func (e *FieldError) Error() string {
+	return fmt.Sprintf("config: %s: %s: %s", e.Key, formatValue(e.Value), e.Reason)
+}
+
+func formatValue(v any) string {
+	switch v := v.(type) {
+	case string:
+		return strconv.Quote(v)
+	case []string:
+		q := make([]string, len(v))
+		for i, s := range v {
+			q[i] = strconv.Quote(s)
+		}
+		return "[" + strings.Join(q, ", ") + "]"
+	default:
+		return fmt.Sprint(v)
+	}
+}
+
+// normalize trims spaces around list entries, so that
+// RESOLVER_KAFKA_BROKERS="a:1, b:2" means what it says.
+func (c *Config) normalize() {
+	for i, b := range c.Kafka.Brokers {
+		c.Kafka.Brokers[i] = strings.TrimSpace(b)
+	}
+	for i, e := range c.Billing.ExcludedEvents {
+		c.Billing.ExcludedEvents[i] = strings.TrimSpace(e)
+	}
+}
+
+// Validate reports every invalid value, each as a *FieldError, joined.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(key string, value any, reason string, args ...any) {
+		errs = append(errs, &FieldError{Key: key, Value: value, Reason: fmt.Sprintf(reason, args...)})
+	}
+
+	// kafka
+	k := c.Kafka
+	for i, b := range k.Brokers {
+		if err := checkHostPort(b, false); err != nil {
+			bad(fmt.Sprintf("kafka.brokers[%d]", i), b, "%v", err)
+		}
+	}
+	if err := checkHostPort(k.Embedded.Listen, true); err != nil {
+		bad("kafka.embedded.listen", k.Embedded.Listen, "%v", err)
+	}
+	if k.ClientID == "" {
+		bad("kafka.client_id", k.ClientID, "must not be empty")
+	}
+	if k.Group == "" {
+		bad("kafka.group", k.Group, "must not be empty")
+	}
+	if strings.ContainsFunc(k.InstanceID, isSpaceOrControl) {
+		bad("kafka.instance_id", k.InstanceID, "must not contain spaces or control characters")
+	}
+	if k.TopicPartitions < 1 {
+		bad("kafka.topic_partitions", k.TopicPartitions, "must be at least 1")
+	} else if k.TopicPartitions > math.MaxInt32 {
+		bad("kafka.topic_partitions", k.TopicPartitions, "must be at most %d", math.MaxInt32)
+	}
+	if k.ReplicationFactor != -1 && (k.ReplicationFactor < 1 || k.ReplicationFactor > math.MaxInt16) {
+		bad("kafka.replication_factor", k.ReplicationFactor, "must be -1 (broker default) or between 1 and %d", math.MaxInt16)
+	}
+	if k.SessionTimeout <= 0 {
+		bad("kafka.session_timeout", k.SessionTimeout, "must be positive")
+	}
+	if k.RetryBackoffMax <= 0 {
+		bad("kafka.retry_backoff_max", k.RetryBackoffMax, "must be positive")
+	}
+	switch k.SASL.Mechanism {
+	case "":
+	case "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512":
+		if len(k.Brokers) == 0 {
+			bad("kafka.sasl.mechanism", k.SASL.Mechanism, "needs kafka.brokers: the embedded broker has no SASL")
+		}
+		if k.SASL.User == "" {
+			bad("kafka.sasl.user", k.SASL.User, "must be set when kafka.sasl.mechanism is %s", k.SASL.Mechanism)
+		}
+	default:
+		bad("kafka.sasl.mechanism", k.SASL.Mechanism, "must be one of \"\", PLAIN, SCRAM-SHA-256, SCRAM-SHA-512")
+	}
+	tc := k.TLS
+	if tc.Enabled && len(k.Brokers) == 0 {
+		bad("kafka.tls.enabled", tc.Enabled, "needs kafka.brokers: the embedded broker has no TLS")
+	}
+	for _, f := range []struct{ key, val string }{
+		{"kafka.tls.ca_file", tc.CAFile}, {"kafka.tls.cert_file", tc.CertFile}, {"kafka.tls.key_file", tc.KeyFile},
+	} {
+		if f.val != "" && !tc.Enabled {
+			bad(f.key, f.val, "is set but kafka.tls.enabled is false")
+		}
+	}
+	if tc.InsecureSkipVerify && !tc.Enabled {
+		bad("kafka.tls.insecure_skip_verify", tc.InsecureSkipVerify, "is set but kafka.tls.enabled is false")
+	}
+	if (tc.CertFile == "") != (tc.KeyFile == "") {
+		if tc.CertFile == "" {
+			bad("kafka.tls.cert_file", tc.CertFile, "must be set together with kafka.tls.key_file")
+		} else {
+			bad("kafka.tls.key_file", tc.KeyFile, "must be set together with kafka.tls.cert_file")
+		}
+	}
+
+	// topics
+	seen := map[string]string{}
+	for _, t := range c.topicKeys() {
+		if err := checkTopicName(t.name); err != nil {
+			bad(t.key, t.name, "%v", err)
+			continue
+		}
+		if other, dup := seen[t.name]; dup {
+			bad(t.key, t.name, "same topic as %s", other)
+			continue
+		}
+		seen[t.name] = t.key
+	}
+
+	// state
+	if c.State.Dir == "" {
+		bad("state.dir", c.State.Dir, "must not be empty")
+	}
+
+	// limits
+	if c.Identity.MaxMergeMove < 1 {
+		bad("identity.max_merge_move", c.Identity.MaxMergeMove, "must be at least 1")
+	}
+	if c.Input.MaxEventBytes < 1 {
+		bad("input.max_event_bytes", c.Input.MaxEventBytes, "must be at least 1")
+	}
+	if c.Stream.MaxBatchRecords < 1 {
+		bad("stream.max_batch_records", c.Stream.MaxBatchRecords, "must be at least 1")
+	}
+	if c.Stream.OutboxTrimInterval <= 0 {
+		bad("stream.outbox_trim_interval", c.Stream.OutboxTrimInterval, "must be positive")
+	}
+	if c.Stream.ShutdownTimeout <= 0 {
+		bad("stream.shutdown_timeout", c.Stream.ShutdownTimeout, "must be positive")
+	}
+
+	// billing
+	for i, e := range c.Billing.ExcludedEvents {
+		if e == "" {
+			bad(fmt.Sprintf("billing.excluded_events[%d]", i), e, "must not be empty")
+		}
+	}
+
+	// log
+	if _, err := zapcore.ParseLevel(c.Log.Level); err != nil || c.Log.Level == "" {
+		bad("log.level", c.Log.Level, "must be one of debug, info, warn, error")
+	}
+	switch c.Log.Format {
+	case "", "json", "console":
+	default:
+		bad("log.format", c.Log.Format, "must be json, console or \"\" (console on a terminal, else json)")
+	}
+
+	// admin
+	if c.Admin.Addr != "" {
+		if err := checkHostPort(c.Admin.Addr, true); err != nil {
+			bad("admin.addr", c.Admin.Addr, "%v", err)
+		}
+	}
+
+	return errors.Join(errs...)
+}
+
+type topicKey struct{ key, name string }
+
+func (c Config) topicKeys() []topicKey {
+	t := c.Topics
+	return []topicKey{
+		{"topics.raw", t.Raw}, {"topics.person", t.Person}, {"topics.dead_letter", t.DeadLetter},
+		{"topics.identity_log", t.IdentityLog}, {"topics.persons", t.Persons}, {"topics.distinct_ids", t.DistinctIDs},
+		{"topics.warnings", t.Warnings}, {"topics.billing", t.Billing},
+	}
+}
+
+// checkHostPort checks a host:port address; allowZero admits port 0 (pick a
+// free port), which makes sense only for addresses we listen on.
+func checkHostPort(addr string, allowZero bool) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return errors.New("must be host:port")
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 0 || n > 65535 || (n == 0 && !allowZero) {
+		return fmt.Errorf("port %q is not a port number", port)
+	}
+	if host == "" && !allowZero {
+		return errors.New("host is empty")
+	}
+	return nil
+}
+
+// checkTopicName applies Kafka's rules for topic names.
+func checkTopicName(name string) error {
+	switch {
+	case name == "":
+		return errors.New("must not be empty")
+	case name == "." || name == "..":
+		return errors.New("is not a valid topic name")
+	case len(name) > 249:
+		return errors.New("is longer than 249 characters")
+	}
+	for _, r := range name {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
+			return fmt.Errorf("has %q; topic names allow only letters, digits, '.', '_' and '-'", r)
+		}
+	}
+	return nil
+}
+
+func isSpaceOrControl(r rune) bool { return r <= ' ' || r == 0x7f }
+
+// InstanceID returns kafka.instance_id, or when it is empty one derived
+// stably from the hostname and the absolute state.dir: the same machine and
+// directory give the same id across restarts, two state dirs on one machine
+// give two ids.
+func (c Config) InstanceID() (string, error) {
+	if c.Kafka.InstanceID != "" {
+		return c.Kafka.InstanceID, nil
+	}
+	host, err := os.Hostname()
+	if err != nil {
+		return "", fmt.Errorf("config: kafka.instance_id: derive from hostname: %w (set kafka.instance_id)", err)
+	}
+	dir, err := filepath.Abs(c.State.Dir)
+	if err != nil {
+		return "", fmt.Errorf("config: kafka.instance_id: derive from state.dir %q: %w (set kafka.instance_id)", c.State.Dir, err)
+	}
+	sum := sha256.Sum256([]byte(dir))
+	host = strings.Map(func(r rune) rune {
+		if isSpaceOrControl(r) {
+			return '_'
+		}
+		return r
+	}, host)
+	return host + "-" + hex.EncodeToString(sum[:6]), nil
+}
+
+// ToStream converts the config to the pipeline's, loading the TLS files. It
+// expects a valid config. With the embedded broker Kafka.Brokers is empty:
+// the caller fills in the broker's address once it listens.
+func (c Config) ToStream() (stream.Config, error) {
+	id, err := c.InstanceID()
+	if err != nil {
+		return stream.Config{}, err
+	}
+	tlsCfg, err := c.Kafka.TLS.load()
+	if err != nil {
+		return stream.Config{}, err
+	}
+	return stream.Config{
+		Kafka: stream.Kafka{
+			Brokers:        append([]string(nil), c.Kafka.Brokers...),
+			ClientID:       c.Kafka.ClientID,
+			SASL:           stream.SASL{Mechanism: c.Kafka.SASL.Mechanism, User: c.Kafka.SASL.User, Password: c.Kafka.SASL.Password},
+			TLS:            tlsCfg,
+			SessionTimeout: c.Kafka.SessionTimeout,
+			RetryBackoff:   c.Kafka.RetryBackoffMax,
+		},
+		Topics:             c.streamTopics(),
+		Group:              c.Kafka.Group,
+		TransactionalID:    c.Kafka.Group + "-" + id,
+		TopicPartitions:    int32(c.Kafka.TopicPartitions),
+		ReplicationFactor:  int16(c.Kafka.ReplicationFactor),
+		MaxBatchRecords:    c.Stream.MaxBatchRecords,
+		MaxEventBytes:      c.Input.MaxEventBytes,
+		MaxMergeMove:       c.Identity.MaxMergeMove,
+		ExcludedEvents:     append([]string(nil), c.Billing.ExcludedEvents...),
+		OutboxTrimInterval: c.Stream.OutboxTrimInterval,
+	}, nil
+}
+
+// streamTopics are the topic names as the stream package has them.
+func (c Config) streamTopics() stream.Topics {
+	t := c.Topics
+	return stream.Topics{
+		Raw:         t.Raw,
+		Person:      t.Person,
+		DeadLetter:  t.DeadLetter,
+		IdentityLog: t.IdentityLog,
+		Persons:     t.Persons,
+		DistinctIDs: t.DistinctIDs,
+		Warnings:    t.Warnings,
+		Billing:     t.Billing,
+	}
+}
+
+// load builds the *tls.Config; nil when TLS is off. A file that cannot be
+// read or parsed is a *FieldError naming its key.
+func (t TLSConfig) load() (*tls.Config, error) {
+	if !t.Enabled {
+		return nil, nil
+	}
+	cfg := &tls.Config{
+		MinVersion:         tls.VersionTLS12,
+		InsecureSkipVerify: t.InsecureSkipVerify, //nolint:gosec // opt-in, documented in resolver.yaml
+	}
+	if t.CAFile != "" {
+		pem, err := os.ReadFile(t.CAFile)
+		if err != nil {
+			return nil, &FieldError{Key: "kafka.tls.ca_file", Value: t.CAFile, Reason: err.Error()}
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, &FieldError{Key: "kafka.tls.ca_file", Value: t.CAFile, Reason: "no PEM certificate in the file"}
+		}
+		cfg.RootCAs = pool
+	}
+	if t.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+		if err != nil {
+			return nil, &FieldError{Key: "kafka.tls.cert_file", Value: t.CertFile, Reason: fmt.Sprintf("with kafka.tls.key_file %q: %v", t.KeyFile, err)}
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+	}
+	return cfg, nil
+}

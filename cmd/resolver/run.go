@@ -1,0 +1,224 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+	"go.uber.org/zap"
+
+	"github.com/resolver-dev/resolver/pkg/stream"
+)
+
+// pipeline is what `resolver run` needs of *stream.Pipeline.
+type pipeline interface {
+	// Run blocks until ctx is cancelled, then stops (finishing or aborting
+	// the open transaction, stopping the applier) and returns nil; or it
+	// returns a fatal error.
+	Run(ctx context.Context) error
+}
+
+// stateStore is what `resolver run` needs of the opened *state.Store: the
+// pipeline over it, and Close.
+type stateStore interface {
+	// Pipeline builds the pipeline that reads and writes this store.
+	Pipeline(cfg stream.Config, log *zap.Logger) (pipeline, error)
+	// Close flushes and releases the directory; only after the pipeline
+	// has stopped.
+	Close() error
+}
+
+// openStateFunc opens the identity state in dir. If another process holds
+// dir the error says so and names dir. wire.go has the real one.
+type openStateFunc func(dir string, sc StateConfig, log *zap.Logger) (stateStore, error)
+
+func (c *cli) runCmd() *cobra.Command {
+	def := defaultConfig()
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Run the pipeline (with an embedded broker unless kafka.brokers is set)",
+		Long: `run consumes topics.raw, resolves every event's person in the local
+identity replica (state.dir/identity) and produces the stamped events, person
+and distinct-id rows, warnings and billing deltas, one Kafka transaction per
+batch.
+
+With kafka.brokers empty it first starts the embedded broker on
+kafka.embedded.listen with its data in state.dir/broker. It creates missing
+topics with kafka.topic_partitions partitions. SIGINT or SIGTERM shuts it
+down cleanly within stream.shutdown_timeout; a second signal exits at once.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, log, err := c.setup(cmd)
+			if err != nil {
+				return err
+			}
+			defer syncLog(log) // step 4 of the shutdown order in runResolver
+			ctx, stop := c.signalContext(cmd.Context(), log)
+			defer stop()
+			return c.runResolver(ctx, cfg, log)
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringSlice("brokers", def.Kafka.Brokers, "Kafka seed brokers host:port, comma-separated; empty: embedded broker (kafka.brokers)")
+	bindFlag(fs, "brokers", "kafka.brokers")
+	fs.String("embedded-listen", def.Kafka.Embedded.Listen, "listen address of the embedded broker (kafka.embedded.listen)")
+	bindFlag(fs, "embedded-listen", "kafka.embedded.listen")
+	fs.String("instance-id", def.Kafka.InstanceID, "stable unique name of this instance; default from hostname and state dir (kafka.instance_id)")
+	bindFlag(fs, "instance-id", "kafka.instance_id")
+	fs.String("admin-addr", def.Admin.Addr, `admin HTTP address, "" to disable (admin.addr)`)
+	bindFlag(fs, "admin-addr", "admin.addr")
+	return cmd
+}
+
+// runResolver runs the resolver until ctx is cancelled or the pipeline
+// fails.
+//
+// Start order: the embedded broker (only if kafka.brokers is empty), missing
+// topics, the state in <state.dir>/identity, the pipeline.
+//
+// Shutdown order, all within stream.shutdown_timeout from the moment ctx is
+// cancelled or the pipeline fails:
+//
+//  1. The pipeline stops: workers stop fetching, the open transaction is
+//     committed or aborted, the applier stops; Run returns.
+//  2. state.Close: Badger flushes and releases its directory. Skipped if
+//     step 1 did not finish, since the pipeline may still be writing.
+//  3. The embedded broker closes; with its DataDir everything is on disk.
+//  4. The logger syncs (deferred by the command).
+//
+// A step still running at the deadline is abandoned and the result is an
+// error (exit 1): Badger and the broker's DataDir then recover on the next
+// start as they would after a crash; nothing committed is lost.
+func (c *cli) runResolver(ctx context.Context, cfg Config, log *zap.Logger) (err error) {
+	sc, err := cfg.ToStream()
+	if err != nil {
+		return err
+	}
+
+	var broker *stream.Broker
+	if len(sc.Kafka.Brokers) == 0 {
+		dataDir := filepath.Join(cfg.State.Dir, "broker")
+		broker, err = stream.StartBroker(stream.BrokerConfig{
+			Listen:     cfg.Kafka.Embedded.Listen,
+			DataDir:    dataDir,
+			SyncWrites: cfg.Kafka.Embedded.SyncWrites,
+			Logger:     log.Named("broker"),
+		})
+		if err != nil {
+			return err
+		}
+		sc.Kafka.Brokers = broker.Addrs()
+		log.Info("embedded broker started", zap.Strings("addrs", broker.Addrs()), zap.String("data_dir", dataDir))
+	}
+	// Until the pipeline runs, a failure closes what was opened, in reverse.
+	var st stateStore
+	abort := func(err error) error {
+		if st != nil {
+			if cerr := st.Close(); cerr != nil {
+				err = errors.Join(err, fmt.Errorf("close state: %w", cerr))
+			}
+		}
+		if broker != nil {
+			broker.Close()
+		}
+		return err
+	}
+
+	adm, closeAdm, err := adminClient(sc.Kafka, log.Named("admin"))
+	if err != nil {
+		return abort(err)
+	}
+	err = ensureTopics(ctx, adm, sc.Topics.All(), sc.TopicPartitions, sc.ReplicationFactor, sc.Kafka.RetryBackoff, log.Named("topics"))
+	closeAdm()
+	if ctx.Err() != nil {
+		log.Info("stopped before the pipeline started")
+		return abort(nil)
+	}
+	if err != nil {
+		return abort(err)
+	}
+
+	st, err = c.openState(filepath.Join(cfg.State.Dir, "identity"), cfg.State, log.Named("state"))
+	if err != nil {
+		return abort(err)
+	}
+	p, err := st.Pipeline(sc, log.Named("stream"))
+	if err != nil {
+		return abort(fmt.Errorf("build pipeline: %w", err))
+	}
+
+	log.Info("pipeline starting",
+		zap.Strings("brokers", sc.Kafka.Brokers),
+		zap.String("group", sc.Group),
+		zap.String("transactional_id", sc.TransactionalID),
+		zap.String("input", sc.Topics.Raw),
+		zap.String("state_dir", cfg.State.Dir))
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+
+	var runErr error
+	stopped := false
+	select {
+	case runErr = <-done:
+		stopped = true
+	case <-ctx.Done():
+	}
+	if runErr != nil {
+		log.Error("pipeline failed; shutting down", zap.Error(runErr))
+		runErr = fmt.Errorf("pipeline: %w", runErr)
+	} else {
+		log.Info("shutting down", zap.Duration("timeout", cfg.Stream.ShutdownTimeout))
+	}
+
+	deadline, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.Stream.ShutdownTimeout)
+	defer cancel()
+	errs := []error{runErr}
+
+	// 1. The pipeline.
+	if !stopped {
+		select {
+		case err := <-done:
+			stopped = true
+			if err != nil {
+				errs = append(errs, fmt.Errorf("pipeline: %w", err))
+			}
+		case <-deadline.Done():
+			errs = append(errs, fmt.Errorf("shutdown: the pipeline did not stop within stream.shutdown_timeout (%s)", cfg.Stream.ShutdownTimeout))
+		}
+	}
+	// 2. The state.
+	if stopped {
+		errs = append(errs, within(deadline, "close state", st.Close))
+	} else {
+		log.Warn("state not closed: the pipeline is still running; it recovers on the next start")
+	}
+	// 3. The embedded broker.
+	if broker != nil {
+		errs = append(errs, within(deadline, "close embedded broker", func() error { broker.Close(); return nil }))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	log.Info("stopped cleanly")
+	return nil
+}
+
+// within runs one shutdown step, giving up on it when ctx is done.
+func within(ctx context.Context, step string, f func() error) error {
+	if ctx.Err() != nil {
+		return fmt.Errorf("shutdown: %s: skipped, out of time", step)
+	}
+	done := make(chan error, 1)
+	go func() { done <- f() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			return fmt.Errorf("shutdown: %s: %w", step, err)
+		}
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("shutdown: %s: did not finish within stream.shutdown_timeout", step)
+	}
+}
