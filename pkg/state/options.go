@@ -60,7 +60,10 @@ func (o Options) badgerOptions(dir string, log *zap.Logger) badger.Options {
 		b = b.WithCompression(options.None)
 	}
 	if o.MemTableBytes > 0 {
-		b = b.WithMemTableSize(o.MemTableBytes)
+		// Values up to the threshold live in the LSM tree (ours are small);
+		// Badger requires the threshold to fit into one batch (~15% of a
+		// memtable).
+		b = b.WithMemTableSize(o.MemTableBytes).WithValueThreshold(min(1<<20, o.MemTableBytes/16))
 	}
 	switch {
 	case o.BlockCacheBytes > 0:

@@ -1,0 +1,152 @@
+package state
+
+import (
+	"errors"
+	"bytes"
+	"encoding/json"
+	"reflect"
+	"sort"
+	"testing"
+
+	"github.com/resolver-dev/resolver/pkg/unionfind"
+)
+
+// personFrom builds a valid Person from fuzz input: properties sorted and
+// unique, as unionfind keeps them.
+func personFrom(id []byte, created int64, version, size uint64, flags uint8, keys []string, val []byte, tm int64) unionfind.Person {
+	p := unionfind.Person{CreatedAt: created, Version: version, Size: size,
+		Identified: flags&1 != 0, Deleted: flags&2 != 0}
+	copy(p.ID[:], id)
+	seen := map[string]bool{}
+	for i, k := range keys {
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		v := val
+		if i%2 == 1 {
+			v = nil
+		}
+		p.Props = append(p.Props, unionfind.Property{Key: k, Value: json.RawMessage(v), Time: tm + int64(i)})
+	}
+	sort.Slice(p.Props, func(i, j int) bool { return p.Props[i].Key < p.Props[j].Key })
+	return p
+}
+
+func samePerson(a, b unionfind.Person) bool {
+	if a.ID != b.ID || a.CreatedAt != b.CreatedAt || a.Identified != b.Identified || a.Deleted != b.Deleted ||
+		a.Version != b.Version || a.Size != b.Size || len(a.Props) != len(b.Props) {
+		return false
+	}
+	for i := range a.Props {
+		x, y := a.Props[i], b.Props[i]
+		if x.Key != y.Key || !bytes.Equal(x.Value, y.Value) || x.Time != y.Time {
+			return false
+		}
+	}
+	return true
+}
+
+// FuzzCodecRoundTrip: for any Mapping and Person, decode(encode(x)) == x,
+// and encoding is deterministic (encode(decode(encode(x))) == encode(x)).
+func FuzzCodecRoundTrip(f *testing.F) {
+	f.Add([]byte("0123456789abcdef"), int64(0), uint64(0), uint64(1), uint8(0), "", []byte(nil), int64(0))
+	f.Add([]byte("\xff\xff"), int64(-1), uint64(1<<63), uint64(1<<40), uint8(3), "email\x00name\x00plan", []byte(`"x@y.z"`), int64(-5))
+	f.Add([]byte{}, int64(1<<62), uint64(7), uint64(2), uint8(1), "a\x00a\x00\xff", []byte(`{"nested":[1,2]}`), int64(1<<50))
+	f.Fuzz(func(t *testing.T, id []byte, created int64, version, size uint64, flags uint8, keys string, val []byte, tm int64) {
+		var ks []string
+		for _, k := range bytes.Split([]byte(keys), []byte{0}) {
+			ks = append(ks, string(k))
+		}
+		p := personFrom(id, created, version, size, flags, ks, val, tm)
+		enc := encodePerson(&p)
+		got, err := decodePerson(enc)
+		if err != nil {
+			t.Fatalf("decode person: %v", err)
+		}
+		if !samePerson(p, got) {
+			t.Fatalf("person round trip:\n got %+v\nwant %+v", got, p)
+		}
+		if again := encodePerson(&got); !bytes.Equal(again, enc) {
+			t.Fatalf("person encoding not deterministic")
+		}
+
+		m := unionfind.Mapping{PersonID: p.ID, Version: version, Deleted: flags&4 != 0}
+		mb := appendMapping(nil, m)
+		gm, err := decodeMapping(mb)
+		if err != nil || gm != m {
+			t.Fatalf("mapping round trip: %+v %v, want %+v", gm, err, m)
+		}
+
+		r := unionfind.Result{
+			Persons:     []unionfind.PersonRow{{Team: keys, Person: p}},
+			DistinctIDs: []unionfind.DistinctIDRow{{Team: "1", DistinctID: string(val), PersonID: p.ID, Version: version, Deleted: flags&1 != 0}},
+			Warnings:    []unionfind.Warning{{Team: "1", Type: "t", EventUUID: "u", DistinctID: keys, Details: string(val), Timestamp: tm}},
+		}
+		gr, err := decodeResult(encodeResult(&r))
+		if err != nil {
+			t.Fatalf("decode result: %v", err)
+		}
+		if !samePerson(gr.Persons[0].Person, p) || gr.Persons[0].Team != keys ||
+			!reflect.DeepEqual(gr.DistinctIDs, r.DistinctIDs) || !reflect.DeepEqual(gr.Warnings, r.Warnings) {
+			t.Fatalf("result round trip:\n got %+v\nwant %+v", gr, r)
+		}
+	})
+}
+
+// FuzzDecode: the decoders never panic on any bytes; whatever they accept
+// re-encodes to a value that decodes to the same thing.
+func FuzzDecode(f *testing.F) {
+	p := personFrom([]byte("id"), 5, 1, 2, 1, []string{"a", "b"}, []byte(`1`), 9)
+	f.Add(encodePerson(&p))
+	f.Add(appendMapping(nil, unionfind.Mapping{Version: 3}))
+	f.Add(encodeResult(&unionfind.Result{Persons: []unionfind.PersonRow{{Team: "1", Person: p}}}))
+	f.Add([]byte{1, 0})
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if p, err := decodePerson(b); err == nil {
+			q, err := decodePerson(encodePerson(&p))
+			if err != nil || !samePerson(p, q) {
+				t.Fatalf("person re-encode: %v", err)
+			}
+		}
+		if m, err := decodeMapping(b); err == nil {
+			q, err := decodeMapping(appendMapping(nil, m))
+			if err != nil || q != m {
+				t.Fatalf("mapping re-encode: %v", err)
+			}
+		}
+		if r, err := decodeResult(b); err == nil {
+			if _, err := decodeResult(encodeResult(&r)); err != nil {
+				t.Fatalf("result re-encode: %v", err)
+			}
+		}
+		decodeHighWater(b)
+		decodeI64("x", b)
+	})
+}
+
+func isCorrupt(err error) bool { return errors.Is(err, ErrCorrupt) }
+
+func TestDecodeRejects(t *testing.T) {
+	p := personFrom([]byte("id"), 5, 1, 2, 1, []string{"a", "b"}, []byte(`1`), 9)
+	good := encodePerson(&p)
+	cases := map[string][]byte{
+		"empty":          {},
+		"version":        append([]byte{2}, good[1:]...),
+		"flags":          append([]byte{1, 0x80}, good[2:]...),
+		"truncated":      good[:len(good)-1],
+		"trailing":       append(append([]byte(nil), good...), 0),
+		"huge prop count": append(append([]byte(nil), good[:len(good)-1-3*4-4]...), 0xff, 0xff, 0xff, 0xff, 0x0f),
+	}
+	// properties out of order: swap the two keys' bytes.
+	swapped := bytes.Replace(bytes.Replace(append([]byte(nil), good...), []byte{1, 'a'}, []byte{1, 'c'}, 1), []byte{1, 'b'}, []byte{1, 'a'}, 1)
+	cases["order"] = swapped
+	for name, b := range cases {
+		if _, err := decodePerson(b); err == nil {
+			t.Errorf("%s: decoded", name)
+		} else if !isCorrupt(err) {
+			t.Errorf("%s: %v is not ErrCorrupt", name, err)
+		}
+	}
+}
