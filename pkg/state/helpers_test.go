@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"go.uber.org/goleak"
+	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/resolver-dev/resolver/pkg/unionfind"
@@ -20,7 +21,7 @@ func TestMain(m *testing.M) {
 // testOptions keep Badger small and quick to open in tests.
 func testOptions(t testing.TB) Options {
 	return Options{
-		Logger:          zaptest.NewLogger(t),
+		Logger:          zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)),
 		MemTableBytes:   4 << 20,
 		BlockCacheBytes: 4 << 20,
 		NumCompactors:   2,
