@@ -1,0 +1,297 @@
+package main
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"math/big"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func defaultConfigWith(edit func(*Config)) Config {
+	c := defaultConfig()
+	edit(&c)
+	return c
+}
+
+func splitLines(s string) []string { return strings.Split(strings.TrimSpace(s), "\n") }
+
+func TestDefaultConfigIsValid(t *testing.T) {
+	require.NoError(t, defaultConfig().Validate())
+}
+
+// TestValidate: every rule rejects its bad value with an error that names
+// the key and the value.
+func TestValidate(t *testing.T) {
+	tests := []struct {
+		name string
+		edit func(*Config)
+		key  string
+		msg  string // the whole message of the one error
+	}{
+		{"broker without port", func(c *Config) { c.Kafka.Brokers = []string{"a:1", "kafka1"} },
+			"kafka.brokers[1]", `config: kafka.brokers[1]: "kafka1": must be host:port`},
+		{"broker port 0", func(c *Config) { c.Kafka.Brokers = []string{"kafka1:0"} },
+			"kafka.brokers[0]", `config: kafka.brokers[0]: "kafka1:0": port "0" is not a port number`},
+		{"broker empty", func(c *Config) { c.Kafka.Brokers = []string{""} },
+			"kafka.brokers[0]", `config: kafka.brokers[0]: "": must be host:port`},
+		{"embedded listen", func(c *Config) { c.Kafka.Embedded.Listen = "127.0.0.1:99999" },
+			"kafka.embedded.listen", `config: kafka.embedded.listen: "127.0.0.1:99999": port "99999" is not a port number`},
+		{"client id", func(c *Config) { c.Kafka.ClientID = "" },
+			"kafka.client_id", `config: kafka.client_id: "": must not be empty`},
+		{"group", func(c *Config) { c.Kafka.Group = "" },
+			"kafka.group", `config: kafka.group: "": must not be empty`},
+		{"instance id", func(c *Config) { c.Kafka.InstanceID = "a b" },
+			"kafka.instance_id", `config: kafka.instance_id: "a b": must not contain spaces or control characters`},
+		{"topic partitions", func(c *Config) { c.Kafka.TopicPartitions = 0 },
+			"kafka.topic_partitions", `config: kafka.topic_partitions: 0: must be at least 1`},
+		{"topic partitions too many", func(c *Config) { c.Kafka.TopicPartitions = 1 << 40 },
+			"kafka.topic_partitions", `config: kafka.topic_partitions: 1099511627776: must be at most 2147483647`},
+		{"replication factor", func(c *Config) { c.Kafka.ReplicationFactor = 0 },
+			"kafka.replication_factor", `config: kafka.replication_factor: 0: must be -1 (broker default) or between 1 and 32767`},
+		{"session timeout", func(c *Config) { c.Kafka.SessionTimeout = 0 },
+			"kafka.session_timeout", `config: kafka.session_timeout: 0s: must be positive`},
+		{"retry backoff", func(c *Config) { c.Kafka.RetryBackoffMax = -time.Second },
+			"kafka.retry_backoff_max", `config: kafka.retry_backoff_max: -1s: must be positive`},
+		{"sasl mechanism", func(c *Config) { c.Kafka.Brokers = []string{"k:9092"}; c.Kafka.SASL.Mechanism = "GSSAPI" },
+			"kafka.sasl.mechanism", `config: kafka.sasl.mechanism: "GSSAPI": must be one of "", PLAIN, SCRAM-SHA-256, SCRAM-SHA-512`},
+		{"sasl user", func(c *Config) { c.Kafka.Brokers = []string{"k:9092"}; c.Kafka.SASL.Mechanism = "PLAIN" },
+			"kafka.sasl.user", `config: kafka.sasl.user: "": must be set when kafka.sasl.mechanism is PLAIN`},
+		{"sasl on embedded", func(c *Config) { c.Kafka.SASL = SASLConfig{Mechanism: "SCRAM-SHA-512", User: "u"} },
+			"kafka.sasl.mechanism", `config: kafka.sasl.mechanism: "SCRAM-SHA-512": needs kafka.brokers: the embedded broker has no SASL`},
+		{"tls on embedded", func(c *Config) { c.Kafka.TLS.Enabled = true },
+			"kafka.tls.enabled", `config: kafka.tls.enabled: true: needs kafka.brokers: the embedded broker has no TLS`},
+		{"tls file without tls", func(c *Config) { c.Kafka.TLS.CAFile = "/ca.pem" },
+			"kafka.tls.ca_file", `config: kafka.tls.ca_file: "/ca.pem": is set but kafka.tls.enabled is false`},
+		{"insecure without tls", func(c *Config) { c.Kafka.TLS.InsecureSkipVerify = true },
+			"kafka.tls.insecure_skip_verify", `config: kafka.tls.insecure_skip_verify: true: is set but kafka.tls.enabled is false`},
+		{"cert without key", func(c *Config) {
+			c.Kafka.Brokers = []string{"k:9093"}
+			c.Kafka.TLS = TLSConfig{Enabled: true, CertFile: "/c.pem"}
+		}, "kafka.tls.key_file", `config: kafka.tls.key_file: "": must be set together with kafka.tls.cert_file`},
+		{"key without cert", func(c *Config) {
+			c.Kafka.Brokers = []string{"k:9093"}
+			c.Kafka.TLS = TLSConfig{Enabled: true, KeyFile: "/k.pem"}
+		}, "kafka.tls.cert_file", `config: kafka.tls.cert_file: "": must be set together with kafka.tls.key_file`},
+		{"topic empty", func(c *Config) { c.Topics.Persons = "" },
+			"topics.persons", `config: topics.persons: "": must not be empty`},
+		{"topic bad char", func(c *Config) { c.Topics.Raw = "events raw" },
+			"topics.raw", `config: topics.raw: "events raw": has ' '; topic names allow only letters, digits, '.', '_' and '-'`},
+		{"topic dot", func(c *Config) { c.Topics.Billing = ".." },
+			"topics.billing", `config: topics.billing: "..": is not a valid topic name`},
+		{"topic too long", func(c *Config) { c.Topics.Warnings = strings.Repeat("w", 250) },
+			"topics.warnings", `is longer than 249 characters`},
+		{"topic used twice", func(c *Config) { c.Topics.DeadLetter = "events_person" },
+			"topics.dead_letter", `config: topics.dead_letter: "events_person": same topic as topics.person`},
+		{"state dir", func(c *Config) { c.State.Dir = "" },
+			"state.dir", `config: state.dir: "": must not be empty`},
+		{"max merge move", func(c *Config) { c.Identity.MaxMergeMove = 0 },
+			"identity.max_merge_move", `config: identity.max_merge_move: 0: must be at least 1`},
+		{"max event bytes", func(c *Config) { c.Input.MaxEventBytes = -5 },
+			"input.max_event_bytes", `config: input.max_event_bytes: -5: must be at least 1`},
+		{"max batch records", func(c *Config) { c.Stream.MaxBatchRecords = 0 },
+			"stream.max_batch_records", `config: stream.max_batch_records: 0: must be at least 1`},
+		{"outbox trim interval", func(c *Config) { c.Stream.OutboxTrimInterval = 0 },
+			"stream.outbox_trim_interval", `config: stream.outbox_trim_interval: 0s: must be positive`},
+		{"shutdown timeout", func(c *Config) { c.Stream.ShutdownTimeout = 0 },
+			"stream.shutdown_timeout", `config: stream.shutdown_timeout: 0s: must be positive`},
+		{"excluded event empty", func(c *Config) { c.Billing.ExcludedEvents = []string{"a", ""} },
+			"billing.excluded_events[1]", `config: billing.excluded_events[1]: "": must not be empty`},
+		{"log level", func(c *Config) { c.Log.Level = "verbose" },
+			"log.level", `config: log.level: "verbose": must be one of debug, info, warn, error`},
+		{"log level empty", func(c *Config) { c.Log.Level = "" },
+			"log.level", `config: log.level: "": must be one of debug, info, warn, error`},
+		{"log format", func(c *Config) { c.Log.Format = "xml" },
+			"log.format", `config: log.format: "xml": must be json, console or "" (console on a terminal, else json)`},
+		{"admin addr", func(c *Config) { c.Admin.Addr = "localhost" },
+			"admin.addr", `config: admin.addr: "localhost": must be host:port`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := defaultConfigWith(tt.edit).Validate()
+			require.Error(t, err)
+			var fe *FieldError
+			require.True(t, errors.As(err, &fe), "not a *FieldError: %v", err)
+			assert.Equal(t, tt.key, fe.Key)
+			if strings.HasPrefix(tt.msg, "config: ") {
+				assert.Equal(t, tt.msg, err.Error())
+			} else {
+				assert.Contains(t, err.Error(), tt.msg)
+			}
+			assert.Equal(t, exitConfig, exitCode(err))
+		})
+	}
+}
+
+// TestValidateReportsAll: all problems at once, one line each.
+func TestValidateReportsAll(t *testing.T) {
+	err := defaultConfigWith(func(c *Config) {
+		c.Kafka.TopicPartitions = 0
+		c.State.Dir = ""
+		c.Log.Format = "xml"
+	}).Validate()
+	require.Error(t, err)
+	assert.Equal(t, []string{
+		"config: kafka.topic_partitions: 0: must be at least 1",
+		`config: state.dir: "": must not be empty`,
+		`config: log.format: "xml": must be json, console or "" (console on a terminal, else json)`,
+	}, splitLines(err.Error()))
+}
+
+func TestValidateAccepts(t *testing.T) {
+	for name, edit := range map[string]func(*Config){
+		"external brokers":        func(c *Config) { c.Kafka.Brokers = []string{"10.0.0.1:9092", "[::1]:9092"} },
+		"free port":               func(c *Config) { c.Kafka.Embedded.Listen = "127.0.0.1:0" },
+		"replication factor 3":    func(c *Config) { c.Kafka.ReplicationFactor = 3 },
+		"scram":                   func(c *Config) { c.Kafka.Brokers = []string{"k:9092"}; c.Kafka.SASL = SASLConfig{"SCRAM-SHA-256", "u", "p"} },
+		"tls with client cert":    func(c *Config) { c.Kafka.Brokers = []string{"k:9093"}; c.Kafka.TLS = TLSConfig{true, "ca", "c", "k", false} },
+		"no cache":                func(c *Config) { c.State.CacheBytes = -1 },
+		"no admin server":         func(c *Config) { c.Admin.Addr = "" },
+		"no excluded events":      func(c *Config) { c.Billing.ExcludedEvents = nil },
+		"console debug":           func(c *Config) { c.Log = LogConfig{Level: "debug", Format: "console"} },
+		"dotted topic name":       func(c *Config) { c.Topics.Raw = "prod.events-raw_v2" },
+		"explicit instance id":    func(c *Config) { c.Kafka.InstanceID = "resolver-0" },
+	} {
+		t.Run(name, func(t *testing.T) {
+			assert.NoError(t, defaultConfigWith(edit).Validate())
+		})
+	}
+}
+
+func TestInstanceID(t *testing.T) {
+	dir := t.TempDir()
+	a := defaultConfigWith(func(c *Config) { c.State.Dir = dir })
+	id1, err := a.InstanceID()
+	require.NoError(t, err)
+	// Stable: the same dir, spelled relative or absolute, gives the same id.
+	wd, err := os.Getwd()
+	require.NoError(t, err)
+	rel, err := filepath.Rel(wd, dir)
+	require.NoError(t, err)
+	id2, err := defaultConfigWith(func(c *Config) { c.State.Dir = rel }).InstanceID()
+	require.NoError(t, err)
+	assert.Equal(t, id1, id2)
+	host, _ := os.Hostname()
+	assert.True(t, strings.HasPrefix(id1, host+"-"), id1)
+	// Another dir on the same host: another id.
+	id3, err := defaultConfigWith(func(c *Config) { c.State.Dir = t.TempDir() }).InstanceID()
+	require.NoError(t, err)
+	assert.NotEqual(t, id1, id3)
+	// Configured: used as it is.
+	id4, err := defaultConfigWith(func(c *Config) { c.Kafka.InstanceID = "r-7" }).InstanceID()
+	require.NoError(t, err)
+	assert.Equal(t, "r-7", id4)
+}
+
+func TestToStream(t *testing.T) {
+	c := defaultConfigWith(func(c *Config) {
+		c.Kafka.Brokers = []string{"k1:9092", "k2:9092"}
+		c.Kafka.InstanceID = "i1"
+		c.Kafka.Group = "g"
+		c.Kafka.SASL = SASLConfig{"PLAIN", "u", "p"}
+		c.Topics.Raw = "in"
+		c.Kafka.TopicPartitions = 12
+		c.Kafka.ReplicationFactor = 3
+		c.Stream.MaxBatchRecords = 500
+	})
+	require.NoError(t, c.Validate())
+	sc, err := c.ToStream()
+	require.NoError(t, err)
+	assert.Equal(t, []string{"k1:9092", "k2:9092"}, sc.Kafka.Brokers)
+	assert.Equal(t, "resolver", sc.Kafka.ClientID)
+	assert.Equal(t, "PLAIN", sc.Kafka.SASL.Mechanism)
+	assert.Equal(t, "u", sc.Kafka.SASL.User)
+	assert.Equal(t, "p", sc.Kafka.SASL.Password)
+	assert.Nil(t, sc.Kafka.TLS)
+	assert.Equal(t, 10*time.Second, sc.Kafka.SessionTimeout)
+	assert.Equal(t, 2*time.Second, sc.Kafka.RetryBackoff)
+	assert.Equal(t, "in", sc.Topics.Raw)
+	assert.Equal(t, "person_distinct_ids", sc.Topics.DistinctIDs)
+	assert.Equal(t, "g", sc.Group)
+	assert.Equal(t, "g-i1", sc.TransactionalID)
+	assert.Equal(t, int32(12), sc.TopicPartitions)
+	assert.Equal(t, int16(3), sc.ReplicationFactor)
+	assert.Equal(t, 500, sc.MaxBatchRecords)
+	assert.Equal(t, 1<<20, sc.MaxEventBytes)
+	assert.Equal(t, 10000, sc.MaxMergeMove)
+	assert.Equal(t, defaultConfig().Billing.ExcludedEvents, sc.ExcludedEvents)
+	assert.Equal(t, 30*time.Second, sc.OutboxTrimInterval)
+	// What the pipeline checks itself agrees.
+	require.NoError(t, sc.Validate())
+	assert.Equal(t, sc, sc.WithDefaults(), "every field set, none left to stream's defaults")
+}
+
+func TestToStreamTLS(t *testing.T) {
+	dir := t.TempDir()
+	certPEM, keyPEM := selfSigned(t)
+	ca := filepath.Join(dir, "ca.pem")
+	cert := filepath.Join(dir, "cert.pem")
+	key := filepath.Join(dir, "key.pem")
+	require.NoError(t, os.WriteFile(ca, certPEM, 0o600))
+	require.NoError(t, os.WriteFile(cert, certPEM, 0o600))
+	require.NoError(t, os.WriteFile(key, keyPEM, 0o600))
+	garbage := filepath.Join(dir, "garbage.pem")
+	require.NoError(t, os.WriteFile(garbage, []byte("not pem"), 0o600))
+
+	tlsCfg := func(tc TLSConfig) Config {
+		return defaultConfigWith(func(c *Config) { c.Kafka.Brokers = []string{"k:9093"}; c.Kafka.TLS = tc })
+	}
+
+	sc, err := tlsCfg(TLSConfig{Enabled: true, CAFile: ca, CertFile: cert, KeyFile: key}).ToStream()
+	require.NoError(t, err)
+	require.NotNil(t, sc.Kafka.TLS)
+	assert.NotNil(t, sc.Kafka.TLS.RootCAs)
+	assert.Len(t, sc.Kafka.TLS.Certificates, 1)
+	assert.False(t, sc.Kafka.TLS.InsecureSkipVerify)
+
+	sc, err = tlsCfg(TLSConfig{Enabled: true, InsecureSkipVerify: true}).ToStream()
+	require.NoError(t, err)
+	assert.Nil(t, sc.Kafka.TLS.RootCAs, "system roots")
+	assert.True(t, sc.Kafka.TLS.InsecureSkipVerify)
+
+	for _, tt := range []struct {
+		tc  TLSConfig
+		key string
+	}{
+		{TLSConfig{Enabled: true, CAFile: filepath.Join(dir, "missing.pem")}, "kafka.tls.ca_file"},
+		{TLSConfig{Enabled: true, CAFile: garbage}, "kafka.tls.ca_file"},
+		{TLSConfig{Enabled: true, CertFile: cert, KeyFile: garbage}, "kafka.tls.cert_file"},
+	} {
+		_, err := tlsCfg(tt.tc).ToStream()
+		var fe *FieldError
+		require.True(t, errors.As(err, &fe), "%v", err)
+		assert.Equal(t, tt.key, fe.Key)
+		assert.Equal(t, exitConfig, exitCode(err))
+	}
+}
+
+func selfSigned(t *testing.T) (certPEM, keyPEM []byte) {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "resolver test"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(time.Hour),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
+	require.NoError(t, err)
+	kder, err := x509.MarshalECPrivateKey(k)
+	require.NoError(t, err)
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})
+}
