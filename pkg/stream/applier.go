@@ -1,0 +1,281 @@
+package stream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"go.uber.org/zap"
+
+	"github.com/resolver-dev/resolver/pkg/state"
+	"github.com/resolver-dev/resolver/pkg/unionfind"
+)
+
+// applierBatch is the most identity_log records applied in one Badger
+// transaction; halved while Badger says the transaction is too big.
+const applierBatch = 4096
+
+// Applier replays identity_log into the local replica: every partition, in
+// log order, each chunk of records in one Badger transaction together with
+// the next offset to apply, so state and offsets never disagree.
+//
+// Run is the only writer of identity state. Ops are skipped when their
+// source (topic, partition, offset, index) is at or below the highest source
+// already applied from that source partition in that log partition: a batch
+// re-logged after a crash is applied once.
+type Applier struct {
+	topic string
+	cl    *kgo.Client
+	st    *state.Store
+	graph unionfind.Graph
+	log   *zap.Logger
+	batch int
+
+	mu      sync.Mutex
+	applied map[int32]int64 // next offset to apply, per log partition
+	changed chan struct{}   // closed and replaced after every commit
+	stopped chan struct{}   // closed when Run returns
+
+	// Counters for metrics.
+	Applied   atomic.Int64 // ops applied
+	Skipped   atomic.Int64 // duplicate ops skipped
+	Malformed atomic.Int64 // records that are not ops (logged, skipped)
+}
+
+// NewApplier makes an applier of cfg.Topics.IdentityLog into st, resuming
+// from the offsets recorded in st. The topic must exist.
+func NewApplier(ctx context.Context, cfg Config, st *state.Store, log *zap.Logger) (*Applier, error) {
+	applied, err := st.AppliedOffsets()
+	if err != nil {
+		return nil, fmt.Errorf("stream: applier: read applied offsets: %w", err)
+	}
+	admCl, err := kgo.NewClient(clientOpts(cfg.Kafka, log, "applier-admin")...)
+	if err != nil {
+		return nil, fmt.Errorf("stream: applier: %w", err)
+	}
+	defer admCl.Close()
+	parts, err := topicPartitions(ctx, kadm.NewClient(admCl), cfg.Topics.IdentityLog)
+	if err != nil {
+		return nil, err
+	}
+	start := map[int32]kgo.Offset{}
+	for _, p := range parts {
+		if next, ok := applied[p]; ok {
+			start[p] = kgo.NewOffset().At(next)
+		} else {
+			start[p] = kgo.NewOffset().AtStart()
+		}
+	}
+	opts := append(clientOpts(cfg.Kafka, log, "applier"),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{cfg.Topics.IdentityLog: start}),
+		kgo.FetchMaxWait(defaultFetchMaxWait),
+	)
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("stream: applier: %w", err)
+	}
+	a := &Applier{
+		topic:   cfg.Topics.IdentityLog,
+		cl:      cl,
+		st:      st,
+		graph:   unionfind.Graph{MaxMergeMove: cfg.MaxMergeMove},
+		log:     log.Named("applier"),
+		batch:   applierBatch,
+		applied: applied,
+		changed: make(chan struct{}),
+		stopped: make(chan struct{}),
+	}
+	if a.applied == nil {
+		a.applied = map[int32]int64{}
+	}
+	return a, nil
+}
+
+// topicPartitions lists the partitions of a topic, waiting a little for a
+// topic that was just created to show up in metadata.
+func topicPartitions(ctx context.Context, adm *kadm.Client, topic string) ([]int32, error) {
+	var last error
+	for try := 0; try < 50; try++ {
+		td, err := adm.ListTopics(ctx, topic)
+		switch {
+		case err != nil:
+			last = err
+		case td[topic].Err != nil:
+			last = td[topic].Err
+		case len(td[topic].Partitions) == 0:
+			last = errors.New("no partitions")
+		default:
+			return td[topic].Partitions.Numbers(), nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return nil, fmt.Errorf("stream: list partitions of %s: %w", topic, last)
+}
+
+// Run applies records until ctx is done or the store fails. It owns the
+// client and closes it on return.
+func (a *Applier) Run(ctx context.Context) error {
+	defer close(a.stopped)
+	defer a.cl.Close()
+	for {
+		fs := a.cl.PollRecords(ctx, a.batch)
+		if ctx.Err() != nil || fs.IsClientClosed() {
+			return nil
+		}
+		fs.EachError(func(t string, p int32, err error) {
+			a.log.Warn("fetch identity_log (retrying)", zap.String("topic", t), zap.Int32("partition", p), zap.Error(err))
+		})
+		var recs []*kgo.Record
+		fs.EachRecord(func(r *kgo.Record) { recs = append(recs, r) })
+		if err := a.apply(recs); err != nil {
+			return err
+		}
+	}
+}
+
+func (a *Applier) apply(recs []*kgo.Record) error {
+	for len(recs) > 0 {
+		n := min(len(recs), a.batch)
+		err := a.applyChunk(recs[:n])
+		if state.IsTxnTooBig(err) && n > 1 {
+			a.batch = max(n/2, 1)
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("stream: apply identity_log: %w", err)
+		}
+		recs = recs[n:]
+	}
+	a.batch = applierBatch
+	return nil
+}
+
+func (a *Applier) applyChunk(recs []*kgo.Record) error {
+	next := map[int32]int64{}
+	var applied, skipped, malformed int64
+	err := a.st.Update(func(tx state.Tx) error {
+		applied, skipped, malformed = 0, 0, 0
+		for _, r := range recs {
+			next[r.Partition] = r.Offset + 1
+			op, err := decodeOp(r.Value)
+			if err != nil {
+				malformed++
+				a.log.Error("skipping identity_log record that is not an op", zap.Int32("partition", r.Partition), zap.Int64("offset", r.Offset), zap.Error(err))
+				continue
+			}
+			hw, ok, err := tx.HighWater(r.Partition, op.Source.Topic, op.Source.Partition)
+			if err != nil {
+				return err
+			}
+			if ok && !hw.Less(op.Source) {
+				skipped++
+				continue
+			}
+			res, err := a.graph.Apply(tx, &op)
+			if errors.Is(err, unionfind.ErrInvalidOp) {
+				malformed++
+				a.log.Error("skipping invalid op", zap.Int32("partition", r.Partition), zap.Int64("offset", r.Offset), zap.Error(err))
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if !res.Empty() {
+				if err := tx.PutOutbox(op.Source, res); err != nil {
+					return err
+				}
+			}
+			if err := tx.SetHighWater(r.Partition, op.Source); err != nil {
+				return err
+			}
+			applied++
+		}
+		for p, o := range next {
+			if err := tx.SetApplied(p, o); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	a.Applied.Add(applied)
+	a.Skipped.Add(skipped)
+	a.Malformed.Add(malformed)
+	a.mu.Lock()
+	for p, o := range next {
+		a.applied[p] = o
+	}
+	close(a.changed)
+	a.changed = make(chan struct{})
+	a.mu.Unlock()
+	return nil
+}
+
+// errApplierStopped is returned by Wait once the applier has stopped.
+var errApplierStopped = fmt.Errorf("%w: applier stopped", errFatal)
+
+// Offsets returns a copy of the next offset to apply per log partition.
+func (a *Applier) Offsets() map[int32]int64 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := make(map[int32]int64, len(a.applied))
+	for p, o := range a.applied {
+		out[p] = o
+	}
+	return out
+}
+
+// Wait blocks until every offset in want (log partition → record offset)
+// has been applied, or ctx is done.
+func (a *Applier) Wait(ctx context.Context, want map[int32]int64) error {
+	for {
+		a.mu.Lock()
+		done := true
+		for p, o := range want {
+			if a.applied[p] <= o {
+				done = false
+				break
+			}
+		}
+		ch := a.changed
+		a.mu.Unlock()
+		if done {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-a.stopped:
+			return errApplierStopped
+		}
+	}
+}
+
+// CatchUp waits until the applier has applied identity_log up to its end as
+// of the call: a fresh or rebuilt replica is then no staler than the log was
+// when the instance started, and may stamp.
+func (a *Applier) CatchUp(ctx context.Context, adm *kadm.Client) error {
+	ends, err := adm.ListEndOffsets(ctx, a.topic)
+	if err != nil {
+		return fmt.Errorf("stream: list end offsets of %s: %w", a.topic, err)
+	}
+	want := map[int32]int64{}
+	ends.Each(func(o kadm.ListedOffset) {
+		if o.Err == nil && o.Offset > 0 {
+			want[o.Partition] = o.Offset - 1
+		}
+	})
+	return a.Wait(ctx, want)
+}

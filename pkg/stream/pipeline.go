@@ -1,0 +1,404 @@
+package stream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"go.uber.org/zap"
+
+	"github.com/resolver-dev/resolver/pkg/billing"
+	"github.com/resolver-dev/resolver/pkg/event"
+	"github.com/resolver-dev/resolver/pkg/resolve"
+	"github.com/resolver-dev/resolver/pkg/state"
+	"github.com/resolver-dev/resolver/pkg/unionfind"
+)
+
+// defaultFetchMaxWait bounds how long a fetch waits for data; short, so a
+// quiet partition does not hold a batch back.
+const defaultFetchMaxWait = 200 * time.Millisecond
+
+// Stats are the pipeline's counters, read by metrics and tests.
+type Stats struct {
+	Consumed     atomic.Int64
+	Stamped      atomic.Int64
+	DeadLettered atomic.Int64
+	Warnings     atomic.Int64
+	OpsLogged    atomic.Int64
+	Committed    atomic.Int64 // transactions committed
+	Aborted      atomic.Int64 // transactions aborted
+}
+
+// Pipeline is one resolver instance's streaming path: the applier and the
+// partition workers of the consumer group.
+type Pipeline struct {
+	cfg     Config
+	st      *state.Store
+	log     *zap.Logger
+	dec     *event.Decoder
+	stamper resolve.Stamper
+
+	stats Stats
+
+	mu      sync.Mutex
+	applier *Applier
+	ready   chan struct{}
+
+	// failBeforeEnd, when set (tests), is called before a transaction is
+	// ended; an error makes the pipeline abort that transaction.
+	failBeforeEnd func() error
+}
+
+// New builds a pipeline over a validated config and an open replica.
+func New(cfg Config, st *state.Store, log *zap.Logger) (*Pipeline, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = zap.NewNop()
+	}
+	excluded := cfg.ExcludedEvents
+	if excluded == nil {
+		excluded = billing.DefaultExcludedEvents()
+	}
+	return &Pipeline{
+		cfg:     cfg,
+		st:      st,
+		log:     log.Named("stream"),
+		dec:     event.NewDecoder(event.Options{MaxEventBytes: cfg.MaxEventBytes}),
+		stamper: resolve.Stamper{Classifier: billing.NewClassifier(excluded)},
+		ready:   make(chan struct{}),
+	}, nil
+}
+
+// Stats returns the pipeline's counters.
+func (p *Pipeline) Stats() *Stats { return &p.stats }
+
+// Ready is closed once the applier has caught up with identity_log as of
+// start-up and the workers have joined the group.
+func (p *Pipeline) Ready() <-chan struct{} { return p.ready }
+
+// Applier returns the running applier, or nil before Run has started it.
+func (p *Pipeline) Applier() *Applier {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.applier
+}
+
+// Run runs the pipeline until ctx is cancelled or a fatal error. Shutdown
+// order, once ctx is done:
+//
+//  1. stop polling; the batch in hand is finished and committed, or, if it
+//     cannot finish, its transaction is aborted (its records are then
+//     re-processed by whoever owns the partition next);
+//  2. leave the consumer group (session Close);
+//  3. close the identity-op producer;
+//  4. stop the applier and wait for it (its last Badger transaction
+//     commits or is discarded whole);
+//  5. stop the billing view and the outbox trimmer.
+//
+// Closing the replica (Badger) and the embedded broker is the caller's, after
+// Run returns.
+func (p *Pipeline) Run(ctx context.Context) error {
+	admCl, err := kgo.NewClient(clientOpts(p.cfg.Kafka, p.log, "admin")...)
+	if err != nil {
+		return fmt.Errorf("stream: %w", err)
+	}
+	defer admCl.Close()
+	adm := kadm.NewClient(admCl)
+	if err := EnsureTopics(ctx, adm, p.cfg.Topics.All(), p.cfg.TopicPartitions, p.cfg.ReplicationFactor, p.log); err != nil {
+		return err
+	}
+
+	applier, err := NewApplier(ctx, p.cfg, p.st, p.log)
+	if err != nil {
+		return err
+	}
+	p.mu.Lock()
+	p.applier = applier
+	p.mu.Unlock()
+
+	bgCtx, stopBg := context.WithCancel(context.WithoutCancel(ctx))
+	var bg sync.WaitGroup
+	appErr := make(chan error, 1)
+	bg.Add(1)
+	go func() {
+		defer bg.Done()
+		appErr <- applier.Run(bgCtx)
+	}()
+	bg.Add(1)
+	go func() {
+		defer bg.Done()
+		p.trimOutbox(bgCtx, adm)
+	}()
+	view, err := NewBillingView(ctx, p.cfg, p.st, adm, p.log)
+	if err != nil {
+		stopBg()
+		bg.Wait()
+		return err
+	}
+	bg.Add(1)
+	go func() {
+		defer bg.Done()
+		if err := view.Run(bgCtx); err != nil {
+			p.log.Error("billing view stopped", zap.Error(err))
+		}
+	}()
+	defer func() { // steps 4 and 5
+		stopBg()
+		bg.Wait()
+	}()
+
+	start := time.Now()
+	if err := applier.CatchUp(ctx, adm); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	p.log.Info("applier caught up with identity_log", zap.Duration("took", time.Since(start)))
+
+	ops, err := kgo.NewClient(append(clientOpts(p.cfg.Kafka, p.log, "ops"),
+		kgo.ProducerLinger(0),
+		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)),
+	)...)
+	if err != nil {
+		return fmt.Errorf("stream: %w", err)
+	}
+	defer ops.Close() // step 3
+
+	sess, err := kgo.NewGroupTransactSession(append(clientOpts(p.cfg.Kafka, p.log, "worker"),
+		kgo.ConsumerGroup(p.cfg.Group),
+		kgo.ConsumeTopics(p.cfg.Topics.Raw),
+		kgo.TransactionalID(p.cfg.TransactionalID),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.RequireStableFetchOffsets(),
+		kgo.SessionTimeout(p.cfg.Kafka.SessionTimeout),
+		kgo.FetchMaxWait(defaultFetchMaxWait),
+		kgo.ProducerLinger(0),
+		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)),
+		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, a map[string][]int32) {
+			p.log.Info("partitions assigned", zap.Any("partitions", a))
+		}),
+		kgo.OnPartitionsRevoked(func(_ context.Context, _ *kgo.Client, r map[string][]int32) {
+			p.log.Info("partitions revoked", zap.Any("partitions", r))
+		}),
+	)...)
+	if err != nil {
+		return fmt.Errorf("stream: %w", err)
+	}
+	defer sess.Close() // step 2
+	close(p.ready)
+	p.log.Info("ready", zap.String("group", p.cfg.Group), zap.String("input", p.cfg.Topics.Raw))
+
+	for {
+		fs := sess.PollRecords(ctx, p.cfg.MaxBatchRecords)
+		if ctx.Err() != nil || fs.IsClientClosed() {
+			return nil // step 1: nothing is open between batches
+		}
+		select {
+		case err := <-appErr:
+			return err
+		default:
+		}
+		fs.EachError(func(t string, part int32, err error) {
+			p.log.Warn("fetch (retrying)", zap.String("topic", t), zap.Int32("partition", part), zap.Error(err))
+		})
+		if fs.NumRecords() == 0 {
+			continue
+		}
+		if err := p.transact(ctx, sess, ops, applier, fs); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+	}
+}
+
+// transact processes one poll in one transaction.
+func (p *Pipeline) transact(ctx context.Context, sess *kgo.GroupTransactSession, ops *kgo.Client, applier *Applier, fs kgo.Fetches) error {
+	if err := sess.Begin(); err != nil {
+		return fmt.Errorf("stream: begin transaction: %w", err)
+	}
+	out := &producer{sess: sess, ctx: ctx}
+	err := p.process(ctx, ops, applier, fs, out)
+	if err == nil {
+		err = out.err()
+	}
+	if err == nil && p.failBeforeEnd != nil {
+		err = p.failBeforeEnd()
+	}
+	try := kgo.TryCommit
+	if err != nil {
+		try = kgo.TryAbort
+		// Shutting down mid-batch: abort under a fresh deadline so the
+		// broker need not time the transaction out.
+		if ctx.Err() != nil {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			defer cancel()
+		} else {
+			p.log.Warn("aborting transaction; its records will be processed again", zap.Error(err))
+		}
+	}
+	committed, endErr := sess.End(ctx, try)
+	if endErr != nil {
+		return fmt.Errorf("stream: end transaction: %w", endErr)
+	}
+	if committed {
+		p.stats.Committed.Add(1)
+		p.stats.Consumed.Add(int64(fs.NumRecords()))
+		p.stats.Stamped.Add(out.stamped)
+		p.stats.DeadLettered.Add(out.dead)
+		p.stats.Warnings.Add(out.warnings)
+	} else {
+		p.stats.Aborted.Add(1)
+	}
+	if err != nil && ctx.Err() == nil && !isRetryable(err) {
+		return err
+	}
+	return nil
+}
+
+// item is one consumed record on its way through a batch.
+type item struct {
+	rec *kgo.Record
+	ev  *event.Event
+	err error // the decode rejection, for the dead-letter topic
+}
+
+// process does the work of one batch, producing every output through out.
+func (p *Pipeline) process(ctx context.Context, opsCl *kgo.Client, applier *Applier, fs kgo.Fetches, out *producer) error {
+	items := make([]item, 0, fs.NumRecords())
+	type span struct{ first, last int64 }
+	spans := map[int32]span{}
+	fs.EachRecord(func(r *kgo.Record) {
+		s, ok := spans[r.Partition]
+		if !ok {
+			s.first = r.Offset
+		}
+		s.last = r.Offset
+		spans[r.Partition] = s
+		ev, err := p.dec.Decode(r.Value, event.Source{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Timestamp: r.Timestamp})
+		items = append(items, item{rec: r, ev: ev, err: err})
+	})
+
+	// 1. Log the ops the batch implies and wait until the replica has them.
+	var opRecs []*kgo.Record
+	type idKey struct{ team, did string }
+	created := map[idKey]bool{}
+	for i := range items {
+		ev := items[i].ev
+		if ev == nil {
+			continue
+		}
+		r := items[i].rec
+		op, ok := resolve.Op(ev, unionfind.Source{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset})
+		if !ok {
+			continue
+		}
+		k := idKey{ev.Team, ev.DistinctID}
+		_, explicit, err := p.st.Find(ev.Team, ev.DistinctID)
+		if err != nil {
+			return fmt.Errorf("%w: find in replica (team %s): %w", errFatal, ev.Team, err)
+		}
+		if !resolve.NeedsOp(&op, explicit || created[k]) {
+			continue
+		}
+		created[k] = true
+		b, err := encodeOp(&op)
+		if err != nil {
+			return err
+		}
+		opRecs = append(opRecs, &kgo.Record{Topic: p.cfg.Topics.IdentityLog, Key: []byte(ev.Team), Value: b})
+	}
+	if len(opRecs) > 0 {
+		res := opsCl.ProduceSync(ctx, opRecs...)
+		if err := res.FirstErr(); err != nil {
+			return fmt.Errorf("stream: log identity ops: %w", err)
+		}
+		want := map[int32]int64{}
+		for _, r := range res {
+			if o, ok := want[r.Record.Partition]; !ok || r.Record.Offset > o {
+				want[r.Record.Partition] = r.Record.Offset
+			}
+		}
+		if err := applier.Wait(ctx, want); err != nil {
+			return err
+		}
+		p.stats.OpsLogged.Add(int64(len(opRecs)))
+	}
+
+	// 2. The feed rows and graph warnings of the batch's ops, from the outbox.
+	for part, s := range spans {
+		err := p.st.Outbox(p.cfg.Topics.Raw, part, s.first, s.last, func(_ unionfind.Source, res unionfind.Result) error {
+			for i := range res.Persons {
+				row := personRow(&res.Persons[i])
+				out.json(p.cfg.Topics.Persons, row.Team+":"+row.ID, row)
+			}
+			for i := range res.DistinctIDs {
+				row := distinctIDRow(&res.DistinctIDs[i])
+				out.json(p.cfg.Topics.DistinctIDs, row.Team+":"+row.DistinctID, row)
+			}
+			for i := range res.Warnings {
+				row := warningRow(&res.Warnings[i])
+				out.json(p.cfg.Topics.Warnings, row.Team, row)
+				out.warnings++
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("%w: read outbox: %w", errFatal, err)
+		}
+	}
+
+	// 3. Stamp every event from the replica; dead-letter the rest.
+	meter := billing.NewMeter()
+	for i := range items {
+		it := &items[i]
+		if it.ev == nil {
+			out.deadLetter(p.cfg.Topics.DeadLetter, it.rec, it.err)
+			continue
+		}
+		ev := it.ev
+		person, explicit, err := p.st.Find(ev.Team, ev.DistinctID)
+		if err != nil {
+			return fmt.Errorf("%w: find in replica (team %s): %w", errFatal, ev.Team, err)
+		}
+		st, class := p.stamper.Stamp(ev, &person, explicit)
+		key := make([]byte, 0, len(ev.Team)+1+len(ev.DistinctID))
+		key = append(append(append(key, ev.Team...), ':'), ev.DistinctID...)
+		out.produce(&kgo.Record{Topic: p.cfg.Topics.Person, Key: key, Value: ev.AppendStamped(nil, st)})
+		out.stamped++
+		meter.Add(ev.Team, billing.Month(ev.Timestamp), class, 1)
+		for _, w := range ev.Warnings {
+			row := WarningRow{Team: ev.Team, Type: w.Type, EventUUID: ev.UUID.String(), DistinctID: ev.DistinctID, Details: w.Details, Timestamp: ev.Timestamp.UTC().Format(timeFormat)}
+			out.json(p.cfg.Topics.Warnings, row.Team, row)
+			out.warnings++
+		}
+	}
+	for _, d := range meter.Deltas() {
+		out.json(p.cfg.Topics.Billing, d.Team, d)
+	}
+	return nil
+}
+
+// isRetryable reports whether a batch error only means "abort and process
+// the batch again" rather than "stop the instance".
+func isRetryable(err error) bool {
+	return !errors.Is(err, errFatal)
+}
+
+// errFatal marks errors after which the instance must stop.
+var errFatal = errors.New("stream: fatal")
+
+// headerInt is a decimal header value.
+func headerInt(n int64) []byte { return strconv.AppendInt(nil, n, 10) }
