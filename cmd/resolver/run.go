@@ -89,7 +89,8 @@ down cleanly within stream.shutdown_timeout; a second signal exits at once.`,
 //  4. The logger syncs (deferred by the command).
 //
 // A step still running at the deadline is abandoned and the result is an
-// error (exit 1): Badger and the broker's DataDir then recover on the next
+// error (exit 1); later steps are still started but not waited for, except
+// state.Close (see 2). Badger and the broker's DataDir recover on the next
 // start as they would after a crash; nothing committed is lost.
 func (c *cli) runResolver(ctx context.Context, cfg Config, log *zap.Logger) (err error) {
 	sc, err := cfg.ToStream()
@@ -205,20 +206,28 @@ func (c *cli) runResolver(ctx context.Context, cfg Config, log *zap.Logger) (err
 	return nil
 }
 
-// within runs one shutdown step, giving up on it when ctx is done.
+// within runs one shutdown step and waits for it until ctx is done. A step
+// that is still running then (or starts with no time left) is abandoned,
+// not stopped: it goes on in the background while the process exits.
 func within(ctx context.Context, step string, f func() error) error {
-	if ctx.Err() != nil {
-		return fmt.Errorf("shutdown: %s: skipped, out of time", step)
-	}
 	done := make(chan error, 1)
 	go func() { done <- f() }()
 	select {
 	case err := <-done:
-		if err != nil {
-			return fmt.Errorf("shutdown: %s: %w", step, err)
-		}
-		return nil
+		return stepErr(step, err)
 	case <-ctx.Done():
-		return fmt.Errorf("shutdown: %s: did not finish within stream.shutdown_timeout", step)
+		select {
+		case err := <-done:
+			return stepErr(step, err)
+		default:
+			return fmt.Errorf("shutdown: %s: did not finish within stream.shutdown_timeout", step)
+		}
 	}
+}
+
+func stepErr(step string, err error) error {
+	if err != nil {
+		return fmt.Errorf("shutdown: %s: %w", step, err)
+	}
+	return nil
 }
