@@ -340,7 +340,9 @@ func (r *runner) eventStep(c *checker, i int, s *step) {
 	var res unionfind.Result
 	op, hasOp := resolve.Op(ev, unionfind.Source{Topic: scenarioTopic, Partition: scenarioPartition, Offset: offset})
 	if hasOp {
-		if op.Merge != nil {
+		if op.Merge != nil && op.Merge.Other != "" {
+			// "" can never be stored (it is illegal to merge and no
+			// distinct_id), so it need not be listed in the final state.
 			r.ids[teamID{team, op.Merge.Other}] = true
 		}
 		err := r.mem.Update(func(tx state.Tx) error {
