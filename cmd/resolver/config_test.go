@@ -151,17 +151,23 @@ func TestValidateReportsAll(t *testing.T) {
 
 func TestValidateAccepts(t *testing.T) {
 	for name, edit := range map[string]func(*Config){
-		"external brokers":        func(c *Config) { c.Kafka.Brokers = []string{"10.0.0.1:9092", "[::1]:9092"} },
-		"free port":               func(c *Config) { c.Kafka.Embedded.Listen = "127.0.0.1:0" },
-		"replication factor 3":    func(c *Config) { c.Kafka.ReplicationFactor = 3 },
-		"scram":                   func(c *Config) { c.Kafka.Brokers = []string{"k:9092"}; c.Kafka.SASL = SASLConfig{"SCRAM-SHA-256", "u", "p"} },
-		"tls with client cert":    func(c *Config) { c.Kafka.Brokers = []string{"k:9093"}; c.Kafka.TLS = TLSConfig{true, "ca", "c", "k", false} },
-		"no cache":                func(c *Config) { c.State.CacheBytes = -1 },
-		"no admin server":         func(c *Config) { c.Admin.Addr = "" },
-		"no excluded events":      func(c *Config) { c.Billing.ExcludedEvents = nil },
-		"console debug":           func(c *Config) { c.Log = LogConfig{Level: "debug", Format: "console"} },
-		"dotted topic name":       func(c *Config) { c.Topics.Raw = "prod.events-raw_v2" },
-		"explicit instance id":    func(c *Config) { c.Kafka.InstanceID = "resolver-0" },
+		"external brokers":     func(c *Config) { c.Kafka.Brokers = []string{"10.0.0.1:9092", "[::1]:9092"} },
+		"free port":            func(c *Config) { c.Kafka.Embedded.Listen = "127.0.0.1:0" },
+		"replication factor 3": func(c *Config) { c.Kafka.ReplicationFactor = 3 },
+		"scram": func(c *Config) {
+			c.Kafka.Brokers = []string{"k:9092"}
+			c.Kafka.SASL = SASLConfig{"SCRAM-SHA-256", "u", "p"}
+		},
+		"tls with client cert": func(c *Config) {
+			c.Kafka.Brokers = []string{"k:9093"}
+			c.Kafka.TLS = TLSConfig{true, "ca", "c", "k", false}
+		},
+		"no cache":             func(c *Config) { c.State.CacheBytes = -1 },
+		"no admin server":      func(c *Config) { c.Admin.Addr = "" },
+		"no excluded events":   func(c *Config) { c.Billing.ExcludedEvents = nil },
+		"console debug":        func(c *Config) { c.Log = LogConfig{Level: "debug", Format: "console"} },
+		"dotted topic name":    func(c *Config) { c.Topics.Raw = "prod.events-raw_v2" },
+		"explicit instance id": func(c *Config) { c.Kafka.InstanceID = "resolver-0" },
 	} {
 		t.Run(name, func(t *testing.T) {
 			assert.NoError(t, defaultConfigWith(edit).Validate())

@@ -166,6 +166,7 @@ func (c *cli) runResolver(ctx context.Context, cfg Config, log *zap.Logger) (err
 		stopped = true
 	case <-ctx.Done():
 	}
+	runErr = ignoreCancel(ctx, runErr)
 	if runErr != nil {
 		log.Error("pipeline failed; shutting down", zap.Error(runErr))
 		runErr = fmt.Errorf("pipeline: %w", runErr)
@@ -182,7 +183,7 @@ func (c *cli) runResolver(ctx context.Context, cfg Config, log *zap.Logger) (err
 		select {
 		case err := <-done:
 			stopped = true
-			if err != nil {
+			if err = ignoreCancel(ctx, err); err != nil {
 				errs = append(errs, fmt.Errorf("pipeline: %w", err))
 			}
 		case <-deadline.Done():
@@ -204,6 +205,16 @@ func (c *cli) runResolver(ctx context.Context, cfg Config, log *zap.Logger) (err
 	}
 	log.Info("stopped cleanly")
 	return nil
+}
+
+// ignoreCancel drops an error of the pipeline that is only the echo of our
+// own cancellation (a stop during its start-up, say), so that it counts as
+// the clean stop it is.
+func ignoreCancel(ctx context.Context, err error) error {
+	if err != nil && ctx.Err() != nil && errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
 }
 
 // within runs one shutdown step and waits for it until ctx is done. A step

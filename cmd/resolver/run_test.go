@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -266,4 +267,24 @@ func slicesContains(s []string, v string) bool {
 		}
 	}
 	return false
+}
+
+// TestRunCancelEcho: a pipeline that answers our cancellation with an error
+// wrapping context.Canceled (stopped during its own start-up) has stopped
+// cleanly: exit 0. Regression: a restart stopped at once exited 1 with
+// "pipeline: stream: list topics: context canceled".
+func TestRunCancelEcho(t *testing.T) {
+	f := newFakeBackend()
+	f.run = func(ctx context.Context) error {
+		<-ctx.Done()
+		return fmt.Errorf("stream: list topics: %w", ctx.Err())
+	}
+	c := testCLI(t, f)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- c.runResolver(ctx, testConfig(t), zaptest.NewLogger(t)) }()
+	<-f.started
+	cancel()
+	require.NoError(t, <-done)
+	assert.Contains(t, f.Events(), "close state")
 }
