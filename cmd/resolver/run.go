@@ -145,7 +145,7 @@ func (c *cli) runResolver(ctx context.Context, cfg Config, log *zap.Logger) (err
 	if err != nil {
 		return abort(err)
 	}
-	p, err := st.Pipeline(sc, log.Named("stream"))
+	p, err := st.Pipeline(sc, log) // stream.New names its logger "stream"
 	if err != nil {
 		return abort(fmt.Errorf("build pipeline: %w", err))
 	}
