@@ -154,6 +154,10 @@ type didRow struct {
 type final struct {
 	DistinctIDs []didRow    `json:"distinct_ids"`
 	Persons     []personRow `json:"persons"`
+	// Billing, when given, is every billing counter the stamped events
+	// made (SEMANTICS.md §7: per team, calendar month in UTC by event
+	// timestamp, and class), as billing.Meter counts them.
+	Billing *[]billing.Delta `json:"billing"`
 }
 
 func TestScenarios(t *testing.T) {
@@ -221,6 +225,7 @@ type runner struct {
 	// person id that appeared in a feed row or a stamp.
 	ids     map[teamID]bool
 	persons map[teamPerson]bool
+	meter   *billing.Meter
 	// names maps person ids back to "@<distinct_id>" for messages.
 	names map[uuid.UUID]string
 }
@@ -242,6 +247,7 @@ func newRunner(t *testing.T, file string, sc *scenario) *runner {
 		ids:     map[teamID]bool{},
 		persons: map[teamPerson]bool{},
 		names:   map[uuid.UUID]string{},
+		meter:   billing.NewMeter(),
 	}
 	t.Cleanup(func() { _ = r.mem.Close() })
 	return r
@@ -361,6 +367,7 @@ func (r *runner) eventStep(c *checker, i int, s *step) {
 		c.fatalf("Find: %v", err)
 	}
 	st, class := r.stamp.Stamp(ev, &p, explicit)
+	r.meter.Add(team, billing.Month(ev.Timestamp), class, 1)
 	r.persons[teamPerson{team, p.ID}] = explicit || r.persons[teamPerson{team, p.ID}]
 	r.noteRows(res)
 	if r.quiet {
@@ -585,6 +592,7 @@ func (r *runner) compareRows(c *checker, team string, res unionfind.Result, want
 		gotPs = append(gotPs, r.fmtPerson(c, row.Team, row.Person))
 	}
 	if wantP != nil {
+		wantPs = []string{} // [] means "must emit nothing"
 		for _, w := range *wantP {
 			wantPs = append(wantPs, r.fmtWantPerson(c, team, w))
 		}
@@ -598,6 +606,7 @@ func (r *runner) compareRows(c *checker, team string, res unionfind.Result, want
 		gotDs = append(gotDs, r.fmtDID(row.Team, row.DistinctID, row.PersonID.String(), row.Version, row.Deleted))
 	}
 	if wantD != nil {
+		wantDs = []string{}
 		for _, w := range *wantD {
 			wantDs = append(wantDs, r.fmtWantDID(c, team, w))
 		}
@@ -770,6 +779,17 @@ func (r *runner) checkFinal() {
 		c.fatalf("reading the final state: %v", err)
 	}
 	r.compareSets(c, "persons", nonNil(gotPs), nonNil(wantPs))
+
+	if f.Billing != nil {
+		var got, want []string
+		for _, d := range r.meter.Deltas() {
+			got = append(got, mustJSON(d))
+		}
+		for _, d := range *f.Billing {
+			want = append(want, mustJSON(d))
+		}
+		r.compareSets(c, "billing", nonNil(got), nonNil(want))
+	}
 }
 
 // ---- person ids, names, macros ----
