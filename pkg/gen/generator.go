@@ -15,10 +15,10 @@ type Generator struct {
 	nextUser int     // next person to bring online
 	heap     []*user // people online, by next event time
 	tokens   []string
-	pad      []byte
+	padding  []byte
 
 	e        ev
-	in, out  jw
+	w, in    jw // the record; an envelope's data when it is cut short
 	uuid     [36]byte
 	shared   person // scratch for the person a shared-device login brings
 	personOf person // scratch for $set of whoever is logged in
@@ -52,11 +52,11 @@ func New(cfg Config) *Generator {
 	for t := 1; t <= c.Teams; t++ {
 		g.tokens[t] = TeamToken(t)
 	}
-	g.pad = make([]byte, 8192)
+	g.padding = make([]byte, 8192)
 	pr := rng{hash(g.seed, domPad, 0, 0)}
 	const alnum = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-	for i := range g.pad {
-		g.pad[i] = alnum[pr.intn(len(alnum))]
+	for i := range g.padding {
+		g.padding[i] = alnum[pr.intn(len(alnum))]
 	}
 	g.heap = make([]*user, 0, c.Concurrency)
 	for g.nextUser < c.Concurrency {
@@ -98,7 +98,7 @@ func (g *Generator) Next() (Record, bool) {
 	e := g.step(u)
 	g.render(u, e)
 
-	val := g.out.b
+	val := g.w.b
 	tok, did := e.keyToken, e.keyDID
 	buf := make([]byte, 0, len(tok)+1+len(did)+len(val))
 	buf = append(buf, tok...)
@@ -137,7 +137,7 @@ func (g *Generator) next() ([]byte, bool) {
 	g.render(u, g.step(u))
 	g.advance(u)
 	g.emitted++
-	return g.out.b, true
+	return g.w.b, true
 }
 
 // advance moves u past the record just rendered and restores the heap.

@@ -4,13 +4,18 @@ import "strconv"
 
 // jw appends a JSON object to b. It writes keys as given (they are
 // constants without characters to escape) and escapes string values.
+//
+// With nested set, it writes the JSON text escaped once more, as the
+// contents of a JSON string: the capture envelope's data member.
 type jw struct {
-	b     []byte
-	depth int
-	first [8]bool
+	b      []byte
+	depth  int
+	first  [8]bool
+	nested bool
+	tmp    []byte
 }
 
-func (w *jw) reset() { w.b, w.depth = w.b[:0], 0 }
+func (w *jw) reset() { w.b, w.depth, w.nested = w.b[:0], 0, false }
 
 func (w *jw) open() {
 	w.b = append(w.b, '{')
@@ -23,20 +28,45 @@ func (w *jw) close() {
 	w.depth--
 }
 
+// q writes the quote of a JSON string.
+func (w *jw) q() {
+	if w.nested {
+		w.b = append(w.b, '\\', '"')
+	} else {
+		w.b = append(w.b, '"')
+	}
+}
+
 func (w *jw) key(k string) {
 	if w.first[w.depth] {
 		w.first[w.depth] = false
 	} else {
 		w.b = append(w.b, ',')
 	}
-	w.b = append(w.b, '"')
+	w.q()
 	w.b = append(w.b, k...)
-	w.b = append(w.b, '"', ':')
+	w.q()
+	w.b = append(w.b, ':')
 }
 
 func (w *jw) obj(k string) { w.key(k); w.open() }
 
-func (w *jw) str(k, v string) { w.key(k); w.b = appendQuoted(w.b, v) }
+// strval writes s as a JSON string.
+func (w *jw) strval(s string) {
+	w.q()
+	switch {
+	case clean(s):
+		w.b = append(w.b, s...)
+	case !w.nested:
+		w.b = appendEscaped(w.b, s)
+	default:
+		w.tmp = appendEscaped(w.tmp[:0], s)
+		w.b = appendEscapedBytes(w.b, w.tmp)
+	}
+	w.q()
+}
+
+func (w *jw) str(k, v string) { w.key(k); w.strval(v) }
 
 func (w *jw) int(k string, v int64) { w.key(k); w.b = strconv.AppendInt(w.b, v, 10) }
 
@@ -48,17 +78,43 @@ func (w *jw) cents(k string, v int64) {
 
 func (w *jw) bool(k string, v bool) { w.key(k); w.b = strconv.AppendBool(w.b, v) }
 
-func (w *jw) raw(k, v string) { w.key(k); w.b = append(w.b, v...) }
+// raw writes v, a JSON value, as it is.
+func (w *jw) raw(k, v string) {
+	w.key(k)
+	if w.nested && !clean(v) {
+		w.b = appendEscaped(w.b, v)
+		return
+	}
+	w.b = append(w.b, v...)
+}
 
 func (w *jw) time(k string, ms int64) {
 	w.key(k)
-	w.b = append(w.b, '"')
+	w.q()
 	w.b = appendTime(w.b, ms)
-	w.b = append(w.b, '"')
+	w.q()
+}
+
+var escapes = func() (t [256]bool) {
+	for c := range 0x20 {
+		t[c] = true
+	}
+	t['"'], t['\\'] = true, true
+	return t
+}()
+
+// clean reports whether s needs no escaping in a JSON string.
+func clean(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if escapes[s[i]] {
+			return false
+		}
+	}
+	return true
 }
 
 // needsEscape reports whether c must be escaped inside a JSON string.
-func needsEscape(c byte) bool { return c < 0x20 || c == '"' || c == '\\' }
+func needsEscape(c byte) bool { return escapes[c] }
 
 const hexdig = "0123456789abcdef"
 
@@ -93,20 +149,6 @@ func appendEscapedBytes(b, s []byte) []byte {
 		}
 	}
 	return append(b, s[start:]...)
-}
-
-// escapedLen is len(appendEscapedBytes(nil, s)).
-func escapedLen(s []byte) int {
-	n := len(s)
-	for _, c := range s {
-		switch {
-		case c == '"' || c == '\\' || c == '\n' || c == '\r' || c == '\t':
-			n++
-		case c < 0x20:
-			n += 5
-		}
-	}
-	return n
 }
 
 func appendEscape(b []byte, c byte) []byte {

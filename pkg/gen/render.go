@@ -10,25 +10,77 @@ const (
 	padKey = "pad"
 )
 
-// render writes e as JSON into g.in, and the final record value into g.out.
+// render writes the record value of e into g.w.b.
 func (g *Generator) render(u *user, e *ev) {
 	g.seq++
 	appendUUIDv7(g.uuid[:0], e.ms, mix(g.seed^g.seq*golden), g.seed>>40, false)
+	w := &g.w
+	w.reset()
+	if !e.env {
+		propsEnd := g.writeEvent(w, u, e, 0)
+		switch e.defect {
+		case defNone:
+			g.pad(w, propsEnd, false)
+		case defTruncate:
+			w.b = w.b[:1+u.r.intn(len(w.b)-2)]
+		case defArray:
+			n := len(w.b)
+			w.b = append(w.b, 0, ']')
+			copy(w.b[1:], w.b[:n])
+			w.b[0] = '['
+		}
+		return
+	}
+
+	// The capture envelope; its data is the event as a JSON string.
+	d := u.dev
+	delay := int64(u.r.intn(3000))
+	w.open()
+	w.key("uuid")
+	w.b = append(w.b, '"')
+	w.b = append(w.b, g.uuid[:]...)
+	w.b = append(w.b, '"')
+	w.str("distinct_id", e.did)
+	w.str("ip", d.ip)
+	w.time("now", e.ms+delay)
+	w.time("sent_at", e.ms+d.skew+delay)
+	w.str("token", g.tokens[u.team])
+	w.key("data")
+	w.b = append(w.b, '"')
+	if e.defect == defBadData {
+		in := &g.in
+		in.reset()
+		g.writeEvent(in, u, e, delay)
+		in.b = in.b[:1+u.r.intn(len(in.b)-2)]
+		w.b = appendEscapedBytes(w.b, in.b)
+	} else {
+		w.nested = true
+		propsEnd := g.writeEvent(w, u, e, delay)
+		w.nested = false
+		w.b = append(w.b, '"')
+		w.close()
+		g.pad(w, propsEnd, true)
+		return
+	}
+	w.b = append(w.b, '"')
+	w.close()
+}
+
+// writeEvent writes e as a JSON object and returns the offset of the end of
+// its properties, where padding goes.
+func (g *Generator) writeEvent(w *jw, u *user, e *ev, delay int64) (propsEnd int) {
 	d := u.dev
 	tok := g.tokens[u.team]
 	noTeam := e.defect == defNoTeam
-
-	w := &g.in
-	w.reset()
 	w.open()
 	if !e.env {
 		if e.defect == defBadUUID {
 			w.str("uuid", badUUIDs[e.defVariant])
 		} else {
 			w.key("uuid")
-			w.b = append(w.b, '"')
+			w.q()
 			w.b = append(w.b, g.uuid[:]...)
-			w.b = append(w.b, '"')
+			w.q()
 		}
 	}
 	if e.defect == defBadEvent {
@@ -75,77 +127,41 @@ func (g *Generator) render(u *user, e *ev) {
 	if e.body == bodyIdentify && !e.setTop {
 		g.writeIdentifySet(w, e)
 	}
-	propsEnd := len(w.b)
+	propsEnd = len(w.b)
 	w.close()
 	if e.body == bodyIdentify && e.setTop {
 		g.writeIdentifySet(w, e)
 	}
-	var delay int64
 	if e.env {
-		delay = int64(u.r.intn(3000))
 		w.time("timestamp", e.ms+d.skew)
 		w.time("sent_at", e.ms+d.skew+delay)
 	}
 	w.close()
-
-	switch e.defect {
-	case defTruncate:
-		g.out.b = append(g.out.b[:0], w.b[:1+u.r.intn(len(w.b)-2)]...)
-		return
-	case defArray:
-		g.out.b = append(append(append(g.out.b[:0], '['), w.b...), ']')
-		return
-	case defBadData:
-		w.b = w.b[:1+u.r.intn(len(w.b)-2)]
-	}
-
-	if !e.env {
-		if n := g.cfg.PadBytes - len(w.b) - len(`,"`+padKey+`":""`); n > 0 && e.defect == defNone {
-			w.b = g.insertPad(w.b, propsEnd, n)
-		}
-		g.out.b = append(g.out.b[:0], w.b...)
-		return
-	}
-
-	o := &g.out
-	o.reset()
-	o.open()
-	o.key("uuid")
-	o.b = append(o.b, '"')
-	o.b = append(o.b, g.uuid[:]...)
-	o.b = append(o.b, '"')
-	o.str("distinct_id", e.did)
-	o.str("ip", d.ip)
-	o.time("now", e.ms+delay)
-	o.time("sent_at", e.ms+d.skew+delay)
-	o.str("token", tok)
-	o.key("data")
-	if e.defect == defNone {
-		final := len(o.b) + 1 + escapedLen(w.b) + 2
-		if n := g.cfg.PadBytes - final - len(`,\"`+padKey+`\":\"\"`); n > 0 {
-			w.b = g.insertPad(w.b, propsEnd, n)
-		}
-	}
-	o.b = append(o.b, '"')
-	o.b = appendEscapedBytes(o.b, w.b)
-	o.b = append(o.b, '"')
-	o.close()
+	return propsEnd
 }
 
-// insertPad inserts `,"pad":"<n characters>"` into b at i.
-func (g *Generator) insertPad(b []byte, i, n int) []byte {
-	head := `,"` + padKey + `":"`
-	ins := len(head) + n + 1
-	old := len(b)
-	b = append(b, make([]byte, ins)...)
-	copy(b[i+ins:], b[i:old])
-	j := i + copy(b[i:], head)
-	off := int(g.seq*golden>>40) % len(g.pad)
-	for end := j + n; j < end; off = 0 {
-		j += copy(b[j:end], g.pad[off:])
+// pad pads w.b, a complete record, to Config.PadBytes at propsEnd; nested
+// when the properties are inside an envelope's data string.
+func (g *Generator) pad(w *jw, propsEnd int, nested bool) {
+	head, tail := `,"`+padKey+`":"`, `"`
+	if nested {
+		head, tail = `,\"`+padKey+`\":\"`, `\"`
 	}
-	b[j] = '"'
-	return b
+	n := g.cfg.PadBytes - len(w.b) - len(head) - len(tail)
+	if n <= 0 {
+		return
+	}
+	ins := len(head) + n + len(tail)
+	old := len(w.b)
+	w.b = append(w.b, make([]byte, ins)...)
+	b := w.b
+	copy(b[propsEnd+ins:], b[propsEnd:old])
+	j := propsEnd + copy(b[propsEnd:], head)
+	off := int(g.seq*golden>>40) % len(g.padding)
+	for end := j + n; j < end; off = 0 {
+		j += copy(b[j:end], g.padding[off:])
+	}
+	copy(b[j:], tail)
 }
 
 // writeDID writes the distinct_id where e's shape puts it.
@@ -177,12 +193,7 @@ func (g *Generator) writeIdentifySet(w *jw, e *ev) {
 	p := e.who
 	w.obj("$set")
 	w.str("email", p.email)
-	w.key("name")
-	w.b = append(w.b, '"')
-	w.b = appendEscaped(w.b, p.first)
-	w.b = append(w.b, ' ')
-	w.b = appendEscaped(w.b, p.last)
-	w.b = append(w.b, '"')
+	w.str("name", p.first+" "+p.last)
 	w.str("plan", plans[e.plan])
 	w.close()
 	w.obj("$set_once")
@@ -192,10 +203,11 @@ func (g *Generator) writeIdentifySet(w *jw, e *ev) {
 
 func (w *jw) url(k, host, path string) {
 	w.key(k)
-	w.b = append(w.b, `"https://`...)
+	w.q()
+	w.b = append(w.b, "https://"...)
 	w.b = append(w.b, host...)
 	w.b = append(w.b, path...)
-	w.b = append(w.b, '"')
+	w.q()
 }
 
 // writeProps writes the SDK's and the event's own properties.
