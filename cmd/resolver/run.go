@@ -127,11 +127,11 @@ func (c *cli) runResolver(ctx context.Context, cfg Config, log *zap.Logger) (err
 		return err
 	}
 
-	adm, closeAdm, err := adminClient(sc.Kafka, log.Named("admin"))
+	adm, closeAdm, err := stream.NewAdmin(sc.Kafka, log.Named("admin"))
 	if err != nil {
 		return abort(err)
 	}
-	err = ensureTopics(ctx, adm, sc.Topics.All(), sc.TopicPartitions, sc.ReplicationFactor, sc.Kafka.RetryBackoff, log.Named("topics"))
+	err = stream.EnsureTopics(ctx, adm, sc.Topics.All(), sc.TopicPartitions, sc.ReplicationFactor, sc.Kafka.RetryBackoff, log.Named("topics"))
 	closeAdm()
 	if ctx.Err() != nil {
 		log.Info("stopped before the pipeline started")

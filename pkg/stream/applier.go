@@ -100,7 +100,7 @@ func NewApplier(ctx context.Context, cfg Config, st *state.Store, log *zap.Logge
 // topic that was just created to show up in metadata.
 func topicPartitions(ctx context.Context, adm *kadm.Client, topic string) ([]int32, error) {
 	var last error
-	for try := 0; try < 50; try++ {
+	for try := 0; try < 150; try++ { // kgo may answer from metadata cached for up to 5s
 		td, err := adm.ListTopics(ctx, topic)
 		switch {
 		case err != nil:

@@ -1,6 +1,9 @@
 package stream
 
 import (
+	"fmt"
+
+	"github.com/twmb/franz-go/pkg/kadm"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -36,4 +39,14 @@ func clientOpts(k Kafka, log *zap.Logger, name string) []kgo.Opt {
 		opts = append(opts, kgo.SASL(scram.Auth{User: k.SASL.User, Pass: k.SASL.Password}.AsSha512Mechanism()))
 	}
 	return opts
+}
+
+// NewAdmin returns an admin client of the cluster k describes (seeds, TLS,
+// SASL, logging as every resolver client), and the function that closes it.
+func NewAdmin(k Kafka, log *zap.Logger) (*kadm.Client, func(), error) {
+	cl, err := kgo.NewClient(clientOpts(k, log, "admin")...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("stream: kafka admin client: %w", err)
+	}
+	return kadm.NewClient(cl), cl.Close, nil
 }

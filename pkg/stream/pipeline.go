@@ -9,7 +9,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
 
@@ -107,19 +106,18 @@ func (p *Pipeline) Applier() *Applier {
 // Closing the replica (Badger) and the embedded broker is the caller's, after
 // Run returns.
 func (p *Pipeline) Run(ctx context.Context) error {
-	admCl, err := kgo.NewClient(clientOpts(p.cfg.Kafka, p.log, "admin")...)
+	adm, closeAdm, err := NewAdmin(p.cfg.Kafka, p.log)
 	if err != nil {
-		return fmt.Errorf("stream: %w", err)
-	}
-	defer admCl.Close()
-	adm := kadm.NewClient(admCl)
-	if err := EnsureTopics(ctx, adm, p.cfg.Topics.All(), p.cfg.TopicPartitions, p.cfg.ReplicationFactor, p.log); err != nil {
 		return err
+	}
+	defer closeAdm()
+	if err := EnsureTopics(ctx, adm, p.cfg.Topics.All(), p.cfg.TopicPartitions, p.cfg.ReplicationFactor, p.cfg.Kafka.RetryBackoff, p.log); err != nil {
+		return ignoreCancel(ctx, err)
 	}
 
 	applier, err := NewApplier(ctx, p.cfg, p.st, p.log)
 	if err != nil {
-		return err
+		return ignoreCancel(ctx, err)
 	}
 	p.mu.Lock()
 	p.applier = applier
@@ -142,7 +140,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	if err != nil {
 		stopBg()
 		bg.Wait()
-		return err
+		return ignoreCancel(ctx, err)
 	}
 	bg.Add(1)
 	go func() {
@@ -389,6 +387,15 @@ func (p *Pipeline) process(ctx context.Context, opsCl *kgo.Client, applier *Appl
 		out.json(p.cfg.Topics.Billing, d.Team, d)
 	}
 	return nil
+}
+
+// ignoreCancel drops an error that only echoes ctx's cancellation: a stop
+// during start-up is a clean stop.
+func ignoreCancel(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
 }
 
 // isRetryable reports whether a batch error only means "abort and process

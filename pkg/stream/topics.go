@@ -2,8 +2,10 @@ package stream
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -11,9 +13,47 @@ import (
 )
 
 // EnsureTopics creates every topic in names that does not exist yet, with
-// partitions partitions each, logging each one it creates. Existing topics
-// are left as they are.
-func EnsureTopics(ctx context.Context, adm *kadm.Client, names []string, partitions int32, replication int16, log *zap.Logger) error {
+// partitions partitions each, logging each one it creates; existing topics
+// are left as they are. While the cluster cannot be reached it retries with
+// backoff (capped at maxBackoff), logging each failure; it gives up only on
+// an error retrying cannot fix (authorization, a rejected topic config, a
+// TLS certificate) or when ctx is done, returning ctx.Err().
+func EnsureTopics(ctx context.Context, adm *kadm.Client, names []string, partitions int32, replication int16, maxBackoff time.Duration, log *zap.Logger) error {
+	backoff := 100 * time.Millisecond
+	for {
+		err := ensureTopics(ctx, adm, names, partitions, replication, log)
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if !retryableAdmin(err) {
+			return err
+		}
+		log.Warn("cannot reach the cluster to create topics; retrying", zap.Error(err), zap.Duration("backoff", backoff))
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, maxBackoff)
+	}
+}
+
+// retryableAdmin reports whether creating topics may succeed if tried
+// again: anything but a Kafka error the protocol marks as final, or a failed
+// TLS certificate check.
+func retryableAdmin(err error) bool {
+	var ke *kerr.Error
+	if errors.As(err, &ke) {
+		return ke.Retriable
+	}
+	var cv *tls.CertificateVerificationError
+	return !errors.As(err, &cv)
+}
+
+func ensureTopics(ctx context.Context, adm *kadm.Client, names []string, partitions int32, replication int16, log *zap.Logger) error {
 	details, err := adm.ListTopics(ctx, names...)
 	if err != nil {
 		return fmt.Errorf("stream: list topics: %w", err)
