@@ -40,13 +40,14 @@ func Op(ev *event.Event, src unionfind.Source) (unionfind.Op, bool) {
 }
 
 // NeedsOp reports whether the op of a full event can change anything, given
-// that its distinct_id's person is explicit in the local replica: an
-// ordinary event without $set, $set_once or $unset for an explicit person
-// changes nothing, so a pipeline need not log it. (A person deletion logged
-// between the look and the op is the one case where skipping differs; the
-// event is then stamped with its implicit person.)
-func NeedsOp(op *unionfind.Op, explicit bool) bool {
-	return !explicit || op.Merge != nil || len(op.Set) > 0 || len(op.SetOnce) > 0 || len(op.Unset) > 0
+// its distinct_id's person p as found in the local replica: an ordinary
+// event without $set, $set_once or $unset, for an explicit person created no
+// later than the event, changes nothing, so a pipeline need not log it. (A
+// person deletion logged between the look and the op is the one case where
+// skipping differs; the event is then stamped with its implicit person.)
+func NeedsOp(op *unionfind.Op, p *unionfind.Person, explicit bool) bool {
+	return !explicit || op.Timestamp < p.CreatedAt || op.Merge != nil ||
+		len(op.Set) > 0 || len(op.SetOnce) > 0 || len(op.Unset) > 0
 }
 
 func sortedKVs(m, except map[string]json.RawMessage) []unionfind.KV {

@@ -292,7 +292,7 @@ func (p *Pipeline) process(ctx context.Context, opsCl *kgo.Client, applier *Appl
 	// 1. Log the ops the batch implies and wait until the replica has them.
 	var opRecs []*kgo.Record
 	type idKey struct{ team, did string }
-	created := map[idKey]bool{}
+	created := map[idKey]int64{} // earliest op time logged per id in this batch
 	for i := range items {
 		ev := items[i].ev
 		if ev == nil {
@@ -304,14 +304,21 @@ func (p *Pipeline) process(ctx context.Context, opsCl *kgo.Client, applier *Appl
 			continue
 		}
 		k := idKey{ev.Team, ev.DistinctID}
-		_, explicit, err := p.st.Find(ev.Team, ev.DistinctID)
+		person, explicit, err := p.st.Find(ev.Team, ev.DistinctID)
 		if err != nil {
 			return fmt.Errorf("%w: find in replica (team %s): %w", errFatal, ev.Team, err)
 		}
-		if !resolve.NeedsOp(&op, explicit || created[k]) {
+		if first, ok := created[k]; ok && (!explicit || first < person.CreatedAt) {
+			// An earlier event of this batch already logs the person's
+			// creation: the replica is as if it were applied.
+			person, explicit = unionfind.Person{CreatedAt: first}, true
+		}
+		if !resolve.NeedsOp(&op, &person, explicit) {
 			continue
 		}
-		created[k] = true
+		if first, ok := created[k]; !ok || op.Timestamp < first {
+			created[k] = op.Timestamp
+		}
 		b, err := encodeOp(&op)
 		if err != nil {
 			return err
