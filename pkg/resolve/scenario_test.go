@@ -70,14 +70,13 @@ const (
 const defaultTeam = "1"
 
 type scenario struct {
-	Spec          string   `json:"spec"`
-	Why           string   `json:"why"`
-	Now           string   `json:"now"`
-	MaxMergeMove  int      `json:"max_merge_move"`
-	MaxEventBytes int      `json:"max_event_bytes"`
-	Steps         []step   `json:"steps"`
-	Final         *final   `json:"final"`
-	Notes         []string `json:"notes"`
+	Spec          string `json:"spec"`
+	Why           string `json:"why"`
+	Now           string `json:"now"`
+	MaxMergeMove  int    `json:"max_merge_move"`
+	MaxEventBytes int    `json:"max_event_bytes"`
+	Steps         []step `json:"steps"`
+	Final         *final `json:"final"`
 }
 
 type step struct {
