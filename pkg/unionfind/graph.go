@@ -151,6 +151,12 @@ func (a *applier) event() error {
 	if identify {
 		after.Identified = true
 	}
+	// created_at is the earliest event time the person has seen: a late
+	// event with an older timestamp moves it back. This keeps created_at
+	// independent of the order in which partitions' ops reach the log.
+	if op.Timestamp < after.CreatedAt {
+		after.CreatedAt = op.Timestamp
+	}
 	applyProps(&after, op)
 	return a.putPerson(&before, &after, isNew)
 }
