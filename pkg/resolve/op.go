@@ -1,6 +1,7 @@
 package resolve
 
 import (
+	"bytes"
 	"encoding/json"
 	"sort"
 
@@ -59,11 +60,33 @@ func sortedKVs(m, except map[string]json.RawMessage) []unionfind.KV {
 		if _, ok := except[k]; ok {
 			continue
 		}
-		kvs = append(kvs, unionfind.KV{Key: k, Value: v})
+		kvs = append(kvs, unionfind.KV{Key: k, Value: canonicalJSON(v)})
 	}
 	sort.Slice(kvs, func(i, j int) bool { return kvs[i].Key < kvs[j].Key })
 	if len(kvs) == 0 {
 		return nil
 	}
 	return kvs
+}
+
+// canonicalJSON rewrites a property value in one spelling per value: no
+// insignificant space, object members sorted, strings escaped one way,
+// numbers as written. SDKs spell the same value differently (posthog-python
+// puts spaces in nested objects, posthog-js does not), and §5 says a $set of
+// an equal value writes nothing, so the graph, which compares bytes, must
+// only ever see one spelling. A value that does not parse is kept as it is.
+func canonicalJSON(v json.RawMessage) json.RawMessage {
+	dec := json.NewDecoder(bytes.NewReader(v))
+	dec.UseNumber()
+	var x any
+	if err := dec.Decode(&x); err != nil {
+		return v
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(x); err != nil {
+		return v
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 }
