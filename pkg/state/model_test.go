@@ -91,6 +91,9 @@ func (m *model) apply(op *unionfind.Op) {
 	if identify {
 		p.identified = true
 	}
+	// created_at is the earliest event time the person has seen (unionfind
+	// 6e72e36: replicas fed in different orders agree).
+	p.createdAt = min(p.createdAt, ts)
 	// §5, in the order $set_once, $set, $unset.
 	for _, kv := range op.SetOnce {
 		if _, ok := p.props[kv.Key]; !ok {
@@ -278,6 +281,13 @@ func FuzzGraphModel(f *testing.F) {
 		resolve := func(team, did string) unionfind.PersonID { id, _ := m.find(team, did); return id }
 		fp, _ := s.Fingerprint()
 		var ops []unionfind.Op
+		defer func() {
+			if t.Failed() { // t.Fatal ran: show the history
+				for i := range ops {
+					t.Logf("op %d: %s", i, describeOp(&ops[i]))
+				}
+			}
+		}()
 		for i := 0; !c.empty() && i < 400; i++ {
 			op := genOp(c, u, unionfind.Source{Topic: "ev", Offset: int64(i)}, resolve)
 			ops = append(ops, op)
@@ -297,9 +307,6 @@ func FuzzGraphModel(f *testing.F) {
 			vw.check(t, s)
 			checkResult(t, s, res, after != fp)
 			compareModel(t, s, m, u)
-			if t.Failed() {
-				t.Fatalf("after op %d %s", i, describeOp(&op))
-			}
 			fp = after
 		}
 		if err := mem.Update(func(tx Tx) error {
