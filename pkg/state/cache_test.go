@@ -1,0 +1,179 @@
+package state
+
+import (
+	"encoding/json"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/resolver-dev/resolver/pkg/unionfind"
+)
+
+// The race the cache protocol exists for, played out step by step: a
+// reader misses and reads the old mapping, the writer commits a new one and
+// writes it through, then the reader tries to insert what it read. The
+// insert must be refused. In the other order (the reader inserts first) the
+// writer's write-through must overwrite it.
+func TestCacheRefusesStaleFill(t *testing.T) {
+	s, _ := openTest(t, testOptions(t))
+	c := s.cache
+	k := mappingKey(nil, "1", "a")
+	old := unionfind.Mapping{PersonID: pidA, Version: 1}
+	newer := unionfind.Mapping{PersonID: pidB, Version: 2}
+	update(t, s, func(tx Tx) error { return tx.PutMapping("1", "a", old) })
+	c.drop(k)
+
+	// Reader: miss, remember the generation, "read Badger" (old).
+	gen0 := c.gen.Load()
+	// Writer commits the newer value.
+	update(t, s, func(tx Tx) error { return tx.PutMapping("1", "a", newer) })
+	// Reader inserts what it read: refused.
+	c.fillMapping(k, old, true, unionfind.PersonID{}, false, gen0, true)
+	if h, hit := c.getMapping(k); !hit || h.m != newer {
+		t.Fatalf("after a late stale fill the cache holds %+v (hit=%v), want %+v", h.m, hit, newer)
+	}
+	if c.stats().Stale == 0 {
+		t.Fatal("stale fill not counted")
+	}
+
+	// Other order: the stale insert lands first (no commit seen yet), then
+	// the writer's write-through replaces it.
+	c.drop(k)
+	gen0 = c.gen.Load()
+	c.fillMapping(k, newer, true, unionfind.PersonID{}, false, gen0, true)
+	third := unionfind.Mapping{PersonID: pidA, Version: 3}
+	update(t, s, func(tx Tx) error { return tx.PutMapping("1", "a", third) })
+	if h, _ := c.getMapping(k); h.m != third {
+		t.Fatalf("write-through did not replace the filled entry: %+v", h.m)
+	}
+}
+
+// Find from many goroutines while the writer merges and deletes: no Find
+// fails, and once the writer is done every Find agrees with a snapshot —
+// no stale entry survived. Run with -race.
+func TestFindConcurrentWithUpdate(t *testing.T) {
+	o := testOptions(t)
+	o.CacheBytes = 64 << 10 // small: fills and evictions race with the writer too
+	s, _ := openTest(t, o)
+	const ids = 60
+	did := func(i int) string { return fmt.Sprintf("d%02d", i) }
+	g := unionfind.Graph{}
+	rounds := 300
+	if raceEnabled || testing.Short() {
+		rounds = 100
+	}
+
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for r := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := r; !stop.Load(); i++ {
+				if _, _, err := s.Find("1", did(i%ids)); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	for i := range rounds {
+		a, b := did(i%ids), did((i*7+3)%ids)
+		ops := []unionfind.Op{
+			{Kind: unionfind.OpEvent, Team: "1", DistinctID: a, Timestamp: int64(i),
+				Set: []unionfind.KV{{Key: "n", Value: json.RawMessage(fmt.Sprint(i))}}},
+			{Kind: unionfind.OpEvent, Team: "1", DistinctID: b, Timestamp: int64(i), Merge: &unionfind.Merge{Other: a}},
+		}
+		if i%5 == 4 {
+			p, _, err := s.Find("1", b)
+			must(t, err)
+			ops = append(ops, unionfind.Op{Kind: unionfind.OpDeletePerson, Team: "1", PersonID: p.ID})
+		}
+		update(t, s, func(tx Tx) error {
+			for j := range ops {
+				if _, err := g.Apply(tx, &ops[j]); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	stop.Store(true)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatalf("Find during updates: %v", err)
+	}
+	for i := range ids {
+		got, gotExp, err := s.Find("1", did(i))
+		must(t, err)
+		var want unionfind.Person
+		var wantExp bool
+		view(t, s, func(tx Tx) (err error) { want, wantExp, err = unionfind.Find(tx, "1", did(i)); return err })
+		if gotExp != wantExp || !samePerson(got, want) {
+			t.Fatalf("Find(%s) after the writer stopped: %+v %v, snapshot %+v %v", did(i), got, gotExp, want, wantExp)
+		}
+	}
+	st := s.CacheStats()
+	if st.Hits == 0 || st.Misses == 0 {
+		t.Fatalf("cache stats not counting: %+v", st)
+	}
+}
+
+// The cache stays within its byte bound and keeps answering correctly
+// while it evicts.
+func TestCacheBounded(t *testing.T) {
+	o := testOptions(t)
+	o.CacheBytes = 32 << 10
+	s, _ := openTest(t, o)
+	var g unionfind.Graph
+	update(t, s, func(tx Tx) error {
+		for i := range 2000 {
+			op := unionfind.Op{Kind: unionfind.OpEvent, Team: "1", DistinctID: fmt.Sprint("id-", i), Timestamp: 1}
+			if _, err := g.Apply(tx, &op); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	for round := range 2 {
+		for i := range 2000 {
+			d := fmt.Sprint("id-", i)
+			p, explicit, err := s.Find("1", d)
+			if err != nil || !explicit || p.ID != unionfind.ImplicitPersonID("1", d) {
+				t.Fatalf("round %d Find(%s): %+v %v %v", round, d, p, explicit, err)
+			}
+		}
+	}
+	st := s.CacheStats()
+	if st.Bytes > st.Capacity || st.Evictions == 0 || st.Entries == 0 {
+		t.Fatalf("cache not bounded or not evicting: %+v", st)
+	}
+}
+
+// Hits on a warm cache: the second Find of an id reads nothing from Badger.
+func TestCacheStatsCount(t *testing.T) {
+	s, _ := openTest(t, testOptions(t))
+	applyOps(t, s, opsForFingerprint())
+	_, _, err := s.Find("1", "user-1")
+	must(t, err)
+	before := s.CacheStats()
+	for range 10 {
+		_, _, err = s.Find("1", "user-1")
+		must(t, err)
+		_, _, err = s.Find("1", "never-seen")
+		must(t, err)
+	}
+	after := s.CacheStats()
+	if after.Misses-before.Misses > 1 { // never-seen misses once, then its absent entry hits
+		t.Fatalf("warm Find missed: %+v → %+v", before, after)
+	}
+	if after.Hits-before.Hits < 29 {
+		t.Fatalf("warm Find did not hit: %+v → %+v", before, after)
+	}
+	if (NewMemory().CacheStats() != CacheStats{}) {
+		t.Fatal("memory store has cache stats")
+	}
+}

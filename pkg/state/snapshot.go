@@ -1,0 +1,204 @@
+package state
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"time"
+)
+
+// A snapshot file is a copy of a whole replica that a new instance can start
+// from instead of replaying identity_log from the beginning:
+//
+//	resolver-snapshot\n
+//	{"format":1, "fingerprint":…, "identity_log":{…}, …}\n   (SnapshotHeader, one line of JSON)
+//	Badger backup stream (badger.DB.Backup, since 0)
+//
+// The backup carries every key, so the applied identity_log offsets (a/),
+// the high-water marks (o/), the outbox (x/) and the billing view with its
+// offsets (b/, b@/) travel with the identity state they belong to; the
+// header repeats the offsets and the fingerprint so that a person can read
+// them without restoring, and so that Restore can check what it loaded.
+
+// snapshotMagic opens every snapshot file.
+const snapshotMagic = "resolver-snapshot\n"
+
+// SnapshotFormat is the version of the snapshot file format this package
+// writes and reads.
+const SnapshotFormat = 1
+
+// ErrNotEmpty is returned by Restore when the target directory already
+// holds something: a snapshot is restored only into a fresh directory.
+var ErrNotEmpty = errors.New("state: directory is not empty")
+
+// ErrBadSnapshot is returned by ReadSnapshotHeader and Restore for a file
+// that is not a snapshot, of an unknown format, truncated, or whose
+// contents do not match its header.
+var ErrBadSnapshot = errors.New("state: bad snapshot")
+
+// SnapshotHeader describes a snapshot: what the state was when it was taken.
+type SnapshotHeader struct {
+	Format    int       `json:"format"`
+	CreatedAt time.Time `json:"created_at"`
+	// Fingerprint and ContentDigest of the identity state (Store.Fingerprint,
+	// Store.ContentDigest).
+	Fingerprint   string `json:"fingerprint"`
+	ContentDigest string `json:"content_digest"`
+	// IdentityLog is the next identity_log offset to apply, per partition
+	// (Store.AppliedOffsets): a restored instance continues from there.
+	IdentityLog map[int32]int64 `json:"identity_log"`
+	// BillingUsage is the next billing_usage offset to fold, per partition.
+	BillingUsage map[int32]int64 `json:"billing_usage"`
+}
+
+// Snapshot writes a snapshot of the store to w and returns its header. The
+// store must be a Badger store that nothing writes to meanwhile — a stopped
+// instance's state dir, opened by the caller alone — so that the header and
+// the backup describe the same state (Restore checks that they do).
+func (s *Store) Snapshot(w io.Writer) (SnapshotHeader, error) {
+	if s.closed.Load() {
+		return SnapshotHeader{}, ErrClosed
+	}
+	if s.db == nil {
+		return SnapshotHeader{}, errors.New("state: snapshot: only a Badger store can be snapshotted")
+	}
+	h, err := s.header()
+	if err != nil {
+		return SnapshotHeader{}, fmt.Errorf("state: snapshot: %w", err)
+	}
+	b, err := json.Marshal(h)
+	if err != nil {
+		return SnapshotHeader{}, fmt.Errorf("state: snapshot: encode header: %w", err)
+	}
+	bw := bufio.NewWriterSize(w, 1<<20)
+	bw.WriteString(snapshotMagic)
+	bw.Write(b)
+	bw.WriteByte('\n')
+	if _, err := s.db.Backup(bw, 0); err != nil {
+		return SnapshotHeader{}, fmt.Errorf("state: snapshot: badger backup: %w", err)
+	}
+	if err := bw.Flush(); err != nil {
+		return SnapshotHeader{}, fmt.Errorf("state: snapshot: write: %w", err)
+	}
+	return h, nil
+}
+
+// header describes the store as it is now.
+func (s *Store) header() (SnapshotHeader, error) {
+	h := SnapshotHeader{Format: SnapshotFormat, CreatedAt: time.Now().UTC().Truncate(time.Millisecond)}
+	var err error
+	if h.Fingerprint, err = s.Fingerprint(); err != nil {
+		return h, err
+	}
+	if h.ContentDigest, err = s.ContentDigest(); err != nil {
+		return h, err
+	}
+	if h.IdentityLog, err = s.AppliedOffsets(); err != nil {
+		return h, err
+	}
+	if h.BillingUsage, err = s.BillingOffsets(); err != nil {
+		return h, err
+	}
+	return h, nil
+}
+
+// ReadSnapshotHeader reads the magic line and the header of a snapshot,
+// leaving r at the start of the Badger backup.
+func ReadSnapshotHeader(r *bufio.Reader) (SnapshotHeader, error) {
+	magic := make([]byte, len(snapshotMagic))
+	if _, err := io.ReadFull(r, magic); err != nil || string(magic) != snapshotMagic {
+		return SnapshotHeader{}, fmt.Errorf("%w: not a resolver snapshot (it does not begin with %q)", ErrBadSnapshot, snapshotMagic[:len(snapshotMagic)-1])
+	}
+	line, err := r.ReadBytes('\n')
+	if err != nil {
+		return SnapshotHeader{}, fmt.Errorf("%w: truncated header: %v", ErrBadSnapshot, err)
+	}
+	var h SnapshotHeader
+	if err := json.Unmarshal(line, &h); err != nil {
+		return SnapshotHeader{}, fmt.Errorf("%w: header: %v", ErrBadSnapshot, err)
+	}
+	if h.Format != SnapshotFormat {
+		return SnapshotHeader{}, fmt.Errorf("%w: format %d, this resolver reads format %d", ErrBadSnapshot, h.Format, SnapshotFormat)
+	}
+	return h, nil
+}
+
+// Restore loads a snapshot into a fresh Badger store in dir and returns it
+// open, with the snapshot's header. dir must not exist or be empty
+// (ErrNotEmpty otherwise). After loading, Restore checks that the store's
+// fingerprint, content digest and offsets are those of the header; if
+// anything fails it closes the store and removes what it wrote, leaving dir
+// as it found it (absent or empty).
+//
+// The restored store is a replica as of the snapshot: the applier resumes
+// from the header's IdentityLog offsets and the billing view from its
+// BillingUsage offsets.
+func Restore(dir string, r io.Reader, o Options) (*Store, SnapshotHeader, error) {
+	br := bufio.NewReaderSize(r, 1<<20)
+	h, err := ReadSnapshotHeader(br)
+	if err != nil {
+		return nil, SnapshotHeader{}, err
+	}
+	existed, err := checkEmptyDir(dir)
+	if err != nil {
+		return nil, SnapshotHeader{}, err
+	}
+	s, err := Open(dir, o)
+	if err != nil {
+		return nil, SnapshotHeader{}, err
+	}
+	fail := func(err error) (*Store, SnapshotHeader, error) {
+		err = errors.Join(err, s.Close())
+		if existed {
+			err = errors.Join(err, removeContents(dir))
+		} else {
+			err = errors.Join(err, os.RemoveAll(dir))
+		}
+		return nil, SnapshotHeader{}, err
+	}
+	// Nothing has read the store yet, so the cache is empty and Badger's
+	// loader may write under it.
+	if err := s.db.Load(br, 256); err != nil {
+		return fail(fmt.Errorf("%w: load %s: %v", ErrBadSnapshot, dir, err))
+	}
+	got, err := s.header()
+	if err != nil {
+		return fail(fmt.Errorf("state: restore: read back: %w", err))
+	}
+	switch {
+	case got.Fingerprint != h.Fingerprint:
+		return fail(fmt.Errorf("%w: restored fingerprint %s, header says %s (truncated or damaged file?)", ErrBadSnapshot, got.Fingerprint, h.Fingerprint))
+	case got.ContentDigest != h.ContentDigest:
+		return fail(fmt.Errorf("%w: restored content digest %s, header says %s", ErrBadSnapshot, got.ContentDigest, h.ContentDigest))
+	case !maps.Equal(got.IdentityLog, h.IdentityLog):
+		return fail(fmt.Errorf("%w: restored identity_log offsets %v, header says %v", ErrBadSnapshot, got.IdentityLog, h.IdentityLog))
+	case !maps.Equal(got.BillingUsage, h.BillingUsage):
+		return fail(fmt.Errorf("%w: restored billing_usage offsets %v, header says %v", ErrBadSnapshot, got.BillingUsage, h.BillingUsage))
+	}
+	return s, h, nil
+}
+
+// checkEmptyDir returns whether dir exists, and ErrNotEmpty if it has
+// anything in it.
+func checkEmptyDir(dir string) (existed bool, err error) {
+	f, err := os.Open(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("state: restore into %s: %w", dir, err)
+	}
+	defer f.Close()
+	names, err := f.Readdirnames(1)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return true, fmt.Errorf("state: restore into %s: %w", dir, err)
+	}
+	if len(names) > 0 {
+		return true, fmt.Errorf("%w: %s holds %s (restore needs a fresh directory)", ErrNotEmpty, dir, names[0])
+	}
+	return true, nil
+}
