@@ -92,16 +92,18 @@ type Config struct {
 	PersonlessShare float64
 	// IdentifyShare is the share of sessions, begun logged out, that log in
 	// with $identify ($anon_distinct_id = the device's anonymous id, $set
-	// email, name, plan). Default 0.5.
+	// email, name, plan). The first session on a second device always logs
+	// in (see CrossDeviceShare). Default 0.5.
 	IdentifyShare float64
 	// ResetOnLogout: a session that logged in ends with a logout whose reset
 	// gives the device a fresh anonymous id for its next session. Off keeps
 	// the device logged in. Default On.
 	ResetOnLogout Toggle
-	// CrossDeviceShare is the share of people (with two or more sessions)
-	// who use a second device: its first session logs in, joining its
-	// anonymous id to the person, and half of these people also get a CRM id
-	// joined by a server-side $create_alias. Default 0.1.
+	// CrossDeviceShare is the share of people who use a second device for
+	// their odd-numbered sessions (so it needs SessionsPerUser >= 2): its
+	// first session logs in, joining its anonymous id to the person, and half
+	// of these people also get a CRM id ("crm-<n>") joined by a server-side
+	// $create_alias once they are logged in. Default 0.1.
 	CrossDeviceShare float64
 	// SharedDeviceRate is the probability, per login, that a second person
 	// later logs in on the same device with the same anonymous id (a merge

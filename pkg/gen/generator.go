@@ -12,9 +12,10 @@ type Generator struct {
 	seq     uint64 // records rendered, for uuids
 	startMs int64
 
-	nextUser int     // next person to bring online
-	heap     []*user // people online, by next event time
-	tokens   []string
+	nextUser int      // next person to bring online
+	heap     []*user  // people online, by next event time
+	tokens   []string // by team: TeamToken
+	names    []string // by team: TeamName
 	padding  []byte
 
 	e        ev
@@ -48,9 +49,9 @@ func New(cfg Config) *Generator {
 			g.total += g.sessionLen(u, s)
 		}
 	}
-	g.tokens = make([]string, c.Teams+1)
+	g.tokens, g.names = make([]string, c.Teams+1), make([]string, c.Teams+1)
 	for t := 1; t <= c.Teams; t++ {
-		g.tokens[t] = TeamToken(t)
+		g.tokens[t], g.names[t] = TeamToken(t), TeamName(t)
 	}
 	g.padding = make([]byte, 8192)
 	pr := rng{hash(g.seed, domPad, 0, 0)}
@@ -111,7 +112,7 @@ func (g *Generator) Next() (Record, bool) {
 		Value:      buf[k:],
 		Kind:       e.kind,
 		Event:      e.recEvent,
-		Team:       TeamName(u.team),
+		Team:       g.names[u.team],
 		DistinctID: e.recDID,
 		User:       u.idx,
 		Time:       time.UnixMilli(e.ms).UTC(),
