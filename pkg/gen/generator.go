@@ -13,7 +13,8 @@ type Generator struct {
 	startMs int64
 
 	nextUser int      // next person to bring online
-	heap     []*user  // people online, by next event time
+	users    []user   // people online
+	heap     []entry  // g.users by next event time
 	tokens   []string // by team: TeamToken
 	names    []string // by team: TeamName
 	padding  []byte
@@ -59,17 +60,18 @@ func New(cfg Config) *Generator {
 	for i := range g.padding {
 		g.padding[i] = alnum[pr.intn(len(alnum))]
 	}
-	g.heap = make([]*user, 0, c.Concurrency)
+	g.users = make([]user, c.Concurrency)
+	g.heap = make([]entry, 0, c.Concurrency)
 	for g.nextUser < c.Concurrency {
-		u := new(user)
+		u := &g.users[g.nextUser]
 		at := g.startMs
 		if g.nextUser > 0 {
 			// Spread the first people over a day; person 0 starts at Start.
 			at += 1 + int64(hash(g.seed, domUser, uint64(g.nextUser), 1)%uint64(day))
 		}
 		g.activate(u, g.nextUser, at)
+		g.push(entry{next: u.next, idx: u.idx, slot: int32(g.nextUser)})
 		g.nextUser++
-		g.push(u)
 	}
 	return g
 }
@@ -95,7 +97,7 @@ func (g *Generator) Next() (Record, bool) {
 	if len(g.heap) == 0 {
 		return Record{}, false
 	}
-	u := g.heap[0]
+	u := &g.users[g.heap[0].slot]
 	e := g.step(u)
 	g.render(u, e)
 
@@ -134,16 +136,26 @@ func (g *Generator) next() ([]byte, bool) {
 	if len(g.heap) == 0 {
 		return nil, false
 	}
-	u := g.heap[0]
+	u := &g.users[g.heap[0].slot]
 	g.render(u, g.step(u))
 	g.advance(u)
 	g.emitted++
 	return g.w.b, true
 }
 
-// advance moves u past the record just rendered and restores the heap.
+// entry is a person online in the heap, ordered by (next, idx).
+type entry struct {
+	next int64 // user.next
+	idx  int   // user.idx
+	slot int32 // index in Generator.users
+}
+
+// advance moves u, the person at the top of the heap, past the record just
+// rendered and restores the heap.
 func (g *Generator) advance(u *user) {
+	top := &g.heap[0]
 	if g.moveOn(u) {
+		top.next = u.next
 		g.down(0)
 		return
 	}
@@ -151,12 +163,12 @@ func (g *Generator) advance(u *user) {
 		at := u.next + 1 + int64(u.r.intn(60_000))
 		g.activate(u, g.nextUser, at)
 		g.nextUser++
+		top.next, top.idx = u.next, u.idx
 		g.down(0)
 		return
 	}
 	last := len(g.heap) - 1
 	g.heap[0] = g.heap[last]
-	g.heap[last] = nil
 	g.heap = g.heap[:last]
 	if last > 0 {
 		g.down(0)
@@ -164,12 +176,12 @@ func (g *Generator) advance(u *user) {
 }
 
 func (g *Generator) less(i, j int) bool {
-	a, b := g.heap[i], g.heap[j]
+	a, b := &g.heap[i], &g.heap[j]
 	return a.next < b.next || a.next == b.next && a.idx < b.idx
 }
 
-func (g *Generator) push(u *user) {
-	g.heap = append(g.heap, u)
+func (g *Generator) push(x entry) {
+	g.heap = append(g.heap, x)
 	for i := len(g.heap) - 1; i > 0; {
 		p := (i - 1) / 2
 		if !g.less(i, p) {
