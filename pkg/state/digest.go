@@ -103,8 +103,8 @@ type digestWriter struct {
 	lb [binary.MaxVarintLen64]byte
 }
 
-func (w *digestWriter) byte(b byte)     { w.lb[0] = b; w.h.Write(w.lb[:1]) }
-func (w *digestWriter) raw(b []byte)    { w.h.Write(b) }
+func (w *digestWriter) byte(b byte)      { w.lb[0] = b; w.h.Write(w.lb[:1]) }
+func (w *digestWriter) raw(b []byte)     { w.h.Write(b) }
 func (w *digestWriter) uvarint(v uint64) { w.h.Write(binary.AppendUvarint(w.lb[:0], v)) }
 
 func (w *digestWriter) str(s string) {

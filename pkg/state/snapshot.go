@@ -154,7 +154,7 @@ func Restore(dir string, r io.Reader, o Options) (*Store, SnapshotHeader, error)
 	fail := func(err error) (*Store, SnapshotHeader, error) {
 		err = errors.Join(err, s.Close())
 		if existed {
-			err = errors.Join(err, removeContents(dir))
+			err = errors.Join(err, removeContents(dir), removeLockFile(dir))
 		} else {
 			err = errors.Join(err, os.RemoveAll(dir))
 		}

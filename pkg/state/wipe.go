@@ -49,3 +49,12 @@ func removeContents(dir string) error {
 	}
 	return nil
 }
+
+// removeLockFile deletes the lock file of a directory no Store holds.
+func removeLockFile(dir string) error {
+	err := os.Remove(filepath.Join(dir, lockName))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("state: remove lock file of %s: %w", dir, err)
+	}
+	return nil
+}
