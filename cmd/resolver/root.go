@@ -53,6 +53,8 @@ Exit codes: 0 success, 1 failure, 2 invalid configuration or command line.`,
 	root.AddCommand(
 		c.runCmd(),
 		c.brokerCmd(),
+		c.billingCmd(),
+		c.demoCmd(),
 	)
 	return root
 }

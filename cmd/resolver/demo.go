@@ -1,0 +1,312 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"go.uber.org/zap"
+
+	"github.com/resolver-dev/resolver/pkg/billing"
+	"github.com/resolver-dev/resolver/pkg/state"
+	"github.com/resolver-dev/resolver/pkg/stream"
+)
+
+func (c *cli) demoCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "demo",
+		Short: "Tell the resolver's story on an embedded broker: persons, merges, refusals, dead letters, billing",
+		Long: `demo starts an embedded broker (in memory, on a free loopback port) and the
+pipeline over a throw-away state dir, sends a small realistic story through
+it — anonymous visitors, sign-ups with $identify, a returning user on a second
+device, a CRM alias, a shared laptop where the second login is refused,
+personless traffic, an illegal id and malformed records — waits until every
+record is stamped or dead-lettered, and prints what came out. It needs no
+Kafka and leaves nothing behind.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, log, err := c.setup(cmd)
+			if err != nil {
+				return err
+			}
+			defer syncLog(log)
+			ctx, stop := c.signalContext(cmd.Context(), log)
+			defer stop()
+			return runDemo(ctx, cfg, log, c.stdout)
+		},
+	}
+}
+
+// demoStory is the demo's input: one team, a morning of traffic. Each entry
+// is the record value as a capture service would write it; keys are
+// token:distinct_id.
+func demoStory() []string {
+	const tok = `"token":"phc_demo"`
+	at := func(min int) string {
+		return time.Date(2026, 11, 28, 9, min, 0, 0, time.UTC).Format(time.RFC3339)
+	}
+	ev := func(min int, name, did, props string) string {
+		return fmt.Sprintf(`{"event":%q,"distinct_id":%q,%s,"timestamp":%q,"properties":{%s}}`, name, did, tok, at(min), props)
+	}
+	const personless = `"$process_person_profile":false`
+	return []string{
+		// Ana browses anonymously (personless), then signs up.
+		ev(0, "$pageview", "anon-ana-laptop", personless+`,"$current_url":"https://shop.example.com/"`),
+		ev(1, "$pageview", "anon-ana-laptop", personless+`,"$current_url":"https://shop.example.com/pricing"`),
+		ev(2, "$identify", "ana", `"$anon_distinct_id":"anon-ana-laptop","$set":{"email":"ana@example.com","plan":"pro"}`),
+		ev(3, "checkout_started", "ana", `"cart_value":129.5`),
+		// Ana comes back on her phone, logs in: the phone's id joins her.
+		ev(10, "$screen", "anon-ana-phone", personless+`,"$screen_name":"Home"`),
+		ev(11, "$identify", "ana", `"$anon_distinct_id":"anon-ana-phone","$set":{"last_device":"phone"}`),
+		// The CRM links its own id to Ana, server-side.
+		ev(12, "$create_alias", "ana", `"alias":"crm-000193"`),
+		// Bob logs in on the family laptop.
+		ev(20, "$pageview", "anon-family-laptop", personless),
+		ev(21, "$identify", "bob", `"$anon_distinct_id":"anon-family-laptop","$set":{"email":"bob@example.com"}`),
+		// Carol logs in on the same laptop without a reset: refused, so Bob
+		// and Carol stay two people.
+		ev(30, "$identify", "carol", `"$anon_distinct_id":"anon-family-laptop","$set":{"email":"carol@example.com"}`),
+		ev(31, "$pageview", "carol", ""),
+		// Visitors who never sign up: personless, billed as anonymous.
+		ev(40, "$pageview", "anon-visitor-1", personless),
+		ev(41, "$pageview", "anon-visitor-2", personless),
+		ev(42, "$pageview", "anon-visitor-2", personless),
+		ev(43, "$feature_flag_called", "anon-visitor-2", personless+`,"$feature_flag":"new-checkout"`),
+		// A broken SDK identifies with the string "undefined": not merged.
+		ev(50, "$identify", "dave", `"$anon_distinct_id":"undefined"`),
+		// Malformed records: dead letters with a reason.
+		`{"event":"$pageview","distinct_id":"eve",` + tok + `,"timestamp":"` + at(51) + `"`,
+		`{"event":"$pageview","distinct_id":"frank","timestamp":"` + at(52) + `"}`,
+	}
+}
+
+// demoKey is the capture key of a story record.
+func demoKey(v string) []byte {
+	var e struct {
+		DistinctID string `json:"distinct_id"`
+	}
+	_ = json.Unmarshal([]byte(v), &e) // malformed records get an empty id
+	return []byte("phc_demo:" + e.DistinctID)
+}
+
+func runDemo(ctx context.Context, cfg Config, log *zap.Logger, out io.Writer) error {
+	dir, err := os.MkdirTemp("", "resolver-demo-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+
+	broker, err := stream.StartBroker(stream.BrokerConfig{Listen: "127.0.0.1:0", Logger: log.Named("broker")})
+	if err != nil {
+		return err
+	}
+	defer broker.Close()
+	sc, err := cfg.ToStream()
+	if err != nil {
+		return err
+	}
+	sc.Kafka.Brokers = broker.Addrs()
+	sc.Kafka.SessionTimeout = 6 * time.Second
+	sc.TopicPartitions = 4
+	sc.TransactionalID = "resolver-demo"
+	sc.OutboxTrimInterval = time.Hour
+
+	st, err := state.Open(dir, state.Options{Logger: log})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	p, err := stream.New(sc, st, log)
+	if err != nil {
+		return err
+	}
+	runCtx, stopRun := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- p.Run(runCtx) }()
+	defer func() {
+		stopRun()
+		<-done
+	}()
+	select {
+	case <-p.Ready():
+	case err := <-done:
+		return fmt.Errorf("demo: pipeline stopped: %w", err)
+	case <-ctx.Done():
+		return nil
+	}
+
+	story := demoStory()
+	fmt.Fprintf(out, "resolver demo: %d records into %s on an embedded broker at %s\n\n", len(story), sc.Topics.Raw, broker.Addrs()[0])
+	cl, err := kgo.NewClient(kgo.SeedBrokers(broker.Addrs()...), kgo.DefaultProduceTopic(sc.Topics.Raw),
+		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.ConsumeTopics(sc.Topics.Person, sc.Topics.DeadLetter, sc.Topics.Persons, sc.Topics.DistinctIDs, sc.Topics.Warnings),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(100*time.Millisecond))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	// One at a time, each waited for, in story order: the story reads as a
+	// timeline (records on different partitions would otherwise be stamped
+	// in whatever order their batches run).
+	got := map[string][]*kgo.Record{}
+	outputs := func() int { return len(got[sc.Topics.Person]) + len(got[sc.Topics.DeadLetter]) }
+	deadline := time.Now().Add(60 * time.Second)
+	for i, v := range story {
+		if err := cl.ProduceSync(ctx, &kgo.Record{Key: demoKey(v), Value: []byte(v)}).FirstErr(); err != nil {
+			return fmt.Errorf("demo: produce: %w", err)
+		}
+		for outputs() < i+1 {
+			if time.Now().After(deadline) {
+				return fmt.Errorf("demo: only %d of %d records came out within 60s", outputs(), len(story))
+			}
+			pctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+			cl.PollFetches(pctx).EachRecord(func(r *kgo.Record) { got[r.Topic] = append(got[r.Topic], r) })
+			cancel()
+			if ctx.Err() != nil {
+				return nil
+			}
+		}
+	}
+	// Feed rows and warnings of the last batch commit with its events.
+	pctx, cancel := context.WithTimeout(ctx, time.Second)
+	cl.PollFetches(pctx).EachRecord(func(r *kgo.Record) { got[r.Topic] = append(got[r.Topic], r) })
+	cancel()
+	var stamped int64 = int64(len(got[sc.Topics.Person]))
+	for {
+		var n int64
+		if err := st.BillingTotals(func(_, _, _ string, c int64) error { n += c; return nil }); err != nil {
+			return err
+		}
+		if n >= stamped || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return printDemo(out, sc, st, got)
+}
+
+func printDemo(out io.Writer, sc stream.Config, st *state.Store, got map[string][]*kgo.Record) error {
+	// Persons: the distinct-id feed folded by version, grouped by person.
+	dids := map[string]stream.DistinctIDRow{}
+	for _, r := range got[sc.Topics.DistinctIDs] {
+		var d stream.DistinctIDRow
+		if json.Unmarshal(r.Value, &d) == nil {
+			if cur, ok := dids[d.DistinctID]; !ok || d.Version > cur.Version {
+				dids[d.DistinctID] = d
+			}
+		}
+	}
+	persons := map[string]stream.PersonRow{}
+	for _, r := range got[sc.Topics.Persons] {
+		var p stream.PersonRow
+		if json.Unmarshal(r.Value, &p) == nil {
+			if cur, ok := persons[p.ID]; !ok || p.Version > cur.Version {
+				persons[p.ID] = p
+			}
+		}
+	}
+	members := map[string][]string{}
+	for _, d := range dids {
+		if !d.IsDeleted {
+			members[d.PersonID] = append(members[d.PersonID], fmt.Sprintf("%s (v%d)", d.DistinctID, d.Version))
+		}
+	}
+	var ids []string
+	for id, p := range persons {
+		if !p.IsDeleted {
+			ids = append(ids, id)
+		}
+	}
+	sort.Slice(ids, func(i, j int) bool {
+		return persons[ids[i]].CreatedAt < persons[ids[j]].CreatedAt || persons[ids[i]].CreatedAt == persons[ids[j]].CreatedAt && ids[i] < ids[j]
+	})
+	fmt.Fprintln(out, "PERSONS (stored; every other id is its own implicit person)")
+	for _, id := range ids {
+		p := persons[id]
+		state := "anonymous"
+		if p.IsIdentified {
+			state = "identified"
+		}
+		sort.Strings(members[id])
+		fmt.Fprintf(out, "  %s  %s, created %s, version %d\n", id, state, p.CreatedAt, p.Version)
+		fmt.Fprintf(out, "    distinct ids: %s\n", strings.Join(members[id], ", "))
+		fmt.Fprintf(out, "    properties:   %s\n", p.Properties)
+	}
+
+	fmt.Fprintln(out, "\nMERGES (distinct ids whose person changed: the overrides a warehouse applies to earlier events)")
+	var moved []string
+	for _, d := range dids {
+		if d.Version > 0 && !d.IsDeleted {
+			moved = append(moved, fmt.Sprintf("  %-20s -> person %s (version %d)", d.DistinctID, d.PersonID, d.Version))
+		}
+	}
+	sort.Strings(moved)
+	fmt.Fprintln(out, strings.Join(moved, "\n"))
+
+	fmt.Fprintln(out, "\nREFUSALS AND WARNINGS (ingestion_warnings)")
+	for _, r := range got[sc.Topics.Warnings] {
+		var w stream.WarningRow
+		if json.Unmarshal(r.Value, &w) == nil {
+			fmt.Fprintf(out, "  %-40s distinct_id=%s %s\n", w.Type, w.DistinctID, w.Details)
+		}
+	}
+
+	fmt.Fprintln(out, "\nDEAD LETTERS (events_dead_letter: original bytes, with a reason)")
+	for _, r := range got[sc.Topics.DeadLetter] {
+		reason, detail := "", ""
+		for _, h := range r.Headers {
+			switch h.Key {
+			case "error":
+				reason = string(h.Value)
+			case "error_detail":
+				detail = string(h.Value)
+			}
+		}
+		fmt.Fprintf(out, "  %-20s %s\n  %-20s %s\n", reason, detail, "", r.Value)
+	}
+
+	fmt.Fprintln(out, "\nSTAMPED EVENTS (events_person)")
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  event\tdistinct_id\tperson_id\tperson_mode\tbilling_class")
+	for _, r := range got[sc.Topics.Person] {
+		var e struct {
+			Event, DistinctID, PersonID, PersonMode, BillingClass string
+		}
+		var raw map[string]json.RawMessage
+		if json.Unmarshal(r.Value, &raw) != nil {
+			continue
+		}
+		for k, dst := range map[string]*string{"event": &e.Event, "distinct_id": &e.DistinctID, "person_id": &e.PersonID, "person_mode": &e.PersonMode, "billing_class": &e.BillingClass} {
+			_ = json.Unmarshal(raw[k], dst)
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", e.Event, e.DistinctID, e.PersonID, e.PersonMode, e.BillingClass)
+	}
+	tw.Flush()
+
+	fmt.Fprintln(out, "\nBILLING (the billing view folded from billing_usage; default tiers)")
+	totals := map[billing.Key]int64{}
+	err := st.BillingTotals(func(team, month, class string, n int64) error {
+		c, err := billing.ParseClass(class)
+		if err != nil {
+			return err
+		}
+		totals[billing.Key{Team: team, Month: month, Class: c}] += n
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	rep, err := billing.NewReport(totals, billing.DefaultPricing(), billing.Filter{})
+	if err != nil {
+		return err
+	}
+	return rep.WriteTable(out)
+}
