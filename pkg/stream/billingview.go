@@ -15,7 +15,9 @@ import (
 // BillingView folds billing_usage (read_committed) into the replica's
 // billing totals. Each poll's deltas and the next offsets are stored in one
 // Badger transaction, so totals are exact through restarts and rebuilds:
-// every committed delta is counted once.
+// every committed delta is counted once. The stored offsets count
+// transaction markers too, so once the view has caught up they equal the
+// partitions' last stable offsets.
 type BillingView struct {
 	topic string
 	cl    *kgo.Client
@@ -45,6 +47,11 @@ func NewBillingView(ctx context.Context, cfg Config, st *state.Store, adm *kadm.
 	cl, err := kgo.NewClient(append(clientOpts(cfg.Kafka, log, "billing"),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{cfg.Topics.Billing: start}),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		// Transaction markers come back as control records, so the stored
+		// offsets move past them: every transaction ends with one, and
+		// without them the offsets would stop one short of the partition's
+		// end and no one could tell that the view has caught up.
+		kgo.KeepControlRecords(),
 		kgo.FetchMaxWait(defaultFetchMaxWait),
 	)...)
 	if err != nil {
@@ -68,6 +75,9 @@ func (v *BillingView) Run(ctx context.Context) error {
 		next := map[int32]int64{}
 		fs.EachRecord(func(r *kgo.Record) {
 			next[r.Partition] = r.Offset + 1
+			if r.Attrs.IsControl() {
+				return
+			}
 			d, err := billing.DecodeDelta(r.Value)
 			if err != nil {
 				v.log.Error("skipping billing_usage record that is not a delta", zap.Int32("partition", r.Partition), zap.Int64("offset", r.Offset), zap.Error(err))
