@@ -1,0 +1,267 @@
+package stream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"go.uber.org/zap"
+
+	"github.com/resolver-dev/resolver/pkg/state"
+)
+
+// rebuildTick is how often Rebuild checks how far it got and reports
+// progress.
+const rebuildTick = 200 * time.Millisecond
+
+// ErrLogTruncated is returned by Rebuild when identity_log no longer begins
+// at offset 0 for a partition the replica has never applied: the records
+// that were deleted (retention, DeleteRecords) are part of the identity
+// state, so a replay cannot rebuild it. Restore a snapshot instead.
+var ErrLogTruncated = errors.New("stream: identity_log was truncated")
+
+// RebuildProgress is how far a rebuild has got.
+type RebuildProgress struct {
+	// IdentityDone of IdentityTotal identity_log records are applied (or
+	// skipped as duplicates), counted from where the replica started.
+	IdentityDone, IdentityTotal int64
+	// BillingDone of BillingTotal billing_usage offsets are folded
+	// (transaction markers and aborted records count: they are offsets).
+	BillingDone, BillingTotal int64
+	Elapsed                   time.Duration
+}
+
+// Done is the records replayed so far, both topics together.
+func (p RebuildProgress) Done() int64 { return p.IdentityDone + p.BillingDone }
+
+// Total is the records to replay, both topics together.
+func (p RebuildProgress) Total() int64 { return p.IdentityTotal + p.BillingTotal }
+
+// RebuildResult is what a rebuild did.
+type RebuildResult struct {
+	// IdentityLog and BillingUsage are the next offsets the replica holds
+	// per partition at the end: the end offsets as of the start.
+	IdentityLog  map[int32]int64
+	BillingUsage map[int32]int64
+	// Applied, Skipped and Malformed count identity_log records as the
+	// applier does (Applier.Applied, …).
+	Applied, Skipped, Malformed int64
+	Took                        time.Duration
+}
+
+// Rebuild replays identity_log and billing_usage into st, from the offsets
+// st has recorded (from the start, for an empty store) up to the topics'
+// ends as of the call — identity_log's end offsets and billing_usage's last
+// stable offsets — with the applier and the billing view the pipeline runs,
+// so the result is the replica a running instance would have. Records
+// produced after the call are left to the next `resolver run`.
+//
+// progress, if not nil, is called from Rebuild's goroutine every 200ms and
+// once at the end. Rebuild fails with ErrLogTruncated if st has never
+// applied a partition of identity_log that no longer starts at 0; a
+// billing_usage that was truncated is only logged (its totals will lack the
+// deleted deltas). If ctx is cancelled the replica keeps what was applied,
+// which is consistent: a later Rebuild or `resolver run` continues from
+// there.
+//
+// The topics must exist. st must not be used by anything else meanwhile.
+func Rebuild(ctx context.Context, cfg Config, st *state.Store, log *zap.Logger, progress func(RebuildProgress)) (RebuildResult, error) {
+	start := time.Now()
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return RebuildResult{}, err
+	}
+	if log == nil {
+		log = zap.NewNop()
+	}
+	log = log.Named("rebuild")
+	adm, closeAdm, err := NewAdmin(cfg.Kafka, log)
+	if err != nil {
+		return RebuildResult{}, err
+	}
+	defer closeAdm()
+
+	idBase, idEnd, err := replayRange(ctx, adm, cfg.Topics.IdentityLog, false, st.AppliedOffsets)
+	if err != nil {
+		return RebuildResult{}, err
+	}
+	billBase, billEnd, err := replayRange(ctx, adm, cfg.Topics.Billing, true, st.BillingOffsets)
+	if err != nil {
+		return RebuildResult{}, err
+	}
+	applied, err := st.AppliedOffsets()
+	if err != nil {
+		return RebuildResult{}, fmt.Errorf("stream: rebuild: %w", err)
+	}
+	for p, b := range idBase {
+		if _, ok := applied[p]; !ok && b > 0 {
+			return RebuildResult{}, fmt.Errorf("%w: partition %d of %s begins at offset %d, so the identity state of the deleted records cannot be replayed; restore a snapshot instead", ErrLogTruncated, p, cfg.Topics.IdentityLog, b)
+		}
+	}
+	billed, err := st.BillingOffsets()
+	if err != nil {
+		return RebuildResult{}, fmt.Errorf("stream: rebuild: %w", err)
+	}
+	for p, b := range billBase {
+		if _, ok := billed[p]; !ok && b > 0 {
+			log.Warn("billing_usage was truncated: the billing totals will lack the deleted deltas",
+				zap.String("topic", cfg.Topics.Billing), zap.Int32("partition", p), zap.Int64("start_offset", b))
+		}
+	}
+	log.Info("replaying", zap.String("identity_log", cfg.Topics.IdentityLog), zap.Int64("identity_records", span(idBase, idEnd)),
+		zap.String("billing_usage", cfg.Topics.Billing), zap.Int64("billing_offsets", span(billBase, billEnd)))
+
+	applier, err := NewApplier(ctx, cfg, st, log)
+	if err != nil {
+		return RebuildResult{}, err
+	}
+	view, err := NewBillingView(ctx, cfg, st, adm, log)
+	if err != nil {
+		applier.cl.Close() // Run owns the client, and Run never ran
+		return RebuildResult{}, err
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	errs := make(chan error, 2)
+	wg.Go(func() {
+		if err := applier.Run(runCtx); err != nil {
+			errs <- err
+		}
+	})
+	wg.Go(func() {
+		if err := view.Run(runCtx); err != nil {
+			errs <- err
+		}
+	})
+	defer func() {
+		stop()
+		wg.Wait()
+	}()
+
+	report := func() (RebuildProgress, bool, error) {
+		billOffs, err := st.BillingOffsets()
+		if err != nil {
+			return RebuildProgress{}, false, fmt.Errorf("stream: rebuild: %w", err)
+		}
+		idDone, idOK := progressOf(idBase, idEnd, applier.Offsets())
+		billDone, billOK := progressOf(billBase, billEnd, billOffs)
+		p := RebuildProgress{
+			IdentityDone: idDone, IdentityTotal: span(idBase, idEnd),
+			BillingDone: billDone, BillingTotal: span(billBase, billEnd),
+			Elapsed: time.Since(start),
+		}
+		if progress != nil {
+			progress(p)
+		}
+		return p, idOK && billOK, nil
+	}
+	tick := time.NewTicker(rebuildTick)
+	defer tick.Stop()
+	for {
+		p, done, err := report()
+		if err != nil {
+			return RebuildResult{}, err
+		}
+		if done {
+			log.Info("replayed", zap.Int64("identity_records", p.IdentityDone), zap.Int64("billing_offsets", p.BillingDone),
+				zap.Duration("took", p.Elapsed))
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return RebuildResult{}, ctx.Err()
+		case err := <-errs:
+			return RebuildResult{}, err
+		case <-tick.C:
+		}
+	}
+	stop()
+	wg.Wait()
+	select {
+	case err := <-errs:
+		return RebuildResult{}, err
+	default:
+	}
+	res := RebuildResult{
+		Applied:   applier.Applied.Load(),
+		Skipped:   applier.Skipped.Load(),
+		Malformed: applier.Malformed.Load(),
+		Took:      time.Since(start),
+	}
+	if res.IdentityLog, err = st.AppliedOffsets(); err != nil {
+		return RebuildResult{}, fmt.Errorf("stream: rebuild: %w", err)
+	}
+	if res.BillingUsage, err = st.BillingOffsets(); err != nil {
+		return RebuildResult{}, fmt.Errorf("stream: rebuild: %w", err)
+	}
+	return res, nil
+}
+
+// replayRange returns, per partition of topic, where a replay into the
+// replica starts (the replica's recorded offset, else the log start) and
+// where it ends (the high watermark, or with committed the last stable
+// offset, as of now). It waits for the topic's metadata like the applier.
+func replayRange(ctx context.Context, adm *kadm.Client, topic string, committed bool, recorded func() (map[int32]int64, error)) (base, end map[int32]int64, err error) {
+	if _, err := topicPartitions(ctx, adm, topic); err != nil {
+		return nil, nil, err
+	}
+	starts, err := adm.ListStartOffsets(ctx, topic)
+	if err == nil {
+		err = starts.Error()
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("stream: list start offsets of %s: %w", topic, err)
+	}
+	list := adm.ListEndOffsets
+	if committed {
+		list = adm.ListCommittedOffsets
+	}
+	ends, err := list(ctx, topic)
+	if err == nil {
+		err = ends.Error()
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("stream: list end offsets of %s: %w", topic, err)
+	}
+	rec, err := recorded()
+	if err != nil {
+		return nil, nil, fmt.Errorf("stream: rebuild: %w", err)
+	}
+	base, end = map[int32]int64{}, map[int32]int64{}
+	starts.Each(func(o kadm.ListedOffset) { base[o.Partition] = o.Offset })
+	for p, o := range rec {
+		base[p] = max(base[p], o)
+	}
+	ends.Each(func(o kadm.ListedOffset) { end[o.Partition] = o.Offset })
+	return base, end, nil
+}
+
+// span is the number of offsets from base to end over all partitions.
+func span(base, end map[int32]int64) int64 {
+	var n int64
+	for p, e := range end {
+		n += max(e-base[p], 0)
+	}
+	return n
+}
+
+// progressOf counts the offsets from base that next (the next offset per
+// partition) has covered towards end, and reports whether every partition
+// has reached its end.
+func progressOf(base, end, next map[int32]int64) (done int64, complete bool) {
+	complete = true
+	for p, e := range end {
+		n, ok := next[p]
+		if !ok {
+			n = base[p]
+		}
+		if n < e {
+			complete = false
+		}
+		done += max(min(n, e)-base[p], 0)
+	}
+	return done, complete
+}
