@@ -17,6 +17,7 @@ import (
 
 	"go.uber.org/zap/zapcore"
 
+	"github.com/resolver-dev/resolver/pkg/billing"
 	"github.com/resolver-dev/resolver/pkg/stream"
 )
 
@@ -142,13 +143,18 @@ type StreamConfig struct {
 	ShutdownTimeout time.Duration `mapstructure:"shutdown_timeout"`
 }
 
-// BillingConfig configures metering (SEMANTICS.md §7).
-//
-// The graduated price tiers (billing.tiers) are added by the billing work;
-// until then the key is unknown and rejected.
+// BillingConfig configures metering and pricing (SEMANTICS.md §7).
 type BillingConfig struct {
 	// ExcludedEvents are event names that are never billed.
 	ExcludedEvents []string `mapstructure:"excluded_events"`
+	// Tiers are the graduated prices of each billed class by class name
+	// ("anonymous", "identified"): tiers in ascending order of up_to
+	// (monthly events per team and class, inclusive), the last open-ended
+	// (up_to 0 or absent), each with a unit_price in USD per event as a
+	// decimal string. A class set in a config file replaces that class's
+	// default list. Default: billing.DefaultPricing (SEMANTICS.md §7).
+	// Reports and simulations price with it; metering does not need it.
+	Tiers billing.TierFile `mapstructure:"tiers"`
 }
 
 // LogConfig configures the zap logger.
@@ -217,6 +223,7 @@ func defaultConfig() Config {
 				"survey dismissed",
 				"$exception",
 			},
+			Tiers: billing.DefaultPricing().Spec(), // prices in canonical form, see normalize
 		},
 		Log:   LogConfig{Level: "info", Redact: true},
 		Admin: AdminConfig{Addr: "127.0.0.1:9464"},
@@ -251,13 +258,23 @@ func formatValue(v any) string {
 }
 
 // normalize trims spaces around list entries, so that
-// RESOLVER_KAFKA_BROKERS="a:1, b:2" means what it says.
+// RESOLVER_KAFKA_BROKERS="a:1, b:2" means what it says, and writes every
+// valid tier price in its canonical form (billing.FormatUSD: "0.0000500" is
+// "0.00005"), so that equal prices compare equal; an invalid price is left
+// as written for Validate to name.
 func (c *Config) normalize() {
 	for i, b := range c.Kafka.Brokers {
 		c.Kafka.Brokers[i] = strings.TrimSpace(b)
 	}
 	for i, e := range c.Billing.ExcludedEvents {
 		c.Billing.ExcludedEvents[i] = strings.TrimSpace(e)
+	}
+	for _, tiers := range c.Billing.Tiers {
+		for i, t := range tiers {
+			if p, err := billing.ParsePrice(t.UnitPrice); err == nil {
+				tiers[i].UnitPrice = billing.FormatUSD(p)
+			}
+		}
 	}
 }
 
@@ -376,6 +393,9 @@ func (c Config) Validate() error {
 		if e == "" {
 			bad(fmt.Sprintf("billing.excluded_events[%d]", i), e, "must not be empty")
 		}
+	}
+	if _, err := c.Pricing(); err != nil {
+		errs = append(errs, err)
 	}
 
 	// log

@@ -90,11 +90,21 @@ func loadConfig(file string, flags *pflag.FlagSet) (Config, []string, error) {
 	return cfg, unknownEnv(os.Environ(), defaults), nil
 }
 
+// openSections are the config sections whose keys are names the user
+// chooses (billing.tiers: one key per billing class). checkKeys lets any key
+// directly under them through, so that Validate can name a bad one with its
+// value ("billing.tiers.premium": unknown class) instead of a bare "unknown
+// key".
+var openSections = []string{"billing.tiers"}
+
 // checkKeys reports the keys of a config file that are not config keys.
 func checkKeys(keys []string, known map[string]any) error {
 	var msgs []string
 	for _, k := range keys {
 		if _, ok := known[k]; ok {
+			continue
+		}
+		if parent, child, ok := cutLast(k); ok && child != "" && slices.Contains(openSections, parent) {
 			continue
 		}
 		if isSection(k, known) {
@@ -108,6 +118,16 @@ func checkKeys(keys []string, known map[string]any) error {
 	}
 	sort.Strings(msgs)
 	return fmt.Errorf("%s (configs/resolver.yaml lists every key)", strings.Join(msgs, "; "))
+}
+
+// cutLast splits a dotted key at its last dot: "billing.tiers.premium" is
+// "billing.tiers" and "premium".
+func cutLast(k string) (parent, child string, ok bool) {
+	i := strings.LastIndexByte(k, '.')
+	if i < 0 {
+		return "", "", false
+	}
+	return k[:i], k[i+1:], true
 }
 
 func isSection(k string, known map[string]any) bool {
@@ -143,8 +163,10 @@ func unknownEnv(environ []string, known map[string]any) []string {
 }
 
 // flatten maps every leaf key of a config struct ("kafka.embedded.listen")
-// to its value, following mapstructure tags. Structs are sections; anything
-// else (including time.Duration and slices) is a value.
+// to its value, following mapstructure tags. Structs are sections, and so
+// are maps with string keys (billing.tiers: each entry is a key,
+// "billing.tiers.identified"); anything else (including time.Duration and
+// slices) is a value.
 func flatten(cfg any) map[string]any {
 	out := map[string]any{}
 	var walk func(prefix string, v reflect.Value)
@@ -157,8 +179,14 @@ func flatten(cfg any) map[string]any {
 				continue
 			}
 			key := prefix + tag
-			if f.Type.Kind() == reflect.Struct {
+			switch {
+			case f.Type.Kind() == reflect.Struct:
 				walk(key+".", v.Field(i))
+				continue
+			case f.Type.Kind() == reflect.Map && f.Type.Key().Kind() == reflect.String:
+				for it := v.Field(i).MapRange(); it.Next(); {
+					out[key+"."+it.Key().String()] = it.Value().Interface()
+				}
 				continue
 			}
 			out[key] = v.Field(i).Interface()

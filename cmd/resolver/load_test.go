@@ -167,7 +167,8 @@ func TestLoadFileErrors(t *testing.T) {
 		{"several unknown", "log:\n  levle: info\nadmin:\n  tokn: x\n", "admin.tokn: unknown key; log.levle: unknown key"},
 		{"section given a value", "kafka: localhost:9092\n", "kafka: is a section, not a value"},
 		{"value given a section", "state:\n  dir:\n    path: /x\n", "state.dir.path: unknown key"},
-		{"tiers not yet known", "billing:\n  tiers: []\n", "billing.tiers: unknown key"},
+		{"tiers given a list", "billing:\n  tiers: []\n", "billing.tiers: is a section, not a value"},
+		{"unknown field of a tier", "billing:\n  tiers:\n    anonymous:\n      - {upto: 5, unit_price: \"0\"}\n", "upto"},
 		{"wrong type", "kafka:\n  topic_partitions: eight\n", "kafka.topic_partitions"},
 		{"bad duration", "stream:\n  shutdown_timeout: soon\n", "stream.shutdown_timeout"},
 		{"not yaml", "kafka: [\n", "resolver.yaml"},
@@ -249,7 +250,9 @@ func TestFlatten(t *testing.T) {
 	assert.Equal(t, false, keys["kafka.tls.insecure_skip_verify"])
 	assert.NotContains(t, keys, "kafka")
 	assert.NotContains(t, keys, "kafka.embedded")
-	assert.Len(t, keys, 40)
+	assert.Contains(t, keys, "billing.tiers.identified") // a map is a section of its entries
+	assert.NotContains(t, keys, "billing.tiers")
+	assert.Len(t, keys, 42)
 }
 
 func TestEnvName(t *testing.T) {
