@@ -53,6 +53,11 @@ Exit codes: 0 success, 1 failure, 2 invalid configuration or command line.`,
 	root.AddCommand(
 		c.runCmd(),
 		c.brokerCmd(),
+		c.fingerprintCmd(),
+		c.lookupCmd(),
+		c.rebuildCmd(),
+		c.snapshotCmd(),
+		c.restoreCmd(),
 		c.billingCmd(),
 		c.demoCmd(),
 	)

@@ -33,6 +33,22 @@ func Wipe(dir string) error {
 	return errors.Join(removeContents(dir), lock.release())
 }
 
+// CheckUnlocked returns an error for which IsLocked is true if a running
+// instance (or an open Store) holds dir, and nil if nothing does or dir does
+// not exist. It changes nothing; the answer may be stale by the time the
+// caller acts on it, so it is for refusing early with a clear message, not
+// for mutual exclusion (Open and Wipe lock).
+func CheckUnlocked(dir string) error {
+	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	lock, err := lockDir(dir)
+	if err != nil {
+		return err
+	}
+	return lock.release()
+}
+
 // removeContents deletes everything in dir but the lock file.
 func removeContents(dir string) error {
 	entries, err := os.ReadDir(dir)

@@ -11,6 +11,7 @@ import (
 func TestWipe(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "identity")
 	must(t, Wipe(dir))
+	must(t, CheckUnlocked(dir))
 	if _, err := os.Stat(dir); !os.IsNotExist(err) {
 		t.Fatalf("Wipe created %s: %v", dir, err)
 	}
@@ -23,6 +24,9 @@ func TestWipe(t *testing.T) {
 	fp, err := s.Fingerprint()
 	must(t, err)
 
+	if err := CheckUnlocked(dir); !IsLocked(err) {
+		t.Fatalf("CheckUnlocked of an open store: %v, want a locked error", err)
+	}
 	if err := Wipe(dir); !IsLocked(err) {
 		t.Fatalf("Wipe of an open store: %v, want a locked error", err)
 	}
@@ -30,6 +34,7 @@ func TestWipe(t *testing.T) {
 		t.Fatalf("state changed by a refused Wipe: %v", err)
 	}
 	must(t, s.Close())
+	must(t, CheckUnlocked(dir))
 
 	must(t, Wipe(dir))
 	s, err = Open(dir, testOptions(t))

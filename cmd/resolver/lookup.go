@@ -1,0 +1,119 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/resolver-dev/resolver/pkg/state"
+)
+
+func (c *cli) lookupCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "lookup --team T --distinct-id D [--state-dir DIR] [--format table|json]",
+		Short: "Print the person of a distinct_id from a stopped instance's state",
+		Long: `lookup prints the person a distinct_id belongs to, from the replica in
+state.dir/identity of a stopped instance: its id, created_at, is_identified and
+version, every distinct_id of the person with the version of its distinct-id
+row, and its properties with the time of the event that set each one.
+
+A distinct_id that no stored person claims belongs to its implicit person
+(SEMANTICS.md §3), which has no stored state; lookup says so.
+
+--team is the team as the resolver names it: the team_id ("2") or, for
+events without one, the token ("phc_abc"). The JSON output is the one the
+admin server returns for /v1/persons?team=T&distinct_id=D, which is how to
+ask a running instance (its state directory is locked).`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			format, err := getFormat(cmd, "table", "json")
+			if err != nil {
+				return err
+			}
+			team, _ := cmd.Flags().GetString("team")
+			did, _ := cmd.Flags().GetString("distinct-id")
+			if team == "" || did == "" {
+				return &usageError{fmt.Errorf("%s: --team and --distinct-id are required", cmd.CommandPath()), cmd.CommandPath()}
+			}
+			cfg, log, err := c.setup(cmd)
+			if err != nil {
+				return err
+			}
+			defer syncLog(log)
+			st, dir, err := openStoppedState(cfg, "lookup", log)
+			if err != nil {
+				return err
+			}
+			v, err := st.Lookup(team, did)
+			if cerr := st.Close(); err == nil && cerr != nil {
+				err = cerr
+			}
+			if err != nil {
+				return fmt.Errorf("lookup in %s: %w", dir, err)
+			}
+			return writePerson(cmd.OutOrStdout(), v, format)
+		},
+	}
+	fs := cmd.Flags()
+	fs.String("team", "", `team as the resolver names it ("2", "phc_abc")`)
+	fs.String("distinct-id", "", "distinct_id to look up")
+	formatFlag(cmd, "table", "json")
+	return cmd
+}
+
+// writePerson prints a person as a table or as JSON (the /v1/persons body).
+func writePerson(w io.Writer, v state.PersonView, format string) error {
+	if format == "json" {
+		b, err := json.MarshalIndent(v, "", "  ")
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(w, "%s\n", b)
+		return err
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	kind := "explicit"
+	if v.Implicit {
+		kind = "implicit: no stored person claims this distinct_id"
+	}
+	fmt.Fprintf(tw, "team\t%s\n", v.Team)
+	fmt.Fprintf(tw, "distinct_id\t%s\n", v.DistinctID)
+	fmt.Fprintf(tw, "person_id\t%s (%s)\n", v.PersonID, kind)
+	fmt.Fprintf(tw, "created_at\t%s\n", v.CreatedAt)
+	fmt.Fprintf(tw, "is_identified\t%t\n", v.IsIdentified)
+	fmt.Fprintf(tw, "version\t%d\n", v.Version)
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+
+	fmt.Fprintf(w, "\ndistinct_ids (%d)\n", len(v.DistinctIDs))
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "  VERSION\tDISTINCT_ID\n")
+	for _, d := range v.DistinctIDs {
+		fmt.Fprintf(tw, "  %d\t%s\n", d.Version, d.DistinctID)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+
+	fmt.Fprintf(w, "\nproperties (%d)\n", len(v.Properties))
+	if len(v.Properties) == 0 {
+		return nil
+	}
+	keys := make([]string, 0, len(v.Properties))
+	for k := range v.Properties {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "  KEY\tVALUE\tSET_AT\n")
+	for _, k := range keys {
+		p := v.Properties[k]
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", k, p.Value, p.Time)
+	}
+	return tw.Flush()
+}
