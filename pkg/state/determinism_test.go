@@ -162,6 +162,7 @@ func TestDeterminism(t *testing.T) {
 	if d := fingerprint(t, s); d != a {
 		t.Fatalf("crash and resume: %s vs %s", d, a)
 	}
+	checkInvariants(t, takeSnapshot(t, s))
 
 	// A retried batch: the log is read again from an earlier offset.
 	if err := s.Update(func(tx Tx) error { return tx.SetApplied(0, int64(n-1500)) }); err != nil {

@@ -14,8 +14,18 @@ import (
 	"github.com/resolver-dev/resolver/pkg/unionfind"
 )
 
+// TestMain checks for leaked goroutines after the benchmarks' shared stores
+// are closed.
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	code := m.Run()
+	closeFixtures()
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
 }
 
 // testOptions keep Badger small and quick to open in tests.
@@ -242,15 +252,25 @@ func dumpMembers(t testing.TB, s *Store) map[teamPerson][]string {
 	return out
 }
 
+// snapshot is the whole identity state of a store, decoded.
+type snapshot struct {
+	maps    map[string]map[string]unionfind.Mapping
+	persons map[teamPerson]unionfind.Person
+	members map[teamPerson][]string
+}
+
+func takeSnapshot(t testing.TB, s *Store) *snapshot {
+	t.Helper()
+	return &snapshot{maps: dumpMappings(t, s), persons: dumpPersons(t, s), members: dumpMembers(t, s)}
+}
+
 // checkInvariants checks the store's internal consistency: every live
 // mapping has its membership key and a live person; every membership key
 // has its live mapping (so no id is in two persons); Size equals the member
 // count; tombstoned persons have no members.
-func checkInvariants(t testing.TB, s *Store) {
+func checkInvariants(t testing.TB, snap *snapshot) {
 	t.Helper()
-	maps := dumpMappings(t, s)
-	persons := dumpPersons(t, s)
-	members := dumpMembers(t, s)
+	maps, persons, members := snap.maps, snap.persons, snap.members
 	memberSet := map[string]bool{}
 	for tp, dids := range members {
 		for _, d := range dids {
@@ -297,9 +317,9 @@ func newVersionWatch() *versionWatch {
 	return &versionWatch{maps: map[teamDID]uint64{}, persons: map[teamPerson]uint64{}}
 }
 
-func (w *versionWatch) check(t testing.TB, s *Store) {
+func (w *versionWatch) check(t testing.TB, snap *snapshot) {
 	t.Helper()
-	for team, dm := range dumpMappings(t, s) {
+	for team, dm := range snap.maps {
 		for d, m := range dm {
 			k := teamDID{team, d}
 			if old, ok := w.maps[k]; ok && m.Version < old {
@@ -308,7 +328,7 @@ func (w *versionWatch) check(t testing.TB, s *Store) {
 			w.maps[k] = m.Version
 		}
 	}
-	for k, p := range dumpPersons(t, s) {
+	for k, p := range snap.persons {
 		if old, ok := w.persons[k]; ok && p.Version < old {
 			t.Fatalf("person %s/%s version went down %d → %d", k.team, k.id, old, p.Version)
 		}

@@ -178,7 +178,7 @@ func (s *Store) Find(team, distinctID string) (unionfind.Person, bool, error) {
 	dk := mappingKey(kb[:0], team, distinctID)
 	h, hit := c.getMapping(dk)
 	if !hit {
-		return s.findMiss(team, distinctID, dk)
+		return s.findMiss(team, distinctID)
 	}
 	if !h.live() {
 		if !h.altOK {
@@ -188,21 +188,12 @@ func (s *Store) Find(team, distinctID string) (unionfind.Person, bool, error) {
 		return unionfind.Person{ID: h.alt, Size: 1}, false, nil
 	}
 	var pb [48]byte
-	pk := personKey(pb[:0], team, h.m.PersonID)
-	p, ok, hit := c.getPerson(pk)
+	p, ok, hit := c.getPerson(personKey(pb[:0], team, h.m.PersonID))
 	if !hit {
-		gen0 := c.gen.Load()
-		err := s.eng.view(func(r kvReader) (err error) {
-			ok, err = r.get(pk, func(v []byte) (err error) {
-				p, err = decodePerson(v)
-				return err
-			})
-			return err
-		})
-		if err != nil {
-			return unionfind.Person{}, false, wrapKey(err, pk)
+		var err error
+		if p, ok, err = s.readPerson(team, h.m.PersonID); err != nil {
+			return unionfind.Person{}, false, err
 		}
-		c.fillPerson(pk, p, ok, gen0, true)
 	}
 	if !ok || p.Deleted {
 		return s.findSnapshot(team, distinctID)
@@ -210,10 +201,32 @@ func (s *Store) Find(team, distinctID string) (unionfind.Person, bool, error) {
 	return p, true, nil
 }
 
+// readPerson reads a person from the engine for Find and fills the cache
+// with it, unless a commit landed meanwhile. It is kept out of Find so
+// that Find's hit path allocates nothing.
+func (s *Store) readPerson(team string, id unionfind.PersonID) (p unionfind.Person, ok bool, err error) {
+	c := s.cache
+	pk := personKey(nil, team, id)
+	gen0 := c.gen.Load()
+	err = s.eng.view(func(r kvReader) (err error) {
+		ok, err = r.get(pk, func(v []byte) (err error) {
+			p, err = decodePerson(v)
+			return err
+		})
+		return err
+	})
+	if err != nil {
+		return unionfind.Person{}, false, wrapKey(err, pk)
+	}
+	c.fillPerson(pk, p, ok, gen0, true)
+	return p, ok, nil
+}
+
 // findMiss reads mapping and person in one snapshot and fills the cache
 // with both, unless a commit landed meanwhile.
-func (s *Store) findMiss(team, distinctID string, dk []byte) (unionfind.Person, bool, error) {
+func (s *Store) findMiss(team, distinctID string) (unionfind.Person, bool, error) {
 	c := s.cache
+	dk := mappingKey(nil, team, distinctID)
 	gen0 := c.gen.Load()
 	var (
 		m          unionfind.Mapping
