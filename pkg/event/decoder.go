@@ -1,0 +1,133 @@
+package event
+
+import (
+	"time"
+)
+
+// DefaultMaxEventBytes is Options.MaxEventBytes when it is not set: 1 MiB.
+const DefaultMaxEventBytes = 1 << 20
+
+// Options configure a Decoder. The zero value is usable.
+type Options struct {
+	// MaxEventBytes is the largest record value accepted, in bytes; larger
+	// ones are rejected with event_too_large before any parsing.
+	// Default (0 or less): DefaultMaxEventBytes.
+	MaxEventBytes int
+	// Now returns the processing time, used to clamp timestamps more than
+	// FutureCutoff in the future and when an event has no other time.
+	// Default: time.Now.
+	Now func() time.Time
+}
+
+// Decoder decodes and normalises capture events. It holds only its options,
+// so one Decoder is safe for concurrent use by any number of goroutines.
+type Decoder struct {
+	maxBytes int
+	now      func() time.Time
+}
+
+// NewDecoder returns a Decoder with o's defaults applied.
+func NewDecoder(o Options) *Decoder {
+	d := &Decoder{maxBytes: o.MaxEventBytes, now: o.Now}
+	if d.maxBytes <= 0 {
+		d.maxBytes = DefaultMaxEventBytes
+	}
+	if d.now == nil {
+		d.now = time.Now
+	}
+	return d
+}
+
+// propScratch is how many properties Decode collects without allocating.
+const propScratch = 32
+
+// Decode decodes one record value read from src. It returns the normalised
+// event, or a *Rejection saying why the record must be dead-lettered; see
+// the package documentation for the order of the checks. Decode does not
+// retain value.
+func (d *Decoder) Decode(value []byte, src Source) (*Event, error) {
+	ev, r := d.decode(value, src)
+	if r != nil {
+		return nil, r // a nil *Rejection must not become a non-nil error
+	}
+	return ev, nil
+}
+
+func (d *Decoder) decode(value []byte, src Source) (*Event, *Rejection) {
+	// 1. size, 2. JSON.
+	if len(value) > d.maxBytes {
+		return nil, reject(ReasonEventTooLarge, itoa(int64(len(value)))+" bytes, limit "+itoa(int64(d.maxBytes)))
+	}
+	var f fields
+	var scratch [propScratch]prop
+	props, r := f.parse(newDoc(value), false, scratch[:])
+	if r != nil {
+		return nil, r
+	}
+	if f.isEnvelope() {
+		if props, r = f.unwrap(props); r != nil {
+			return nil, r
+		}
+	}
+	if f.properties.set() && !f.properties.isObject() {
+		return nil, reject(ReasonInvalidJSON, "properties is not an object: "+quoteShort(f.properties.b))
+	}
+	sp := &f.sp
+
+	ev := &Event{size: len(value)}
+	var ok bool
+	// 3. team.
+	if ev.Team, ok = teamOf(&f, sp.token); !ok {
+		return nil, reject(ReasonMissingTeam, "no team_id, token, api_key, $token or properties.token that is a non-empty string or an integer")
+	}
+	// 4. distinct_id.
+	var id string
+	var w *Warning
+	id, w, r = distinctIDOf(&f, sp.distinctID)
+	if r != nil {
+		return nil, r
+	}
+	ev.DistinctID = id
+	if w != nil {
+		ev.Warnings = append(ev.Warnings, *w)
+	}
+	// 5. uuid.
+	if ev.UUID, r = uuidOf(f.uuid, src); r != nil {
+		return nil, r
+	}
+	// 6. event name.
+	if ev.Name, r = nameOf(f.event); r != nil {
+		return nil, r
+	}
+	// 7. timestamp.
+	processed := d.now().UTC()
+	ev.Timestamp = timestampOf(&f, src, processed, ev)
+	// 8. person processing, and personless identity events.
+	var pw *Warning
+	if ev.Mode, pw = modeOf(sp.processPersonProfile); pw != nil {
+		ev.Warnings = append(ev.Warnings, *pw)
+	}
+	ev.Kind, ev.MergeOther = classify(ev.Name, sp)
+	if ev.Mode == Personless && ev.Kind != Ordinary {
+		return nil, reject(ReasonIdentityWithoutPersonProcessing, ev.Name+" with properties.$process_person_profile false")
+	}
+	// 9. properties as they go out, with $set / $set_once merged.
+	ev.buildProperties(props, &f, sp)
+	ev.extras = f.extras
+	return ev, nil
+}
+
+// nameOf applies the event-name rule: a non-empty string.
+func nameOf(v val) (string, *Rejection) {
+	switch {
+	case !v.present():
+		return "", reject(ReasonInvalidEventName, "no event name")
+	case !v.isString():
+		return "", reject(ReasonInvalidEventName, "event is not a string: "+quoteShort(v.b))
+	}
+	name := v.str()
+	if name == "" {
+		return "", reject(ReasonInvalidEventName, "event is empty")
+	}
+	return name, nil
+}

@@ -1,0 +1,98 @@
+// Package event decodes and normalises capture events (SEMANTICS.md §1–2),
+// classifies them for the identity graph (§4), and encodes the
+// person-stamped event the resolver emits (§6).
+//
+// It imports only the standard library and github.com/google/uuid, and never
+// builds a JSON tree: a small validating scanner finds the values Decode
+// needs; everything else, property values included, stays raw bytes
+// (json.RawMessage) from one private copy of the record.
+//
+// # Order of checks
+//
+// Decode checks a record in this order and stops at the first failure, so
+// a record that fails several checks is dead-lettered with the first:
+//
+//  1. size: len(value) > Options.MaxEventBytes → event_too_large (before
+//     any parsing)
+//  2. JSON: not a JSON object, an envelope whose data is not a JSON object,
+//     or properties present but neither an object nor null → invalid_json
+//  3. team → missing_team
+//  4. distinct_id → invalid_distinct_id (warning distinct_id_truncated)
+//  5. uuid → invalid_uuid
+//  6. event name → invalid_event_name
+//  7. timestamp (warnings only: invalid_timestamp, timestamp_in_future)
+//  8. $process_person_profile (warning invalid_process_person_profile),
+//     then a personless $identify / $create_alias / $merge_dangerously
+//     with its merge key → identity_event_without_person_processing
+//  9. $set / $set_once merging and $unset (never fails)
+//
+// This is the order of the table in SEMANTICS.md §1, with its last two rows
+// (size, JSON) first because nothing else can be read before them.
+//
+// # Choices where SEMANTICS.md is silent
+//
+// Envelopes. A record is an envelope when its top-level "data" is a JSON
+// string; the event is that string parsed. Every envelope member that is
+// present and not null overrides the event's own (uuid, distinct_id and
+// token as §1 says; also ip, now, sent_at and anything else, as PostHog's
+// ingestion does). A "data" that is not a string is an ordinary member;
+// a string "data" inside the event is dropped (passed on, it would make the
+// stamped event look like an envelope). Only one level is unwrapped.
+//
+// Null is absent. Wherever a field has fallbacks or can be overridden, a
+// JSON null counts as absent. A repeated key: the last one wins, as in
+// encoding/json.
+//
+// Team. A candidate counts when it is a string that is not empty or
+// whitespace only (taken untrimmed) or an integer; anything else (null, "",
+// 1.5, true, {}) is passed over for the next candidate.
+//
+// distinct_id. The first candidate present and not null is used; if it is
+// unusable the record is rejected rather than falling back. Booleans are
+// rejected like objects and arrays (as PostHog's capture does). Whitespace
+// means unicode.IsSpace. Length is counted in characters = Unicode code
+// points (Go runes), not bytes or UTF-16 units. Strings with invalid UTF-8
+// or unpaired surrogate escapes have them replaced by U+FFFD (as
+// encoding/json does). Numbers: see numberString — integer literals keep
+// their exact digits (never via float64), others are formatted as
+// JavaScript's String(n) would.
+//
+// uuid. Any form uuid.Parse accepts (canonical, braces, urn:uuid:, 32 hex
+// digits, any case); written back canonical lower-case. "" is invalid; null
+// is absent. A derived uuid is UUIDv5(EventNamespace,
+// "<topic>:<partition>:<offset>"), see DeriveUUID.
+//
+// Event name. Any non-empty string, whitespace included.
+//
+// Timestamp. RFC 3339 strictly (a time zone is required; "t"/"z" accepted;
+// no leap seconds). timestamp, sent_at, now and offset (a number of
+// milliseconds) that are present but unusable each raise invalid_timestamp
+// and count as absent; a time that would fall outside years 0000–9999 is
+// unusable. The sent_at used is the envelope's if set, else the event's.
+// Offset is only used when there is no usable timestamp. With no timestamp,
+// no now and no Kafka record time, the processing time is used.
+//
+// $set / $set_once. Only objects are merged; a non-object at the top level
+// is ignored, and a non-object properties.$set is left alone unless a
+// top-level object replaces it. The merged object keeps the key order of
+// properties.$set, then the new top-level keys. $unset is read from
+// properties only: an array (its string elements) or an object (its keys,
+// sorted).
+//
+// Merge ids. $anon_distinct_id is turned into a string as JavaScript's
+// String() would for scalars (null → "null", true → "true", numbers as
+// above); an object becomes "[object Object]" and an array "" — both ids
+// §4 calls illegal, so neither can join two persons. MergeOther is not
+// truncated or NUL-replaced: §4's illegal-id rules see it as sent.
+//
+// # Output
+//
+// See Event.AppendStamped for the fields written and the members dropped.
+// Times are written in UTC as RFC 3339 with no fraction when whole seconds,
+// else milliseconds when exact, else micro- or nanoseconds.
+//
+// # Concurrency
+//
+// A Decoder is safe for concurrent use. An Event is a plain value owned by
+// whoever holds it; Decode does not retain its input.
+package event

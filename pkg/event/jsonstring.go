@@ -1,0 +1,208 @@
+package event
+
+import (
+	"bytes"
+	"encoding/binary"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// JSON strings in and out: turning a scanned JSON string into a Go string,
+// and writing a Go string as a JSON string.
+
+// stringOf returns the Go string of the JSON string raw (quotes included).
+// rawStr must hold the same bytes as raw; when the string has no escapes and
+// is valid UTF-8 the result is a substring of rawStr and costs nothing.
+// Invalid UTF-8 and unpaired surrogates become U+FFFD, as in encoding/json.
+func stringOf(raw []byte, rawStr string) string {
+	inner := raw[1 : len(raw)-1]
+	if plainString(inner) || bytes.IndexByte(inner, '\\') < 0 && utf8.Valid(inner) {
+		return rawStr[1 : len(rawStr)-1]
+	}
+	return string(unescape(make([]byte, 0, len(inner)), inner))
+}
+
+// plainString reports whether the contents of a scanned JSON string are
+// printable ASCII without escapes, so that they are their own value.
+func plainString(b []byte) bool {
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		if stringStops(binary.LittleEndian.Uint64(b[i:]))&msb != 0 {
+			return false
+		}
+	}
+	for ; i < len(b); i++ {
+		if !strPlain[b[i]] {
+			return false
+		}
+	}
+	return true
+}
+
+// keyOf is stringOf for an object key whose scan flags are known.
+func keyOf(raw []byte, rawStr string, flags uint8) string {
+	if flags&strEscaped == 0 && (flags&strNonASCII == 0 || utf8.Valid(raw[1:len(raw)-1])) {
+		return rawStr[1 : len(rawStr)-1]
+	}
+	return string(unescape(make([]byte, 0, len(raw)-2), raw[1:len(raw)-1]))
+}
+
+// unescape appends the decoded contents of a JSON string (without quotes,
+// already validated by scanString) to dst.
+func unescape(dst, src []byte) []byte {
+	for i := 0; i < len(src); {
+		c := src[i]
+		switch {
+		case c == '\\':
+			switch e := src[i+1]; e {
+			case 'u':
+				r := hex4(src[i+2 : i+6])
+				i += 6
+				if utf16.IsSurrogate(r) {
+					d := utf8.RuneError
+					if r < 0xDC00 && i+6 <= len(src) && src[i] == '\\' && src[i+1] == 'u' {
+						if d = utf16.DecodeRune(r, hex4(src[i+2:i+6])); d != utf8.RuneError {
+							i += 6
+						}
+					}
+					r = d
+				}
+				dst = utf8.AppendRune(dst, r)
+			case 'b':
+				dst, i = append(dst, '\b'), i+2
+			case 'f':
+				dst, i = append(dst, '\f'), i+2
+			case 'n':
+				dst, i = append(dst, '\n'), i+2
+			case 'r':
+				dst, i = append(dst, '\r'), i+2
+			case 't':
+				dst, i = append(dst, '\t'), i+2
+			default: // '"', '\\', '/'
+				dst, i = append(dst, e), i+2
+			}
+		case c < utf8.RuneSelf:
+			dst, i = append(dst, c), i+1
+		default:
+			r, size := utf8.DecodeRune(src[i:])
+			if r == utf8.RuneError && size == 1 {
+				dst = append(dst, "\uFFFD"...)
+			} else {
+				dst = append(dst, src[i:i+size]...)
+			}
+			i += size
+		}
+	}
+	return dst
+}
+
+func hex4(b []byte) rune {
+	var r rune
+	for _, c := range b[:4] {
+		switch {
+		case c <= '9':
+			c -= '0'
+		case c >= 'a':
+			c -= 'a' - 10
+		default:
+			c -= 'A' - 10
+		}
+		r = r<<4 | rune(c)
+	}
+	return r
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendString appends s as a JSON string. Like encoding/json it escapes
+// control characters, '"', '\\', U+2028 and U+2029, and writes invalid UTF-8
+// as \ufffd; unlike it, it leaves '<', '>' and '&' alone.
+func appendString(dst []byte, s string) []byte {
+	if plainText(s) {
+		dst = append(dst, '"')
+		dst = append(dst, s...)
+		return append(dst, '"')
+	}
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		// Eight bytes at a time while they need no escaping.
+		for i+8 <= len(s) && stringStops(load64(s[i:]))&msb == 0 {
+			i += 8
+		}
+		if i >= len(s) {
+			break
+		}
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if strPlain[c] {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				dst = append(dst, '\\', c)
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+			i++
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
+
+// plainText reports whether s is printable ASCII without '"' or '\\', and
+// so is written as a JSON string unchanged.
+func plainText(s string) bool {
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		if stringStops(load64(s[i:]))&msb != 0 {
+			return false
+		}
+	}
+	if i == len(s) {
+		return true
+	}
+	if len(s) >= 8 { // the tail, as the last eight bytes
+		return stringStops(load64(s[len(s)-8:]))&msb == 0
+	}
+	for ; i < len(s); i++ {
+		if !strPlain[s[i]] {
+			return false
+		}
+	}
+	return true
+}
+
+// load64 reads the first eight bytes of s, little-endian.
+func load64(s string) uint64 {
+	_ = s[7]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}

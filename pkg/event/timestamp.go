@@ -1,0 +1,271 @@
+package event
+
+import (
+	"bytes"
+	"math"
+	"strconv"
+	"time"
+)
+
+// FutureCutoff is how far past the processing time an event's timestamp may
+// be before it is clamped to the processing time.
+const FutureCutoff = 23 * time.Hour
+
+// Bounds of a timestamp that RFC 3339 can write (four-digit years).
+var (
+	minTime = time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC)
+	maxTime = time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC)
+)
+
+// timestampOf applies the timestamp rule of SEMANTICS.md §1:
+//
+//  1. timestamp, if it is an RFC 3339 string: corrected for clock skew to
+//     now + (timestamp − sent_at) when both now and sent_at are usable,
+//     else taken as it is;
+//  2. else, with a numeric offset (milliseconds) and a usable now:
+//     now − offset;
+//  3. else now;
+//  4. else the Kafka record's timestamp;
+//  5. else (no record timestamp) the processing time.
+//
+// Then, if the result is more than FutureCutoff after the processing time
+// (Options.Now), it is clamped to the processing time with a
+// timestamp_in_future warning. Any of timestamp, sent_at, now, offset that is
+// present and not null but unusable (not an RFC 3339 string, not a number,
+// or landing outside years 0000–9999) raises invalid_timestamp naming the
+// field and is treated as absent.
+func timestampOf(f *fields, src Source, processed time.Time, ev *Event) time.Time {
+	now, hasNow := timeField(f.now, "now", ev)
+	sentAt, hasSentAt := timeField(f.sentAt, "sent_at", ev)
+	ts, ok := timeField(f.timestamp, "timestamp", ev)
+	if ok && hasNow && hasSentAt {
+		ts = now.Add(ts.Sub(sentAt))
+		if ok = inRange(ts); !ok {
+			ev.warn(WarnInvalidTimestamp, "timestamp "+quoteShort(f.timestamp.b)+" is out of range after clock-skew correction (sent_at "+quoteShort(f.sentAt.b)+", now "+quoteShort(f.now.b)+")")
+		}
+	}
+	if !ok && f.offset.set() && hasNow {
+		if ms, valid := offsetMillis(f.offset); valid {
+			ts = now.Add(-time.Duration(ms * float64(time.Millisecond)))
+			ok = inRange(ts)
+		}
+		if !ok {
+			ev.warn(WarnInvalidTimestamp, "offset "+quoteShort(f.offset.b)+" is not a usable number of milliseconds")
+		}
+	}
+	switch {
+	case ok:
+	case hasNow:
+		ts = now
+	case !src.Timestamp.IsZero():
+		ts = src.Timestamp.UTC()
+	default:
+		ts = processed
+	}
+	if ts.Sub(processed) > FutureCutoff {
+		ev.warn(WarnTimestampInFuture, "timestamp "+string(appendTime(nil, ts))+" is more than 23h after the processing time "+string(appendTime(nil, processed))+"; clamped to it")
+		ts = processed
+	}
+	return ts
+}
+
+// timeField parses a present, non-null time field, warning when it is not
+// an RFC 3339 string.
+func timeField(v val, name string, ev *Event) (time.Time, bool) {
+	if !v.set() {
+		return time.Time{}, false
+	}
+	if v.isString() {
+		inner := v.b[1 : len(v.b)-1]
+		if bytes.IndexByte(inner, '\\') >= 0 {
+			inner = unescape(nil, inner)
+		}
+		if t, ok := parseRFC3339(inner); ok && inRange(t) {
+			return t, true
+		}
+	}
+	ev.warn(WarnInvalidTimestamp, name+" "+quoteShort(v.b)+" is not an RFC 3339 time; ignored")
+	return time.Time{}, false
+}
+
+// offsetMillis reads offset: a finite JSON number of milliseconds whose
+// magnitude fits a time.Duration.
+func offsetMillis(v val) (float64, bool) {
+	if !v.isNumber() {
+		return 0, false
+	}
+	ms, err := strconv.ParseFloat(v.s, 64)
+	if err != nil || math.IsNaN(ms) || math.Abs(ms) > float64(math.MaxInt64/int64(time.Millisecond)) {
+		return 0, false
+	}
+	return ms, true
+}
+
+func inRange(t time.Time) bool { return !t.Before(minTime) && !t.After(maxTime) }
+
+// parseRFC3339 parses an RFC 3339 date-time:
+// YYYY-MM-DD "T" hh:mm:ss [.fraction] ("Z" | ±hh:mm), with "t" and "z" also
+// accepted (RFC 3339 §5.6). Fractions beyond nanoseconds are truncated.
+// Leap seconds (:60) are rejected, as by the time package. The result is UTC.
+func parseRFC3339(s []byte) (time.Time, bool) {
+	if len(s) < 20 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't') || s[13] != ':' || s[16] != ':' {
+		return time.Time{}, false
+	}
+	year, ok1 := digits(s[0:4])
+	month, ok2 := digits(s[5:7])
+	day, ok3 := digits(s[8:10])
+	hour, ok4 := digits(s[11:13])
+	minute, ok5 := digits(s[14:16])
+	sec, ok6 := digits(s[17:19])
+	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) ||
+		month < 1 || month > 12 || day < 1 || day > daysIn(month, year) ||
+		hour > 23 || minute > 59 || sec > 59 {
+		return time.Time{}, false
+	}
+	i, nsec := 19, 0
+	if s[i] == '.' {
+		i++
+		start := i
+		for i < len(s) && '0' <= s[i] && s[i] <= '9' {
+			if i-start < 9 {
+				nsec = nsec*10 + int(s[i]-'0')
+			}
+			i++
+		}
+		if i == start {
+			return time.Time{}, false
+		}
+		for n := i - start; n < 9; n++ {
+			nsec *= 10
+		}
+	}
+	if i >= len(s) {
+		return time.Time{}, false
+	}
+	var offset int // seconds east of UTC
+	switch s[i] {
+	case 'Z', 'z':
+		i++
+	case '+', '-':
+		if len(s)-i != 6 || s[i+3] != ':' {
+			return time.Time{}, false
+		}
+		oh, okh := digits(s[i+1 : i+3])
+		om, okm := digits(s[i+4 : i+6])
+		if !okh || !okm || oh > 23 || om > 59 {
+			return time.Time{}, false
+		}
+		offset = oh*3600 + om*60
+		if s[i] == '-' {
+			offset = -offset
+		}
+		i += 6
+	default:
+		return time.Time{}, false
+	}
+	if i != len(s) {
+		return time.Time{}, false
+	}
+	t := time.Date(year, time.Month(month), day, hour, minute, sec, nsec, time.UTC)
+	return t.Add(-time.Duration(offset) * time.Second), true
+}
+
+func digits(b []byte) (int, bool) {
+	n := 0
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n, true
+}
+
+func daysIn(month, year int) int {
+	switch month {
+	case 2:
+		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
+}
+
+// appendTime appends t in UTC as RFC 3339 without quotes:
+// 2006-01-02T15:04:05Z, with a fraction only when there is one, in
+// milliseconds when that is exact (.123), else microseconds, else
+// nanoseconds. Years outside 0000–9999 are clamped to that range.
+func appendTime(dst []byte, t time.Time) []byte {
+	secs, ns := t.Unix(), t.Nanosecond()
+	switch {
+	case secs < minUnix:
+		secs, ns = minUnix, 0
+	case secs > maxUnix:
+		secs, ns = maxUnix, 999999999
+	}
+	days, rem := floorDiv(secs, 86400)
+	year, month, day := civil(days)
+	hour, minute, sec := int(rem/3600), int(rem/60%60), int(rem%60)
+	dst = append(dst,
+		byte('0'+year/1000), byte('0'+year/100%10), byte('0'+year/10%10), byte('0'+year%10), '-',
+		byte('0'+month/10), byte('0'+month%10), '-',
+		byte('0'+day/10), byte('0'+day%10), 'T',
+		byte('0'+hour/10), byte('0'+hour%10), ':',
+		byte('0'+minute/10), byte('0'+minute%10), ':',
+		byte('0'+sec/10), byte('0'+sec%10))
+	if ns != 0 {
+		width, v := 9, ns
+		switch {
+		case ns%1_000_000 == 0:
+			width, v = 3, ns/1_000_000
+		case ns%1_000 == 0:
+			width, v = 6, ns/1_000
+		}
+		dst = append(dst, '.')
+		var buf [9]byte
+		for i := width - 1; i >= 0; i-- {
+			buf[i] = byte('0' + v%10)
+			v /= 10
+		}
+		dst = append(dst, buf[:width]...)
+	}
+	return append(dst, 'Z')
+}
+
+// Unix seconds of minTime and maxTime.
+var minUnix, maxUnix = minTime.Unix(), maxTime.Unix()
+
+func floorDiv(a, b int64) (q, r int64) {
+	q, r = a/b, a%b
+	if r < 0 {
+		q, r = q-1, r+b
+	}
+	return q, r
+}
+
+// civil converts days since 1970-01-01 to a proleptic Gregorian date
+// (Howard Hinnant's days_from_civil inverse).
+func civil(days int64) (year, month, day int) {
+	z := days + 719468
+	era := z / 146097
+	if z < 0 && z%146097 != 0 {
+		era--
+	}
+	doe := z - era*146097                                  // [0, 146096]
+	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365 // [0, 399]
+	y := yoe + era*400
+	doy := doe - (365*yoe + yoe/4 - yoe/100) // [0, 365]
+	mp := (5*doy + 2) / 153                  // [0, 11]
+	d := doy - (153*mp+2)/5 + 1              // [1, 31]
+	m := mp + 3
+	if m > 12 {
+		m -= 12
+	}
+	if m <= 2 {
+		y++
+	}
+	return int(y), int(m), int(d)
+}
