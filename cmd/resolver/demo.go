@@ -190,10 +190,14 @@ func runDemo(ctx context.Context, cfg Config, log *zap.Logger, out io.Writer) er
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	return printDemo(out, sc, st, got)
+	pricing, err := cfg.Pricing()
+	if err != nil {
+		return err
+	}
+	return printDemo(out, sc, st, got, pricing)
 }
 
-func printDemo(out io.Writer, sc stream.Config, st *state.Store, got map[string][]*kgo.Record) error {
+func printDemo(out io.Writer, sc stream.Config, st *state.Store, got map[string][]*kgo.Record, pricing billing.Pricing) error {
 	// Persons: the distinct-id feed folded by version, grouped by person.
 	dids := map[string]stream.DistinctIDRow{}
 	for _, r := range got[sc.Topics.DistinctIDs] {
@@ -291,7 +295,7 @@ func printDemo(out io.Writer, sc stream.Config, st *state.Store, got map[string]
 	}
 	tw.Flush()
 
-	fmt.Fprintln(out, "\nBILLING (the billing view folded from billing_usage; default tiers)")
+	fmt.Fprintln(out, "\nBILLING (the billing view folded from billing_usage, priced with billing.tiers)")
 	totals := map[billing.Key]int64{}
 	err := st.BillingTotals(func(team, month, class string, n int64) error {
 		c, err := billing.ParseClass(class)
@@ -304,7 +308,7 @@ func printDemo(out io.Writer, sc stream.Config, st *state.Store, got map[string]
 	if err != nil {
 		return err
 	}
-	rep, err := billing.NewReport(totals, billing.DefaultPricing(), billing.Filter{})
+	rep, err := billing.NewReport(totals, pricing, billing.Filter{})
 	if err != nil {
 		return err
 	}
