@@ -1,0 +1,30 @@
+-- The warehouse side of the resolver, for ClickHouse.
+--
+-- docker-compose.yml mounts this directory into the clickhouse-server
+-- container at /docker-entrypoint-initdb.d; the image runs the *.sql files
+-- there once, in name order, with clickhouse-client --multiquery, when its
+-- data directory is empty. To apply them by hand:
+--
+--   for f in configs/clickhouse/*.sql; do clickhouse-client --multiquery < "$f"; done
+--
+-- Every statement is idempotent (IF NOT EXISTS). Files:
+--
+--   00_database.sql               the database
+--   01_functions.sql              resolver_implicit_person_id(team, distinct_id)
+--   02_ingest_errors.sql          records a Kafka table could not parse
+--   03_events.sql                 events_person   -> events
+--   04_persons.sql                persons         -> persons
+--   05_person_distinct_ids.sql    person_distinct_ids -> person_distinct_ids
+--   06_events_with_current_person.sql   the view to query after merges
+--
+-- Each topic is read by a Kafka-engine table (kafka_<topic>) whose columns
+-- are the JSON fields of the topic's records (SEMANTICS.md §6, the structs
+-- in pkg/stream/feed.go and the stamped event of pkg/event), and a
+-- materialized view copies what it reads into the storage table. The
+-- resolver writes these topics in Kafka transactions; librdkafka, which the
+-- Kafka engine uses, reads with isolation.level=read_committed by default,
+-- so aborted batches never reach the tables. The broker address kafka:9092
+-- is the compose service; change kafka_broker_list for another cluster.
+-- pkg/warehouse checks these files and models the tables in Go.
+
+CREATE DATABASE IF NOT EXISTS resolver;

@@ -1,0 +1,30 @@
+// Package warehouse is the Go model of the warehouse side of the resolver:
+// what the ClickHouse schema in configs/clickhouse does with the three
+// topics it ingests (events_person, persons, person_distinct_ids), written
+// out in Go so that it can be tested against the resolver itself.
+//
+// The model has two parts.
+//
+//   - Tables folds rows the way ReplacingMergeTree(version) does once its
+//     parts have merged: per key, the row with the highest version, and of
+//     rows with equal versions the one inserted last. Persons are keyed by
+//     (team, id), distinct-id rows by (team, distinct_id). Deleted rows are
+//     kept (is_deleted is a column, not a delete), as in the schema.
+//   - Tables.CurrentPersonID is the rule of the view
+//     events_with_current_person: an event's current person is given by the
+//     latest distinct-id row of its (team, distinct_id) — that row's
+//     person_id, or the id's implicit person if the row is deleted — and
+//     is the person it was stamped with when there is no row.
+//
+// Once every row of the feeds has been folded in, CurrentPersonID agrees
+// with the resolver's own lookup (unionfind.Find) for every stamped event:
+// pkg/stream's warehouse test checks this over a generated stream with
+// merges, on the embedded broker. The tests of this package check the SQL
+// files themselves (a small tokenizer: statements, names, columns against
+// the JSON fields of the rows), the implicit-person function of the schema
+// against unionfind.ImplicitPersonID, and docker-compose.yml and the
+// Dockerfile that run the whole thing on a real cluster.
+//
+// The package is plain Go: it imports only the identity core
+// (pkg/unionfind) for the implicit person id.
+package warehouse

@@ -1,0 +1,41 @@
+package warehouse
+
+import "encoding/json"
+
+// Person is a row of the persons topic and of the persons table
+// (SEMANTICS.md §6). Its JSON field names are the table's column names.
+type Person struct {
+	Team         string          `json:"team"`
+	ID           string          `json:"id"`
+	CreatedAt    string          `json:"created_at"`
+	Properties   json.RawMessage `json:"properties"`
+	IsIdentified bool            `json:"is_identified"`
+	IsDeleted    bool            `json:"is_deleted"`
+	Version      uint64          `json:"version"`
+}
+
+// DistinctID is a row of the person_distinct_ids topic and table.
+type DistinctID struct {
+	Team       string `json:"team"`
+	DistinctID string `json:"distinct_id"`
+	PersonID   string `json:"person_id"`
+	Version    uint64 `json:"version"`
+	IsDeleted  bool   `json:"is_deleted"`
+}
+
+// Event is a person-stamped event as the events table stores it: the
+// members of an events_person record that are columns. The record's other
+// members (the input's token, team_id, ip, …) are not stored.
+type Event struct {
+	UUID             string          `json:"uuid"`
+	Event            string          `json:"event"`
+	DistinctID       string          `json:"distinct_id"`
+	Team             string          `json:"team"`
+	Timestamp        string          `json:"timestamp"`
+	Properties       json.RawMessage `json:"properties"`
+	PersonID         string          `json:"person_id"`
+	PersonCreatedAt  string          `json:"person_created_at"`
+	PersonProperties json.RawMessage `json:"person_properties"`
+	PersonMode       string          `json:"person_mode"`
+	BillingClass     string          `json:"billing_class"`
+}

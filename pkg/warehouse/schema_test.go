@@ -1,0 +1,374 @@
+package warehouse
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/resolver-dev/resolver/pkg/event"
+	"github.com/resolver-dev/resolver/pkg/stream"
+	"github.com/resolver-dev/resolver/pkg/unionfind"
+)
+
+// schemaStmt is a statement and the file it is in.
+type schemaStmt struct {
+	stmt
+	file string
+}
+
+// schema is every statement of configs/clickhouse/*.sql, in the order the
+// files run (by name) and the statements within them.
+type schema struct {
+	stmts  []schemaStmt
+	byName map[string]schemaStmt
+}
+
+func loadSchema(t *testing.T) schema {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(repoRoot(t), "configs", "clickhouse", "*.sql"))
+	require.NoError(t, err)
+	require.NotEmpty(t, files)
+	sort.Strings(files) // the order docker-entrypoint-initdb.d runs them
+	s := schema{byName: map[string]schemaStmt{}}
+	for _, path := range files {
+		name := filepath.Base(path)
+		src, err := os.ReadFile(path)
+		require.NoError(t, err)
+		f, err := tokenize(string(src))
+		require.NoError(t, err, name)
+		require.NotEmpty(t, strings.TrimSpace(f.leadingComment), "%s opens with a comment saying what it is", name)
+		stmts, err := splitStatements(f.tokens)
+		require.NoError(t, err, name)
+		require.NotEmpty(t, stmts, name)
+		for _, toks := range stmts {
+			st, err := parseCreate(toks)
+			require.NoError(t, err, name)
+			assert.True(t, st.ifNotExists, "%s line %d: CREATE %s %s without IF NOT EXISTS: the files must be safe to run twice", name, st.line, st.kind, st.name)
+			_, dup := s.byName[st.name]
+			require.False(t, dup, "%s line %d: %s created twice", name, st.line, st.name)
+			ss := schemaStmt{stmt: st, file: name}
+			s.stmts = append(s.stmts, ss)
+			s.byName[st.name] = ss
+		}
+	}
+	return s
+}
+
+// get returns the statement creating name, failing if there is none.
+func (s schema) get(t *testing.T, name, kind string) schemaStmt {
+	t.Helper()
+	st, ok := s.byName[name]
+	require.True(t, ok, "no CREATE of %s", name)
+	require.Equal(t, kind, st.kind, "%s", name)
+	return st
+}
+
+func columnNames(cols []column) []string {
+	out := make([]string, len(cols))
+	for i, c := range cols {
+		out[i] = c.name
+	}
+	return out
+}
+
+// isProvenance reports whether a storage column is bookkeeping of the
+// ingestion (a Kafka virtual column or an insert time), not a row field.
+func isProvenance(name string) bool { return strings.HasPrefix(name, "_") }
+
+// stampedFields are the members of a person-stamped event that are the
+// resolver's (SEMANTICS.md §6), found by stamping a minimal event with
+// pkg/event: the output's members less the input's own passed-through ones.
+func stampedFields(t *testing.T) []string {
+	t.Helper()
+	in := `{"uuid":"0190c1a2-0000-7000-8000-000000000001","event":"$pageview","distinct_id":"d1","token":"phc_x","timestamp":"2026-11-28T10:00:00.123Z","properties":{"a":1}}`
+	ev, err := event.NewDecoder(event.Options{}).Decode([]byte(in), event.Source{Topic: "events_raw", Timestamp: time.Now()})
+	require.NoError(t, err)
+	out := ev.AppendStamped(nil, event.Stamp{
+		PersonID: unionfind.ImplicitPersonID(ev.Team, ev.DistinctID).String(), PersonCreatedAt: unionfind.ImplicitCreatedAt,
+		PersonMode: "propertyless", BillingClass: "anonymous",
+	})
+	var m map[string]json.RawMessage
+	require.NoError(t, json.Unmarshal(out, &m), "%s", out)
+	var fields []string
+	for k := range m {
+		if k != "token" { // the input's, passed through
+			fields = append(fields, k)
+		}
+	}
+	sort.Strings(fields)
+	return fields
+}
+
+// TestRowTypesMatchTheFeed pins the Go rows of this package to the JSON the
+// resolver writes: stream.PersonRow and stream.DistinctIDRow, and the
+// stamped event of pkg/event.
+func TestRowTypesMatchTheFeed(t *testing.T) {
+	assert.Equal(t, jsonFields(stream.PersonRow{}), jsonFields(Person{}))
+	assert.Equal(t, jsonFields(stream.DistinctIDRow{}), jsonFields(DistinctID{}))
+	assert.Equal(t, stampedFields(t), jsonFields(Event{}))
+	assert.Equal(t, []string{
+		"billing_class", "distinct_id", "event", "person_created_at", "person_id", "person_mode",
+		"person_properties", "properties", "team", "timestamp", "uuid",
+	}, jsonFields(Event{}), "SEMANTICS.md §6")
+}
+
+// TestSchemaSyntax checks every file's shape (the loader fails on
+// unbalanced parentheses, a statement without ';', a CREATE that names
+// nothing) and that each object is created before anything uses it, in the
+// order the files run.
+func TestSchemaSyntax(t *testing.T) {
+	s := loadSchema(t)
+	seen := map[string]bool{}
+	for _, st := range s.stmts {
+		switch st.kind {
+		case "DATABASE":
+			assert.Equal(t, "resolver", st.name)
+		case "FUNCTION":
+			assert.True(t, strings.HasPrefix(st.name, "resolver_"), "%s: functions are global; prefix them resolver_", st.name)
+		default:
+			db, _, ok := strings.Cut(st.name, ".")
+			assert.True(t, ok && db == "resolver", "%s: %s is qualified with the database resolver", st.file, st.name)
+			assert.True(t, seen["resolver"], "%s: %s created before the database", st.file, st.name)
+		}
+		for _, ref := range append(slices.Clone(st.refs), st.to) {
+			if ref != "" {
+				assert.True(t, seen[ref], "%s: %s uses %s before it is created", st.file, st.name, ref)
+			}
+		}
+		for _, tok := range st.body {
+			if strings.HasPrefix(tok.text, "resolver_") && tok.kind == tokIdent {
+				assert.True(t, seen[tok.text], "%s: %s calls %s before it is created", st.file, st.name, tok.text)
+			}
+		}
+		seen[st.name] = true
+	}
+}
+
+// feedTable is one topic the warehouse ingests.
+type feedTable struct {
+	topicKey string // key under topics: in configs/resolver.yaml
+	kafka    string // the Kafka-engine table
+	mv       string // the materialized view into storage
+	storage  string
+	fields   []string // JSON fields of the topic's records
+}
+
+func feedTables(t *testing.T) []feedTable {
+	return []feedTable{
+		{"person", "resolver.kafka_events_person", "resolver.events_person_mv", "resolver.events", stampedFields(t)},
+		{"persons", "resolver.kafka_persons", "resolver.persons_mv", "resolver.persons", jsonFields(stream.PersonRow{})},
+		{"distinct_ids", "resolver.kafka_person_distinct_ids", "resolver.person_distinct_ids_mv", "resolver.person_distinct_ids", jsonFields(stream.DistinctIDRow{})},
+	}
+}
+
+// baseType strips LowCardinality(…): the storage may store a String column
+// of the Kafka table as LowCardinality(String).
+func baseType(typ string) string {
+	if in, ok := strings.CutPrefix(typ, "LowCardinality("); ok {
+		return strings.TrimSuffix(in, ")")
+	}
+	return typ
+}
+
+// TestSchemaFeedTables checks, for each ingested topic, the Kafka table, its
+// materialized view and the storage table against the resolver's JSON and
+// topic names.
+func TestSchemaFeedTables(t *testing.T) {
+	s := loadSchema(t)
+	topics := topicNames(t)
+	groups := map[string]bool{}
+	for _, ft := range feedTables(t) {
+		t.Run(ft.storage, func(t *testing.T) {
+			k := s.get(t, ft.kafka, "TABLE")
+			assert.Equal(t, "Kafka", k.engine)
+			assert.Equal(t, topics[ft.topicKey], k.settings["kafka_topic_list"], "%s reads topics.%s", ft.kafka, ft.topicKey)
+			assert.Equal(t, "JSONEachRow", k.settings["kafka_format"])
+			assert.Equal(t, composeKafkaAddr, k.settings["kafka_broker_list"], "the compose broker")
+			assert.Equal(t, "stream", k.settings["kafka_handle_error_mode"])
+			assert.Equal(t, "1", k.settings["input_format_skip_unknown_fields"])
+			g := k.settings["kafka_group_name"]
+			assert.NotEmpty(t, g)
+			assert.False(t, groups[g], "consumer group %s shared by two Kafka tables", g)
+			groups[g] = true
+			assert.Equal(t, ft.fields, sorted(columnNames(k.columns)), "%s: the columns are the JSON fields of the records", ft.kafka)
+			for _, c := range k.columns {
+				if strings.HasPrefix(c.typ, "DateTime") {
+					assert.Equal(t, "best_effort", k.settings["date_time_input_format"], "%s.%s: RFC 3339 with T and Z", ft.kafka, c.name)
+				}
+				if c.name == "properties" || c.name == "person_properties" {
+					assert.Equal(t, "String", c.typ, "%s.%s: the JSON object as text", ft.kafka, c.name)
+					assert.Equal(t, "1", k.settings["input_format_json_read_objects_as_strings"])
+				}
+				if strings.HasPrefix(c.name, "is_") {
+					assert.Equal(t, "UInt8", c.typ)
+					assert.Equal(t, "1", k.settings["input_format_json_read_bools_as_numbers"], "%s.%s: JSON true/false", ft.kafka, c.name)
+				}
+			}
+
+			st := s.get(t, ft.storage, "TABLE")
+			var fields []string
+			kafkaType := map[string]string{}
+			for _, c := range k.columns {
+				kafkaType[c.name] = c.typ
+			}
+			for _, c := range st.columns {
+				if isProvenance(c.name) {
+					continue
+				}
+				fields = append(fields, c.name)
+				assert.Equal(t, baseType(kafkaType[c.name]), baseType(c.typ), "%s.%s has the type of %s.%s", ft.storage, c.name, ft.kafka, c.name)
+			}
+			assert.Equal(t, ft.fields, sorted(fields), "%s: the columns are the JSON fields of the records, plus _provenance", ft.storage)
+
+			mv := s.get(t, ft.mv, "MATERIALIZED VIEW")
+			assert.Equal(t, ft.storage, mv.to)
+			assert.Equal(t, ft.kafka, mv.from)
+			var stored []string
+			for _, c := range st.columns {
+				if c.name != "_inserted_at" {
+					stored = append(stored, c.name)
+				}
+			}
+			assert.Equal(t, sorted(stored), sorted(mv.selectCols), "%s selects every column of %s", ft.mv, ft.storage)
+			assert.Contains(t, join(mv.body), "WHERElength(_error)=0", "%s skips records that did not parse", ft.mv)
+
+			var errMV []string
+			for _, o := range s.stmts {
+				if o.kind == "MATERIALIZED VIEW" && o.from == ft.kafka && o.to == "resolver.ingest_errors" {
+					errMV = append(errMV, o.name)
+					assert.Contains(t, join(o.body), "WHERElength(_error)>0")
+				}
+			}
+			assert.Len(t, errMV, 1, "one view copies %s's broken records to resolver.ingest_errors", ft.kafka)
+		})
+	}
+
+	ev := s.get(t, "resolver.events", "TABLE")
+	assert.Equal(t, "MergeTree", ev.engine)
+	for _, tc := range []struct{ table, order string }{
+		{"resolver.persons", "(team,id)"},
+		{"resolver.person_distinct_ids", "(team,distinct_id)"},
+	} {
+		st := s.get(t, tc.table, "TABLE")
+		assert.Equal(t, "ReplacingMergeTree", st.engine, tc.table)
+		assert.Equal(t, []string{"version"}, st.engArgs, "%s folds by version (SEMANTICS.md §6)", tc.table)
+		assert.Equal(t, tc.order, st.orderBy, tc.table)
+		assert.Contains(t, columnNames(st.columns), "is_deleted", tc.table)
+	}
+}
+
+// TestSchemaCurrentPersonView checks the view's shape: the events columns,
+// with person_id the current person and stamped_person_id the stamped one,
+// from events joined with the latest distinct-id row, the implicit person for
+// a deleted one — the rule of Tables.CurrentPersonID.
+func TestSchemaCurrentPersonView(t *testing.T) {
+	s := loadSchema(t)
+	v := s.get(t, "resolver.events_with_current_person", "VIEW")
+	assert.Equal(t, "resolver.events", v.from)
+	assert.ElementsMatch(t, []string{"resolver.events", "resolver.person_distinct_ids"}, v.refs)
+	want := append(slices.DeleteFunc(columnNames(s.get(t, "resolver.events", "TABLE").columns), isProvenance), "stamped_person_id")
+	assert.ElementsMatch(t, want, v.selectCols)
+	body := join(v.body)
+	for _, frag := range []string{
+		"coalesce(o.current_person_id,e.person_id)ASperson_id",
+		"e.person_idASstamped_person_id",
+		"LEFTJOIN",
+		"argMax(is_deleted,version)=1",
+		"resolver_implicit_person_id(team,distinct_id)",
+		"argMax(person_id,version)",
+		"GROUPBYteam,distinct_id",
+		"ONe.team=o.teamANDe.distinct_id=o.distinct_id",
+	} {
+		assert.Contains(t, body, frag)
+	}
+}
+
+// TestSchemaImplicitPersonFunction evaluates resolver_implicit_person_id
+// with a Go model of the ClickHouse functions it calls and compares it with
+// unionfind.ImplicitPersonID: the SEMANTICS.md §3 examples and ids with
+// every first hex digit of byte 9, so each variant digit 8, 9, a, b occurs.
+func TestSchemaImplicitPersonFunction(t *testing.T) {
+	s := loadSchema(t)
+	udfs := map[string]udf{}
+	for _, st := range s.stmts {
+		if st.kind == "FUNCTION" {
+			udfs[st.name] = udf{params: st.params, body: st.body}
+		}
+	}
+	ev := &evaluator{udfs: udfs, calls: map[string]int{}}
+	check := func(team, did string) string {
+		t.Helper()
+		got, err := ev.call("resolver_implicit_person_id", []sqlValue{str(team), str(did)})
+		require.NoError(t, err)
+		want := unionfind.ImplicitPersonID(team, did).String()
+		assert.Equal(t, want, got.s, "team %q distinct_id %q", team, did)
+		return got.s
+	}
+	assert.Equal(t, "246f7a43-5507-564f-b687-793ee3c2dd79", check("1", "test"))
+	assert.Equal(t, "00ce873a-549c-548e-bbec-cc804a385dd8", check("2", "test"))
+	assert.Equal(t, "45c17302-ee44-5596-916a-0eba21f4b638", check("1", "test2"))
+	variants := map[byte]bool{}
+	for i := 0; len(variants) < 4 || i < 64; i++ {
+		require.Less(t, i, 10000)
+		id := check("phc_team1", "anon-"+string(rune('a'+i%26))+strings.Repeat("é", i/26)+"\x00:")
+		variants[id[19]] = true
+	}
+	assert.Equal(t, map[byte]bool{'8': true, '9': true, 'a': true, 'b': true}, variants)
+	for _, f := range []string{"SHA1", "UUIDStringToNum", "hex", "lower", "substring", "position", "toUUID", "concat"} {
+		assert.NotZero(t, ev.calls[f], "%s is used", f)
+	}
+	// The namespace in the SQL is unionfind's.
+	assert.Contains(t, join(udfs["resolver_implicit_person_id"].body), "'"+unionfind.PersonNamespace.String()+"'")
+}
+
+// TestTokenizer pins the tokenizer on the cases the schema files do not
+// all exercise.
+func TestTokenizer(t *testing.T) {
+	f, err := tokenize("-- lead\n/* more */ SELECT 'it''s', 'a\\'b', `x y`, \"q\" -> 0x0F; -- tail")
+	require.NoError(t, err)
+	assert.Equal(t, "lead\nmore\n", f.leadingComment)
+	var texts []string
+	for _, tok := range f.tokens {
+		texts = append(texts, tok.text)
+	}
+	assert.Equal(t, []string{"SELECT", "it's", ",", "a'b", ",", "x y", ",", "q", "->", "0x0F", ";"}, texts)
+
+	for src, want := range map[string]string{
+		"CREATE DATABASE x":                      "does not end with ';'",
+		"CREATE TABLE t (a String;":              "inside (",
+		"CREATE TABLE t (a String));":            "unbalanced",
+		"SELECT 'abc;":                           "unterminated string",
+		"CREATE TABLE t (a String) ENGINE = Log": "does not end with ';'",
+	} {
+		f, err := tokenize(src)
+		if err == nil {
+			_, err = splitStatements(f.tokens)
+		}
+		require.Error(t, err, src)
+		assert.Contains(t, err.Error(), want, src)
+	}
+	for src, want := range map[string]string{
+		"CREATE TABLE IF NOT EXISTS (a String) ENGINE = Log;": "names nothing",
+		"DROP TABLE x;":                                      "not a CREATE",
+		"CREATE TABLE x (a) ENGINE = Log;":                   "no name and type",
+		"CREATE VIEW v AS SELECT a + 1 FROM t;":              "needs a name",
+		"CREATE TABLE x (a String) ENGINE = Log SETTINGS b;": "not name = literal",
+		"CREATE TABLE x (a String) ENGINE = Log CREATE TABLE y (b String) ENGINE = Log;": "a ';' missing",
+	} {
+		f, err := tokenize(src)
+		require.NoError(t, err, src)
+		stmts, err := splitStatements(f.tokens)
+		require.NoError(t, err, src)
+		_, err = parseCreate(stmts[0])
+		require.Error(t, err, src)
+		assert.Contains(t, err.Error(), want, src)
+	}
+}

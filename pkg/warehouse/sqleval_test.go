@@ -1,0 +1,285 @@
+package warehouse
+
+import (
+	"crypto/sha1" //nolint:gosec // UUIDv5 is defined on SHA-1
+	"encoding/hex"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/google/uuid"
+)
+
+// This file evaluates the bodies of the SQL user-defined functions in
+// configs/clickhouse/01_functions.sql with a Go model of the ClickHouse
+// functions they call, so that a test can compare what the SQL computes
+// with unionfind.ImplicitPersonID. Only the functions those bodies use are
+// modelled, each as ClickHouse documents it: substring and position count
+// from 1, hex writes upper-case digits, SHA1 returns the 20 raw bytes,
+// UUIDStringToNum the 16 bytes of a UUID in text order. Anything else is an
+// error, so a body that calls a new function fails the test until the model
+// knows it.
+
+// sqlValue is a String (raw bytes) or an integer.
+type sqlValue struct {
+	s     string
+	n     int64
+	isNum bool
+}
+
+func str(s string) sqlValue { return sqlValue{s: s} }
+func num(n int64) sqlValue  { return sqlValue{n: n, isNum: true} }
+
+func (v sqlValue) String() string {
+	if v.isNum {
+		return strconv.FormatInt(v.n, 10)
+	}
+	return strconv.Quote(v.s)
+}
+
+// udf is a SQL user-defined function: parameters and body.
+type udf struct {
+	params []string
+	body   []token
+}
+
+// evaluator evaluates expressions; vars are the parameters in scope.
+type evaluator struct {
+	udfs map[string]udf
+	vars map[string]sqlValue
+	toks []token
+	i    int
+	// calls counts the ClickHouse functions called, by name.
+	calls map[string]int
+}
+
+// call evaluates the user-defined function name with args.
+func (e *evaluator) call(name string, args []sqlValue) (sqlValue, error) {
+	f, ok := e.udfs[name]
+	if !ok {
+		return sqlValue{}, fmt.Errorf("no function %s", name)
+	}
+	if len(args) != len(f.params) {
+		return sqlValue{}, fmt.Errorf("%s takes %d arguments, got %d", name, len(f.params), len(args))
+	}
+	inner := &evaluator{udfs: e.udfs, vars: map[string]sqlValue{}, toks: f.body, calls: e.calls}
+	for i, p := range f.params {
+		inner.vars[p] = args[i]
+	}
+	v, err := inner.expr()
+	if err != nil {
+		return v, fmt.Errorf("%s: %w", name, err)
+	}
+	if inner.i != len(inner.toks) {
+		return v, fmt.Errorf("%s: unexpected %s after the expression", name, inner.toks[inner.i])
+	}
+	return v, nil
+}
+
+func (e *evaluator) peek() token {
+	if e.i >= len(e.toks) {
+		return token{text: "<end>"}
+	}
+	return e.toks[e.i]
+}
+
+// expr := term (('+' | '-') term)*
+func (e *evaluator) expr() (sqlValue, error) {
+	v, err := e.term()
+	for err == nil && (e.peek().is("+") || e.peek().is("-")) {
+		op := e.peek().text
+		e.i++
+		var w sqlValue
+		if w, err = e.term(); err != nil {
+			break
+		}
+		if !v.isNum || !w.isNum {
+			return v, fmt.Errorf("%s %s %s: arithmetic on a string", v, op, w)
+		}
+		if op == "+" {
+			v = num(v.n + w.n)
+		} else {
+			v = num(v.n - w.n)
+		}
+	}
+	return v, err
+}
+
+// term := factor (('*' | '%') factor)*
+func (e *evaluator) term() (sqlValue, error) {
+	v, err := e.factor()
+	for err == nil && (e.peek().is("*") || e.peek().is("%")) {
+		op := e.peek().text
+		e.i++
+		var w sqlValue
+		if w, err = e.factor(); err != nil {
+			break
+		}
+		if !v.isNum || !w.isNum {
+			return v, fmt.Errorf("%s %s %s: arithmetic on a string", v, op, w)
+		}
+		if op == "*" {
+			v = num(v.n * w.n)
+		} else {
+			if w.n == 0 {
+				return v, fmt.Errorf("modulo by zero")
+			}
+			v = num(v.n % w.n)
+		}
+	}
+	return v, err
+}
+
+// factor := number | string | name | name '(' args ')' | '(' expr ')'
+func (e *evaluator) factor() (sqlValue, error) {
+	t := e.peek()
+	e.i++
+	switch {
+	case t.kind == tokNumber:
+		n, err := strconv.ParseInt(t.text, 0, 64)
+		return num(n), err
+	case t.kind == tokString:
+		return str(t.text), nil
+	case t.is("("):
+		v, err := e.expr()
+		if err != nil {
+			return v, err
+		}
+		if !e.peek().is(")") {
+			return v, fmt.Errorf("expected ')', found %s", e.peek())
+		}
+		e.i++
+		return v, nil
+	case t.kind == tokIdent && e.peek().is("("):
+		e.i++
+		var args []sqlValue
+		for !e.peek().is(")") {
+			a, err := e.expr()
+			if err != nil {
+				return a, err
+			}
+			args = append(args, a)
+			if e.peek().is(",") {
+				e.i++
+			} else if !e.peek().is(")") {
+				return a, fmt.Errorf("expected ',' or ')' in the arguments of %s, found %s", t.text, e.peek())
+			}
+		}
+		e.i++
+		return e.apply(t.text, args)
+	case t.kind == tokIdent:
+		v, ok := e.vars[t.text]
+		if !ok {
+			return v, fmt.Errorf("unknown name %s", t)
+		}
+		return v, nil
+	}
+	return sqlValue{}, fmt.Errorf("unexpected %s", t)
+}
+
+// apply calls a ClickHouse function (as modelled) or a user-defined one.
+func (e *evaluator) apply(name string, args []sqlValue) (sqlValue, error) {
+	if _, ok := e.udfs[name]; ok {
+		return e.call(name, args)
+	}
+	e.calls[name]++
+	want := func(n int) error {
+		if len(args) != n {
+			return fmt.Errorf("%s takes %d arguments, got %d", name, n, len(args))
+		}
+		return nil
+	}
+	strArg := func(i int) (string, error) {
+		if args[i].isNum {
+			return "", fmt.Errorf("%s: argument %d is a number, not a string", name, i+1)
+		}
+		return args[i].s, nil
+	}
+	switch name {
+	case "concat":
+		var b strings.Builder
+		for i := range args {
+			s, err := strArg(i)
+			if err != nil {
+				return sqlValue{}, err
+			}
+			b.WriteString(s)
+		}
+		return str(b.String()), nil
+	case "substring":
+		// substring(s, offset, length): bytes, offset from 1.
+		if err := want(3); err != nil {
+			return sqlValue{}, err
+		}
+		s, err := strArg(0)
+		if err != nil {
+			return sqlValue{}, err
+		}
+		if !args[1].isNum || !args[2].isNum || args[1].n < 1 || args[2].n < 0 {
+			return sqlValue{}, fmt.Errorf("substring(%v, %v, %v): offset and length must be positive numbers here", args[0], args[1], args[2])
+		}
+		from := min(int(args[1].n)-1, len(s))
+		to := min(from+int(args[2].n), len(s))
+		return str(s[from:to]), nil
+	case "position":
+		// position(haystack, needle): 1-based byte index, 0 if absent.
+		if err := want(2); err != nil {
+			return sqlValue{}, err
+		}
+		h, err := strArg(0)
+		if err != nil {
+			return sqlValue{}, err
+		}
+		n, err := strArg(1)
+		if err != nil {
+			return sqlValue{}, err
+		}
+		return num(int64(strings.Index(h, n) + 1)), nil
+	case "lower":
+		if err := want(1); err != nil {
+			return sqlValue{}, err
+		}
+		s, err := strArg(0)
+		return str(strings.ToLower(s)), err
+	case "hex":
+		if err := want(1); err != nil {
+			return sqlValue{}, err
+		}
+		s, err := strArg(0)
+		return str(strings.ToUpper(hex.EncodeToString([]byte(s)))), err
+	case "SHA1":
+		if err := want(1); err != nil {
+			return sqlValue{}, err
+		}
+		s, err := strArg(0)
+		sum := sha1.Sum([]byte(s)) //nolint:gosec // UUIDv5 is defined on SHA-1
+		return str(string(sum[:])), err
+	case "UUIDStringToNum":
+		if err := want(1); err != nil {
+			return sqlValue{}, err
+		}
+		s, err := strArg(0)
+		if err != nil {
+			return sqlValue{}, err
+		}
+		u, err := uuid.Parse(s)
+		if err != nil || len(s) != 36 {
+			return sqlValue{}, fmt.Errorf("UUIDStringToNum(%q): not a 36-character UUID", s)
+		}
+		return str(string(u[:])), nil
+	case "toUUID":
+		if err := want(1); err != nil {
+			return sqlValue{}, err
+		}
+		s, err := strArg(0)
+		if err != nil {
+			return sqlValue{}, err
+		}
+		u, err := uuid.Parse(s)
+		if err != nil || len(s) != 36 {
+			return sqlValue{}, fmt.Errorf("toUUID(%q): not a UUID", s)
+		}
+		return str(u.String()), nil
+	}
+	return sqlValue{}, fmt.Errorf("function %s is not modelled", name)
+}
