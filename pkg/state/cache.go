@@ -47,12 +47,13 @@ import (
 // its few microseconds in Badger; the written keys are in the cache anyway
 // through write-through, so this costs little.
 //
-// Memory is bounded per shard by an approximate byte count (key, entry,
-// properties, map overhead); eviction is CLOCK (a reference bit per entry,
+// Memory is bounded per shard by an approximate byte count (slot, map
+// entry, person and properties); eviction is CLOCK (a reference bit per entry,
 // set on hit, cleared by the sweeping hand).
 type cache struct {
 	gen      atomic.Uint64
 	seed     maphash.Seed
+	seed2    maphash.Seed
 	shardCap int64
 	capacity int64
 	shards   [cacheShards]cacheShard
@@ -60,17 +61,24 @@ type cache struct {
 
 const cacheShards = 64
 
-// entryOverhead approximates the bytes an entry costs besides its key and
-// properties: the slot, the map entry, the person struct for persons.
+// The approximate bytes an entry costs: its slot (80) and map entry (~24,
+// with the map's slack); a person also its struct and properties.
 const (
-	mappingOverhead = 160
-	personOverhead  = 240
+	mappingOverhead = 104
+	personOverhead  = 104 + 96
 	propOverhead    = 48
 )
 
 type cacheShard struct {
-	mu    sync.Mutex
-	idx   map[string]int32
+	mu sync.Mutex
+	// idx maps a 64-bit hash of a key to its slot; the slot keeps a second,
+	// independent 64-bit hash that every lookup compares, so a key is known
+	// by 128 bits and the key bytes are not kept at all. Keying by integers
+	// keeps lookups to the map's group and the slot — at a million entries
+	// every other pointer followed is a cache miss. Two keys are confused
+	// only if both hashes collide: about n²/2¹²⁹, 10⁻²³ for 10⁸ keys. Two
+	// keys with one first hash share a slot: the later replaces the earlier.
+	idx   map[uint64]int32
 	slots []centry
 	free  []int32
 	hand  int
@@ -82,7 +90,8 @@ type cacheShard struct {
 
 // centry is one cache slot.
 type centry struct {
-	key   string
+	hash  uint64 // first hash of the key (idx's key)
+	hash2 uint64 // second hash, compared on lookup
 	used  bool // the slot holds an entry
 	ref   bool // CLOCK reference bit
 	ok    bool // the record exists (else an absent entry)
@@ -106,22 +115,35 @@ func (h *mappingHit) live() bool { return h.ok && !h.m.Deleted }
 
 // newCache returns a cache of about capacity bytes.
 func newCache(capacity int64) *cache {
-	c := &cache{seed: maphash.MakeSeed(), capacity: capacity, shardCap: capacity / cacheShards}
+	c := &cache{seed: maphash.MakeSeed(), seed2: maphash.MakeSeed(), capacity: capacity, shardCap: capacity / cacheShards}
 	for i := range c.shards {
-		c.shards[i].idx = make(map[string]int32)
+		c.shards[i].idx = make(map[uint64]int32)
 	}
 	return c
 }
 
-func (c *cache) shard(k []byte) *cacheShard {
-	return &c.shards[maphash.Bytes(c.seed, k)&(cacheShards-1)]
+// keyHash is the 128-bit identity of a key in the cache.
+type keyHash struct{ h1, h2 uint64 }
+
+// shard returns the shard of key k and k's hashes.
+func (c *cache) shard(k []byte) (*cacheShard, keyHash) {
+	h := keyHash{maphash.Bytes(c.seed, k), maphash.Bytes(c.seed2, k)}
+	return &c.shards[h.h1>>58], h // high bits pick the shard; the map hashes h1 again
+}
+
+// find returns the slot of the key, or -1. The caller holds the lock.
+func (sh *cacheShard) find(h keyHash) int32 {
+	if i, ok := sh.idx[h.h1]; ok && sh.slots[i].hash2 == h.h2 {
+		return i
+	}
+	return -1
 }
 
 func (c *cache) getMapping(k []byte) (mappingHit, bool) {
-	sh := c.shard(k)
+	sh, h := c.shard(k)
 	sh.mu.Lock()
-	i, ok := sh.idx[string(k)]
-	if !ok {
+	i := sh.find(h)
+	if i < 0 {
 		sh.misses++
 		sh.mu.Unlock()
 		return mappingHit{}, false
@@ -130,19 +152,19 @@ func (c *cache) getMapping(k []byte) (mappingHit, bool) {
 	if !e.ref {
 		e.ref = true
 	}
-	h := mappingHit{m: e.m, ok: e.ok, alt: e.alt, altOK: e.altOK}
+	hit := mappingHit{m: e.m, ok: e.ok, alt: e.alt, altOK: e.altOK}
 	sh.hits++
 	sh.mu.Unlock()
-	return h, true
+	return hit, true
 }
 
 // getPerson returns a cached person (its Props shared, read-only), whether
 // it exists, and whether the key was cached at all.
 func (c *cache) getPerson(k []byte) (p unionfind.Person, ok, hit bool) {
-	sh := c.shard(k)
+	sh, h := c.shard(k)
 	sh.mu.Lock()
-	i, cached := sh.idx[string(k)]
-	if !cached {
+	i := sh.find(h)
+	if i < 0 {
 		sh.misses++
 		sh.mu.Unlock()
 		return unionfind.Person{}, false, false
@@ -163,9 +185,9 @@ func (c *cache) getPerson(k []byte) (p unionfind.Person, ok, hit bool) {
 // setAlt records the implicit person of an absent or deleted mapping, if
 // the entry is still there and still not live.
 func (c *cache) setAlt(k []byte, alt unionfind.PersonID) {
-	sh := c.shard(k)
+	sh, h := c.shard(k)
 	sh.mu.Lock()
-	if i, ok := sh.idx[string(k)]; ok {
+	if i := sh.find(h); i >= 0 {
 		if e := &sh.slots[i]; !e.ok || e.m.Deleted {
 			e.alt, e.altOK = alt, true
 		}
@@ -176,32 +198,32 @@ func (c *cache) setAlt(k []byte, alt unionfind.PersonID) {
 // fillMapping inserts a mapping read from the engine. With checkGen it
 // inserts only if no commit happened since gen0 was read.
 func (c *cache) fillMapping(k []byte, m unionfind.Mapping, ok bool, alt unionfind.PersonID, altOK bool, gen0 uint64, checkGen bool) {
-	sh := c.shard(k)
+	sh, h := c.shard(k)
 	sh.mu.Lock()
 	if checkGen && c.gen.Load() != gen0 {
 		sh.stale++
 		sh.mu.Unlock()
 		return
 	}
-	sh.put(c.shardCap, k, centry{ok: ok, m: m, alt: alt, altOK: altOK, cost: int32(mappingOverhead + len(k))})
+	sh.put(c.shardCap, h, centry{ok: ok, m: m, alt: alt, altOK: altOK, cost: mappingOverhead})
 	sh.mu.Unlock()
 }
 
 // fillPerson inserts a person read from the engine; see fillMapping.
 func (c *cache) fillPerson(k []byte, p unionfind.Person, ok bool, gen0 uint64, checkGen bool) {
-	sh := c.shard(k)
+	sh, h := c.shard(k)
 	sh.mu.Lock()
 	if checkGen && c.gen.Load() != gen0 {
 		sh.stale++
 		sh.mu.Unlock()
 		return
 	}
-	sh.put(c.shardCap, k, personEntry(k, p, ok))
+	sh.put(c.shardCap, h, personEntry(p, ok))
 	sh.mu.Unlock()
 }
 
-func personEntry(k []byte, p unionfind.Person, ok bool) centry {
-	cost := personOverhead + len(k)
+func personEntry(p unionfind.Person, ok bool) centry {
+	cost := personOverhead
 	e := centry{ok: ok}
 	if ok {
 		for _, pr := range p.Props {
@@ -230,20 +252,20 @@ func (c *cache) writeThrough(dirty map[string][]byte) {
 				c.drop(k)
 				continue
 			}
-			e = centry{ok: true, m: m, cost: int32(mappingOverhead + len(k))}
+			e = centry{ok: true, m: m, cost: mappingOverhead}
 		case hasTag(k, tagPerson):
 			p, err := decodePerson(v)
 			if err != nil {
 				c.drop(k)
 				continue
 			}
-			e = personEntry(k, p, true)
+			e = personEntry(p, true)
 		default:
 			continue
 		}
-		sh := c.shard(k)
+		sh, h := c.shard(k)
 		sh.mu.Lock()
-		sh.put(c.shardCap, k, e)
+		sh.put(c.shardCap, h, e)
 		sh.mu.Unlock()
 	}
 }
@@ -260,9 +282,9 @@ func (c *cache) invalidate(dirty map[string][]byte) {
 }
 
 func (c *cache) drop(k []byte) {
-	sh := c.shard(k)
+	sh, h := c.shard(k)
 	sh.mu.Lock()
-	if i, ok := sh.idx[string(k)]; ok {
+	if i := sh.find(h); i >= 0 {
 		sh.remove(i)
 	}
 	sh.mu.Unlock()
@@ -274,11 +296,12 @@ func hasTag(k, tag []byte) bool {
 
 // put inserts or replaces the entry for k, evicting as needed. The caller
 // holds the lock.
-func (sh *cacheShard) put(capacity int64, k []byte, e centry) {
-	if i, ok := sh.idx[string(k)]; ok {
+func (sh *cacheShard) put(capacity int64, h keyHash, e centry) {
+	e.hash, e.hash2, e.used = h.h1, h.h2, true
+	if i, ok := sh.idx[h.h1]; ok { // the key, or one with the same first hash: replace
 		old := &sh.slots[i]
 		sh.bytes += int64(e.cost) - int64(old.cost)
-		e.key, e.used, e.ref = old.key, true, true
+		e.ref = true
 		*old = e
 		sh.evictUntil(capacity, i)
 		return
@@ -287,7 +310,6 @@ func (sh *cacheShard) put(capacity int64, k []byte, e centry) {
 		return
 	}
 	sh.evictUntil(capacity-int64(e.cost), -1)
-	e.key, e.used = string(k), true
 	var i int32
 	if n := len(sh.free); n > 0 {
 		i = sh.free[n-1]
@@ -297,7 +319,7 @@ func (sh *cacheShard) put(capacity int64, k []byte, e centry) {
 		i = int32(len(sh.slots))
 		sh.slots = append(sh.slots, e)
 	}
-	sh.idx[e.key] = i
+	sh.idx[h.h1] = i
 	sh.bytes += int64(e.cost)
 }
 
@@ -325,7 +347,7 @@ func (sh *cacheShard) evictUntil(limit int64, keep int32) {
 
 func (sh *cacheShard) remove(i int32) {
 	e := &sh.slots[i]
-	delete(sh.idx, e.key)
+	delete(sh.idx, e.hash)
 	sh.bytes -= int64(e.cost)
 	*e = centry{}
 	sh.free = append(sh.free, i)
