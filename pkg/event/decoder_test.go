@@ -83,8 +83,9 @@ func TestDistinctID(t *testing.T) {
 		{"integral float", `{"event":"e","token":"t","distinct_id":23.0}`, "23", false},
 		{"exponent", `{"event":"e","token":"t","distinct_id":2.3e1}`, "23", false},
 		{"fraction", `{"event":"e","token":"t","distinct_id":1.5}`, "1.5", false},
-		{"large exponent", `{"event":"e","token":"t","distinct_id":1e21}`, "1e+21", false},
-		{"small fraction", `{"event":"e","token":"t","distinct_id":1e-7}`, "1e-7", false},
+		{"large exponent written out", `{"event":"e","token":"t","distinct_id":1e21}`, "1000000000000000000000", false},
+		{"small fraction written out", `{"event":"e","token":"t","distinct_id":1e-7}`, "0.0000001", false},
+		{"exact, not via float64", `{"event":"e","token":"t","distinct_id":0.1000000000000000055511151231257827}`, "0.1000000000000000055511151231257827", false},
 		{"2^53+1 keeps precision", `{"event":"e","token":"t","distinct_id":9007199254740993}`, "9007199254740993", false},
 		{"huge integer keeps digits", `{"event":"e","token":"t","distinct_id":123456789012345678901234567890}`, "123456789012345678901234567890", false},
 		{"kept untrimmed", `{"event":"e","token":"t","distinct_id":" user "}`, " user ", false},
@@ -580,4 +581,16 @@ func TestKindAndModeStrings(t *testing.T) {
 	assert.Equal(t, "full", Full.String())
 	assert.Equal(t, "personless", Personless.String())
 	assert.Equal(t, "mode(7)", Mode(7).String())
+}
+
+func TestParseCanonicalUUID(t *testing.T) {
+	for _, s := range []string{"01935a2e-7c1f-7a3b-9c55-2f1d3e4a5b6c", "01935A2E-7C1F-7A3B-9C55-2F1D3E4A5B6C", "00000000-0000-0000-0000-000000000000"} {
+		u, ok := parseCanonicalUUID([]byte(s))
+		assert.True(t, ok, s)
+		assert.Equal(t, uuid.MustParse(s), u)
+	}
+	for _, s := range []string{"01935a2e-7c1f-7a3b-9c55-2f1d3e4a5b6g", "01935a2e-7c1f-7a3b-9c55x2f1d3e4a5b6c", "01935a2e7c1f-7a3b-9c55-2f1d3e4a5b6c0", "01935a2e-7c1f-7a3b-9c55-2f1d3e4a5b6", ""} {
+		_, ok := parseCanonicalUUID([]byte(s))
+		assert.False(t, ok, s)
+	}
 }

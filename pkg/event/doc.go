@@ -53,9 +53,11 @@
 // means unicode.IsSpace. Length is counted in characters = Unicode code
 // points (Go runes), not bytes or UTF-16 units. Strings with invalid UTF-8
 // or unpaired surrogate escapes have them replaced by U+FFFD (as
-// encoding/json does). Numbers: see numberString — integer literals keep
-// their exact digits (never via float64), others are formatted as
-// JavaScript's String(n) would.
+// encoding/json does). A number becomes the exact decimal value of its
+// literal in plain positional notation, never via float64: 23, 23.0 and
+// 2.3e1 are "23", 1e21 is "1000000000000000000000", 1.50 is "1.5" (see
+// numberString; a literal whose expansion would exceed 1024 bytes is kept
+// as written).
 //
 // uuid. Any form uuid.Parse accepts (canonical, braces, urn:uuid:, 32 hex
 // digits, any case); written back canonical lower-case. "" is invalid; null
@@ -79,10 +81,11 @@
 // properties only: an array (its string elements) or an object (its keys,
 // sorted).
 //
-// Merge ids. $anon_distinct_id is turned into a string as JavaScript's
-// String() would for scalars (null → "null", true → "true", numbers as
-// above); an object becomes "[object Object]" and an array "" — both ids
-// §4 calls illegal, so neither can join two persons. MergeOther is not
+// Merge ids. $anon_distinct_id is turned into a string: strings as they
+// are, numbers as above, null → "null", true → "true", false → "false"
+// (what JavaScript's String() gives); an object becomes "[object Object]"
+// (also String()'s answer) and an array "" — both ids §4 calls illegal, so
+// neither can join two persons. MergeOther is not
 // truncated or NUL-replaced: §4's illegal-id rules see it as sent.
 //
 // # Output

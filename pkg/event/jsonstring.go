@@ -27,7 +27,7 @@ func stringOf(raw []byte, rawStr string) string {
 func plainString(b []byte) bool {
 	i := 0
 	for ; i+8 <= len(b); i += 8 {
-		if stringStops(binary.LittleEndian.Uint64(b[i:]))&msb != 0 {
+		if stringStops(binary.LittleEndian.Uint64(b[i:i+8]))&msb != 0 {
 			return false
 		}
 	}

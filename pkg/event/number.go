@@ -1,78 +1,89 @@
 package event
 
-import (
-	"bytes"
-	"math"
-	"strconv"
-)
+import "strconv"
+
+// maxNumberLen bounds the decimal string of a number: a literal such as
+// 1e1000000 is seven bytes of JSON but a million digits written out.
+const maxNumberLen = 1024
 
 // numberString returns the decimal string of the JSON number raw, so that
 // 23 ≡ "23" as a distinct_id or team.
 //
-// An integer literal (no fraction, no exponent) is returned as written —
-// JSON forbids leading zeros, so it is already canonical — except that "-0"
-// becomes "0". It never goes through float64, so 2^63 and larger keep every
-// digit. Any other number is parsed as a float64 and formatted the way
-// JavaScript's String(n) formats it (what the posthog-js SDK would have
-// sent): 23.0 → "23", 1.5 → "1.5", 1e21 → "1e+21", 1e-7 → "1e-7". A number
-// too large for a float64 is returned as written.
+// The result is the exact value of the literal in plain positional
+// notation, with no exponent, no leading zeros, no trailing fractional
+// zeros and no "-0": 23.0 → "23", 1e3 → "1000", 1e21 →
+// "1000000000000000000000", 1.50 → "1.5", 12e-1 → "1.2", -0.0 → "0".
+// Nothing goes through float64, so integers of any size keep every digit
+// and 0.1 stays "0.1". A literal whose decimal string would be longer than
+// maxNumberLen bytes is returned as written.
 func numberString(raw string, integer bool) string {
-	if integer {
+	if integer { // already canonical: JSON forbids leading zeros
 		if raw == "-0" {
 			return "0"
 		}
 		return raw
 	}
-	f, err := strconv.ParseFloat(raw, 64)
-	if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
-		return raw
+	s := raw
+	neg := s[0] == '-'
+	if neg {
+		s = s[1:]
 	}
-	return formatJS(f)
-}
-
-// formatJS implements ECMAScript's Number::toString(10) for a finite f.
-func formatJS(f float64) string {
-	if f == 0 {
+	// Split into mantissa digits, the position of the decimal point within
+	// them, and the exponent.
+	var digits []byte
+	point := -1
+	i := 0
+	for ; i < len(s) && s[i] != 'e' && s[i] != 'E'; i++ {
+		if s[i] == '.' {
+			point = len(digits)
+			continue
+		}
+		digits = append(digits, s[i])
+	}
+	if point < 0 {
+		point = len(digits)
+	}
+	if i < len(s) {
+		exp, err := strconv.Atoi(s[i+1:])
+		if err != nil || exp > maxNumberLen || exp < -maxNumberLen {
+			return raw
+		}
+		point += exp
+	}
+	// Drop leading zeros (each moves the point left) and trailing zeros.
+	for len(digits) > 0 && digits[0] == '0' {
+		digits = digits[1:]
+		point--
+	}
+	for len(digits) > 0 && digits[len(digits)-1] == '0' {
+		digits = digits[:len(digits)-1]
+	}
+	if len(digits) == 0 {
 		return "0"
 	}
-	var buf [40]byte
-	b := strconv.AppendFloat(buf[:0], f, 'e', -1, 64) // "-d.ddde+XX"
-	var out []byte
-	if b[0] == '-' {
+	if max(point, len(digits)) > maxNumberLen || -point > maxNumberLen {
+		return raw
+	}
+	out := make([]byte, 0, len(digits)+max(point, -point)+3)
+	if neg {
 		out = append(out, '-')
-		b = b[1:]
 	}
-	e := bytes.IndexByte(b, 'e')
-	exp, _ := strconv.Atoi(string(b[e+1:]))
-	var digitBuf [32]byte
-	digits := append(digitBuf[:0], b[0])
-	if e > 1 {
-		digits = append(digits, b[2:e]...)
-	}
-	k, n := len(digits), exp+1 // value = 0.digits × 10^n
 	switch {
-	case k <= n && n <= 21:
-		out = append(out, digits...)
-		out = append(out, bytes.Repeat([]byte{'0'}, n-k)...)
-	case 0 < n && n <= 21:
-		out = append(out, digits[:n]...)
-		out = append(out, '.')
-		out = append(out, digits[n:]...)
-	case -6 < n && n <= 0:
+	case point <= 0:
 		out = append(out, '0', '.')
-		out = append(out, bytes.Repeat([]byte{'0'}, -n)...)
+		for range -point {
+			out = append(out, '0')
+		}
 		out = append(out, digits...)
+	case point >= len(digits):
+		out = append(out, digits...)
+		for range point - len(digits) {
+			out = append(out, '0')
+		}
 	default:
-		out = append(out, digits[0])
-		if k > 1 {
-			out = append(out, '.')
-			out = append(out, digits[1:]...)
-		}
-		out = append(out, 'e')
-		if n-1 >= 0 {
-			out = append(out, '+')
-		}
-		out = strconv.AppendInt(out, int64(n-1), 10)
+		out = append(out, digits[:point]...)
+		out = append(out, '.')
+		out = append(out, digits[point:]...)
 	}
 	return string(out)
 }

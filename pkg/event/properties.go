@@ -190,12 +190,12 @@ func classify(name string, sp *special) (Kind, string) {
 	return Ordinary, ""
 }
 
-// idString turns the value of $anon_distinct_id into a string the way
-// JavaScript's String(v) would for scalars: strings as they are (invalid
-// UTF-8 → U+FFFD, NUL kept: the merge rules call such ids illegal), numbers
-// as in numberString, true/false/null as those words. An object becomes
-// "[object Object]" (String({}), an illegal id in §4) and an array the empty
-// string (illegal too), so neither can join two persons.
+// idString turns the value of $anon_distinct_id into a string: a string
+// as it is (invalid UTF-8 → U+FFFD; NUL kept, the merge rules call such ids
+// illegal), a number as numberString writes it, true/false/null as those
+// words (as JavaScript's String() would). An object becomes
+// "[object Object]" (String({}), an illegal id in §4) and an array the
+// empty string (illegal too), so neither can join two persons.
 func idString(v val) string {
 	switch v.b[0] {
 	case '"':

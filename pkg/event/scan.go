@@ -67,7 +67,7 @@ func scanString(b []byte, i int) (end int, flags uint8, ok bool) {
 	for {
 		// Eight bytes at a time while they are plain ASCII.
 		for i+8 <= len(b) {
-			if m := stringStops(binary.LittleEndian.Uint64(b[i:])) & msb; m != 0 {
+			if m := stringStops(binary.LittleEndian.Uint64(b[i:i+8])) & msb; m != 0 {
 				i += bits.TrailingZeros64(m) >> 3
 				if b[i] == '"' {
 					return i + 1, flags, true
