@@ -60,6 +60,8 @@ Exit codes: 0 success, 1 failure, 2 invalid configuration or command line.`,
 		c.restoreCmd(),
 		c.billingCmd(),
 		c.demoCmd(),
+		c.genCmd(),
+		c.benchCmd(),
 	)
 	return root
 }

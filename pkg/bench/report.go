@@ -1,0 +1,270 @@
+package bench
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/resolver-dev/resolver/pkg/gen"
+)
+
+// Summary is one kind's turns in a Report, reduced.
+type Summary struct {
+	Turns                  int
+	EventsPerSec           Spread
+	CPUPerMillion          Spread // this process's CPU s per million events
+	BrokerCPUPerMillion    Spread // a child broker's, when measured
+	PeakRSS                Spread // bytes
+	LatencyP50, LatencyP99 Spread // seconds
+	OpsPer100              Spread // identity ops logged per 100 events (resolver)
+}
+
+// Spread is the median, minimum and maximum of some values.
+type Spread struct{ Median, Min, Max float64 }
+
+func spread(vs []float64) Spread {
+	if len(vs) == 0 {
+		return Spread{}
+	}
+	s := slices.Clone(vs)
+	slices.Sort(s)
+	return Spread{Median: median(s), Min: s[0], Max: s[len(s)-1]}
+}
+
+// median of sorted values.
+func median(s []float64) float64 {
+	n := len(s)
+	if n == 0 {
+		return 0
+	}
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}
+
+// Summary reduces the turns of kind k.
+func (r *Report) Summary(k Kind) Summary {
+	var eps, cpu, bcpu, rss, p50, p99, ops []float64
+	for i := range r.Turns {
+		t := &r.Turns[i]
+		if t.Kind != k {
+			continue
+		}
+		eps = append(eps, t.EventsPerSec())
+		if t.CPUOK {
+			cpu = append(cpu, t.CPUPerMillion(false))
+		}
+		if t.BrokerCPUOK {
+			bcpu = append(bcpu, t.CPUPerMillion(true))
+		}
+		if t.PeakRSS > 0 {
+			rss = append(rss, float64(t.PeakRSS))
+		}
+		if t.LatencySamples > 0 {
+			p50 = append(p50, t.LatencyP50.Seconds())
+			p99 = append(p99, t.LatencyP99.Seconds())
+		}
+		if t.Events > 0 {
+			ops = append(ops, 100*float64(t.OpsLogged)/float64(t.Events))
+		}
+	}
+	return Summary{Turns: len(eps), EventsPerSec: spread(eps), CPUPerMillion: spread(cpu), BrokerCPUPerMillion: spread(bcpu),
+		PeakRSS: spread(rss), LatencyP50: spread(p50), LatencyP99: spread(p99), OpsPer100: spread(ops)}
+}
+
+// Ratios returns resolver/limit of events/s for each pair, in pair order.
+func (r *Report) Ratios() []float64 {
+	return r.pairRatios(func(t *Turn) (float64, bool) { return t.EventsPerSec(), true })
+}
+
+// CPURatios returns resolver/limit of process CPU per event for each pair.
+func (r *Report) CPURatios() []float64 {
+	return r.pairRatios(func(t *Turn) (float64, bool) { return t.CPUPerMillion(false), t.CPUOK })
+}
+
+func (r *Report) pairRatios(f func(*Turn) (float64, bool)) []float64 {
+	type pair struct {
+		limit, resolver float64
+		ok              [2]bool
+	}
+	byPair := map[int]*pair{}
+	var order []int
+	for i := range r.Turns {
+		t := &r.Turns[i]
+		v, ok := f(t)
+		if !ok {
+			continue
+		}
+		p := byPair[t.Pair]
+		if p == nil {
+			p = &pair{}
+			byPair[t.Pair] = p
+			order = append(order, t.Pair)
+		}
+		if t.Kind == Limit {
+			p.limit, p.ok[0] = v, true
+		} else {
+			p.resolver, p.ok[1] = v, true
+		}
+	}
+	var out []float64
+	for _, n := range order {
+		if p := byPair[n]; p.ok[0] && p.ok[1] && p.limit > 0 {
+			out = append(out, p.resolver/p.limit)
+		}
+	}
+	return out
+}
+
+// MedianRatio is the median of Ratios.
+func (r *Report) MedianRatio() float64 {
+	s := r.Ratios()
+	slices.Sort(s)
+	return median(s)
+}
+
+// WriteText writes the report as a table.
+func (r *Report) WriteText(w io.Writer) error {
+	c := &r.Config
+	var b strings.Builder
+	fmt.Fprintf(&b, "resolver bench: limit (franz-go GroupTransactSession passthrough, no processing) vs resolver (full pipeline), A B A B in one process\n")
+	fmt.Fprintf(&b, "broker:    %s, at %s\n", r.Mode, strings.Join(r.Brokers, ","))
+	fmt.Fprintf(&b, "machine:   %d CPUs, GOMAXPROCS %d; load average %s at start, %s at end\n", r.NumCPU, r.GOMAXPROCS, orUnknown(r.LoadBefore), orUnknown(r.LoadAfter))
+	fmt.Fprintf(&b, "input:     %d events per turn (after %d warm-up; then %d latency probes at %d/s), %d partitions, %d instance(s), ≤ %d records per poll and transaction\n",
+		c.Events, c.WarmupEvents, c.LatencyEvents, c.LatencyRate, c.Partitions, c.Instances, c.BatchRecords)
+	fmt.Fprintf(&b, "generator: %s\n", genSummary(gen.New(c.Gen).Config()))
+	fmt.Fprintf(&b, "identity:  %.2f%% of the window's events are identity events (identify %d, alias %d, refused shared-device identify %d; $set %d)\n",
+		100*r.IdentityShare, r.ByKind[gen.KindIdentify], r.ByKind[gen.KindAlias], r.ByKind[gen.KindSharedDevice], r.ByKind[gen.KindSet])
+	rssNote := "VmHWM reset before each turn's input (the turn's own peak)"
+	for _, t := range r.Turns {
+		if !t.RSSReset {
+			rssNote = "VmHWM could not be reset: peak since the process started (monotonic)"
+			break
+		}
+	}
+	fmt.Fprintf(&b, "peak RSS:  %s; Go returns freed memory to the OS lazily, so a turn's peak includes what earlier turns left\n", rssNote)
+	fmt.Fprintf(&b, "run took:  %v\n\n", r.Took.Round(time.Second))
+
+	child := r.Mode == ChildProcess
+	tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', tabwriter.AlignRight)
+	head := "pair\tkind\tevents/s\twindow\tcpu-s/M\t"
+	if child {
+		head += "broker cpu-s/M\t"
+	}
+	head += "peak RSS\t"
+	if child {
+		head += "broker RSS\t"
+	}
+	head += "ops/100 ev\tp50\tp99\tprobes\t"
+	fmt.Fprintln(tw, head)
+	for _, t := range r.Turns {
+		kind := t.Kind.String()
+		if t.Profiled {
+			kind += "*"
+		}
+		line := fmt.Sprintf("%d\t%s\t%.0f\t%.2fs\t%s\t", t.Pair, kind, t.EventsPerSec(), t.Window.Seconds(), cpuCell(t.CPUPerMillion(false), t.CPUOK))
+		if child {
+			line += cpuCell(t.CPUPerMillion(true), t.BrokerCPUOK) + "\t"
+		}
+		line += mb(float64(t.PeakRSS)) + "\t"
+		if child {
+			line += mb(float64(t.BrokerPeakRSS)) + "\t"
+		}
+		ops := "-"
+		if t.Kind == Resolver {
+			ops = fmt.Sprintf("%.2f", 100*float64(t.OpsLogged)/float64(max(t.Events, 1)))
+		}
+		line += fmt.Sprintf("%s\t%s\t%s\t%d/%d\t", ops, ms(t.LatencyP50.Seconds()), ms(t.LatencyP99.Seconds()), t.LatencySamples, t.LatencyExpected)
+		fmt.Fprintln(tw, line)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, t := range r.Turns {
+		if t.Profiled {
+			fmt.Fprintf(&b, "* profiled turn (CPU and/or allocation profile): slightly slower than unprofiled\n")
+			break
+		}
+	}
+
+	fmt.Fprintf(&b, "\nper kind: median (min–max)\n")
+	tw = tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
+	head = "kind\tturns\tevents/s\tcpu-s/M\t"
+	if child {
+		head += "broker cpu-s/M\t"
+	}
+	fmt.Fprintln(tw, head+"peak RSS MB\tp50\tp99\t")
+	for _, k := range []Kind{Limit, Resolver} {
+		s := r.Summary(k)
+		line := fmt.Sprintf("%s\t%d\t%s\t%s\t", k, s.Turns, fmtSpread(s.EventsPerSec, "%.0f"), fmtSpread(s.CPUPerMillion, "%.2f"))
+		if child {
+			line += fmtSpread(s.BrokerCPUPerMillion, "%.2f") + "\t"
+		}
+		rss := Spread{s.PeakRSS.Median / (1 << 20), s.PeakRSS.Min / (1 << 20), s.PeakRSS.Max / (1 << 20)}
+		p50 := Spread{s.LatencyP50.Median * 1e3, s.LatencyP50.Min * 1e3, s.LatencyP50.Max * 1e3}
+		p99 := Spread{s.LatencyP99.Median * 1e3, s.LatencyP99.Min * 1e3, s.LatencyP99.Max * 1e3}
+		line += fmt.Sprintf("%s\t%s ms\t%s ms\t", fmtSpread(rss, "%.0f"), fmtSpread(p50, "%.1f"), fmtSpread(p99, "%.1f"))
+		fmt.Fprintln(tw, line)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+
+	ratios := r.Ratios()
+	fmt.Fprintf(&b, "\nresolver/limit events/s per pair: %s   median %.3f\n", fmtList(ratios), r.MedianRatio())
+	if cr := r.CPURatios(); len(cr) > 0 {
+		s := slices.Clone(cr)
+		slices.Sort(s)
+		fmt.Fprintf(&b, "resolver/limit cpu-s per event per pair: %s   median %.3f\n", fmtList(cr), median(s))
+	}
+	fmt.Fprintf(&b, "(issue 6 target: resolver/limit events/s ≥ 0.8 at 5%% identity events, 1 instance, 8 partitions)\n")
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "unknown"
+	}
+	return s
+}
+
+func cpuCell(v float64, ok bool) string {
+	if !ok {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f", v)
+}
+
+func mb(b float64) string {
+	if b <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.0f MB", b/(1<<20))
+}
+
+func ms(s float64) string {
+	if s <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.1fms", s*1e3)
+}
+
+func fmtSpread(s Spread, f string) string {
+	if s == (Spread{}) {
+		return "-"
+	}
+	return fmt.Sprintf(f+" ("+f+"–"+f+")", s.Median, s.Min, s.Max)
+}
+
+func fmtList(vs []float64) string {
+	parts := make([]string, len(vs))
+	for i, v := range vs {
+		parts[i] = fmt.Sprintf("%.3f", v)
+	}
+	return strings.Join(parts, " ")
+}

@@ -1,0 +1,6 @@
+//go:build !unix
+
+package bench
+
+// selfCPU cannot be measured here.
+func selfCPU() usage { return usage{} }
