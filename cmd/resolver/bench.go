@@ -149,7 +149,7 @@ func (c *cli) benchConfig(cmd *cobra.Command, cfg Config, log *zap.Logger) (benc
 		State:         state.Options{CacheBytes: cfg.State.CacheBytes, SyncWrites: cfg.State.SyncWrites},
 		Stream: func(s *stream.Config) {
 			s.MaxEventBytes, s.MaxMergeMove = sc.MaxEventBytes, sc.MaxMergeMove
-			s.ExcludedEvents, s.LogIDs = sc.ExcludedEvents, !cfg.Log.Redact
+			s.ExcludedEvents = sc.ExcludedEvents
 		},
 		Log:      log,
 		Progress: c.stderr,
