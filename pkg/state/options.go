@@ -41,9 +41,10 @@ type Options struct {
 	NumCompactors int
 
 	// NoCompression stores Badger's tables uncompressed. Default: ZSTD
-	// level 1, which about halves bytes on disk per distinct_id (ids are
-	// mostly hex and their keys repeat team prefixes) at a small cost to
-	// compaction; see BENCHMARKS.md.
+	// level 1, which stores a distinct_id in 68 bytes instead of 166 after
+	// a full compaction (BenchmarkDiskPerID, 1M UUIDv7 ids, 4 per person) —
+	// ids are mostly hex, keys repeat team prefixes — and measured no
+	// slower for cold Find.
 	NoCompression bool
 }
 
