@@ -92,9 +92,9 @@ type cacheShard struct {
 type centry struct {
 	hash  uint64 // first hash of the key (idx's key)
 	hash2 uint64 // second hash, compared on lookup
-	used  bool // the slot holds an entry
-	ref   bool // CLOCK reference bit
-	ok    bool // the record exists (else an absent entry)
+	used  bool   // the slot holds an entry
+	ref   bool   // CLOCK reference bit
+	ok    bool   // the record exists (else an absent entry)
 	altOK bool
 	cost  int32
 	m     unionfind.Mapping  // d/ entries

@@ -1,9 +1,9 @@
 package state
 
 import (
-	"errors"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"reflect"
 	"sort"
 	"testing"
@@ -132,11 +132,11 @@ func TestDecodeRejects(t *testing.T) {
 	p := personFrom([]byte("id"), 5, 1, 2, 1, []string{"a", "b"}, []byte(`1`), 9)
 	good := encodePerson(&p)
 	cases := map[string][]byte{
-		"empty":          {},
-		"version":        append([]byte{2}, good[1:]...),
-		"flags":          append([]byte{1, 0x80}, good[2:]...),
-		"truncated":      good[:len(good)-1],
-		"trailing":       append(append([]byte(nil), good...), 0),
+		"empty":           {},
+		"version":         append([]byte{2}, good[1:]...),
+		"flags":           append([]byte{1, 0x80}, good[2:]...),
+		"truncated":       good[:len(good)-1],
+		"trailing":        append(append([]byte(nil), good...), 0),
 		"huge prop count": append(append([]byte(nil), good[:len(good)-1-3*4-4]...), 0xff, 0xff, 0xff, 0xff, 0x0f),
 	}
 	// properties out of order: swap the two keys' bytes.

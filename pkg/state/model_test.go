@@ -268,6 +268,10 @@ func samePersonRow(a, b unionfind.Person) bool {
 // At the end the same ops applied to a Memory store give the same
 // fingerprint. The universe is 3 teams × 12 distinct_ids, one of them
 // illegal; max_merge_move is 3 so that the limit is hit.
+//
+// Each input opens a Badger store, so fuzzing runs a few inputs per second;
+// use -parallel 1 -fuzzminimizetime 5s, or minimising a new input can
+// outlast the fuzz engine's patience on a busy machine.
 func FuzzGraphModel(f *testing.F) {
 	for seed := range uint64(6) {
 		r := rand.New(rand.NewPCG(seed, 1))
