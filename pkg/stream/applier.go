@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
 
+	"github.com/resolver-dev/resolver/internal/redact"
 	"github.com/resolver-dev/resolver/pkg/state"
 	"github.com/resolver-dev/resolver/pkg/unionfind"
 )
@@ -35,6 +36,9 @@ type Applier struct {
 	graph unionfind.Graph
 	log   *zap.Logger
 	batch int
+	ids   redact.IDs
+	obs   Observer    // nil: no reports
+	rep   ApplyReport // reused for every report
 
 	mu      sync.Mutex
 	applied map[int32]int64 // next offset to apply, per log partition
@@ -45,6 +49,8 @@ type Applier struct {
 	Applied   atomic.Int64 // ops applied
 	Skipped   atomic.Int64 // duplicate ops skipped
 	Malformed atomic.Int64 // records that are not ops (logged, skipped)
+
+	last atomic.Int64 // record timestamp of the last applied record, Unix nanoseconds
 }
 
 // NewApplier makes an applier of cfg.Topics.IdentityLog into st, resuming
@@ -86,6 +92,8 @@ func NewApplier(ctx context.Context, cfg Config, st *state.Store, log *zap.Logge
 		graph:   unionfind.Graph{MaxMergeMove: cfg.MaxMergeMove},
 		log:     log.Named("applier"),
 		batch:   applierBatch,
+		ids:     redact.Show(cfg.LogIDs),
+		obs:     cfg.Observer,
 		applied: applied,
 		changed: make(chan struct{}),
 		stopped: make(chan struct{}),
@@ -162,8 +170,10 @@ func (a *Applier) apply(recs []*kgo.Record) error {
 func (a *Applier) applyChunk(recs []*kgo.Record) error {
 	next := map[int32]int64{}
 	var applied, skipped, malformed int64
+	rep := &a.rep
 	err := a.st.Update(func(tx state.Tx) error {
 		applied, skipped, malformed = 0, 0, 0
+		rep.Merges, rep.Refusals = 0, rep.Refusals[:0]
 		for _, r := range recs {
 			next[r.Partition] = r.Offset + 1
 			op, err := decodeOp(r.Value)
@@ -181,6 +191,10 @@ func (a *Applier) applyChunk(recs []*kgo.Record) error {
 				continue
 			}
 			res, err := a.graph.Apply(tx, &op)
+			if err != nil {
+				// Errors of a corrupt replica name the ids involved.
+				err = a.ids.Error(err, opIDs(&op)...)
+			}
 			if errors.Is(err, unionfind.ErrInvalidOp) {
 				malformed++
 				a.log.Error("skipping invalid op", zap.Int32("partition", r.Partition), zap.Int64("offset", r.Offset), zap.Error(err))
@@ -188,6 +202,9 @@ func (a *Applier) applyChunk(recs []*kgo.Record) error {
 			}
 			if err != nil {
 				return err
+			}
+			if a.obs != nil {
+				countMerge(rep, &op, &res)
 			}
 			if !res.Empty() {
 				if err := tx.PutOutbox(op.Source, res); err != nil {
@@ -212,6 +229,13 @@ func (a *Applier) applyChunk(recs []*kgo.Record) error {
 	a.Applied.Add(applied)
 	a.Skipped.Add(skipped)
 	a.Malformed.Add(malformed)
+	if n := len(recs); n > 0 {
+		a.last.Store(recs[n-1].Timestamp.UnixNano())
+	}
+	if a.obs != nil {
+		rep.Applied, rep.Skipped, rep.Malformed = int(applied), int(skipped), int(malformed)
+		a.obs.ObserveApply(rep)
+	}
 	a.mu.Lock()
 	for p, o := range next {
 		a.applied[p] = o
@@ -220,6 +244,30 @@ func (a *Applier) applyChunk(recs []*kgo.Record) error {
 	a.changed = make(chan struct{})
 	a.mu.Unlock()
 	return nil
+}
+
+// countMerge adds the outcome of an applied merge request to rep. The
+// graph's warnings are all merge refusals; a request that was not refused
+// joined two persons if it moved a distinct_id (a request whose two ids
+// already share a person moves none).
+func countMerge(rep *ApplyReport, op *unionfind.Op, res *unionfind.Result) {
+	if op.Merge == nil || op.Merge.Other == op.DistinctID {
+		return
+	}
+	for i := range res.Warnings {
+		addCount(&rep.Refusals, res.Warnings[i].Type, 1)
+	}
+	if len(res.Warnings) == 0 && len(res.DistinctIDs) > 0 {
+		rep.Merges++
+	}
+}
+
+// opIDs are the distinct ids an op names.
+func opIDs(op *unionfind.Op) []string {
+	if op.Merge != nil {
+		return []string{op.DistinctID, op.Merge.Other}
+	}
+	return []string{op.DistinctID}
 }
 
 // errApplierStopped is returned by Wait once the applier has stopped.

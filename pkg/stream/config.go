@@ -85,6 +85,17 @@ type Config struct {
 	// OutboxTrimInterval is how often every instance trims outbox rows below
 	// the group's committed offsets. Default 30s.
 	OutboxTrimInterval time.Duration
+
+	// Observer, if not nil, receives the pipeline's counts (see Observer).
+	Observer Observer
+	// LagInterval is how often the applier's lag behind identity_log is
+	// measured and reported to Observer. Default 5s; unused without an
+	// Observer.
+	LagInterval time.Duration
+	// LogIDs prints distinct ids as they are in the log lines and errors of
+	// the pipeline. Default false: they are hashed (log.redact, see
+	// internal/redact).
+	LogIDs bool
 }
 
 // WithDefaults returns c with zero fields set to their defaults.
@@ -135,6 +146,9 @@ func (c Config) WithDefaults() Config {
 	if c.OutboxTrimInterval == 0 {
 		c.OutboxTrimInterval = 30 * time.Second
 	}
+	if c.LagInterval == 0 {
+		c.LagInterval = 5 * time.Second
+	}
 	return c
 }
 
@@ -163,6 +177,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxBatchRecords < 1 {
 		return fmt.Errorf("stream: stream.max_batch_records: %d must be at least 1", c.MaxBatchRecords)
+	}
+	if c.LagInterval < 0 {
+		return fmt.Errorf("stream: lag interval: %s must be positive", c.LagInterval)
 	}
 	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
 
+	"github.com/resolver-dev/resolver/internal/redact"
 	"github.com/resolver-dev/resolver/pkg/billing"
 	"github.com/resolver-dev/resolver/pkg/event"
 	"github.com/resolver-dev/resolver/pkg/resolve"
@@ -42,8 +43,13 @@ type Pipeline struct {
 	log     *zap.Logger
 	dec     *event.Decoder
 	stamper resolve.Stamper
+	ids     redact.IDs
 
 	stats Stats
+
+	// rep is the report of the batch in hand, reused by the worker loop
+	// (its slices too); only set up with an Observer.
+	rep BatchReport
 
 	mu      sync.Mutex
 	applier *Applier
@@ -73,6 +79,7 @@ func New(cfg Config, st *state.Store, log *zap.Logger) (*Pipeline, error) {
 		log:     log.Named("stream"),
 		dec:     event.NewDecoder(event.Options{MaxEventBytes: cfg.MaxEventBytes}),
 		stamper: resolve.Stamper{Classifier: billing.NewClassifier(excluded)},
+		ids:     redact.Show(cfg.LogIDs),
 		ready:   make(chan struct{}),
 	}, nil
 }
@@ -101,7 +108,7 @@ func (p *Pipeline) Applier() *Applier {
 //  3. close the identity-op producer;
 //  4. stop the applier and wait for it (its last Badger transaction
 //     commits or is discarded whole);
-//  5. stop the billing view and the outbox trimmer.
+//  5. stop the billing view, the outbox trimmer and the lag poller.
 //
 // Closing the replica (Badger) and the embedded broker is the caller's, after
 // Run returns.
@@ -136,6 +143,13 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		defer bg.Done()
 		p.trimOutbox(bgCtx, adm)
 	}()
+	if obs := p.cfg.Observer; obs != nil {
+		bg.Add(1)
+		go func() {
+			defer bg.Done()
+			pollLag(bgCtx, adm, applier, p.cfg.Topics.IdentityLog, p.cfg.LagInterval, obs, p.log)
+		}()
+	}
 	view, err := NewBillingView(ctx, p.cfg, p.st, adm, p.log)
 	if err != nil {
 		stopBg()
@@ -198,6 +212,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 
 	for {
 		fs := sess.PollRecords(ctx, p.cfg.MaxBatchRecords)
+		polled := time.Now()
 		if ctx.Err() != nil || fs.IsClientClosed() {
 			return nil // step 1: nothing is open between batches
 		}
@@ -212,7 +227,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		if fs.NumRecords() == 0 {
 			continue
 		}
-		if err := p.transact(ctx, sess, ops, applier, fs); err != nil {
+		if err := p.transact(ctx, sess, ops, applier, fs, polled); err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
@@ -221,12 +236,17 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	}
 }
 
-// transact processes one poll in one transaction.
-func (p *Pipeline) transact(ctx context.Context, sess *kgo.GroupTransactSession, ops *kgo.Client, applier *Applier, fs kgo.Fetches) error {
+// transact processes one poll, which returned at polled, in one
+// transaction.
+func (p *Pipeline) transact(ctx context.Context, sess *kgo.GroupTransactSession, ops *kgo.Client, applier *Applier, fs kgo.Fetches, polled time.Time) error {
 	if err := sess.Begin(); err != nil {
 		return fmt.Errorf("stream: begin transaction: %w", err)
 	}
 	out := &producer{sess: sess, ctx: ctx}
+	if p.cfg.Observer != nil {
+		out.rep = &p.rep
+		out.rep.reset()
+	}
 	err := p.process(ctx, ops, applier, fs, out)
 	if err == nil {
 		err = out.err()
@@ -247,7 +267,11 @@ func (p *Pipeline) transact(ctx context.Context, sess *kgo.GroupTransactSession,
 			p.log.Warn("aborting transaction; its records will be processed again", zap.Error(err))
 		}
 	}
+	ending := time.Now()
 	committed, endErr := sess.End(ctx, try)
+	if out.rep != nil {
+		p.report(out, fs.NumRecords(), committed && endErr == nil, polled, ending)
+	}
 	if endErr != nil {
 		return fmt.Errorf("stream: end transaction: %w", endErr)
 	}
@@ -264,6 +288,25 @@ func (p *Pipeline) transact(ctx context.Context, sess *kgo.GroupTransactSession,
 		return err
 	}
 	return nil
+}
+
+// report sends the batch's report to the observer.
+func (p *Pipeline) report(out *producer, records int, committed bool, polled, ending time.Time) {
+	now := time.Now()
+	r := out.rep
+	r.Records = records
+	r.Committed = committed
+	r.Duration = now.Sub(polled)
+	r.EndDuration = now.Sub(ending)
+	if !committed {
+		r.Stamped, r.DeadLettered, r.Warnings = nil, r.DeadLettered[:0], r.Warnings[:0]
+	}
+	p.cfg.Observer.ObserveBatch(r)
+}
+
+// reset empties a report for the next batch, keeping its slices' memory.
+func (r *BatchReport) reset() {
+	*r = BatchReport{DeadLettered: r.DeadLettered[:0], Warnings: r.Warnings[:0]}
 }
 
 // item is one consumed record on its way through a batch.
@@ -306,7 +349,7 @@ func (p *Pipeline) process(ctx context.Context, opsCl *kgo.Client, applier *Appl
 		k := idKey{ev.Team, ev.DistinctID}
 		person, explicit, err := p.st.Find(ev.Team, ev.DistinctID)
 		if err != nil {
-			return fmt.Errorf("%w: find in replica (team %s): %w", errFatal, ev.Team, err)
+			return fmt.Errorf("%w: find in replica (team %s): %w", errFatal, ev.Team, p.ids.Error(err, ev.DistinctID))
 		}
 		if first, ok := created[k]; ok && (!explicit || first < person.CreatedAt) {
 			// An earlier event of this batch already logs the person's
@@ -340,6 +383,9 @@ func (p *Pipeline) process(ctx context.Context, opsCl *kgo.Client, applier *Appl
 			return err
 		}
 		p.stats.OpsLogged.Add(int64(len(opRecs)))
+		if out.rep != nil {
+			out.rep.OpsLogged = len(opRecs)
+		}
 	}
 
 	// 2. The feed rows and graph warnings of the batch's ops, from the outbox.
@@ -356,7 +402,7 @@ func (p *Pipeline) process(ctx context.Context, opsCl *kgo.Client, applier *Appl
 			for i := range res.Warnings {
 				row := warningRow(&res.Warnings[i])
 				out.json(p.cfg.Topics.Warnings, row.Team, row)
-				out.warnings++
+				out.warning(row.Type)
 			}
 			return nil
 		})
@@ -376,7 +422,7 @@ func (p *Pipeline) process(ctx context.Context, opsCl *kgo.Client, applier *Appl
 		ev := it.ev
 		person, explicit, err := p.st.Find(ev.Team, ev.DistinctID)
 		if err != nil {
-			return fmt.Errorf("%w: find in replica (team %s): %w", errFatal, ev.Team, err)
+			return fmt.Errorf("%w: find in replica (team %s): %w", errFatal, ev.Team, p.ids.Error(err, ev.DistinctID))
 		}
 		st, class := p.stamper.Stamp(ev, &person, explicit)
 		key := make([]byte, 0, len(ev.Team)+1+len(ev.DistinctID))
@@ -387,11 +433,15 @@ func (p *Pipeline) process(ctx context.Context, opsCl *kgo.Client, applier *Appl
 		for _, w := range ev.Warnings {
 			row := WarningRow{Team: ev.Team, Type: w.Type, EventUUID: ev.UUID.String(), DistinctID: ev.DistinctID, Details: w.Details, Timestamp: ev.Timestamp.UTC().Format(timeFormat)}
 			out.json(p.cfg.Topics.Warnings, row.Team, row)
-			out.warnings++
+			out.warning(w.Type)
 		}
 	}
-	for _, d := range meter.Deltas() {
+	deltas := meter.Deltas()
+	for _, d := range deltas {
 		out.json(p.cfg.Topics.Billing, d.Team, d)
+	}
+	if out.rep != nil {
+		out.rep.Stamped = deltas
 	}
 	return nil
 }

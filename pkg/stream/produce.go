@@ -20,6 +20,18 @@ type producer struct {
 	first error
 
 	stamped, dead, warnings int64
+
+	// rep, when not nil (the pipeline has an Observer), also counts dead
+	// letters by reason and warnings by type.
+	rep *BatchReport
+}
+
+// warning counts one produced ingestion warning of type typ.
+func (o *producer) warning(typ string) {
+	o.warnings++
+	if o.rep != nil {
+		addCount(&o.rep.Warnings, typ, 1)
+	}
 }
 
 func (o *producer) produce(r *kgo.Record) {
@@ -78,4 +90,7 @@ func (o *producer) deadLetter(topic string, r *kgo.Record, cause error) {
 		},
 	})
 	o.dead++
+	if o.rep != nil {
+		addCount(&o.rep.DeadLettered, reason, 1)
+	}
 }

@@ -1,0 +1,141 @@
+package stream
+
+import (
+	"context"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"go.uber.org/zap"
+
+	"github.com/resolver-dev/resolver/pkg/billing"
+)
+
+// Observer receives the pipeline's counts, for metrics (pkg/metrics has the
+// Prometheus one). It is optional: Config.Observer nil costs nothing.
+//
+// Threading contract: ObserveBatch is called from the worker loop after
+// every transaction, ObserveApply from the applier after every applied
+// chunk of identity_log, ObserveLag from the lag poller every
+// Config.LagInterval. The three may run concurrently with each other; none
+// runs concurrently with itself. They are called synchronously on the
+// processing path: they must return quickly and never block. A report and
+// the slices it points to are valid only during the call (they are reused).
+type Observer interface {
+	ObserveBatch(*BatchReport)
+	ObserveApply(*ApplyReport)
+	ObserveLag(LagReport)
+}
+
+// BatchReport is one batch of the worker loop: one poll, one transaction.
+type BatchReport struct {
+	// Records is the number of records consumed by the batch.
+	Records int
+	// Committed is whether the transaction committed. An aborted batch is
+	// processed again later; its output counts below are zero.
+	Committed bool
+	// Duration is the whole batch: from the poll's return to the end of its
+	// transaction.
+	Duration time.Duration
+	// EndDuration is the part of Duration spent ending the transaction
+	// (flushing its records, then committing or aborting).
+	EndDuration time.Duration
+	// OpsLogged is the number of identity ops produced to identity_log.
+	// They are logged outside the transaction, so they are counted for an
+	// aborted batch too.
+	OpsLogged int
+	// Stamped is the billing deltas of the batch's stamped events: one per
+	// (team, month, class), exactly what went to billing_usage.
+	Stamped []billing.Delta
+	// DeadLettered counts the records sent to the dead-letter topic, by
+	// reason (the "error" header).
+	DeadLettered []Count
+	// Warnings counts the ingestion warnings produced, by type: the
+	// decoder's and the identity graph's (merge refusals).
+	Warnings []Count
+}
+
+// ApplyReport is one chunk of identity_log applied to the replica in one
+// Badger transaction. Every instance applies every op, so these counts are
+// the same on every instance: they describe the replica, not the work
+// shared between instances.
+type ApplyReport struct {
+	// Applied, Skipped and Malformed count the chunk's records: ops applied,
+	// duplicate ops skipped (at or below the source's high water mark), and
+	// records that are not valid ops (logged and skipped).
+	Applied, Skipped, Malformed int
+	// Merges is the number of merge requests that joined two persons.
+	Merges int
+	// Refusals counts merge requests refused, by warning type
+	// (cannot_merge_with_illegal_distinct_id, cannot_merge_already_identified,
+	// merge_move_limit_exceeded).
+	Refusals []Count
+}
+
+// LagReport is how far the applier is behind identity_log.
+type LagReport struct {
+	// Offsets is the number of identity_log records not applied yet: log
+	// end offset minus next offset to apply, summed over partitions.
+	Offsets int64
+	// Behind is the age of the last applied record (now minus its record
+	// timestamp) while Offsets > 0, and zero once caught up: the delay with
+	// which the replica sees identity changes.
+	Behind time.Duration
+}
+
+// Count is a number of occurrences of one key (a reason, a type).
+type Count struct {
+	Key string
+	N   int
+}
+
+// addCount adds n to key's count in *cs. The keys of one batch are few (a
+// handful of reasons or types), so a linear search in a reused slice beats
+// a map and allocates nothing once the slice has grown.
+func addCount(cs *[]Count, key string, n int) {
+	for i := range *cs {
+		if (*cs)[i].Key == key {
+			(*cs)[i].N += n
+			return
+		}
+	}
+	*cs = append(*cs, Count{Key: key, N: n})
+}
+
+// pollLag reports the applier's lag to obs every interval until ctx is done.
+// A failed listing of end offsets is logged at debug level and skipped: lag
+// is a metric, and a broker outage shows elsewhere.
+func pollLag(ctx context.Context, adm *kadm.Client, a *Applier, topic string, interval time.Duration, obs Observer, log *zap.Logger) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		ends, err := adm.ListEndOffsets(ctx, topic)
+		if err == nil {
+			obs.ObserveLag(a.lag(ends, time.Now()))
+		} else if ctx.Err() == nil {
+			log.Debug("list identity_log end offsets for the lag metric", zap.Error(err))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// lag is the applier's lag given the log's end offsets.
+func (a *Applier) lag(ends kadm.ListedOffsets, now time.Time) LagReport {
+	applied := a.Offsets()
+	var r LagReport
+	ends.Each(func(o kadm.ListedOffset) {
+		if o.Err != nil {
+			return
+		}
+		if d := o.Offset - applied[o.Partition]; d > 0 {
+			r.Offsets += d
+		}
+	})
+	if last := a.last.Load(); r.Offsets > 0 && last != 0 {
+		r.Behind = max(now.Sub(time.Unix(0, last)), 0)
+	}
+	return r
+}
