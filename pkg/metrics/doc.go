@@ -1,0 +1,55 @@
+// Package metrics is the resolver's Prometheus instrumentation: one
+// Metrics value holds every metric on its own registry (never the global
+// one, so tests and several pipelines in one process do not collide), fed
+// by the pipeline through stream.Observer and by the replica through a
+// collector that reads its cache counters and disk size at scrape time.
+//
+// It is a package of its own, not part of pkg/admin, because the two have
+// different users: the pipeline's wiring creates the metrics and hands them
+// to stream.Config.Observer whether or not anything serves them (a
+// benchmark or a test reads them with a Gatherer), while pkg/admin only
+// serves some prometheus.Gatherer over HTTP and knows nothing of what is in
+// it. Keeping them apart keeps pkg/admin free of pkg/stream.
+//
+// # Metrics
+//
+// From the partition workers (counted once per committed transaction, so a
+// batch that is aborted and processed again counts once):
+//
+//	resolver_events_consumed_total                      records consumed from topics.raw
+//	resolver_events_stamped_total{team,class}           events stamped, by billing class
+//	resolver_events_dead_lettered_total{reason}         records sent to the dead-letter topic
+//	resolver_ingestion_warnings_total{type}             ingestion warnings produced
+//	resolver_identity_ops_logged_total                  identity ops produced to identity_log
+//	resolver_transactions_total{outcome}                committed / aborted
+//	resolver_batch_duration_seconds                     poll to end of transaction (histogram)
+//	resolver_transaction_duration_seconds{outcome}      ending the transaction (histogram)
+//
+// From the applier (every instance applies every op, so these are the same
+// on every instance; do not sum them across instances):
+//
+//	resolver_identity_ops_total{result}                 applied / skipped (duplicate) / malformed
+//	resolver_identity_merges_total                      merge requests that joined two persons
+//	resolver_identity_merge_refusals_total{type}        merge requests refused, by warning type
+//	resolver_applier_lag_offsets                        identity_log records not yet applied
+//	resolver_applier_lag_seconds                        age of the last applied record while behind; 0 when caught up
+//
+// From the replica, read at scrape time:
+//
+//	resolver_state_cache_hits_total, resolver_state_cache_misses_total
+//	resolver_state_cache_hit_ratio                      hits / (hits + misses) since start
+//	resolver_state_cache_bytes, resolver_state_cache_entries
+//	resolver_state_disk_bytes                           disk space of the Badger directory
+//
+// And resolver_metrics_team_labels, the number of teams that have their own
+// team label, plus the standard go_* and process_* collectors.
+//
+// # The team label
+//
+// resolver_events_stamped_total carries the team so that a team's billed
+// traffic can be watched, but teams are unbounded and every label value is
+// a time series. The first Config.TeamCap teams seen by this process keep
+// their own label for its lifetime; events of every later team are counted
+// under team="other". The cap is per process: after a restart the first
+// teams seen may be others.
+package metrics

@@ -1,0 +1,206 @@
+package metrics
+
+import (
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/resolver-dev/resolver/pkg/stream"
+)
+
+// DefaultTeamCap is the default of Config.TeamCap (admin.metrics_team_cap).
+const DefaultTeamCap = 100
+
+// OtherTeam is the team label of the events of teams beyond the cap.
+const OtherTeam = "other"
+
+// Config configures Metrics.
+type Config struct {
+	// TeamCap is the number of distinct teams that get their own team label
+	// on resolver_events_stamped_total (admin.metrics_team_cap; use
+	// DefaultTeamCap, 100, by default). Events of later teams count under
+	// team="other"; zero puts every team there.
+	TeamCap int
+}
+
+// Metrics is the resolver's Prometheus metrics on their own registry. It
+// implements stream.Observer; its methods are safe for concurrent use.
+type Metrics struct {
+	reg *prometheus.Registry
+
+	consumed     prometheus.Counter
+	stamped      *prometheus.CounterVec
+	deadLettered *prometheus.CounterVec
+	warnings     *prometheus.CounterVec
+	opsLogged    prometheus.Counter
+	transactions *prometheus.CounterVec
+	batchSeconds prometheus.Histogram
+	txnSeconds   *prometheus.HistogramVec
+
+	ops        *prometheus.CounterVec
+	merges     prometheus.Counter
+	refusals   *prometheus.CounterVec
+	lagOffsets prometheus.Gauge
+	lagSeconds prometheus.Gauge
+
+	teamLabels prometheus.Gauge
+
+	teamCap int
+	mu      sync.Mutex
+	teams   map[string]struct{} // teams with their own label; at most teamCap
+	watched bool
+}
+
+var _ stream.Observer = (*Metrics)(nil)
+
+// latencyBuckets go from 1ms to about 33s, doubling.
+var latencyBuckets = prometheus.ExponentialBuckets(0.001, 2, 16)
+
+// New returns the metrics, registered on a new registry together with the
+// Go runtime and process collectors.
+func New(cfg Config) *Metrics {
+	m := &Metrics{
+		reg:     prometheus.NewRegistry(),
+		teamCap: max(cfg.TeamCap, 0),
+		teams:   map[string]struct{}{},
+
+		consumed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "resolver_events_consumed_total",
+			Help: "Records consumed from the input topic, counted when their transaction commits.",
+		}),
+		stamped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "resolver_events_stamped_total",
+			Help: `Events stamped with their person, by billing class; team is "other" beyond admin.metrics_team_cap teams.`,
+		}, []string{"team", "class"}),
+		deadLettered: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "resolver_events_dead_lettered_total",
+			Help: "Records sent to the dead-letter topic, by reason.",
+		}, []string{"reason"}),
+		warnings: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "resolver_ingestion_warnings_total",
+			Help: "Ingestion warnings produced, by type.",
+		}, []string{"type"}),
+		opsLogged: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "resolver_identity_ops_logged_total",
+			Help: "Identity ops produced to identity_log by this instance's workers.",
+		}),
+		transactions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "resolver_transactions_total",
+			Help: "Batch transactions ended, by outcome (committed, aborted).",
+		}, []string{"outcome"}),
+		batchSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "resolver_batch_duration_seconds",
+			Help:    "Time from a poll's return to the end of its transaction.",
+			Buckets: latencyBuckets,
+		}),
+		txnSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "resolver_transaction_duration_seconds",
+			Help:    "Time spent ending a batch transaction (flush and commit or abort), by outcome.",
+			Buckets: latencyBuckets,
+		}, []string{"outcome"}),
+
+		ops: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "resolver_identity_ops_total",
+			Help: "identity_log records handled by the applier, by result (applied, skipped as duplicates, malformed). The same on every instance.",
+		}, []string{"result"}),
+		merges: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "resolver_identity_merges_total",
+			Help: "Merge requests that joined two persons, as applied to this replica. The same on every instance.",
+		}),
+		refusals: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "resolver_identity_merge_refusals_total",
+			Help: "Merge requests refused, by warning type, as applied to this replica. The same on every instance.",
+		}, []string{"type"}),
+		lagOffsets: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "resolver_applier_lag_offsets",
+			Help: "identity_log records not yet applied to this replica (log end minus applied).",
+		}),
+		lagSeconds: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "resolver_applier_lag_seconds",
+			Help: "Age of the last applied identity_log record while the applier is behind; 0 when caught up.",
+		}),
+		teamLabels: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "resolver_metrics_team_labels",
+			Help: "Teams with their own team label on resolver_events_stamped_total (at most admin.metrics_team_cap).",
+		}),
+	}
+	m.reg.MustRegister(
+		m.consumed, m.stamped, m.deadLettered, m.warnings, m.opsLogged, m.transactions, m.batchSeconds, m.txnSeconds,
+		m.ops, m.merges, m.refusals, m.lagOffsets, m.lagSeconds, m.teamLabels,
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	// Series that exist from the start, so that rates and alerts do not
+	// wait for the first occurrence.
+	for _, o := range []string{"committed", "aborted"} {
+		m.transactions.WithLabelValues(o)
+	}
+	for _, r := range []string{"applied", "skipped", "malformed"} {
+		m.ops.WithLabelValues(r)
+	}
+	return m
+}
+
+// Registry returns the registry holding every metric; serve it with
+// promhttp.HandlerFor (pkg/admin does).
+func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
+
+// ObserveBatch counts a batch of the worker loop (stream.Observer).
+func (m *Metrics) ObserveBatch(r *stream.BatchReport) {
+	m.opsLogged.Add(float64(r.OpsLogged))
+	m.batchSeconds.Observe(r.Duration.Seconds())
+	outcome := "aborted"
+	if r.Committed {
+		outcome = "committed"
+	}
+	m.transactions.WithLabelValues(outcome).Inc()
+	m.txnSeconds.WithLabelValues(outcome).Observe(r.EndDuration.Seconds())
+	if !r.Committed {
+		return
+	}
+	m.consumed.Add(float64(r.Records))
+	for i := range r.Stamped {
+		d := &r.Stamped[i]
+		m.stamped.WithLabelValues(m.teamLabel(d.Team), d.Class.String()).Add(float64(d.Count))
+	}
+	for _, c := range r.DeadLettered {
+		m.deadLettered.WithLabelValues(c.Key).Add(float64(c.N))
+	}
+	for _, c := range r.Warnings {
+		m.warnings.WithLabelValues(c.Key).Add(float64(c.N))
+	}
+}
+
+// ObserveApply counts a chunk applied by the applier (stream.Observer).
+func (m *Metrics) ObserveApply(r *stream.ApplyReport) {
+	m.ops.WithLabelValues("applied").Add(float64(r.Applied))
+	m.ops.WithLabelValues("skipped").Add(float64(r.Skipped))
+	m.ops.WithLabelValues("malformed").Add(float64(r.Malformed))
+	m.merges.Add(float64(r.Merges))
+	for _, c := range r.Refusals {
+		m.refusals.WithLabelValues(c.Key).Add(float64(c.N))
+	}
+}
+
+// ObserveLag sets the applier lag gauges (stream.Observer).
+func (m *Metrics) ObserveLag(r stream.LagReport) {
+	m.lagOffsets.Set(float64(r.Offsets))
+	m.lagSeconds.Set(r.Behind.Seconds())
+}
+
+// teamLabel is the team label of a team's events: the team itself while
+// fewer than the cap have one, else OtherTeam.
+func (m *Metrics) teamLabel(team string) string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.teams[team]; ok {
+		return team
+	}
+	if len(m.teams) >= m.teamCap {
+		return OtherTeam
+	}
+	m.teams[team] = struct{}{}
+	m.teamLabels.Set(float64(len(m.teams)))
+	return team
+}
