@@ -1,0 +1,49 @@
+// Package admin is the resolver's admin HTTP server (admin.addr, default
+// 127.0.0.1:9464): health, readiness, metrics, and read-only lookups of the
+// local replica.
+//
+//	GET /healthz                           200 while the process serves HTTP; never needs the token
+//	GET /readyz                            503 until the pipeline is ready (applier caught up, workers
+//	                                       in the group), then 200; 503 again once shutdown began
+//	GET /metrics                           Prometheus text format (pkg/metrics lists the metrics)
+//	GET /v1/persons?team=T&distinct_id=D   the person of a distinct_id, as JSON
+//	GET /v1/billing?team=T&month=YYYY-MM   the billing report, the JSON of
+//	                                       `resolver billing report --format json`; both filters optional
+//
+// Errors are JSON objects with an "error" member: 400 for a missing, empty,
+// repeated or unknown query parameter, or a bad month (the message names the
+// parameter); 401 without the bearer token; 404 for an unknown path and for
+// a distinct_id without a stored person; 405 for a method other than GET or
+// HEAD; 503 while a dependency is unavailable or the instance is stopping.
+//
+// # Persons
+//
+// /v1/persons answers with state.PersonView, the JSON of `resolver lookup
+// --format json`: the person's id, created_at, is_identified, version,
+// properties (each with the time of the event that set it) and every
+// distinct_id of the person with its row version.
+//
+// A distinct_id that no identity event has claimed has no stored person: its
+// events are stamped with its implicit person, whose id is derived from the
+// team and the id (SEMANTICS.md §3), and which has no properties, creation
+// time or version to show. /v1/persons answers such an id with 404 — "no
+// stored person" — and puts the implicit person id in the error body
+// ("person_id", with "implicit": true), so a caller can still match it
+// against stamped events. An id whose person was deleted is implicit again
+// and answers the same way.
+//
+// # Authentication
+//
+// With Config.Token set, every endpoint except /healthz requires the header
+// "Authorization: Bearer <token>" (compared in constant time); /healthz
+// stays open for liveness probes and tells nothing. Without a token the
+// server is open to whoever can reach it, and binding it to anything but a
+// loopback address logs a warning at start.
+//
+// # Logging
+//
+// The server logs "admin listening" with the bound address (Config.Addr may
+// have port 0), and failures of lookups at error level. Distinct ids in its
+// log lines are hashed unless Config.LogIDs is set (log.redact: false); see
+// internal/redact. Requests are not logged.
+package admin
