@@ -594,3 +594,14 @@ func TestParseCanonicalUUID(t *testing.T) {
 		assert.False(t, ok, s)
 	}
 }
+
+// TestRawMessagesAreCapacityLimited: appending to a property value must
+// not write into the shared copy of the record (the next property, keys).
+func TestRawMessagesAreCapacityLimited(t *testing.T) {
+	e := mustDecode(t, ev(`"properties":{"a":1,"b":2}`))
+	grown := append(e.Properties["a"], `999,"b":3`...)
+	assert.Equal(t, `1999,"b":3`, string(grown))
+	assert.Equal(t, "1", string(e.Properties["a"]))
+	assert.Equal(t, "2", string(e.Properties["b"]))
+	assert.Contains(t, string(e.AppendStamped(nil, implicitStamp)), `"properties":{"a":1,"b":2}`)
+}

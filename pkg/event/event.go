@@ -19,8 +19,11 @@ type Source struct {
 // Event is a decoded, normalised capture event.
 //
 // An Event is not safe for concurrent mutation. It shares memory with
-// nothing the caller holds: Decode copies the record value first. The
-// json.RawMessage values it holds must not be modified in place.
+// nothing the caller holds: Decode copies the record value once, and the
+// Event's strings and json.RawMessage values (in Properties, Set, SetOnce)
+// are windows of that copy. So the RawMessage values must not be modified
+// in place; appending to one is fine (their capacity ends where they end,
+// so append copies).
 type Event struct {
 	// Team is the normalised team: "1", "phc_abc".
 	Team string

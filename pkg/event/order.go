@@ -7,17 +7,23 @@ package event
 
 // keyRef locates one property key.
 //
-//	bit 63 (refOther): bits 0–31 index otherKeys (keys that were escaped in
-//	                   the input, and the keys Decode adds)
-//	bit 62 (refPlain): the key needs no JSON escaping
-//	otherwise:         bits 0–31 are its offset in keyText, bits 32–61 its length
+//	bit 63 (refOther):  bits 0–31 index other (keys that were escaped in
+//	                    the input)
+//	bit 61 (refStatic): bits 0–31 index staticKeys (the keys Decode adds)
+//	bit 62 (refPlain):  the key needs no JSON escaping
+//	otherwise:          bits 0–31 are its offset in keyText, bits 32–60 its
+//	                    length
 type keyRef uint64
 
 const (
 	refOther   keyRef = 1 << 63
 	refPlain   keyRef = 1 << 62
-	refLenMask        = 1<<30 - 1
+	refStatic  keyRef = 1 << 61
+	refLenMask        = 1<<29 - 1
 )
+
+// staticKeys are the property keys Decode itself may add.
+var staticKeys = [...]string{"$set", "$set_once"}
 
 // keyOrder is the property order of one event.
 type keyOrder struct {
@@ -29,30 +35,32 @@ type keyOrder struct {
 // key returns the i-th key.
 func (o *keyOrder) key(i int) string {
 	r := o.refs[i]
-	if r&refOther != 0 {
+	switch {
+	case r&refStatic != 0:
+		return staticKeys[uint32(r)]
+	case r&refOther != 0:
 		return o.other[uint32(r)]
 	}
 	off := int(uint32(r))
 	return o.keyText[off : off+int(r>>32&refLenMask)]
 }
 
-// plain reports whether the i-th key needs no JSON escaping.
-func (o *keyOrder) plain(i int) bool { return o.refs[i]&refPlain != 0 }
-
-// add appends key; off is its offset in keyText, or -1 when it is not
-// there verbatim.
-func (o *keyOrder) add(key string, off int, plain bool) {
-	var r keyRef
-	if off >= 0 && off <= 1<<32-1 && len(key) <= refLenMask {
-		r = keyRef(len(key))<<32 | keyRef(off)
-	} else {
-		r = refOther | keyRef(len(o.other))
-		o.other = append(o.other, key)
+// textRef returns the keyRef of the key at off in keyText, n bytes long,
+// or refOther when the numbers do not fit.
+func textRef(off, n int, plain bool) keyRef {
+	if off < 0 || off > 1<<32-1 || n > refLenMask {
+		return refOther
 	}
+	r := keyRef(n)<<32 | keyRef(off)
 	if plain {
 		r |= refPlain
 	}
-	o.refs = append(o.refs, r)
+	return r
+}
+
+// addStatic appends staticKeys[i].
+func (o *keyOrder) addStatic(i int) {
+	o.refs = append(o.refs, refStatic|refPlain|keyRef(i))
 }
 
 // has reports whether key is in the order.

@@ -10,10 +10,9 @@ import (
 
 // prop is one member of properties, in input order.
 type prop struct {
-	key   string
-	raw   json.RawMessage
-	off   int  // of key in the properties' text; -1 when it was escaped
-	plain bool // the key is printable ASCII without escapes
+	key string
+	raw json.RawMessage
+	ref keyRef // where key is in the properties' text, or refOther
 }
 
 // special holds the properties Decode interprets (the last occurrence of a
@@ -46,11 +45,11 @@ func (f *fields) parseProperties(d *doc, i int, props []prop) ([]prop, int, bool
 		if !ok {
 			return nil, 0, false
 		}
-		key, off := s[i+1:end-1], i+1
+		key, ref := s[i+1:end-1], textRef(i+1, end-i-2, flags == 0)
 		if flags != 0 {
 			// Escapes or invalid UTF-8 make the key differ from its text.
 			if key = keyOf(b[i:end], s[i:end], flags); key != s[i+1:end-1] {
-				off = -1
+				ref = refOther
 			}
 		}
 		// :
@@ -74,7 +73,7 @@ func (f *fields) parseProperties(d *doc, i int, props []prop) ([]prop, int, bool
 		if len(key) >= 4 && (key[0] == '$' || key[0] == 't' || key[0] == 'd' || key[0] == 'a') {
 			f.sp.note(key, val{b: raw, s: s[start:i]})
 		}
-		props = append(props, prop{key: key, raw: raw, off: off, plain: flags == 0})
+		props = append(props, prop{key: key, raw: raw, ref: ref})
 		// , or }
 		if i = skipSpace(b, i); i >= len(b) {
 			return nil, 0, false
@@ -116,17 +115,25 @@ func (sp *special) note(key string, v val) {
 // e.Unset from the members of properties and the top-level $set and
 // $set_once.
 func (e *Event) buildProperties(props []prop, f *fields, sp *special) {
-	e.Properties = make(map[string]json.RawMessage, len(props)+2)
-	e.order = keyOrder{keyText: f.propsText, refs: make([]keyRef, 0, len(props)+2)}
+	m := make(map[string]json.RawMessage, len(props)+2)
+	e.Properties = m
+	e.order = keyOrder{keyText: f.propsText}
+	refs := make([]keyRef, 0, len(props)+2)
 	personless := e.Mode == Personless
 	for _, p := range props {
 		if personless && isPersonKey(p.key) {
 			continue
 		}
-		e.Properties[p.key] = p.raw
-		e.order.add(p.key, p.off, p.plain)
+		m[p.key] = p.raw
+		if p.ref&refOther == 0 {
+			refs = append(refs, p.ref)
+		} else { // not its own text: kept aside
+			refs = append(refs, refOther|keyRef(len(e.order.other)))
+			e.order.other = append(e.order.other, p.key)
+		}
 	}
-	if len(e.Properties) != len(e.order.refs) {
+	e.order.refs = refs
+	if len(m) != len(refs) {
 		e.order.dedupe()
 	}
 	if personless {
@@ -134,18 +141,19 @@ func (e *Event) buildProperties(props []prop, f *fields, sp *special) {
 	}
 	var raw json.RawMessage
 	if e.Set, raw = mergeSet(sp.set, f.set); raw != nil {
-		e.put("$set", raw)
+		e.put(0, raw)
 	}
 	if e.SetOnce, raw = mergeSet(sp.setOnce, f.setOnce); raw != nil {
-		e.put("$set_once", raw)
+		e.put(1, raw)
 	}
 	e.Unset = unsetKeys(sp.unset)
 }
 
-// put sets a property that Decode itself writes ("$set", "$set_once").
-func (e *Event) put(key string, raw json.RawMessage) {
+// put sets the property staticKeys[i] ("$set", "$set_once") to raw.
+func (e *Event) put(i int, raw json.RawMessage) {
+	key := staticKeys[i]
 	if _, ok := e.Properties[key]; !ok {
-		e.order.add(key, -1, true)
+		e.order.addStatic(i)
 	}
 	e.Properties[key] = raw
 }
@@ -220,49 +228,62 @@ func idString(v val) string {
 // when neither is an object) and, when top is an object and so the merge
 // changed something, the new raw properties.$set; otherwise raw is nil and
 // properties.$set goes out as it came in. Non-object values are ignored.
+// The merged object keeps each key where it first appeared.
 func mergeSet(inner, top val) (m map[string]json.RawMessage, raw json.RawMessage) {
-	switch {
-	case !top.isObject() && !inner.isObject():
+	if !top.isObject() && !inner.isObject() {
 		return nil, nil
-	case !top.isObject():
-		m = make(map[string]json.RawMessage)
-		forMembers(inner, func(k string, v val) { m[k] = v.b })
+	}
+	var buf [8]prop
+	members := buf[:0]
+	if inner.isObject() {
+		members = appendMembers(members, inner)
+	}
+	if top.isObject() {
+		members = appendMembers(members, top)
+	}
+	m = make(map[string]json.RawMessage, len(members))
+	for _, p := range members {
+		m[p.key] = p.raw
+	}
+	if !top.isObject() {
 		return m, nil
 	}
-	var keyBuf [16]string
-	keys := keyBuf[:0]
-	m = make(map[string]json.RawMessage)
-	add := func(k string, v val) {
-		if _, ok := m[k]; !ok {
-			keys = append(keys, k)
-		}
-		m[k] = v.b
-	}
-	if inner.isObject() {
-		forMembers(inner, add)
-	}
-	forMembers(top, add)
 	raw = make(json.RawMessage, 0, len(inner.b)+len(top.b))
 	raw = append(raw, '{')
-	for i, k := range keys {
-		if i > 0 {
+	for i, p := range members {
+		if seenBefore(members[:i], p.key) {
+			continue
+		}
+		if len(raw) > 1 {
 			raw = append(raw, ',')
 		}
-		raw = appendString(raw, k)
+		raw = appendString(raw, p.key)
 		raw = append(raw, ':')
-		raw = append(raw, m[k]...)
+		raw = append(raw, m[p.key]...)
 	}
 	return m, append(raw, '}')
 }
 
-// forMembers calls fn for each member of the valid JSON object v.
-func forMembers(v val, fn func(key string, v val)) {
+func seenBefore(members []prop, key string) bool {
+	for _, p := range members {
+		if p.key == key {
+			return true
+		}
+	}
+	return false
+}
+
+// appendMembers appends the members of the valid JSON object v to dst.
+func appendMembers(dst []prop, v val) []prop {
 	it := newObjectIter(v.b, 0)
 	var m member
 	for it.next(&m) {
-		fn(keyOf(v.b[m.keyStart:m.keyEnd], v.s[m.keyStart:m.keyEnd], m.keyFlags),
-			val{b: v.b[m.valStart:m.valEnd:m.valEnd], s: v.s[m.valStart:m.valEnd]})
+		dst = append(dst, prop{
+			key: keyOf(v.b[m.keyStart:m.keyEnd], v.s[m.keyStart:m.keyEnd], m.keyFlags),
+			raw: v.b[m.valStart:m.valEnd:m.valEnd],
+		})
 	}
+	return dst
 }
 
 // unsetKeys reads properties.$unset: an array (its string elements, in
@@ -284,12 +305,13 @@ func unsetKeys(v val) []string {
 		}
 		return keys
 	case v.isObject():
+		var buf [8]prop
 		var keys []string
-		forMembers(v, func(k string, _ val) {
-			if !slices.Contains(keys, k) {
-				keys = append(keys, k)
+		for _, p := range appendMembers(buf[:0], v) {
+			if !slices.Contains(keys, p.key) {
+				keys = append(keys, p.key)
 			}
-		})
+		}
 		slices.Sort(keys)
 		return keys
 	}

@@ -78,16 +78,23 @@ func (e *Event) AppendStamped(dst []byte, s Stamp) []byte {
 func (e *Event) appendProperties(dst []byte) []byte {
 	dst = append(dst, '{')
 	n := 0
-	for i := range e.order.refs {
-		k := e.order.key(i)
-		v, ok := e.Properties[k]
+	m, text := e.Properties, e.order.keyText
+	for i, r := range e.order.refs {
+		var k string
+		if r&(refOther|refStatic) == 0 {
+			off := int(uint32(r))
+			k = text[off : off+int(r>>32&refLenMask)]
+		} else {
+			k = e.order.key(i)
+		}
+		v, ok := m[k]
 		if !ok {
 			continue
 		}
 		if n > 0 {
 			dst = append(dst, ',')
 		}
-		if e.order.plain(i) {
+		if r&refPlain != 0 {
 			dst = append(dst, '"')
 			dst = append(dst, k...)
 			dst = append(dst, '"', ':')
