@@ -193,6 +193,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.RequireStableFetchOffsets(),
 		kgo.SessionTimeout(p.cfg.Kafka.SessionTimeout),
+		kgo.RebalanceTimeout(rebalanceTimeout(p.cfg.Kafka.SessionTimeout)),
 		kgo.FetchMaxWait(defaultFetchMaxWait),
 		kgo.ProducerLinger(0),
 		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)),
