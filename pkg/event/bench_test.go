@@ -95,3 +95,27 @@ func BenchmarkAppendStamped(b *testing.B) {
 		dst = e.AppendStamped(dst[:0], benchStamp)
 	}
 }
+
+// BenchmarkDecodeStampRelease is BenchmarkDecodeStamp for a caller that
+// releases each Event once it is encoded (Event.Release).
+func BenchmarkDecodeStampRelease(b *testing.B) {
+	d := benchDecoder()
+	for _, name := range []string{"pageview", "identify", "envelope"} {
+		value := benchEvents(b)[name]
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(value)))
+			src := Source{Topic: "events_raw", Partition: 1, Offset: 42}
+			var dst []byte
+			for b.Loop() {
+				ev, err := d.Decode(value, src)
+				if err != nil {
+					b.Fatal(err)
+				}
+				dst = ev.AppendStamped(dst[:0], benchStamp)
+				ev.Release()
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+		})
+	}
+}

@@ -74,46 +74,48 @@ func (d *Decoder) decode(value []byte, src Source) (*Event, *Rejection) {
 	}
 	sp := &f.sp
 
-	ev := &Event{size: len(value)}
-	var ok bool
+	var warnings []Warning
 	// 3. team.
-	if ev.Team, ok = teamOf(&f, sp.token); !ok {
+	team, ok := teamOf(&f, sp.token)
+	if !ok {
 		return nil, reject(ReasonMissingTeam, "no team_id, token, api_key, $token or properties.token that is a non-empty string or an integer")
 	}
 	// 4. distinct_id.
-	var id string
-	var w *Warning
-	id, w, r = distinctIDOf(&f, sp.distinctID)
+	id, w, r := distinctIDOf(&f, sp.distinctID)
 	if r != nil {
 		return nil, r
 	}
-	ev.DistinctID = id
 	if w != nil {
-		ev.Warnings = append(ev.Warnings, *w)
+		warnings = append(warnings, *w)
 	}
 	// 5. uuid.
-	if ev.UUID, r = uuidOf(f.uuid, src); r != nil {
+	u, r := uuidOf(f.uuid, src)
+	if r != nil {
 		return nil, r
 	}
 	// 6. event name.
-	if ev.Name, r = nameOf(f.event); r != nil {
+	name, r := nameOf(f.event)
+	if r != nil {
 		return nil, r
 	}
 	// 7. timestamp.
 	processed := d.now().UTC()
-	ev.Timestamp = timestampOf(&f, src, processed, ev)
+	ts := timestampOf(&f, src, processed, &warnings)
 	// 8. person processing, and personless identity events.
-	var pw *Warning
-	if ev.Mode, pw = modeOf(sp.processPersonProfile); pw != nil {
-		ev.Warnings = append(ev.Warnings, *pw)
+	mode, w := modeOf(sp.processPersonProfile)
+	if w != nil {
+		warnings = append(warnings, *w)
 	}
-	ev.Kind, ev.MergeOther = classify(ev.Name, sp)
-	if ev.Mode == Personless && ev.Kind != Ordinary {
-		return nil, reject(ReasonIdentityWithoutPersonProcessing, ev.Name+" with properties.$process_person_profile false")
+	kind, other := classify(name, sp)
+	if mode == Personless && kind != Ordinary {
+		return nil, reject(ReasonIdentityWithoutPersonProcessing, name+" with properties.$process_person_profile false")
 	}
 	// 9. properties as they go out, with $set / $set_once merged.
+	ev := newEvent()
+	ev.Team, ev.DistinctID, ev.UUID, ev.Name, ev.Timestamp = team, id, u, name, ts
+	ev.Kind, ev.Mode, ev.MergeOther, ev.Warnings = kind, mode, other, warnings
+	ev.size, ev.extras = len(value), f.extras
 	ev.buildProperties(props, &f, sp)
-	ev.extras = f.extras
 	return ev, nil
 }
 

@@ -68,6 +68,6 @@ type Event struct {
 	size   int      // bytes of the input, to size the output buffer
 }
 
-func (e *Event) warn(typ, details string) {
-	e.Warnings = append(e.Warnings, Warning{Type: typ, Details: details})
+func warn(warnings *[]Warning, typ, details string) {
+	*warnings = append(*warnings, Warning{Type: typ, Details: details})
 }

@@ -186,7 +186,7 @@ func (f *fields) addExtra(key string, raw json.RawMessage) {
 		}
 	}
 	if f.extras == nil {
-		f.extras = make([]extra, 0, 8)
+		f.extras = make([]extra, 0, 4)
 	}
 	f.extras = append(f.extras, extra{key: key, raw: raw})
 }
@@ -231,6 +231,10 @@ func (f *fields) overlay(env *fields) {
 	}
 	over(&f.set, env.set)
 	over(&f.setOnce, env.setOnce)
+	if len(f.extras) == 0 { // the usual case: take the envelope's as they are
+		f.extras = env.extras
+		return
+	}
 	for _, x := range env.extras {
 		if len(x.raw) > 0 && x.raw[0] == 'n' && f.hasExtra(x.key) {
 			continue

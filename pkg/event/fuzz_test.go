@@ -47,8 +47,9 @@ func fuzzSeeds(f *testing.F) {
 //     Full; and, when personless, no Set, SetOnce, Unset, nor $set,
 //     $set_once or $unset in Properties.
 //   - AppendStamped's output is a valid JSON object without duplicate keys,
-//     deterministic for a given input, and decodes again to the same team,
-//     distinct_id, uuid, event name and timestamp.
+//     deterministic for a given input (also when Decode reuses a released
+//     Event), and decodes again to the same team, distinct_id, uuid, event
+//     name and timestamp.
 func FuzzDecode(f *testing.F) {
 	fuzzSeeds(f)
 	d := testDecoder()
@@ -81,13 +82,20 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("output is not a JSON object: %s", out)
 		}
 		checkNoDuplicateKeys(t, out)
+		// Decode again into released storage (Event.Release): same bytes.
 		e2, err := d.Decode(value, testSource)
 		if err != nil {
 			t.Fatalf("second decode: %v", err)
 		}
-		if out2 := e2.AppendStamped(nil, implicitStamp); !bytes.Equal(out, out2) {
-			t.Fatalf("not deterministic:\n%s\n%s", out, out2)
+		e2.Release()
+		e3, err := d.Decode(value, testSource)
+		if err != nil {
+			t.Fatalf("third decode: %v", err)
 		}
+		if out3 := e3.AppendStamped(nil, implicitStamp); !bytes.Equal(out, out3) {
+			t.Fatalf("not deterministic:\n%s\n%s", out, out3)
+		}
+		e3.Release()
 		r, err := again.Decode(out, testSource)
 		if err != nil {
 			t.Fatalf("output rejected: %v\n%s", err, out)

@@ -115,10 +115,16 @@ func (sp *special) note(key string, v val) {
 // e.Unset from the members of properties and the top-level $set and
 // $set_once.
 func (e *Event) buildProperties(props []prop, f *fields, sp *special) {
-	m := make(map[string]json.RawMessage, len(props)+2)
-	e.Properties = m
+	m := e.Properties // empty; from a released Event, or nil
+	if m == nil {
+		m = make(map[string]json.RawMessage, len(props)+2)
+		e.Properties = m
+	}
+	refs := e.order.refs[:0]
+	if cap(refs) < len(props)+2 {
+		refs = make([]keyRef, 0, len(props)+2)
+	}
 	e.order = keyOrder{keyText: f.propsText}
-	refs := make([]keyRef, 0, len(props)+2)
 	personless := e.Mode == Personless
 	for _, p := range props {
 		if personless && isPersonKey(p.key) {

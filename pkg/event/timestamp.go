@@ -34,14 +34,14 @@ var (
 // present and not null but unusable (not an RFC 3339 string, not a number,
 // or landing outside years 0000–9999) raises invalid_timestamp naming the
 // field and is treated as absent.
-func timestampOf(f *fields, src Source, processed time.Time, ev *Event) time.Time {
-	now, hasNow := timeField(f.now, "now", ev)
-	sentAt, hasSentAt := timeField(f.sentAt, "sent_at", ev)
-	ts, ok := timeField(f.timestamp, "timestamp", ev)
+func timestampOf(f *fields, src Source, processed time.Time, warnings *[]Warning) time.Time {
+	now, hasNow := timeField(f.now, "now", warnings)
+	sentAt, hasSentAt := timeField(f.sentAt, "sent_at", warnings)
+	ts, ok := timeField(f.timestamp, "timestamp", warnings)
 	if ok && hasNow && hasSentAt {
 		ts = now.Add(ts.Sub(sentAt))
 		if ok = inRange(ts); !ok {
-			ev.warn(WarnInvalidTimestamp, "timestamp "+quoteShort(f.timestamp.b)+" is out of range after clock-skew correction (sent_at "+quoteShort(f.sentAt.b)+", now "+quoteShort(f.now.b)+")")
+			warn(warnings, WarnInvalidTimestamp, "timestamp "+quoteShort(f.timestamp.b)+" is out of range after clock-skew correction (sent_at "+quoteShort(f.sentAt.b)+", now "+quoteShort(f.now.b)+")")
 		}
 	}
 	if !ok && f.offset.set() && hasNow {
@@ -50,7 +50,7 @@ func timestampOf(f *fields, src Source, processed time.Time, ev *Event) time.Tim
 			ok = inRange(ts)
 		}
 		if !ok {
-			ev.warn(WarnInvalidTimestamp, "offset "+quoteShort(f.offset.b)+" is not a usable number of milliseconds")
+			warn(warnings, WarnInvalidTimestamp, "offset "+quoteShort(f.offset.b)+" is not a usable number of milliseconds")
 		}
 	}
 	switch {
@@ -63,7 +63,7 @@ func timestampOf(f *fields, src Source, processed time.Time, ev *Event) time.Tim
 		ts = processed
 	}
 	if ts.Sub(processed) > FutureCutoff {
-		ev.warn(WarnTimestampInFuture, "timestamp "+string(appendTime(nil, ts))+" is more than 23h after the processing time "+string(appendTime(nil, processed))+"; clamped to it")
+		warn(warnings, WarnTimestampInFuture, "timestamp "+string(appendTime(nil, ts))+" is more than 23h after the processing time "+string(appendTime(nil, processed))+"; clamped to it")
 		ts = processed
 	}
 	return ts
@@ -71,7 +71,7 @@ func timestampOf(f *fields, src Source, processed time.Time, ev *Event) time.Tim
 
 // timeField parses a present, non-null time field, warning when it is not
 // an RFC 3339 string.
-func timeField(v val, name string, ev *Event) (time.Time, bool) {
+func timeField(v val, name string, warnings *[]Warning) (time.Time, bool) {
 	if !v.set() {
 		return time.Time{}, false
 	}
@@ -84,7 +84,7 @@ func timeField(v val, name string, ev *Event) (time.Time, bool) {
 			return t, true
 		}
 	}
-	ev.warn(WarnInvalidTimestamp, name+" "+quoteShort(v.b)+" is not an RFC 3339 time; ignored")
+	warn(warnings, WarnInvalidTimestamp, name+" "+quoteShort(v.b)+" is not an RFC 3339 time; ignored")
 	return time.Time{}, false
 }
 
