@@ -18,6 +18,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/resolver-dev/resolver/pkg/billing"
+	"github.com/resolver-dev/resolver/pkg/metrics"
 	"github.com/resolver-dev/resolver/pkg/stream"
 )
 
@@ -164,17 +165,24 @@ type LogConfig struct {
 	// Format is json, console, or "" for console on a terminal and json
 	// otherwise. Default "".
 	Format string `mapstructure:"format"`
-	// Redact asks components to hash distinct_ids and property values
-	// before logging them. Default true.
+	// Redact hashes distinct_ids where a log line or a logged error must
+	// name one ("sha256:" and 12 hex digits, see internal/redact); false
+	// prints them as is. Property values are never logged. Default true.
 	Redact bool `mapstructure:"redact"`
 }
 
 // AdminConfig is the admin HTTP server (metrics, health, lookups).
 type AdminConfig struct {
-	// Addr is host:port; "" disables the server. Default 127.0.0.1:9464.
+	// Addr is host:port; "" disables the server (and the metrics). Default
+	// 127.0.0.1:9464.
 	Addr string `mapstructure:"addr"`
-	// Token, when set, is required as a bearer token on /v1/ requests.
+	// Token, when set, is required as a bearer token on every request but
+	// /healthz.
 	Token string `mapstructure:"token"`
+	// MetricsTeamCap is how many distinct teams get their own team label on
+	// the stamped-events metric; later teams count as "other". Default 100;
+	// 0: no team label.
+	MetricsTeamCap int `mapstructure:"metrics_team_cap"`
 }
 
 // defaultConfig returns the built-in defaults, which configs/resolver.yaml
@@ -226,7 +234,7 @@ func defaultConfig() Config {
 			Tiers: billing.DefaultPricing().Spec(), // prices in canonical form, see normalize
 		},
 		Log:   LogConfig{Level: "info", Redact: true},
-		Admin: AdminConfig{Addr: "127.0.0.1:9464"},
+		Admin: AdminConfig{Addr: "127.0.0.1:9464", MetricsTeamCap: metrics.DefaultTeamCap},
 	}
 }
 
@@ -414,6 +422,9 @@ func (c Config) Validate() error {
 			bad("admin.addr", c.Admin.Addr, "%v", err)
 		}
 	}
+	if c.Admin.MetricsTeamCap < 0 {
+		bad("admin.metrics_team_cap", c.Admin.MetricsTeamCap, "must be at least 0")
+	}
 
 	return errors.Join(errs...)
 }
@@ -492,6 +503,11 @@ func (c Config) InstanceID() (string, error) {
 	return host + "-" + hex.EncodeToString(sum[:6]), nil
 }
 
+// lagInterval is how often the pipeline refreshes the applier lag metrics
+// (resolver_applier_lag_offsets, _seconds): one ListOffsets request per
+// interval. Not a config key; a scrape interval is rarely shorter.
+const lagInterval = 5 * time.Second
+
 // ToStream converts the config to the pipeline's, loading the TLS files. It
 // expects a valid config. With the embedded broker Kafka.Brokers is empty:
 // the caller fills in the broker's address once it listens.
@@ -523,6 +539,8 @@ func (c Config) ToStream() (stream.Config, error) {
 		MaxMergeMove:       c.Identity.MaxMergeMove,
 		ExcludedEvents:     append([]string(nil), c.Billing.ExcludedEvents...),
 		OutboxTrimInterval: c.Stream.OutboxTrimInterval,
+		LagInterval:        lagInterval,
+		LogIDs:             !c.Log.Redact,
 	}, nil
 }
 

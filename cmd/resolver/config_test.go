@@ -116,6 +116,8 @@ func TestValidate(t *testing.T) {
 			"log.format", `config: log.format: "xml": must be json, console or "" (console on a terminal, else json)`},
 		{"admin addr", func(c *Config) { c.Admin.Addr = "localhost" },
 			"admin.addr", `config: admin.addr: "localhost": must be host:port`},
+		{"metrics team cap", func(c *Config) { c.Admin.MetricsTeamCap = -1 },
+			"admin.metrics_team_cap", `config: admin.metrics_team_cap: -1: must be at least 0`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -164,6 +166,7 @@ func TestValidateAccepts(t *testing.T) {
 		},
 		"no cache":             func(c *Config) { c.State.CacheBytes = -1 },
 		"no admin server":      func(c *Config) { c.Admin.Addr = "" },
+		"no team labels":       func(c *Config) { c.Admin.MetricsTeamCap = 0 },
 		"no excluded events":   func(c *Config) { c.Billing.ExcludedEvents = nil },
 		"console debug":        func(c *Config) { c.Log = LogConfig{Level: "debug", Format: "console"} },
 		"dotted topic name":    func(c *Config) { c.Topics.Raw = "prod.events-raw_v2" },
