@@ -47,14 +47,18 @@ batch.
 With kafka.brokers empty it first starts the embedded broker on
 kafka.embedded.listen with its data in state.dir/broker. It creates missing
 topics with kafka.topic_partitions partitions. SIGINT or SIGTERM shuts it
-down cleanly within stream.shutdown_timeout; a second signal exits at once.`,
+down cleanly within stream.shutdown_timeout; a second signal exits at once.
+
+Unless admin.addr is empty it serves /healthz, /readyz, /metrics,
+/v1/persons?team=&distinct_id= and /v1/billing?team=&month= there, behind
+admin.token if set.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, log, err := c.setup(cmd)
 			if err != nil {
 				return err
 			}
-			defer syncLog(log) // step 4 of the shutdown order in runResolver
+			defer syncLog(log) // step 5 of the shutdown order in runResolver
 			ctx, stop := c.signalContext(cmd.Context(), log)
 			defer stop()
 			return c.runResolver(ctx, cfg, log)
@@ -76,17 +80,23 @@ down cleanly within stream.shutdown_timeout; a second signal exits at once.`,
 // fails.
 //
 // Start order: the embedded broker (only if kafka.brokers is empty), missing
-// topics, the state in <state.dir>/identity, the pipeline.
+// topics, the state in <state.dir>/identity, the pipeline (built), the admin
+// server on admin.addr (unless empty; /readyz says 503 until the pipeline is
+// ready), the pipeline (run).
 //
 // Shutdown order, all within stream.shutdown_timeout from the moment ctx is
 // cancelled or the pipeline fails:
 //
+//  0. The admin server drains: /readyz and /v1/ answer 503 from now on,
+//     /healthz and /metrics keep serving, so the shutdown can be watched.
 //  1. The pipeline stops: workers stop fetching, the open transaction is
 //     committed or aborted, the applier stops; Run returns.
 //  2. state.Close: Badger flushes and releases its directory. Skipped if
 //     step 1 did not finish, since the pipeline may still be writing.
 //  3. The embedded broker closes; with its DataDir everything is on disk.
-//  4. The logger syncs (deferred by the command).
+//  4. The admin server shuts down: it stops accepting and waits for open
+//     requests.
+//  5. The logger syncs (deferred by the command).
 //
 // A step still running at the deadline is abandoned and the result is an
 // error (exit 1); later steps are still started but not waited for, except
@@ -145,9 +155,33 @@ func (c *cli) runResolver(ctx context.Context, cfg Config, log *zap.Logger) (err
 	if err != nil {
 		return abort(err)
 	}
+	pricing, err := cfg.Pricing()
+	if err != nil {
+		return abort(err)
+	}
+	m := newMetrics(cfg, st)
+	if m != nil { // not a typed nil in the interface
+		sc.Observer = m
+	}
 	p, err := st.Pipeline(sc, log) // stream.New names its logger "stream"
 	if err != nil {
 		return abort(fmt.Errorf("build pipeline: %w", err))
+	}
+	srv := newAdminServer(cfg, st, p, m, pricing, log)
+	adminDone := make(chan struct{})
+	if srv == nil {
+		close(adminDone)
+	} else {
+		if err := srv.Listen(); err != nil {
+			return abort(err)
+		}
+		go func() {
+			defer close(adminDone)
+			// Stopped by step 4, not by ctx: it serves through the shutdown.
+			if err := srv.Run(context.WithoutCancel(ctx)); err != nil {
+				log.Error("admin server stopped", zap.Error(err))
+			}
+		}()
 	}
 
 	log.Info("pipeline starting",
@@ -178,6 +212,11 @@ func (c *cli) runResolver(ctx context.Context, cfg Config, log *zap.Logger) (err
 	defer cancel()
 	errs := []error{runErr}
 
+	// 0. The admin server drains.
+	if srv != nil {
+		srv.Drain()
+	}
+
 	// 1. The pipeline.
 	if !stopped {
 		select {
@@ -199,6 +238,14 @@ func (c *cli) runResolver(ctx context.Context, cfg Config, log *zap.Logger) (err
 	// 3. The embedded broker.
 	if broker != nil {
 		errs = append(errs, within(deadline, "close embedded broker", func() error { broker.Close(); return nil }))
+	}
+	// 4. The admin server.
+	if srv != nil {
+		errs = append(errs, within(deadline, "stop admin server", func() error {
+			err := srv.Shutdown(deadline)
+			<-adminDone
+			return err
+		}))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return err

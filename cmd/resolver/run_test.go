@@ -103,6 +103,7 @@ func testConfig(t *testing.T) Config {
 	return defaultConfigWith(func(c *Config) {
 		c.State.Dir = t.TempDir()
 		c.Kafka.Embedded.Listen = "127.0.0.1:0"
+		c.Admin.Addr = "127.0.0.1:0" // never the default port: other tests and instances use it
 		c.Stream.ShutdownTimeout = 10 * time.Second
 	})
 }
@@ -128,7 +129,7 @@ func TestRunCommand(t *testing.T) {
 	defer cancel()
 	done := make(chan int, 1)
 	go func() {
-		done <- c.execute(ctx, []string{"run", "--state-dir", dir, "--embedded-listen", "127.0.0.1:0", "--log-level", "debug"})
+		done <- c.execute(ctx, []string{"run", "--state-dir", dir, "--embedded-listen", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--log-level", "debug"})
 	}()
 	select {
 	case <-f.started:

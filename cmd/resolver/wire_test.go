@@ -60,7 +60,7 @@ func TestRunRealPipeline(t *testing.T) {
 	}
 	dir := t.TempDir()
 	cfgFile := writeFile(t, "resolver.yaml", "kafka:\n  session_timeout: 6s\nstream:\n  shutdown_timeout: 20s\n")
-	args := []string{"--config", cfgFile, "--state-dir", dir, "--log-format", "json", "run", "--embedded-listen", "127.0.0.1:0"}
+	args := []string{"--config", cfgFile, "--state-dir", dir, "--log-format", "json", "run", "--embedded-listen", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0"}
 
 	start := func() (addr string, stop func() (int, string)) {
 		t.Helper()
@@ -115,7 +115,7 @@ func TestRunRealPipeline(t *testing.T) {
 
 	// A second instance on the same state.dir, using the first one's broker.
 	var stderr2 syncBuffer
-	code := execute(t.Context(), []string{"--config", cfgFile, "--state-dir", dir, "run", "--brokers", addr}, &syncBuffer{}, &stderr2)
+	code := execute(t.Context(), []string{"--config", cfgFile, "--state-dir", dir, "run", "--brokers", addr, "--admin-addr", "127.0.0.1:0"}, &syncBuffer{}, &stderr2)
 	assert.Equal(t, exitFailure, code)
 	assert.Contains(t, stderr2.String(), "state directory "+filepath.Join(dir, "identity")+" is locked by another process")
 
