@@ -5,7 +5,7 @@
 // It imports only the standard library and github.com/google/uuid, and never
 // builds a JSON tree: a small validating scanner finds the values Decode
 // needs; everything else, property values included, stays raw bytes
-// (json.RawMessage) from one private copy of the record.
+// (json.RawMessage) in a private copy of the record.
 //
 // # Order of checks
 //

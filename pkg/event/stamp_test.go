@@ -168,3 +168,20 @@ func TestAppendStampedKeyOrder(t *testing.T) {
 	out := e.AppendStamped(nil, implicitStamp)
 	assert.Contains(t, string(out), `"properties":{"z":5,"a":6,"`+"\uFFFD"+`":3,"é":4,"m":7}`)
 }
+
+// TestAppendStampedHandBuiltEvent: an Event built by hand (as other
+// packages' tests do) encodes too, its properties sorted by key.
+func TestAppendStampedHandBuiltEvent(t *testing.T) {
+	e := &Event{
+		Team: "1", DistinctID: "d", Name: "e",
+		UUID:       uuid.MustParse("01935a2e-7c1f-7a3b-9c55-2f1d3e4a5b6c"),
+		Timestamp:  time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC),
+		Properties: map[string]json.RawMessage{"b": json.RawMessage("2"), "a": json.RawMessage(`"x"`)},
+	}
+	out := e.AppendStamped(nil, implicitStamp)
+	assert.Equal(t, `{"uuid":"01935a2e-7c1f-7a3b-9c55-2f1d3e4a5b6c","event":"e","distinct_id":"d","team":"1","timestamp":"2026-11-28T09:00:00Z",`+
+		`"properties":{"a":"x","b":2},"person_id":"246f7a43-5507-564f-b687-793ee3c2dd79","person_created_at":"1970-01-01T00:00:05Z",`+
+		`"person_properties":{},"person_mode":"propertyless","billing_class":"anonymous"}`, string(out))
+	assert.Contains(t, string((&Event{}).AppendStamped(nil, Stamp{})), `"properties":{}`)
+	assert.True(t, json.Valid((&Event{}).AppendStamped(nil, Stamp{})))
+}
