@@ -33,6 +33,7 @@ type Stats struct {
 	OpsLogged    atomic.Int64
 	Committed    atomic.Int64 // transactions committed
 	Aborted      atomic.Int64 // transactions aborted
+	Fenced       atomic.Int64 // worker sessions replaced because their producer was fenced
 }
 
 // Pipeline is one resolver instance's streaming path: the applier and the
@@ -186,28 +187,16 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	}
 	defer ops.Close() // step 3
 
-	sess, err := kgo.NewGroupTransactSession(append(clientOpts(p.cfg.Kafka, p.log, "worker"),
-		kgo.ConsumerGroup(p.cfg.Group),
-		kgo.ConsumeTopics(p.cfg.Topics.Raw),
-		kgo.TransactionalID(p.cfg.TransactionalID),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.RequireStableFetchOffsets(),
-		kgo.SessionTimeout(p.cfg.Kafka.SessionTimeout),
-		kgo.RebalanceTimeout(rebalanceTimeout(p.cfg.Kafka.SessionTimeout)),
-		kgo.FetchMaxWait(defaultFetchMaxWait),
-		kgo.ProducerLinger(0),
-		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)),
-		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, a map[string][]int32) {
-			p.log.Info("partitions assigned", zap.Any("partitions", a))
-		}),
-		kgo.OnPartitionsRevoked(func(_ context.Context, _ *kgo.Client, r map[string][]int32) {
-			p.log.Info("partitions revoked", zap.Any("partitions", r))
-		}),
-	)...)
+	sess, err := p.newSession()
 	if err != nil {
-		return fmt.Errorf("stream: %w", err)
+		return err
 	}
-	defer sess.Close() // step 2
+	defer func() { // step 2, of the session in use: renewSession replaces a fenced one
+		if sess != nil {
+			sess.Close()
+		}
+	}()
+	var fencings []time.Time
 	close(p.ready)
 	p.log.Info("ready", zap.String("group", p.cfg.Group), zap.String("input", p.cfg.Topics.Raw))
 
@@ -232,7 +221,12 @@ func (p *Pipeline) Run(ctx context.Context) error {
 			if ctx.Err() != nil {
 				return nil
 			}
-			return err
+			if !isFenced(err) {
+				return err
+			}
+			if sess, err = p.renewSession(ctx, sess, err, &fencings); err != nil {
+				return ignoreCancel(ctx, err)
+			}
 		}
 	}
 }

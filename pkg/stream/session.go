@@ -1,0 +1,97 @@
+package stream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"go.uber.org/zap"
+)
+
+// Fencing limits: a worker session whose producer is fenced is replaced
+// (see renewSession), but more than maxFencings fencings within
+// fencingWindow mean that another live process uses the same transactional
+// id, and the instance stops rather than fence it back and forth.
+const (
+	maxFencings   = 5
+	fencingWindow = time.Minute
+)
+
+// newSession makes the partition workers' transactional group session.
+func (p *Pipeline) newSession() (*kgo.GroupTransactSession, error) {
+	sess, err := kgo.NewGroupTransactSession(append(clientOpts(p.cfg.Kafka, p.log, "worker"),
+		kgo.ConsumerGroup(p.cfg.Group),
+		kgo.ConsumeTopics(p.cfg.Topics.Raw),
+		kgo.TransactionalID(p.cfg.TransactionalID),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.RequireStableFetchOffsets(),
+		kgo.SessionTimeout(p.cfg.Kafka.SessionTimeout),
+		kgo.RebalanceTimeout(rebalanceTimeout(p.cfg.Kafka.SessionTimeout)),
+		kgo.FetchMaxWait(defaultFetchMaxWait),
+		kgo.ProducerLinger(0),
+		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)),
+		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, a map[string][]int32) {
+			p.log.Info("partitions assigned", zap.Any("partitions", a))
+		}),
+		kgo.OnPartitionsRevoked(func(_ context.Context, _ *kgo.Client, r map[string][]int32) {
+			p.log.Info("partitions revoked", zap.Any("partitions", r))
+		}),
+	)...)
+	if err != nil {
+		return nil, fmt.Errorf("stream: %w", err)
+	}
+	return sess, nil
+}
+
+// isFenced reports whether a batch failed because the session's
+// transactional producer was fenced: the broker knows a newer epoch of its
+// transactional id. kgo treats that as fatal for the client (under
+// transactions v2 an InvalidProducerEpoch is too), so only a new session
+// can go on.
+//
+// It happens without any other process: the embedded broker, restarted
+// after a crash, aborts the transactions that were open and bumps their
+// producers' epochs; a real cluster does the same to a transaction that
+// outlives its timeout.
+func isFenced(err error) bool {
+	return errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch)
+}
+
+// renewSession replaces a fenced session: it closes the old one (leaving
+// the group; the fenced transaction is already aborted, so its records go
+// to whoever owns their partitions next, this instance included) and makes
+// a new one, whose producer initialisation takes a new epoch. fencings
+// holds the times of recent fencings; too many within fencingWindow is an
+// error.
+func (p *Pipeline) renewSession(ctx context.Context, old *kgo.GroupTransactSession, cause error, fencings *[]time.Time) (*kgo.GroupTransactSession, error) {
+	if n := noteFencing(fencings, time.Now()); n > maxFencings {
+		return nil, fmt.Errorf("%w: fenced %d times within %v: is another instance running with transactional id %q? (last: %w)",
+			errFatal, n, fencingWindow, p.cfg.TransactionalID, cause)
+	}
+	p.stats.Fenced.Add(1)
+	p.log.Warn("transactional producer fenced; the batch is aborted and a new session takes over",
+		zap.String("transactional_id", p.cfg.TransactionalID), zap.Error(cause))
+	old.Close()
+	select {
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-time.After(p.cfg.Kafka.RetryBackoff / 4):
+	}
+	return p.newSession()
+}
+
+// noteFencing records a fencing at now in fencings, forgetting those older
+// than fencingWindow, and returns how many are left.
+func noteFencing(fencings *[]time.Time, now time.Time) int {
+	recent := (*fencings)[:0]
+	for _, t := range *fencings {
+		if now.Sub(t) < fencingWindow {
+			recent = append(recent, t)
+		}
+	}
+	*fencings = append(recent, now)
+	return len(*fencings)
+}
