@@ -255,7 +255,7 @@ func (s *Store) findMiss(team, distinctID string) (unionfind.Person, bool, error
 			return wrapKey(err, pk)
 		}
 		if !pOK || p.Deleted {
-			return fmt.Errorf("state: team %q distinct_id %q maps to missing person %s", team, distinctID, m.PersonID)
+			return fmt.Errorf("state: team %q: a distinct_id maps to missing person %s (ids are personal data; not named)", team, m.PersonID)
 		}
 		explicitOK = true
 		return nil

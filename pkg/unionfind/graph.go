@@ -45,7 +45,8 @@ func find(s Store, team, did string) (ref, error) {
 			return ref{}, err
 		}
 		if !pok || p.Deleted {
-			return ref{}, fmt.Errorf("unionfind: team %q distinct_id %q maps to missing person %s", team, did, m.PersonID)
+			// The distinct_id is personal data: the error names the person only.
+			return ref{}, fmt.Errorf("unionfind: team %q: a distinct_id maps to missing person %s", team, m.PersonID)
 		}
 		return ref{p: p, explicit: true, m: m, mOK: true}, nil
 	}
