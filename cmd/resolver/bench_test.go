@@ -80,6 +80,16 @@ func TestBenchBrokerProcessAndProfiles(t *testing.T) {
 		require.Greater(t, len(b), 2, f)
 		assert.Equal(t, []byte{0x1f, 0x8b}, b[:2], "%s is a gzipped pprof profile", f)
 	}
+	// Regression: the allocation profile was written after the sampling
+	// rate went back to 0, so pprof did not scale its samples and a
+	// window's megabytes showed as kilobytes.
+	top, err := exec.CommandContext(ctx, "go", "tool", "pprof", "-sample_index=alloc_space", "-top", bin, mem).CombinedOutput()
+	require.NoError(t, err, "%s", top)
+	m := regexp.MustCompile(`of ([0-9.]+)(kB|MB|GB) total`).FindStringSubmatch(string(top))
+	require.NotNil(t, m, "%s", top)
+	total := atof(t, m[1]) * map[string]float64{"kB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30}[m[2]]
+	assert.Greater(t, total, float64(1<<20), "the window allocates megabytes:\n%s", top)
+	assert.Contains(t, string(top), "pkg/event", "decoding allocates in the window")
 }
 
 func atof(t *testing.T, s string) float64 {

@@ -37,7 +37,7 @@ const (
 	DefaultPartitions    = 8
 	DefaultPairs         = 3
 	DefaultInstances     = 1
-	DefaultEvents        = 300_000
+	DefaultEvents        = 500_000
 	DefaultBatchRecords  = 2000 // stream.max_batch_records
 	DefaultWarmupEvents  = 400
 	DefaultLatencyEvents = 4000
@@ -92,7 +92,7 @@ type Config struct {
 	// the one consumer group, 1–3. Default 1.
 	Instances int
 	// Events is the number of input records of each turn's throughput
-	// window. Default 300,000.
+	// window. Default 500,000.
 	Events int
 	// BatchRecords bounds one poll, hence one transaction, on both sides
 	// (stream.max_batch_records). Default 2000.

@@ -333,7 +333,9 @@ func startProfiles(cpu, mem io.Writer) (stop func() error, err error) {
 			pprof.StopCPUProfile()
 		}
 		if mem != nil {
-			runtime.MemProfileRate = 0
+			// pprof scales samples by the rate in force when it writes
+			// them, so the rate goes back to 0 only afterwards.
+			defer func() { runtime.MemProfileRate = 0 }()
 			runtime.GC() // publish the window's samples
 			if err := pprof.Lookup("allocs").WriteTo(mem, 0); err != nil {
 				return fmt.Errorf("bench: memory profile: %w", err)
