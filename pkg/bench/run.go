@@ -43,20 +43,21 @@ type Report struct {
 // cfg.CPUProfile or cfg.MemProfile is set, the resolver turn of the last
 // pair is profiled: the CPU profile and the allocations sampled cover its
 // throughput window only (the allocation profile also holds the few
-// allocations sampled before Run began). Profiling slows that turn a little;
-// Report.Turns marks it.
+// allocations sampled before Run began, and pprof's own). Profiling slows
+// that turn a little; Report.Turns marks it.
 func Run(ctx context.Context, cfg Config) (*Report, error) {
+	if cfg.MemProfile != nil {
+		// Before the input is generated: only the window is sampled.
+		old := runtime.MemProfileRate
+		runtime.MemProfileRate = 0
+		defer func() { runtime.MemProfileRate = old }()
+	}
 	r, rep, closeRunner, err := newRunner(cfg)
 	if err != nil {
 		return nil, err
 	}
 	defer closeRunner()
 	c := &r.c
-	if c.MemProfile != nil {
-		old := runtime.MemProfileRate
-		runtime.MemProfileRate = 0
-		defer func() { runtime.MemProfileRate = old }()
-	}
 	if c.WarmupTurn {
 		n := min(c.Events, 50_000)
 		for _, k := range []Kind{Limit, Resolver} {
