@@ -163,7 +163,7 @@ func tail(s string, n int) string {
 // instances, every one of them killed at cleanup.
 type cluster struct {
 	t         *testing.T
-	name      string // prefixes process names
+	name      string          // prefixes process names
 	ctx       context.Context // the test's deadline
 	bin       string
 	root      string
