@@ -430,6 +430,9 @@ func (p *Pipeline) process(ctx context.Context, opsCl *kgo.Client, applier *Appl
 			out.json(p.cfg.Topics.Warnings, row.Team, row)
 			out.warning(w.Type)
 		}
+		// Done with the event: the decoder may reuse its properties map.
+		// Its strings (team, distinct_id) stay valid for the meter.
+		ev.Release()
 	}
 	deltas := meter.Deltas()
 	for _, d := range deltas {
