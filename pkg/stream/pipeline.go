@@ -15,6 +15,7 @@ import (
 	"github.com/resolver-dev/resolver/internal/redact"
 	"github.com/resolver-dev/resolver/pkg/billing"
 	"github.com/resolver-dev/resolver/pkg/event"
+	"github.com/resolver-dev/resolver/pkg/feed"
 	"github.com/resolver-dev/resolver/pkg/resolve"
 	"github.com/resolver-dev/resolver/pkg/state"
 	"github.com/resolver-dev/resolver/pkg/unionfind"
@@ -387,15 +388,15 @@ func (p *Pipeline) process(ctx context.Context, opsCl *kgo.Client, applier *Appl
 	for part, s := range spans {
 		err := p.st.Outbox(p.cfg.Topics.Raw, part, s.first, s.last, func(_ unionfind.Source, res unionfind.Result) error {
 			for i := range res.Persons {
-				row := personRow(&res.Persons[i])
+				row := feed.FromPerson(&res.Persons[i])
 				out.json(p.cfg.Topics.Persons, row.Team+":"+row.ID, row)
 			}
 			for i := range res.DistinctIDs {
-				row := distinctIDRow(&res.DistinctIDs[i])
+				row := feed.FromDistinctID(&res.DistinctIDs[i])
 				out.json(p.cfg.Topics.DistinctIDs, row.Team+":"+row.DistinctID, row)
 			}
 			for i := range res.Warnings {
-				row := warningRow(&res.Warnings[i])
+				row := feed.FromWarning(&res.Warnings[i])
 				out.json(p.cfg.Topics.Warnings, row.Team, row)
 				out.warning(row.Type)
 			}
@@ -426,7 +427,7 @@ func (p *Pipeline) process(ctx context.Context, opsCl *kgo.Client, applier *Appl
 		out.stamped++
 		meter.Add(ev.Team, billing.Month(ev.Timestamp), class, 1)
 		for _, w := range ev.Warnings {
-			row := WarningRow{Team: ev.Team, Type: w.Type, EventUUID: ev.UUID.String(), DistinctID: ev.DistinctID, Details: w.Details, Timestamp: ev.Timestamp.UTC().Format(timeFormat)}
+			row := WarningRow{Team: ev.Team, Type: w.Type, EventUUID: ev.UUID.String(), DistinctID: ev.DistinctID, Details: w.Details, Timestamp: ev.Timestamp.UTC().Format(feed.TimeFormat)}
 			out.json(p.cfg.Topics.Warnings, row.Team, row)
 			out.warning(w.Type)
 		}

@@ -1,27 +1,17 @@
 package warehouse
 
-import "encoding/json"
+import (
+	"encoding/json"
+
+	"github.com/resolver-dev/resolver/pkg/feed"
+)
 
 // Person is a row of the persons topic and of the persons table
-// (SEMANTICS.md §6). Its JSON field names are the table's column names.
-type Person struct {
-	Team         string          `json:"team"`
-	ID           string          `json:"id"`
-	CreatedAt    string          `json:"created_at"`
-	Properties   json.RawMessage `json:"properties"`
-	IsIdentified bool            `json:"is_identified"`
-	IsDeleted    bool            `json:"is_deleted"`
-	Version      uint64          `json:"version"`
-}
+// (SEMANTICS.md §6): the format package feed defines and the resolver writes.
+type Person = feed.PersonRow
 
 // DistinctID is a row of the person_distinct_ids topic and table.
-type DistinctID struct {
-	Team       string `json:"team"`
-	DistinctID string `json:"distinct_id"`
-	PersonID   string `json:"person_id"`
-	Version    uint64 `json:"version"`
-	IsDeleted  bool   `json:"is_deleted"`
-}
+type DistinctID = feed.DistinctIDRow
 
 // Event is a person-stamped event as the events table stores it: the
 // members of an events_person record that are columns. The record's other
