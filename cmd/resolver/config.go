@@ -138,6 +138,9 @@ type InputConfig struct {
 type StreamConfig struct {
 	// MaxBatchRecords bounds one poll, hence one transaction. Default 2000.
 	MaxBatchRecords int `mapstructure:"max_batch_records"`
+	// Workers is the number of partition-worker sessions per instance, each
+	// a group member with its own transaction. Default 1.
+	Workers int `mapstructure:"workers"`
 	// OutboxTrimInterval is how often the outbox is trimmed. Default 30s.
 	OutboxTrimInterval time.Duration `mapstructure:"outbox_trim_interval"`
 	// ShutdownTimeout bounds the whole shutdown after a signal. Default 30s.
@@ -218,6 +221,7 @@ func defaultConfig() Config {
 		Input:    InputConfig{MaxEventBytes: 1 << 20},
 		Stream: StreamConfig{
 			MaxBatchRecords:    2000,
+			Workers:            1,
 			OutboxTrimInterval: 30 * time.Second,
 			ShutdownTimeout:    30 * time.Second,
 		},
@@ -386,6 +390,9 @@ func (c Config) Validate() error {
 	if c.Input.MaxEventBytes < 1 {
 		bad("input.max_event_bytes", c.Input.MaxEventBytes, "must be at least 1")
 	}
+	if c.Stream.Workers < 1 || c.Stream.Workers > 64 {
+		bad("stream.workers", c.Stream.Workers, "must be between 1 and 64")
+	}
 	if c.Stream.MaxBatchRecords < 1 {
 		bad("stream.max_batch_records", c.Stream.MaxBatchRecords, "must be at least 1")
 	}
@@ -535,6 +542,7 @@ func (c Config) ToStream() (stream.Config, error) {
 		TopicPartitions:    int32(c.Kafka.TopicPartitions),
 		ReplicationFactor:  int16(c.Kafka.ReplicationFactor),
 		MaxBatchRecords:    c.Stream.MaxBatchRecords,
+		Workers:            c.Stream.Workers,
 		MaxEventBytes:      c.Input.MaxEventBytes,
 		MaxMergeMove:       c.Identity.MaxMergeMove,
 		ExcludedEvents:     append([]string(nil), c.Billing.ExcludedEvents...),

@@ -76,6 +76,12 @@ type Config struct {
 	ReplicationFactor int16
 	// MaxBatchRecords bounds one poll, hence one transaction. Default 2000.
 	MaxBatchRecords int
+	// Workers is the number of partition-worker sessions of the instance
+	// (stream.workers): each is a member of the group with its own
+	// transactional id (TransactionalID, then TransactionalID-w1, -w2, …),
+	// so while one waits on the identity log or its commit another
+	// decodes and stamps. Default 1.
+	Workers int
 	// MaxEventBytes is input.max_event_bytes. Default 1 MiB.
 	MaxEventBytes int
 	// MaxMergeMove is identity.max_merge_move. Default 10,000.
@@ -137,6 +143,9 @@ func (c Config) WithDefaults() Config {
 	if c.MaxBatchRecords == 0 {
 		c.MaxBatchRecords = 2000
 	}
+	if c.Workers == 0 {
+		c.Workers = 1
+	}
 	if c.MaxEventBytes == 0 {
 		c.MaxEventBytes = 1 << 20
 	}
@@ -174,6 +183,9 @@ func (c Config) Validate() error {
 	}
 	if c.TopicPartitions < 1 {
 		return fmt.Errorf("stream: kafka.topic_partitions: %d must be at least 1", c.TopicPartitions)
+	}
+	if c.Workers < 1 || c.Workers > 64 {
+		return fmt.Errorf("stream: stream.workers: %d must be between 1 and 64", c.Workers)
 	}
 	if c.MaxBatchRecords < 1 {
 		return fmt.Errorf("stream: stream.max_batch_records: %d must be at least 1", c.MaxBatchRecords)

@@ -49,10 +49,6 @@ type Pipeline struct {
 
 	stats Stats
 
-	// rep is the report of the batch in hand, reused by the worker loop
-	// (its slices too); only set up with an Observer.
-	rep BatchReport
-
 	mu      sync.Mutex
 	applier *Applier
 	ready   chan struct{}
@@ -188,29 +184,82 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	}
 	defer ops.Close() // step 3
 
-	sess, err := p.newSession()
-	if err != nil {
-		return err
-	}
-	defer func() { // step 2, of the session in use: renewSession replaces a fenced one
-		if sess != nil {
-			sess.Close()
+	// The workers: each its own transactional group session (one open
+	// transaction per client), all sharing the applier, the op producer and
+	// the replica. Every session joins before the instance reports ready.
+	workers := make([]*worker, p.cfg.Workers)
+	defer func() { // step 2, of the sessions in use: renewSession replaces a fenced one
+		for _, w := range workers {
+			if w != nil && w.sess != nil {
+				w.sess.Close()
+			}
 		}
 	}()
-	var fencings []time.Time
+	for i := range workers {
+		w := &worker{txnID: p.cfg.TransactionalID}
+		if i > 0 {
+			w.txnID = fmt.Sprintf("%s-w%d", p.cfg.TransactionalID, i)
+		}
+		if w.sess, err = p.newSession(w.txnID); err != nil {
+			return err
+		}
+		workers[i] = w
+	}
 	close(p.ready)
-	p.log.Info("ready", zap.String("group", p.cfg.Group), zap.String("input", p.cfg.Topics.Raw))
+	p.log.Info("ready", zap.String("group", p.cfg.Group), zap.String("input", p.cfg.Topics.Raw), zap.Int("workers", len(workers)))
 
+	wctx, stopWorkers := context.WithCancel(ctx)
+	defer stopWorkers()
+	var (
+		failOnce sync.Once
+		failErr  error
+	)
+	fail := func(err error) {
+		failOnce.Do(func() { failErr = err })
+		stopWorkers()
+	}
+	go func() { // the applier stopping early stops the workers
+		select {
+		case err := <-appErr:
+			if err == nil {
+				err = errApplierStopped
+			}
+			fail(err)
+		case <-wctx.Done():
+		}
+	}()
+	var wg sync.WaitGroup
+	for _, w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := p.work(wctx, w, ops, applier); err != nil {
+				fail(err)
+			}
+		}()
+	}
+	wg.Wait()
+	return failErr
+}
+
+// worker is one partition-worker session of an instance.
+type worker struct {
+	txnID string
+	sess  *kgo.GroupTransactSession
+	// rep is the report of the batch in hand, reused batch after batch
+	// (its slices too); only set up with an Observer.
+	rep BatchReport
+}
+
+// work runs one worker's poll → transact loop until ctx is done or a fatal
+// error.
+func (p *Pipeline) work(ctx context.Context, w *worker, ops *kgo.Client, applier *Applier) error {
+	var fencings []time.Time
 	for {
-		fs := sess.PollRecords(ctx, p.cfg.MaxBatchRecords)
+		fs := w.sess.PollRecords(ctx, p.cfg.MaxBatchRecords)
 		polled := time.Now()
 		if ctx.Err() != nil || fs.IsClientClosed() {
 			return nil // step 1: nothing is open between batches
-		}
-		select {
-		case err := <-appErr:
-			return err
-		default:
 		}
 		fs.EachError(func(t string, part int32, err error) {
 			p.log.Warn("fetch (retrying)", zap.String("topic", t), zap.Int32("partition", part), zap.Error(err))
@@ -218,29 +267,32 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		if fs.NumRecords() == 0 {
 			continue
 		}
-		if err := p.transact(ctx, sess, ops, applier, fs, polled); err != nil {
+		if err := p.transact(ctx, w, ops, applier, fs, polled); err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
 			if !isFenced(err) {
 				return err
 			}
-			if sess, err = p.renewSession(ctx, sess, err, &fencings); err != nil {
+			sess, err := p.renewSession(ctx, w, err, &fencings)
+			if err != nil {
 				return ignoreCancel(ctx, err)
 			}
+			w.sess = sess
 		}
 	}
 }
 
 // transact processes one poll, which returned at polled, in one
 // transaction.
-func (p *Pipeline) transact(ctx context.Context, sess *kgo.GroupTransactSession, ops *kgo.Client, applier *Applier, fs kgo.Fetches, polled time.Time) error {
+func (p *Pipeline) transact(ctx context.Context, w *worker, ops *kgo.Client, applier *Applier, fs kgo.Fetches, polled time.Time) error {
+	sess := w.sess
 	if err := sess.Begin(); err != nil {
 		return fmt.Errorf("stream: begin transaction: %w", err)
 	}
 	out := &producer{sess: sess, ctx: ctx}
 	if p.cfg.Observer != nil {
-		out.rep = &p.rep
+		out.rep = &w.rep
 		out.rep.reset()
 	}
 	err := p.process(ctx, ops, applier, fs, out)

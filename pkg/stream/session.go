@@ -21,11 +21,11 @@ const (
 )
 
 // newSession makes the partition workers' transactional group session.
-func (p *Pipeline) newSession() (*kgo.GroupTransactSession, error) {
+func (p *Pipeline) newSession(txnID string) (*kgo.GroupTransactSession, error) {
 	sess, err := kgo.NewGroupTransactSession(append(clientOpts(p.cfg.Kafka, p.log, "worker"),
 		kgo.ConsumerGroup(p.cfg.Group),
 		kgo.ConsumeTopics(p.cfg.Topics.Raw),
-		kgo.TransactionalID(p.cfg.TransactionalID),
+		kgo.TransactionalID(txnID),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.RequireStableFetchOffsets(),
 		kgo.SessionTimeout(p.cfg.Kafka.SessionTimeout),
@@ -66,21 +66,23 @@ func isFenced(err error) bool {
 // a new one, whose producer initialisation takes a new epoch. fencings
 // holds the times of recent fencings; too many within fencingWindow is an
 // error.
-func (p *Pipeline) renewSession(ctx context.Context, old *kgo.GroupTransactSession, cause error, fencings *[]time.Time) (*kgo.GroupTransactSession, error) {
+func (p *Pipeline) renewSession(ctx context.Context, w *worker, cause error, fencings *[]time.Time) (*kgo.GroupTransactSession, error) {
+	old := w.sess
 	if n := noteFencing(fencings, time.Now()); n > maxFencings {
 		return nil, fmt.Errorf("%w: fenced %d times within %v: is another instance running with transactional id %q? (last: %w)",
-			errFatal, n, fencingWindow, p.cfg.TransactionalID, cause)
+			errFatal, n, fencingWindow, w.txnID, cause)
 	}
 	p.stats.Fenced.Add(1)
 	p.log.Warn("transactional producer fenced; the batch is aborted and a new session takes over",
-		zap.String("transactional_id", p.cfg.TransactionalID), zap.Error(cause))
+		zap.String("transactional_id", w.txnID), zap.Error(cause))
 	old.Close()
+	w.sess = nil // closed; the caller installs the new one
 	select {
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	case <-time.After(p.cfg.Kafka.RetryBackoff / 4):
 	}
-	return p.newSession()
+	return p.newSession(w.txnID)
 }
 
 // noteFencing records a fencing at now in fencings, forgetting those older
