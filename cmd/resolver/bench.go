@@ -139,6 +139,7 @@ func (c *cli) benchConfig(cmd *cobra.Command, cfg Config, log *zap.Logger) (benc
 		Partitions:    int32(ints["partitions"]),
 		Pairs:         ints["pairs"],
 		Instances:     ints["instances"],
+		Workers:       cfg.Stream.Workers,
 		Events:        ints["events"],
 		BatchRecords:  cfg.Stream.MaxBatchRecords,
 		LatencyEvents: latency,

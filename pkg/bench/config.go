@@ -91,6 +91,10 @@ type Config struct {
 	// Instances is the number of pipelines (and passthrough sessions) in
 	// the one consumer group, 1–3. Default 1.
 	Instances int
+	// Workers is stream.workers of each pipeline: its number of worker
+	// sessions. The passthrough gets as many sessions per instance, so both
+	// sides have Instances×Workers transactional group members. Default 1.
+	Workers int
 	// Events is the number of input records of each turn's throughput
 	// window. Default 500,000.
 	Events int
@@ -156,6 +160,7 @@ func (c Config) withDefaults() Config {
 	}
 	def(&c.Pairs, DefaultPairs)
 	def(&c.Instances, DefaultInstances)
+	def(&c.Workers, 1)
 	def(&c.Events, DefaultEvents)
 	def(&c.BatchRecords, DefaultBatchRecords)
 	def(&c.WarmupEvents, DefaultWarmupEvents)

@@ -49,7 +49,7 @@ func startPassthrough(c *Config, raw, out, group string, log *zap.Logger) (*pass
 	if sessTimeout == 0 {
 		sessTimeout = 10 * time.Second
 	}
-	for i := range c.Instances {
+	for i := range c.Instances * c.Workers {
 		sess, err := kgo.NewGroupTransactSession(append(clientOpts(c.Kafka, log, "limit"),
 			kgo.ConsumerGroup(group),
 			kgo.ConsumeTopics(raw),

@@ -57,6 +57,7 @@ func startPipelines(c *Config, topics stream.Topics, group string, log *zap.Logg
 			TransactionalID: fmt.Sprintf("%s-%d", group, i),
 			TopicPartitions: c.Partitions,
 			MaxBatchRecords: c.BatchRecords,
+			Workers:         c.Workers,
 		}
 		if c.Stream != nil {
 			c.Stream(&sc)

@@ -280,11 +280,11 @@ func (r *runner) waitStable(ctx context.Context, group, raw string, proc process
 			return err
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("bench: group %s not stable with %d members after 2 minutes: %w", group, r.c.Instances, ErrIncomplete)
+			return fmt.Errorf("bench: group %s not stable with %d members after 2 minutes: %w", group, r.c.Instances*r.c.Workers, ErrIncomplete)
 		}
 		gs, err := r.adm.DescribeGroups(ctx, group)
 		g := gs[group]
-		if err == nil && g.Err == nil && g.State == "Stable" && len(g.Members) == r.c.Instances &&
+		if err == nil && g.Err == nil && g.State == "Stable" && len(g.Members) == r.c.Instances*r.c.Workers &&
 			len(g.AssignedPartitions()[raw]) == int(r.c.Partitions) {
 			stable++
 		} else {
