@@ -4,38 +4,15 @@ import (
 	"fmt"
 
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/sasl/plain"
-	"github.com/twmb/franz-go/pkg/sasl/scram"
-	"github.com/twmb/franz-go/plugin/kzap"
 	"go.uber.org/zap"
 
 	"github.com/resolver-dev/resolver/pkg/stream"
 )
 
-// clientOpts are the seeds, client id, TLS, SASL and logger of k, as the
-// pipeline's own clients have them.
+// clientOpts are the pipeline's own client options (stream.ClientOpts),
+// so both sides of the comparison connect alike.
 func clientOpts(k stream.Kafka, log *zap.Logger, name string) []kgo.Opt {
-	id := k.ClientID
-	if id == "" {
-		id = "resolver"
-	}
-	opts := []kgo.Opt{
-		kgo.SeedBrokers(k.Brokers...),
-		kgo.ClientID(id + "-bench-" + name),
-		kgo.WithLogger(kzap.New(log.Named(name), kzap.Level(kgo.LogLevelWarn))),
-	}
-	if k.TLS != nil {
-		opts = append(opts, kgo.DialTLSConfig(k.TLS))
-	}
-	switch k.SASL.Mechanism {
-	case "PLAIN":
-		opts = append(opts, kgo.SASL(plain.Auth{User: k.SASL.User, Pass: k.SASL.Password}.AsMechanism()))
-	case "SCRAM-SHA-256":
-		opts = append(opts, kgo.SASL(scram.Auth{User: k.SASL.User, Pass: k.SASL.Password}.AsSha256Mechanism()))
-	case "SCRAM-SHA-512":
-		opts = append(opts, kgo.SASL(scram.Auth{User: k.SASL.User, Pass: k.SASL.Password}.AsSha512Mechanism()))
-	}
-	return opts
+	return stream.ClientOpts(k, log, "bench-"+name)
 }
 
 // NewProducer returns a client for Produce: idempotent (kgo's default),

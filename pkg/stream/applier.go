@@ -60,7 +60,7 @@ func NewApplier(ctx context.Context, cfg Config, st *state.Store, log *zap.Logge
 	if err != nil {
 		return nil, fmt.Errorf("stream: applier: read applied offsets: %w", err)
 	}
-	admCl, err := kgo.NewClient(clientOpts(cfg.Kafka, log, "applier-admin")...)
+	admCl, err := kgo.NewClient(ClientOpts(cfg.Kafka, log, "applier-admin")...)
 	if err != nil {
 		return nil, fmt.Errorf("stream: applier: %w", err)
 	}
@@ -77,7 +77,7 @@ func NewApplier(ctx context.Context, cfg Config, st *state.Store, log *zap.Logge
 			start[p] = kgo.NewOffset().AtStart()
 		}
 	}
-	opts := append(clientOpts(cfg.Kafka, log, "applier"),
+	opts := append(ClientOpts(cfg.Kafka, log, "applier"),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{cfg.Topics.IdentityLog: start}),
 		kgo.FetchMaxWait(defaultFetchMaxWait),
 	)

@@ -44,7 +44,7 @@ func NewBillingView(ctx context.Context, cfg Config, st *state.Store, adm *kadm.
 			start[p] = kgo.NewOffset().AtStart()
 		}
 	}
-	cl, err := kgo.NewClient(append(clientOpts(cfg.Kafka, log, "billing"),
+	cl, err := kgo.NewClient(append(ClientOpts(cfg.Kafka, log, "billing"),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{cfg.Topics.Billing: start}),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		// Transaction markers come back as control records, so the stored

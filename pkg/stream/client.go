@@ -13,10 +13,21 @@ import (
 	"go.uber.org/zap"
 )
 
-// clientOpts are the options every client of the resolver shares: seeds,
-// identity, auth, TLS, logging and a capped retry backoff so that an
-// unreachable broker is retried (and logged by kzap) rather than given up on.
-func clientOpts(k Kafka, log *zap.Logger, name string) []kgo.Opt {
+// ClientOpts are the options every client of the resolver shares: seeds,
+// client id (ClientID-name), auth, TLS, logging through kzap, and a capped
+// retry backoff so that an unreachable broker is retried (and logged)
+// rather than given up on. Tools that talk to the same cluster (bench, gen)
+// use them too, so they connect exactly as the pipeline does.
+func ClientOpts(k Kafka, log *zap.Logger, name string) []kgo.Opt {
+	if k.ClientID == "" {
+		k.ClientID = "resolver"
+	}
+	if k.RetryBackoff <= 0 {
+		k.RetryBackoff = 2 * time.Second
+	}
+	if log == nil {
+		log = zap.NewNop()
+	}
 	opts := []kgo.Opt{
 		kgo.SeedBrokers(k.Brokers...),
 		kgo.ClientID(k.ClientID + "-" + name),
@@ -44,7 +55,7 @@ func clientOpts(k Kafka, log *zap.Logger, name string) []kgo.Opt {
 // NewAdmin returns an admin client of the cluster k describes (seeds, TLS,
 // SASL, logging as every resolver client), and the function that closes it.
 func NewAdmin(k Kafka, log *zap.Logger) (*kadm.Client, func(), error) {
-	cl, err := kgo.NewClient(clientOpts(k, log, "admin")...)
+	cl, err := kgo.NewClient(ClientOpts(k, log, "admin")...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("stream: kafka admin client: %w", err)
 	}

@@ -175,7 +175,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	}
 	p.log.Info("applier caught up with identity_log", zap.Duration("took", time.Since(start)))
 
-	ops, err := kgo.NewClient(append(clientOpts(p.cfg.Kafka, p.log, "ops"),
+	ops, err := kgo.NewClient(append(ClientOpts(p.cfg.Kafka, p.log, "ops"),
 		kgo.ProducerLinger(0),
 		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)),
 	)...)

@@ -22,7 +22,7 @@ const (
 
 // newSession makes the partition workers' transactional group session.
 func (p *Pipeline) newSession(txnID string) (*kgo.GroupTransactSession, error) {
-	sess, err := kgo.NewGroupTransactSession(append(clientOpts(p.cfg.Kafka, p.log, "worker"),
+	sess, err := kgo.NewGroupTransactSession(append(ClientOpts(p.cfg.Kafka, p.log, "worker"),
 		kgo.ConsumerGroup(p.cfg.Group),
 		kgo.ConsumeTopics(p.cfg.Topics.Raw),
 		kgo.TransactionalID(txnID),
