@@ -13,11 +13,12 @@ import (
 // Observer receives the pipeline's counts, for metrics (pkg/metrics has the
 // Prometheus one). It is optional: Config.Observer nil costs nothing.
 //
-// Threading contract: ObserveBatch is called from the worker loop after
-// every transaction, ObserveApply from the applier after every applied
-// chunk of identity_log, ObserveLag from the lag poller every
-// Config.LagInterval. The three may run concurrently with each other; none
-// runs concurrently with itself. They are called synchronously on the
+// Threading contract: ObserveBatch is called from each worker's loop after
+// every transaction — with Config.Workers > 1, concurrently from several
+// workers, each passing its own report —, ObserveApply from the applier
+// after every applied chunk of identity_log, ObserveLag from the lag poller
+// every Config.LagInterval. The three may run concurrently with each other;
+// only ObserveApply and ObserveLag never run concurrently with themselves. They are called synchronously on the
 // processing path: they must return quickly and never block. A report and
 // the slices it points to are valid only during the call (they are reused).
 type Observer interface {
