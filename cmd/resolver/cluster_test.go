@@ -754,6 +754,19 @@ func checkReplicas(t *testing.T, sums map[int]stateSummary, base runResult) {
 	t.Logf("fingerprint %s, content digest %s", first.Fingerprint, first.ContentDigest)
 }
 
+// startReady starts n instances in the cluster's group, each on its own
+// state dir, and waits until every one is ready.
+func (c *cluster) startReady(n int) map[int]*proc {
+	insts := map[int]*proc{}
+	for i := range n {
+		insts[i] = c.startInstance(fmt.Sprintf("instance-%d", i), c.instanceDir(i))
+	}
+	for _, p := range insts {
+		c.waitReady(p)
+	}
+	return insts
+}
+
 // TestClusterThreeInstances: three instances in one group over a generated
 // stream; after catch-up the three fingerprints are equal, and the content
 // (state digest and folded feeds) equals the single-instance run's.
@@ -763,13 +776,7 @@ func TestClusterThreeInstances(t *testing.T) {
 	c := newCluster(t, "three", 120*time.Second)
 	recs := generate(clusterInput())
 	col := c.collect()
-	insts := map[int]*proc{}
-	for i := range 3 {
-		insts[i] = c.startInstance(fmt.Sprintf("instance-%d", i), c.instanceDir(i))
-	}
-	for _, p := range insts {
-		c.waitReady(p)
-	}
+	insts := c.startReady(3)
 	c.produce(recs)
 	c.waitAll(col, recs, 90*time.Second)
 	t.Logf("%d records through three instances in %v", len(recs), time.Since(start).Round(time.Millisecond))
@@ -799,13 +806,7 @@ func TestClusterKill9(t *testing.T) {
 	c := newCluster(t, "kill", 180*time.Second)
 	recs := generate(clusterInput())
 	col := c.collect()
-	insts := map[int]*proc{}
-	for i := range 3 {
-		insts[i] = c.startInstance(fmt.Sprintf("instance-%d", i), c.instanceDir(i))
-	}
-	for _, p := range insts {
-		c.waitReady(p)
-	}
+	insts := c.startReady(3)
 
 	const chunks = 6
 	kills := 0
