@@ -365,7 +365,7 @@ func (r *runner) eventStep(c *checker, i int, s *step) {
 	if err != nil {
 		c.fatalf("Find: %v", err)
 	}
-	st, class := r.stamp.Stamp(ev, &p, explicit)
+	st, class := r.stamp.Stamp(ev, &p, nil, explicit)
 	r.meter.Add(team, billing.Month(ev.Timestamp), class, 1)
 	r.persons[teamPerson{team, p.ID}] = explicit || r.persons[teamPerson{team, p.ID}]
 	r.noteRows(res)

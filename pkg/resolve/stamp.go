@@ -26,8 +26,10 @@ type Stamper struct {
 
 // Stamp returns the stamp of ev given its person p (explicit or implicit, as
 // found in the replica after the event's own op was applied) and the event's
-// billing class.
-func (s *Stamper) Stamp(ev *event.Event, p *unionfind.Person, explicit bool) (event.Stamp, billing.Class) {
+// billing class. props is p's properties as JSON when the caller has them
+// already serialised (state.Store.FindWithProperties keeps them per person
+// version), else nil and Stamp serialises them; the stamp shares it.
+func (s *Stamper) Stamp(ev *event.Event, p *unionfind.Person, props []byte, explicit bool) (event.Stamp, billing.Class) {
 	st := event.Stamp{
 		PersonID:         p.ID.String(),
 		PersonCreatedAt:  unionfind.ImplicitCreatedAt,
@@ -40,7 +42,10 @@ func (s *Stamper) Stamp(ev *event.Event, p *unionfind.Person, explicit bool) (ev
 	case ev.Mode == event.Full:
 		st.PersonMode = ModeFull
 		if explicit {
-			st.PersonProperties = p.AppendPropertiesJSON(nil)
+			if props == nil {
+				props = p.AppendPropertiesJSON(nil)
+			}
+			st.PersonProperties = props
 		}
 	case explicit && ev.Timestamp.Sub(st.PersonCreatedAt) > forceUpgradeAfter:
 		st.PersonMode = ModeForceUpgrade

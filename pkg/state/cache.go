@@ -100,6 +100,7 @@ type centry struct {
 	m     unionfind.Mapping  // d/ entries
 	alt   unionfind.PersonID // d/ entries: the implicit person, once computed
 	p     *unionfind.Person  // p/ entries that exist; read-only
+	pj    []byte             // p/ entries that exist: p's properties as JSON, built once per version; read-only
 }
 
 // mappingHit is what a d/ lookup returns.
@@ -158,28 +159,29 @@ func (c *cache) getMapping(k []byte) (mappingHit, bool) {
 	return hit, true
 }
 
-// getPerson returns a cached person (its Props shared, read-only), whether
-// it exists, and whether the key was cached at all.
-func (c *cache) getPerson(k []byte) (p unionfind.Person, ok, hit bool) {
+// getPerson returns a cached person (its Props shared, read-only) and its
+// properties as JSON (shared, read-only), whether it exists, and whether the
+// key was cached at all.
+func (c *cache) getPerson(k []byte) (p unionfind.Person, pj []byte, ok, hit bool) {
 	sh, h := c.shard(k)
 	sh.mu.Lock()
 	i := sh.find(h)
 	if i < 0 {
 		sh.misses++
 		sh.mu.Unlock()
-		return unionfind.Person{}, false, false
+		return unionfind.Person{}, nil, false, false
 	}
 	e := &sh.slots[i]
 	if !e.ref {
 		e.ref = true
 	}
 	if e.ok {
-		p = *e.p
+		p, pj = *e.p, e.pj
 	}
 	ok = e.ok
 	sh.hits++
 	sh.mu.Unlock()
-	return p, ok, true
+	return p, pj, ok, true
 }
 
 // setAlt records the implicit person of an absent or deleted mapping, if
@@ -209,19 +211,26 @@ func (c *cache) fillMapping(k []byte, m unionfind.Mapping, ok bool, alt unionfin
 	sh.mu.Unlock()
 }
 
-// fillPerson inserts a person read from the engine; see fillMapping.
-func (c *cache) fillPerson(k []byte, p unionfind.Person, ok bool, gen0 uint64, checkGen bool) {
+// fillPerson inserts a person read from the engine; see fillMapping. It
+// returns the person's properties as JSON (built for the entry whether or
+// not it is inserted).
+func (c *cache) fillPerson(k []byte, p unionfind.Person, ok bool, gen0 uint64, checkGen bool) []byte {
+	e := personEntry(p, ok)
 	sh, h := c.shard(k)
 	sh.mu.Lock()
 	if checkGen && c.gen.Load() != gen0 {
 		sh.stale++
 		sh.mu.Unlock()
-		return
+		return e.pj
 	}
-	sh.put(c.shardCap, h, personEntry(p, ok))
+	sh.put(c.shardCap, h, e)
 	sh.mu.Unlock()
+	return e.pj
 }
 
+// personEntry is the cache entry of a person. Its properties are serialised
+// here, once per person version, rather than for every event stamped with
+// them.
 func personEntry(p unionfind.Person, ok bool) centry {
 	cost := personOverhead
 	e := centry{ok: ok}
@@ -230,6 +239,8 @@ func personEntry(p unionfind.Person, ok bool) centry {
 			cost += propOverhead + len(pr.Key) + len(pr.Value)
 		}
 		e.p = &p
+		e.pj = p.AppendPropertiesJSON(nil)
+		cost += len(e.pj)
 	}
 	e.cost = int32(min(cost, 1<<30))
 	return e

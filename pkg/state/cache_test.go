@@ -72,8 +72,13 @@ func TestFindConcurrentWithUpdate(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := r; !stop.Load(); i++ {
-				if _, _, err := s.Find("1", did(i%ids)); err != nil {
+				p, props, explicit, err := s.FindWithProperties("1", did(i%ids))
+				if err != nil {
 					errs <- err
+					return
+				}
+				if want := wantProps(&p, explicit); string(props) != string(want) {
+					errs <- fmt.Errorf("FindWithProperties(%s): properties %s do not belong to the person found (%s)", did(i%ids), props, want)
 					return
 				}
 			}
@@ -114,6 +119,11 @@ func TestFindConcurrentWithUpdate(t *testing.T) {
 		view(t, s, func(tx Tx) (err error) { want, wantExp, err = unionfind.Find(tx, "1", did(i)); return err })
 		if gotExp != wantExp || !samePerson(got, want) {
 			t.Fatalf("Find(%s) after the writer stopped: %+v %v, snapshot %+v %v", did(i), got, gotExp, want, wantExp)
+		}
+		_, props, _, err := s.FindWithProperties("1", did(i))
+		must(t, err)
+		if string(props) != string(wantProps(&want, wantExp)) {
+			t.Fatalf("FindWithProperties(%s) after the writer stopped: properties %s, snapshot %s", did(i), props, wantProps(&want, wantExp))
 		}
 	}
 	st := s.CacheStats()
@@ -176,4 +186,13 @@ func TestCacheStatsCount(t *testing.T) {
 	if (NewMemory().CacheStats() != CacheStats{}) {
 		t.Fatal("memory store has cache stats")
 	}
+}
+
+// wantProps is what FindWithProperties must return as the properties of a
+// person found: its properties' JSON when explicit, else nil.
+func wantProps(p *unionfind.Person, explicit bool) []byte {
+	if !explicit {
+		return nil
+	}
+	return p.AppendPropertiesJSON(nil)
 }

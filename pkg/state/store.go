@@ -167,8 +167,18 @@ func (s *Store) View(fn func(Tx) error) error {
 // person reads are not one snapshot: if they disagree (a merge or delete
 // committed between them), it falls back to a snapshot read.
 func (s *Store) Find(team, distinctID string) (unionfind.Person, bool, error) {
+	p, _, explicit, err := s.FindWithProperties(team, distinctID)
+	return p, explicit, err
+}
+
+// FindWithProperties is Find that also returns the person's properties as
+// one JSON object (unionfind.Person.AppendPropertiesJSON), nil for an
+// implicit person. The JSON is built once per person version and kept in
+// the cache next to the person, so stamping does not serialise it for every
+// event: it is shared, read-only.
+func (s *Store) FindWithProperties(team, distinctID string) (p unionfind.Person, props []byte, explicit bool, err error) {
 	if s.closed.Load() {
-		return unionfind.Person{}, false, ErrClosed
+		return unionfind.Person{}, nil, false, ErrClosed
 	}
 	c := s.cache
 	if c == nil {
@@ -185,26 +195,25 @@ func (s *Store) Find(team, distinctID string) (unionfind.Person, bool, error) {
 			h.alt = unionfind.ImplicitPersonID(team, distinctID)
 			c.setAlt(dk, h.alt)
 		}
-		return unionfind.Person{ID: h.alt, Size: 1}, false, nil
+		return unionfind.Person{ID: h.alt, Size: 1}, nil, false, nil
 	}
 	var pb [48]byte
-	p, ok, hit := c.getPerson(personKey(pb[:0], team, h.m.PersonID))
+	p, props, ok, hit := c.getPerson(personKey(pb[:0], team, h.m.PersonID))
 	if !hit {
-		var err error
-		if p, ok, err = s.readPerson(team, h.m.PersonID); err != nil {
-			return unionfind.Person{}, false, err
+		if p, props, ok, err = s.readPerson(team, h.m.PersonID); err != nil {
+			return unionfind.Person{}, nil, false, err
 		}
 	}
 	if !ok || p.Deleted {
 		return s.findSnapshot(team, distinctID)
 	}
-	return p, true, nil
+	return p, props, true, nil
 }
 
 // readPerson reads a person from the engine for Find and fills the cache
 // with it, unless a commit landed meanwhile. It is kept out of Find so
 // that Find's hit path allocates nothing.
-func (s *Store) readPerson(team string, id unionfind.PersonID) (p unionfind.Person, ok bool, err error) {
+func (s *Store) readPerson(team string, id unionfind.PersonID) (p unionfind.Person, props []byte, ok bool, err error) {
 	c := s.cache
 	pk := personKey(nil, team, id)
 	gen0 := c.gen.Load()
@@ -216,15 +225,15 @@ func (s *Store) readPerson(team string, id unionfind.PersonID) (p unionfind.Pers
 		return err
 	})
 	if err != nil {
-		return unionfind.Person{}, false, wrapKey(err, pk)
+		return unionfind.Person{}, nil, false, wrapKey(err, pk)
 	}
-	c.fillPerson(pk, p, ok, gen0, true)
-	return p, ok, nil
+	props = c.fillPerson(pk, p, ok, gen0, true)
+	return p, props, ok, nil
 }
 
 // findMiss reads mapping and person in one snapshot and fills the cache
 // with both, unless a commit landed meanwhile.
-func (s *Store) findMiss(team, distinctID string) (unionfind.Person, bool, error) {
+func (s *Store) findMiss(team, distinctID string) (unionfind.Person, []byte, bool, error) {
 	c := s.cache
 	dk := mappingKey(nil, team, distinctID)
 	gen0 := c.gen.Load()
@@ -261,25 +270,28 @@ func (s *Store) findMiss(team, distinctID string) (unionfind.Person, bool, error
 		return nil
 	})
 	if err != nil {
-		return unionfind.Person{}, false, err
+		return unionfind.Person{}, nil, false, err
 	}
 	if !explicitOK {
 		alt := unionfind.ImplicitPersonID(team, distinctID)
 		c.fillMapping(dk, m, mOK, alt, true, gen0, true)
-		return unionfind.Person{ID: alt, Size: 1}, false, nil
+		return unionfind.Person{ID: alt, Size: 1}, nil, false, nil
 	}
 	c.fillMapping(dk, m, mOK, unionfind.PersonID{}, false, gen0, true)
-	c.fillPerson(pk, p, pOK, gen0, true)
-	return p, true, nil
+	props := c.fillPerson(pk, p, pOK, gen0, true)
+	return p, props, true, nil
 }
 
 // findSnapshot is unionfind.Find in one read-only snapshot.
-func (s *Store) findSnapshot(team, distinctID string) (p unionfind.Person, explicit bool, err error) {
+func (s *Store) findSnapshot(team, distinctID string) (p unionfind.Person, props []byte, explicit bool, err error) {
 	err = s.eng.view(func(r kvReader) error {
 		p, explicit, err = unionfind.Find(&tx{r: r}, team, distinctID)
 		return err
 	})
-	return p, explicit, err
+	if err == nil && explicit {
+		props = p.AppendPropertiesJSON(nil)
+	}
+	return p, props, explicit, err
 }
 
 // CacheStats returns the read-through cache's counters (zero without a

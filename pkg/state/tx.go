@@ -145,7 +145,7 @@ func (t *tx) Person(team string, id unionfind.PersonID) (unionfind.Person, bool,
 			p, err := decodePerson(v)
 			return p, err == nil, wrapKey(err, k)
 		}
-		if p, ok, hit := t.c.getPerson(k); hit {
+		if p, _, ok, hit := t.c.getPerson(k); hit {
 			return p, ok, nil
 		}
 	}

@@ -468,11 +468,11 @@ func (p *Pipeline) process(ctx context.Context, opsCl *kgo.Client, applier *Appl
 			continue
 		}
 		ev := it.ev
-		person, explicit, err := p.st.Find(ev.Team, ev.DistinctID)
+		person, props, explicit, err := p.st.FindWithProperties(ev.Team, ev.DistinctID)
 		if err != nil {
 			return fmt.Errorf("%w: find in replica (team %s): %w", errFatal, ev.Team, p.ids.Error(err, ev.DistinctID))
 		}
-		st, class := p.stamper.Stamp(ev, &person, explicit)
+		st, class := p.stamper.Stamp(ev, &person, props, explicit)
 		key := make([]byte, 0, len(ev.Team)+1+len(ev.DistinctID))
 		key = append(append(append(key, ev.Team...), ':'), ev.DistinctID...)
 		out.produce(&kgo.Record{Topic: p.cfg.Topics.Person, Key: key, Value: ev.AppendStamped(nil, st)})
