@@ -51,6 +51,29 @@ func NeedsOp(op *unionfind.Op, p *unionfind.Person, explicit bool) bool {
 		len(op.Set) > 0 || len(op.SetOnce) > 0 || len(op.Unset) > 0
 }
 
+// EventNeedsOp is NeedsOp(Op(ev)) without building the op: false for a
+// personless event and for one whose op would change nothing. The pipeline
+// asks it of every event, most of which need no op, so it allocates nothing;
+// the op (with its canonical JSON values) is built only when needed.
+func EventNeedsOp(ev *event.Event, p *unionfind.Person, explicit bool) bool {
+	if ev.Mode != event.Full {
+		return false
+	}
+	if !explicit || ev.Timestamp.UnixMilli() < p.CreatedAt || len(ev.Set) > 0 || len(ev.Unset) > 0 {
+		return true
+	}
+	switch ev.Kind {
+	case event.Identify, event.Alias, event.MergeDangerously:
+		return true
+	}
+	for k := range ev.SetOnce { // a $set_once key also in $set is dropped from the op
+		if _, ok := ev.Set[k]; !ok {
+			return true
+		}
+	}
+	return false
+}
+
 func sortedKVs(m, except map[string]json.RawMessage) []unionfind.KV {
 	if len(m) == 0 {
 		return nil

@@ -389,10 +389,8 @@ func (p *Pipeline) process(ctx context.Context, opsCl *kgo.Client, applier *Appl
 		if ev == nil {
 			continue
 		}
-		r := items[i].rec
-		op, ok := resolve.Op(ev, unionfind.Source{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset})
-		if !ok {
-			continue
+		if ev.Mode != event.Full {
+			continue // personless: no op (SEMANTICS.md §2)
 		}
 		k := idKey{ev.Team, ev.DistinctID}
 		person, explicit, err := p.st.Find(ev.Team, ev.DistinctID)
@@ -404,9 +402,11 @@ func (p *Pipeline) process(ctx context.Context, opsCl *kgo.Client, applier *Appl
 			// creation: the replica is as if it were applied.
 			person, explicit = unionfind.Person{CreatedAt: first}, true
 		}
-		if !resolve.NeedsOp(&op, &person, explicit) {
+		if !resolve.EventNeedsOp(ev, &person, explicit) {
 			continue
 		}
+		r := items[i].rec
+		op, _ := resolve.Op(ev, unionfind.Source{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset})
 		if first, ok := created[k]; !ok || op.Timestamp < first {
 			created[k] = op.Timestamp
 		}
