@@ -5,34 +5,362 @@ import (
 	"errors"
 	"fmt"
 
+	"google.golang.org/protobuf/encoding/protowire"
+
 	"github.com/resolver-dev/resolver/pkg/unionfind"
 )
 
-// opVersion is the version of the identity_log record format. A reader
-// refuses versions it does not know rather than guess.
-const opVersion = 1
+// The identity_log record value of an op. Two versions, both readable
+// forever (identity_log is the source of truth and is replayed from its
+// start):
+//
+//   - version 1, JSON: {"v":1,"kind":1,"src":{...},"team":...}; the first
+//     byte is '{'.
+//   - version 2, protobuf (oplog.proto, message Op), written since: field 1
+//     is the version, so a record starts with the bytes 0x08 0x02. It is
+//     encoded with protowire (the protobuf module's wire-format package)
+//     rather than generated code, because the hot path builds one per
+//     identity event and a hand-laid message costs one allocation.
+//
+// A reader refuses versions it does not know rather than guess.
+const (
+	opVersionJSON  = 1
+	opVersionProto = 2
+)
 
 // errOpVersion marks an identity_log record of an unknown format version.
 var errOpVersion = errors.New("stream: unknown identity_log record version")
+
+// Field numbers of oplog.proto's Op, Merge and KV.
+const (
+	fVersion      protowire.Number = 1
+	fKind         protowire.Number = 2
+	fSrcTopic     protowire.Number = 3
+	fSrcPartition protowire.Number = 4
+	fSrcOffset    protowire.Number = 5
+	fSrcIndex     protowire.Number = 6
+	fTeam         protowire.Number = 7
+	fDistinctID   protowire.Number = 8
+	fEventUUID    protowire.Number = 9
+	fTimestamp    protowire.Number = 10
+	fMerge        protowire.Number = 11
+	fSet          protowire.Number = 12
+	fSetOnce      protowire.Number = 13
+	fUnset        protowire.Number = 14
+	fPersonID     protowire.Number = 16
+
+	fMergeOther   protowire.Number = 1
+	fMergeGuarded protowire.Number = 2
+
+	fKVKey   protowire.Number = 1
+	fKVValue protowire.Number = 2
+)
 
 type opRecord struct {
 	V int `json:"v"`
 	unionfind.Op
 }
 
-// encodeOp is the identity_log record value of an op (JSON, versioned).
+// encodeOp is the identity_log record value of an op (version 2).
 func encodeOp(op *unionfind.Op) ([]byte, error) {
-	return json.Marshal(opRecord{V: opVersion, Op: *op})
+	return appendOp(make([]byte, 0, opSize(op)), op), nil
 }
 
-// decodeOp reads an identity_log record value.
+// opSize is an upper bound of an op's encoded size.
+func opSize(op *unionfind.Op) int {
+	n := 64 + len(op.Source.Topic) + len(op.Team) + len(op.DistinctID) + len(op.EventUUID)
+	if op.Merge != nil {
+		n += 16 + len(op.Merge.Other)
+	}
+	for _, kvs := range [2][]unionfind.KV{op.Set, op.SetOnce} {
+		for _, kv := range kvs {
+			n += 16 + len(kv.Key) + len(kv.Value)
+		}
+	}
+	for _, k := range op.Unset {
+		n += 8 + len(k)
+	}
+	return n
+}
+
+// appendOp appends the version-2 encoding of op. Zero-valued scalars and
+// empty strings are left out, as protobuf does.
+func appendOp(b []byte, op *unionfind.Op) []byte {
+	b = appendVarintField(b, fVersion, opVersionProto)
+	b = appendVarintField(b, fKind, uint64(op.Kind))
+	b = appendStringField(b, fSrcTopic, op.Source.Topic)
+	b = appendVarintField(b, fSrcPartition, uint64(int64(op.Source.Partition)))
+	b = appendVarintField(b, fSrcOffset, uint64(op.Source.Offset))
+	b = appendVarintField(b, fSrcIndex, uint64(op.Source.Index))
+	b = appendStringField(b, fTeam, op.Team)
+	b = appendStringField(b, fDistinctID, op.DistinctID)
+	b = appendStringField(b, fEventUUID, op.EventUUID)
+	b = appendVarintField(b, fTimestamp, uint64(op.Timestamp))
+	if m := op.Merge; m != nil {
+		// Present even when empty: a merge with Other "" is a request (one
+		// the graph refuses as illegal), not the absence of one.
+		var guarded uint64
+		if m.Guarded {
+			guarded = 1
+		}
+		b = protowire.AppendTag(b, fMerge, protowire.BytesType)
+		b = protowire.AppendVarint(b, uint64(sizeString(fMergeOther, m.Other)+sizeVarint(fMergeGuarded, guarded)))
+		b = appendStringField(b, fMergeOther, m.Other)
+		b = appendVarintField(b, fMergeGuarded, guarded)
+	}
+	b = appendKVs(b, fSet, op.Set)
+	b = appendKVs(b, fSetOnce, op.SetOnce)
+	for _, k := range op.Unset {
+		b = protowire.AppendTag(b, fUnset, protowire.BytesType)
+		b = protowire.AppendString(b, k)
+	}
+	if op.PersonID != (unionfind.PersonID{}) {
+		b = protowire.AppendTag(b, fPersonID, protowire.BytesType)
+		b = protowire.AppendBytes(b, op.PersonID[:])
+	}
+	return b
+}
+
+func appendKVs(b []byte, num protowire.Number, kvs []unionfind.KV) []byte {
+	for _, kv := range kvs {
+		b = protowire.AppendTag(b, num, protowire.BytesType)
+		n := protowire.SizeTag(fKVKey) + protowire.SizeBytes(len(kv.Key)) + protowire.SizeTag(fKVValue) + protowire.SizeBytes(len(kv.Value))
+		b = protowire.AppendVarint(b, uint64(n))
+		// Both always written: an empty key is a key, an empty value is
+		// not JSON but is kept as it came.
+		b = protowire.AppendTag(b, fKVKey, protowire.BytesType)
+		b = protowire.AppendString(b, kv.Key)
+		b = protowire.AppendTag(b, fKVValue, protowire.BytesType)
+		b = protowire.AppendBytes(b, kv.Value)
+	}
+	return b
+}
+
+func appendVarintField(b []byte, num protowire.Number, v uint64) []byte {
+	if v == 0 {
+		return b
+	}
+	return protowire.AppendVarint(protowire.AppendTag(b, num, protowire.VarintType), v)
+}
+
+func appendStringField(b []byte, num protowire.Number, s string) []byte {
+	if s == "" {
+		return b
+	}
+	return protowire.AppendString(protowire.AppendTag(b, num, protowire.BytesType), s)
+}
+
+func sizeString(num protowire.Number, s string) int {
+	if s == "" {
+		return 0
+	}
+	return protowire.SizeTag(num) + protowire.SizeBytes(len(s))
+}
+
+func sizeVarint(num protowire.Number, v uint64) int {
+	if v == 0 {
+		return 0
+	}
+	return protowire.SizeTag(num) + protowire.SizeVarint(v)
+}
+
+// decodeOp reads an identity_log record value of either version. The op's
+// property values are windows of one copy of b, so b may be reused.
 func decodeOp(b []byte) (unionfind.Op, error) {
+	if len(b) > 0 && b[0] == '{' {
+		return decodeOpJSON(b)
+	}
+	op, err := decodeOpProto(append([]byte(nil), b...))
+	if err != nil {
+		return unionfind.Op{}, fmt.Errorf("stream: decode identity op: %w", err)
+	}
+	return op, nil
+}
+
+func decodeOpJSON(b []byte) (unionfind.Op, error) {
 	var r opRecord
 	if err := json.Unmarshal(b, &r); err != nil {
 		return unionfind.Op{}, fmt.Errorf("stream: decode identity op: %w", err)
 	}
-	if r.V != opVersion {
+	if r.V != opVersionJSON {
 		return unionfind.Op{}, fmt.Errorf("%w: %d", errOpVersion, r.V)
 	}
 	return r.Op, nil
+}
+
+// errOpField is a malformed protobuf op.
+type errOpField struct {
+	num  protowire.Number
+	what string
+}
+
+func (e errOpField) Error() string { return fmt.Sprintf("field %d: %s", e.num, e.what) }
+
+// decodeOpProto decodes version 2. Unknown fields are skipped, so a later
+// version-2 writer may add fields; a version other than 2 is refused.
+func decodeOpProto(b []byte) (op unionfind.Op, err error) {
+	version := uint64(0)
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return op, fmt.Errorf("tag: %w", protowire.ParseError(n))
+		}
+		b = b[n:]
+		switch {
+		case typ == protowire.VarintType && isVarintField(num):
+			v, n := protowire.ConsumeVarint(b)
+			if n < 0 {
+				return op, errOpField{num, protowire.ParseError(n).Error()}
+			}
+			b = b[n:]
+			switch num {
+			case fVersion:
+				version = v
+			case fKind:
+				if v > 255 {
+					return op, errOpField{num, fmt.Sprintf("kind %d out of range", v)}
+				}
+				op.Kind = unionfind.OpKind(v)
+			case fSrcPartition:
+				op.Source.Partition = int32(v)
+			case fSrcOffset:
+				op.Source.Offset = int64(v)
+			case fSrcIndex:
+				op.Source.Index = uint32(v)
+			case fTimestamp:
+				op.Timestamp = int64(v)
+			}
+		case typ == protowire.BytesType && isBytesField(num):
+			v, n := protowire.ConsumeBytes(b)
+			if n < 0 {
+				return op, errOpField{num, protowire.ParseError(n).Error()}
+			}
+			b = b[n:]
+			switch num {
+			case fSrcTopic:
+				op.Source.Topic = string(v)
+			case fTeam:
+				op.Team = string(v)
+			case fDistinctID:
+				op.DistinctID = string(v)
+			case fEventUUID:
+				op.EventUUID = string(v)
+			case fMerge:
+				m, err := decodeMerge(v)
+				if err != nil {
+					return op, errOpField{num, err.Error()}
+				}
+				op.Merge = &m
+			case fSet, fSetOnce:
+				kv, err := decodeKV(v)
+				if err != nil {
+					return op, errOpField{num, err.Error()}
+				}
+				if num == fSet {
+					op.Set = append(op.Set, kv)
+				} else {
+					op.SetOnce = append(op.SetOnce, kv)
+				}
+			case fUnset:
+				op.Unset = append(op.Unset, string(v))
+			case fPersonID:
+				if len(v) != len(op.PersonID) {
+					return op, errOpField{num, fmt.Sprintf("person id of %d bytes, want %d", len(v), len(op.PersonID))}
+				}
+				copy(op.PersonID[:], v)
+			}
+		default:
+			if isVarintField(num) || isBytesField(num) {
+				return op, errOpField{num, fmt.Sprintf("wire type %d", typ)}
+			}
+			n := protowire.ConsumeFieldValue(num, typ, b)
+			if n < 0 {
+				return op, errOpField{num, protowire.ParseError(n).Error()}
+			}
+			b = b[n:]
+		}
+	}
+	if version != opVersionProto {
+		return unionfind.Op{}, fmt.Errorf("%w: %d", errOpVersion, version)
+	}
+	return op, nil
+}
+
+func isVarintField(num protowire.Number) bool {
+	switch num {
+	case fVersion, fKind, fSrcPartition, fSrcOffset, fSrcIndex, fTimestamp:
+		return true
+	}
+	return false
+}
+
+func isBytesField(num protowire.Number) bool {
+	switch num {
+	case fSrcTopic, fTeam, fDistinctID, fEventUUID, fMerge, fSet, fSetOnce, fUnset, fPersonID:
+		return true
+	}
+	return false
+}
+
+func decodeMerge(b []byte) (m unionfind.Merge, err error) {
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return m, protowire.ParseError(n)
+		}
+		b = b[n:]
+		switch {
+		case num == fMergeOther && typ == protowire.BytesType:
+			v, n := protowire.ConsumeBytes(b)
+			if n < 0 {
+				return m, protowire.ParseError(n)
+			}
+			m.Other, b = string(v), b[n:]
+		case num == fMergeGuarded && typ == protowire.VarintType:
+			v, n := protowire.ConsumeVarint(b)
+			if n < 0 {
+				return m, protowire.ParseError(n)
+			}
+			m.Guarded, b = v != 0, b[n:]
+		default:
+			n := protowire.ConsumeFieldValue(num, typ, b)
+			if n < 0 {
+				return m, protowire.ParseError(n)
+			}
+			b = b[n:]
+		}
+	}
+	return m, nil
+}
+
+// decodeKV decodes a KV; its value is a window of b.
+func decodeKV(b []byte) (kv unionfind.KV, err error) {
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return kv, protowire.ParseError(n)
+		}
+		b = b[n:]
+		switch {
+		case num == fKVKey && typ == protowire.BytesType:
+			v, n := protowire.ConsumeBytes(b)
+			if n < 0 {
+				return kv, protowire.ParseError(n)
+			}
+			kv.Key, b = string(v), b[n:]
+		case num == fKVValue && typ == protowire.BytesType:
+			v, n := protowire.ConsumeBytes(b)
+			if n < 0 {
+				return kv, protowire.ParseError(n)
+			}
+			kv.Value, b = json.RawMessage(v[:len(v):len(v)]), b[n:]
+		default:
+			n := protowire.ConsumeFieldValue(num, typ, b)
+			if n < 0 {
+				return kv, protowire.ParseError(n)
+			}
+			b = b[n:]
+		}
+	}
+	return kv, nil
 }
