@@ -64,8 +64,11 @@ type KafkaConfig struct {
 	// RetryBackoffMax caps the backoff between retries to an unreachable
 	// broker. Default 2s.
 	RetryBackoffMax time.Duration `mapstructure:"retry_backoff_max"`
-	SASL            SASLConfig    `mapstructure:"sasl"`
-	TLS             TLSConfig     `mapstructure:"tls"`
+	// Compression of the batches the resolver produces: none, snappy, lz4,
+	// zstd or gzip. Default snappy.
+	Compression string     `mapstructure:"compression"`
+	SASL        SASLConfig `mapstructure:"sasl"`
+	TLS         TLSConfig  `mapstructure:"tls"`
 }
 
 // EmbeddedConfig configures the in-process kfake broker used when
@@ -202,6 +205,7 @@ func defaultConfig() Config {
 			ReplicationFactor: -1,
 			SessionTimeout:    10 * time.Second,
 			RetryBackoffMax:   2 * time.Second,
+			Compression:       "snappy",
 		},
 		Topics: TopicsConfig{
 			Raw:         t.Raw,
@@ -329,6 +333,9 @@ func (c Config) Validate() error {
 	}
 	if k.RetryBackoffMax <= 0 {
 		bad("kafka.retry_backoff_max", k.RetryBackoffMax, "must be positive")
+	}
+	if _, err := stream.ParseCompression(k.Compression); err != nil {
+		bad("kafka.compression", k.Compression, "must be one of %s", strings.Join(stream.Compressions, ", "))
 	}
 	switch k.SASL.Mechanism {
 	case "":
@@ -535,6 +542,7 @@ func (c Config) ToStream() (stream.Config, error) {
 			TLS:            tlsCfg,
 			SessionTimeout: c.Kafka.SessionTimeout,
 			RetryBackoff:   c.Kafka.RetryBackoffMax,
+			Compression:    c.Kafka.Compression,
 		},
 		Topics:             c.streamTopics(),
 		Group:              c.Kafka.Group,

@@ -64,6 +64,8 @@ func TestValidate(t *testing.T) {
 			"kafka.session_timeout", `config: kafka.session_timeout: 0s: must be positive`},
 		{"retry backoff", func(c *Config) { c.Kafka.RetryBackoffMax = -time.Second },
 			"kafka.retry_backoff_max", `config: kafka.retry_backoff_max: -1s: must be positive`},
+		{"compression", func(c *Config) { c.Kafka.Compression = "brotli" },
+			"kafka.compression", `config: kafka.compression: "brotli": must be one of none, snappy, lz4, zstd, gzip`},
 		{"sasl mechanism", func(c *Config) { c.Kafka.Brokers = []string{"k:9092"}; c.Kafka.SASL.Mechanism = "GSSAPI" },
 			"kafka.sasl.mechanism", `config: kafka.sasl.mechanism: "GSSAPI": must be one of "", PLAIN, SCRAM-SHA-256, SCRAM-SHA-512`},
 		{"sasl user", func(c *Config) { c.Kafka.Brokers = []string{"k:9092"}; c.Kafka.SASL.Mechanism = "PLAIN" },

@@ -2,6 +2,7 @@ package stream
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"time"
@@ -49,7 +50,32 @@ func ClientOpts(k Kafka, log *zap.Logger, name string) []kgo.Opt {
 	case "SCRAM-SHA-512":
 		opts = append(opts, kgo.SASL(scram.Auth{User: k.SASL.User, Pass: k.SASL.Password}.AsSha512Mechanism()))
 	}
+	if codec, err := ParseCompression(k.Compression); err == nil { // validated by the config's owner
+		opts = append(opts, kgo.ProducerBatchCompression(codec))
+	}
 	return opts
+}
+
+// Compressions are the values ParseCompression accepts.
+var Compressions = []string{"none", "snappy", "lz4", "zstd", "gzip"}
+
+// ParseCompression is the producer compression of a kafka.compression
+// value; "" is snappy (franz-go's default). Consumers decompress any codec,
+// so this is the producer's trade of CPU for bytes on the wire and disk.
+func ParseCompression(name string) (kgo.CompressionCodec, error) {
+	switch name {
+	case "", "snappy":
+		return kgo.SnappyCompression(), nil
+	case "none":
+		return kgo.NoCompression(), nil
+	case "lz4":
+		return kgo.Lz4Compression(), nil
+	case "zstd":
+		return kgo.ZstdCompression(), nil
+	case "gzip":
+		return kgo.GzipCompression(), nil
+	}
+	return kgo.CompressionCodec{}, fmt.Errorf("unknown compression %q: want one of %s", name, strings.Join(Compressions, ", "))
 }
 
 // NewAdmin returns an admin client of the cluster k describes (seeds, TLS,

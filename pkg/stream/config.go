@@ -57,6 +57,8 @@ type Kafka struct {
 	// RetryBackoff caps the backoff between retries when the broker is
 	// unreachable. Default 2s.
 	RetryBackoff time.Duration
+	// Compression of produced batches (ParseCompression); "" is snappy.
+	Compression string
 }
 
 // Config is everything the pipeline needs, already validated and typed by
