@@ -20,7 +20,8 @@ func (c *cli) restoreCmd() *cobra.Command {
 must not exist or be empty: it bootstraps a new instance without replaying
 identity_log from the beginning. It checks that the loaded state has the
 fingerprint and offsets the snapshot's header names, and removes what it wrote
-if not.
+if not. It reads the compressed snapshots resolver snapshot writes (format 2)
+and the uncompressed ones of earlier versions (format 1).
 
 Start the instance with resolver run and the same state.dir: its applier
 continues from the snapshot's identity_log offsets, and it reports ready once it

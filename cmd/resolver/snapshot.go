@@ -15,11 +15,12 @@ func (c *cli) snapshotCmd() *cobra.Command {
 		Use:   "snapshot --out FILE [--state-dir DIR] [--format table|json]",
 		Short: "Copy a stopped instance's state to a file that restore can start a new instance from",
 		Long: `snapshot writes the replica in state.dir/identity of a stopped instance to
-FILE: a header (the fingerprint, the content digest and the applied
-identity_log and billing_usage offsets) followed by a Badger backup of every
-key, which carries the same offsets. A new instance restored from it
-(resolver restore) continues applying identity_log from those offsets instead
-of replaying it from the beginning.
+FILE: a header in plain text (head -2 FILE shows the format, the fingerprint,
+the content digest and the applied identity_log and billing_usage offsets)
+followed by a zstd-compressed Badger backup of every key, which carries the
+same offsets. A new instance restored from it (resolver restore) continues
+applying identity_log from those offsets instead of replaying it from the
+beginning.
 
 FILE is written under a temporary name and renamed when complete; an existing
 FILE is refused. The summary of the state is printed as fingerprint prints it.`,

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -135,7 +136,24 @@ func TestStateCommands(t *testing.T) {
 	require.NoError(t, os.WriteFile(garbage, []byte("not a snapshot"), 0o644))
 	code, _, errOut = runCLI(t, "--state-dir", t.TempDir(), "restore", "--from", garbage)
 	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut, "restore "+garbage+" into ")
 	assert.Contains(t, errOut, "not a resolver snapshot")
+
+	// The file: a plain-text header, then the compressed backup. Damaged,
+	// it is refused naming the file, and the target is left empty.
+	data, err := os.ReadFile(snap)
+	require.NoError(t, err)
+	assert.True(t, strings.HasPrefix(string(data), "resolver-snapshot\n{\"format\":2,\"compression\":\"zstd\","), "%.80q", data)
+	data[len(data)-20] ^= 0xff
+	damaged := filepath.Join(t.TempDir(), "damaged.snap")
+	require.NoError(t, os.WriteFile(damaged, data, 0o644))
+	target := t.TempDir()
+	code, _, errOut = runCLI(t, "--state-dir", target, "restore", "--from", damaged)
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut, "restore "+damaged+" into "+filepath.Join(target, "identity"))
+	assert.Contains(t, errOut, "decompress")
+	_, err = os.Stat(filepath.Join(target, "identity"))
+	assert.True(t, os.IsNotExist(err), "a failed restore left %s behind", filepath.Join(target, "identity"))
 }
 
 // TestStateCommandsRefuse: a state dir held by a running instance, a

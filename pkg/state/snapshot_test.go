@@ -3,11 +3,17 @@ package state
 import (
 	"bufio"
 	"bytes"
+	"compress/gzip"
+	"encoding/json"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
+
+	"github.com/klauspost/compress/zstd"
 )
 
 // snapshotSource is a Badger store with identity state, applied offsets,
@@ -46,7 +52,7 @@ func TestSnapshotRestore(t *testing.T) {
 	must(t, err)
 	fp, err := src.Fingerprint()
 	must(t, err)
-	if h.Format != SnapshotFormat || h.Fingerprint != fp || !reflect.DeepEqual(h.IdentityLog, map[int32]int64{0: 17, 3: 4}) ||
+	if h.Format != SnapshotFormat || h.Compression != "zstd" || h.Fingerprint != fp || !reflect.DeepEqual(h.IdentityLog, map[int32]int64{0: 17, 3: 4}) ||
 		!reflect.DeepEqual(h.BillingUsage, map[int32]int64{2: 9}) || h.CreatedAt.IsZero() {
 		t.Fatalf("header %+v", h)
 	}
@@ -136,7 +142,23 @@ func TestRestoreRefuses(t *testing.T) {
 	}
 	t.Run("not a snapshot", func(t *testing.T) { check(t, []byte("hello\n"), false) })
 	t.Run("unknown format", func(t *testing.T) {
-		check(t, bytes.Replace(snap, []byte(`"format":1`), []byte(`"format":9`), 1), false)
+		check(t, bytes.Replace(snap, []byte(`"format":2`), []byte(`"format":9`), 1), false)
+	})
+	t.Run("unknown compression", func(t *testing.T) {
+		check(t, bytes.Replace(snap, []byte(`"compression":"zstd"`), []byte(`"compression":"lz4"`), 1), false)
+	})
+	t.Run("empty", func(t *testing.T) { check(t, nil, false) })
+	t.Run("damaged", func(t *testing.T) {
+		// One byte flipped in the middle of the compressed backup: zstd's
+		// checksum (or its decoder) catches it before Badger sees garbage.
+		damaged := bytes.Clone(snap)
+		body := bytes.IndexByte(damaged[len(snapshotMagic):], '\n') + len(snapshotMagic) + 1
+		damaged[body+(len(damaged)-body)/2] ^= 0xff
+		check(t, damaged, true)
+		_, _, err := Restore(filepath.Join(t.TempDir(), "identity"), bytes.NewReader(damaged), testOptions(t))
+		if err == nil || !strings.Contains(err.Error(), "decompress") {
+			t.Fatalf("got %v, want a decompression error", err)
+		}
 	})
 	t.Run("truncated", func(t *testing.T) { check(t, snap[:len(snap)-10], true) })
 	t.Run("truncated to the header", func(t *testing.T) {
@@ -154,5 +176,109 @@ func TestRestoreRefuses(t *testing.T) {
 func TestSnapshotNeedsBadger(t *testing.T) {
 	if _, err := NewMemory().Snapshot(new(bytes.Buffer)); err == nil {
 		t.Fatal("snapshot of a memory store succeeded")
+	}
+}
+
+// TestSnapshotCompressed: the backup after the header is one zstd stream,
+// smaller than the Badger backup it holds.
+func TestSnapshotCompressed(t *testing.T) {
+	src := snapshotSource(t)
+	var buf bytes.Buffer
+	_, err := src.Snapshot(&buf)
+	must(t, err)
+	br := bufio.NewReader(bytes.NewReader(buf.Bytes()))
+	_, err = ReadSnapshotHeader(br)
+	must(t, err)
+	body, err := io.ReadAll(br)
+	must(t, err)
+	if !bytes.HasPrefix(body, []byte{0x28, 0xb5, 0x2f, 0xfd}) {
+		t.Fatalf("backup does not begin with the zstd magic number: % x", body[:min(len(body), 8)])
+	}
+	zr, err := zstd.NewReader(bytes.NewReader(body))
+	must(t, err)
+	defer zr.Close()
+	backup, err := io.ReadAll(zr)
+	must(t, err)
+	var raw bytes.Buffer
+	_, err = src.db.Backup(&raw, 0)
+	must(t, err)
+	if len(backup) != raw.Len() {
+		t.Fatalf("decompressed backup is %d bytes, a backup of the store %d", len(backup), raw.Len())
+	}
+	if len(body) >= len(backup) {
+		t.Fatalf("compressed backup %d bytes, uncompressed %d", len(body), len(backup))
+	}
+}
+
+// TestRestoreFormat1: a snapshot written before compression (format 1: the
+// header, then the Badger backup as it is) still restores.
+func TestRestoreFormat1(t *testing.T) {
+	src := snapshotSource(t)
+	h, err := src.header()
+	must(t, err)
+	h.Format, h.Compression = 1, ""
+	line, err := json.Marshal(h)
+	must(t, err)
+	var buf bytes.Buffer
+	buf.WriteString(snapshotMagic)
+	buf.Write(line)
+	buf.WriteByte('\n')
+	_, err = src.db.Backup(&buf, 0)
+	must(t, err)
+
+	dst, got, err := Restore(filepath.Join(t.TempDir(), "identity"), bytes.NewReader(buf.Bytes()), testOptions(t))
+	must(t, err)
+	defer dst.Close()
+	if !reflect.DeepEqual(got, h) {
+		t.Fatalf("header %+v, written %+v", got, h)
+	}
+	fp, err := dst.Fingerprint()
+	must(t, err)
+	if fp != h.Fingerprint {
+		t.Fatalf("restored fingerprint %s, source %s", fp, h.Fingerprint)
+	}
+	if got, want := billingTotals(t, dst), billingTotals(t, src); !reflect.DeepEqual(got, want) {
+		t.Fatalf("billing %v, want %v", got, want)
+	}
+}
+
+// TestReadSnapshotHeaderSaysWhy: a file that is not a snapshot is refused
+// with what it looks like instead.
+func TestReadSnapshotHeaderSaysWhy(t *testing.T) {
+	src := snapshotSource(t)
+	var snap bytes.Buffer
+	_, err := src.Snapshot(&snap)
+	must(t, err)
+	var zsnap bytes.Buffer
+	zw, err := zstd.NewWriter(&zsnap)
+	must(t, err)
+	_, err = zw.Write(snap.Bytes())
+	must(t, err)
+	must(t, zw.Close())
+	var gzsnap bytes.Buffer
+	gw := gzip.NewWriter(&gzsnap)
+	_, err = gw.Write(snap.Bytes())
+	must(t, err)
+	must(t, gw.Close())
+
+	for _, c := range []struct {
+		name string
+		data []byte
+		want string
+	}{
+		{"empty", nil, "not a resolver snapshot (the file is empty)"},
+		{"text", []byte("hello\n"), `not a resolver snapshot (it does not begin with "resolver-snapshot")`},
+		{"zstd", zsnap.Bytes(), "the whole file is zstd-compressed: decompress it with zstd -d first"},
+		{"gzip", gzsnap.Bytes(), "the whole file is gzip-compressed: decompress it with gunzip first"},
+		{"format", bytes.Replace(snap.Bytes(), []byte(`"format":2`), []byte(`"format":3`), 1), "format 3, this resolver reads formats 1 and 2"},
+		{"compression", bytes.Replace(snap.Bytes(), []byte(`"compression":"zstd"`), []byte(`"compression":"xz"`), 1), `compression "xz", this resolver reads "zstd"`},
+		{"format 1 compressed", bytes.Replace(snap.Bytes(), []byte(`"format":2`), []byte(`"format":1`), 1), `format 1 with compression "zstd"`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := ReadSnapshotHeader(bufio.NewReader(bytes.NewReader(c.data)))
+			if !errors.Is(err, ErrBadSnapshot) || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("got %v, want ErrBadSnapshot saying %q", err, c.want)
+			}
+		})
 	}
 }
