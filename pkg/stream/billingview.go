@@ -3,6 +3,7 @@ package stream
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -18,11 +19,19 @@ import (
 // every committed delta is counted once. The stored offsets count
 // transaction markers too, so once the view has caught up they equal the
 // partitions' last stable offsets.
+//
+// Run is the only writer of the billing totals; CatchUp may be called from
+// any goroutine while Run runs.
 type BillingView struct {
 	topic string
 	cl    *kgo.Client
 	st    *state.Store
 	log   *zap.Logger
+
+	mu      sync.Mutex
+	next    map[int32]int64 // next offset to fold per partition, as stored
+	changed chan struct{}   // closed and replaced after every fold
+	stopped chan struct{}   // closed when Run returns
 }
 
 // NewBillingView makes a folder of cfg.Topics.Billing into st, resuming from
@@ -57,11 +66,16 @@ func NewBillingView(ctx context.Context, cfg Config, st *state.Store, adm *kadm.
 	if err != nil {
 		return nil, fmt.Errorf("stream: billing view: %w", err)
 	}
-	return &BillingView{topic: cfg.Topics.Billing, cl: cl, st: st, log: log.Named("billing")}, nil
+	if offs == nil {
+		offs = map[int32]int64{}
+	}
+	return &BillingView{topic: cfg.Topics.Billing, cl: cl, st: st, log: log.Named("billing"),
+		next: offs, changed: make(chan struct{}), stopped: make(chan struct{})}, nil
 }
 
 // Run folds deltas until ctx is done or the store fails; it owns the client.
 func (v *BillingView) Run(ctx context.Context) error {
+	defer close(v.stopped)
 	defer v.cl.Close()
 	for {
 		fs := v.cl.PollRecords(ctx, 10000)
@@ -90,6 +104,67 @@ func (v *BillingView) Run(ctx context.Context) error {
 		}
 		if err := v.st.ApplyBilling(deltas, next); err != nil {
 			return fmt.Errorf("stream: fold billing_usage: %w", err)
+		}
+		v.mu.Lock()
+		for p, o := range next {
+			v.next[p] = o
+		}
+		close(v.changed)
+		v.changed = make(chan struct{})
+		v.mu.Unlock()
+	}
+}
+
+// errBillingViewStopped is returned by CatchUp once the view has stopped.
+var errBillingViewStopped = fmt.Errorf("%w: billing view stopped", errFatal)
+
+// CatchUp waits until the view has folded billing_usage up to its last
+// stable offsets as of the call (every delta committed by then), so that
+// billing totals are no staler than the topic was when the instance
+// started. A partition with nothing left to read (its log starts at its
+// last stable offset) needs nothing. It fails if ctx is done first or the
+// view stops.
+func (v *BillingView) CatchUp(ctx context.Context, adm *kadm.Client) error {
+	starts, err := adm.ListStartOffsets(ctx, v.topic)
+	if err == nil {
+		err = starts.Error()
+	}
+	if err != nil {
+		return fmt.Errorf("stream: list start offsets of %s: %w", v.topic, err)
+	}
+	lso, err := adm.ListCommittedOffsets(ctx, v.topic)
+	if err == nil {
+		err = lso.Error()
+	}
+	if err != nil {
+		return fmt.Errorf("stream: list last stable offsets of %s: %w", v.topic, err)
+	}
+	want := map[int32]int64{}
+	lso.Each(func(o kadm.ListedOffset) {
+		if s, ok := starts.Lookup(o.Topic, o.Partition); !ok || o.Offset > s.Offset {
+			want[o.Partition] = o.Offset
+		}
+	})
+	for {
+		v.mu.Lock()
+		done := true
+		for p, o := range want {
+			if v.next[p] < o {
+				done = false
+				break
+			}
+		}
+		ch := v.changed
+		v.mu.Unlock()
+		if done {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-v.stopped:
+			return fmt.Errorf("%w before it caught up with %s", errBillingViewStopped, v.topic)
 		}
 	}
 }

@@ -85,8 +85,9 @@ func New(cfg Config, st *state.Store, log *zap.Logger) (*Pipeline, error) {
 // Stats returns the pipeline's counters.
 func (p *Pipeline) Stats() *Stats { return &p.stats }
 
-// Ready is closed once the applier has caught up with identity_log as of
-// start-up and the workers have joined the group.
+// Ready is closed once the applier has caught up with identity_log and the
+// billing view with billing_usage, both as of start-up, and the workers
+// have joined the group.
 func (p *Pipeline) Ready() <-chan struct{} { return p.ready }
 
 // Applier returns the running applier, or nil before Run has started it.
@@ -174,6 +175,15 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		return err
 	}
 	p.log.Info("applier caught up with identity_log", zap.Duration("took", time.Since(start)))
+	// The billing view has been folding since it was made: billing answers
+	// (/v1/billing) must be no staler than billing_usage was at start-up.
+	if err := view.CatchUp(ctx, adm); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	p.log.Info("billing view caught up with billing_usage", zap.Duration("took", time.Since(start)))
 
 	ops, err := kgo.NewClient(append(ClientOpts(p.cfg.Kafka, p.log, "ops"),
 		kgo.ProducerLinger(0),

@@ -92,3 +92,59 @@ func TestReadyAfterCatchUp(t *testing.T) {
 	}
 	assert.Zero(t, stale, "events stamped from a replica that had not caught up")
 }
+
+// TestReadyAfterBillingCatchUp pins readiness of the billing view (issue
+// 4): /v1/billing answers from the replica's billing totals, which the
+// billing view folds from billing_usage, so an instance must not report
+// ready while its view is still folding. billing_usage holds 40,000 deltas
+// in transactions of other instances (one of them aborted) when a fresh
+// instance starts; when Ready closes, the view's offsets must have reached
+// the last stable offsets as of start-up and the totals must count every
+// committed delta and no aborted one.
+func TestReadyAfterBillingCatchUp(t *testing.T) {
+	const txns, perTxn = 40, 1000
+	h := newHarness(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 120*time.Second)
+	defer cancel()
+	adm := kadm.NewClient(h.client())
+	require.NoError(t, EnsureTopics(ctx, adm, h.cfg.Topics.All(), h.cfg.TopicPartitions, -1, time.Second, h.log))
+
+	// What other instances billed before this one starts.
+	txn := h.client(kgo.TransactionalID("earlier-instance"), kgo.DefaultProduceTopic(h.cfg.Topics.Billing),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	var committed int64
+	for i := range txns {
+		recs := make([]*kgo.Record, perTxn)
+		for j := range recs {
+			team := fmt.Sprint(1 + j%5)
+			recs[j] = &kgo.Record{Key: []byte(team), Partition: int32(j) % h.cfg.TopicPartitions,
+				Value: fmt.Appendf(nil, `{"team":%q,"month":"2026-11","class":"identified","count":1}`, team)}
+		}
+		require.NoError(t, txn.BeginTransaction())
+		require.NoError(t, txn.ProduceSync(ctx, recs...).FirstErr(), "transaction %d", i)
+		commit := i != txns/2
+		require.NoError(t, txn.EndTransaction(ctx, kgo.TransactionEndTry(commit)), "transaction %d", i)
+		if commit {
+			committed += perTxn
+		}
+	}
+	_, err := topicPartitions(ctx, adm, h.cfg.Topics.Billing)
+	require.NoError(t, err)
+	lso, err := adm.ListCommittedOffsets(ctx, h.cfg.Topics.Billing)
+	require.NoError(t, err)
+	want := map[int32]int64{}
+	lso.Each(func(o kadm.ListedOffset) { want[o.Partition] = o.Offset })
+
+	start := time.Now()
+	inst := h.start(t.TempDir())
+	defer inst.stop(t)
+	offs, err := inst.st.BillingOffsets()
+	require.NoError(t, err)
+	var total int64
+	require.NoError(t, inst.st.BillingTotals(func(_, _, _ string, n int64) error { total += n; return nil }))
+	t.Logf("ready after %v with %d deltas in billing_usage", time.Since(start), txns*perTxn)
+	for p, end := range want {
+		assert.GreaterOrEqual(t, offs[p], end, "partition %d: ready before the billing view reached the last stable offset of billing_usage as of start-up", p)
+	}
+	assert.Equal(t, committed, total, "billing totals when ready")
+}
