@@ -54,7 +54,9 @@ type Applier struct {
 }
 
 // NewApplier makes an applier of cfg.Topics.IdentityLog into st, resuming
-// from the offsets recorded in st. The topic must exist.
+// from the offsets recorded in st. The topic must exist. It fails with
+// ErrLogTruncated (CheckLogStart) if the log no longer holds records st has
+// yet to apply.
 func NewApplier(ctx context.Context, cfg Config, st *state.Store, log *zap.Logger) (*Applier, error) {
 	applied, err := st.AppliedOffsets()
 	if err != nil {
@@ -65,8 +67,14 @@ func NewApplier(ctx context.Context, cfg Config, st *state.Store, log *zap.Logge
 		return nil, fmt.Errorf("stream: applier: %w", err)
 	}
 	defer admCl.Close()
-	parts, err := topicPartitions(ctx, kadm.NewClient(admCl), cfg.Topics.IdentityLog)
+	adm := kadm.NewClient(admCl)
+	parts, err := topicPartitions(ctx, adm, cfg.Topics.IdentityLog)
 	if err != nil {
+		return nil, err
+	}
+	// Consuming from an offset the log no longer holds would silently
+	// start over at the log start, skipping what was deleted.
+	if err := CheckLogStart(ctx, adm, cfg.Topics.IdentityLog, applied); err != nil {
 		return nil, err
 	}
 	start := map[int32]kgo.Offset{}

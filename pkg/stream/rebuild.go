@@ -17,10 +17,12 @@ import (
 // progress.
 const rebuildTick = 200 * time.Millisecond
 
-// ErrLogTruncated is returned by Rebuild when identity_log no longer begins
-// at offset 0 for a partition the replica has never applied: the records
-// that were deleted (retention, DeleteRecords) are part of the identity
-// state, so a replay cannot rebuild it. Restore a snapshot instead.
+// ErrLogTruncated is returned (as a *LogTruncatedError) by NewApplier, and
+// so by Pipeline.Run and Rebuild, when identity_log no longer holds records
+// the replica has yet to apply — it begins past the replica's next offset
+// to apply, or past 0 for a partition the replica has never applied: the
+// records that were deleted (retention, DeleteRecords) are part of the
+// identity state, so a replay cannot rebuild it. Restore a snapshot instead.
 var ErrLogTruncated = errors.New("stream: identity_log was truncated")
 
 // RebuildProgress is how far a rebuild has got.
@@ -60,8 +62,8 @@ type RebuildResult struct {
 // produced after the call are left to the next `resolver run`.
 //
 // progress, if not nil, is called from Rebuild's goroutine every 200ms and
-// once at the end. Rebuild fails with ErrLogTruncated if st has never
-// applied a partition of identity_log that no longer starts at 0; a
+// once at the end. Rebuild fails with ErrLogTruncated if identity_log no
+// longer holds records st has yet to apply (CheckLogStart); a
 // billing_usage that was truncated is only logged (its totals will lack the
 // deleted deltas). If ctx is cancelled the replica keeps what was applied,
 // which is consistent: a later Rebuild or `resolver run` continues from
@@ -92,15 +94,6 @@ func Rebuild(ctx context.Context, cfg Config, st *state.Store, log *zap.Logger, 
 	if err != nil {
 		return RebuildResult{}, err
 	}
-	applied, err := st.AppliedOffsets()
-	if err != nil {
-		return RebuildResult{}, fmt.Errorf("stream: rebuild: %w", err)
-	}
-	for p, b := range idBase {
-		if _, ok := applied[p]; !ok && b > 0 {
-			return RebuildResult{}, fmt.Errorf("%w: partition %d of %s begins at offset %d, so the identity state of the deleted records cannot be replayed; restore a snapshot instead", ErrLogTruncated, p, cfg.Topics.IdentityLog, b)
-		}
-	}
 	billed, err := st.BillingOffsets()
 	if err != nil {
 		return RebuildResult{}, fmt.Errorf("stream: rebuild: %w", err)
@@ -111,10 +104,8 @@ func Rebuild(ctx context.Context, cfg Config, st *state.Store, log *zap.Logger, 
 				zap.String("topic", cfg.Topics.Billing), zap.Int32("partition", p), zap.Int64("start_offset", b))
 		}
 	}
-	log.Info("replaying", zap.String("identity_log", cfg.Topics.IdentityLog), zap.Int64("identity_records", span(idBase, idEnd)),
-		zap.String("billing_usage", cfg.Topics.Billing), zap.Int64("billing_offsets", span(billBase, billEnd)))
 
-	applier, err := NewApplier(ctx, cfg, st, log)
+	applier, err := NewApplier(ctx, cfg, st, log) // refuses a truncated identity_log
 	if err != nil {
 		return RebuildResult{}, err
 	}
@@ -123,6 +114,8 @@ func Rebuild(ctx context.Context, cfg Config, st *state.Store, log *zap.Logger, 
 		applier.cl.Close() // Run owns the client, and Run never ran
 		return RebuildResult{}, err
 	}
+	log.Info("replaying", zap.String("identity_log", cfg.Topics.IdentityLog), zap.Int64("identity_records", span(idBase, idEnd)),
+		zap.String("billing_usage", cfg.Topics.Billing), zap.Int64("billing_offsets", span(billBase, billEnd)))
 	runCtx, stop := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	errs := make(chan error, 2)
