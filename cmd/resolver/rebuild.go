@@ -32,7 +32,9 @@ state is the one the instance had: the fingerprint printed at the end equals
 the one resolver fingerprint printed before (for the same log end).
 
 Before deleting anything it checks that the cluster answers and holds
-identity_log; a state directory held by a running instance is refused. With
+identity_log from offset 0 (a log that retention has truncated cannot rebuild
+the state: restore a snapshot instead); a state directory held by a running
+instance is refused. With
 kafka.brokers empty it replays from the embedded broker's data in
 state.dir/broker, starting that broker on kafka.embedded.listen.
 
@@ -146,7 +148,7 @@ func (c *cli) rebuild(ctx context.Context, cfg Config, log *zap.Logger, every ti
 }
 
 // checkIdentityLog makes sure, before anything is deleted, that the cluster
-// answers and has identity_log.
+// answers and has identity_log, complete from offset 0.
 func checkIdentityLog(ctx context.Context, sc stream.Config, log *zap.Logger) error {
 	adm, closeAdm, err := stream.NewAdmin(sc.Kafka, log.Named("admin"))
 	if err != nil {
@@ -164,6 +166,11 @@ func checkIdentityLog(ctx context.Context, sc stream.Config, log *zap.Logger) er
 	}
 	if d, ok := td[sc.Topics.IdentityLog]; !ok || d.Err != nil || len(d.Partitions) == 0 {
 		return fmt.Errorf("rebuild: the cluster at %v has no topic %s (topics.identity_log): nothing to replay from; nothing was deleted", sc.Kafka.Brokers, sc.Topics.IdentityLog)
+	}
+	// The replay starts from an empty replica: every partition must still
+	// begin at offset 0.
+	if err := stream.CheckLogStart(ctx, adm, sc.Topics.IdentityLog, nil); err != nil {
+		return fmt.Errorf("rebuild: %w; nothing was deleted", err)
 	}
 	return nil
 }

@@ -203,7 +203,11 @@ func (c *cli) runResolver(ctx context.Context, cfg Config, log *zap.Logger) (err
 	runErr = ignoreCancel(ctx, runErr)
 	if runErr != nil {
 		log.Error("pipeline failed; shutting down", zap.Error(runErr))
-		runErr = fmt.Errorf("pipeline: %w", runErr)
+		what := "pipeline"
+		if errors.Is(runErr, stream.ErrLogTruncated) {
+			what = "pipeline over the replica in " + filepath.Join(cfg.State.Dir, "identity")
+		}
+		runErr = fmt.Errorf("%s: %w", what, runErr)
 	} else {
 		log.Info("shutting down", zap.Duration("timeout", cfg.Stream.ShutdownTimeout))
 	}
