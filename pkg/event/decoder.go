@@ -17,6 +17,17 @@ type Options struct {
 	// FutureCutoff in the future and when an event has no other time.
 	// Default: time.Now.
 	Now func() time.Time
+	// LazyProperties leaves Event.Properties nil. Decode keeps the
+	// properties instead as the list of members AppendStamped writes, and
+	// when the input's properties object goes out unchanged (compact, no
+	// repeated, escaped or non-ASCII keys, nothing merged in or stripped)
+	// AppendStamped copies its bytes as they are. Building the map is the
+	// largest cost of Decode; a caller that only classifies, stamps and
+	// encodes events need not pay it. Read properties with Event.Property;
+	// Event.PropertiesMap builds the map, after which the Event is as if
+	// decoded without this option. The stamped output is the same either
+	// way. Default false: Decode fills Event.Properties.
+	LazyProperties bool
 }
 
 // Decoder decodes and normalises capture events. It holds only its options,
@@ -24,11 +35,12 @@ type Options struct {
 type Decoder struct {
 	maxBytes int
 	now      func() time.Time
+	lazy     bool // Options.LazyProperties
 }
 
 // NewDecoder returns a Decoder with o's defaults applied.
 func NewDecoder(o Options) *Decoder {
-	d := &Decoder{maxBytes: o.MaxEventBytes, now: o.Now}
+	d := &Decoder{maxBytes: o.MaxEventBytes, now: o.Now, lazy: o.LazyProperties}
 	if d.maxBytes <= 0 {
 		d.maxBytes = DefaultMaxEventBytes
 	}
@@ -115,7 +127,11 @@ func (d *Decoder) decode(value []byte, src Source) (*Event, *Rejection) {
 	ev.Team, ev.DistinctID, ev.UUID, ev.Name, ev.Timestamp = team, id, u, name, ts
 	ev.Kind, ev.Mode, ev.MergeOther, ev.Warnings = kind, mode, other, warnings
 	ev.size, ev.extras = len(value), f.extras
-	ev.buildProperties(props, &f, sp)
+	if d.lazy {
+		ev.buildPropertyList(props, &f, sp)
+	} else {
+		ev.buildProperties(props, &f, sp)
+	}
 	return ev, nil
 }
 

@@ -102,4 +102,14 @@
 // its Properties map and key order. That map is the largest allocation of
 // Decode; with it reused, an ordinary event costs one allocation, the
 // private copy of the record (see BenchmarkDecodeStampRelease).
+//
+// # Fast path
+//
+// A caller that does not need the Properties map (it classifies, stamps and
+// encodes events, as the resolver's pipeline does) sets
+// Options.LazyProperties: Decode then keeps the properties as a list in
+// output order, and AppendStamped copies the input's properties object as
+// it is when nothing in it changes. Event.Property and Event.PropertiesMap
+// read them. The output is byte for byte the same (FuzzDecodeOptions); see
+// BenchmarkDecodeStampFast.
 package event

@@ -59,6 +59,9 @@ type Event struct {
 	// $set_once hold the merged objects; personless events have no $set,
 	// $set_once or $unset. AppendStamped writes this map, so changes to it
 	// are reflected (Set, SetOnce and Unset are read-only views).
+	//
+	// With Options.LazyProperties, Decode leaves it nil: use Property to
+	// read a property, and PropertiesMap to get the map (and to change it).
 	Properties map[string]json.RawMessage
 	// Warnings are the ingestion warnings raised while decoding.
 	Warnings []Warning
@@ -66,6 +69,14 @@ type Event struct {
 	order  keyOrder // of the property keys, as they came
 	extras []extra  // top-level members passed through
 	size   int      // bytes of the input, to size the output buffer
+
+	// Options.LazyProperties: while lazy (and Properties is nil), props are
+	// the properties as they go out, in order and without repeated keys,
+	// and verbatim, when not nil, is the input's properties object, which
+	// is exactly what writing props gives.
+	lazy     bool
+	props    []prop
+	verbatim json.RawMessage
 }
 
 func warn(warnings *[]Warning, typ, details string) {

@@ -3,6 +3,7 @@ package event
 import (
 	"bytes"
 	"encoding/json"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -248,4 +249,126 @@ func FuzzUUID(f *testing.F) {
 			t.Fatalf("%q: parseCanonicalUUID %v %v, uuid.ParseBytes %v %v", b, got, ok, want, err)
 		}
 	})
+}
+
+// fastOptions are the Decoder options that take another code path than
+// the default and must not change what comes out.
+var fastOptions = map[string]Options{
+	"lazy": {LazyProperties: true},
+}
+
+// FuzzDecodeOptions is a differential test of the fast paths: for every
+// input, a Decoder with each of fastOptions accepts or rejects as the
+// default Decoder does (with the same rejection); an accepted event agrees
+// field for field; AppendStamped writes the same bytes; Property finds the
+// default's Properties; PropertiesMap gives the default's map, and changes
+// to it come out as changes to the default's do; and an event decoded into
+// released storage writes the same bytes again.
+func FuzzDecodeOptions(f *testing.F) {
+	fuzzSeeds(f)
+	for _, line := range sampleLines(f) {
+		var compact bytes.Buffer
+		if json.Compact(&compact, line) == nil {
+			f.Add(compact.Bytes())
+		}
+	}
+	for _, s := range []string{
+		ev(`"properties":{}`), ev(`"properties":{ }`), ev(`"properties":null`), ev(`"properties":{"a":1} ,"properties":{"b":[1, 2]}`),
+		ev(`"properties":{"a":{"b" : 1},"c":"d"}`), ev(`"properties":{"a" :1}`), ev(`"properties":{"é":1,"\u0062":2}`),
+		ev(`"properties":{"$set":{"a":1}},"$set_once":{"b":2}`), ev(`"properties":{"$set":{"a":1},"$set_once":{"b":2},"$unset":[]}`),
+		ev(`"properties":{"$process_person_profile":false,"a":1}`), ev(`"properties":{"$process_person_profile":false,"$unset":["a"]}`),
+	} {
+		f.Add([]byte(s))
+	}
+	base := testDecoder()
+	fast := map[string]*Decoder{}
+	for name, o := range fastOptions {
+		o.Now = func() time.Time { return testNow }
+		fast[name] = NewDecoder(o)
+	}
+	f.Fuzz(func(t *testing.T, value []byte) {
+		want, wantErr := base.Decode(value, testSource)
+		var wantOut []byte
+		if wantErr == nil {
+			wantOut = want.AppendStamped(nil, implicitStamp)
+		}
+		for name, d := range fast {
+			in := bytes.Clone(value)
+			got, err := d.Decode(in, testSource)
+			if !reflect.DeepEqual(err, wantErr) {
+				t.Fatalf("%s: error %v, default %v", name, err, wantErr)
+			}
+			if err != nil {
+				continue
+			}
+			if d.lazy && got.Properties != nil {
+				t.Fatalf("%s: Properties built", name)
+			}
+			checkSameEvent(t, name, want, got)
+			if out := got.AppendStamped(nil, implicitStamp); !bytes.Equal(out, wantOut) {
+				t.Fatalf("%s: output differs:\n%s\ndefault:\n%s", name, out, wantOut)
+			}
+			for k, v := range want.Properties {
+				if gv, ok := got.Property(k); !ok || !bytes.Equal(gv, v) {
+					t.Fatalf("%s: Property(%q) = %s %v, default %s", name, k, gv, ok, v)
+				}
+			}
+			if _, ok := got.Property("\x00absent"); ok {
+				t.Fatalf("%s: Property of an absent key", name)
+			}
+			if m := got.PropertiesMap(); !reflect.DeepEqual(m, want.Properties) && len(m)+len(want.Properties) > 0 {
+				t.Fatalf("%s: PropertiesMap %v, default %v", name, m, want.Properties)
+			}
+			if out := got.AppendStamped(nil, implicitStamp); !bytes.Equal(out, wantOut) {
+				t.Fatalf("%s: output after PropertiesMap differs:\n%s\ndefault:\n%s", name, out, wantOut)
+			}
+			// Released storage, then a change through the map.
+			got.Release()
+			got, err = d.Decode(in, testSource)
+			if err != nil {
+				t.Fatalf("%s: second decode: %v", name, err)
+			}
+			if out := got.AppendStamped(nil, implicitStamp); !bytes.Equal(out, wantOut) {
+				t.Fatalf("%s: output from released storage differs:\n%s\ndefault:\n%s", name, out, wantOut)
+			}
+			again, _ := base.Decode(value, testSource)
+			keys := orderKeys(again)
+			for _, m := range []map[string]json.RawMessage{again.Properties, got.PropertiesMap()} {
+				if len(keys) > 0 {
+					delete(m, keys[0])
+					m[keys[len(keys)-1]] = json.RawMessage(`"changed"`)
+				}
+				m["zz"] = json.RawMessage(`true`)
+			}
+			wantChanged := again.AppendStamped(nil, implicitStamp)
+			if out := got.AppendStamped(nil, implicitStamp); !bytes.Equal(out, wantChanged) {
+				t.Fatalf("%s: output after changes differs:\n%s\ndefault:\n%s", name, out, wantChanged)
+			}
+			got.Release()
+		}
+	})
+}
+
+// checkSameEvent compares everything Decode sets but Properties.
+func checkSameEvent(t *testing.T, name string, want, got *Event) {
+	t.Helper()
+	type view struct {
+		Team, DistinctID, Name, MergeOther string
+		UUID                               uuid.UUID
+		Timestamp                          time.Time
+		Kind                               Kind
+		Mode                               Mode
+		Set, SetOnce                       map[string]json.RawMessage
+		Unset                              []string
+		Warnings                           []Warning
+		Extras                             []extra
+		Size                               int
+	}
+	v := func(e *Event) view {
+		return view{e.Team, e.DistinctID, e.Name, e.MergeOther, e.UUID, e.Timestamp, e.Kind, e.Mode,
+			e.Set, e.SetOnce, e.Unset, e.Warnings, e.extras, e.size}
+	}
+	if w, g := v(want), v(got); !reflect.DeepEqual(w, g) {
+		t.Fatalf("%s: event differs:\n%+v\ndefault:\n%+v", name, g, w)
+	}
 }

@@ -13,8 +13,8 @@ const maxPooledProperties = 128
 
 var eventPool sync.Pool // of *Event with an empty Properties map
 
-// newEvent returns a zero Event, with an empty Properties map and key-order
-// buffer when a released one is available.
+// newEvent returns a zero Event, with an empty Properties map, key-order
+// buffer and property list when a released one is available.
 func newEvent() *Event {
 	if e, ok := eventPool.Get().(*Event); ok {
 		return e
@@ -27,7 +27,8 @@ func newEvent() *Event {
 // on the hot path: call it once the stamped event has been encoded.
 //
 // After Release, neither e nor its Properties map may be used: the next
-// Decode may fill them with another event. Everything else taken from e
+// Decode may fill them with another event (and its property list, with
+// Options.LazyProperties). Everything else taken from e
 // stays valid — its strings, its json.RawMessage values (which live in
 // their own buffer, never reused), its Set and SetOnce maps and its Unset
 // and Warnings slices. Releasing an Event twice, or one still in use by
@@ -42,7 +43,12 @@ func (e *Event) Release() {
 	}
 	clear(m)
 	refs := e.order.refs[:0]
+	props := e.props
+	if cap(props) > maxPooledProperties {
+		props = nil
+	}
+	clear(props) // drop the references into this event's input
 	*e = Event{Properties: m}
-	e.order.refs = refs
+	e.order.refs, e.props = refs, props[:0]
 	eventPool.Put(e)
 }

@@ -30,7 +30,8 @@ type Stamp struct {
 //
 // uuid, event, distinct_id, team and timestamp come from the Event's
 // fields; properties from e.Properties, in input order, with keys the
-// caller added afterwards sorted at the end. Of the input's top-level
+// caller added afterwards sorted at the end (with Options.LazyProperties,
+// until PropertiesMap is called, the same properties from Decode's list). Of the input's top-level
 // members these are not passed through: data (unwrapped), $set and
 // $set_once (merged into properties), sent_at, now and offset (consumed by
 // the timestamp, which is already corrected: passing them on would invite
@@ -51,7 +52,11 @@ func (e *Event) AppendStamped(dst []byte, s Stamp) []byte {
 	dst = append(dst, `,"timestamp":"`...)
 	dst = appendTime(dst, e.Timestamp)
 	dst = append(dst, `","properties":`...)
-	dst = e.appendProperties(dst)
+	if e.lazy && e.Properties == nil {
+		dst = e.appendPropertyList(dst)
+	} else {
+		dst = e.appendProperties(dst)
+	}
 	for _, x := range e.extras {
 		dst = append(dst, ',')
 		dst = appendString(dst, x.key)

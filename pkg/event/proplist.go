@@ -1,0 +1,200 @@
+package event
+
+import (
+	"encoding/json"
+	"hash/maphash"
+)
+
+// The properties of an Event decoded with Options.LazyProperties: a list
+// of members in output order rather than a map, so that Decode does not
+// hash every key twice (once to build the map, once to write it), and a
+// properties object that needs no rewriting goes out as the bytes it came
+// in as.
+
+// buildPropertyList is buildProperties for Options.LazyProperties: it sets
+// e.props to the properties as buildProperties would leave them in the map
+// and its order (repeated keys at their first position with their last
+// value, person keys stripped from personless events, $set and $set_once
+// replaced by their merged objects or added at the end), e.verbatim when
+// that is the input's properties object unchanged, and e.Set, e.SetOnce and
+// e.Unset as buildProperties does.
+func (e *Event) buildPropertyList(props []prop, f *fields, sp *special) {
+	out := e.props[:0] // from a released Event, or nil
+	if cap(out) < len(props)+2 {
+		out = make([]prop, 0, len(props)+2)
+	}
+	var idx keyIndex
+	personless := e.Mode == Personless
+	same := true // out is props, member for member
+	for _, p := range props {
+		if personless && isPersonKey(p.key) {
+			same = false
+			continue
+		}
+		if i, found := idx.add(out, p.key); found {
+			out[i].raw = p.raw // the last value, at the first position
+			same = false
+			continue
+		}
+		out = append(out, p)
+	}
+	if !personless {
+		var raw json.RawMessage
+		if e.Set, raw = mergeSet(sp.set, f.set); raw != nil {
+			out, same = putProp(out, &idx, staticKeys[0], raw), false
+		}
+		if e.SetOnce, raw = mergeSet(sp.setOnce, f.setOnce); raw != nil {
+			out, same = putProp(out, &idx, staticKeys[1], raw), false
+		}
+		e.Unset = unsetKeys(sp.unset)
+	}
+	e.Properties, e.lazy, e.props, e.verbatim = nil, true, out, nil
+	if same && f.properties.isObject() && isCompact(out, f.properties.b) {
+		e.verbatim = f.properties.b
+	}
+}
+
+// putProp sets the property key (a plain key) to raw: in place when the
+// list has it, else at the end.
+func putProp(list []prop, idx *keyIndex, key string, raw json.RawMessage) []prop {
+	if i, found := idx.add(list, key); found {
+		list[i].raw = raw
+		return list
+	}
+	return append(list, prop{key: key, raw: raw, ref: refPlain})
+}
+
+// isCompact reports whether obj, the text of a JSON object whose members
+// are list in order, is exactly what appendPropertyList writes for list:
+// every key plain (its text is its value, written back unescaped) and no
+// space between the members' tokens. Space can only add bytes, so it is
+// enough to compare lengths.
+func isCompact(list []prop, obj []byte) bool {
+	n := 2 + len(list) // braces, and a colon per member
+	if len(list) > 0 {
+		n += len(list) - 1 // commas
+	}
+	for i := range list {
+		p := &list[i]
+		if p.ref&refPlain == 0 {
+			return false
+		}
+		n += len(p.key) + 2 + len(p.raw)
+	}
+	return n == len(obj)
+}
+
+// appendPropertyList writes e.props as a JSON object, as appendProperties
+// writes the same properties from the map.
+func (e *Event) appendPropertyList(dst []byte) []byte {
+	if e.verbatim != nil {
+		return append(dst, e.verbatim...)
+	}
+	dst = append(dst, '{')
+	for i := range e.props {
+		p := &e.props[i]
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		if p.ref&refPlain != 0 {
+			dst = append(dst, '"')
+			dst = append(dst, p.key...)
+			dst = append(dst, '"', ':')
+		} else {
+			dst = appendString(dst, p.key)
+			dst = append(dst, ':')
+		}
+		if len(p.raw) == 0 {
+			dst = append(dst, null...)
+		} else {
+			dst = append(dst, p.raw...)
+		}
+	}
+	return append(dst, '}')
+}
+
+// Property returns the value of the property key as AppendStamped writes
+// it, and whether the event has it. It works whether or not Decode built
+// the Properties map (Options.LazyProperties); without the map it searches
+// the properties in order.
+func (e *Event) Property(key string) (json.RawMessage, bool) {
+	if e.lazy && e.Properties == nil {
+		for i := range e.props {
+			if e.props[i].key == key {
+				return e.props[i].raw, true
+			}
+		}
+		return nil, false
+	}
+	v, ok := e.Properties[key]
+	return v, ok
+}
+
+// PropertiesMap returns e.Properties, building it first when Decode left
+// it nil (Options.LazyProperties). From then on the Event is as if decoded
+// without that option: AppendStamped writes the map, in the same order as
+// before, so changes to it are reflected.
+func (e *Event) PropertiesMap() map[string]json.RawMessage {
+	if !e.lazy || e.Properties != nil {
+		return e.Properties
+	}
+	m := make(map[string]json.RawMessage, len(e.props))
+	refs := e.order.refs[:0]
+	other := make([]string, 0, len(e.props))
+	for i := range e.props {
+		p := &e.props[i]
+		m[p.key] = p.raw
+		refs = append(refs, refOther|keyRef(len(other)))
+		other = append(other, p.key)
+	}
+	e.Properties, e.order = m, keyOrder{refs: refs, other: other}
+	e.lazy, e.verbatim = false, nil
+	return m
+}
+
+// keyIndex finds the keys of a property list while it is built, so that
+// repeated keys are found without a map: an open-addressing table of list
+// positions, small enough to live on the caller's stack. A list of more than
+// keyIndexMax keys moves to a map.
+type keyIndex struct {
+	slots [keyIndexSlots]uint8 // position in the list + 1; 0 is empty
+	big   map[string]int
+}
+
+const (
+	keyIndexSlots = 128 // a power of two
+	keyIndexMax   = keyIndexSlots / 2
+)
+
+var keySeed = maphash.MakeSeed()
+
+// add returns the position of key in list, which idx indexes, and true; or,
+// when list does not have it, records it at len(list), where the caller
+// must append it, and returns that and false.
+func (x *keyIndex) add(list []prop, key string) (int, bool) {
+	n := len(list)
+	if x.big == nil && n < keyIndexMax {
+		const mask = keyIndexSlots - 1
+		for i := maphash.String(keySeed, key) & mask; ; i = (i + 1) & mask {
+			s := x.slots[i]
+			if s == 0 {
+				x.slots[i] = uint8(n + 1)
+				return n, false
+			}
+			if list[s-1].key == key {
+				return int(s - 1), true
+			}
+		}
+	}
+	if x.big == nil {
+		x.big = make(map[string]int, 2*n)
+		for i := range list {
+			x.big[list[i].key] = i
+		}
+	}
+	if i, ok := x.big[key]; ok {
+		return i, true
+	}
+	x.big[key] = n
+	return n, false
+}
