@@ -65,7 +65,9 @@ func (c *cli) runBroker(cmd *cobra.Command, cfg Config, dataDir string, log *zap
 		Listen:     cfg.Kafka.Embedded.Listen,
 		DataDir:    dataDir,
 		SyncWrites: cfg.Kafka.Embedded.SyncWrites,
-		Logger:     log.Named("broker"),
+		// The consumer group protocol's session timeout is the broker's.
+		SessionTimeout: cfg.Kafka.SessionTimeout,
+		Logger:         log.Named("broker"),
 	})
 	if err != nil {
 		return err

@@ -22,7 +22,12 @@ type BrokerConfig struct {
 	SyncWrites bool
 	// MinSessionTimeout lowers the group session timeout floor (tests).
 	MinSessionTimeout time.Duration // 0 = kfake's default
-	Logger            *zap.Logger
+	// SessionTimeout is the session timeout of KIP-848 consumer groups
+	// (kafka.session_timeout; see GroupProtocolConsumer), which under that
+	// protocol the broker sets, not the client. Default 10s, as
+	// Kafka.SessionTimeout's.
+	SessionTimeout time.Duration
+	Logger         *zap.Logger
 }
 
 // Broker is franz-go's kfake cluster: the real Kafka protocol, in process.
@@ -72,6 +77,7 @@ func StartBroker(cfg BrokerConfig) (*Broker, error) {
 	if cfg.MinSessionTimeout > 0 {
 		opts = append(opts, kfake.GroupMinSessionTimeout(cfg.MinSessionTimeout))
 	}
+	opts = append(opts, kfake.BrokerConfigs(consumerGroupConfigs(cfg.SessionTimeout)))
 	if cfg.Logger != nil {
 		opts = append(opts, kfake.WithLogger(kfakeLogger{cfg.Logger.Named("kfake")}))
 	}
@@ -80,6 +86,25 @@ func StartBroker(cfg BrokerConfig) (*Broker, error) {
 		return nil, fmt.Errorf("stream: start embedded broker on %s: %w", listen, err)
 	}
 	return &Broker{c: c}, nil
+}
+
+// consumerGroupConfigs are the broker configs of KIP-848 consumer groups
+// for a session timeout (0: 10s): the session timeout itself, instead of
+// kfake's (and Kafka's) 45s, so that a killed instance's partitions move
+// on as soon as under the classic protocol; and a heartbeat interval of a
+// tenth of it (at least 100ms), instead of 5s. Under KIP-848 a partition
+// moves between members in heartbeats — the owner learns of its
+// revocation, releases it, the new owner learns it is free — so the
+// interval, not a join round, is what a rebalance waits on.
+func consumerGroupConfigs(session time.Duration) map[string]string {
+	if session <= 0 {
+		session = 10 * time.Second
+	}
+	heartbeat := max(session/10, 100*time.Millisecond)
+	return map[string]string{
+		"group.consumer.session.timeout.ms":    strconv.FormatInt(session.Milliseconds(), 10),
+		"group.consumer.heartbeat.interval.ms": strconv.FormatInt(heartbeat.Milliseconds(), 10),
+	}
 }
 
 // Addrs returns the broker's listen addresses.
