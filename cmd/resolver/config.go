@@ -59,8 +59,15 @@ type KafkaConfig struct {
 	TopicPartitions int `mapstructure:"topic_partitions"`
 	// ReplicationFactor of created topics; -1 is the broker's default.
 	ReplicationFactor int `mapstructure:"replication_factor"`
-	// SessionTimeout of the consumer group. Default 10s.
+	// SessionTimeout of the consumer group. Default 10s. Under the consumer
+	// group protocol it is the broker's setting: the embedded broker takes
+	// it from here, an external cluster from its own config.
 	SessionTimeout time.Duration `mapstructure:"session_timeout"`
+	// GroupProtocol is the consumer group protocol of the partition
+	// workers: classic (JoinGroup/SyncGroup, a member assigns) or consumer
+	// (KIP-848, the broker assigns; Kafka 4.0+ or the embedded broker).
+	// Default stream.DefaultGroupProtocol.
+	GroupProtocol string `mapstructure:"group_protocol"`
 	// RetryBackoffMax caps the backoff between retries to an unreachable
 	// broker. Default 2s.
 	RetryBackoffMax time.Duration `mapstructure:"retry_backoff_max"`
@@ -204,6 +211,7 @@ func defaultConfig() Config {
 			TopicPartitions:   8,
 			ReplicationFactor: -1,
 			SessionTimeout:    10 * time.Second,
+			GroupProtocol:     stream.DefaultGroupProtocol,
 			RetryBackoffMax:   2 * time.Second,
 			Compression:       "snappy",
 		},
@@ -330,6 +338,9 @@ func (c Config) Validate() error {
 	}
 	if k.SessionTimeout <= 0 {
 		bad("kafka.session_timeout", k.SessionTimeout, "must be positive")
+	}
+	if _, err := stream.ParseGroupProtocol(k.GroupProtocol); err != nil || k.GroupProtocol == "" {
+		bad("kafka.group_protocol", k.GroupProtocol, "must be one of %s", strings.Join(stream.GroupProtocols, ", "))
 	}
 	if k.RetryBackoffMax <= 0 {
 		bad("kafka.retry_backoff_max", k.RetryBackoffMax, "must be positive")
@@ -543,6 +554,7 @@ func (c Config) ToStream() (stream.Config, error) {
 			SessionTimeout: c.Kafka.SessionTimeout,
 			RetryBackoff:   c.Kafka.RetryBackoffMax,
 			Compression:    c.Kafka.Compression,
+			GroupProtocol:  c.Kafka.GroupProtocol,
 		},
 		Topics:             c.streamTopics(),
 		Group:              c.Kafka.Group,

@@ -66,6 +66,10 @@ func TestValidate(t *testing.T) {
 			"kafka.retry_backoff_max", `config: kafka.retry_backoff_max: -1s: must be positive`},
 		{"compression", func(c *Config) { c.Kafka.Compression = "brotli" },
 			"kafka.compression", `config: kafka.compression: "brotli": must be one of none, snappy, lz4, zstd, gzip`},
+		{"group protocol", func(c *Config) { c.Kafka.GroupProtocol = "cooperative-sticky" },
+			"kafka.group_protocol", `config: kafka.group_protocol: "cooperative-sticky": must be one of classic, consumer`},
+		{"group protocol empty", func(c *Config) { c.Kafka.GroupProtocol = "" },
+			"kafka.group_protocol", `config: kafka.group_protocol: "": must be one of classic, consumer`},
 		{"sasl mechanism", func(c *Config) { c.Kafka.Brokers = []string{"k:9092"}; c.Kafka.SASL.Mechanism = "GSSAPI" },
 			"kafka.sasl.mechanism", `config: kafka.sasl.mechanism: "GSSAPI": must be one of "", PLAIN, SCRAM-SHA-256, SCRAM-SHA-512`},
 		{"sasl user", func(c *Config) { c.Kafka.Brokers = []string{"k:9092"}; c.Kafka.SASL.Mechanism = "PLAIN" },
@@ -173,6 +177,8 @@ func TestValidateAccepts(t *testing.T) {
 		"console debug":        func(c *Config) { c.Log = LogConfig{Level: "debug", Format: "console"} },
 		"dotted topic name":    func(c *Config) { c.Topics.Raw = "prod.events-raw_v2" },
 		"explicit instance id": func(c *Config) { c.Kafka.InstanceID = "resolver-0" },
+		"classic group":        func(c *Config) { c.Kafka.GroupProtocol = "classic" },
+		"consumer group":       func(c *Config) { c.Kafka.GroupProtocol = "consumer" },
 	} {
 		t.Run(name, func(t *testing.T) {
 			assert.NoError(t, defaultConfigWith(edit).Validate())
@@ -215,6 +221,7 @@ func TestToStream(t *testing.T) {
 		c.Kafka.TopicPartitions = 12
 		c.Kafka.ReplicationFactor = 3
 		c.Stream.MaxBatchRecords = 500
+		c.Kafka.GroupProtocol = "consumer"
 	})
 	require.NoError(t, c.Validate())
 	sc, err := c.ToStream()
@@ -227,6 +234,7 @@ func TestToStream(t *testing.T) {
 	assert.Nil(t, sc.Kafka.TLS)
 	assert.Equal(t, 10*time.Second, sc.Kafka.SessionTimeout)
 	assert.Equal(t, 2*time.Second, sc.Kafka.RetryBackoff)
+	assert.Equal(t, "consumer", sc.Kafka.GroupProtocol)
 	assert.Equal(t, "in", sc.Topics.Raw)
 	assert.Equal(t, "person_distinct_ids", sc.Topics.DistinctIDs)
 	assert.Equal(t, "g", sc.Group)

@@ -3,8 +3,10 @@
 // local replica.
 //
 //	GET /healthz                           200 while the process serves HTTP; never needs the token
-//	GET /readyz                            503 until the pipeline is ready (applier caught up, workers
-//	                                       in the group), then 200; 503 again once shutdown began
+//	GET /readyz                            503 until the pipeline is ready (applier caught up with
+//	                                       identity_log and billing view with billing_usage as of
+//	                                       start-up, workers in the group), then 200; 503 again
+//	                                       once shutdown began
 //	GET /metrics                           Prometheus text format (pkg/metrics lists the metrics)
 //	GET /v1/persons?team=T&distinct_id=D   the person of a distinct_id, as JSON
 //	GET /v1/billing?team=T&month=YYYY-MM   the billing report, the JSON of

@@ -59,6 +59,10 @@ type Kafka struct {
 	RetryBackoff time.Duration
 	// Compression of produced batches (ParseCompression); "" is snappy.
 	Compression string
+	// GroupProtocol is the consumer group protocol of the worker sessions
+	// (ParseGroupProtocol): GroupProtocolClassic or GroupProtocolConsumer
+	// (KIP-848). "" is DefaultGroupProtocol.
+	GroupProtocol string
 }
 
 // Config is everything the pipeline needs, already validated and typed by

@@ -1,8 +1,20 @@
 package stream
 
 import (
+	"context"
+	"fmt"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/resolver-dev/resolver/pkg/gen"
 )
 
 // TestRebalanceTimeout pins the bounded rebalance timeout that works
@@ -17,4 +29,120 @@ func TestRebalanceTimeout(t *testing.T) {
 			t.Errorf("rebalanceTimeout(%v) = %v, want %v", c.session, got, c.want)
 		}
 	}
+}
+
+func TestParseGroupProtocol(t *testing.T) {
+	for in, want := range map[string]string{"": DefaultGroupProtocol, "classic": "classic", "consumer": "consumer"} {
+		got, err := ParseGroupProtocol(in)
+		require.NoError(t, err, in)
+		assert.Equal(t, want, got, in)
+	}
+	for _, in := range []string{"Consumer", "cooperative-sticky", "range"} {
+		_, err := ParseGroupProtocol(in)
+		assert.ErrorContains(t, err, "want one of classic, consumer", in)
+	}
+}
+
+// TestGroupProtocolConsumer: worker sessions under kafka.group_protocol
+// consumer form a KIP-848 group on the embedded broker (the broker assigns
+// the partitions between two instances), and an instance leaving
+// mid-stream hands its partitions over with every input still output
+// exactly once.
+func TestGroupProtocolConsumer(t *testing.T) {
+	h := newHarness(t)
+	h.cfg.Kafka.GroupProtocol = GroupProtocolConsumer
+	cfg := gen.DefaultConfig()
+	cfg.Seed = 17
+	cfg.Users = 60
+	recs, in := mixedStream(t, cfg)
+	half := len(recs) / 2
+
+	a := h.start(t.TempDir())
+	b := h.start(t.TempDir(), func(p *Pipeline) { p.cfg.TransactionalID += "-b" })
+	adm := kadm.NewClient(h.client())
+	var last string
+	wait(t, 30*time.Second, "a stable consumer group of two members sharing every partition", func() bool {
+		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+		defer cancel()
+		gs, err := adm.DescribeConsumerGroups(ctx, h.cfg.Group)
+		if err != nil {
+			last = err.Error()
+			return false
+		}
+		g := gs[h.cfg.Group]
+		n := 0
+		for _, ps := range g.AssignedPartitions() {
+			n += len(ps)
+		}
+		last = fmt.Sprintf("state %s, %d members, %d partitions assigned, err %v", g.State, len(g.Members), n, g.Err)
+		return g.Err == nil && g.State == "Stable" && len(g.Members) == 2 && n == int(h.cfg.TopicPartitions)
+	})
+	t.Logf("group: %s", last)
+	// The classic coordinator does not know the group: it is KIP-848's.
+	classic, err := adm.DescribeGroups(t.Context(), h.cfg.Group)
+	require.NoError(t, err)
+	assert.Empty(t, classic[h.cfg.Group].Members, "classic members of a consumer group")
+
+	h.produce(recs[:half])
+	wait(t, 60*time.Second, "batches committed by both", func() bool {
+		return a.p.Stats().Committed.Load() > 0 && b.p.Stats().Committed.Load() > 0
+	})
+	a.stop(t)
+	h.produce(recs[half:])
+	h.collect(t, in)
+	checkFeedMatchesReplica(t, h.fold(t), b.st)
+	fpReplica, err := b.st.Fingerprint()
+	require.NoError(t, err)
+	fpLog, err := h.replayLog(t).Fingerprint()
+	require.NoError(t, err)
+	assert.Equal(t, fpLog, fpReplica)
+	b.stop(t)
+}
+
+// TestBrokerConsumerGroupTimeouts: the embedded broker takes the session
+// timeout of KIP-848 groups from BrokerConfig.SessionTimeout (under that
+// protocol the broker's, not the client's), and heartbeats a tenth of it: a
+// member that joins and falls silent — as a killed instance does — is
+// fenced after about the session timeout, not kfake's default 45s.
+func TestBrokerConsumerGroupTimeouts(t *testing.T) {
+	b, err := StartBroker(BrokerConfig{Listen: "127.0.0.1:0", SessionTimeout: 2 * time.Second})
+	require.NoError(t, err)
+	t.Cleanup(b.Close)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addrs()...))
+	require.NoError(t, err)
+	t.Cleanup(cl.Close)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	adm := kadm.NewClient(cl)
+	require.NoError(t, EnsureTopics(ctx, adm, []string{"in"}, 2, -1, time.Second, zaptest.NewLogger(t)))
+
+	join := kmsg.NewPtrConsumerGroupHeartbeatRequest()
+	join.Group = "g"
+	join.MemberID = "silent-member"
+	join.MemberEpoch = 0
+	join.RebalanceTimeoutMillis = 10000
+	join.SubscribedTopicNames = []string{"in"}
+	join.Topics = []kmsg.ConsumerGroupHeartbeatRequestTopic{}
+	joined := time.Now()
+	resp, err := join.RequestWith(ctx, cl)
+	require.NoError(t, err)
+	require.NoError(t, kerr.ErrorForCode(resp.ErrorCode))
+	assert.Equal(t, int32(200), resp.HeartbeatIntervalMillis)
+
+	members := func() int {
+		gs, err := adm.DescribeConsumerGroups(ctx, "g")
+		require.NoError(t, err)
+		return len(gs["g"].Members)
+	}
+	require.Equal(t, 1, members())
+	wait(t, 15*time.Second, "the silent member fenced", func() bool { return members() == 0 })
+	took := time.Since(joined)
+	assert.GreaterOrEqual(t, took, 2*time.Second)
+	t.Logf("silent member fenced %v after joining", took.Round(10*time.Millisecond))
+}
+
+func TestConsumerGroupConfigs(t *testing.T) {
+	assert.Equal(t, map[string]string{"group.consumer.session.timeout.ms": "10000", "group.consumer.heartbeat.interval.ms": "1000"}, consumerGroupConfigs(0))
+	assert.Equal(t, map[string]string{"group.consumer.session.timeout.ms": "6000", "group.consumer.heartbeat.interval.ms": "600"}, consumerGroupConfigs(6*time.Second))
+	assert.Equal(t, map[string]string{"group.consumer.session.timeout.ms": "500", "group.consumer.heartbeat.interval.ms": "100"}, consumerGroupConfigs(500*time.Millisecond))
 }

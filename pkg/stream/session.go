@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -20,16 +21,78 @@ const (
 	fencingWindow = time.Minute
 )
 
+// The consumer group protocols of kafka.group_protocol.
+const (
+	// GroupProtocolClassic is the JoinGroup/SyncGroup protocol: the
+	// members rebalance together and one of them, the leader, assigns the
+	// partitions (kgo's cooperative-sticky balancer).
+	GroupProtocolClassic = "classic"
+	// GroupProtocolConsumer is KIP-848's protocol: each member only
+	// heartbeats (ConsumerGroupHeartbeat), the broker assigns the
+	// partitions (its "uniform" assignor, sticky) and moves a partition
+	// to a new owner only once the old one has released it or has been
+	// fenced. It needs Kafka 4.0 or later, or the embedded broker; kgo
+	// falls back to the classic protocol (with the eager sticky balancer)
+	// on a broker without it. The session timeout is then the broker's
+	// (group.consumer.session.timeout.ms; the embedded broker sets it from
+	// kafka.session_timeout, see BrokerConfig), not the client's.
+	GroupProtocolConsumer = "consumer"
+
+	// DefaultGroupProtocol is the protocol of an empty Kafka.GroupProtocol.
+	DefaultGroupProtocol = GroupProtocolClassic
+)
+
+// GroupProtocols are the values ParseGroupProtocol accepts.
+var GroupProtocols = []string{GroupProtocolClassic, GroupProtocolConsumer}
+
+// ParseGroupProtocol checks a kafka.group_protocol value and returns it,
+// "" being DefaultGroupProtocol.
+func ParseGroupProtocol(name string) (string, error) {
+	switch name {
+	case "":
+		return DefaultGroupProtocol, nil
+	case GroupProtocolClassic, GroupProtocolConsumer:
+		return name, nil
+	}
+	return "", fmt.Errorf("unknown group protocol %q: want one of %s", name, strings.Join(GroupProtocols, ", "))
+}
+
+// groupProtocolOpts are the worker sessions' options of a group protocol.
+// Under both the client sends its session and rebalance timeouts: the
+// classic protocol uses both; KIP-848 uses the rebalance timeout (how long
+// a member may take to release revoked partitions before it is fenced) and
+// the session timeout only if kgo falls back to the classic protocol.
+func groupProtocolOpts(k Kafka) ([]kgo.Opt, error) {
+	protocol, err := ParseGroupProtocol(k.GroupProtocol)
+	if err != nil {
+		return nil, fmt.Errorf("stream: kafka.group_protocol: %w", err)
+	}
+	opts := []kgo.Opt{
+		kgo.SessionTimeout(k.SessionTimeout),
+		kgo.RebalanceTimeout(rebalanceTimeout(k.SessionTimeout)),
+	}
+	if protocol == GroupProtocolConsumer {
+		// ServerSideBalancer takes effect only with the range or the
+		// (eager) sticky balancer first; sticky asks for the broker's
+		// sticky "uniform" assignor.
+		opts = append(opts, kgo.Balancers(kgo.StickyBalancer()), kgo.ServerSideBalancer())
+	}
+	return opts, nil
+}
+
 // newSession makes the partition workers' transactional group session.
 func (p *Pipeline) newSession(txnID string) (*kgo.GroupTransactSession, error) {
-	sess, err := kgo.NewGroupTransactSession(append(ClientOpts(p.cfg.Kafka, p.log, "worker"),
+	protoOpts, err := groupProtocolOpts(p.cfg.Kafka)
+	if err != nil {
+		return nil, err
+	}
+	opts := append(ClientOpts(p.cfg.Kafka, p.log, "worker"), protoOpts...)
+	sess, err := kgo.NewGroupTransactSession(append(opts,
 		kgo.ConsumerGroup(p.cfg.Group),
 		kgo.ConsumeTopics(p.cfg.Topics.Raw),
 		kgo.TransactionalID(txnID),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.RequireStableFetchOffsets(),
-		kgo.SessionTimeout(p.cfg.Kafka.SessionTimeout),
-		kgo.RebalanceTimeout(rebalanceTimeout(p.cfg.Kafka.SessionTimeout)),
 		kgo.FetchMaxWait(defaultFetchMaxWait),
 		kgo.ProducerLinger(0),
 		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)),
