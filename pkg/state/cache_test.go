@@ -71,8 +71,17 @@ func TestFindConcurrentWithUpdate(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			f := s.Finder() // odd readers share snapshots across lookups
+			defer f.Close()
 			for i := r; !stop.Load(); i++ {
-				p, props, explicit, err := s.FindWithProperties("1", did(i%ids))
+				find := s.FindWithProperties
+				if r%2 == 1 {
+					find = f.FindWithProperties
+					if i%16 == 0 {
+						f.Close() // a fresh snapshot now and then
+					}
+				}
+				p, props, explicit, err := find("1", did(i%ids))
 				if err != nil {
 					errs <- err
 					return
@@ -122,6 +131,13 @@ func TestFindConcurrentWithUpdate(t *testing.T) {
 		}
 		_, props, _, err := s.FindWithProperties("1", did(i))
 		must(t, err)
+		f := s.Finder()
+		fGot, fProps, fExp, err := f.FindWithProperties("1", did(i))
+		f.Close()
+		must(t, err)
+		if fExp != wantExp || !samePerson(fGot, want) || string(fProps) != string(props) {
+			t.Fatalf("Finder.FindWithProperties(%s) after the writer stopped: %+v %v %s, snapshot %+v %v %s", did(i), fGot, fExp, fProps, want, wantExp, props)
+		}
 		if string(props) != string(wantProps(&want, wantExp)) {
 			t.Fatalf("FindWithProperties(%s) after the writer stopped: properties %s, snapshot %s", did(i), props, wantProps(&want, wantExp))
 		}
@@ -195,4 +211,56 @@ func wantProps(p *unionfind.Person, explicit bool) []byte {
 		return nil
 	}
 	return p.AppendPropertiesJSON(nil)
+}
+
+// A Finder's lookups share the snapshot of its first miss: they see what
+// was committed before it, not what was committed after, and what they
+// read from the old snapshot is never put in the cache over the newer
+// value — Store.Find and a new Finder see the commit at once.
+func TestFinderSnapshot(t *testing.T) {
+	for _, ec := range engineCases() {
+		t.Run(ec.name, func(t *testing.T) {
+			s := ec.make(t)
+			g := unionfind.Graph{}
+			apply := func(op unionfind.Op) {
+				update(t, s, func(tx Tx) error { _, err := g.Apply(tx, &op); return err })
+			}
+			set := func(did, v string) unionfind.Op {
+				return unionfind.Op{Kind: unionfind.OpEvent, Team: "1", DistinctID: did, Timestamp: 1,
+					Set: []unionfind.KV{{Key: "v", Value: json.RawMessage(v)}}}
+			}
+			apply(set("a", `1`))
+			if s.cache != nil {
+				s.cache.drop(mappingKey(nil, "1", "b"))
+				s.cache.drop(mappingKey(nil, "1", "a"))
+			}
+
+			f := s.Finder()
+			defer f.Close()
+			p, explicit, err := f.Find("1", "a") // first miss: the snapshot opens
+			must(t, err)
+			if !explicit || string(p.Props[0].Value) != `1` {
+				t.Fatalf("Finder missed a commit made before it: %+v %v", p, explicit)
+			}
+			if s.cache == nil && ec.name == "memory" {
+				// The memory engine's snapshot is a read lock: an update
+				// would wait for Close. Nothing more to show.
+				return
+			}
+			apply(set("b", `2`)) // committed after the snapshot opened
+			if s.cache != nil {
+				s.cache.drop(mappingKey(nil, "1", "b")) // evicted: the Finder must read its snapshot
+			}
+			if _, explicit, err := f.Find("1", "b"); err != nil || explicit {
+				t.Fatalf("Finder saw a commit made after its snapshot (explicit %v, err %v)", explicit, err)
+			}
+			if _, explicit, err := s.Find("1", "b"); err != nil || !explicit {
+				t.Fatalf("after a Finder read the old value, Store.Find does not see the commit (explicit %v, err %v): a stale fill reached the cache", explicit, err)
+			}
+			f.Close()
+			if _, explicit, err := f.Find("1", "b"); err != nil || !explicit {
+				t.Fatalf("a Finder reopened after Close does not see the commit (explicit %v, err %v)", explicit, err)
+			}
+		})
+	}
 }

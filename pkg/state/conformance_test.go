@@ -385,6 +385,14 @@ func testOutbox(t *testing.T, s *Store) {
 	if got, want := read(0, 1000), []unionfind.Source{src(5, 0), src(5, 1), src(256, 0), src(256, 1), src(300, 0), src(300, 1)}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("outbox after trim:\n got %+v\nwant %+v", got, want)
 	}
+	// Several partitions in one call: span by span, each in source order,
+	// each bounded by its own range.
+	var spans []unionfind.Source
+	must(t, s.OutboxSpans("ev", []OutboxSpan{{Partition: 1, From: 0, To: 10}, {Partition: 0, From: 6, To: 300}, {Partition: 7, From: 0, To: 9}},
+		func(src unionfind.Source, _ unionfind.Result) error { spans = append(spans, src); return nil }))
+	if want := []unionfind.Source{{Topic: "ev", Partition: 1, Offset: 3}, src(256, 0), src(256, 1), src(300, 0), src(300, 1)}; !reflect.DeepEqual(spans, want) {
+		t.Fatalf("outbox spans:\n got %+v\nwant %+v", spans, want)
+	}
 	n := 0
 	must(t, s.Outbox("ev", 1, 0, 10, func(unionfind.Source, unionfind.Result) error { n++; return nil }))
 	must(t, s.Outbox("ev2", 0, 0, 10, func(unionfind.Source, unionfind.Result) error { n++; return nil }))

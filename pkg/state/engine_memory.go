@@ -32,6 +32,15 @@ func (e *memEngine) view(fn func(kvReader) error) error {
 	return fn(&memTxn{e: e})
 }
 
+func (e *memEngine) begin() (kvReader, func(), error) {
+	e.mu.RLock()
+	if e.closed {
+		e.mu.RUnlock()
+		return nil, nil, ErrClosed
+	}
+	return &memTxn{e: e}, e.mu.RUnlock, nil
+}
+
 func (e *memEngine) update(fn func(kvWriter) error) (err error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()

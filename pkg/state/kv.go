@@ -37,6 +37,10 @@ type kvWriter interface {
 // engines need not detect conflicts.
 type engine interface {
 	view(fn func(kvReader) error) error
+	// begin opens a read-only snapshot that stays open until end is
+	// called (a Finder's); the caller must not start an update of the same
+	// goroutine's before end.
+	begin() (r kvReader, end func(), err error)
 	update(fn func(kvWriter) error) error
 	close() error
 }

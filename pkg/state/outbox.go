@@ -14,27 +14,51 @@ const trimChunk = 4096
 // produced nothing have no rows and are not visited. fn runs inside a
 // read-only snapshot and must not call Update.
 func (s *Store) Outbox(topic string, partition int32, from, to int64, fn func(unionfind.Source, unionfind.Result) error) error {
+	return s.OutboxSpans(topic, []OutboxSpan{{Partition: partition, From: from, To: to}}, fn)
+}
+
+// OutboxSpan is a range of source offsets of one partition, both ends
+// included.
+type OutboxSpan struct {
+	Partition int32
+	From, To  int64
+}
+
+// OutboxSpans is Outbox for several partitions' spans in one read-only
+// snapshot (a batch reads all its partitions' rows with one engine
+// transaction, not one each), span after span, each in source order.
+func (s *Store) OutboxSpans(topic string, spans []OutboxSpan, fn func(unionfind.Source, unionfind.Result) error) error {
 	if s.closed.Load() {
 		return ErrClosed
 	}
-	prefix := outboxPrefix(nil, topic, partition)
-	start := appendI64(append([]byte(nil), prefix...), from)
+	if len(spans) == 0 {
+		return nil
+	}
 	return s.eng.view(func(r kvReader) error {
-		return r.scan(prefix, start, false, func(key, val []byte) (bool, error) {
-			kr := keyReader{b: key[len(prefix):], ok: true}
-			src := unionfind.Source{Topic: topic, Partition: partition, Offset: kr.i64(), Index: kr.u32()}
-			if !kr.done() {
-				return false, wrapKey(corrupt("outbox key", "bad source"), key)
-			}
-			if src.Offset > to {
-				return false, nil
-			}
-			res, err := decodeResult(val)
+		var prefix, start []byte
+		for _, sp := range spans {
+			prefix = outboxPrefix(prefix[:0], topic, sp.Partition)
+			start = appendI64(append(start[:0], prefix...), sp.From)
+			err := r.scan(prefix, start, false, func(key, val []byte) (bool, error) {
+				kr := keyReader{b: key[len(prefix):], ok: true}
+				src := unionfind.Source{Topic: topic, Partition: sp.Partition, Offset: kr.i64(), Index: kr.u32()}
+				if !kr.done() {
+					return false, wrapKey(corrupt("outbox key", "bad source"), key)
+				}
+				if src.Offset > sp.To {
+					return false, nil
+				}
+				res, err := decodeResult(val)
+				if err != nil {
+					return false, wrapKey(err, key)
+				}
+				return true, fn(src, res)
+			})
 			if err != nil {
-				return false, wrapKey(err, key)
+				return err
 			}
-			return true, fn(src, res)
-		})
+		}
+		return nil
 	})
 }
 

@@ -177,18 +177,41 @@ func (s *Store) Find(team, distinctID string) (unionfind.Person, bool, error) {
 // the cache next to the person, so stamping does not serialise it for every
 // event: it is shared, read-only.
 func (s *Store) FindWithProperties(team, distinctID string) (p unionfind.Person, props []byte, explicit bool, err error) {
+	return s.find(storeView{s}, team, distinctID)
+}
+
+// A snapshotter gives find its engine reads: one transaction per call
+// (storeView), or one shared by a batch (Finder). gen is the cache
+// generation read before the snapshot of view's reads was taken.
+type snapshotter interface {
+	view(fn func(kvReader) error) (gen uint64, err error)
+}
+
+// storeView reads each time from a fresh engine transaction.
+type storeView struct{ s *Store }
+
+func (v storeView) view(fn func(kvReader) error) (uint64, error) {
+	var gen uint64
+	if c := v.s.cache; c != nil {
+		gen = c.gen.Load()
+	}
+	return gen, v.s.eng.view(fn)
+}
+
+// find is FindWithProperties with its engine reads from sn.
+func (s *Store) find(sn snapshotter, team, distinctID string) (p unionfind.Person, props []byte, explicit bool, err error) {
 	if s.closed.Load() {
 		return unionfind.Person{}, nil, false, ErrClosed
 	}
 	c := s.cache
 	if c == nil {
-		return s.findSnapshot(team, distinctID)
+		return s.findSnapshot(sn, team, distinctID)
 	}
 	var kb [96]byte
 	dk := mappingKey(kb[:0], team, distinctID)
 	h, hit := c.getMapping(dk)
 	if !hit {
-		return s.findMiss(team, distinctID)
+		return s.findMiss(sn, team, distinctID)
 	}
 	if !h.live() {
 		if !h.altOK {
@@ -200,12 +223,12 @@ func (s *Store) FindWithProperties(team, distinctID string) (p unionfind.Person,
 	var pb [48]byte
 	p, props, ok, hit := c.getPerson(personKey(pb[:0], team, h.m.PersonID))
 	if !hit {
-		if p, props, ok, err = s.readPerson(team, h.m.PersonID); err != nil {
+		if p, props, ok, err = s.readPerson(sn, team, h.m.PersonID); err != nil {
 			return unionfind.Person{}, nil, false, err
 		}
 	}
 	if !ok || p.Deleted {
-		return s.findSnapshot(team, distinctID)
+		return s.findSnapshot(sn, team, distinctID)
 	}
 	return p, props, true, nil
 }
@@ -213,11 +236,10 @@ func (s *Store) FindWithProperties(team, distinctID string) (p unionfind.Person,
 // readPerson reads a person from the engine for Find and fills the cache
 // with it, unless a commit landed meanwhile. It is kept out of Find so
 // that Find's hit path allocates nothing.
-func (s *Store) readPerson(team string, id unionfind.PersonID) (p unionfind.Person, props []byte, ok bool, err error) {
+func (s *Store) readPerson(sn snapshotter, team string, id unionfind.PersonID) (p unionfind.Person, props []byte, ok bool, err error) {
 	c := s.cache
 	pk := personKey(nil, team, id)
-	gen0 := c.gen.Load()
-	err = s.eng.view(func(r kvReader) (err error) {
+	gen0, err := sn.view(func(r kvReader) (err error) {
 		ok, err = r.get(pk, func(v []byte) (err error) {
 			p, err = decodePerson(v)
 			return err
@@ -233,10 +255,9 @@ func (s *Store) readPerson(team string, id unionfind.PersonID) (p unionfind.Pers
 
 // findMiss reads mapping and person in one snapshot and fills the cache
 // with both, unless a commit landed meanwhile.
-func (s *Store) findMiss(team, distinctID string) (unionfind.Person, []byte, bool, error) {
+func (s *Store) findMiss(sn snapshotter, team, distinctID string) (unionfind.Person, []byte, bool, error) {
 	c := s.cache
 	dk := mappingKey(nil, team, distinctID)
-	gen0 := c.gen.Load()
 	var (
 		m          unionfind.Mapping
 		mOK, pOK   bool
@@ -244,7 +265,7 @@ func (s *Store) findMiss(team, distinctID string) (unionfind.Person, []byte, boo
 		pk         []byte
 		explicitOK bool
 	)
-	err := s.eng.view(func(r kvReader) (err error) {
+	gen0, err := sn.view(func(r kvReader) (err error) {
 		mOK, err = r.get(dk, func(v []byte) (err error) {
 			m, err = decodeMapping(v)
 			return err
@@ -282,9 +303,64 @@ func (s *Store) findMiss(team, distinctID string) (unionfind.Person, []byte, boo
 	return p, props, true, nil
 }
 
+// A Finder answers Find for one batch of lookups: the lookups that miss the
+// cache share one read-only snapshot, opened at the first miss and kept
+// until Close, instead of opening an engine transaction each (each costs a
+// round trip through Badger's oracle and, under CPU load, a scheduling
+// delay). It sees every Update that returned before its first miss; later
+// ones it may or may not see, so open one after the updates a batch must
+// see (the pipeline: after its ops are applied). Not safe for concurrent
+// use; Close it before waiting on an Update.
+type Finder struct {
+	s    *Store
+	r    kvReader
+	gen  uint64
+	end  func()
+	err  error
+	open bool
+}
+
+// Finder returns a Finder over the store.
+func (s *Store) Finder() *Finder { return &Finder{s: s} }
+
+// Find is Store.Find through the Finder's snapshot.
+func (f *Finder) Find(team, distinctID string) (unionfind.Person, bool, error) {
+	p, _, explicit, err := f.s.find(f, team, distinctID)
+	return p, explicit, err
+}
+
+// FindWithProperties is Store.FindWithProperties through the Finder's
+// snapshot.
+func (f *Finder) FindWithProperties(team, distinctID string) (unionfind.Person, []byte, bool, error) {
+	return f.s.find(f, team, distinctID)
+}
+
+func (f *Finder) view(fn func(kvReader) error) (uint64, error) {
+	if !f.open {
+		f.open = true
+		if c := f.s.cache; c != nil {
+			f.gen = c.gen.Load()
+		}
+		f.r, f.end, f.err = f.s.eng.begin()
+	}
+	if f.err != nil {
+		return 0, f.err
+	}
+	return f.gen, fn(f.r)
+}
+
+// Close releases the snapshot; the Finder can be used again (a new
+// snapshot is opened at the next miss).
+func (f *Finder) Close() {
+	if f.open && f.end != nil {
+		f.end()
+	}
+	*f = Finder{s: f.s}
+}
+
 // findSnapshot is unionfind.Find in one read-only snapshot.
-func (s *Store) findSnapshot(team, distinctID string) (p unionfind.Person, props []byte, explicit bool, err error) {
-	err = s.eng.view(func(r kvReader) error {
+func (s *Store) findSnapshot(sn snapshotter, team, distinctID string) (p unionfind.Person, props []byte, explicit bool, err error) {
+	_, err = sn.view(func(r kvReader) error {
 		p, explicit, err = unionfind.Find(&tx{r: r}, team, distinctID)
 		return err
 	})

@@ -1,9 +1,11 @@
 package stream
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -394,6 +396,8 @@ func (p *Pipeline) process(ctx context.Context, opsCl *kgo.Client, applier *Appl
 	var opRecs []*kgo.Record
 	type idKey struct{ team, did string }
 	created := map[idKey]int64{} // earliest op time logged per id in this batch
+	find := p.st.Finder()        // the batch's cache misses share one snapshot
+	defer find.Close()
 	for i := range items {
 		ev := items[i].ev
 		if ev == nil {
@@ -403,7 +407,7 @@ func (p *Pipeline) process(ctx context.Context, opsCl *kgo.Client, applier *Appl
 			continue // personless: no op (SEMANTICS.md §2)
 		}
 		k := idKey{ev.Team, ev.DistinctID}
-		person, explicit, err := p.st.Find(ev.Team, ev.DistinctID)
+		person, explicit, err := find.Find(ev.Team, ev.DistinctID)
 		if err != nil {
 			return fmt.Errorf("%w: find in replica (team %s): %w", errFatal, ev.Team, p.ids.Error(err, ev.DistinctID))
 		}
@@ -426,6 +430,7 @@ func (p *Pipeline) process(ctx context.Context, opsCl *kgo.Client, applier *Appl
 		}
 		opRecs = append(opRecs, &kgo.Record{Topic: p.cfg.Topics.IdentityLog, Key: []byte(ev.Team), Value: b})
 	}
+	find.Close() // before waiting on the applier: it is a read snapshot (a read lock in memory)
 	if len(opRecs) > 0 {
 		res := opsCl.ProduceSync(ctx, opRecs...)
 		if err := res.FirstErr(); err != nil {
@@ -446,27 +451,31 @@ func (p *Pipeline) process(ctx context.Context, opsCl *kgo.Client, applier *Appl
 		}
 	}
 
-	// 2. The feed rows and graph warnings of the batch's ops, from the outbox.
+	// 2. The feed rows and graph warnings of the batch's ops, from the
+	// outbox: all partitions in one snapshot, in partition order.
+	outbox := make([]state.OutboxSpan, 0, len(spans))
 	for part, s := range spans {
-		err := p.st.Outbox(p.cfg.Topics.Raw, part, s.first, s.last, func(_ unionfind.Source, res unionfind.Result) error {
-			for i := range res.Persons {
-				row := feed.FromPerson(&res.Persons[i])
-				out.json(p.cfg.Topics.Persons, row.Team+":"+row.ID, row)
-			}
-			for i := range res.DistinctIDs {
-				row := feed.FromDistinctID(&res.DistinctIDs[i])
-				out.json(p.cfg.Topics.DistinctIDs, row.Team+":"+row.DistinctID, row)
-			}
-			for i := range res.Warnings {
-				row := feed.FromWarning(&res.Warnings[i])
-				out.json(p.cfg.Topics.Warnings, row.Team, row)
-				out.warning(row.Type)
-			}
-			return nil
-		})
-		if err != nil {
-			return fmt.Errorf("%w: read outbox: %w", errFatal, err)
+		outbox = append(outbox, state.OutboxSpan{Partition: part, From: s.first, To: s.last})
+	}
+	slices.SortFunc(outbox, func(a, b state.OutboxSpan) int { return cmp.Compare(a.Partition, b.Partition) })
+	err := p.st.OutboxSpans(p.cfg.Topics.Raw, outbox, func(_ unionfind.Source, res unionfind.Result) error {
+		for i := range res.Persons {
+			row := feed.FromPerson(&res.Persons[i])
+			out.json(p.cfg.Topics.Persons, row.Team+":"+row.ID, row)
 		}
+		for i := range res.DistinctIDs {
+			row := feed.FromDistinctID(&res.DistinctIDs[i])
+			out.json(p.cfg.Topics.DistinctIDs, row.Team+":"+row.DistinctID, row)
+		}
+		for i := range res.Warnings {
+			row := feed.FromWarning(&res.Warnings[i])
+			out.json(p.cfg.Topics.Warnings, row.Team, row)
+			out.warning(row.Type)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("%w: read outbox: %w", errFatal, err)
 	}
 
 	// 3. Stamp every event from the replica; dead-letter the rest.
@@ -478,7 +487,7 @@ func (p *Pipeline) process(ctx context.Context, opsCl *kgo.Client, applier *Appl
 			continue
 		}
 		ev := it.ev
-		person, props, explicit, err := p.st.FindWithProperties(ev.Team, ev.DistinctID)
+		person, props, explicit, err := find.FindWithProperties(ev.Team, ev.DistinctID)
 		if err != nil {
 			return fmt.Errorf("%w: find in replica (team %s): %w", errFatal, ev.Team, p.ids.Error(err, ev.DistinctID))
 		}
