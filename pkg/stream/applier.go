@@ -175,13 +175,26 @@ func (a *Applier) apply(recs []*kgo.Record) error {
 	return nil
 }
 
+// hwKey is a high-water mark's key: an identity_log partition and a source
+// partition.
+type hwKey struct {
+	log   int32
+	topic string
+	part  int32
+}
+
 func (a *Applier) applyChunk(recs []*kgo.Record) error {
 	next := map[int32]int64{}
 	var applied, skipped, malformed int64
 	rep := &a.rep
+	// The chunk's high-water marks, read once and written once at the end
+	// of the transaction rather than read and written for every op.
+	hws := map[hwKey]unionfind.Source{}
 	err := a.st.Update(func(tx state.Tx) error {
 		applied, skipped, malformed = 0, 0, 0
 		rep.Merges, rep.Refusals = 0, rep.Refusals[:0]
+		clear(hws)
+		dirty := map[hwKey]bool{}
 		for _, r := range recs {
 			next[r.Partition] = r.Offset + 1
 			op, err := decodeOp(r.Value)
@@ -190,9 +203,16 @@ func (a *Applier) applyChunk(recs []*kgo.Record) error {
 				a.log.Error("skipping identity_log record that is not an op", zap.Int32("partition", r.Partition), zap.Int64("offset", r.Offset), zap.Error(err))
 				continue
 			}
-			hw, ok, err := tx.HighWater(r.Partition, op.Source.Topic, op.Source.Partition)
-			if err != nil {
-				return err
+			k := hwKey{r.Partition, op.Source.Topic, op.Source.Partition}
+			hw, ok := hws[k]
+			if !ok {
+				var err error
+				if hw, ok, err = tx.HighWater(k.log, k.topic, k.part); err != nil {
+					return err
+				}
+				if ok {
+					hws[k] = hw
+				}
 			}
 			if ok && !hw.Less(op.Source) {
 				skipped++
@@ -219,10 +239,13 @@ func (a *Applier) applyChunk(recs []*kgo.Record) error {
 					return err
 				}
 			}
-			if err := tx.SetHighWater(r.Partition, op.Source); err != nil {
+			hws[k], dirty[k] = op.Source, true
+			applied++
+		}
+		for k := range dirty {
+			if err := tx.SetHighWater(k.log, hws[k]); err != nil {
 				return err
 			}
-			applied++
 		}
 		for p, o := range next {
 			if err := tx.SetApplied(p, o); err != nil {
