@@ -159,11 +159,11 @@ func BenchmarkDecodeStampRelease(b *testing.B) {
 }
 
 // BenchmarkDecodeStampFast is BenchmarkDecodeStampRelease with the
-// Decoder options a pipeline that only stamps events can use
-// (Options.LazyProperties).
+// Decoder options a pipeline that only stamps events, from record values it
+// keeps unchanged, can use (Options.LazyProperties, Options.NoCopy).
 func BenchmarkDecodeStampFast(b *testing.B) {
 	now := time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)
-	d := NewDecoder(Options{Now: func() time.Time { return now }, LazyProperties: true})
+	d := NewDecoder(Options{Now: func() time.Time { return now }, LazyProperties: true, NoCopy: true})
 	for _, name := range benchNames {
 		value := benchEvents(b)[name]
 		b.Run(name, func(b *testing.B) {

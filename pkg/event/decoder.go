@@ -28,6 +28,17 @@ type Options struct {
 	// decoded without this option. The stamped output is the same either
 	// way. Default false: Decode fills Event.Properties.
 	LazyProperties bool
+	// NoCopy makes Decode read the record value in place instead of
+	// copying it first: the Event's strings and json.RawMessage values
+	// (those in Properties, Set and SetOnce included) are then windows of
+	// value itself. The caller must not modify value for as long as the
+	// Event, or anything taken from it, is in use; and anything kept from
+	// it keeps all of value in memory. Decode itself never writes to value,
+	// and the RawMessages' capacity ends where they end, so appending to
+	// one copies. Suits a caller whose record values are read-only and
+	// outlive the events, as franz-go's records do. Default false: Decode
+	// copies value once and retains nothing of it.
+	NoCopy bool
 }
 
 // Decoder decodes and normalises capture events. It holds only its options,
@@ -36,11 +47,12 @@ type Decoder struct {
 	maxBytes int
 	now      func() time.Time
 	lazy     bool // Options.LazyProperties
+	noCopy   bool // Options.NoCopy
 }
 
 // NewDecoder returns a Decoder with o's defaults applied.
 func NewDecoder(o Options) *Decoder {
-	d := &Decoder{maxBytes: o.MaxEventBytes, now: o.Now, lazy: o.LazyProperties}
+	d := &Decoder{maxBytes: o.MaxEventBytes, now: o.Now, lazy: o.LazyProperties, noCopy: o.NoCopy}
 	if d.maxBytes <= 0 {
 		d.maxBytes = DefaultMaxEventBytes
 	}
@@ -56,7 +68,7 @@ const propScratch = 32
 // Decode decodes one record value read from src. It returns the normalised
 // event, or a *Rejection saying why the record must be dead-lettered; see
 // the package documentation for the order of the checks. Decode does not
-// retain value.
+// retain value, unless the Decoder has Options.NoCopy.
 func (d *Decoder) Decode(value []byte, src Source) (*Event, error) {
 	ev, r := d.decode(value, src)
 	if r != nil {
@@ -72,7 +84,13 @@ func (d *Decoder) decode(value []byte, src Source) (*Event, *Rejection) {
 	}
 	var f fields
 	var scratch [propScratch]prop
-	props, r := f.parse(newDoc(value), false, scratch[:])
+	var dc *doc
+	if d.noCopy {
+		dc = newDocOwned(value)
+	} else {
+		dc = newDoc(value)
+	}
+	props, r := f.parse(dc, false, scratch[:])
 	if r != nil {
 		return nil, r
 	}

@@ -110,6 +110,9 @@
 // Options.LazyProperties: Decode then keeps the properties as a list in
 // output order, and AppendStamped copies the input's properties object as
 // it is when nothing in it changes. Event.Property and Event.PropertiesMap
-// read them. The output is byte for byte the same (FuzzDecodeOptions); see
+// read them. A caller whose record values are read-only and outlive the
+// events (franz-go's records, kept until their batch is done) also sets
+// Options.NoCopy, and Decode reads the value in place instead of copying
+// it. The output is byte for byte the same (FuzzDecodeOptions); see
 // BenchmarkDecodeStampFast.
 package event

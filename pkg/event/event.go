@@ -21,9 +21,10 @@ type Source struct {
 // An Event is not safe for concurrent mutation. It shares memory with
 // nothing the caller holds: Decode copies the record value once, and the
 // Event's strings and json.RawMessage values (in Properties, Set, SetOnce)
-// are windows of that copy. So the RawMessage values must not be modified
-// in place; appending to one is fine (their capacity ends where they end,
-// so append copies).
+// are windows of that copy (with Options.NoCopy, of the record value
+// itself). So the RawMessage values must not be modified in place;
+// appending to one is fine (their capacity ends where they end, so append
+// copies).
 type Event struct {
 	// Team is the normalised team: "1", "phc_abc".
 	Team string

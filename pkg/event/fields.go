@@ -8,15 +8,16 @@ import (
 
 // The top level of a capture event, and envelope unwrapping.
 
-// doc is one JSON text Decode owns: b is a private copy of the bytes and s
-// the same bytes viewed as a string, so that keys and string values without
-// escapes are substrings of s and values are sub-slices of b, with one
+// doc is one JSON text Decode reads: b is a private copy of the bytes (or,
+// with Options.NoCopy, the caller's record value itself) and s the same
+// bytes viewed as a string, so that keys and string values without escapes
+// are substrings of s and values are sub-slices of b, with at most one
 // allocation per record rather than one per field.
 //
 // s aliases b (unsafe.String). That is sound because nothing ever writes to
-// b after the copy: Decode only reads it, and Event documents that its
-// json.RawMessage values, which are windows of b, must not be modified in
-// place.
+// b: Decode only reads it, Event documents that its json.RawMessage values,
+// which are windows of b, must not be modified in place, and a caller using
+// NoCopy promises not to modify its record value.
 type doc struct {
 	b []byte
 	s string
@@ -25,7 +26,7 @@ type doc struct {
 // newDoc copies value into a new doc.
 func newDoc(value []byte) *doc { return newDocOwned(bytes.Clone(value)) }
 
-// newDocOwned wraps b, which the caller hands over and never modifies.
+// newDocOwned wraps b, which no one modifies from now on.
 func newDocOwned(b []byte) *doc {
 	return &doc{b: b, s: unsafe.String(unsafe.SliceData(b), len(b))}
 }

@@ -254,7 +254,9 @@ func FuzzUUID(f *testing.F) {
 // fastOptions are the Decoder options that take another code path than
 // the default and must not change what comes out.
 var fastOptions = map[string]Options{
-	"lazy": {LazyProperties: true},
+	"lazy":        {LazyProperties: true},
+	"nocopy":      {NoCopy: true},
+	"lazy+nocopy": {LazyProperties: true, NoCopy: true},
 }
 
 // FuzzDecodeOptions is a differential test of the fast paths: for every
@@ -345,6 +347,9 @@ func FuzzDecodeOptions(f *testing.F) {
 				t.Fatalf("%s: output after changes differs:\n%s\ndefault:\n%s", name, out, wantChanged)
 			}
 			got.Release()
+			if !bytes.Equal(in, value) {
+				t.Fatalf("%s: Decode changed its input", name)
+			}
 		}
 	})
 }

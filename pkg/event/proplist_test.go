@@ -1,6 +1,7 @@
 package event
 
 import (
+	"bytes"
 	"encoding/json"
 	"testing"
 	"time"
@@ -117,4 +118,29 @@ func TestKeyIndexManyKeys(t *testing.T) {
 	assert.Equal(t, string(want.AppendStamped(nil, implicitStamp)), string(e.AppendStamped(nil, implicitStamp)))
 	assert.Len(t, e.props, 2*keyIndexMax+1)
 	assert.Equal(t, want.Properties, e.PropertiesMap())
+}
+
+// TestNoCopy: with Options.NoCopy the event reads the record value in
+// place, never writes to it, and appending to a property value does not
+// write into it either.
+func TestNoCopy(t *testing.T) {
+	for _, lazy := range []bool{false, true} {
+		d := NewDecoder(Options{Now: func() time.Time { return testNow }, NoCopy: true, LazyProperties: lazy})
+		in := []byte(ev(`"properties":{"a":1,"b":2},"$set":{"s":"v"}`))
+		orig := string(in)
+		e, err := d.Decode(in, testSource)
+		require.NoError(t, err)
+		a, _ := e.Property("a")
+		grown := append(a, `999,"b":3`...)
+		assert.Equal(t, `1999,"b":3`, string(grown))
+		assert.Equal(t, orig, string(in), "lazy %v", lazy)
+		out := string(e.AppendStamped(nil, implicitStamp))
+		assert.Equal(t, string(mustDecode(t, orig).AppendStamped(nil, implicitStamp)), out)
+
+		// The event's values are windows of in: what the caller promises
+		// not to do shows through.
+		in[bytes.Index(in, []byte(`"a":1`))+4] = '7'
+		a, _ = e.Property("a")
+		assert.Equal(t, "7", string(a), "lazy %v", lazy)
+	}
 }
