@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"strconv"
 	"sync"
@@ -374,6 +375,9 @@ type item struct {
 	rec *kgo.Record
 	ev  *event.Event
 	err error // the decode rejection, for the dead-letter topic
+
+	stamped []byte        // the stamped event (step 3)
+	class   billing.Class // its billing class
 }
 
 // process does the work of one batch, producing every output through out.
@@ -478,7 +482,11 @@ func (p *Pipeline) process(ctx context.Context, opsCl *kgo.Client, applier *Appl
 		return fmt.Errorf("%w: read outbox: %w", errFatal, err)
 	}
 
-	// 3. Stamp every event from the replica; dead-letter the rest.
+	// 3. Stamp every event from the replica, then produce in input order;
+	// dead-letter the rest.
+	if err := p.stampAll(items); err != nil {
+		return err
+	}
 	meter := billing.NewMeter()
 	for i := range items {
 		it := &items[i]
@@ -487,16 +495,11 @@ func (p *Pipeline) process(ctx context.Context, opsCl *kgo.Client, applier *Appl
 			continue
 		}
 		ev := it.ev
-		person, props, explicit, err := find.FindWithProperties(ev.Team, ev.DistinctID)
-		if err != nil {
-			return fmt.Errorf("%w: find in replica (team %s): %w", errFatal, ev.Team, p.ids.Error(err, ev.DistinctID))
-		}
-		st, class := p.stamper.Stamp(ev, &person, props, explicit)
 		key := make([]byte, 0, len(ev.Team)+1+len(ev.DistinctID))
 		key = append(append(append(key, ev.Team...), ':'), ev.DistinctID...)
-		out.produce(&kgo.Record{Topic: p.cfg.Topics.Person, Key: key, Value: ev.AppendStamped(nil, st)})
+		out.produce(&kgo.Record{Topic: p.cfg.Topics.Person, Key: key, Value: it.stamped})
 		out.stamped++
-		meter.Add(ev.Team, billing.Month(ev.Timestamp), class, 1)
+		meter.Add(ev.Team, billing.Month(ev.Timestamp), it.class, 1)
 		for _, w := range ev.Warnings {
 			row := WarningRow{Team: ev.Team, Type: w.Type, EventUUID: ev.UUID.String(), DistinctID: ev.DistinctID, Details: w.Details, Timestamp: ev.Timestamp.UTC().Format(feed.TimeFormat)}
 			out.json(p.cfg.Topics.Warnings, row.Team, row)
@@ -512,6 +515,56 @@ func (p *Pipeline) process(ctx context.Context, opsCl *kgo.Client, applier *Appl
 	}
 	if out.rep != nil {
 		out.rep.Stamped = deltas
+	}
+	return nil
+}
+
+// stampChunk is the fewest events a stamping goroutine is given: below it,
+// starting one costs more than it saves.
+const stampChunk = 256
+
+// stampAll sets the stamped value and billing class of every decoded item,
+// on up to GOMAXPROCS goroutines over contiguous chunks. Stamping an event
+// is a cache lookup and an encoding, independent of every other event once
+// the batch's ops are applied; producing stays in input order (the caller),
+// because records of one key must keep their order.
+func (p *Pipeline) stampAll(items []item) error {
+	n := min(runtime.GOMAXPROCS(0), len(items)/stampChunk)
+	if n <= 1 {
+		return p.stampRange(items)
+	}
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	per := (len(items) + n - 1) / n
+	for g := range n {
+		lo, hi := g*per, min((g+1)*per, len(items))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[g] = p.stampRange(items[lo:hi])
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// stampRange stamps items one after another, its cache misses sharing one
+// snapshot.
+func (p *Pipeline) stampRange(items []item) error {
+	find := p.st.Finder()
+	defer find.Close()
+	for i := range items {
+		it := &items[i]
+		ev := it.ev
+		if ev == nil {
+			continue
+		}
+		person, props, explicit, err := find.FindWithProperties(ev.Team, ev.DistinctID)
+		if err != nil {
+			return fmt.Errorf("%w: find in replica (team %s): %w", errFatal, ev.Team, p.ids.Error(err, ev.DistinctID))
+		}
+		st, class := p.stamper.Stamp(ev, &person, props, explicit)
+		it.stamped, it.class = ev.AppendStamped(nil, st), class
 	}
 	return nil
 }
