@@ -70,27 +70,54 @@ const propScratch = 32
 // the package documentation for the order of the checks. Decode does not
 // retain value, unless the Decoder has Options.NoCopy.
 func (d *Decoder) Decode(value []byte, src Source) (*Event, error) {
-	ev, r := d.decode(value, src)
+	var ev *Event
+	var r *Rejection
+	if d.lazy {
+		ev, r = d.decodeLazy(value, src)
+	} else {
+		var scratch [propScratch]prop
+		ev, r = d.decode(value, src, scratch[:], nil)
+	}
 	if r != nil {
 		return nil, r // a nil *Rejection must not become a non-nil error
 	}
 	return ev, nil
 }
 
-func (d *Decoder) decode(value []byte, src Source) (*Event, *Rejection) {
+// decodeLazy is decode for Options.LazyProperties. A released Event's
+// property list, when it is big enough, takes the properties straight from
+// the parser, so that buildPropertyList need not copy them.
+func (d *Decoder) decodeLazy(value []byte, src Source) (*Event, *Rejection) {
+	ev := newEvent()
+	var r *Rejection
+	if cap(ev.props) >= propScratch {
+		_, r = d.decode(value, src, ev.props[:0], ev)
+	} else {
+		var scratch [propScratch]prop
+		_, r = d.decode(value, src, scratch[:], ev)
+	}
+	if r != nil {
+		ev.Release()
+		return nil, r
+	}
+	return ev, nil
+}
+
+// decode decodes value into ev (nil: a new Event), collecting the
+// properties in props[:0].
+func (d *Decoder) decode(value []byte, src Source, props []prop, ev *Event) (*Event, *Rejection) {
 	// 1. size, 2. JSON.
 	if len(value) > d.maxBytes {
 		return nil, reject(ReasonEventTooLarge, itoa(int64(len(value)))+" bytes, limit "+itoa(int64(d.maxBytes)))
 	}
 	var f fields
-	var scratch [propScratch]prop
 	var dc *doc
 	if d.noCopy {
 		dc = newDocOwned(value)
 	} else {
 		dc = newDoc(value)
 	}
-	props, r := f.parse(dc, false, scratch[:])
+	props, r := f.parse(dc, false, props)
 	if r != nil {
 		return nil, r
 	}
@@ -141,7 +168,9 @@ func (d *Decoder) decode(value []byte, src Source) (*Event, *Rejection) {
 		return nil, reject(ReasonIdentityWithoutPersonProcessing, name+" with properties.$process_person_profile false")
 	}
 	// 9. properties as they go out, with $set / $set_once merged.
-	ev := newEvent()
+	if ev == nil {
+		ev = newEvent()
+	}
 	ev.Team, ev.DistinctID, ev.UUID, ev.Name, ev.Timestamp = team, id, u, name, ts
 	ev.Kind, ev.Mode, ev.MergeOther, ev.Warnings = kind, mode, other, warnings
 	ev.size, ev.extras = len(value), f.extras

@@ -47,7 +47,7 @@ func (e *Event) Release() {
 	if cap(props) > maxPooledProperties {
 		props = nil
 	}
-	clear(props) // drop the references into this event's input
+	clear(props[:cap(props)]) // drop the references into this event's input
 	*e = Event{Properties: m}
 	e.order.refs, e.props = refs, props[:0]
 	eventPool.Put(e)

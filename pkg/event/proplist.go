@@ -2,7 +2,7 @@ package event
 
 import (
 	"encoding/json"
-	"hash/maphash"
+	"math/rand/v2"
 )
 
 // The properties of an Event decoded with Options.LazyProperties: a list
@@ -18,25 +18,51 @@ import (
 // replaced by their merged objects or added at the end), e.verbatim when
 // that is the input's properties object unchanged, and e.Set, e.SetOnce and
 // e.Unset as buildProperties does.
+//
+// props are usually e.props's own storage (see decodeLazy), and the list is
+// then built in place; otherwise props are copied.
 func (e *Event) buildPropertyList(props []prop, f *fields, sp *special) {
 	out := e.props[:0] // from a released Event, or nil
-	if cap(out) < len(props)+2 {
-		out = make([]prop, 0, len(props)+2)
+	inPlace := len(props) > 0 && cap(out) > 0 && &props[0] == &out[:1][0]
+	if !inPlace && cap(out) < len(props)+2 {
+		out = make([]prop, 0, max(len(props)+2, propScratch))
 	}
 	var idx keyIndex
+	if len(props) > keyIndexMax {
+		idx.toMap(out)
+	}
 	personless := e.Mode == Personless
 	same := true // out is props, member for member
-	for _, p := range props {
+	for i := range props {
+		p := &props[i]
 		if personless && isPersonKey(p.key) {
 			same = false
 			continue
 		}
-		if i, found := idx.add(out, p.key); found {
-			out[i].raw = p.raw // the last value, at the first position
+		j := -1
+		if idx.big == nil { // idx.add, inlined
+			for s := keySlot(p.key); ; s = (s + 1) % keyIndexSlots {
+				if k := idx.slots[s]; k == 0 {
+					idx.slots[s] = uint8(len(out) + 1)
+					break
+				} else if out[k-1].key == p.key {
+					j = int(k - 1)
+					break
+				}
+			}
+		} else if k, found := idx.add(out, p.key); found {
+			j = k
+		}
+		if j >= 0 {
+			out[j].raw = p.raw // the last value, at the first position
 			same = false
 			continue
 		}
-		out = append(out, p)
+		if inPlace && len(out) == i {
+			out = out[:i+1] // already there
+		} else {
+			out = append(out, *p) // (in place: to a slot already read)
+		}
 	}
 	if !personless {
 		var raw json.RawMessage
@@ -162,11 +188,47 @@ type keyIndex struct {
 }
 
 const (
-	keyIndexSlots = 128 // a power of two
+	keyIndexBits  = 7
+	keyIndexSlots = 1 << keyIndexBits
 	keyIndexMax   = keyIndexSlots / 2
 )
 
-var keySeed = maphash.MakeSeed()
+// keySeed varies keySlot from process to process.
+var keySeed = rand.Uint64()
+
+// keySlot is where keyIndex starts looking for a key: a hash of its length
+// and its first and last eight bytes (or fewer), a handful of instructions.
+// It is not collision-resistant, and need not be: keys that collide cost
+// only the probing they cause, and keyIndex holds at most keyIndexMax keys.
+func keySlot(s string) uint64 {
+	const k = 0x9E3779B97F4A7C15 // 2⁶⁴/φ
+	var a, b uint64
+	switch n := len(s); {
+	case n >= 8:
+		a, b = load64(s), load64(s[n-8:])
+	case n >= 4:
+		a, b = uint64(load32(s)), uint64(load32(s[n-4:]))
+	case n > 0:
+		a, b = uint64(s[0])|uint64(s[n/2])<<8, uint64(s[n-1])
+	}
+	h := (a ^ keySeed) * k
+	h = (h ^ b ^ uint64(len(s))) * k
+	return h >> (64 - keyIndexBits)
+}
+
+// load32 reads the first four bytes of s, little-endian.
+func load32(s string) uint32 {
+	_ = s[3]
+	return uint32(s[0]) | uint32(s[1])<<8 | uint32(s[2])<<16 | uint32(s[3])<<24
+}
+
+// toMap moves idx to a map of list's keys.
+func (x *keyIndex) toMap(list []prop) {
+	x.big = make(map[string]int, max(2*len(list), keyIndexSlots))
+	for i := range list {
+		x.big[list[i].key] = i
+	}
+}
 
 // add returns the position of key in list, which idx indexes, and true; or,
 // when list does not have it, records it at len(list), where the caller
@@ -174,8 +236,7 @@ var keySeed = maphash.MakeSeed()
 func (x *keyIndex) add(list []prop, key string) (int, bool) {
 	n := len(list)
 	if x.big == nil && n < keyIndexMax {
-		const mask = keyIndexSlots - 1
-		for i := maphash.String(keySeed, key) & mask; ; i = (i + 1) & mask {
+		for i := keySlot(key); ; i = (i + 1) % keyIndexSlots {
 			s := x.slots[i]
 			if s == 0 {
 				x.slots[i] = uint8(n + 1)
@@ -187,10 +248,7 @@ func (x *keyIndex) add(list []prop, key string) (int, bool) {
 		}
 	}
 	if x.big == nil {
-		x.big = make(map[string]int, 2*n)
-		for i := range list {
-			x.big[list[i].key] = i
-		}
+		x.toMap(list)
 	}
 	if i, ok := x.big[key]; ok {
 		return i, true

@@ -104,6 +104,29 @@ func TestLazyPropertiesReleaseAcrossModes(t *testing.T) {
 	}
 }
 
+// TestLazyPropertiesInPlace decodes into released storage, where the
+// property list is built in place over the parsed members.
+func TestLazyPropertiesInPlace(t *testing.T) {
+	d := lazyDecoder()
+	for _, in := range []string{
+		ev(`"properties":{"a":1,"b":2,"a":3,"c":4,"b":5,"d":6}`),
+		// Same length, first and last eight bytes: the same keySlot.
+		ev(`"properties":{"abcdefgh1ijklmnop":1,"abcdefgh2ijklmnop":2,"abcdefgh1ijklmnop":3}`),
+		ev(`"properties":{"$process_person_profile":false,"$set":{"x":1},"a":1,"$unset":["a"],"a":2,"b":3}`),
+		ev(`"properties":{"$set":{"x":1},"a":1,"$set":{"y":2}},"$set":{"z":3},"$set_once":{"w":4}`),
+		`{"token":"t","distinct_id":"d","properties":{"e":1,"e":2},"data":"{\"event\":\"e\",\"properties\":{\"i\":1}}"}`,
+		`{"token":"t","distinct_id":"d","properties":null,"data":"{\"event\":\"e\",\"properties\":{\"i\":1,\"j\":2,\"i\":3}}"}`,
+	} {
+		want := string(mustDecode(t, in).AppendStamped(nil, implicitStamp))
+		for range 3 {
+			e, err := d.Decode([]byte(in), testSource)
+			require.NoError(t, err)
+			require.Equal(t, want, string(e.AppendStamped(nil, implicitStamp)), in)
+			e.Release()
+		}
+	}
+}
+
 // TestKeyIndexManyKeys crosses keyIndexMax, where the index moves to a map.
 func TestKeyIndexManyKeys(t *testing.T) {
 	props := "{"
