@@ -3,6 +3,7 @@ package event
 import (
 	"bytes"
 	"encoding/binary"
+	"math/bits"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -49,8 +50,16 @@ func keyOf(raw []byte, rawStr string, flags uint8) string {
 
 // unescape appends the decoded contents of a JSON string (without quotes,
 // already validated by scanString) to dst.
+//
+// Runs of plain ASCII are copied whole: an envelope's data is such runs
+// between the \" of its keys and string values.
 func unescape(dst, src []byte) []byte {
 	for i := 0; i < len(src); {
+		j := plainRun(src, i)
+		dst = append(dst, src[i:j]...)
+		if i = j; i >= len(src) {
+			break
+		}
 		c := src[i]
 		switch {
 		case c == '\\':
@@ -94,6 +103,24 @@ func unescape(dst, src []byte) []byte {
 		}
 	}
 	return dst
+}
+
+// plainRun returns the index of the first byte at or after b[i] that is a
+// backslash or not ASCII, or len(b). (Inside a scanned string there are no
+// quotes or control characters to stop at.)
+func plainRun(b []byte, i int) int {
+	for i+8 <= len(b) {
+		x := binary.LittleEndian.Uint64(b[i : i+8])
+		e := x ^ (lsb * '\\')
+		if m := (((e - lsb) &^ e) | x) & msb; m != 0 {
+			return i + bits.TrailingZeros64(m)>>3 // the lowest flag is exact
+		}
+		i += 8
+	}
+	for i < len(b) && b[i] != '\\' && b[i] < utf8.RuneSelf {
+		i++
+	}
+	return i
 }
 
 func hex4(b []byte) rune {
