@@ -219,6 +219,9 @@ func plainText(s string) bool {
 	if len(s) >= 8 { // the tail, as the last eight bytes
 		return stringStops(load64(s[len(s)-8:]))&msb == 0
 	}
+	if len(s) >= 4 { // as the first and last four bytes
+		return stringStops(uint64(load32(s))|uint64(load32(s[len(s)-4:]))<<32)&msb == 0
+	}
 	for ; i < len(s); i++ {
 		if !strPlain[s[i]] {
 			return false

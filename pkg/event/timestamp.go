@@ -111,12 +111,15 @@ func parseRFC3339(s []byte) (time.Time, bool) {
 	if len(s) < 20 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't') || s[13] != ':' || s[16] != ':' {
 		return time.Time{}, false
 	}
-	year, ok1 := digits(s[0:4])
-	month, ok2 := digits(s[5:7])
-	day, ok3 := digits(s[8:10])
-	hour, ok4 := digits(s[11:13])
-	minute, ok5 := digits(s[14:16])
-	sec, ok6 := digits(s[17:19])
+	century, ok1 := digits2(s[0:2])
+	year, ok1b := digits2(s[2:4])
+	year += 100 * century
+	ok1 = ok1 && ok1b
+	month, ok2 := digits2(s[5:7])
+	day, ok3 := digits2(s[8:10])
+	hour, ok4 := digits2(s[11:13])
+	minute, ok5 := digits2(s[14:16])
+	sec, ok6 := digits2(s[17:19])
 	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) ||
 		month < 1 || month > 12 || day < 1 || day > daysIn(month, year) ||
 		hour > 23 || minute > 59 || sec > 59 {
@@ -150,8 +153,8 @@ func parseRFC3339(s []byte) (time.Time, bool) {
 		if len(s)-i != 6 || s[i+3] != ':' {
 			return time.Time{}, false
 		}
-		oh, okh := digits(s[i+1 : i+3])
-		om, okm := digits(s[i+4 : i+6])
+		oh, okh := digits2(s[i+1 : i+3])
+		om, okm := digits2(s[i+4 : i+6])
 		if !okh || !okm || oh > 23 || om > 59 {
 			return time.Time{}, false
 		}
@@ -166,19 +169,36 @@ func parseRFC3339(s []byte) (time.Time, bool) {
 	if i != len(s) {
 		return time.Time{}, false
 	}
-	t := time.Date(year, time.Month(month), day, hour, minute, sec, nsec, time.UTC)
-	return t.Add(-time.Duration(offset) * time.Second), true
+	// time.Date's result, without its normalisation: every field is in range.
+	unix := daysFromCivil(year, month, day)*86400 + int64(hour*3600+minute*60+sec-offset)
+	return time.Unix(unix, int64(nsec)).UTC(), true
 }
 
-func digits(b []byte) (int, bool) {
-	n := 0
-	for _, c := range b {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		n = n*10 + int(c-'0')
+// daysFromCivil returns the days since 1970-01-01 of a proleptic Gregorian
+// date (Howard Hinnant's days_from_civil; the inverse of civil).
+func daysFromCivil(year, month, day int) int64 {
+	y := int64(year)
+	if month <= 2 {
+		y--
 	}
-	return n, true
+	era := y / 400
+	if y < 0 && y%400 != 0 {
+		era--
+	}
+	yoe := y - era*400 // [0, 399]
+	m := int64(month) + 9
+	if month > 2 {
+		m = int64(month) - 3
+	}
+	doy := (153*m+2)/5 + int64(day) - 1     // [0, 365]
+	doe := yoe*365 + yoe/4 - yoe/100 + doy // [0, 146096]
+	return era*146097 + doe - 719468
+}
+
+// digits2 reads the two decimal digits b[0:2].
+func digits2(b []byte) (int, bool) {
+	hi, lo := b[0]-'0', b[1]-'0' // a non-digit wraps to above 9
+	return int(hi)*10 + int(lo), hi <= 9 && lo <= 9
 }
 
 func daysIn(month, year int) int {
@@ -209,13 +229,20 @@ func appendTime(dst []byte, t time.Time) []byte {
 	days, rem := floorDiv(secs, 86400)
 	year, month, day := civil(days)
 	hour, minute, sec := int(rem/3600), int(rem/60%60), int(rem%60)
-	dst = append(dst,
-		byte('0'+year/1000), byte('0'+year/100%10), byte('0'+year/10%10), byte('0'+year%10), '-',
-		byte('0'+month/10), byte('0'+month%10), '-',
-		byte('0'+day/10), byte('0'+day%10), 'T',
-		byte('0'+hour/10), byte('0'+hour%10), ':',
-		byte('0'+minute/10), byte('0'+minute%10), ':',
-		byte('0'+sec/10), byte('0'+sec%10))
+	var b [19]byte // 2006-01-02T15:04:05
+	put2(b[0:], year/100)
+	put2(b[2:], year%100)
+	b[4] = '-'
+	put2(b[5:], month)
+	b[7] = '-'
+	put2(b[8:], day)
+	b[10] = 'T'
+	put2(b[11:], hour)
+	b[13] = ':'
+	put2(b[14:], minute)
+	b[16] = ':'
+	put2(b[17:], sec)
+	dst = append(dst, b[:]...)
 	if ns != 0 {
 		width, v := 9, ns
 		switch {
@@ -233,6 +260,16 @@ func appendTime(dst []byte, t time.Time) []byte {
 		dst = append(dst, buf[:width]...)
 	}
 	return append(dst, 'Z')
+}
+
+// digitPairs holds "00" to "99".
+const digitPairs = "00010203040506070809" + "10111213141516171819" + "20212223242526272829" +
+	"30313233343536373839" + "40414243444546474849" + "50515253545556575859" + "60616263646566676869" +
+	"70717273747576777879" + "80818283848586878889" + "90919293949596979899"
+
+// put2 writes n, in [0, 99], as two digits to b[0:2].
+func put2(b []byte, n int) {
+	b[0], b[1] = digitPairs[2*n], digitPairs[2*n+1]
 }
 
 // Unix seconds of minTime and maxTime.
