@@ -75,10 +75,13 @@ func New(cfg Config, st *state.Store, log *zap.Logger) (*Pipeline, error) {
 		excluded = billing.DefaultExcludedEvents()
 	}
 	return &Pipeline{
-		cfg:     cfg,
-		st:      st,
-		log:     log.Named("stream"),
-		dec:     event.NewDecoder(event.Options{MaxEventBytes: cfg.MaxEventBytes}),
+		cfg: cfg,
+		st:  st,
+		log: log.Named("stream"),
+		// Records outlive their batch's events and are never written to
+		// (NoCopy); the pipeline only stamps and encodes properties, never
+		// reads them as a map (LazyProperties).
+		dec:     event.NewDecoder(event.Options{MaxEventBytes: cfg.MaxEventBytes, LazyProperties: true, NoCopy: true}),
 		stamper: resolve.Stamper{Classifier: billing.NewClassifier(excluded)},
 		ids:     redact.Show(cfg.LogIDs),
 		ready:   make(chan struct{}),
