@@ -99,6 +99,84 @@ func sortedKVs(m, except map[string]json.RawMessage) []unionfind.KV {
 // an equal value writes nothing, so the graph, which compares bytes, must
 // only ever see one spelling. A value that does not parse is kept as it is.
 func canonicalJSON(v json.RawMessage) json.RawMessage {
+	if isCanonicalScalar(v) {
+		return v // most $set values: nothing to rewrite, and no reflection
+	}
+	return canonicalJSONSlow(v)
+}
+
+// isCanonicalScalar reports whether v is a JSON scalar already spelled the
+// one way canonicalJSONSlow spells it: true, false, null, a number (kept
+// as written), or a string of printable ASCII without escapes. Anything
+// else (objects, arrays, escapes, non-ASCII, surrounding space) takes the
+// slow path. FuzzCanonicalJSON checks the two agree.
+func isCanonicalScalar(v []byte) bool {
+	if len(v) == 0 {
+		return false
+	}
+	switch v[0] {
+	case '"':
+		if len(v) < 2 || v[len(v)-1] != '"' {
+			return false
+		}
+		for _, c := range v[1 : len(v)-1] {
+			if c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+				return false
+			}
+		}
+		return true
+	case 't':
+		return string(v) == "true"
+	case 'f':
+		return string(v) == "false"
+	case 'n':
+		return string(v) == "null"
+	}
+	return isJSONNumber(v)
+}
+
+// isJSONNumber reports whether v is exactly one JSON number (RFC 8259 §6).
+func isJSONNumber(v []byte) bool {
+	i := 0
+	if i < len(v) && v[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(v) && v[i] == '0':
+		i++
+	case i < len(v) && v[i] >= '1' && v[i] <= '9':
+		for i < len(v) && v[i] >= '0' && v[i] <= '9' {
+			i++
+		}
+	default:
+		return false
+	}
+	if i < len(v) && v[i] == '.' {
+		i++
+		if i >= len(v) || v[i] < '0' || v[i] > '9' {
+			return false
+		}
+		for i < len(v) && v[i] >= '0' && v[i] <= '9' {
+			i++
+		}
+	}
+	if i < len(v) && (v[i] == 'e' || v[i] == 'E') {
+		i++
+		if i < len(v) && (v[i] == '+' || v[i] == '-') {
+			i++
+		}
+		if i >= len(v) || v[i] < '0' || v[i] > '9' {
+			return false
+		}
+		for i < len(v) && v[i] >= '0' && v[i] <= '9' {
+			i++
+		}
+	}
+	return i == len(v)
+}
+
+// canonicalJSONSlow is canonicalJSON by a round trip through encoding/json.
+func canonicalJSONSlow(v json.RawMessage) json.RawMessage {
 	dec := json.NewDecoder(bytes.NewReader(v))
 	dec.UseNumber()
 	var x any
