@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
 
@@ -87,6 +88,9 @@ func NewApplier(ctx context.Context, cfg Config, st *state.Store, log *zap.Logge
 	}
 	opts := append(ClientOpts(cfg.Kafka, log, "applier"),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{cfg.Topics.IdentityLog: start}),
+		// Never skip: if retention deletes records while the applier is
+		// behind, fail (Run) instead of resetting to the log start.
+		kgo.ConsumeResetOffset(kgo.NoResetOffset()),
 		kgo.FetchMaxWait(defaultFetchMaxWait),
 	)
 	cl, err := kgo.NewClient(opts...)
@@ -147,15 +151,39 @@ func (a *Applier) Run(ctx context.Context) error {
 		if ctx.Err() != nil || fs.IsClientClosed() {
 			return nil
 		}
+		var lost error
 		fs.EachError(func(t string, p int32, err error) {
+			if errors.Is(err, kerr.OffsetOutOfRange) {
+				lost = errors.Join(lost, a.truncated(p, err))
+				return
+			}
 			a.log.Warn("fetch identity_log (retrying)", zap.String("topic", t), zap.Int32("partition", p), zap.Error(err))
 		})
+		if lost != nil {
+			return lost
+		}
 		var recs []*kgo.Record
 		fs.EachRecord(func(r *kgo.Record) { recs = append(recs, r) })
 		if err := a.apply(recs); err != nil {
 			return err
 		}
 	}
+}
+
+// truncated is the error of a fetch of partition p that found its next
+// offset to apply deleted while the applier ran: the records between are
+// lost to this replica, as in CheckLogStart at start-up.
+func (a *Applier) truncated(p int32, err error) error {
+	a.mu.Lock()
+	next, ok := a.applied[p]
+	a.mu.Unlock()
+	if !ok {
+		next = 0
+	}
+	return fmt.Errorf("%w while the applier ran behind: partition %d of %s no longer holds offset %d, the next this replica must apply (deleted by retention or DeleteRecords before it was applied; %v)."+
+		" Its identity state cannot be replayed: restore a snapshot of an instance that has applied past it"+
+		" (resolver snapshot --out FILE of its stopped state, then resolver restore --from FILE into a fresh state.dir for this instance),"+
+		" and give identity_log a retention longer than any instance may lag", ErrLogTruncated, p, a.topic, next, err)
 }
 
 func (a *Applier) apply(recs []*kgo.Record) error {

@@ -127,3 +127,65 @@ func TestTruncatedLogRefused(t *testing.T) {
 		assert.Equal(t, int64(2+8), res.Applied, "the records after the replica's offsets")
 	})
 }
+
+// The same loss while the applier runs: retention deletes records of
+// identity_log that a running applier has not fetched yet. The client used
+// to reset silently to the log start and go on without them; the applier
+// now stops with ErrLogTruncated naming the partition and the offset it
+// needed, having applied nothing past the gap.
+func TestTruncatedWhileApplierRuns(t *testing.T) {
+	h := newHarness(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
+	defer cancel()
+	adm := kadm.NewClient(h.client())
+	require.NoError(t, EnsureTopics(ctx, adm, h.cfg.Topics.All(), h.cfg.TopicPartitions, -1, time.Second, h.log))
+	_, err := topicPartitions(ctx, adm, h.cfg.Topics.IdentityLog)
+	require.NoError(t, err)
+	producer := h.client(kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	did := func(i int) string { return fmt.Sprintf("user-%d", i) }
+	produce := func(from, to int) {
+		var recs []*kgo.Record
+		for i := from; i < to; i++ {
+			op := unionfind.Op{Kind: unionfind.OpEvent, Team: "1", EventUUID: uuid.NewString(),
+				Source: unionfind.Source{Topic: "earlier", Offset: int64(i)}, DistinctID: did(i), Timestamp: 1_780_000_000_000}
+			b, err := encodeOp(&op)
+			require.NoError(t, err)
+			recs = append(recs, &kgo.Record{Topic: h.cfg.Topics.IdentityLog, Partition: 0, Value: b})
+		}
+		require.NoError(t, producer.ProduceSync(ctx, recs...).FirstErr())
+	}
+
+	produce(0, 10)
+	st, err := state.Open(t.TempDir(), state.Options{Logger: h.log})
+	require.NoError(t, err)
+	defer st.Close()
+	a, err := NewApplier(ctx, h.cfg, st, h.log) // the log is whole: accepted
+	require.NoError(t, err)
+	// The applier's client fetches (and holds) what is there now; then the
+	// log grows, and retention deletes up to offset 15 before it is read.
+	time.Sleep(time.Second)
+	produce(10, 20)
+	del := kadm.Offsets{}
+	del.AddOffset(h.cfg.Topics.IdentityLog, 0, 15, -1)
+	dr, err := adm.DeleteRecords(ctx, del)
+	require.NoError(t, err)
+	require.NoError(t, dr.Error())
+
+	runErr := make(chan error, 1)
+	go func() { runErr <- a.Run(ctx) }()
+	select {
+	case err := <-runErr:
+		require.ErrorIs(t, err, ErrLogTruncated)
+		assert.Contains(t, err.Error(), "partition 0 of "+h.cfg.Topics.IdentityLog+" no longer holds offset")
+	case <-time.After(30 * time.Second):
+		t.Fatal("the applier went on past deleted records of identity_log")
+	}
+	applied, err := st.AppliedOffsets()
+	require.NoError(t, err)
+	assert.LessOrEqual(t, applied[0], int64(10), "applied past the gap")
+	for i := 15; i < 20; i++ {
+		_, explicit, err := st.Find("1", did(i))
+		require.NoError(t, err)
+		assert.False(t, explicit, "%s (after the gap) was applied", did(i))
+	}
+}
