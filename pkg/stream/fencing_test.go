@@ -8,7 +8,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/resolver-dev/resolver/pkg/gen"
 )
@@ -67,4 +69,69 @@ func TestNoteFencing(t *testing.T) {
 	}
 	assert.Equal(t, maxFencings+1, noteFencing(&f, t0.Add(10*time.Second)), "one too many within the window")
 	assert.Equal(t, 1, noteFencing(&f, t0.Add(10*time.Second+2*fencingWindow)), "all earlier ones expired")
+}
+
+// TestRestartAbortsPredecessorTransaction pins a stall after kill -9: an
+// instance killed between committing its transaction's offsets
+// (TxnOffsetCommit) and ending it leaves the transaction open, and until
+// it ends the broker answers the group's offset fetches
+// UNSTABLE_OFFSET_COMMIT (the embedded broker for every partition of the
+// group). The restarted instance, with the same transactional id, waited
+// for it too, up to the transaction timeout, because kgo initialises the
+// producer (which aborts the predecessor's transaction) only at the first
+// produce, after the offsets. Here the predecessor is a transaction opened
+// by hand with a 2-minute timeout, holding an offset of the group; the
+// instance must process the whole stream well before that.
+func TestRestartAbortsPredecessorTransaction(t *testing.T) {
+	h := newHarness(t)
+	cfg := gen.DefaultConfig()
+	cfg.Seed = 13
+	cfg.Users = 20
+	recs, in := mixedStream(t, cfg)
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	cl := h.client()
+	adm := kadm.NewClient(cl)
+	require.NoError(t, EnsureTopics(ctx, adm, h.cfg.Topics.All(), h.cfg.TopicPartitions, -1, time.Second, h.log))
+	var topicID kadm.TopicID
+	wait(t, 10*time.Second, "the input topic's id", func() bool {
+		topics, err := adm.ListTopics(ctx, h.cfg.Topics.Raw)
+		require.NoError(t, err)
+		topicID = topics[h.cfg.Topics.Raw].ID
+		return topics[h.cfg.Topics.Raw].Err == nil
+	})
+
+	init := kmsg.NewPtrInitProducerIDRequest()
+	init.TransactionalID = &h.cfg.TransactionalID
+	init.TransactionTimeoutMillis = 120_000
+	ir, err := init.RequestWith(ctx, cl)
+	require.NoError(t, err)
+	require.NoError(t, kerr.ErrorForCode(ir.ErrorCode))
+	commit := kmsg.NewPtrTxnOffsetCommitRequest()
+	commit.TransactionalID = h.cfg.TransactionalID
+	commit.Group = h.cfg.Group
+	commit.ProducerID, commit.ProducerEpoch = ir.ProducerID, ir.ProducerEpoch
+	commit.Generation = -1
+	ct := kmsg.NewTxnOffsetCommitRequestTopic()
+	ct.Topic, ct.TopicID = h.cfg.Topics.Raw, topicID
+	cp := kmsg.NewTxnOffsetCommitRequestTopicPartition()
+	cp.Partition, cp.Offset, cp.LeaderEpoch = 0, 0, -1
+	ct.Partitions = append(ct.Partitions, cp)
+	commit.Topics = append(commit.Topics, ct)
+	cr, err := commit.RequestWith(ctx, cl)
+	require.NoError(t, err)
+	for _, rt := range cr.Topics {
+		for _, rp := range rt.Partitions {
+			require.NoError(t, kerr.ErrorForCode(rp.ErrorCode), "TxnOffsetCommit of the predecessor")
+		}
+	}
+
+	start := time.Now()
+	h.produce(recs)
+	inst := h.start(t.TempDir())
+	h.collect(t, in)
+	took := time.Since(start)
+	t.Logf("%d records out %v after the start, with the predecessor's transaction open", len(recs), took.Round(time.Millisecond))
+	assert.Less(t, took, 60*time.Second, "the instance waited for its predecessor's transaction to time out")
+	inst.stop(t)
 }

@@ -96,8 +96,9 @@ func (p *Pipeline) newSession(txnID string) (*kgo.GroupTransactSession, error) {
 		kgo.FetchMaxWait(defaultFetchMaxWait),
 		kgo.ProducerLinger(0),
 		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)),
-		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, a map[string][]int32) {
+		kgo.OnPartitionsAssigned(func(ctx context.Context, cl *kgo.Client, a map[string][]int32) {
 			p.log.Info("partitions assigned", zap.Any("partitions", a))
+			p.initProducer(ctx, cl, txnID)
 		}),
 		kgo.OnPartitionsRevoked(func(_ context.Context, _ *kgo.Client, r map[string][]int32) {
 			p.log.Info("partitions revoked", zap.Any("partitions", r))
@@ -107,6 +108,30 @@ func (p *Pipeline) newSession(txnID string) (*kgo.GroupTransactSession, error) {
 		return nil, fmt.Errorf("stream: %w", err)
 	}
 	return sess, nil
+}
+
+// initProducer initialises the session's transactional producer unless it
+// is already (kgo would do it only at the first produce). It runs in
+// OnPartitionsAssigned, which kgo calls before the session reads the
+// committed offsets of the partitions it was given, so the session first
+// fences the previous incarnation of its transactional id and aborts the
+// transaction that one, killed, may have left open — as Kafka's Java
+// producer does in initTransactions. Otherwise the offsets stay unstable
+// until that transaction times out (kgo's default: 40s): Kafka answers
+// UNSTABLE_OFFSET_COMMIT for a partition with a pending transactional
+// offset commit, the embedded broker for every partition of the group while
+// any transaction holds one of its offsets. An instance restarted after
+// kill -9 then waited on its own predecessor's transaction for the first
+// produce that would have aborted it, and the group stalled with it (seen
+// in TestClusterKill9 in cmd/resolver: 40s, until kfake's "txn timeout
+// abort" of the victim's transactional id; TestRestartAbortsPredecessorTransaction).
+//
+// ctx is the client's: Close ends a wait on an unreachable broker. A
+// failure is logged; the next Begin reports a fatal one.
+func (p *Pipeline) initProducer(ctx context.Context, cl *kgo.Client, txnID string) {
+	if _, _, err := cl.ProducerID(ctx); err != nil && ctx.Err() == nil {
+		p.log.Warn("initialising the transactional producer", zap.String("transactional_id", txnID), zap.Error(err))
+	}
 }
 
 // isFenced reports whether a batch failed because the session's
