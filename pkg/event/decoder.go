@@ -110,7 +110,7 @@ func (d *Decoder) decode(value []byte, src Source, props []prop, ev *Event) (*Ev
 	if len(value) > d.maxBytes {
 		return nil, reject(ReasonEventTooLarge, itoa(int64(len(value)))+" bytes, limit "+itoa(int64(d.maxBytes)))
 	}
-	var f fields
+	f := fields{dedupe: d.lazy}
 	var dc *doc
 	if d.noCopy {
 		dc = newDocOwned(value)

@@ -78,6 +78,10 @@ type fields struct {
 	sp special
 	// propsText is the text properties was parsed from (see keyOrder).
 	propsText string
+	// dedupe makes parse keep one member per key in the members of
+	// properties it returns, at the key's first position with its last
+	// value (Options.LazyProperties); propsDup says a key was repeated.
+	dedupe, propsDup bool
 
 	// extras are the members written back to the stamped event unchanged, in
 	// input order; a repeated key keeps its first position and last value.
@@ -150,7 +154,7 @@ func (f *fields) parse(d *doc, inner bool, props []prop) ([]prop, *Rejection) {
 			f.offset = v
 		case "properties": // not an object
 			f.properties = v
-			props, f.sp = props[:0], special{}
+			props, f.sp, f.propsDup = props[:0], special{}, false
 		case "$set":
 			f.set = v
 		case "$set_once":
@@ -228,7 +232,7 @@ func (f *fields) overlay(env *fields) {
 	over(&f.now, env.now)
 	over(&f.offset, env.offset)
 	if env.properties.set() {
-		f.properties, f.sp, f.propsText = env.properties, env.sp, env.propsText
+		f.properties, f.sp, f.propsText, f.propsDup = env.properties, env.sp, env.propsText, env.propsDup
 	}
 	over(&f.set, env.set)
 	over(&f.setOnce, env.setOnce)
@@ -261,7 +265,7 @@ func (f *fields) unwrap(props []prop) ([]prop, *Rejection) {
 	raw := f.data.b
 	data := raw[1 : len(raw)-1]
 	d := newDocOwned(unescape(make([]byte, 0, len(data)), data))
-	var inner fields
+	inner := fields{dedupe: f.dedupe}
 	innerProps, r := inner.parse(d, true, props[len(props):])
 	if r != nil {
 		r.Detail = "envelope data: " + r.Detail

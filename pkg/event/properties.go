@@ -26,13 +26,16 @@ type special struct {
 
 // parseProperties reads the properties object at d.b[i] into props[:0]
 // and f.sp, validating it (the last of a repeated "properties" wins). It
-// returns the members and the index just past the object.
+// returns the members and the index just past the object. With f.dedupe, a
+// repeated key replaces the value of its first occurrence instead of being
+// appended, and f.propsDup is set.
 //
 // This is the hottest loop of Decode, so it scans members itself rather
 // than through an objectIter.
 func (f *fields) parseProperties(d *doc, i int, props []prop) ([]prop, int, bool) {
 	b, s := d.b, d.s
-	props, f.sp, f.propsText = props[:0], special{}, d.s
+	props, f.sp, f.propsText, f.propsDup = props[:0], special{}, d.s, false
+	var idx keyIndex
 	if i = skipSpace(b, i+1); i < len(b) && b[i] == '}' {
 		return props, i + 1, true
 	}
@@ -73,7 +76,11 @@ func (f *fields) parseProperties(d *doc, i int, props []prop) ([]prop, int, bool
 		if len(key) >= 4 && (key[0] == '$' || key[0] == 't' || key[0] == 'd' || key[0] == 'a') {
 			f.sp.note(key, val{b: raw, s: s[start:i]})
 		}
-		props = append(props, prop{key: key, raw: raw, ref: ref})
+		if f.dedupe && f.repeated(&idx, props, key, raw) {
+			f.propsDup = true
+		} else {
+			props = append(props, prop{key: key, raw: raw, ref: ref})
+		}
 		// , or }
 		if i = skipSpace(b, i); i >= len(b) {
 			return nil, 0, false
@@ -87,6 +94,28 @@ func (f *fields) parseProperties(d *doc, i int, props []prop) ([]prop, int, bool
 			return nil, 0, false
 		}
 	}
+}
+
+// repeated looks key up in props, which idx indexes: when props has it, it
+// gives it the value raw and reports true; otherwise it records key at
+// len(props), where the caller appends it.
+func (f *fields) repeated(idx *keyIndex, props []prop, key string, raw json.RawMessage) bool {
+	if idx.big == nil && len(props) < keyIndexMax { // idx.add, with its probe inlined
+		for s := keySlot(key); ; s = (s + 1) % keyIndexSlots {
+			if k := idx.slots[s]; k == 0 {
+				idx.slots[s] = uint8(len(props) + 1)
+				return false
+			} else if props[k-1].key == key {
+				props[k-1].raw = raw
+				return true
+			}
+		}
+	}
+	if j, found := idx.add(props, key); found {
+		props[j].raw = raw
+		return true
+	}
+	return false
 }
 
 // note records v if key is one of the special properties.

@@ -14,63 +14,42 @@ import (
 // buildPropertyList is buildProperties for Options.LazyProperties: it sets
 // e.props to the properties as buildProperties would leave them in the map
 // and its order (repeated keys at their first position with their last
-// value, person keys stripped from personless events, $set and $set_once
-// replaced by their merged objects or added at the end), e.verbatim when
-// that is the input's properties object unchanged, and e.Set, e.SetOnce and
-// e.Unset as buildProperties does.
+// value, which parse has already seen to, person keys stripped from
+// personless events, $set and $set_once replaced by their merged objects or
+// added at the end), e.verbatim when that is the input's properties object
+// unchanged, and e.Set, e.SetOnce and e.Unset as buildProperties does.
 //
 // props are usually e.props's own storage (see decodeLazy), and the list is
 // then built in place; otherwise props are copied.
 func (e *Event) buildPropertyList(props []prop, f *fields, sp *special) {
 	out := e.props[:0] // from a released Event, or nil
-	inPlace := len(props) > 0 && cap(out) > 0 && &props[0] == &out[:1][0]
-	if !inPlace && cap(out) < len(props)+2 {
-		out = make([]prop, 0, max(len(props)+2, propScratch))
-	}
-	var idx keyIndex
-	if len(props) > keyIndexMax {
-		idx.toMap(out)
-	}
-	personless := e.Mode == Personless
-	same := true // out is props, member for member
-	for i := range props {
-		p := &props[i]
-		if personless && isPersonKey(p.key) {
-			same = false
-			continue
+	if len(props) > 0 && cap(out) > 0 && &props[0] == &out[:1][0] {
+		out = out[:len(props)] // in place
+	} else {
+		if cap(out) < len(props)+2 {
+			out = make([]prop, 0, max(len(props)+2, propScratch))
 		}
-		j := -1
-		if idx.big == nil { // idx.add, inlined
-			for s := keySlot(p.key); ; s = (s + 1) % keyIndexSlots {
-				if k := idx.slots[s]; k == 0 {
-					idx.slots[s] = uint8(len(out) + 1)
-					break
-				} else if out[k-1].key == p.key {
-					j = int(k - 1)
-					break
+		out = append(out, props...)
+	}
+	same := !f.propsDup // out is the input's members, one for one
+	if e.Mode == Personless {
+		if sp.set.present() || sp.setOnce.present() || sp.unset.present() {
+			kept := out[:0]
+			for i := range out {
+				if !isPersonKey(out[i].key) {
+					kept = append(kept, out[i])
 				}
 			}
-		} else if k, found := idx.add(out, p.key); found {
-			j = k
+			clear(out[len(kept):])
+			out, same = kept, false
 		}
-		if j >= 0 {
-			out[j].raw = p.raw // the last value, at the first position
-			same = false
-			continue
-		}
-		if inPlace && len(out) == i {
-			out = out[:i+1] // already there
-		} else {
-			out = append(out, *p) // (in place: to a slot already read)
-		}
-	}
-	if !personless {
+	} else {
 		var raw json.RawMessage
 		if e.Set, raw = mergeSet(sp.set, f.set); raw != nil {
-			out, same = putProp(out, &idx, staticKeys[0], raw), false
+			out, same = putProp(out, staticKeys[0], raw), false
 		}
 		if e.SetOnce, raw = mergeSet(sp.setOnce, f.setOnce); raw != nil {
-			out, same = putProp(out, &idx, staticKeys[1], raw), false
+			out, same = putProp(out, staticKeys[1], raw), false
 		}
 		e.Unset = unsetKeys(sp.unset)
 	}
@@ -82,10 +61,12 @@ func (e *Event) buildPropertyList(props []prop, f *fields, sp *special) {
 
 // putProp sets the property key (a plain key) to raw: in place when the
 // list has it, else at the end.
-func putProp(list []prop, idx *keyIndex, key string, raw json.RawMessage) []prop {
-	if i, found := idx.add(list, key); found {
-		list[i].raw = raw
-		return list
+func putProp(list []prop, key string, raw json.RawMessage) []prop {
+	for i := range list {
+		if list[i].key == key {
+			list[i].raw = raw
+			return list
+		}
 	}
 	return append(list, prop{key: key, raw: raw, ref: refPlain})
 }
