@@ -70,47 +70,31 @@ const propScratch = 32
 // the package documentation for the order of the checks. Decode does not
 // retain value, unless the Decoder has Options.NoCopy.
 func (d *Decoder) Decode(value []byte, src Source) (*Event, error) {
-	var ev *Event
+	ev := newEvent()
 	var r *Rejection
-	if d.lazy {
-		ev, r = d.decodeLazy(value, src)
+	if d.lazy && cap(ev.props) >= propScratch {
+		// A released Event's property list takes the properties straight
+		// from the parser, so that buildPropertyList need not copy them.
+		r = d.decode(value, src, ev.props[:0], ev)
 	} else {
 		var scratch [propScratch]prop
-		ev, r = d.decode(value, src, scratch[:], nil)
+		r = d.decode(value, src, scratch[:], ev)
 	}
 	if r != nil {
+		ev.Release()
 		return nil, r // a nil *Rejection must not become a non-nil error
 	}
 	return ev, nil
 }
 
-// decodeLazy is decode for Options.LazyProperties. A released Event's
-// property list, when it is big enough, takes the properties straight from
-// the parser, so that buildPropertyList need not copy them.
-func (d *Decoder) decodeLazy(value []byte, src Source) (*Event, *Rejection) {
-	ev := newEvent()
-	var r *Rejection
-	if cap(ev.props) >= propScratch {
-		_, r = d.decode(value, src, ev.props[:0], ev)
-	} else {
-		var scratch [propScratch]prop
-		_, r = d.decode(value, src, scratch[:], ev)
-	}
-	if r != nil {
-		ev.Release()
-		return nil, r
-	}
-	return ev, nil
-}
-
-// decode decodes value into ev (nil: a new Event), collecting the
-// properties in props[:0].
-func (d *Decoder) decode(value []byte, src Source, props []prop, ev *Event) (*Event, *Rejection) {
+// decode decodes value into ev, a new Event, collecting the properties in
+// props[:0].
+func (d *Decoder) decode(value []byte, src Source, props []prop, ev *Event) *Rejection {
 	// 1. size, 2. JSON.
 	if len(value) > d.maxBytes {
-		return nil, reject(ReasonEventTooLarge, itoa(int64(len(value)))+" bytes, limit "+itoa(int64(d.maxBytes)))
+		return reject(ReasonEventTooLarge, itoa(int64(len(value)))+" bytes, limit "+itoa(int64(d.maxBytes)))
 	}
-	f := fields{dedupe: d.lazy}
+	f := fields{dedupe: d.lazy, extras: ev.extras[:0]}
 	var dc *doc
 	if d.noCopy {
 		dc = newDocOwned(value)
@@ -119,15 +103,15 @@ func (d *Decoder) decode(value []byte, src Source, props []prop, ev *Event) (*Ev
 	}
 	props, r := f.parse(dc, false, props)
 	if r != nil {
-		return nil, r
+		return r
 	}
 	if f.isEnvelope() {
 		if props, r = f.unwrap(props); r != nil {
-			return nil, r
+			return r
 		}
 	}
 	if f.properties.set() && !f.properties.isObject() {
-		return nil, reject(ReasonInvalidJSON, "properties is not an object: "+quoteShort(f.properties.b))
+		return reject(ReasonInvalidJSON, "properties is not an object: "+quoteShort(f.properties.b))
 	}
 	sp := &f.sp
 
@@ -135,12 +119,12 @@ func (d *Decoder) decode(value []byte, src Source, props []prop, ev *Event) (*Ev
 	// 3. team.
 	team, ok := teamOf(&f, sp.token)
 	if !ok {
-		return nil, reject(ReasonMissingTeam, "no team_id, token, api_key, $token or properties.token that is a non-empty string or an integer")
+		return reject(ReasonMissingTeam, "no team_id, token, api_key, $token or properties.token that is a non-empty string or an integer")
 	}
 	// 4. distinct_id.
 	id, w, r := distinctIDOf(&f, sp.distinctID)
 	if r != nil {
-		return nil, r
+		return r
 	}
 	if w != nil {
 		warnings = append(warnings, *w)
@@ -148,12 +132,12 @@ func (d *Decoder) decode(value []byte, src Source, props []prop, ev *Event) (*Ev
 	// 5. uuid.
 	u, r := uuidOf(f.uuid, src)
 	if r != nil {
-		return nil, r
+		return r
 	}
 	// 6. event name.
 	name, r := nameOf(f.event)
 	if r != nil {
-		return nil, r
+		return r
 	}
 	// 7. timestamp.
 	processed := d.now().UTC()
@@ -165,12 +149,9 @@ func (d *Decoder) decode(value []byte, src Source, props []prop, ev *Event) (*Ev
 	}
 	kind, other := classify(name, sp)
 	if mode == Personless && kind != Ordinary {
-		return nil, reject(ReasonIdentityWithoutPersonProcessing, name+" with properties.$process_person_profile false")
+		return reject(ReasonIdentityWithoutPersonProcessing, name+" with properties.$process_person_profile false")
 	}
 	// 9. properties as they go out, with $set / $set_once merged.
-	if ev == nil {
-		ev = newEvent()
-	}
 	ev.Team, ev.DistinctID, ev.UUID, ev.Name, ev.Timestamp = team, id, u, name, ts
 	ev.Kind, ev.Mode, ev.MergeOther, ev.Warnings = kind, mode, other, warnings
 	ev.size, ev.extras = len(value), f.extras
@@ -179,7 +160,7 @@ func (d *Decoder) decode(value []byte, src Source, props []prop, ev *Event) (*Ev
 	} else {
 		ev.buildProperties(props, &f, sp)
 	}
-	return ev, nil
+	return nil
 }
 
 // nameOf applies the event-name rule: a non-empty string.

@@ -370,8 +370,12 @@ func checkSameEvent(t *testing.T, name string, want, got *Event) {
 		Size                               int
 	}
 	v := func(e *Event) view {
+		extras := e.extras
+		if len(extras) == 0 {
+			extras = nil // empty or nil: released storage or not
+		}
 		return view{e.Team, e.DistinctID, e.Name, e.MergeOther, e.UUID, e.Timestamp, e.Kind, e.Mode,
-			e.Set, e.SetOnce, e.Unset, e.Warnings, e.extras, e.size}
+			e.Set, e.SetOnce, e.Unset, e.Warnings, extras, e.size}
 	}
 	if w, g := v(want), v(got); !reflect.DeepEqual(w, g) {
 		t.Fatalf("%s: event differs:\n%+v\ndefault:\n%+v", name, g, w)

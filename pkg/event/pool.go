@@ -5,16 +5,23 @@ import "sync"
 // Reusing Events. Building the Properties map is the largest single cost of
 // Decode (a 16-property event needs a 32-slot table, about 1.4 KiB of fresh
 // memory), so a caller that is done with an Event may hand it back with
-// Release and the next Decode reuses its map and key order.
+// Release and the next Decode reuses its map and key order (with
+// Options.LazyProperties, its property list), and its list of top-level
+// members passed through.
 
 // maxPooledProperties is the largest Properties map kept for reuse; a
 // bigger one is left to the garbage collector.
 const maxPooledProperties = 128
 
+// maxPooledExtras is the most top-level members passed through that a
+// released Event keeps room for.
+const maxPooledExtras = 32
+
 var eventPool sync.Pool // of *Event with an empty Properties map
 
 // newEvent returns a zero Event, with an empty Properties map, key-order
-// buffer and property list when a released one is available.
+// buffer, property list and list of passed-through members when a released
+// one is available.
 func newEvent() *Event {
 	if e, ok := eventPool.Get().(*Event); ok {
 		return e
@@ -48,7 +55,12 @@ func (e *Event) Release() {
 		props = nil
 	}
 	clear(props[:cap(props)]) // drop the references into this event's input
+	extras := e.extras
+	if cap(extras) > maxPooledExtras {
+		extras = nil
+	}
+	clear(extras[:cap(extras)])
 	*e = Event{Properties: m}
-	e.order.refs, e.props = refs, props[:0]
+	e.order.refs, e.props, e.extras = refs, props[:0], extras[:0]
 	eventPool.Put(e)
 }
