@@ -97,7 +97,8 @@
 // # Concurrency and reuse
 //
 // A Decoder is safe for concurrent use. An Event is a plain value owned by
-// whoever holds it; Decode does not retain its input. A caller done with an
+// whoever holds it; Decode does not retain its input (unless
+// Options.NoCopy, below). A caller done with an
 // Event may hand it back with Event.Release, so that a later Decode reuses
 // its Properties map and key order. That map is the largest allocation of
 // Decode; with it reused, an ordinary event costs one allocation, the
@@ -113,6 +114,7 @@
 // read them. A caller whose record values are read-only and outlive the
 // events (franz-go's records, kept until their batch is done) also sets
 // Options.NoCopy, and Decode reads the value in place instead of copying
-// it. The output is byte for byte the same (FuzzDecodeOptions); see
+// it. With both, and Event.Release, an ordinary event costs no allocation.
+// The output is byte for byte the same (FuzzDecodeOptions); see
 // BenchmarkDecodeStampFast.
 package event

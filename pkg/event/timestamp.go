@@ -190,7 +190,7 @@ func daysFromCivil(year, month, day int) int64 {
 	if month > 2 {
 		m = int64(month) - 3
 	}
-	doy := (153*m+2)/5 + int64(day) - 1     // [0, 365]
+	doy := (153*m+2)/5 + int64(day) - 1    // [0, 365]
 	doe := yoe*365 + yoe/4 - yoe/100 + doy // [0, 146096]
 	return era*146097 + doe - 719468
 }
