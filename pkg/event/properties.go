@@ -76,9 +76,15 @@ func (f *fields) parseProperties(d *doc, i int, props []prop) ([]prop, int, bool
 		if len(key) >= 4 && (key[0] == '$' || key[0] == 't' || key[0] == 'd' || key[0] == 'a') {
 			f.sp.note(key, val{b: raw, s: s[start:i]})
 		}
-		if f.dedupe && f.repeated(&idx, props, key, raw) {
-			f.propsDup = true
-		} else {
+		dup := false
+		if f.dedupe {
+			var j int
+			if j, dup = idx.add(props, key); dup {
+				props[j].raw = raw // the last value, at the first position
+				f.propsDup = true
+			}
+		}
+		if !dup {
 			props = append(props, prop{key: key, raw: raw, ref: ref})
 		}
 		// , or }
@@ -94,28 +100,6 @@ func (f *fields) parseProperties(d *doc, i int, props []prop) ([]prop, int, bool
 			return nil, 0, false
 		}
 	}
-}
-
-// repeated looks key up in props, which idx indexes: when props has it, it
-// gives it the value raw and reports true; otherwise it records key at
-// len(props), where the caller appends it.
-func (f *fields) repeated(idx *keyIndex, props []prop, key string, raw json.RawMessage) bool {
-	if idx.big == nil && len(props) < keyIndexMax { // idx.add, with its probe inlined
-		for s := keySlot(key); ; s = (s + 1) % keyIndexSlots {
-			if k := idx.slots[s]; k == 0 {
-				idx.slots[s] = uint8(len(props) + 1)
-				return false
-			} else if props[k-1].key == key {
-				props[k-1].raw = raw
-				return true
-			}
-		}
-	}
-	if j, found := idx.add(props, key); found {
-		props[j].raw = raw
-		return true
-	}
-	return false
 }
 
 // note records v if key is one of the special properties.

@@ -6,10 +6,9 @@ import (
 )
 
 // The properties of an Event decoded with Options.LazyProperties: a list
-// of members in output order rather than a map, so that Decode does not
-// hash every key twice (once to build the map, once to write it), and a
-// properties object that needs no rewriting goes out as the bytes it came
-// in as.
+// of members in output order rather than a map, so that Decode neither
+// builds a map nor AppendStamped looks every key up in it, and a properties
+// object that needs no rewriting goes out as the bytes it came in as.
 
 // buildPropertyList is buildProperties for Options.LazyProperties: it sets
 // e.props to the properties as buildProperties would leave them in the map
@@ -19,7 +18,7 @@ import (
 // added at the end), e.verbatim when that is the input's properties object
 // unchanged, and e.Set, e.SetOnce and e.Unset as buildProperties does.
 //
-// props are usually e.props's own storage (see decodeLazy), and the list is
+// props are usually e.props's own storage (see Decode), and the list is
 // then built in place; otherwise props are copied.
 func (e *Event) buildPropertyList(props []prop, f *fields, sp *special) {
 	out := e.props[:0] // from a released Event, or nil
@@ -159,10 +158,10 @@ func (e *Event) PropertiesMap() map[string]json.RawMessage {
 	return m
 }
 
-// keyIndex finds the keys of a property list while it is built, so that
-// repeated keys are found without a map: an open-addressing table of list
-// positions, small enough to live on the caller's stack. A list of more than
-// keyIndexMax keys moves to a map.
+// keyIndex finds the keys of a property list while it is built (see
+// parseProperties), so that repeated keys are found without a map: an
+// open-addressing table of list positions, small enough to live on the
+// caller's stack. A list of more than keyIndexMax keys moves to a map.
 type keyIndex struct {
 	slots [keyIndexSlots]uint8 // position in the list + 1; 0 is empty
 	big   map[string]int
@@ -203,14 +202,6 @@ func load32(s string) uint32 {
 	return uint32(s[0]) | uint32(s[1])<<8 | uint32(s[2])<<16 | uint32(s[3])<<24
 }
 
-// toMap moves idx to a map of list's keys.
-func (x *keyIndex) toMap(list []prop) {
-	x.big = make(map[string]int, max(2*len(list), keyIndexSlots))
-	for i := range list {
-		x.big[list[i].key] = i
-	}
-}
-
 // add returns the position of key in list, which idx indexes, and true; or,
 // when list does not have it, records it at len(list), where the caller
 // must append it, and returns that and false.
@@ -229,7 +220,10 @@ func (x *keyIndex) add(list []prop, key string) (int, bool) {
 		}
 	}
 	if x.big == nil {
-		x.toMap(list)
+		x.big = make(map[string]int, 2*n)
+		for i := range list {
+			x.big[list[i].key] = i
+		}
 	}
 	if i, ok := x.big[key]; ok {
 		return i, true
