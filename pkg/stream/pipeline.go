@@ -395,9 +395,9 @@ func (p *Pipeline) process(ctx context.Context, opsCl *kgo.Client, applier *Appl
 		}
 		s.last = r.Offset
 		spans[r.Partition] = s
-		ev, err := p.dec.Decode(r.Value, event.Source{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Timestamp: r.Timestamp})
-		items = append(items, item{rec: r, ev: ev, err: err})
+		items = append(items, item{rec: r})
 	})
+	_ = inParallel(items, p.decodeRange) // decodeRange never fails: rejections are per item
 
 	// 1. Log the ops the batch implies and wait until the replica has them.
 	var opRecs []*kgo.Record
@@ -522,19 +522,36 @@ func (p *Pipeline) process(ctx context.Context, opsCl *kgo.Client, applier *Appl
 	return nil
 }
 
-// stampChunk is the fewest events a stamping goroutine is given: below it,
-// starting one costs more than it saves.
+// stampChunk is the fewest events a decoding or stamping goroutine is
+// given: below it, starting one costs more than it saves.
 const stampChunk = 256
 
-// stampAll sets the stamped value and billing class of every decoded item,
-// on up to GOMAXPROCS goroutines over contiguous chunks. Stamping an event
-// is a cache lookup and an encoding, independent of every other event once
-// the batch's ops are applied; producing stays in input order (the caller),
-// because records of one key must keep their order.
+// stampAll sets the stamped value and billing class of every decoded item.
+// Stamping an event is a cache lookup and an encoding, independent of every
+// other event once the batch's ops are applied, so it runs in parallel;
+// producing stays in input order (the caller), because records of one key
+// must keep their order.
 func (p *Pipeline) stampAll(items []item) error {
+	return inParallel(items, p.stampRange)
+}
+
+// decodeRange decodes the items' records (one Decoder is safe for
+// concurrent use).
+func (p *Pipeline) decodeRange(items []item) error {
+	for i := range items {
+		r := items[i].rec
+		items[i].ev, items[i].err = p.dec.Decode(r.Value, event.Source{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Timestamp: r.Timestamp})
+	}
+	return nil
+}
+
+// inParallel runs fn over contiguous chunks of items, on up to GOMAXPROCS
+// goroutines of at least stampChunk items each (a single chunk runs on the
+// caller's goroutine), and returns their errors joined.
+func inParallel(items []item, fn func([]item) error) error {
 	n := min(runtime.GOMAXPROCS(0), len(items)/stampChunk)
 	if n <= 1 {
-		return p.stampRange(items)
+		return fn(items)
 	}
 	errs := make([]error, n)
 	var wg sync.WaitGroup
@@ -544,7 +561,7 @@ func (p *Pipeline) stampAll(items []item) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[g] = p.stampRange(items[lo:hi])
+			errs[g] = fn(items[lo:hi])
 		}()
 	}
 	wg.Wait()
