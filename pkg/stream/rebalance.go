@@ -22,6 +22,10 @@ const minRebalanceTimeout = 15 * time.Second
 // minute. (Seen in TestClusterKill9 in cmd/resolver: 2 of 6 runs stalled
 // for over 60s before, 0 of 8 after; kfake
 // v0.0.0-20260918054303-01f206a7e32c, groups.go completeRebalance.)
+//
+// Under the consumer group protocol (KIP-848) it is how long a member may
+// take to release the partitions the broker revokes before the broker
+// fences it: the batch in hand, then its commit, as above.
 func rebalanceTimeout(session time.Duration) time.Duration {
 	return max(2*session, minRebalanceTimeout)
 }
