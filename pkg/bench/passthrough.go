@@ -10,6 +10,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
+
+	"github.com/resolver-dev/resolver/pkg/stream"
 )
 
 // fetchMaxWait is the pipeline's (stream.defaultFetchMaxWait): the limit
@@ -45,18 +47,19 @@ type passthrough struct {
 func startPassthrough(c *Config, raw, out, group string, log *zap.Logger) (*passthrough, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &passthrough{cancel: cancel}
-	sessTimeout := c.Kafka.SessionTimeout
-	if sessTimeout == 0 {
-		sessTimeout = 10 * time.Second
+	// The pipeline's group protocol (kafka.group_protocol) and timeouts.
+	groupOpts, err := stream.GroupProtocolOpts(c.Kafka)
+	if err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
 	}
 	for i := range c.Instances * c.Workers {
-		sess, err := kgo.NewGroupTransactSession(append(clientOpts(c.Kafka, log, "limit"),
+		opts := append(clientOpts(c.Kafka, log, "limit"), groupOpts...)
+		sess, err := kgo.NewGroupTransactSession(append(opts,
 			kgo.ConsumerGroup(group),
 			kgo.ConsumeTopics(raw),
 			kgo.TransactionalID(fmt.Sprintf("%s-%d", group, i)),
 			kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 			kgo.RequireStableFetchOffsets(),
-			kgo.SessionTimeout(sessTimeout),
 			kgo.FetchMaxWait(fetchMaxWait),
 			kgo.ProducerLinger(0),
 			kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)),

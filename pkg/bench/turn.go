@@ -282,10 +282,7 @@ func (r *runner) waitStable(ctx context.Context, group, raw string, proc process
 		if time.Now().After(deadline) {
 			return fmt.Errorf("bench: group %s not stable with %d members after 2 minutes: %w", group, r.c.Instances*r.c.Workers, ErrIncomplete)
 		}
-		gs, err := r.adm.DescribeGroups(ctx, group)
-		g := gs[group]
-		if err == nil && g.Err == nil && g.State == "Stable" && len(g.Members) == r.c.Instances*r.c.Workers &&
-			len(g.AssignedPartitions()[raw]) == int(r.c.Partitions) {
+		if ok, err := r.groupStable(ctx, group, raw); err == nil && ok {
 			stable++
 		} else {
 			stable = 0
@@ -297,6 +294,31 @@ func (r *runner) waitStable(ctx context.Context, group, raw string, proc process
 		}
 	}
 	return nil
+}
+
+// groupStable reports whether the group is stable with every instance's
+// members and every partition of raw assigned, described as its protocol
+// (kafka.group_protocol) requires.
+func (r *runner) groupStable(ctx context.Context, group, raw string) (bool, error) {
+	members := r.c.Instances * r.c.Workers
+	if p, _ := stream.ParseGroupProtocol(r.c.Kafka.GroupProtocol); p == stream.GroupProtocolConsumer {
+		gs, err := r.adm.DescribeConsumerGroups(ctx, group)
+		if err != nil {
+			return false, err
+		}
+		g := gs[group]
+		parts := 0 // the members consume raw only; the embedded broker's describe omits topic names
+		for _, ps := range g.AssignedPartitions() {
+			parts += len(ps)
+		}
+		return g.Err == nil && g.State == "Stable" && len(g.Members) == members && parts == int(r.c.Partitions), nil
+	}
+	gs, err := r.adm.DescribeGroups(ctx, group)
+	if err != nil {
+		return false, err
+	}
+	g := gs[group]
+	return g.Err == nil && g.State == "Stable" && len(g.Members) == members && len(g.AssignedPartitions()[raw]) == int(r.c.Partitions), nil
 }
 
 // waitCommitted polls proc every 2 ms until want records have committed.
