@@ -43,14 +43,21 @@ func TestParseGroupProtocol(t *testing.T) {
 	}
 }
 
-// TestGroupProtocolConsumer: worker sessions under kafka.group_protocol
-// consumer form a KIP-848 group on the embedded broker (the broker assigns
-// the partitions between two instances), and an instance leaving
-// mid-stream hands its partitions over with every input still output
-// exactly once.
-func TestGroupProtocolConsumer(t *testing.T) {
+// TestGroupProtocols: under either kafka.group_protocol the worker
+// sessions of two instances form one group of the embedded broker — under
+// consumer a KIP-848 group, which the classic coordinator does not know,
+// under classic the reverse — sharing every partition, and an instance
+// leaving mid-stream hands its partitions over with every input still
+// output exactly once.
+func TestGroupProtocols(t *testing.T) {
+	for _, protocol := range GroupProtocols {
+		t.Run(protocol, func(t *testing.T) { testGroupProtocol(t, protocol) })
+	}
+}
+
+func testGroupProtocol(t *testing.T, protocol string) {
 	h := newHarness(t)
-	h.cfg.Kafka.GroupProtocol = GroupProtocolConsumer
+	h.cfg.Kafka.GroupProtocol = protocol
 	cfg := gen.DefaultConfig()
 	cfg.Seed = 17
 	cfg.Users = 60
@@ -60,28 +67,42 @@ func TestGroupProtocolConsumer(t *testing.T) {
 	a := h.start(t.TempDir())
 	b := h.start(t.TempDir(), func(p *Pipeline) { p.cfg.TransactionalID += "-b" })
 	adm := kadm.NewClient(h.client())
-	var last string
-	wait(t, 30*time.Second, "a stable consumer group of two members sharing every partition", func() bool {
+	// describe returns the group as each coordinator sees it: its
+	// state, members and assigned partitions.
+	describe := func(kip848 bool) (state string, members, parts int, err error) {
 		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 		defer cancel()
-		gs, err := adm.DescribeConsumerGroups(ctx, h.cfg.Group)
+		if kip848 {
+			gs, err := adm.DescribeConsumerGroups(ctx, h.cfg.Group)
+			if err != nil {
+				return "", 0, 0, err
+			}
+			g := gs[h.cfg.Group]
+			for _, ps := range g.AssignedPartitions() {
+				parts += len(ps)
+			}
+			return g.State, len(g.Members), parts, g.Err
+		}
+		gs, err := adm.DescribeGroups(ctx, h.cfg.Group)
 		if err != nil {
-			last = err.Error()
-			return false
+			return "", 0, 0, err
 		}
 		g := gs[h.cfg.Group]
-		n := 0
 		for _, ps := range g.AssignedPartitions() {
-			n += len(ps)
+			parts += len(ps)
 		}
-		last = fmt.Sprintf("state %s, %d members, %d partitions assigned, err %v", g.State, len(g.Members), n, g.Err)
-		return g.Err == nil && g.State == "Stable" && len(g.Members) == 2 && n == int(h.cfg.TopicPartitions)
+		return g.State, len(g.Members), parts, g.Err
+	}
+	kip848 := protocol == GroupProtocolConsumer
+	var last string
+	wait(t, 30*time.Second, "a stable group of two members sharing every partition", func() bool {
+		state, members, parts, err := describe(kip848)
+		last = fmt.Sprintf("state %s, %d members, %d partitions assigned, err %v", state, members, parts, err)
+		return err == nil && state == "Stable" && members == 2 && parts == int(h.cfg.TopicPartitions)
 	})
 	t.Logf("group: %s", last)
-	// The classic coordinator does not know the group: it is KIP-848's.
-	classic, err := adm.DescribeGroups(t.Context(), h.cfg.Group)
-	require.NoError(t, err)
-	assert.Empty(t, classic[h.cfg.Group].Members, "classic members of a consumer group")
+	_, others, _, _ := describe(!kip848)
+	assert.Zero(t, others, "members of the group as the other protocol's coordinator sees it")
 
 	h.produce(recs[:half])
 	wait(t, 60*time.Second, "batches committed by both", func() bool {
