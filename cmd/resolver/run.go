@@ -115,7 +115,10 @@ func (c *cli) runResolver(ctx context.Context, cfg Config, log *zap.Logger) (err
 			Listen:     cfg.Kafka.Embedded.Listen,
 			DataDir:    dataDir,
 			SyncWrites: cfg.Kafka.Embedded.SyncWrites,
-			Logger:     log.Named("broker"),
+			// Under the consumer group protocol (KIP-848) the session
+			// timeout is the broker's to enforce.
+			SessionTimeout: cfg.Kafka.SessionTimeout,
+			Logger:         log.Named("broker"),
 		})
 		if err != nil {
 			return err
