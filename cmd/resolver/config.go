@@ -149,7 +149,7 @@ type StreamConfig struct {
 	// MaxBatchRecords bounds one poll, hence one transaction. Default 2000.
 	MaxBatchRecords int `mapstructure:"max_batch_records"`
 	// Workers is the number of partition-worker sessions per instance, each
-	// a group member with its own transaction. Default 2.
+	// a group member with its own transaction. Default 1.
 	Workers int `mapstructure:"workers"`
 	// OutboxTrimInterval is how often the outbox is trimmed. Default 30s.
 	OutboxTrimInterval time.Duration `mapstructure:"outbox_trim_interval"`
@@ -233,7 +233,7 @@ func defaultConfig() Config {
 		Input:    InputConfig{MaxEventBytes: 1 << 20},
 		Stream: StreamConfig{
 			MaxBatchRecords:    2000,
-			Workers:            2,
+			Workers:            1,
 			OutboxTrimInterval: 30 * time.Second,
 			ShutdownTimeout:    30 * time.Second,
 		},
