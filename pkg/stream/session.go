@@ -117,6 +117,15 @@ func (p *Pipeline) newSession(txnID string) (*kgo.GroupTransactSession, error) {
 	if err != nil {
 		return nil, fmt.Errorf("stream: %w", err)
 	}
+	// Also at once, not only at the first assignment: a restarted worker
+	// that is given no partition (more workers than the group needs, or a
+	// rebalance still settling) must still abort what its predecessor left
+	// open, or the group's offsets stay unstable until that transaction
+	// times out. Bounded, so an unreachable broker only delays start-up;
+	// the assignment callback tries again.
+	ctx, cancel := context.WithTimeout(context.Background(), p.cfg.Kafka.SessionTimeout)
+	p.initProducer(ctx, sess.Client(), txnID)
+	cancel()
 	return sess, nil
 }
 
