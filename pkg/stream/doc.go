@@ -8,4 +8,13 @@
 // applies all of identity_log, in order, into its own Badger replica; the
 // worker that owns an input partition logs the ops its batch implies, waits
 // until its own replica has applied them, and stamps from that replica.
+//
+// Within a batch, the CPU-bound steps (decoding, and stamping once the
+// batch's ops are applied) run on GOMAXPROCS goroutines over contiguous
+// chunks of records; everything that is produced is produced in input
+// order. Identity ops travel as oplog.proto's Op (version 2, protowire);
+// version-1 JSON records stay readable. The worker sessions join the group
+// with kafka.group_protocol (KIP-848 "consumer" by default) and initialise
+// their transactional producer as soon as they exist, so a restarted
+// instance aborts what its killed predecessor left open.
 package stream
