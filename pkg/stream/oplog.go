@@ -197,93 +197,115 @@ type errOpField struct {
 func (e errOpField) Error() string { return fmt.Sprintf("field %d: %s", e.num, e.what) }
 
 // decodeOpProto decodes version 2. Unknown fields are skipped, so a later
-// version-2 writer may add fields; a version other than 2 is refused.
+// version-2 writer may add fields; a known field of the wrong wire type, and
+// a version other than 2, are refused.
 func decodeOpProto(b []byte) (op unionfind.Op, err error) {
 	version := uint64(0)
-	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
-			return op, fmt.Errorf("tag: %w", protowire.ParseError(n))
-		}
-		b = b[n:]
+	err = eachField(b, func(f field) error {
 		switch {
-		case typ == protowire.VarintType && isVarintField(num):
-			v, n := protowire.ConsumeVarint(b)
-			if n < 0 {
-				return op, errOpField{num, protowire.ParseError(n).Error()}
-			}
-			b = b[n:]
-			switch num {
+		case f.typ == protowire.VarintType && isVarintField(f.num):
+			switch f.num {
 			case fVersion:
-				version = v
+				version = f.u
 			case fKind:
-				if v > 255 {
-					return op, errOpField{num, fmt.Sprintf("kind %d out of range", v)}
+				if f.u > 255 {
+					return errOpField{f.num, fmt.Sprintf("kind %d out of range", f.u)}
 				}
-				op.Kind = unionfind.OpKind(v)
+				op.Kind = unionfind.OpKind(f.u)
 			case fSrcPartition:
-				op.Source.Partition = int32(v)
+				op.Source.Partition = int32(f.u)
 			case fSrcOffset:
-				op.Source.Offset = int64(v)
+				op.Source.Offset = int64(f.u)
 			case fSrcIndex:
-				op.Source.Index = uint32(v)
+				op.Source.Index = uint32(f.u)
 			case fTimestamp:
-				op.Timestamp = int64(v)
+				op.Timestamp = int64(f.u)
 			}
-		case typ == protowire.BytesType && isBytesField(num):
-			v, n := protowire.ConsumeBytes(b)
-			if n < 0 {
-				return op, errOpField{num, protowire.ParseError(n).Error()}
-			}
-			b = b[n:]
-			switch num {
+		case f.typ == protowire.BytesType && isBytesField(f.num):
+			switch f.num {
 			case fSrcTopic:
-				op.Source.Topic = string(v)
+				op.Source.Topic = string(f.b)
 			case fTeam:
-				op.Team = string(v)
+				op.Team = string(f.b)
 			case fDistinctID:
-				op.DistinctID = string(v)
+				op.DistinctID = string(f.b)
 			case fEventUUID:
-				op.EventUUID = string(v)
+				op.EventUUID = string(f.b)
 			case fMerge:
-				m, err := decodeMerge(v)
+				m, err := decodeMerge(f.b)
 				if err != nil {
-					return op, errOpField{num, err.Error()}
+					return errOpField{f.num, err.Error()}
 				}
 				op.Merge = &m
 			case fSet, fSetOnce:
-				kv, err := decodeKV(v)
+				kv, err := decodeKV(f.b)
 				if err != nil {
-					return op, errOpField{num, err.Error()}
+					return errOpField{f.num, err.Error()}
 				}
-				if num == fSet {
+				if f.num == fSet {
 					op.Set = append(op.Set, kv)
 				} else {
 					op.SetOnce = append(op.SetOnce, kv)
 				}
 			case fUnset:
-				op.Unset = append(op.Unset, string(v))
+				op.Unset = append(op.Unset, string(f.b))
 			case fPersonID:
-				if len(v) != len(op.PersonID) {
-					return op, errOpField{num, fmt.Sprintf("person id of %d bytes, want %d", len(v), len(op.PersonID))}
+				if len(f.b) != len(op.PersonID) {
+					return errOpField{f.num, fmt.Sprintf("person id of %d bytes, want %d", len(f.b), len(op.PersonID))}
 				}
-				copy(op.PersonID[:], v)
+				copy(op.PersonID[:], f.b)
 			}
-		default:
-			if isVarintField(num) || isBytesField(num) {
-				return op, errOpField{num, fmt.Sprintf("wire type %d", typ)}
-			}
-			n := protowire.ConsumeFieldValue(num, typ, b)
-			if n < 0 {
-				return op, errOpField{num, protowire.ParseError(n).Error()}
-			}
-			b = b[n:]
+		case isVarintField(f.num) || isBytesField(f.num):
+			return errOpField{f.num, fmt.Sprintf("wire type %d", f.typ)}
 		}
+		return nil
+	})
+	if err != nil {
+		return unionfind.Op{}, err
 	}
 	if version != opVersionProto {
 		return unionfind.Op{}, fmt.Errorf("%w: %d", errOpVersion, version)
 	}
 	return op, nil
+}
+
+// field is one protobuf field: its number, wire type, and value — u for a
+// varint, b (a window of the input) for a length-delimited field; other
+// wire types' values are skipped.
+type field struct {
+	num protowire.Number
+	typ protowire.Type
+	u   uint64
+	b   []byte
+}
+
+// eachField calls fn with every field of the message b, in order, and stops
+// at fn's first error or at malformed input.
+func eachField(b []byte, fn func(field) error) error {
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return fmt.Errorf("tag: %w", protowire.ParseError(n))
+		}
+		b = b[n:]
+		f := field{num: num, typ: typ}
+		switch typ {
+		case protowire.VarintType:
+			f.u, n = protowire.ConsumeVarint(b)
+		case protowire.BytesType:
+			f.b, n = protowire.ConsumeBytes(b)
+		default:
+			n = protowire.ConsumeFieldValue(num, typ, b)
+		}
+		if n < 0 {
+			return errOpField{num, protowire.ParseError(n).Error()}
+		}
+		b = b[n:]
+		if err := fn(f); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func isVarintField(num protowire.Number) bool {
@@ -303,64 +325,28 @@ func isBytesField(num protowire.Number) bool {
 }
 
 func decodeMerge(b []byte) (m unionfind.Merge, err error) {
-	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
-			return m, protowire.ParseError(n)
-		}
-		b = b[n:]
+	err = eachField(b, func(f field) error {
 		switch {
-		case num == fMergeOther && typ == protowire.BytesType:
-			v, n := protowire.ConsumeBytes(b)
-			if n < 0 {
-				return m, protowire.ParseError(n)
-			}
-			m.Other, b = string(v), b[n:]
-		case num == fMergeGuarded && typ == protowire.VarintType:
-			v, n := protowire.ConsumeVarint(b)
-			if n < 0 {
-				return m, protowire.ParseError(n)
-			}
-			m.Guarded, b = v != 0, b[n:]
-		default:
-			n := protowire.ConsumeFieldValue(num, typ, b)
-			if n < 0 {
-				return m, protowire.ParseError(n)
-			}
-			b = b[n:]
+		case f.num == fMergeOther && f.typ == protowire.BytesType:
+			m.Other = string(f.b)
+		case f.num == fMergeGuarded && f.typ == protowire.VarintType:
+			m.Guarded = f.u != 0
 		}
-	}
-	return m, nil
+		return nil
+	})
+	return m, err
 }
 
 // decodeKV decodes a KV; its value is a window of b.
 func decodeKV(b []byte) (kv unionfind.KV, err error) {
-	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
-			return kv, protowire.ParseError(n)
-		}
-		b = b[n:]
+	err = eachField(b, func(f field) error {
 		switch {
-		case num == fKVKey && typ == protowire.BytesType:
-			v, n := protowire.ConsumeBytes(b)
-			if n < 0 {
-				return kv, protowire.ParseError(n)
-			}
-			kv.Key, b = string(v), b[n:]
-		case num == fKVValue && typ == protowire.BytesType:
-			v, n := protowire.ConsumeBytes(b)
-			if n < 0 {
-				return kv, protowire.ParseError(n)
-			}
-			kv.Value, b = json.RawMessage(v[:len(v):len(v)]), b[n:]
-		default:
-			n := protowire.ConsumeFieldValue(num, typ, b)
-			if n < 0 {
-				return kv, protowire.ParseError(n)
-			}
-			b = b[n:]
+		case f.num == fKVKey && f.typ == protowire.BytesType:
+			kv.Key = string(f.b)
+		case f.num == fKVValue && f.typ == protowire.BytesType:
+			kv.Value = json.RawMessage(f.b[:len(f.b):len(f.b)])
 		}
-	}
-	return kv, nil
+		return nil
+	})
+	return kv, err
 }
