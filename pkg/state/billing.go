@@ -1,6 +1,9 @@
 package state
 
-import "fmt"
+import (
+	"fmt"
+	"math"
+)
 
 // BillingDelta is a change to one billing total: Count events of Class
 // ("identified", "anonymous", …) for Team in Month ("2026-11").
@@ -9,17 +12,36 @@ type BillingDelta struct {
 	Count              int64
 }
 
-// ApplyBilling folds deltas into the billing totals and records the next
+// ApplyBilling is FoldBilling for callers that do not need to know which
+// deltas were refused (tests, tools): they are skipped all the same.
+func (s *Store) ApplyBilling(deltas []BillingDelta, offsets map[int32]int64) error {
+	_, err := s.FoldBilling(deltas, offsets)
+	return err
+}
+
+// FoldBilling folds deltas into the billing totals and records the next
 // billing_usage offset of each partition in offsets, in one transaction, so
 // totals and offsets never disagree and a replay from BillingOffsets is
 // exact. The billing view is its only writer.
-func (s *Store) ApplyBilling(deltas []BillingDelta, offsets map[int32]int64) error {
+//
+// Every add is checked: a delta with a negative count, or one that would
+// carry its total past math.MaxInt64, is skipped — that delta only, the
+// others are folded — and its index in deltas is returned in refused, in
+// order. Whether a delta is refused depends only on the deltas folded
+// before it, so every replica refuses the same ones. A delta whose key is
+// over MaxKeyBytes (a huge team) is refused the same way.
+func (s *Store) FoldBilling(deltas []BillingDelta, offsets map[int32]int64) (refused []int, err error) {
 	if s.closed.Load() {
-		return ErrClosed
+		return nil, ErrClosed
 	}
-	err := s.eng.update(func(w kvWriter) error {
-		for _, d := range deltas {
+	err = s.eng.update(func(w kvWriter) error {
+		refused = refused[:0]
+		for i, d := range deltas {
 			k := billingKey(nil, d.Team, d.Month, d.Class)
+			if len(k) > MaxKeyBytes {
+				refused = append(refused, i)
+				continue
+			}
 			var cur int64
 			_, err := w.get(k, func(v []byte) (err error) {
 				cur, err = decodeI64("billing total", v)
@@ -27,6 +49,10 @@ func (s *Store) ApplyBilling(deltas []BillingDelta, offsets map[int32]int64) err
 			})
 			if err != nil {
 				return wrapKey(err, k)
+			}
+			if d.Count < 0 || cur > math.MaxInt64-d.Count {
+				refused = append(refused, i)
+				continue
 			}
 			if err := w.set(k, encodeI64(cur+d.Count)); err != nil {
 				return wrapKey(err, k)
@@ -42,11 +68,11 @@ func (s *Store) ApplyBilling(deltas []BillingDelta, offsets map[int32]int64) err
 	})
 	if err != nil {
 		if IsTxnTooBig(err) {
-			return fmt.Errorf("%w: billing: %w", ErrTxnTooBig, err)
+			return nil, fmt.Errorf("%w: billing: %w", ErrTxnTooBig, err)
 		}
-		return fmt.Errorf("state: apply billing: %w", err)
+		return nil, fmt.Errorf("state: apply billing: %w", err)
 	}
-	return nil
+	return refused, nil
 }
 
 // BillingTotals calls fn for every billing total, in key order (by team,

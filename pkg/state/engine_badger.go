@@ -95,6 +95,9 @@ func (t badgerTxn) scan(prefix, from []byte, keysOnly bool, fn func(key, val []b
 }
 
 func (t badgerTxn) set(key, val []byte) error {
+	if err := checkWrite(key, val); err != nil {
+		return err
+	}
 	return t.txn.Set(key, val)
 }
 

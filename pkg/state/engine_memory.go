@@ -117,6 +117,9 @@ func (t *memTxn) set(key, val []byte) error {
 	if !t.write {
 		return ErrReadOnly
 	}
+	if err := checkWrite(key, val); err != nil {
+		return err
+	}
 	k := string(key)
 	old, existed := t.e.vals[k]
 	t.undo = append(t.undo, undoRecord{key: k, val: old, existed: existed})

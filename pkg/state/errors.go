@@ -2,6 +2,7 @@ package state
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/dgraph-io/badger/v4"
@@ -31,7 +32,61 @@ var (
 
 	// ErrClosed is returned by every method of a Store after Close.
 	ErrClosed = errors.New("state: store is closed")
+
+	// ErrKeyTooLarge is returned by a write whose key is longer than
+	// MaxKeyBytes. Nothing was written by that call. The error names the
+	// key's length and tag, never the key (it holds ids). Classify with
+	// IsInvalidWrite.
+	ErrKeyTooLarge = errors.New("state: key too large")
+
+	// ErrValueTooLarge is returned by a write whose value is longer than
+	// MaxValueBytes. Nothing was written by that call. Classify with
+	// IsInvalidWrite.
+	ErrValueTooLarge = errors.New("state: value too large")
 )
+
+// MaxKeyBytes is the longest key a Store writes: Badger's own limit (it
+// refuses keys over 65,000 bytes). Both engines enforce it, so a write is
+// refused the same way whichever engine is under the Store.
+const MaxKeyBytes = 65000
+
+// MaxValueBytes is the longest value a Store writes (64 MiB). Badger accepts
+// values up to its value-log file size (1 GiB by default); the Store's own,
+// smaller bound is what every replica and both engines enforce alike.
+const MaxValueBytes = 64 << 20
+
+// IsInvalidWrite reports whether err says a write was refused for what it
+// would write — a key or value over the bounds above, or a key Badger
+// reserves — rather than for the state of the disk or the database. The
+// same write is refused the same way on every replica, so the caller may
+// treat it as a property of its input (the applier rejects the op).
+func IsInvalidWrite(err error) bool {
+	return errors.Is(err, ErrKeyTooLarge) || errors.Is(err, ErrValueTooLarge) ||
+		errors.Is(err, badger.ErrEmptyKey) || errors.Is(err, badger.ErrInvalidKey)
+}
+
+// checkWrite refuses a key or value beyond the Store's bounds; both engines
+// call it first in set.
+func checkWrite(key, val []byte) error {
+	switch {
+	case len(key) > MaxKeyBytes:
+		return fmt.Errorf("%w: %d bytes under tag %q, at most %d", ErrKeyTooLarge, len(key), keyTag(key), MaxKeyBytes)
+	case len(val) > MaxValueBytes:
+		return fmt.Errorf("%w: %d bytes under tag %q, at most %d", ErrValueTooLarge, len(val), keyTag(key), MaxValueBytes)
+	}
+	return nil
+}
+
+// keyTag is the tag of a key (keys.go): its bytes up to and including the
+// first '/', at most 4.
+func keyTag(key []byte) string {
+	for i := 0; i < len(key) && i < 4; i++ {
+		if key[i] == '/' {
+			return string(key[:i+1])
+		}
+	}
+	return ""
+}
 
 // IsLocked reports whether err says the state directory is held by another
 // process (see ErrLocked).
