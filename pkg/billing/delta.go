@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
+	"unicode"
 )
 
 // Key identifies one billing counter: a team, a calendar month ("YYYY-MM",
@@ -44,22 +45,63 @@ type Delta struct {
 // Key returns the counter that d adds to.
 func (d Delta) Key() Key { return Key{Team: d.Team, Month: d.Month, Class: d.Class} }
 
-// Validate reports whether d can be folded into totals: a non-empty team, a
-// "YYYY-MM" month, a defined class and a count of zero or more. The error
-// wraps ErrInvalidDelta and the specific reason.
+// Bounds of a Delta that can be folded (Validate). billing_usage can be
+// written by anyone with access to the topic, so its deltas are checked
+// like input before they reach a key or a total.
+const (
+	// MaxTeamBytes is the longest team of a delta: the bound of a team
+	// everywhere (SEMANTICS.md §1, invalid_team), since the team is part
+	// of a key.
+	MaxTeamBytes = 200
+
+	// MaxDeltaCount is the largest count of one delta. The resolver writes
+	// one delta per team, month and class of a batch, so a count is at
+	// most one batch's records (stream.max_batch_records, 2,000 by
+	// default); a billion leaves room for any batch and keeps a month's
+	// total far from the range of int64 for nine billion deltas.
+	MaxDeltaCount = 1_000_000_000
+
+	// MinMonth and MaxMonth bound the month of a delta: every month a
+	// Kafka record timestamp (milliseconds since 1970, SEMANTICS.md §7)
+	// can fall in up to year 9999. Months compare as strings.
+	MinMonth = "1970-01"
+	MaxMonth = "9999-12"
+)
+
+// Validate reports whether d can be folded into totals: a team of 1 to
+// MaxTeamBytes bytes without control characters, a "YYYY-MM" month within
+// [MinMonth, MaxMonth], a defined class and a count of 1 to MaxDeltaCount.
+// The error wraps ErrInvalidDelta and the specific reason; it never
+// carries the team (it may be 200 bytes of anything).
 func (d Delta) Validate() error {
 	switch {
 	case d.Team == "":
 		return fmt.Errorf("billing: %w: empty team", ErrInvalidDelta)
+	case len(d.Team) > MaxTeamBytes:
+		return fmt.Errorf("billing: %w: %w: team of %d bytes, at most %d", ErrInvalidDelta, ErrInvalidTeam, len(d.Team), MaxTeamBytes)
+	case hasControl(d.Team):
+		return fmt.Errorf("billing: %w: %w: team holds a control character", ErrInvalidDelta, ErrInvalidTeam)
 	case !d.Class.Valid():
 		return fmt.Errorf("billing: %w: %w %s", ErrInvalidDelta, ErrUnknownClass, d.Class)
 	case d.Count < 0:
 		return fmt.Errorf("billing: %w: %w %d", ErrInvalidDelta, ErrNegativeEvents, d.Count)
+	case d.Count == 0 || d.Count > MaxDeltaCount:
+		return fmt.Errorf("billing: %w: %w: %d, want 1 to %d", ErrInvalidDelta, ErrDeltaCount, d.Count, MaxDeltaCount)
 	}
-	if _, err := ParseMonth(d.Month); err != nil {
-		return fmt.Errorf("billing: %w: %w %q", ErrInvalidDelta, ErrInvalidMonth, d.Month)
+	if _, err := ParseMonth(d.Month); err != nil || d.Month < MinMonth || d.Month > MaxMonth {
+		return fmt.Errorf("billing: %w: %w %.16q (from %s to %s)", ErrInvalidDelta, ErrInvalidMonth, d.Month, MinMonth, MaxMonth)
 	}
 	return nil
+}
+
+// hasControl reports whether s holds a control character (C0, DEL or C1).
+func hasControl(s string) bool {
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return true
+		}
+	}
+	return false
 }
 
 // DecodeDelta decodes and validates one billing_usage record value. Unknown

@@ -2,6 +2,8 @@ package billing
 
 import (
 	"encoding/json"
+	"math"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -12,7 +14,9 @@ func TestDeltaJSONRoundTrip(t *testing.T) {
 	for _, d := range []Delta{
 		{Team: "1", Month: "2026-11", Class: Anonymous, Count: 42},
 		{Team: "phc_abc", Month: "2027-01", Class: Identified, Count: 1},
-		{Team: "2", Month: "2026-12", Class: Excluded, Count: 9_223_372_036_854_775_807},
+		{Team: "2", Month: "2026-12", Class: Excluded, Count: MaxDeltaCount},
+		{Team: strings.Repeat("é", MaxTeamBytes/2), Month: MinMonth, Class: Anonymous, Count: 1},
+		{Team: "t", Month: MaxMonth, Class: Anonymous, Count: 1},
 	} {
 		b, err := json.Marshal(d)
 		require.NoError(t, err)
@@ -44,11 +48,55 @@ func TestDecodeDelta(t *testing.T) {
 		`{"team":"1","month":"2026-11","class":2,"count":3}`,
 		`{"team":"1","month":"2026-11","class":"identified","count":-3}`,
 		`{"team":"1","month":"2026-11","class":"identified","count":"3"}`,
+		`null`,
 	} {
 		_, err := DecodeDelta([]byte(bad))
 		assert.ErrorIs(t, err, ErrInvalidDelta, "%s", bad)
 	}
 	assert.ErrorIs(t, Delta{Team: "1", Month: "2026-11", Class: 9}.Validate(), ErrUnknownClass)
+	_, err = DecodeDelta(nil) // a Kafka tombstone
+	assert.ErrorIs(t, err, ErrInvalidDelta)
+}
+
+// The bounds of a delta (issue 11, item 5: two forged deltas of MaxInt64
+// overflowed a total; backdated events were billed to 0001-01; a 70 kB team
+// reached a key). Each is refused with its reason, and the error never
+// carries the team.
+func TestDeltaBounds(t *testing.T) {
+	ok := Delta{Team: "1", Month: "2026-11", Class: Identified, Count: 1}
+	require.NoError(t, ok.Validate())
+	huge := strings.Repeat("T", 70_000)
+	for name, c := range map[string]struct {
+		d    Delta
+		want error
+	}{
+		"count MaxInt64":     {Delta{Team: "1", Month: "2026-11", Class: Identified, Count: math.MaxInt64}, ErrDeltaCount},
+		"count above bound":  {Delta{Team: "1", Month: "2026-11", Class: Identified, Count: MaxDeltaCount + 1}, ErrDeltaCount},
+		"count zero":         {Delta{Team: "1", Month: "2026-11", Class: Identified}, ErrDeltaCount},
+		"count negative":     {Delta{Team: "1", Month: "2026-11", Class: Identified, Count: -1}, ErrNegativeEvents},
+		"count MinInt64":     {Delta{Team: "1", Month: "2026-11", Class: Identified, Count: math.MinInt64}, ErrNegativeEvents},
+		"team 201 bytes":     {Delta{Team: strings.Repeat("t", MaxTeamBytes+1), Month: "2026-11", Class: Identified, Count: 1}, ErrInvalidTeam},
+		"team 70 kB":         {Delta{Team: huge, Month: "2026-11", Class: Identified, Count: 1}, ErrInvalidTeam},
+		"team with newline":  {Delta{Team: "1\nforged log line", Month: "2026-11", Class: Identified, Count: 1}, ErrInvalidTeam},
+		"team with DEL":      {Delta{Team: "1\x7f", Month: "2026-11", Class: Identified, Count: 1}, ErrInvalidTeam},
+		"team with C1":       {Delta{Team: "1\u0085", Month: "2026-11", Class: Identified, Count: 1}, ErrInvalidTeam},
+		"month 0001-01":      {Delta{Team: "1", Month: "0001-01", Class: Identified, Count: 1}, ErrInvalidMonth},
+		"month 1969-12":      {Delta{Team: "1", Month: "1969-12", Class: Identified, Count: 1}, ErrInvalidMonth},
+		"month 2026-13":      {Delta{Team: "1", Month: "2026-13", Class: Identified, Count: 1}, ErrInvalidMonth},
+		"month with a day":   {Delta{Team: "1", Month: "2026-11-01", Class: Identified, Count: 1}, ErrInvalidMonth},
+		"month 70 kB":        {Delta{Team: "1", Month: huge, Class: Identified, Count: 1}, ErrInvalidMonth},
+		"month empty":        {Delta{Team: "1", Class: Identified, Count: 1}, ErrInvalidMonth},
+		"class out of range": {Delta{Team: "1", Month: "2026-11", Class: 200, Count: 1}, ErrUnknownClass},
+	} {
+		t.Run(name, func(t *testing.T) {
+			err := c.d.Validate()
+			assert.ErrorIs(t, err, ErrInvalidDelta)
+			assert.ErrorIs(t, err, c.want)
+			if err != nil {
+				assert.Less(t, len(err.Error()), 200, "the error is short: it never carries the team or month in full")
+			}
+		})
+	}
 }
 
 // FuzzDecodeDelta: DecodeDelta never panics; whatever it accepts is valid and

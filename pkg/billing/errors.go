@@ -64,8 +64,16 @@ var (
 	// ErrInvalidShare: an identified share outside [0, 1], or NaN.
 	ErrInvalidShare = errors.New("identified share must be within [0, 1]")
 
+	// ErrInvalidTeam: a team over MaxTeamBytes or holding a control
+	// character.
+	ErrInvalidTeam = errors.New("invalid team")
+
+	// ErrDeltaCount: a delta count of zero or above MaxDeltaCount.
+	ErrDeltaCount = errors.New("delta count out of range")
+
 	// ErrInvalidDelta: a billing_usage record that cannot be folded into the
-	// totals (bad JSON, empty team, bad month or class, negative count).
+	// totals (bad JSON; a team, month, class or count out of bounds: see
+	// Delta.Validate).
 	ErrInvalidDelta = errors.New("invalid billing delta")
 )
 

@@ -44,6 +44,13 @@ func (r *Report) WriteTable(w io.Writer) error {
 	t.row(append([]string{"TEAM", "MONTH"}, tableHeader...)...)
 	for _, s := range r.Statements {
 		lead := []string{s.Team, s.Month}
+		if s.Error != "" {
+			t.row(s.Team, s.Month, "anonymous", count(s.Anonymous.Events), "", "", "")
+			t.row(s.Team, s.Month, "identified", count(s.Identified.Events), "", "", "")
+			t.row(s.Team, s.Month, "excluded", count(s.ExcludedEvents), "", "", "not billed")
+			t.row(s.Team, s.Month, "error", "", "", "", s.Error)
+			continue
+		}
 		t.cost(lead, s.Anonymous)
 		t.cost(lead, s.Identified)
 		t.row(s.Team, s.Month, "excluded", count(s.ExcludedEvents), "", "", "not billed")
@@ -151,6 +158,9 @@ var csvHeader = []string{"team", "month", "line", "class", "tier_from", "tier_up
 //	total           the billed events and the bill
 //	all_identified  the billed events and their cost if all were identified
 //	saving          all_identified − total
+//	error           the statement could not be priced: amount_usd holds
+//	                the reason, the class lines before it the counts and no
+//	                amounts (Statement.Error)
 //
 // Cells that do not apply are empty. Counts are plain integers; amounts are
 // exact decimals (see FormatUSD).
@@ -161,6 +171,14 @@ func (r *Report) WriteCSV(w io.Writer) error {
 	for _, s := range r.Statements {
 		row := func(line, class, from, upTo, events, price, amount string) {
 			_ = cw.Write([]string{s.Team, s.Month, line, class, from, upTo, events, price, amount})
+		}
+		if s.Error != "" {
+			for _, c := range []Cost{s.Anonymous, s.Identified} {
+				row("class", c.Class.String(), "", "", i64(c.Events), "", "")
+			}
+			row("class", Excluded.String(), "", "", i64(s.ExcludedEvents), "", FormatUSD(0))
+			row("error", "", "", "", "", "", s.Error)
+			continue
 		}
 		for _, c := range []Cost{s.Anonymous, s.Identified} {
 			row("class", c.Class.String(), "", "", i64(c.Events), "", FormatUSD(c.Total))

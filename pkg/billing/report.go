@@ -31,6 +31,14 @@ type Statement struct {
 	// up volume discounts (300M events, a quarter identified, cost $278.40
 	// more than all identified).
 	Saving Money `json:"saving"`
+	// Error, when not empty, says why this team-month could not be priced
+	// (a total beyond the range of Money, a negative total, a class this
+	// binary does not know); its amounts are then zero and its counts are
+	// those of the classes it could read. Only this statement is affected:
+	// the rest of the report is priced as usual. Err is the same error,
+	// for errors.Is (ErrOverflow, ErrNegativeEvents, ErrUnknownClass).
+	Error string `json:"error,omitempty"`
+	Err   error  `json:"-"`
 }
 
 // BilledEvents is the number of events the statement bills (anonymous and
@@ -49,9 +57,11 @@ type Report struct {
 // class: the billing view) under p, keeping the team-months that f selects.
 // Each team-month that has a key in totals, of any class, gets a Statement.
 //
-// It returns an error wrapping ErrInvalidMonth for a bad f.Month,
-// ErrUnknownClass or ErrNegativeEvents for a bad entry of totals, and
-// ErrOverflow for a cost beyond the range of Money.
+// It returns an error (wrapping ErrInvalidMonth) only for a bad f.Month. A
+// team-month that cannot be priced — a class that is not defined, a
+// negative total, a cost beyond the range of Money (ErrOverflow) — gets a
+// Statement with Error set and zero amounts, and the others are priced as
+// usual: one team's bad totals never fail the report of every team.
 func NewReport(totals map[Key]int64, p Pricing, f Filter) (*Report, error) {
 	if f.Month != "" {
 		if _, err := ParseMonth(f.Month); err != nil {
@@ -59,29 +69,48 @@ func NewReport(totals map[Key]int64, p Pricing, f Filter) (*Report, error) {
 		}
 	}
 	type teamMonth struct{ team, month string }
-	counts := make(map[teamMonth]*[numClasses]int64)
+	type acc struct {
+		n                     [numClasses]int64
+		badClass, badNegative bool
+	}
+	counts := make(map[teamMonth]*acc)
 	for k, n := range totals {
 		if (f.Team != "" && k.Team != f.Team) || (f.Month != "" && k.Month != f.Month) {
 			continue
 		}
-		if !k.Class.Valid() {
-			return nil, fmt.Errorf("billing: report: team %q month %q: %w %s", k.Team, k.Month, ErrUnknownClass, k.Class)
-		}
-		if n < 0 {
-			return nil, fmt.Errorf("billing: report: team %q month %q %s: %w %d", k.Team, k.Month, k.Class, ErrNegativeEvents, n)
-		}
 		tm := teamMonth{k.Team, k.Month}
-		if counts[tm] == nil {
-			counts[tm] = new([numClasses]int64)
+		a := counts[tm]
+		if a == nil {
+			a = new(acc)
+			counts[tm] = a
 		}
-		counts[tm][k.Class] = n
+		switch {
+		case !k.Class.Valid():
+			a.badClass = true
+		case n < 0:
+			a.badNegative = true
+		default:
+			a.n[k.Class] = n
+		}
 	}
 
 	r := &Report{Month: f.Month, Team: f.Team, Statements: make([]Statement, 0, len(counts))}
-	for tm, c := range counts {
-		s, err := newStatement(p, tm.team, tm.month, c[Excluded], c[Anonymous], c[Identified])
+	for tm, a := range counts {
+		var s Statement
+		var err error
+		switch {
+		case a.badClass:
+			err = fmt.Errorf("billing: report: a total of a class this binary does not know: %w", ErrUnknownClass)
+		case a.badNegative:
+			err = fmt.Errorf("billing: report: a negative total: %w", ErrNegativeEvents)
+		default:
+			s, err = newStatement(p, tm.team, tm.month, a.n[Excluded], a.n[Anonymous], a.n[Identified])
+		}
 		if err != nil {
-			return nil, fmt.Errorf("billing: report: team %q month %q: %w", tm.team, tm.month, err)
+			s = Statement{Team: tm.team, Month: tm.month, ExcludedEvents: a.n[Excluded],
+				Anonymous:  Cost{Class: Anonymous, Events: a.n[Anonymous], Tiers: []TierCost{}},
+				Identified: Cost{Class: Identified, Events: a.n[Identified], Tiers: []TierCost{}},
+				Error:      err.Error(), Err: err}
 		}
 		r.Statements = append(r.Statements, s)
 	}

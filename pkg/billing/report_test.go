@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"flag"
+	"math"
 	"os"
 	"path/filepath"
 	"testing"
@@ -96,14 +97,65 @@ func TestReportFilter(t *testing.T) {
 func TestReportErrors(t *testing.T) {
 	_, err := NewReport(nil, DefaultPricing(), Filter{Month: "2026-13"})
 	assert.ErrorIs(t, err, ErrInvalidMonth)
-	_, err = NewReport(map[Key]int64{{"1", "2026-11", Class(9)}: 1}, DefaultPricing(), Filter{})
-	assert.ErrorIs(t, err, ErrUnknownClass)
-	_, err = NewReport(map[Key]int64{{"1", "2026-11", Anonymous}: -1}, DefaultPricing(), Filter{})
-	assert.ErrorIs(t, err, ErrNegativeEvents)
-	_, err = NewReport(map[Key]int64{{"1", "2026-11", Identified}: 1 << 62}, DefaultPricing(), Filter{})
-	assert.ErrorIs(t, err, ErrOverflow)
-	_, err = NewReport(map[Key]int64{{"1", "2026-11", Identified}: 1 << 62, {"1", "2026-11", Anonymous}: 1 << 62}, Pricing{}, Filter{})
-	assert.ErrorIs(t, err, ErrOverflow, "billed events overflow int64")
+	for name, c := range map[string]struct {
+		totals map[Key]int64
+		p      Pricing
+		want   error
+	}{
+		"unknown class":          {map[Key]int64{{"1", "2026-11", Class(9)}: 1}, DefaultPricing(), ErrUnknownClass},
+		"negative total":         {map[Key]int64{{"1", "2026-11", Anonymous}: -1}, DefaultPricing(), ErrNegativeEvents},
+		"cost overflow":          {map[Key]int64{{"1", "2026-11", Identified}: 1 << 62}, DefaultPricing(), ErrOverflow},
+		"billed events overflow": {map[Key]int64{{"1", "2026-11", Identified}: 1 << 62, {"1", "2026-11", Anonymous}: 1 << 62}, Pricing{}, ErrOverflow},
+	} {
+		t.Run(name, func(t *testing.T) {
+			r, err := NewReport(c.totals, c.p, Filter{})
+			require.NoError(t, err, "a bad team-month fails its statement, not the report")
+			require.Len(t, r.Statements, 1)
+			assert.ErrorIs(t, r.Statements[0].Err, c.want)
+			assert.NotEmpty(t, r.Statements[0].Error)
+			assert.Equal(t, Money(0), r.Statements[0].Total)
+		})
+	}
+}
+
+// One team whose totals overflow (issue 11, item 5: two forged deltas of
+// MaxInt64 made /v1/billing answer 500 for every team) gets a statement
+// with an error; every other team is priced as usual, and every rendering
+// works.
+func TestReportOneTeamOverflows(t *testing.T) {
+	totals := reportTotals()
+	totals[Key{"evil", "2026-11", Identified}] = math.MaxInt64
+	totals[Key{"evil", "2026-11", Anonymous}] = math.MaxInt64
+	r, err := NewReport(totals, DefaultPricing(), Filter{})
+	require.NoError(t, err)
+	require.Len(t, r.Statements, 5)
+	var evil Statement
+	for _, s := range r.Statements {
+		if s.Team == "evil" {
+			evil = s
+			continue
+		}
+		assert.Empty(t, s.Error, "%s/%s", s.Team, s.Month)
+	}
+	assert.ErrorIs(t, evil.Err, ErrOverflow)
+	assert.Equal(t, int64(math.MaxInt64), evil.Identified.Events)
+	assert.Equal(t, usd(t, "624.40"), r.Statements[0].Total, "team 1 is priced as before")
+
+	var table, js, cs bytes.Buffer
+	require.NoError(t, r.WriteTable(&table))
+	require.NoError(t, r.WriteJSON(&js))
+	require.NoError(t, r.WriteCSV(&cs))
+	assert.Contains(t, table.String(), "amount out of range")
+	assert.Contains(t, js.String(), `"error": "billing: `)
+	rows, err := csv.NewReader(bytes.NewReader(cs.Bytes())).ReadAll()
+	require.NoError(t, err, "every CSV row has the header's width")
+	var errRows []string
+	for _, row := range rows {
+		if row[2] == "error" {
+			errRows = append(errRows, row[0])
+		}
+	}
+	assert.Equal(t, []string{"evil"}, errRows)
 }
 
 func TestReportGolden(t *testing.T) {
