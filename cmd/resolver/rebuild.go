@@ -143,7 +143,7 @@ func (c *cli) rebuild(ctx context.Context, cfg Config, log *zap.Logger, every ti
 		return stateSummary{}, err
 	}
 	log.Info("rebuilt", zap.String("state_dir", dir), zap.Int64("ops_applied", res.Applied), zap.Int64("duplicates_skipped", res.Skipped),
-		zap.Int64("malformed", res.Malformed), zap.Duration("took", res.Took.Round(time.Millisecond)), zap.String("fingerprint", sum.Fingerprint))
+		zap.Int64("malformed", res.Malformed), zap.Int64("rejected", res.Rejected), zap.Duration("took", res.Took.Round(time.Millisecond)), zap.String("fingerprint", sum.Fingerprint))
 	return sum, nil
 }
 

@@ -28,11 +28,16 @@
 // From the applier (every instance applies every op, so these are the same
 // on every instance; do not sum them across instances):
 //
-//	resolver_identity_ops_total{result}                 applied / skipped (duplicate) / malformed
+//	resolver_identity_ops_total{result}                 applied / skipped (duplicate) / malformed (not an op) / rejected (no replica can apply it)
+//	resolver_applier_paused                             1 while paused at an op of an unknown version (waiting for an upgrade)
 //	resolver_identity_merges_total                      merge requests that joined two persons
 //	resolver_identity_merge_refusals_total{type}        merge requests refused, by warning type
 //	resolver_applier_lag_offsets                        identity_log records not yet applied
 //	resolver_applier_lag_seconds                        age of the last applied record while behind; 0 when caught up
+//
+// From the billing view (the same on every instance):
+//
+//	resolver_billing_deltas_total{result}               billing_usage records folded / malformed / rejected
 //
 // From the replica, read at scrape time:
 //

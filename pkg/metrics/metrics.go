@@ -43,6 +43,8 @@ type Metrics struct {
 	refusals   *prometheus.CounterVec
 	lagOffsets prometheus.Gauge
 	lagSeconds prometheus.Gauge
+	paused     prometheus.Gauge
+	billing    *prometheus.CounterVec
 
 	teamLabels prometheus.Gauge
 
@@ -52,7 +54,10 @@ type Metrics struct {
 	watched bool
 }
 
-var _ stream.Observer = (*Metrics)(nil)
+var (
+	_ stream.Observer        = (*Metrics)(nil)
+	_ stream.BillingObserver = (*Metrics)(nil)
+)
 
 // latencyBuckets go from 1ms to about 33s, doubling.
 var latencyBuckets = prometheus.ExponentialBuckets(0.001, 2, 16)
@@ -102,7 +107,7 @@ func New(cfg Config) *Metrics {
 
 		ops: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "resolver_identity_ops_total",
-			Help: "identity_log records handled by the applier, by result (applied, skipped as duplicates, malformed). The same on every instance.",
+			Help: "identity_log records handled by the applier, by result (applied; skipped as duplicates; malformed: not an op; rejected: an op no replica can apply). The same on every instance.",
 		}, []string{"result"}),
 		merges: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "resolver_identity_merges_total",
@@ -120,6 +125,14 @@ func New(cfg Config) *Metrics {
 			Name: "resolver_applier_lag_seconds",
 			Help: "Age of the last applied identity_log record while the applier is behind; 0 when caught up.",
 		}),
+		paused: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "resolver_applier_paused",
+			Help: "1 while the applier is paused at an identity_log op of a version this binary does not know (it waits for an upgrade), else 0.",
+		}),
+		billing: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "resolver_billing_deltas_total",
+			Help: "billing_usage records handled by the billing view, by result (folded; malformed: not a delta; rejected: out of bounds or overflowing its total). The same on every instance.",
+		}, []string{"result"}),
 		teamLabels: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "resolver_metrics_team_labels",
 			Help: "Teams with their own team label on resolver_events_stamped_total (at most admin.metrics_team_cap).",
@@ -127,7 +140,7 @@ func New(cfg Config) *Metrics {
 	}
 	m.reg.MustRegister(
 		m.consumed, m.stamped, m.deadLettered, m.warnings, m.opsLogged, m.transactions, m.batchSeconds, m.txnSeconds,
-		m.ops, m.merges, m.refusals, m.lagOffsets, m.lagSeconds, m.teamLabels,
+		m.ops, m.merges, m.refusals, m.lagOffsets, m.lagSeconds, m.paused, m.billing, m.teamLabels,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -136,8 +149,11 @@ func New(cfg Config) *Metrics {
 	for _, o := range []string{"committed", "aborted"} {
 		m.transactions.WithLabelValues(o)
 	}
-	for _, r := range []string{"applied", "skipped", "malformed"} {
+	for _, r := range []string{"applied", "skipped", "malformed", "rejected"} {
 		m.ops.WithLabelValues(r)
+	}
+	for _, r := range []string{"folded", "malformed", "rejected"} {
+		m.billing.WithLabelValues(r)
 	}
 	return m
 }
@@ -177,10 +193,23 @@ func (m *Metrics) ObserveApply(r *stream.ApplyReport) {
 	m.ops.WithLabelValues("applied").Add(float64(r.Applied))
 	m.ops.WithLabelValues("skipped").Add(float64(r.Skipped))
 	m.ops.WithLabelValues("malformed").Add(float64(r.Malformed))
+	m.ops.WithLabelValues("rejected").Add(float64(r.Rejected))
+	if r.Paused {
+		m.paused.Set(1)
+	} else {
+		m.paused.Set(0)
+	}
 	m.merges.Add(float64(r.Merges))
 	for _, c := range r.Refusals {
 		m.refusals.WithLabelValues(c.Key).Add(float64(c.N))
 	}
+}
+
+// ObserveBilling counts a fold of the billing view (stream.BillingObserver).
+func (m *Metrics) ObserveBilling(r *stream.BillingReport) {
+	m.billing.WithLabelValues("folded").Add(float64(r.Folded))
+	m.billing.WithLabelValues("malformed").Add(float64(r.Malformed))
+	m.billing.WithLabelValues("rejected").Add(float64(r.Rejected))
 }
 
 // ObserveLag sets the applier lag gauges (stream.Observer).

@@ -4,6 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,6 +26,18 @@ import (
 // transaction; halved while Badger says the transaction is too big.
 const applierBatch = 4096
 
+const (
+	// pauseLogInterval is how often a paused applier says so again.
+	pauseLogInterval = 30 * time.Second
+	// pausedRetryDelay is how long Wait holds a worker whose ops wait on a
+	// paused partition before it fails the batch (retryable): the backoff
+	// of the batch's retries while the instance waits for its upgrade.
+	pausedRetryDelay = 5 * time.Second
+	// maxRejectLogs bounds the warn lines of one chunk's rejected records;
+	// the metric counts them all.
+	maxRejectLogs = 10
+)
+
 // Applier replays identity_log into the local replica: every partition, in
 // log order, each chunk of records in one Badger transaction together with
 // the next offset to apply, so state and offsets never disagree.
@@ -30,6 +46,77 @@ const applierBatch = 4096
 // source (topic, partition, offset, index) is at or below the highest source
 // already applied from that source partition in that log partition: a batch
 // re-logged after a crash is applied once.
+//
+// # No single record stops the fleet
+//
+// Every replica applies the same log, so the applier sorts what can go
+// wrong with a record into three kinds (DESIGN.md, "No single record stops
+// the fleet"):
+//
+//   - Rejected, identically on every replica: a record that is not an op
+//     (undecodable, a Kafka tombstone: Malformed) and an op that decodes but
+//     cannot be applied for a reason that depends only on the op and the
+//     state before it (Rejected): unionfind.ErrInvalidOp, a write the store
+//     refuses for its size (state.IsInvalidWrite: a key over 65,000 bytes),
+//     an op whose writes alone do not fit one Badger transaction, a source
+//     that is not a record of the input topic (below). The record is
+//     skipped, its offset applied past, a warn line gives its identity_log
+//     partition and offset and its source coordinates (ids redacted), and
+//     the metric resolver_identity_ops_total{result="rejected"|"malformed"}
+//     counts it. An op is all or nothing: when one fails inside a chunk's
+//     transaction, the transaction is discarded and the chunk applied again
+//     without it, so none of its writes survive; the ops before it give the
+//     same result again, because applying is deterministic.
+//   - Paused: a record of an op version this binary does not know
+//     (errOpVersion) cannot be judged. Skipping it would make this replica
+//     differ for good from upgraded ones, so the applier applies the
+//     partition up to it and no further, logs it at error level (again every
+//     30s), sets resolver_applier_paused and Health to ErrApplierPaused, and
+//     waits for the instance to be upgraded; other partitions go on. Wait
+//     fails the batches that need the partition with a retryable error.
+//   - Local (anything else: I/O, a full disk, a closed or corrupt store): Run
+//     stops with an error that wraps ErrApplierStopped, names the cause and
+//     what to do, and Health reports it first.
+//
+// # Source offsets
+//
+// A forged op with source offset MaxInt64 would raise its source
+// partition's high-water mark so that every later real op of that partition
+// is skipped. So an op's source must be a record of the input topic
+// (Config.Topics.Raw, the only source of ops today: the workers log an op
+// for a record they consumed): the topic must be that topic, the partition
+// one of its partitions, the offset non-negative and below the partition's
+// end offset. End offsets are listed once and cached; the applier lists
+// them again only when an op claims an offset at or past the cached end, at
+// most once per chunk, after the chunk was fetched.
+//
+// What that guarantees, and what it does not:
+//
+//   - No legitimate op is ever rejected, on any replica, at any time: its
+//     source record was written before the op was logged, and a partition's
+//     end offset never goes down, so offset < end holds whenever the op is
+//     applied, and the listing made after the chunk was fetched sees it.
+//   - An op whose source is another topic, a negative partition or offset,
+//     or an offset the partition never reaches (MaxInt64) is rejected by
+//     every replica, live or rebuilt, forever. No op can raise a high-water
+//     mark past the end of its source partition as of when it is applied,
+//     so a forged op can only cause the skipping of real ops of records that
+//     already existed when it was applied and were not yet logged.
+//   - Not guaranteed: a forged op claiming an offset at or past the end when
+//     the live replicas apply it, but that the partition reaches later, is
+//     rejected by them and accepted by a replica that applies it after the
+//     partition has grown past it — a rebuild from the log start, a replica
+//     restored from an older snapshot, one that lagged that long. Such a
+//     replica then differs in that op and in real ops of that source
+//     partition, logged after it, with offsets up to the forged one. The
+//     same holds for a partition number the input topic gains later. The
+//     live fleet stays consistent. No rule on a moving end offset can close
+//     that window (the end an op was judged against is not in the log);
+//     what closes it is that nobody but the resolver can write identity_log
+//     (see the README's ACLs).
+//   - Renaming the input topic (topics.raw) makes the ops logged before the
+//     rename foreign: a rebuild after it rejects them. Rebuild before
+//     renaming, or keep the name.
 type Applier struct {
 	topic string
 	cl    *kgo.Client
@@ -41,17 +128,31 @@ type Applier struct {
 	obs   Observer    // nil: no reports
 	rep   ApplyReport // reused for every report
 
+	src        *sourceEnds   // the input topic's end offsets (Source offsets)
+	pauseLog   time.Duration // pauseLogInterval; tests shorten it
+	pauseRetry time.Duration // pausedRetryDelay; tests shorten it
+
 	mu      sync.Mutex
 	applied map[int32]int64 // next offset to apply, per log partition
-	changed chan struct{}   // closed and replaced after every commit
+	changed chan struct{}   // closed and replaced after every commit and pause
 	stopped chan struct{}   // closed when Run returns
+	paused  map[int32]pause // log partitions paused at a record of an unknown version
+	stopErr error           // why Run returned, wrapping ErrApplierStopped; set before stopped is closed
 
 	// Counters for metrics.
 	Applied   atomic.Int64 // ops applied
 	Skipped   atomic.Int64 // duplicate ops skipped
-	Malformed atomic.Int64 // records that are not ops (logged, skipped)
+	Malformed atomic.Int64 // records that are not ops (rejected: logged, skipped)
+	Rejected  atomic.Int64 // ops every replica refuses (logged, skipped)
 
 	last atomic.Int64 // record timestamp of the last applied record, Unix nanoseconds
+}
+
+// pause is where a log partition is paused.
+type pause struct {
+	offset  int64  // the record of the unknown version: the next offset to apply
+	version uint64 // its version
+	since   time.Time
 }
 
 // NewApplier makes an applier of cfg.Topics.IdentityLog into st, resuming
@@ -97,23 +198,37 @@ func NewApplier(ctx context.Context, cfg Config, st *state.Store, log *zap.Logge
 	if err != nil {
 		return nil, fmt.Errorf("stream: applier: %w", err)
 	}
-	a := &Applier{
-		topic:   cfg.Topics.IdentityLog,
-		cl:      cl,
-		st:      st,
-		graph:   unionfind.Graph{MaxMergeMove: cfg.MaxMergeMove},
-		log:     log.Named("applier"),
-		batch:   applierBatch,
-		ids:     redact.Show(cfg.LogIDs),
-		obs:     cfg.Observer,
-		applied: applied,
-		changed: make(chan struct{}),
-		stopped: make(chan struct{}),
-	}
-	if a.applied == nil {
-		a.applied = map[int32]int64{}
+	a := newApplier(cfg, st, log, listEnds(kadm.NewClient(cl), cfg.Topics.Raw))
+	a.cl = cl
+	if applied != nil {
+		a.applied = applied
 	}
 	return a, nil
+}
+
+// newApplier is an Applier without its client: Run needs one (NewApplier
+// sets it), apply does not. list lists the input topic's end offsets.
+func newApplier(cfg Config, st *state.Store, log *zap.Logger, list func(context.Context) (map[int32]int64, error)) *Applier {
+	if log == nil {
+		log = zap.NewNop()
+	}
+	log = log.Named("applier")
+	return &Applier{
+		topic:      cfg.Topics.IdentityLog,
+		st:         st,
+		graph:      unionfind.Graph{MaxMergeMove: cfg.MaxMergeMove},
+		log:        log,
+		batch:      applierBatch,
+		ids:        redact.Show(cfg.LogIDs),
+		obs:        cfg.Observer,
+		src:        &sourceEnds{topic: cfg.Topics.Raw, list: list, log: log, backoff: cfg.Kafka.RetryBackoff},
+		pauseLog:   pauseLogInterval,
+		pauseRetry: pausedRetryDelay,
+		applied:    map[int32]int64{},
+		changed:    make(chan struct{}),
+		stopped:    make(chan struct{}),
+		paused:     map[int32]pause{},
+	}
 }
 
 // topicPartitions lists the partitions of a topic, waiting a little for a
@@ -141,11 +256,21 @@ func topicPartitions(ctx context.Context, adm *kadm.Client, topic string) ([]int
 	return nil, fmt.Errorf("stream: list partitions of %s: %w", topic, last)
 }
 
-// Run applies records until ctx is done or the store fails. It owns the
-// client and closes it on return.
-func (a *Applier) Run(ctx context.Context) error {
-	defer close(a.stopped)
+// Run applies records until ctx is done or a local failure stops it. It
+// owns the client and closes it on return. The error it returns wraps
+// ErrApplierStopped and names the cause and what to do; Health returns it
+// from then on. A record every replica refuses never stops it, and an op
+// of an unknown version pauses its partition (see Applier).
+func (a *Applier) Run(ctx context.Context) (err error) {
+	defer func() { err = a.finish(err) }()
 	defer a.cl.Close()
+	remind, stopRemind := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() { a.remindPaused(remind) })
+	defer func() {
+		stopRemind()
+		wg.Wait()
+	}()
 	for {
 		fs := a.cl.PollRecords(ctx, a.batch)
 		if ctx.Err() != nil || fs.IsClientClosed() {
@@ -164,10 +289,57 @@ func (a *Applier) Run(ctx context.Context) error {
 		}
 		var recs []*kgo.Record
 		fs.EachRecord(func(r *kgo.Record) { recs = append(recs, r) })
-		if err := a.apply(recs); err != nil {
-			return err
+		if err := a.apply(ctx, recs); err != nil {
+			if ctx.Err() != nil {
+				return nil // stopped while listing source offsets: nothing was half done
+			}
+			return fmt.Errorf("%w. The record is not the cause: every other replica applies it. The cause is local to this instance"+
+				" (its disk, its state directory, its process): fix it (free disk space, permissions, failing hardware), then restart;"+
+				" the applier resumes from its last committed offset (if the state directory is damaged, rebuild it: resolver rebuild)", err)
 		}
 	}
+}
+
+// finish records why Run returned and wakes everything waiting on the
+// applier; it returns Run's error, wrapping ErrApplierStopped.
+func (a *Applier) finish(err error) error {
+	stop := fmt.Errorf("%w: the instance is shutting down", ErrApplierStopped)
+	if err != nil {
+		err = fmt.Errorf("%w: %w", ErrApplierStopped, err)
+		stop = err
+	}
+	a.mu.Lock()
+	a.stopErr = stop
+	a.mu.Unlock()
+	close(a.stopped)
+	return err
+}
+
+// remindPaused logs again, every pauseLog, each partition still paused.
+func (a *Applier) remindPaused(ctx context.Context) {
+	t := time.NewTicker(a.pauseLog)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		a.mu.Lock()
+		ps := maps.Clone(a.paused)
+		a.mu.Unlock()
+		for _, p := range slices.Sorted(maps.Keys(ps)) {
+			a.logPaused(p, ps[p])
+		}
+	}
+}
+
+// logPaused says, at error level, that log partition p is paused.
+func (a *Applier) logPaused(p int32, ps pause) {
+	a.log.Error("applier PAUSED: an identity_log record holds an op version this binary does not know;"+
+		" nothing of its partition is applied past it until this instance is upgraded to a binary that reads it",
+		zap.String("topic", a.topic), zap.Int32("partition", p), zap.Int64("offset", ps.offset),
+		zap.Uint64("version", ps.version), zap.Duration("paused_for", time.Since(ps.since).Round(time.Second)))
 }
 
 // truncated is the error of a fetch of partition p that found its next
@@ -186,21 +358,133 @@ func (a *Applier) truncated(p int32, err error) error {
 		" and give identity_log a retention longer than any instance may lag", ErrLogTruncated, p, a.topic, next, err)
 }
 
-func (a *Applier) apply(recs []*kgo.Record) error {
-	for len(recs) > 0 {
-		n := min(len(recs), a.batch)
-		err := a.applyChunk(recs[:n])
-		if state.IsTxnTooBig(err) && n > 1 {
+// verdict is what the applier does with one identity_log record.
+type verdict uint8
+
+const (
+	vApply     verdict = iota // an op to apply (or skip as a duplicate)
+	vMalformed                // not an op: skipped, counted, logged
+	vRejected                 // an op every replica refuses: skipped, counted, logged
+	vHeld                     // at or after a pause: not applied, its offset not passed
+)
+
+// entry is one record on its way through apply.
+type entry struct {
+	rec     *kgo.Record
+	op      unionfind.Op
+	verdict verdict
+	reason  error // why it is malformed or rejected
+}
+
+// apply applies a poll's records. Its errors are local (a rejection is not
+// an error), or ctx's.
+func (a *Applier) apply(ctx context.Context, recs []*kgo.Record) error {
+	ents, err := a.classify(ctx, recs)
+	if err != nil {
+		return err
+	}
+	for len(ents) > 0 {
+		n := min(len(ents), a.batch)
+		err := a.applyChunk(ents[:n])
+		switch {
+		case state.IsTxnTooBig(err) && n > 1:
 			a.batch = max(n/2, 1)
 			continue
+		case state.IsTxnTooBig(err) && ents[0].verdict == vApply:
+			// One op whose writes alone do not fit a transaction: the same
+			// on every replica (the bound is Badger's, from options this
+			// binary fixes), so rejected like any op that cannot be applied.
+			ents[0].verdict, ents[0].reason = vRejected, fmt.Errorf("the op's writes do not fit one transaction: %w", err)
+			continue
+		case err != nil:
+			return fmt.Errorf("stream: apply identity_log partition %d offsets %d to %d: %w",
+				ents[0].rec.Partition, ents[0].rec.Offset, ents[n-1].rec.Offset, err)
 		}
-		if err != nil {
-			return fmt.Errorf("stream: apply identity_log: %w", err)
-		}
-		recs = recs[n:]
+		ents = ents[n:]
 	}
 	a.batch = applierBatch
 	return nil
+}
+
+// classify decodes recs and judges what can be judged before applying:
+// records that are not ops, sources that are not records of the input
+// topic, and records at or after a pause (which it starts, at a record of
+// an unknown version). Its only error is ctx's.
+func (a *Applier) classify(ctx context.Context, recs []*kgo.Record) ([]entry, error) {
+	ents := make([]entry, len(recs))
+	var unsure []int // ops whose source offset is at or past the cached end
+	for i, r := range recs {
+		e := &ents[i]
+		e.rec = r
+		a.mu.Lock()
+		_, held := a.paused[r.Partition]
+		a.mu.Unlock()
+		if held {
+			e.verdict = vHeld
+			continue
+		}
+		if r.Value == nil {
+			e.verdict, e.reason = vMalformed, errors.New("a Kafka tombstone (null value), not an op")
+			continue
+		}
+		op, err := decodeOp(r.Value)
+		var ve *opVersionError
+		switch {
+		case errors.As(err, &ve):
+			e.verdict = vHeld
+			a.startPause(r.Partition, r.Offset, ve.version)
+			continue
+		case err != nil:
+			e.verdict, e.reason = vMalformed, err
+			continue
+		}
+		e.op = op
+		if err := a.src.check(op.Source, false); err != nil {
+			if errors.Is(err, errSourceUnsure) {
+				unsure = append(unsure, i)
+				continue
+			}
+			e.verdict, e.reason = vRejected, err
+		}
+	}
+	if len(unsure) == 0 {
+		return ents, nil
+	}
+	// One listing for the chunk, made after every record of it was logged,
+	// so after every legitimate source record of it was written.
+	if err := a.src.refresh(ctx); err != nil {
+		return nil, err
+	}
+	for _, i := range unsure {
+		if err := a.src.check(ents[i].op.Source, true); err != nil {
+			ents[i].verdict, ents[i].reason = vRejected, err
+		}
+	}
+	return ents, nil
+}
+
+// startPause pauses log partition p at offset, a record of op version v.
+func (a *Applier) startPause(p int32, offset int64, v uint64) {
+	ps := pause{offset: offset, version: v, since: time.Now()}
+	a.mu.Lock()
+	a.paused[p] = ps
+	close(a.changed) // waiters of p look again
+	a.changed = make(chan struct{})
+	a.mu.Unlock()
+	if a.cl != nil {
+		a.cl.PauseFetchPartitions(map[string][]int32{a.topic: {p}})
+	}
+	a.logPaused(p, ps)
+}
+
+// errRetryWithout aborts a chunk's transaction to apply it again without
+// the op that failed.
+var errRetryWithout = errors.New("stream: apply the chunk again without a rejected op")
+
+// isRejected reports whether an error of applying one op is the op's, the
+// same on every replica, rather than the replica's.
+func isRejected(err error) bool {
+	return errors.Is(err, unionfind.ErrInvalidOp) || state.IsInvalidWrite(err)
 }
 
 // hwKey is a high-water mark's key: an identity_log partition and a source
@@ -211,98 +495,169 @@ type hwKey struct {
 	part  int32
 }
 
-func (a *Applier) applyChunk(recs []*kgo.Record) error {
+// applyChunk applies ents in one transaction. An op that fails for a
+// reason of its own (isRejected) is marked rejected and the chunk applied
+// again from the start without it, so none of its writes are kept.
+func (a *Applier) applyChunk(ents []entry) error {
 	next := map[int32]int64{}
-	var applied, skipped, malformed int64
+	var applied, skipped, malformed, rejected int64
 	rep := &a.rep
 	// The chunk's high-water marks, read once and written once at the end
 	// of the transaction rather than read and written for every op.
 	hws := map[hwKey]unionfind.Source{}
-	err := a.st.Update(func(tx state.Tx) error {
-		applied, skipped, malformed = 0, 0, 0
-		rep.Merges, rep.Refusals = 0, rep.Refusals[:0]
-		clear(hws)
-		dirty := map[hwKey]bool{}
-		for _, r := range recs {
-			next[r.Partition] = r.Offset + 1
-			op, err := decodeOp(r.Value)
-			if err != nil {
-				malformed++
-				a.log.Error("skipping identity_log record that is not an op", zap.Int32("partition", r.Partition), zap.Int64("offset", r.Offset), zap.Error(err))
-				continue
-			}
-			k := hwKey{r.Partition, op.Source.Topic, op.Source.Partition}
-			hw, ok := hws[k]
-			if !ok {
-				var err error
-				if hw, ok, err = tx.HighWater(k.log, k.topic, k.part); err != nil {
+	for {
+		bad := -1
+		var badErr error
+		err := a.st.Update(func(tx state.Tx) error {
+			applied, skipped, malformed, rejected = 0, 0, 0, 0
+			rep.Merges, rep.Refusals = 0, rep.Refusals[:0]
+			clear(hws)
+			clear(next)
+			dirty := map[hwKey]bool{}
+			for i := range ents {
+				e := &ents[i]
+				r := e.rec
+				switch e.verdict {
+				case vHeld:
+					continue
+				case vMalformed:
+					malformed++
+				case vRejected:
+					rejected++
+				}
+				next[r.Partition] = r.Offset + 1
+				if e.verdict != vApply {
+					continue
+				}
+				op := &e.op
+				k := hwKey{r.Partition, op.Source.Topic, op.Source.Partition}
+				hw, ok := hws[k]
+				if !ok {
+					var err error
+					if hw, ok, err = tx.HighWater(k.log, k.topic, k.part); err != nil {
+						return err
+					}
+					if ok {
+						hws[k] = hw
+					}
+				}
+				if ok && !hw.Less(op.Source) {
+					skipped++
+					continue
+				}
+				res, err := a.graph.Apply(tx, op)
+				if err == nil && !res.Empty() {
+					err = tx.PutOutbox(op.Source, res)
+				}
+				if err != nil {
+					// Errors of a corrupt replica name the ids involved.
+					err = a.ids.Error(err, opIDs(op)...)
+					if isRejected(err) {
+						bad, badErr = i, err
+						return errRetryWithout
+					}
 					return err
 				}
-				if ok {
-					hws[k] = hw
+				if a.obs != nil {
+					countMerge(rep, op, &res)
 				}
+				hws[k], dirty[k] = op.Source, true
+				applied++
 			}
-			if ok && !hw.Less(op.Source) {
-				skipped++
-				continue
-			}
-			res, err := a.graph.Apply(tx, &op)
-			if err != nil {
-				// Errors of a corrupt replica name the ids involved.
-				err = a.ids.Error(err, opIDs(&op)...)
-			}
-			if errors.Is(err, unionfind.ErrInvalidOp) {
-				malformed++
-				a.log.Error("skipping invalid op", zap.Int32("partition", r.Partition), zap.Int64("offset", r.Offset), zap.Error(err))
-				continue
-			}
-			if err != nil {
-				return err
-			}
-			if a.obs != nil {
-				countMerge(rep, &op, &res)
-			}
-			if !res.Empty() {
-				if err := tx.PutOutbox(op.Source, res); err != nil {
+			for k := range dirty {
+				if err := tx.SetHighWater(k.log, hws[k]); err != nil {
 					return err
 				}
 			}
-			hws[k], dirty[k] = op.Source, true
-			applied++
-		}
-		for k := range dirty {
-			if err := tx.SetHighWater(k.log, hws[k]); err != nil {
-				return err
+			for p, o := range next {
+				if err := tx.SetApplied(p, o); err != nil {
+					return err
+				}
 			}
+			return nil
+		})
+		if bad >= 0 && errors.Is(err, errRetryWithout) {
+			ents[bad].verdict, ents[bad].reason = vRejected, badErr
+			continue
 		}
-		for p, o := range next {
-			if err := tx.SetApplied(p, o); err != nil {
-				return err
-			}
+		if err != nil {
+			return err
 		}
-		return nil
-	})
-	if err != nil {
-		return err
+		break
 	}
 	a.Applied.Add(applied)
 	a.Skipped.Add(skipped)
 	a.Malformed.Add(malformed)
-	if n := len(recs); n > 0 {
-		a.last.Store(recs[n-1].Timestamp.UnixNano())
+	a.Rejected.Add(rejected)
+	if malformed+rejected > 0 {
+		a.logRejected(ents)
 	}
-	if a.obs != nil {
-		rep.Applied, rep.Skipped, rep.Malformed = int(applied), int(skipped), int(malformed)
-		a.obs.ObserveApply(rep)
+	var last *kgo.Record
+	for i := range ents {
+		if ents[i].verdict != vHeld {
+			last = ents[i].rec
+		}
+	}
+	if last != nil {
+		a.last.Store(last.Timestamp.UnixNano())
 	}
 	a.mu.Lock()
 	for p, o := range next {
 		a.applied[p] = o
 	}
+	paused := len(a.paused) > 0
 	close(a.changed)
 	a.changed = make(chan struct{})
 	a.mu.Unlock()
+	if a.obs != nil {
+		rep.Applied, rep.Skipped, rep.Malformed, rep.Rejected = int(applied), int(skipped), int(malformed), int(rejected)
+		rep.Paused = paused
+		a.obs.ObserveApply(rep)
+	}
 	return nil
+}
+
+// logRejected logs the chunk's malformed and rejected records at warn
+// level, the first maxRejectLogs of them, with their coordinates. Every
+// replica logs the same lines. Nothing unbounded reaches the log: the
+// source topic and the reason are clipped, ids are redacted.
+func (a *Applier) logRejected(ents []entry) {
+	n := 0
+	for i := range ents {
+		e := &ents[i]
+		if e.verdict != vMalformed && e.verdict != vRejected {
+			continue
+		}
+		n++
+		if n > maxRejectLogs {
+			continue
+		}
+		fields := []zap.Field{zap.String("topic", a.topic), zap.Int32("partition", e.rec.Partition), zap.Int64("offset", e.rec.Offset)}
+		if e.verdict == vMalformed {
+			a.log.Warn("skipping identity_log record that is not an op", append(fields,
+				zap.Int("bytes", len(e.rec.Value)), zap.String("reason", clip(e.reason.Error())))...)
+			continue
+		}
+		op := &e.op
+		a.log.Warn("rejecting op that no replica can apply", append(fields,
+			zap.String("source_topic", clip(op.Source.Topic)), zap.Int32("source_partition", op.Source.Partition),
+			zap.Int64("source_offset", op.Source.Offset), zap.Uint32("source_index", op.Source.Index),
+			zap.Stringer("kind", op.Kind), zap.Int("team_bytes", len(op.Team)),
+			zap.String("reason", clip(e.reason.Error())))...) // redacted where it came from the graph or the store
+	}
+	if n > maxRejectLogs {
+		a.log.Warn("more identity_log records skipped in this chunk (see resolver_identity_ops_total)",
+			zap.String("topic", a.topic), zap.Int("not_logged", n-maxRejectLogs))
+	}
+}
+
+// clip bounds a string of hostile origin for a log line.
+func clip(s string) string {
+	const most = 256
+	if len(s) <= most {
+		return s
+	}
+	return s[:most] + "…(" + strconv.Itoa(len(s)) + " bytes)"
 }
 
 // countMerge adds the outcome of an applied merge request to rep. The
@@ -329,30 +684,65 @@ func opIDs(op *unionfind.Op) []string {
 	return []string{op.DistinctID}
 }
 
-// errApplierStopped is returned by Wait once the applier has stopped.
-var errApplierStopped = fmt.Errorf("%w: applier stopped", errFatal)
-
 // Offsets returns a copy of the next offset to apply per log partition.
 func (a *Applier) Offsets() map[int32]int64 {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	out := make(map[int32]int64, len(a.applied))
-	for p, o := range a.applied {
-		out[p] = o
+	return maps.Clone(a.applied)
+}
+
+// Health is nil while the applier applies normally. Otherwise it is an
+// error wrapping ErrApplierPaused (naming each paused partition, its
+// offset and the op version there) while a partition waits for an upgrade,
+// or ErrApplierStopped with the cause once Run has returned. It is safe to
+// call from any goroutine; readiness (/readyz) uses it.
+func (a *Applier) Health() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.stopErr != nil {
+		return a.stopErr
 	}
-	return out
+	if len(a.paused) == 0 {
+		return nil
+	}
+	var b strings.Builder
+	for i, p := range slices.Sorted(maps.Keys(a.paused)) {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		ps := a.paused[p]
+		fmt.Fprintf(&b, "partition %d of %s at offset %d holds op version %d", p, a.topic, ps.offset, ps.version)
+	}
+	return fmt.Errorf("%w: %s: upgrade this instance to a binary that reads it; it resumes from that record", ErrApplierPaused, b.String())
 }
 
 // Wait blocks until every offset in want (log partition → record offset)
-// has been applied, or ctx is done.
+// has been applied, or ctx is done. If one of them is at or past a paused
+// partition's record, it returns an error wrapping ErrApplierPaused after
+// a short delay (the backoff of the caller's retries): retryable, the
+// batch is processed again later. Once the applier has stopped it returns
+// an error wrapping ErrApplierStopped (fatal).
 func (a *Applier) Wait(ctx context.Context, want map[int32]int64) error {
+	return a.wait(ctx, want, false)
+}
+
+// wait is Wait; with upToPause, an offset at or past a paused partition's
+// record counts as reached once everything before that record is applied.
+func (a *Applier) wait(ctx context.Context, want map[int32]int64, upToPause bool) error {
 	for {
 		a.mu.Lock()
-		done := true
+		done, blocked := true, false
 		for p, o := range want {
-			if a.applied[p] <= o {
+			if a.applied[p] > o {
+				continue
+			}
+			ps, paused := a.paused[p]
+			switch {
+			case paused && upToPause && a.applied[p] >= ps.offset:
+			case paused && o >= ps.offset:
+				done, blocked = false, true
+			default:
 				done = false
-				break
 			}
 		}
 		ch := a.changed
@@ -360,19 +750,34 @@ func (a *Applier) Wait(ctx context.Context, want map[int32]int64) error {
 		if done {
 			return nil
 		}
+		if blocked {
+			t := time.NewTimer(a.pauseRetry)
+			select {
+			case <-t.C:
+				return fmt.Errorf("stream: wait for identity ops: %w", a.Health())
+			case <-ctx.Done():
+				t.Stop()
+				return ctx.Err()
+			case <-a.stopped:
+				t.Stop()
+				return a.Health()
+			}
+		}
 		select {
 		case <-ch:
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-a.stopped:
-			return errApplierStopped
+			return a.Health()
 		}
 	}
 }
 
 // CatchUp waits until the applier has applied identity_log up to its end as
 // of the call: a fresh or rebuilt replica is then no staler than the log was
-// when the instance started, and may stamp.
+// when the instance started, and may stamp. A partition paused at an op of
+// an unknown version counts as caught up once everything before that op is
+// applied: the instance starts and waits there (Health says why).
 func (a *Applier) CatchUp(ctx context.Context, adm *kadm.Client) error {
 	ends, err := adm.ListEndOffsets(ctx, a.topic)
 	if err != nil {
@@ -384,5 +789,5 @@ func (a *Applier) CatchUp(ctx context.Context, adm *kadm.Client) error {
 			want[o.Partition] = o.Offset - 1
 		}
 	})
-	return a.Wait(ctx, want)
+	return a.wait(ctx, want, true)
 }

@@ -22,7 +22,7 @@ func TestApplierSkipsDuplicateSources(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	a := &Applier{st: st, log: zaptest.NewLogger(t), batch: applierBatch, applied: map[int32]int64{}, changed: make(chan struct{})}
+	a := newApplier(Config{Topics: DefaultTopics()}, st, zaptest.NewLogger(t), endsAt(map[int32]int64{0: 100, 1: 100}))
 
 	var next = map[int32]int64{}
 	rec := func(logPart, srcPart int32, srcOff int64, did string, n int) *kgo.Record {
@@ -47,7 +47,7 @@ func TestApplierSkipsDuplicateSources(t *testing.T) {
 		rec(0, 1, 5, "d", 5),
 		rec(1, 0, 5, "e", 6),
 	}
-	if err := a.apply(chunk); err != nil {
+	if err := a.apply(t.Context(), chunk); err != nil {
 		t.Fatal(err)
 	}
 	if got, want := [2]int64{a.Applied.Load(), a.Skipped.Load()}, [2]int64{4, 2}; got != want {
@@ -55,7 +55,7 @@ func TestApplierSkipsDuplicateSources(t *testing.T) {
 	}
 	// The next chunk repeats the whole batch: everything is skipped.
 	again := []*kgo.Record{rec(0, 0, 5, "a", 7), rec(0, 0, 6, "c", 8), rec(0, 1, 5, "d", 9), rec(1, 0, 5, "e", 10), rec(0, 0, 7, "f", 11)}
-	if err := a.apply(again); err != nil {
+	if err := a.apply(t.Context(), again); err != nil {
 		t.Fatal(err)
 	}
 	if got, want := [2]int64{a.Applied.Load(), a.Skipped.Load()}, [2]int64{5, 6}; got != want {

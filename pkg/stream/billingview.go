@@ -2,6 +2,8 @@ package stream
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 
@@ -20,18 +22,34 @@ import (
 // transaction markers too, so once the view has caught up they equal the
 // partitions' last stable offsets.
 //
-// Run is the only writer of the billing totals; CatchUp may be called from
-// any goroutine while Run runs.
+// billing_usage can be written by anyone with access to it, so every
+// record is checked before it is folded: a record that is not a delta (a
+// tombstone, not JSON) is malformed; a delta out of bounds
+// (billing.Delta.Validate: team, month, class, count) or one that would
+// carry its total past int64 (state.FoldBilling) is rejected. Either is
+// skipped — that record only, the rest of the poll is folded — with a warn
+// line naming its partition and offset and a count in
+// resolver_billing_deltas_total; whether a record is skipped depends only
+// on the records before it, so every replica skips the same ones. Anything
+// else (I/O, a closed store) stops Run with an error wrapping
+// ErrBillingViewStopped that names the cause; Health reports it, and the
+// pipeline stops the instance.
+//
+// Run is the only writer of the billing totals; CatchUp and Health may be
+// called from any goroutine while Run runs.
 type BillingView struct {
 	topic string
 	cl    *kgo.Client
 	st    *state.Store
 	log   *zap.Logger
+	obs   BillingObserver // nil: no reports
+	rep   BillingReport
 
 	mu      sync.Mutex
 	next    map[int32]int64 // next offset to fold per partition, as stored
 	changed chan struct{}   // closed and replaced after every fold
 	stopped chan struct{}   // closed when Run returns
+	stopErr error           // why Run returned, wrapping ErrBillingViewStopped; set before stopped is closed
 }
 
 // NewBillingView makes a folder of cfg.Topics.Billing into st, resuming from
@@ -69,13 +87,16 @@ func NewBillingView(ctx context.Context, cfg Config, st *state.Store, adm *kadm.
 	if offs == nil {
 		offs = map[int32]int64{}
 	}
-	return &BillingView{topic: cfg.Topics.Billing, cl: cl, st: st, log: log.Named("billing"),
+	bo, _ := cfg.Observer.(BillingObserver)
+	return &BillingView{topic: cfg.Topics.Billing, cl: cl, st: st, log: log.Named("billing"), obs: bo,
 		next: offs, changed: make(chan struct{}), stopped: make(chan struct{})}, nil
 }
 
-// Run folds deltas until ctx is done or the store fails; it owns the client.
-func (v *BillingView) Run(ctx context.Context) error {
-	defer close(v.stopped)
+// Run folds deltas until ctx is done or a local failure stops it; it owns
+// the client. Its error wraps ErrBillingViewStopped and names the cause;
+// Health returns it from then on.
+func (v *BillingView) Run(ctx context.Context) (err error) {
+	defer func() { err = v.finish(err) }()
 	defer v.cl.Close()
 	for {
 		fs := v.cl.PollRecords(ctx, 10000)
@@ -85,38 +106,127 @@ func (v *BillingView) Run(ctx context.Context) error {
 		fs.EachError(func(t string, p int32, err error) {
 			v.log.Warn("fetch billing_usage (retrying)", zap.Int32("partition", p), zap.Error(err))
 		})
-		var deltas []state.BillingDelta
-		next := map[int32]int64{}
-		fs.EachRecord(func(r *kgo.Record) {
-			next[r.Partition] = r.Offset + 1
-			if r.Attrs.IsControl() {
-				return
-			}
-			d, err := billing.DecodeDelta(r.Value)
-			if err != nil {
-				v.log.Error("skipping billing_usage record that is not a delta", zap.Int32("partition", r.Partition), zap.Int64("offset", r.Offset), zap.Error(err))
-				return
-			}
-			deltas = append(deltas, state.BillingDelta{Team: d.Team, Month: d.Month, Class: d.Class.String(), Count: d.Count})
-		})
-		if len(next) == 0 {
+		var recs []*kgo.Record
+		fs.EachRecord(func(r *kgo.Record) { recs = append(recs, r) })
+		if len(recs) == 0 {
 			continue
 		}
-		if err := v.st.ApplyBilling(deltas, next); err != nil {
-			return fmt.Errorf("stream: fold billing_usage: %w", err)
+		if err := v.fold(recs); err != nil {
+			return fmt.Errorf("%w. The records are not the cause: every other replica folds them. The cause is local to this instance"+
+				" (its disk, its state directory): fix it (free disk space, permissions, failing hardware), then restart;"+
+				" the view resumes from its last committed offsets", err)
 		}
-		v.mu.Lock()
-		for p, o := range next {
-			v.next[p] = o
-		}
-		close(v.changed)
-		v.changed = make(chan struct{})
-		v.mu.Unlock()
 	}
 }
 
-// errBillingViewStopped is returned by CatchUp once the view has stopped.
-var errBillingViewStopped = fmt.Errorf("%w: billing view stopped", errFatal)
+// skippedDelta is a billing_usage record that is not folded, and why.
+type skippedDelta struct {
+	rec       *kgo.Record
+	malformed bool // not a delta at all; else a rejected delta
+	reason    error
+}
+
+// fold folds one poll's records and stores the next offsets with them.
+func (v *BillingView) fold(recs []*kgo.Record) error {
+	var (
+		deltas  []state.BillingDelta
+		from    []*kgo.Record // the record of each delta
+		skipped []skippedDelta
+	)
+	next := map[int32]int64{}
+	for _, r := range recs {
+		next[r.Partition] = r.Offset + 1
+		if r.Attrs.IsControl() {
+			continue
+		}
+		if r.Value == nil {
+			skipped = append(skipped, skippedDelta{r, true, errors.New("a Kafka tombstone (null value), not a delta")})
+			continue
+		}
+		var d billing.Delta
+		if err := json.Unmarshal(r.Value, &d); err != nil {
+			skipped = append(skipped, skippedDelta{r, true, fmt.Errorf("not a delta: %w", err)})
+			continue
+		}
+		if err := d.Validate(); err != nil {
+			skipped = append(skipped, skippedDelta{r, false, err})
+			continue
+		}
+		deltas = append(deltas, state.BillingDelta{Team: d.Team, Month: d.Month, Class: d.Class.String(), Count: d.Count})
+		from = append(from, r)
+	}
+	refused, err := v.st.FoldBilling(deltas, next)
+	if err != nil {
+		return fmt.Errorf("stream: fold billing_usage: %w", err)
+	}
+	for _, i := range refused {
+		skipped = append(skipped, skippedDelta{from[i], false,
+			fmt.Errorf("a count of %d would carry its total past the range of int64 (or is negative)", deltas[i].Count)})
+	}
+	v.logSkipped(skipped)
+	v.mu.Lock()
+	for p, o := range next {
+		v.next[p] = o
+	}
+	close(v.changed)
+	v.changed = make(chan struct{})
+	v.mu.Unlock()
+	if v.obs != nil {
+		v.rep = BillingReport{Folded: len(deltas) - len(refused)}
+		for _, s := range skipped {
+			if s.malformed {
+				v.rep.Malformed++
+			} else {
+				v.rep.Rejected++
+			}
+		}
+		v.obs.ObserveBilling(&v.rep)
+	}
+	return nil
+}
+
+// logSkipped logs the first maxRejectLogs skipped records of a fold at
+// warn level, with their coordinates; never the team (up to 200 bytes of
+// anything) or the record.
+func (v *BillingView) logSkipped(skipped []skippedDelta) {
+	for i, s := range skipped {
+		if i == maxRejectLogs {
+			v.log.Warn("more billing_usage records skipped in this fold (see resolver_billing_deltas_total)",
+				zap.String("topic", v.topic), zap.Int("not_logged", len(skipped)-maxRejectLogs))
+			return
+		}
+		msg := "rejecting billing delta"
+		if s.malformed {
+			msg = "skipping billing_usage record that is not a delta"
+		}
+		v.log.Warn(msg, zap.String("topic", v.topic), zap.Int32("partition", s.rec.Partition), zap.Int64("offset", s.rec.Offset),
+			zap.Int("bytes", len(s.rec.Value)), zap.String("reason", clip(s.reason.Error())))
+	}
+}
+
+// finish records why Run returned; it returns Run's error, wrapping
+// ErrBillingViewStopped.
+func (v *BillingView) finish(err error) error {
+	stop := fmt.Errorf("%w: the instance is shutting down", ErrBillingViewStopped)
+	if err != nil {
+		err = fmt.Errorf("%w: %w", ErrBillingViewStopped, err)
+		stop = err
+	}
+	v.mu.Lock()
+	v.stopErr = stop
+	v.mu.Unlock()
+	close(v.stopped)
+	return err
+}
+
+// Health is nil while the view folds normally, and an error wrapping
+// ErrBillingViewStopped, with the cause, once Run has returned. It is safe
+// to call from any goroutine; readiness (/readyz) uses it.
+func (v *BillingView) Health() error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.stopErr
+}
 
 // CatchUp waits until the view has folded billing_usage up to its last
 // stable offsets as of the call (every delta committed by then), so that
@@ -164,7 +274,7 @@ func (v *BillingView) CatchUp(ctx context.Context, adm *kadm.Client) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-v.stopped:
-			return fmt.Errorf("%w before it caught up with %s", errBillingViewStopped, v.topic)
+			return fmt.Errorf("stream: before it caught up with %s: %w", v.topic, v.Health())
 		}
 	}
 }

@@ -60,16 +60,43 @@ type BatchReport struct {
 // the same on every instance: they describe the replica, not the work
 // shared between instances.
 type ApplyReport struct {
-	// Applied, Skipped and Malformed count the chunk's records: ops applied,
-	// duplicate ops skipped (at or below the source's high water mark), and
-	// records that are not valid ops (logged and skipped).
-	Applied, Skipped, Malformed int
+	// Applied, Skipped, Malformed and Rejected count the chunk's records:
+	// ops applied, duplicate ops skipped (at or below the source's high
+	// water mark), records that are not ops (a tombstone, undecodable), and
+	// ops that no replica can apply (invalid, too large for a key, a source
+	// that is not a record of the input topic). The last two are logged at
+	// warn level and skipped, identically on every replica.
+	Applied, Skipped, Malformed, Rejected int
+	// Paused is whether, after the chunk, a partition of identity_log is
+	// paused at an op of a version this binary does not know (the applier
+	// waits there for an upgrade; Applier.Health).
+	Paused bool
 	// Merges is the number of merge requests that joined two persons.
 	Merges int
 	// Refusals counts merge requests refused, by warning type
 	// (cannot_merge_with_illegal_distinct_id, cannot_merge_already_identified,
 	// merge_move_limit_exceeded).
 	Refusals []Count
+}
+
+// BillingObserver is an optional extension of Observer, found by type
+// assertion on Config.Observer: the billing view's counts. ObserveBilling
+// is called from the billing view's goroutine after every fold, never
+// concurrently with itself; the report is valid only during the call.
+type BillingObserver interface {
+	ObserveBilling(*BillingReport)
+}
+
+// BillingReport is one fold of billing_usage records into the totals.
+// Every instance folds every record, so these counts are the same on every
+// instance.
+type BillingReport struct {
+	// Folded deltas were added to their totals. Malformed records are not
+	// deltas (a tombstone, undecodable JSON). Rejected deltas decoded but
+	// are out of bounds (billing.Delta.Validate) or would overflow their
+	// total. Malformed and rejected records are logged at warn level and
+	// skipped, identically on every replica.
+	Folded, Malformed, Rejected int
 }
 
 // LagReport is how far the applier is behind identity_log.

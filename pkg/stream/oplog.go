@@ -22,14 +22,33 @@ import (
 //     rather than generated code, because the hot path builds one per
 //     identity event and a hand-laid message costs one allocation.
 //
-// A reader refuses versions it does not know rather than guess.
+// A reader refuses versions it does not know rather than guess. Every later
+// format keeps the version where a reader of today finds it — the "v" of a
+// JSON object, or the first field (1, a varint) of a protobuf message — so
+// that a record of a later version is told apart from a record that is no
+// op at all: the first makes the applier pause until it is upgraded, the
+// second is rejected (Applier). Versions run up to maxOpVersion; a record
+// claiming a higher one, no version, or a known version in the other
+// encoding is malformed.
 const (
 	opVersionJSON  = 1
 	opVersionProto = 2
+	maxOpVersion   = 255
 )
 
-// errOpVersion marks an identity_log record of an unknown format version.
+// errOpVersion marks an identity_log record of an op version this binary
+// does not know (an *opVersionError).
 var errOpVersion = errors.New("stream: unknown identity_log record version")
+
+// opVersionError is a well-formed identity_log record header of a later op
+// version than this binary knows.
+type opVersionError struct{ version uint64 }
+
+func (e *opVersionError) Error() string {
+	return fmt.Sprintf("%v %d (this binary reads versions %d and %d)", errOpVersion, e.version, opVersionJSON, opVersionProto)
+}
+
+func (e *opVersionError) Is(target error) bool { return target == errOpVersion }
 
 // Field numbers of oplog.proto's Op, Merge and KV.
 const (
@@ -165,10 +184,26 @@ func sizeVarint(num protowire.Number, v uint64) int {
 }
 
 // decodeOp reads an identity_log record value of either version. The op's
-// property values are windows of one copy of b, so b may be reused.
+// property values are windows of one copy of b, so b may be reused. An
+// error wrapping errOpVersion (an *opVersionError) is a record of a later
+// version; any other error is a record that is not an op.
 func decodeOp(b []byte) (unionfind.Op, error) {
 	if len(b) > 0 && b[0] == '{' {
 		return decodeOpJSON(b)
+	}
+	// Version 2 and later: the version is the first field.
+	num, typ, n := protowire.ConsumeTag(b)
+	if n < 0 || num != fVersion || typ != protowire.VarintType {
+		return unionfind.Op{}, errors.New("stream: decode identity op: not an op: no version field first")
+	}
+	v, m := protowire.ConsumeVarint(b[n:])
+	switch {
+	case m < 0:
+		return unionfind.Op{}, fmt.Errorf("stream: decode identity op: version: %w", protowire.ParseError(m))
+	case v > opVersionProto && v <= maxOpVersion:
+		return unionfind.Op{}, &opVersionError{v}
+	case v != opVersionProto:
+		return unionfind.Op{}, fmt.Errorf("stream: decode identity op: not an op: protobuf version %d", v)
 	}
 	op, err := decodeOpProto(append([]byte(nil), b...))
 	if err != nil {
@@ -178,12 +213,23 @@ func decodeOp(b []byte) (unionfind.Op, error) {
 }
 
 func decodeOpJSON(b []byte) (unionfind.Op, error) {
+	var head struct {
+		V *int64 `json:"v"`
+	}
+	if err := json.Unmarshal(b, &head); err != nil {
+		return unionfind.Op{}, fmt.Errorf("stream: decode identity op: %w", err)
+	}
+	switch v := head.V; {
+	case v == nil:
+		return unionfind.Op{}, errors.New("stream: decode identity op: not an op: JSON without a version")
+	case *v > opVersionProto && *v <= maxOpVersion:
+		return unionfind.Op{}, &opVersionError{uint64(*v)}
+	case *v != opVersionJSON:
+		return unionfind.Op{}, fmt.Errorf("stream: decode identity op: not an op: JSON version %d", *v)
+	}
 	var r opRecord
 	if err := json.Unmarshal(b, &r); err != nil {
 		return unionfind.Op{}, fmt.Errorf("stream: decode identity op: %w", err)
-	}
-	if r.V != opVersionJSON {
-		return unionfind.Op{}, fmt.Errorf("%w: %d", errOpVersion, r.V)
 	}
 	return r.Op, nil
 }
@@ -263,8 +309,8 @@ func decodeOpProto(b []byte) (op unionfind.Op, err error) {
 	if err != nil {
 		return unionfind.Op{}, err
 	}
-	if version != opVersionProto {
-		return unionfind.Op{}, fmt.Errorf("%w: %d", errOpVersion, version)
+	if version != opVersionProto { // decodeOp checked the first; a second differs
+		return unionfind.Op{}, fmt.Errorf("version %d after version %d", version, opVersionProto)
 	}
 	return op, nil
 }

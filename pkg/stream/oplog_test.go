@@ -93,11 +93,25 @@ func TestOpRefusesUnknownOrMalformed(t *testing.T) {
 		b       []byte
 		version bool // refused as an unknown version (not as malformed)
 	}{
-		"json version 3":        {[]byte(`{"v":3,"kind":1}`), true},
-		"json without version":  {[]byte(`{"kind":1}`), true},
-		"proto version 3":       {v3, true},
-		"proto without version": {protowire.AppendString(protowire.AppendTag(nil, fTeam, protowire.BytesType), "1"), true},
-		"empty":                 {nil, true},
+		"json version 3":   {[]byte(`{"v":3,"kind":1}`), true},
+		"json version 255": {[]byte(`{"v":255}`), true},
+		"proto version 3":  {v3, true},
+		"proto version 3, then fields of another shape": {protowire.AppendVarint(protowire.AppendTag(append([]byte(nil), v3...), fTeam, protowire.VarintType), 7), true},
+		// Not a later version: no version, a version out of range, a known
+		// version in the other encoding. Rejected, never a pause.
+		"json without version":  {[]byte(`{"kind":1}`), false},
+		"json version 0":        {[]byte(`{"v":0}`), false},
+		"json version 2":        {[]byte(`{"v":2}`), false},
+		"json version 256":      {[]byte(`{"v":256}`), false},
+		"json version -3":       {[]byte(`{"v":-3}`), false},
+		"json version as text":  {[]byte(`{"v":"3"}`), false},
+		"proto without version": {protowire.AppendString(protowire.AppendTag(nil, fTeam, protowire.BytesType), "1"), false},
+		"proto version last":    {protowire.AppendVarint(protowire.AppendTag(protowire.AppendString(protowire.AppendTag(nil, fTeam, protowire.BytesType), "1"), fVersion, protowire.VarintType), 3), false},
+		"proto version 1":       {protowire.AppendVarint(protowire.AppendTag(nil, fVersion, protowire.VarintType), 1), false},
+		"proto version 2^40":    {protowire.AppendVarint(protowire.AppendTag(nil, fVersion, protowire.VarintType), 1<<40), false},
+		"proto version twice":   {protowire.AppendVarint(protowire.AppendTag(append([]byte(nil), valid...), fVersion, protowire.VarintType), 3), false},
+		"empty":                 {nil, false},
+		"tombstone-like zero":   {[]byte{0}, false},
 		"truncated":             {valid[:len(valid)-1], false},
 		"person id of 3 bytes":  {protowire.AppendBytes(protowire.AppendTag(append([]byte(nil), valid...), fPersonID, protowire.BytesType), []byte{1, 2, 3}), false},
 		"team as a varint":      {protowire.AppendVarint(protowire.AppendTag(append([]byte(nil), valid...), fTeam, protowire.VarintType), 1), false},

@@ -54,6 +54,7 @@ type Pipeline struct {
 
 	mu      sync.Mutex
 	applier *Applier
+	view    *BillingView
 	ready   chan struct{}
 
 	// failBeforeEnd, when set (tests), is called before a transaction is
@@ -101,6 +102,14 @@ func (p *Pipeline) Applier() *Applier {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.applier
+}
+
+// BillingView returns the running billing view, or nil before Run has
+// started it.
+func (p *Pipeline) BillingView() *BillingView {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.view
 }
 
 // Run runs the pipeline until ctx is cancelled or a fatal error. Shutdown
@@ -161,12 +170,14 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		bg.Wait()
 		return ignoreCancel(ctx, err)
 	}
+	p.mu.Lock()
+	p.view = view
+	p.mu.Unlock()
+	viewErr := make(chan error, 1)
 	bg.Add(1)
 	go func() {
 		defer bg.Done()
-		if err := view.Run(bgCtx); err != nil {
-			p.log.Error("billing view stopped", zap.Error(err))
-		}
+		viewErr <- view.Run(bgCtx)
 	}()
 	defer func() { // steps 4 and 5
 		stopBg()
@@ -234,12 +245,19 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		failOnce.Do(func() { failErr = err })
 		stopWorkers()
 	}
-	go func() { // the applier stopping early stops the workers
+	go func() { // the applier or the billing view stopping early stops the workers
 		select {
 		case err := <-appErr:
 			if err == nil {
-				err = errApplierStopped
+				err = fmt.Errorf("%w before the pipeline stopped, without an error", ErrApplierStopped)
 			}
+			p.log.Error("applier stopped: stopping the instance", zap.Error(err))
+			fail(err)
+		case err := <-viewErr:
+			if err == nil {
+				err = fmt.Errorf("%w before the pipeline stopped, without an error", ErrBillingViewStopped)
+			}
+			p.log.Error("billing view stopped: stopping the instance", zap.Error(err))
 			fail(err)
 		case <-wctx.Done():
 		}

@@ -48,10 +48,10 @@ type RebuildResult struct {
 	// per partition at the end: the end offsets as of the start.
 	IdentityLog  map[int32]int64
 	BillingUsage map[int32]int64
-	// Applied, Skipped and Malformed count identity_log records as the
-	// applier does (Applier.Applied, …).
-	Applied, Skipped, Malformed int64
-	Took                        time.Duration
+	// Applied, Skipped, Malformed and Rejected count identity_log records
+	// as the applier does (Applier.Applied, …).
+	Applied, Skipped, Malformed, Rejected int64
+	Took                                  time.Duration
 }
 
 // Rebuild replays identity_log and billing_usage into st, from the offsets
@@ -163,6 +163,11 @@ func Rebuild(ctx context.Context, cfg Config, st *state.Store, log *zap.Logger, 
 				zap.Duration("took", p.Elapsed))
 			break
 		}
+		// A partition paused at an op of an unknown version never reaches
+		// the end: this binary cannot rebuild past it.
+		if err := applier.Health(); errors.Is(err, ErrApplierPaused) {
+			return RebuildResult{}, fmt.Errorf("stream: rebuild: %w", err)
+		}
 		select {
 		case <-ctx.Done():
 			return RebuildResult{}, ctx.Err()
@@ -182,6 +187,7 @@ func Rebuild(ctx context.Context, cfg Config, st *state.Store, log *zap.Logger, 
 		Applied:   applier.Applied.Load(),
 		Skipped:   applier.Skipped.Load(),
 		Malformed: applier.Malformed.Load(),
+		Rejected:  applier.Rejected.Load(),
 		Took:      time.Since(start),
 	}
 	if res.IdentityLog, err = st.AppliedOffsets(); err != nil {

@@ -1,0 +1,208 @@
+package stream
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest"
+	"google.golang.org/protobuf/encoding/protowire"
+
+	"github.com/resolver-dev/resolver/pkg/state"
+	"github.com/resolver-dev/resolver/pkg/unionfind"
+)
+
+// endsAt is a lister of the input topic's end offsets that always answers
+// ends.
+func endsAt(ends map[int32]int64) func(context.Context) (map[int32]int64, error) {
+	return func(context.Context) (map[int32]int64, error) { return maps.Clone(ends), nil }
+}
+
+// openStore opens a Badger replica in a fresh temporary directory.
+func openStore(t *testing.T) *state.Store {
+	t.Helper()
+	st, err := state.Open(t.TempDir(), state.Options{Logger: zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))})
+	require.NoError(t, err)
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+// logRecs numbers values as identity_log records of partition p from offset
+// 0 on.
+type logRecs struct {
+	next map[int32]int64
+}
+
+func (l *logRecs) rec(p int32, v []byte) *kgo.Record {
+	if l.next == nil {
+		l.next = map[int32]int64{}
+	}
+	r := &kgo.Record{Topic: "identity_log", Partition: p, Offset: l.next[p], Value: v, Timestamp: time.Now()}
+	l.next[p]++
+	return r
+}
+
+func mustEncode(t *testing.T, op unionfind.Op) []byte {
+	t.Helper()
+	b, err := encodeOp(&op)
+	require.NoError(t, err)
+	return b
+}
+
+// realOp is an op of input record (events_raw, part, off): did sets n.
+func realOp(part int32, off int64, did string, n int) unionfind.Op {
+	return unionfind.Op{Kind: unionfind.OpEvent, Source: unionfind.Source{Topic: "events_raw", Partition: part, Offset: off},
+		Team: "1", DistinctID: did, Timestamp: 1_780_000_000_000 + off,
+		Set: []unionfind.KV{{Key: "n", Value: json.RawMessage(fmt.Sprint(n))}}}
+}
+
+// hostileLog is identity_log as an attacker with write access would leave
+// it, with real ops of input partitions 0 and 1 (each of 100 records)
+// before, between and after the forged ones, spread over two log
+// partitions. It returns the records and the real ops alone, in log order.
+func hostileLog(t *testing.T) (recs []*kgo.Record, real []*kgo.Record, want hostileCounts) {
+	var l logRecs
+	huge := strings.Repeat("T", 70_000)
+	realAt := func(p int32, op unionfind.Op) {
+		r := l.rec(p, mustEncode(t, op))
+		recs = append(recs, r)
+		real = append(real, &kgo.Record{Topic: r.Topic, Partition: r.Partition, Offset: int64(len(real)), Value: r.Value})
+		want.applied++
+	}
+	rejected := func(p int32, op unionfind.Op) {
+		recs = append(recs, l.rec(p, mustEncode(t, op)))
+		want.rejected++
+	}
+	malformed := func(p int32, v []byte) {
+		recs = append(recs, l.rec(p, v))
+		want.malformed++
+	}
+	forged := func(mut func(*unionfind.Op)) unionfind.Op {
+		op := realOp(0, 50, "forger", 0)
+		mut(&op)
+		return op
+	}
+
+	realAt(0, realOp(0, 1, "a", 1))
+	realAt(1, realOp(1, 1, "b", 1))
+	// Issue 11, item 4: a source offset of MaxInt64 raised the high-water
+	// mark of input partition 0, and every later real op of it was skipped.
+	rejected(0, forged(func(op *unionfind.Op) { op.Source.Offset = math.MaxInt64 }))
+	realAt(0, realOp(0, 2, "a", 2))
+	// Issue 11, item 1: a 70 kB team became a key Badger refuses, and the
+	// applier stopped every replica.
+	rejected(0, forged(func(op *unionfind.Op) { op.Team = huge }))
+	rejected(1, forged(func(op *unionfind.Op) { op.DistinctID = huge }))
+	rejected(1, forged(func(op *unionfind.Op) { op.Merge = &unionfind.Merge{Other: "a"}; op.Team = huge }))
+	realAt(0, realOp(0, 3, "c", 3))
+	// Sources that are no record of the input topic.
+	rejected(0, forged(func(op *unionfind.Op) { op.Source.Offset = 100 }))   // the partition's end
+	rejected(0, forged(func(op *unionfind.Op) { op.Source.Offset = 1 << 40 })) // far past it
+	rejected(1, forged(func(op *unionfind.Op) { op.Source.Partition = 9 }))
+	rejected(1, forged(func(op *unionfind.Op) { op.Source.Partition = -1 }))
+	rejected(0, forged(func(op *unionfind.Op) { op.Source.Offset = -5 }))
+	rejected(0, forged(func(op *unionfind.Op) { op.Source.Topic = "elsewhere" }))
+	rejected(0, forged(func(op *unionfind.Op) { op.Source.Topic = huge }))
+	// Ops the graph refuses (unionfind.ErrInvalidOp).
+	rejected(1, forged(func(op *unionfind.Op) { op.Kind = 0 }))
+	rejected(1, forged(func(op *unionfind.Op) { op.Kind = 9 }))
+	rejected(1, forged(func(op *unionfind.Op) { op.DistinctID = "" }))
+	rejected(1, forged(func(op *unionfind.Op) { op.Team = "" }))
+	realAt(1, realOp(1, 2, "b", 2))
+	// Records that are no op at all.
+	malformed(0, nil) // a Kafka tombstone
+	malformed(0, []byte{})
+	malformed(1, []byte{0xff, 0xfe, 0x00, 0x13})
+	malformed(1, []byte("hello, applier"))
+	malformed(0, []byte(`{"kind":1,"team":"1"}`))
+	malformed(0, []byte(`{"v":1,`))
+	malformed(1, protowire.AppendVarint(protowire.AppendTag(nil, fVersion, protowire.VarintType), 1<<40))
+	// Real ops after all of it, of both input partitions and both log
+	// partitions, with a merge.
+	realAt(0, realOp(0, 4, "a", 4))
+	realAt(1, realOp(0, 5, "d", 5))
+	m := realOp(1, 3, "b", 3)
+	m.Merge = &unionfind.Merge{Other: "e", Guarded: true}
+	realAt(1, m)
+	realAt(0, realOp(1, 99, "f", 6)) // the partition's last record
+	return recs, real, want
+}
+
+type hostileCounts struct{ applied, rejected, malformed int64 }
+
+// TestApplierRejectsWhatNoReplicaCanApply pins issue 11, items 1 and 4: a
+// record every replica refuses is skipped by every replica alike — a warn
+// line and a count, its offset applied past — and never stops the applier;
+// real ops around it, including those of the source partition a forged
+// MaxInt64 offset claimed, are applied. Replicas applying the log in
+// different chunks agree with each other and with a replica that was only
+// ever given the real ops.
+func TestApplierRejectsWhatNoReplicaCanApply(t *testing.T) {
+	recs, real, want := hostileLog(t)
+	ends := endsAt(map[int32]int64{0: 100, 1: 100})
+	cfg := Config{Topics: DefaultTopics()}
+
+	whole := newApplier(cfg, openStore(t), zaptest.NewLogger(t), ends)
+	require.NoError(t, whole.apply(t.Context(), recs))
+	assert.Equal(t, want, hostileCounts{whole.Applied.Load(), whole.Rejected.Load(), whole.Malformed.Load()})
+	assert.Zero(t, whole.Skipped.Load())
+	assert.NoError(t, whole.Health())
+	assert.Equal(t, map[int32]int64{0: int64(countPart(recs, 0)), 1: int64(countPart(recs, 1))}, whole.Offsets(),
+		"every record's offset is applied past")
+
+	oneByOne := newApplier(cfg, openStore(t), zaptest.NewLogger(t), ends)
+	for _, r := range recs {
+		require.NoError(t, oneByOne.apply(t.Context(), []*kgo.Record{r}))
+	}
+	clean := newApplier(cfg, openStore(t), zaptest.NewLogger(t), ends)
+	require.NoError(t, clean.apply(t.Context(), real))
+
+	fp := func(a *Applier) string {
+		f, err := a.st.Fingerprint()
+		require.NoError(t, err)
+		return f
+	}
+	assert.Equal(t, fp(whole), fp(oneByOne), "replicas that applied the same log in other chunks")
+	assert.Equal(t, fp(clean), fp(whole), "the replica equals one that never saw the forged records")
+
+	for did, n := range map[string]string{"a": "4", "b": "3", "c": "3", "d": "5", "f": "6"} {
+		assert.Equal(t, n, propN(t, whole.st, did), "%s", did)
+	}
+	var hw unionfind.Source
+	require.NoError(t, whole.st.View(func(tx state.Tx) (err error) {
+		hw, _, err = tx.HighWater(0, "events_raw", 0)
+		return err
+	}))
+	assert.Equal(t, int64(4), hw.Offset, "the high-water mark of input partition 0 in log partition 0 is its last real op's")
+}
+
+// propN is the property n of did's stored person in team 1, or "absent".
+func propN(t *testing.T, st *state.Store, did string) string {
+	t.Helper()
+	p, explicit, err := st.Find("1", did)
+	require.NoError(t, err)
+	if !explicit {
+		return "absent"
+	}
+	v, _ := p.Prop("n")
+	return string(v.Value)
+}
+
+func countPart(recs []*kgo.Record, p int32) int {
+	n := 0
+	for _, r := range recs {
+		if r.Partition == p {
+			n++
+		}
+	}
+	return n
+}
