@@ -61,7 +61,7 @@ func testBillingCheckedAdds(t *testing.T, s *Store) {
 		{Team: "1", Month: "2026-11", Class: "anonymous", Count: math.MaxInt64},
 		{Team: "1", Month: "2026-11", Class: "anonymous", Count: math.MaxInt64}, // overflows: refused
 		{Team: "2", Month: "2026-11", Class: "anonymous", Count: 5},
-		{Team: "1", Month: "2026-11", Class: "anonymous", Count: 1}, // overflows by one: refused
+		{Team: "1", Month: "2026-11", Class: "anonymous", Count: 1},  // overflows by one: refused
 		{Team: "2", Month: "2026-11", Class: "anonymous", Count: -3}, // negative: refused
 		{Team: strings.Repeat("T", 70_000), Month: "2026-11", Class: "anonymous", Count: 1},
 		{Team: "2", Month: "2026-11", Class: "anonymous", Count: 2},

@@ -105,7 +105,7 @@ func hostileLog(t *testing.T) (recs []*kgo.Record, real []*kgo.Record, want host
 	rejected(1, forged(func(op *unionfind.Op) { op.Merge = &unionfind.Merge{Other: "a"}; op.Team = huge }))
 	realAt(0, realOp(0, 3, "c", 3))
 	// Sources that are no record of the input topic.
-	rejected(0, forged(func(op *unionfind.Op) { op.Source.Offset = 100 }))   // the partition's end
+	rejected(0, forged(func(op *unionfind.Op) { op.Source.Offset = 100 }))     // the partition's end
 	rejected(0, forged(func(op *unionfind.Op) { op.Source.Offset = 1 << 40 })) // far past it
 	rejected(1, forged(func(op *unionfind.Op) { op.Source.Partition = 9 }))
 	rejected(1, forged(func(op *unionfind.Op) { op.Source.Partition = -1 }))
