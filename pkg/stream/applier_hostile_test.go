@@ -3,10 +3,12 @@ package stream
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"math"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -205,4 +207,145 @@ func countPart(recs []*kgo.Record, p int32) int {
 		}
 	}
 	return n
+}
+
+// applyWatch is an Observer that keeps the applier's last report.
+type applyWatch struct {
+	mu   sync.Mutex
+	last ApplyReport
+}
+
+func (w *applyWatch) ObserveBatch(*BatchReport) {}
+func (w *applyWatch) ObserveLag(LagReport)      {}
+func (w *applyWatch) ObserveApply(r *ApplyReport) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.last = *r
+	w.last.Refusals = nil
+}
+
+func (w *applyWatch) report() ApplyReport {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.last
+}
+
+// TestApplierPausesAtUnknownVersion pins issue 11, item 4: an op of a
+// version this binary does not know was skipped with an error line, so in a
+// rolling upgrade old replicas would differ from new ones for good. Now the
+// applier applies its partition up to that record and no further, says so
+// (Health, the report's Paused, an error line), keeps applying the other
+// partitions, and Wait fails the batches that need the partition with a
+// retryable error instead of hanging.
+func TestApplierPausesAtUnknownVersion(t *testing.T) {
+	st := openStore(t)
+	obs := &applyWatch{}
+	cfg := Config{Topics: DefaultTopics(), Observer: obs}
+	a := newApplier(cfg, st, zaptest.NewLogger(t), endsAt(map[int32]int64{0: 100}))
+	a.pauseRetry = 50 * time.Millisecond
+	v3 := protowire.AppendString(protowire.AppendTag(protowire.AppendVarint(protowire.AppendTag(nil, fVersion, protowire.VarintType), 3),
+		fTeam, protowire.BytesType), "1")
+
+	var l logRecs
+	recs := []*kgo.Record{
+		l.rec(0, mustEncode(t, realOp(0, 1, "before", 1))),
+		l.rec(1, mustEncode(t, realOp(0, 2, "other-partition", 1))),
+		l.rec(0, v3), // offset 1 of log partition 0
+		l.rec(0, mustEncode(t, realOp(0, 3, "after", 1))),
+		l.rec(1, mustEncode(t, realOp(0, 4, "other-partition-later", 1))),
+	}
+	require.NoError(t, a.apply(t.Context(), recs), "a pause is not an error of apply")
+
+	assert.Equal(t, map[int32]int64{0: 1, 1: 2}, a.Offsets(), "partition 0 stops at the record; partition 1 goes on")
+	assert.Equal(t, "1", propN(t, st, "before"))
+	assert.Equal(t, "absent", propN(t, st, "after"), "nothing after the record is applied")
+	assert.Equal(t, "1", propN(t, st, "other-partition-later"))
+	applied, err := st.AppliedOffsets()
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), applied[0], "a restarted (upgraded) instance resumes at the record")
+
+	h := a.Health()
+	require.ErrorIs(t, h, ErrApplierPaused)
+	assert.False(t, errors.Is(h, errFatal), "a pause does not stop the instance")
+	for _, s := range []string{"partition 0 of identity_log at offset 1 holds op version 3", "upgrade"} {
+		assert.Contains(t, h.Error(), s)
+	}
+	assert.True(t, obs.report().Paused)
+	assert.Equal(t, int64(3), a.Applied.Load())
+	assert.Zero(t, a.Malformed.Load()+a.Rejected.Load(), "the record is neither skipped nor rejected")
+
+	// More records of the paused partition are held too.
+	require.NoError(t, a.apply(t.Context(), []*kgo.Record{l.rec(0, mustEncode(t, realOp(0, 5, "later", 1)))}))
+	assert.Equal(t, "absent", propN(t, st, "later"))
+	assert.Equal(t, int64(1), a.Offsets()[0])
+
+	// Wait: what was applied is there; what needs the paused partition
+	// fails, retryable, after the backoff; it never hangs.
+	require.NoError(t, a.Wait(t.Context(), map[int32]int64{0: 0, 1: 1}))
+	start := time.Now()
+	err = a.Wait(t.Context(), map[int32]int64{0: 2, 1: 0})
+	require.ErrorIs(t, err, ErrApplierPaused)
+	assert.True(t, isRetryable(err), "the batch is aborted and retried, the instance keeps running")
+	assert.GreaterOrEqual(t, time.Since(start), a.pauseRetry, "the retry waits a while")
+	// A paused partition counts as caught up at start-up once everything
+	// before the record is applied: the instance starts and waits there.
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	require.NoError(t, a.wait(ctx, map[int32]int64{0: 3, 1: 1}, true))
+}
+
+// TestApplierOpIsAllOrNothing: an op that fails half way through its writes
+// leaves none of them. Here the op is a merge that moves more distinct ids
+// than one transaction of a small Badger holds, so it fails after writing
+// some of them; it is rejected (the bound is Badger's, the same on every
+// replica), and the replica equals one that never saw it.
+func TestApplierOpIsAllOrNothing(t *testing.T) {
+	open := func() *state.Store {
+		st, err := state.Open(t.TempDir(), state.Options{Logger: zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)), MemTableBytes: 1 << 20, CacheBytes: -1})
+		require.NoError(t, err)
+		t.Cleanup(func() { st.Close() })
+		return st
+	}
+	const ids = 3000
+	var l logRecs
+	var before []*kgo.Record
+	off := int64(0)
+	for i := range ids { // one person with 3000 distinct ids
+		op := realOp(0, off, fmt.Sprintf("member-%04d", i), i)
+		if i > 0 {
+			op.Merge = &unionfind.Merge{Other: fmt.Sprintf("member-%04d", i), Guarded: false}
+			op.DistinctID = "member-0000"
+		}
+		before = append(before, l.rec(0, mustEncode(t, op)))
+		off++
+	}
+	// "big", explicit, absorbs all 3000 (it survives: SEMANTICS.md §4;
+	// unguarded, a move limit above them).
+	before = append(before, l.rec(0, mustEncode(t, realOp(0, off, "big", 0))))
+	off++
+	big := realOp(0, off, "big", 1)
+	big.Merge = &unionfind.Merge{Other: "member-0000"}
+	bigRec := l.rec(0, mustEncode(t, big))
+	after := l.rec(0, mustEncode(t, realOp(0, off+1, "after", 7)))
+
+	cfg := Config{Topics: DefaultTopics(), MaxMergeMove: 1_000_000}
+	ends := endsAt(map[int32]int64{0: off + 2})
+	a := newApplier(cfg, open(), zaptest.NewLogger(t), ends)
+	require.NoError(t, a.apply(t.Context(), append(append(append([]*kgo.Record{}, before...), bigRec), after)))
+	assert.Equal(t, int64(1), a.Rejected.Load(), "the merge too big for one transaction")
+	assert.Equal(t, "7", propN(t, a.st, "after"))
+
+	clean := newApplier(cfg, open(), zaptest.NewLogger(t), ends)
+	require.NoError(t, clean.apply(t.Context(), append(append([]*kgo.Record{}, before...), after)))
+	fa, err := a.st.Fingerprint()
+	require.NoError(t, err)
+	fc, err := clean.st.Fingerprint()
+	require.NoError(t, err)
+	assert.Equal(t, fc, fa, "no write of the rejected op is left")
+	p, explicit, err := a.st.Find("1", "member-0001")
+	require.NoError(t, err)
+	require.True(t, explicit)
+	q, _, err := a.st.Find("1", "member-0000")
+	require.NoError(t, err)
+	assert.Equal(t, q.ID, p.ID, "no member moved")
 }

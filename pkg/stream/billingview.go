@@ -143,11 +143,24 @@ func (v *BillingView) fold(recs []*kgo.Record) error {
 			skipped = append(skipped, skippedDelta{r, true, errors.New("a Kafka tombstone (null value), not a delta")})
 			continue
 		}
-		var d billing.Delta
-		if err := json.Unmarshal(r.Value, &d); err != nil {
+		// The class as text first, so that an unknown class is a delta out
+		// of bounds (rejected), not a record that is no delta (malformed).
+		var raw struct {
+			Team  string `json:"team"`
+			Month string `json:"month"`
+			Class string `json:"class"`
+			Count int64  `json:"count"`
+		}
+		if err := json.Unmarshal(r.Value, &raw); err != nil {
 			skipped = append(skipped, skippedDelta{r, true, fmt.Errorf("not a delta: %w", err)})
 			continue
 		}
+		c, err := billing.ParseClass(raw.Class)
+		if err != nil {
+			skipped = append(skipped, skippedDelta{r, false, fmt.Errorf("%w: %w", billing.ErrInvalidDelta, billing.ErrUnknownClass)})
+			continue
+		}
+		d := billing.Delta{Team: raw.Team, Month: raw.Month, Class: c, Count: raw.Count}
 		if err := d.Validate(); err != nil {
 			skipped = append(skipped, skippedDelta{r, false, err})
 			continue
