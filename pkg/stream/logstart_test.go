@@ -33,12 +33,15 @@ func TestTruncatedLogRefused(t *testing.T) {
 	adm := kadm.NewClient(h.client())
 	require.NoError(t, EnsureTopics(ctx, adm, h.cfg.Topics.All(), h.cfg.TopicPartitions, -1, time.Second, h.log))
 
-	// Ten ops on each of partitions 0 and 1.
+	// Ten ops on each of partitions 0 and 1, of records of the input
+	// topic (the applier rejects ops of sources that do not exist).
+	h.fillRaw(ctx, 0, 10)
+	h.fillRaw(ctx, 1, 10)
 	var recs []*kgo.Record
 	for p := range int32(2) {
 		for i := range 10 {
 			op := unionfind.Op{Kind: unionfind.OpEvent, Team: "1", EventUUID: uuid.NewString(),
-				Source:     unionfind.Source{Topic: "earlier", Partition: p, Offset: int64(i)},
+				Source:     unionfind.Source{Topic: h.cfg.Topics.Raw, Partition: p, Offset: int64(i)},
 				DistinctID: fmt.Sprintf("user-%d-%d", p, i), Timestamp: 1_780_000_000_000 + int64(i)}
 			b, err := encodeOp(&op)
 			require.NoError(t, err)
@@ -142,12 +145,13 @@ func TestTruncatedWhileApplierRuns(t *testing.T) {
 	_, err := topicPartitions(ctx, adm, h.cfg.Topics.IdentityLog)
 	require.NoError(t, err)
 	producer := h.client(kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	h.fillRaw(ctx, 0, 20) // the ops' source records
 	did := func(i int) string { return fmt.Sprintf("user-%d", i) }
 	produce := func(from, to int) {
 		var recs []*kgo.Record
 		for i := from; i < to; i++ {
 			op := unionfind.Op{Kind: unionfind.OpEvent, Team: "1", EventUUID: uuid.NewString(),
-				Source: unionfind.Source{Topic: "earlier", Offset: int64(i)}, DistinctID: did(i), Timestamp: 1_780_000_000_000}
+				Source: unionfind.Source{Topic: h.cfg.Topics.Raw, Offset: int64(i)}, DistinctID: did(i), Timestamp: 1_780_000_000_000}
 			b, err := encodeOp(&op)
 			require.NoError(t, err)
 			recs = append(recs, &kgo.Record{Topic: h.cfg.Topics.IdentityLog, Partition: 0, Value: b})
