@@ -35,6 +35,7 @@ type Config struct {
 	State    StateConfig    `mapstructure:"state"`
 	Identity IdentityConfig `mapstructure:"identity"`
 	Input    InputConfig    `mapstructure:"input"`
+	Output   OutputConfig   `mapstructure:"output"`
 	Stream   StreamConfig   `mapstructure:"stream"`
 	Billing  BillingConfig  `mapstructure:"billing"`
 	Log      LogConfig      `mapstructure:"log"`
@@ -144,6 +145,16 @@ type InputConfig struct {
 	MaxEventBytes int `mapstructure:"max_event_bytes"`
 }
 
+// OutputConfig are limits on the records the resolver produces.
+type OutputConfig struct {
+	// MaxRecordBytes is the most bytes (key, value and headers) of any
+	// record the resolver produces: a stamped event or identity op over it
+	// sends its input record to the dead letters as output_too_large, and a
+	// dead letter over it is cut (SEMANTICS.md §6). Keep it under the output
+	// topics' max.message.bytes. Default 1,000,000.
+	MaxRecordBytes int `mapstructure:"max_record_bytes"`
+}
+
 // StreamConfig tunes the pipeline.
 type StreamConfig struct {
 	// MaxBatchRecords bounds one poll, hence one transaction. Default 2000.
@@ -231,6 +242,7 @@ func defaultConfig() Config {
 		},
 		Identity: IdentityConfig{MaxMergeMove: 10000},
 		Input:    InputConfig{MaxEventBytes: 1 << 20},
+		Output:   OutputConfig{MaxRecordBytes: stream.DefaultMaxRecordBytes},
 		Stream: StreamConfig{
 			MaxBatchRecords:    2000,
 			Workers:            1,
@@ -408,6 +420,9 @@ func (c Config) Validate() error {
 	if c.Input.MaxEventBytes < 1 {
 		bad("input.max_event_bytes", c.Input.MaxEventBytes, "must be at least 1")
 	}
+	if c.Output.MaxRecordBytes < stream.MinMaxRecordBytes || c.Output.MaxRecordBytes > 64<<20 {
+		bad("output.max_record_bytes", c.Output.MaxRecordBytes, "must be between %d and %d", stream.MinMaxRecordBytes, 64<<20)
+	}
 	if c.Stream.Workers < 1 || c.Stream.Workers > 64 {
 		bad("stream.workers", c.Stream.Workers, "must be between 1 and 64")
 	}
@@ -564,6 +579,7 @@ func (c Config) ToStream() (stream.Config, error) {
 		MaxBatchRecords:    c.Stream.MaxBatchRecords,
 		Workers:            c.Stream.Workers,
 		MaxEventBytes:      c.Input.MaxEventBytes,
+		MaxRecordBytes:     c.Output.MaxRecordBytes,
 		MaxMergeMove:       c.Identity.MaxMergeMove,
 		ExcludedEvents:     append([]string(nil), c.Billing.ExcludedEvents...),
 		OutboxTrimInterval: c.Stream.OutboxTrimInterval,

@@ -92,6 +92,11 @@ type Config struct {
 	MaxEventBytes int
 	// MaxMergeMove is identity.max_merge_move. Default 10,000.
 	MaxMergeMove int
+	// MaxRecordBytes is output.max_record_bytes: the most bytes of key,
+	// value and headers of any record the pipeline produces (see
+	// output.go). Default DefaultMaxRecordBytes; at least
+	// MinMaxRecordBytes.
+	MaxRecordBytes int
 	// ExcludedEvents are the event names billed as excluded.
 	ExcludedEvents []string
 	// OutboxTrimInterval is how often every instance trims outbox rows below
@@ -158,6 +163,9 @@ func (c Config) WithDefaults() Config {
 	if c.MaxMergeMove == 0 {
 		c.MaxMergeMove = 10000
 	}
+	if c.MaxRecordBytes == 0 {
+		c.MaxRecordBytes = DefaultMaxRecordBytes
+	}
 	if c.OutboxTrimInterval == 0 {
 		c.OutboxTrimInterval = 30 * time.Second
 	}
@@ -195,6 +203,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxBatchRecords < 1 {
 		return fmt.Errorf("stream: stream.max_batch_records: %d must be at least 1", c.MaxBatchRecords)
+	}
+	if c.MaxRecordBytes < MinMaxRecordBytes || c.MaxRecordBytes > maxMaxRecordBytes {
+		return fmt.Errorf("stream: output.max_record_bytes: %d must be between %d and %d", c.MaxRecordBytes, MinMaxRecordBytes, maxMaxRecordBytes)
 	}
 	if c.LagInterval < 0 {
 		return fmt.Errorf("stream: lag interval: %s must be positive", c.LagInterval)

@@ -38,6 +38,7 @@ type Stats struct {
 	Committed    atomic.Int64 // transactions committed
 	Aborted      atomic.Int64 // transactions aborted
 	Fenced       atomic.Int64 // worker sessions replaced because their producer was fenced
+	OversizeRows atomic.Int64 // feed rows over output.max_record_bytes, not produced
 }
 
 // Pipeline is one resolver instance's streaming path: the applier and the
@@ -135,6 +136,12 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	if err := EnsureTopics(ctx, adm, p.cfg.Topics.All(), p.cfg.TopicPartitions, p.cfg.ReplicationFactor, p.cfg.Kafka.RetryBackoff, p.log); err != nil {
 		return ignoreCancel(ctx, err)
 	}
+	// Before any producer is made: their batch limit follows the bound.
+	fit, err := fitTopics(ctx, adm, p.cfg.Topics.All()[1:], p.cfg.MaxRecordBytes, p.log)
+	if err != nil {
+		return ignoreCancel(ctx, err)
+	}
+	p.cfg.MaxRecordBytes = fit
 
 	applier, err := NewApplier(ctx, p.cfg, p.st, p.log)
 	if err != nil {
@@ -204,6 +211,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 
 	ops, err := kgo.NewClient(append(ClientOpts(p.cfg.Kafka, p.log, "ops"),
 		kgo.ProducerLinger(0),
+		kgo.ProducerBatchMaxBytes(p.batchMaxBytes()),
 		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)),
 	)...)
 	if err != nil {
@@ -324,14 +332,30 @@ func (p *Pipeline) transact(ctx context.Context, w *worker, ops *kgo.Client, app
 	if err := sess.Begin(); err != nil {
 		return fmt.Errorf("stream: begin transaction: %w", err)
 	}
-	out := &producer{sess: sess, ctx: ctx}
+	out := &producer{sess: sess, ctx: ctx, max: p.cfg.MaxRecordBytes}
 	if p.cfg.Observer != nil {
 		out.rep = &w.rep
 		out.rep.reset()
 	}
-	err := p.process(ctx, ops, applier, fs, out)
+	_, err := p.process(ctx, ops, applier, fs, out)
 	if err == nil {
+		// Flush, then decide: a record that failed to produce must abort
+		// the transaction, never commit the offsets past it (End would
+		// commit after its own flush whatever the records' fates).
+		err = sess.Client().Flush(ctx)
+	}
+	if err == nil {
+		// A record refused for its size here means a topic's
+		// max.message.bytes was lowered under a running instance (Run
+		// fits the bound to the topics at start-up): the batch aborts
+		// and is retried until the topic takes it again or the instance
+		// restarts with the new bound. Nothing is committed past it.
 		err = out.err()
+	}
+	for _, r := range out.oversizeRows {
+		p.stats.OversizeRows.Add(1)
+		p.log.Error("a feed row is over output.max_record_bytes and was not produced; it was stored before identity.max_person_properties_bytes bounded persons",
+			zap.String("topic", r.topic), zap.Int("bytes", r.bytes), zap.Int("output.max_record_bytes", p.cfg.MaxRecordBytes))
 	}
 	if err == nil && p.failBeforeEnd != nil {
 		err = p.failBeforeEnd()
@@ -372,6 +396,13 @@ func (p *Pipeline) transact(ctx context.Context, w *worker, ops *kgo.Client, app
 	return nil
 }
 
+// batchMaxBytes is the producers' batch limit: a record within
+// output.max_record_bytes always fits, and franz-go's default when that is
+// more.
+func (p *Pipeline) batchMaxBytes() int32 {
+	return int32(max(p.cfg.MaxRecordBytes+batchOverhead, 1_000_012))
+}
+
 // report sends the batch's report to the observer.
 func (p *Pipeline) report(out *producer, records int, committed bool, polled, ending time.Time) {
 	now := time.Now()
@@ -399,10 +430,12 @@ type item struct {
 
 	stamped []byte        // the stamped event (step 3)
 	class   billing.Class // its billing class
+
+	out *kgo.Record // its stamped event, once within the record bound
 }
 
 // process does the work of one batch, producing every output through out.
-func (p *Pipeline) process(ctx context.Context, opsCl *kgo.Client, applier *Applier, fs kgo.Fetches, out *producer) error {
+func (p *Pipeline) process(ctx context.Context, opsCl *kgo.Client, applier *Applier, fs kgo.Fetches, out *producer) ([]item, error) {
 	items := make([]item, 0, fs.NumRecords())
 	type span struct{ first, last int64 }
 	spans := map[int32]span{}
@@ -434,7 +467,7 @@ func (p *Pipeline) process(ctx context.Context, opsCl *kgo.Client, applier *Appl
 		k := idKey{ev.Team, ev.DistinctID}
 		person, explicit, err := find.Find(ev.Team, ev.DistinctID)
 		if err != nil {
-			return fmt.Errorf("%w: find in replica (team %s): %w", errFatal, ev.Team, p.ids.Error(err, ev.DistinctID))
+			return nil, fmt.Errorf("%w: find in replica (team %s): %w", errFatal, ev.Team, p.ids.Error(err, ev.DistinctID))
 		}
 		if first, ok := created[k]; ok && (!explicit || first < person.CreatedAt) {
 			// An earlier event of this batch already logs the person's
@@ -446,20 +479,27 @@ func (p *Pipeline) process(ctx context.Context, opsCl *kgo.Client, applier *Appl
 		}
 		r := items[i].rec
 		op, _ := resolve.Op(ev, unionfind.Source{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset})
+		b, err := encodeOp(&op)
+		if err != nil {
+			return nil, err
+		}
+		opRec := &kgo.Record{Topic: p.cfg.Topics.IdentityLog, Key: []byte(ev.Team), Value: b}
+		if n := recordBytes(opRec); n > p.cfg.MaxRecordBytes {
+			// Its identity op cannot be logged: the record goes to the dead
+			// letters, and nothing else happens to it.
+			items[i].ev, items[i].err = nil, outputTooLarge("its identity op", n, p.cfg.MaxRecordBytes)
+			continue
+		}
 		if first, ok := created[k]; !ok || op.Timestamp < first {
 			created[k] = op.Timestamp
 		}
-		b, err := encodeOp(&op)
-		if err != nil {
-			return err
-		}
-		opRecs = append(opRecs, &kgo.Record{Topic: p.cfg.Topics.IdentityLog, Key: []byte(ev.Team), Value: b})
+		opRecs = append(opRecs, opRec)
 	}
 	find.Close() // before waiting on the applier: it is a read snapshot (a read lock in memory)
 	if len(opRecs) > 0 {
 		res := opsCl.ProduceSync(ctx, opRecs...)
 		if err := res.FirstErr(); err != nil {
-			return fmt.Errorf("stream: log identity ops: %w", err)
+			return nil, fmt.Errorf("stream: log identity ops: %w", err)
 		}
 		want := map[int32]int64{}
 		for _, r := range res {
@@ -468,7 +508,7 @@ func (p *Pipeline) process(ctx context.Context, opsCl *kgo.Client, applier *Appl
 			}
 		}
 		if err := applier.Wait(ctx, want); err != nil {
-			return err
+			return nil, err
 		}
 		p.stats.OpsLogged.Add(int64(len(opRecs)))
 		if out.rep != nil {
@@ -500,27 +540,41 @@ func (p *Pipeline) process(ctx context.Context, opsCl *kgo.Client, applier *Appl
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("%w: read outbox: %w", errFatal, err)
+		return nil, fmt.Errorf("%w: read outbox: %w", errFatal, err)
 	}
 
 	// 3. Stamp every event from the replica, then produce in input order;
 	// dead-letter the rest.
 	if err := p.stampAll(items); err != nil {
-		return err
+		return nil, err
 	}
 	meter := billing.NewMeter()
 	for i := range items {
 		it := &items[i]
+		if it.ev != nil {
+			ev := it.ev
+			key := make([]byte, 0, len(ev.Team)+1+len(ev.DistinctID))
+			key = append(append(append(key, ev.Team...), ':'), ev.DistinctID...)
+			stamped := &kgo.Record{Topic: p.cfg.Topics.Person, Key: key, Value: it.stamped}
+			if n := recordBytes(stamped); n > p.cfg.MaxRecordBytes {
+				it.err = outputTooLarge("its stamped event", n, p.cfg.MaxRecordBytes)
+				ev.Release()
+				it.ev, it.stamped = nil, nil
+			} else {
+				it.out = stamped
+			}
+		}
 		if it.ev == nil {
 			out.deadLetter(p.cfg.Topics.DeadLetter, it.rec, it.err)
 			continue
 		}
 		ev := it.ev
-		key := make([]byte, 0, len(ev.Team)+1+len(ev.DistinctID))
-		key = append(append(append(key, ev.Team...), ':'), ev.DistinctID...)
-		out.produce(&kgo.Record{Topic: p.cfg.Topics.Person, Key: key, Value: it.stamped})
+		out.produce(it.out)
 		out.stamped++
-		meter.Add(ev.Team, billing.Month(ev.Timestamp), it.class, 1)
+		// The month of the input record's Kafka timestamp, when capture
+		// wrote it (SEMANTICS.md §7): the event's own timestamp is the
+		// client's to backdate, into months of their own free tiers.
+		meter.Add(ev.Team, billing.Month(it.rec.Timestamp), it.class, 1)
 		for _, w := range ev.Warnings {
 			row := WarningRow{Team: ev.Team, Type: w.Type, EventUUID: ev.UUID.String(), DistinctID: ev.DistinctID, Details: w.Details, Timestamp: ev.Timestamp.UTC().Format(feed.TimeFormat)}
 			out.json(p.cfg.Topics.Warnings, row.Team, row)
@@ -537,7 +591,7 @@ func (p *Pipeline) process(ctx context.Context, opsCl *kgo.Client, applier *Appl
 	if out.rep != nil {
 		out.rep.Stamped = deltas
 	}
-	return nil
+	return items, nil
 }
 
 // stampChunk is the fewest events a decoding or stamping goroutine is

@@ -3,6 +3,7 @@ package stream
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"sync"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -11,15 +12,20 @@ import (
 )
 
 // producer produces a batch's records into the open transaction and keeps
-// the first error, so the batch can be aborted.
+// the first error, so the batch can be aborted. Its errors are known only
+// once the session has flushed (see Pipeline.transact): decide after that.
 type producer struct {
 	sess *kgo.GroupTransactSession
 	ctx  context.Context
+	// max is output.max_record_bytes.
+	max int
 
 	mu    sync.Mutex
 	first error
 
 	stamped, dead, warnings int64
+	// oversizeRows are the feed rows over the record bound, not produced.
+	oversizeRows []oversizeRow
 
 	// rep, when not nil (the pipeline has an Observer), also counts dead
 	// letters by reason and warnings by type.
@@ -38,12 +44,15 @@ func (o *producer) produce(r *kgo.Record) {
 	o.sess.Produce(o.ctx, r, o.promise)
 }
 
-func (o *producer) promise(_ *kgo.Record, err error) {
+func (o *producer) promise(r *kgo.Record, err error) {
 	if err == nil {
 		return
 	}
 	o.mu.Lock()
 	if o.first == nil {
+		if r != nil {
+			err = fmt.Errorf("produce %d bytes to %s: %w", recordBytes(r), r.Topic, err)
+		}
 		o.first = err
 	}
 	o.mu.Unlock()
@@ -56,18 +65,36 @@ func (o *producer) err() error {
 }
 
 // json produces v as JSON; values here are the resolver's own row types and
-// cannot fail to encode.
+// cannot fail to encode. Rows are bounded by construction (person
+// properties by identity.max_person_properties_bytes, ids and details by the
+// decoder); a row over the record bound all the same (a person stored
+// before the cap existed) is not produced but counted in oversizeRows, for
+// the caller to report: failing the batch would retry it for ever, on every
+// instance that owns the partition.
 func (o *producer) json(topic, key string, v any) {
 	b, err := json.Marshal(v)
 	if err != nil {
 		o.promise(nil, err)
 		return
 	}
-	o.produce(&kgo.Record{Topic: topic, Key: []byte(key), Value: b})
+	r := &kgo.Record{Topic: topic, Key: []byte(key), Value: b}
+	if recordBytes(r) > o.max {
+		o.oversizeRows = append(o.oversizeRows, oversizeRow{topic: topic, bytes: recordBytes(r)})
+		return
+	}
+	o.produce(r)
+}
+
+// oversizeRow is a feed row dropped for its size.
+type oversizeRow struct {
+	topic string
+	bytes int
 }
 
 // deadLetter produces a rejected record: its original key and bytes, and
-// headers saying why and where from.
+// headers saying why and where from. A dead letter over the record bound is
+// cut (SEMANTICS.md §6): its key to maxDeadLetterKey bytes, its value to the
+// first max − deadLetterReserve bytes, with the header truncated: true.
 func (o *producer) deadLetter(topic string, r *kgo.Record, cause error) {
 	reason := "unknown"
 	if rs, ok := event.ReasonOf(cause); ok {
@@ -76,8 +103,11 @@ func (o *producer) deadLetter(topic string, r *kgo.Record, cause error) {
 	detail := ""
 	if cause != nil {
 		detail = cause.Error()
+		if len(detail) > maxDeadLetterDetail {
+			detail = detail[:maxDeadLetterDetail]
+		}
 	}
-	o.produce(&kgo.Record{
+	dl := &kgo.Record{
 		Topic: topic,
 		Key:   r.Key,
 		Value: r.Value,
@@ -88,7 +118,18 @@ func (o *producer) deadLetter(topic string, r *kgo.Record, cause error) {
 			{Key: "source_partition", Value: headerInt(int64(r.Partition))},
 			{Key: "source_offset", Value: headerInt(r.Offset)},
 		},
-	})
+	}
+	if recordBytes(dl) > o.max {
+		limit := o.max - deadLetterReserve
+		if len(dl.Key) > maxDeadLetterKey {
+			dl.Key = dl.Key[:maxDeadLetterKey]
+		}
+		if len(dl.Value) > limit {
+			dl.Value = dl.Value[:limit]
+		}
+		dl.Headers = append(dl.Headers, kgo.RecordHeader{Key: "truncated", Value: []byte("true")})
+	}
+	o.produce(dl)
 	o.dead++
 	if o.rep != nil {
 		addCount(&o.rep.DeadLettered, reason, 1)

@@ -105,6 +105,7 @@ func (p *Pipeline) newSession(txnID string) (*kgo.GroupTransactSession, error) {
 		kgo.RequireStableFetchOffsets(),
 		kgo.FetchMaxWait(defaultFetchMaxWait),
 		kgo.ProducerLinger(0),
+		kgo.ProducerBatchMaxBytes(p.batchMaxBytes()),
 		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)),
 		kgo.OnPartitionsAssigned(func(ctx context.Context, cl *kgo.Client, a map[string][]int32) {
 			p.log.Info("partitions assigned", zap.Any("partitions", a))
