@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"unicode"
 )
 
@@ -69,7 +70,9 @@ const (
 )
 
 // Validate reports whether d can be folded into totals: a team of 1 to
-// MaxTeamBytes bytes without control characters, a "YYYY-MM" month within
+// MaxTeamBytes bytes, not only white space, without control characters
+// (the rule of pkg/event for a team, so that every delta the resolver
+// writes passes), a "YYYY-MM" month within
 // [MinMonth, MaxMonth], a defined class and a count of 1 to MaxDeltaCount.
 // The error wraps ErrInvalidDelta and the specific reason; it never
 // carries the team (it may be 200 bytes of anything).
@@ -81,6 +84,8 @@ func (d Delta) Validate() error {
 		return fmt.Errorf("billing: %w: %w: team of %d bytes, at most %d", ErrInvalidDelta, ErrInvalidTeam, len(d.Team), MaxTeamBytes)
 	case hasControl(d.Team):
 		return fmt.Errorf("billing: %w: %w: team holds a control character", ErrInvalidDelta, ErrInvalidTeam)
+	case strings.TrimFunc(d.Team, unicode.IsSpace) == "":
+		return fmt.Errorf("billing: %w: %w: team is only white space", ErrInvalidDelta, ErrInvalidTeam)
 	case !d.Class.Valid():
 		return fmt.Errorf("billing: %w: %w %s", ErrInvalidDelta, ErrUnknownClass, d.Class)
 	case d.Count < 0:

@@ -124,6 +124,15 @@ func TestForgedIdentityLogTwoReplicas(t *testing.T) {
 		require.NoError(t, <-r.done, "a shutdown is no error")
 		require.ErrorIs(t, r.a.Health(), ErrApplierStopped, "after Run returned")
 	}
+
+	// A rebuild by this binary cannot get past the unknown version: it
+	// says so instead of waiting forever, and keeps what it applied.
+	st := openStore(t)
+	_, err = Rebuild(ctx, h.cfg, st, h.log, nil)
+	require.ErrorIs(t, err, ErrApplierPaused)
+	fr, err := st.Fingerprint()
+	require.NoError(t, err)
+	assert.Equal(t, f0, fr, "the rebuilt replica up to the pause")
 }
 
 // billingOf reads a replica's billing totals as "team/month/class" → n.

@@ -164,9 +164,19 @@ func Rebuild(ctx context.Context, cfg Config, st *state.Store, log *zap.Logger, 
 			break
 		}
 		// A partition paused at an op of an unknown version never reaches
-		// the end: this binary cannot rebuild past it.
+		// the end: this binary cannot rebuild past it. Apply everything
+		// else there is, then say so.
 		if err := applier.Health(); errors.Is(err, ErrApplierPaused) {
-			return RebuildResult{}, fmt.Errorf("stream: rebuild: %w", err)
+			want := map[int32]int64{}
+			for p, e := range idEnd {
+				if e > 0 {
+					want[p] = e - 1
+				}
+			}
+			if werr := applier.wait(ctx, want, true); werr != nil {
+				return RebuildResult{}, werr
+			}
+			return RebuildResult{}, fmt.Errorf("stream: rebuild: %w", applier.Health())
 		}
 		select {
 		case <-ctx.Done():
