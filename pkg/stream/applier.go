@@ -413,13 +413,16 @@ func (a *Applier) apply(ctx context.Context, recs []*kgo.Record) error {
 func (a *Applier) classify(ctx context.Context, recs []*kgo.Record) ([]entry, error) {
 	ents := make([]entry, len(recs))
 	var unsure []int // ops whose source offset is at or past the cached end
+	a.mu.Lock()
+	held := make(map[int32]bool, len(a.paused))
+	for p := range a.paused {
+		held[p] = true
+	}
+	a.mu.Unlock()
 	for i, r := range recs {
 		e := &ents[i]
 		e.rec = r
-		a.mu.Lock()
-		_, held := a.paused[r.Partition]
-		a.mu.Unlock()
-		if held {
+		if held[r.Partition] {
 			e.verdict = vHeld
 			continue
 		}
@@ -431,7 +434,7 @@ func (a *Applier) classify(ctx context.Context, recs []*kgo.Record) ([]entry, er
 		var ve *opVersionError
 		switch {
 		case errors.As(err, &ve):
-			e.verdict = vHeld
+			e.verdict, held[r.Partition] = vHeld, true
 			a.startPause(r.Partition, r.Offset, ve.version)
 			continue
 		case err != nil:

@@ -137,9 +137,14 @@ func TestOpRefusesUnknownOrMalformed(t *testing.T) {
 }
 
 // Whatever bytes arrive on identity_log, decodeOp returns an op or an error
-// (the applier logs and skips it), never panics; and an op it returns
-// re-encodes to a record that decodes to the same op.
+// (the applier logs and skips it), never panics; an op it returns
+// re-encodes to a record that decodes to the same op; and it calls a record
+// a later version (the applier pauses there) only when the record says so
+// where every version keeps its number — a JSON "v" or a first protobuf
+// field 1 — with a number from 3 to maxOpVersion: garbage never pauses.
 func FuzzDecodeOp(f *testing.F) {
+	f.Add([]byte(`{"v":3}`))
+	f.Add(protowire.AppendVarint(protowire.AppendTag(nil, fVersion, protowire.VarintType), 3))
 	for _, op := range opCases() {
 		b, _ := encodeOp(&op)
 		f.Add(b)
@@ -148,6 +153,20 @@ func FuzzDecodeOp(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		op, err := decodeOp(b)
+		var ve *opVersionError
+		if errors.As(err, &ve) {
+			if ve.version <= opVersionProto || ve.version > maxOpVersion {
+				t.Fatalf("version %d called a later version", ve.version)
+			}
+			if len(b) > 0 && b[0] == '{' {
+				var head struct{ V int64 }
+				if json.Unmarshal(b, &head) != nil || uint64(head.V) != ve.version {
+					t.Fatalf("a JSON record without \"v\": %d called version %d", ve.version, ve.version)
+				}
+			} else if num, typ, n := protowire.ConsumeTag(b); n < 0 || num != fVersion || typ != protowire.VarintType {
+				t.Fatalf("a protobuf record not led by its version called version %d", ve.version)
+			}
+		}
 		if err != nil {
 			return
 		}
