@@ -17,4 +17,10 @@
 // with kafka.group_protocol (KIP-848 "consumer" by default) and initialise
 // their transactional producer as soon as they exist, so a restarted
 // instance aborts what its killed predecessor left open.
+//
+// No single record of identity_log or billing_usage stops the fleet: the
+// applier and the billing view skip, identically on every replica, what no
+// replica can apply (with a warn line and a metric), pause at an op of a
+// version they do not know, and stop only on a local failure, with its
+// cause (Applier, BillingView; their Health feeds readiness).
 package stream
