@@ -9,6 +9,17 @@ import (
 )
 
 var (
+	// ErrKeyTooLarge is returned by a write whose key is longer than
+	// MaxKeyBytes. Nothing was written by that call. The error names the
+	// key's length and tag, never the key (it holds ids). Classify with
+	// IsInvalidWrite.
+	ErrKeyTooLarge = errors.New("state: key too large")
+
+	// ErrValueTooLarge is returned by a write whose value is longer than
+	// MaxValueBytes. Nothing was written by that call. Classify with
+	// IsInvalidWrite.
+	ErrValueTooLarge = errors.New("state: value too large")
+
 	// ErrLocked is returned by Open when another process (or another Open
 	// in this process) holds the state directory. The error wrapping it
 	// names the directory. Classify with IsLocked.
@@ -32,18 +43,29 @@ var (
 
 	// ErrClosed is returned by every method of a Store after Close.
 	ErrClosed = errors.New("state: store is closed")
-
-	// ErrKeyTooLarge is returned by a write whose key is longer than
-	// MaxKeyBytes. Nothing was written by that call. The error names the
-	// key's length and tag, never the key (it holds ids). Classify with
-	// IsInvalidWrite.
-	ErrKeyTooLarge = errors.New("state: key too large")
-
-	// ErrValueTooLarge is returned by a write whose value is longer than
-	// MaxValueBytes. Nothing was written by that call. Classify with
-	// IsInvalidWrite.
-	ErrValueTooLarge = errors.New("state: value too large")
 )
+
+// IsLocked reports whether err says the state directory is held by another
+// process (see ErrLocked).
+func IsLocked(err error) bool {
+	return errors.Is(err, ErrLocked)
+}
+
+// IsTxnTooBig reports whether err says an Update did not fit into one
+// transaction and should be retried with a smaller batch.
+func IsTxnTooBig(err error) bool {
+	return errors.Is(err, ErrTxnTooBig) || errors.Is(err, badger.ErrTxnTooBig)
+}
+
+// isBadgerLockErr recognises Badger's own directory-lock failure. Badger
+// builds that error with y.Wrapf, which formats the cause with %+v and
+// drops the chain, so the message is all there is to classify. It is only a
+// fallback: Open takes its own lock first (lock.go) and reports ErrLocked
+// from that, so this matters only when a non-resolver program (the badger
+// CLI, say) holds the directory.
+func isBadgerLockErr(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "Cannot acquire directory lock")
+}
 
 // MaxKeyBytes is the longest key a Store writes: Badger's own limit (it
 // refuses keys over 65,000 bytes). Both engines enforce it, so a write is
@@ -86,26 +108,4 @@ func keyTag(key []byte) string {
 		}
 	}
 	return ""
-}
-
-// IsLocked reports whether err says the state directory is held by another
-// process (see ErrLocked).
-func IsLocked(err error) bool {
-	return errors.Is(err, ErrLocked)
-}
-
-// IsTxnTooBig reports whether err says an Update did not fit into one
-// transaction and should be retried with a smaller batch.
-func IsTxnTooBig(err error) bool {
-	return errors.Is(err, ErrTxnTooBig) || errors.Is(err, badger.ErrTxnTooBig)
-}
-
-// isBadgerLockErr recognises Badger's own directory-lock failure. Badger
-// builds that error with y.Wrapf, which formats the cause with %+v and
-// drops the chain, so the message is all there is to classify. It is only a
-// fallback: Open takes its own lock first (lock.go) and reports ErrLocked
-// from that, so this matters only when a non-resolver program (the badger
-// CLI, say) holds the directory.
-func isBadgerLockErr(err error) bool {
-	return err != nil && strings.Contains(err.Error(), "Cannot acquire directory lock")
 }

@@ -1,7 +1,6 @@
 package state
 
 import (
-	"errors"
 	"fmt"
 	"unsafe"
 
@@ -281,14 +280,10 @@ func (t *tx) PutOutbox(src unionfind.Source, res unionfind.Result) error {
 }
 
 // wrapKey adds the key (quoted, so binary parts stay readable) to a storage
-// error, keeping the chain. A key refused for its size is not added: the
-// error already names its length and tag, and the key may be 64 kB of ids.
+// error, keeping the chain.
 func wrapKey(err error, k []byte) error {
 	if err == nil {
 		return nil
-	}
-	if errors.Is(err, ErrKeyTooLarge) {
-		return fmt.Errorf("state: write: %w", err)
 	}
 	return fmt.Errorf("state: key %q: %w", k, err)
 }
