@@ -256,12 +256,18 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	go func() { // the applier or the billing view stopping early stops the workers
 		select {
 		case err := <-appErr:
+			if wctx.Err() != nil {
+				return // the pipeline is stopping: the applier's return is part of it
+			}
 			if err == nil {
 				err = fmt.Errorf("%w before the pipeline stopped, without an error", ErrApplierStopped)
 			}
 			p.log.Error("applier stopped: stopping the instance", zap.Error(err))
 			fail(err)
 		case err := <-viewErr:
+			if wctx.Err() != nil {
+				return
+			}
 			if err == nil {
 				err = fmt.Errorf("%w before the pipeline stopped, without an error", ErrBillingViewStopped)
 			}
