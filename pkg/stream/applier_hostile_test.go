@@ -349,3 +349,62 @@ func TestApplierOpIsAllOrNothing(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, q.ID, p.ID, "no member moved")
 }
+
+// TestSourceEndsListedOnDemand: the input topic's end offsets are listed
+// only when an op claims an offset the cache cannot vouch for, once per
+// chunk; a source record written after the last listing (the input topic
+// grew) is found by the next listing, so a real op is never rejected; and a
+// listing that fails is retried, never taken as a rejection.
+func TestSourceEndsListedOnDemand(t *testing.T) {
+	var (
+		mu    sync.Mutex
+		end   = int64(10)
+		calls int
+		fail  int // listings still to fail
+	)
+	list := func(context.Context) (map[int32]int64, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		calls++
+		if fail > 0 {
+			fail--
+			return nil, errors.New("broker unavailable")
+		}
+		return map[int32]int64{0: end}, nil
+	}
+	listings := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return calls
+	}
+	cfg := Config{Topics: DefaultTopics(), Kafka: Kafka{RetryBackoff: time.Millisecond}}
+	a := newApplier(cfg, openStore(t), zaptest.NewLogger(t), list)
+	var l logRecs
+	op := func(off int64) *kgo.Record { return l.rec(0, mustEncode(t, realOp(0, off, fmt.Sprintf("d%d", off), 1))) }
+
+	require.NoError(t, a.apply(t.Context(), []*kgo.Record{op(1), op(2)}))
+	assert.Equal(t, 1, listings(), "the first chunk lists once")
+	require.NoError(t, a.apply(t.Context(), []*kgo.Record{op(3), op(9)}))
+	assert.Equal(t, 1, listings(), "offsets below the cached end need no listing")
+
+	mu.Lock()
+	end, fail = 20, 2 // the input topic grew; the broker fails twice
+	mu.Unlock()
+	forged := l.rec(0, mustEncode(t, realOp(0, math.MaxInt64, "forged", 1)))
+	require.NoError(t, a.apply(t.Context(), []*kgo.Record{op(15), forged, op(19)}))
+	assert.Equal(t, 1+3, listings(), "one listing for the chunk, after two that failed")
+	assert.Equal(t, int64(6), a.Applied.Load(), "every real op, including those past the old end")
+	assert.Equal(t, int64(1), a.Rejected.Load(), "only the forged one")
+
+	// A cancelled context while the listing fails is a clean stop, not a
+	// rejection.
+	mu.Lock()
+	fail = 1 << 30
+	mu.Unlock()
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel()
+	err := a.apply(ctx, []*kgo.Record{op(25)})
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Equal(t, int64(1), a.Rejected.Load())
+	assert.Equal(t, "absent", propN(t, a.st, "d25"))
+}
