@@ -94,7 +94,8 @@ const (
 //
 //   - No legitimate op is ever rejected, on any replica, at any time: its
 //     source record was written before the op was logged, and a partition's
-//     end offset never goes down, so offset < end holds whenever the op is
+//     end offset never goes down (short of deleting and re-creating the
+//     topic), so offset < end holds whenever the op is
 //     applied, and the listing made after the chunk was fetched sees it.
 //   - An op whose source is another topic, a negative partition or offset,
 //     or an offset the partition never reaches (MaxInt64) is rejected by
@@ -109,11 +110,15 @@ const (
 //     restored from an older snapshot, one that lagged that long. Such a
 //     replica then differs in that op and in real ops of that source
 //     partition, logged after it, with offsets up to the forged one. The
-//     same holds for a partition number the input topic gains later. The
-//     live fleet stays consistent. No rule on a moving end offset can close
-//     that window (the end an op was judged against is not in the log);
-//     what closes it is that nobody but the resolver can write identity_log
-//     (see the README's ACLs).
+//     same holds for a partition number the input topic gains later.
+//     Replicas that apply the op before the partition reaches its offset —
+//     the live fleet, which applies within seconds — agree. No rule on a
+//     moving end offset can close that window (the end an op was judged
+//     against is not in the log), and bounding how far one op may move a
+//     high-water mark past the previous one would reject real ops (one
+//     team's identity events may be millions of records apart); what
+//     closes it is that nobody but the resolver can write identity_log (see
+//     the README's ACLs).
 //   - Renaming the input topic (topics.raw) makes the ops logged before the
 //     rename foreign: a rebuild after it rejects them. Rebuild before
 //     renaming, or keep the name.
