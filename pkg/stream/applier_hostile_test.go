@@ -380,7 +380,9 @@ func TestSourceEndsListedOnDemand(t *testing.T) {
 	cfg := Config{Topics: DefaultTopics(), Kafka: Kafka{RetryBackoff: time.Millisecond}}
 	a := newApplier(cfg, openStore(t), zaptest.NewLogger(t), list)
 	var l logRecs
-	op := func(off int64) *kgo.Record { return l.rec(0, mustEncode(t, realOp(0, off, fmt.Sprintf("d%d", off), 1))) }
+	op := func(off int64) *kgo.Record {
+		return l.rec(0, mustEncode(t, realOp(0, off, fmt.Sprintf("d%d", off), 1)))
+	}
 
 	require.NoError(t, a.apply(t.Context(), []*kgo.Record{op(1), op(2)}))
 	assert.Equal(t, 1, listings(), "the first chunk lists once")
