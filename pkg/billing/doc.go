@@ -18,8 +18,9 @@
 // events of a batch per Key (team, month, class). Its Deltas, in a fixed
 // order, are the values of the batch's billing_usage records,
 // {"team","month","class","count"}, produced in the batch's transaction; the
-// consumer of billing_usage checks each with DecodeDelta and adds its Count
-// to the total of its Key.
+// consumer of billing_usage checks each against Delta.Validate's bounds
+// (team, month, class, count: anyone who can write the topic can forge a
+// record) and adds its Count to the total of its Key with a checked add.
 //
 // # Pricing deltas
 //
