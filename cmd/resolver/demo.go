@@ -45,6 +45,18 @@ Kafka and leaves nothing behind.`,
 	}
 }
 
+// demoWritten is when capture wrote a story record: at its event's
+// timestamp, or the story's morning for a record without one.
+func demoWritten(v string) time.Time {
+	var e struct {
+		Timestamp time.Time `json:"timestamp"`
+	}
+	if json.Unmarshal([]byte(v), &e) == nil && !e.Timestamp.IsZero() {
+		return e.Timestamp
+	}
+	return time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC)
+}
+
 // demoStory is the demo's input: one team, a morning of traffic. Each entry
 // is the record value as a capture service would write it; keys are
 // token:distinct_id.
@@ -160,7 +172,9 @@ func runDemo(ctx context.Context, cfg Config, log *zap.Logger, out io.Writer) er
 	outputs := func() int { return len(got[sc.Topics.Person]) + len(got[sc.Topics.DeadLetter]) }
 	deadline := time.Now().Add(60 * time.Second)
 	for i, v := range story {
-		if err := cl.ProduceSync(ctx, &kgo.Record{Key: demoKey(v), Value: []byte(v)}).FirstErr(); err != nil {
+		// Written when it happened, as capture would: the record's
+		// timestamp bills it (SEMANTICS.md §7).
+		if err := cl.ProduceSync(ctx, &kgo.Record{Key: demoKey(v), Value: []byte(v), Timestamp: demoWritten(v)}).FirstErr(); err != nil {
 			return fmt.Errorf("demo: produce: %w", err)
 		}
 		for outputs() < i+1 {

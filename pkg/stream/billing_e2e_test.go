@@ -18,23 +18,20 @@ import (
 type billingCounts map[billing.Key]int64
 
 // stampedCounts reads events_person (read_committed) and counts its events
-// per team, month of their timestamp and billing_class: what every billing
-// total must equal.
+// per team, month of their record timestamp (the input record's, which
+// bills the event) and billing_class: what every billing total must equal.
 func (h *harness) stampedCounts(t *testing.T) billingCounts {
 	t.Helper()
 	out := billingCounts{}
 	for _, r := range h.readAll(h.cfg.Topics.Person) {
 		var ev struct {
 			Team         string `json:"team"`
-			Timestamp    string `json:"timestamp"`
 			BillingClass string `json:"billing_class"`
 		}
 		require.NoError(t, json.Unmarshal(r.Value, &ev), "events_person value: %s", r.Value)
-		ts, err := time.Parse(time.RFC3339Nano, ev.Timestamp)
-		require.NoError(t, err, "timestamp of %s", r.Value)
 		c, err := billing.ParseClass(ev.BillingClass)
 		require.NoError(t, err, "billing_class of %s", r.Value)
-		out[billing.Key{Team: ev.Team, Month: billing.Month(ts), Class: c}]++
+		out[billing.Key{Team: ev.Team, Month: billing.Month(r.Timestamp), Class: c}]++
 	}
 	return out
 }

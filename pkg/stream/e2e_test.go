@@ -31,7 +31,9 @@ func mixedStream(t *testing.T, cfg gen.Config) ([]*kgo.Record, []gen.Record) {
 		if !ok {
 			break
 		}
-		recs = append(recs, &kgo.Record{Key: r.Key, Value: r.Value})
+		// Written by capture when the event happened: the Kafka
+		// timestamp bills it (SEMANTICS.md §7).
+		recs = append(recs, &kgo.Record{Key: r.Key, Value: r.Value, Timestamp: r.Time})
 		gr = append(gr, r)
 	}
 	require.NotEmpty(t, recs)

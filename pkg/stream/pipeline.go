@@ -561,7 +561,9 @@ func (p *Pipeline) process(ctx context.Context, opsCl *kgo.Client, applier *Appl
 			ev := it.ev
 			key := make([]byte, 0, len(ev.Team)+1+len(ev.DistinctID))
 			key = append(append(append(key, ev.Team...), ':'), ev.DistinctID...)
-			stamped := &kgo.Record{Topic: p.cfg.Topics.Person, Key: key, Value: it.stamped}
+			// The input record's timestamp, as Kafka Streams carries it:
+			// readers of events_person bill and window by it too.
+			stamped := &kgo.Record{Topic: p.cfg.Topics.Person, Key: key, Value: it.stamped, Timestamp: it.rec.Timestamp}
 			if n := recordBytes(stamped); n > p.cfg.MaxRecordBytes {
 				it.err = outputTooLarge("its stamped event", n, p.cfg.MaxRecordBytes)
 				ev.Release()

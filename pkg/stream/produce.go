@@ -108,9 +108,10 @@ func (o *producer) deadLetter(topic string, r *kgo.Record, cause error) {
 		}
 	}
 	dl := &kgo.Record{
-		Topic: topic,
-		Key:   r.Key,
-		Value: r.Value,
+		Topic:     topic,
+		Key:       r.Key,
+		Value:     r.Value,
+		Timestamp: r.Timestamp,
 		Headers: []kgo.RecordHeader{
 			{Key: "error", Value: []byte(reason)},
 			{Key: "error_detail", Value: []byte(detail)},
