@@ -17,6 +17,7 @@ import (
 
 	"go.uber.org/zap/zapcore"
 
+	"github.com/resolver-dev/resolver/pkg/admin"
 	"github.com/resolver-dev/resolver/pkg/billing"
 	"github.com/resolver-dev/resolver/pkg/metrics"
 	"github.com/resolver-dev/resolver/pkg/stream"
@@ -190,7 +191,8 @@ type AdminConfig struct {
 	// 127.0.0.1:9464.
 	Addr string `mapstructure:"addr"`
 	// Token, when set, is required as a bearer token on every request but
-	// /healthz.
+	// /healthz. Default "". It must be set when Addr is not a loopback
+	// address (Validate refuses such an Addr without it); no spaces.
 	Token string `mapstructure:"token"`
 	// MetricsTeamCap is how many distinct teams get their own team label on
 	// the stamped-events metric; later teams count as "other". Default 100;
@@ -445,7 +447,13 @@ func (c Config) Validate() error {
 	if c.Admin.Addr != "" {
 		if err := checkHostPort(c.Admin.Addr, true); err != nil {
 			bad("admin.addr", c.Admin.Addr, "%v", err)
+		} else if c.Admin.Token == "" && !admin.IsLoopback(c.Admin.Addr) {
+			bad("admin.addr", c.Admin.Addr, "is not a loopback address and admin.token is empty: /v1/persons would serve personal data to anyone who can reach it;"+
+				" set admin.token (RESOLVER_ADMIN_TOKEN) or bind admin.addr to 127.0.0.1")
 		}
+	}
+	if strings.ContainsFunc(c.Admin.Token, isSpaceOrControl) {
+		bad("admin.token", "(not shown)", "must not contain spaces or control characters: a bearer token is one word")
 	}
 	if c.Admin.MetricsTeamCap < 0 {
 		bad("admin.metrics_team_cap", c.Admin.MetricsTeamCap, "must be at least 0")

@@ -314,3 +314,46 @@ func selfSigned(t *testing.T) (certPEM, keyPEM []byte) {
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
 		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})
 }
+
+// TestValidateAdminExposure: an admin.addr beyond loopback needs
+// admin.token (issue 11: the Dockerfile bound 0.0.0.0 without one, exposing
+// /v1/persons). The error names both keys.
+func TestValidateAdminExposure(t *testing.T) {
+	for _, tc := range []struct {
+		addr, token string
+		ok          bool
+	}{
+		{"127.0.0.1:9464", "", true},
+		{"127.0.0.2:9464", "", true},
+		{"[::1]:9464", "", true},
+		{"localhost:9464", "", true},
+		{"", "", true}, // no admin server
+		{"0.0.0.0:9464", "", false},
+		{":9464", "", false},
+		{"[::]:9464", "", false},
+		{"10.1.2.3:9464", "", false},
+		{"[2001:db8::1]:9464", "", false},
+		{"resolver-1:9464", "", false},
+		{"localhost.example.com:9464", "", false},
+		{"0.0.0.0:9464", "s3cret", true},
+		{"resolver-1:9464", "s3cret", true},
+	} {
+		err := defaultConfigWith(func(c *Config) { c.Admin.Addr, c.Admin.Token = tc.addr, tc.token }).Validate()
+		if tc.ok {
+			assert.NoError(t, err, "%+v", tc)
+			continue
+		}
+		var fe *FieldError
+		require.True(t, errors.As(err, &fe), "%+v: %v", tc, err)
+		assert.Equal(t, "admin.addr", fe.Key)
+		assert.Contains(t, err.Error(), "admin.token")
+		assert.Contains(t, err.Error(), `"`+tc.addr+`"`)
+		assert.Equal(t, exitConfig, exitCode(err))
+	}
+
+	err := defaultConfigWith(func(c *Config) { c.Admin.Token = "two words" }).Validate()
+	var fe *FieldError
+	require.True(t, errors.As(err, &fe), "%v", err)
+	assert.Equal(t, "admin.token", fe.Key)
+	assert.NotContains(t, err.Error(), "two words", "the token is not repeated")
+}
