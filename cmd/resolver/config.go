@@ -20,6 +20,7 @@ import (
 	"github.com/resolver-dev/resolver/pkg/admin"
 	"github.com/resolver-dev/resolver/pkg/billing"
 	"github.com/resolver-dev/resolver/pkg/metrics"
+	"github.com/resolver-dev/resolver/pkg/state"
 	"github.com/resolver-dev/resolver/pkg/stream"
 )
 
@@ -131,6 +132,17 @@ type StateConfig struct {
 	CacheBytes int64 `mapstructure:"cache_bytes"`
 	// SyncWrites fsyncs every Badger commit. Default false.
 	SyncWrites bool `mapstructure:"sync_writes"`
+	// MinFreeBytes is the floor of free space on the filesystem of Dir, in
+	// bytes: below it run refuses to start, and a running instance turns
+	// not ready and stops with a state.DiskFullError before Badger's mmap
+	// writes can fault. Default 1 GiB; 0 disables the check.
+	MinFreeBytes int64 `mapstructure:"min_free_bytes"`
+	// ValueLogGCInterval is how often Badger's value log is
+	// garbage-collected. Default 10m; 0 disables value log GC.
+	ValueLogGCInterval time.Duration `mapstructure:"value_log_gc_interval"`
+	// ValueLogGCDiscardRatio is the share of garbage at which a value log
+	// file is rewritten, in (0, 1). Default 0.5 (state.DefaultGCDiscardRatio).
+	ValueLogGCDiscardRatio float64 `mapstructure:"value_log_gc_discard_ratio"`
 }
 
 // IdentityConfig are limits of the identity rules.
@@ -180,9 +192,13 @@ type LogConfig struct {
 	// otherwise. Default "".
 	Format string `mapstructure:"format"`
 	// Redact hashes distinct_ids where a log line or a logged error must
-	// name one ("sha256:" and 12 hex digits, see internal/redact); false
+	// name one ("hmac:" and 16 hex digits, see internal/redact); false
 	// prints them as is. Property values are never logged. Default true.
 	Redact bool `mapstructure:"redact"`
+	// RedactKey is the HMAC key of the hashes (internal/redact), at least
+	// 16 bytes. Default "": a random key per process, so hashes correlate
+	// only within one process's lifetime.
+	RedactKey string `mapstructure:"redact_key"`
 }
 
 // AdminConfig is the admin HTTP server (metrics, health, lookups).
@@ -228,8 +244,11 @@ func defaultConfig() Config {
 			Billing:     t.Billing,
 		},
 		State: StateConfig{
-			Dir:        "./data",
-			CacheBytes: 64 << 20,
+			Dir:                    "./data",
+			CacheBytes:             64 << 20,
+			MinFreeBytes:           1 << 30,
+			ValueLogGCInterval:     10 * time.Minute,
+			ValueLogGCDiscardRatio: state.DefaultGCDiscardRatio,
 		},
 		Identity: IdentityConfig{MaxMergeMove: 10000},
 		Input:    InputConfig{MaxEventBytes: 1 << 20},
@@ -402,6 +421,15 @@ func (c Config) Validate() error {
 	if c.State.Dir == "" {
 		bad("state.dir", c.State.Dir, "must not be empty")
 	}
+	if c.State.MinFreeBytes < 0 {
+		bad("state.min_free_bytes", c.State.MinFreeBytes, "must be at least 0 (0: no check)")
+	}
+	if c.State.ValueLogGCInterval < 0 {
+		bad("state.value_log_gc_interval", c.State.ValueLogGCInterval, "must be at least 0 (0: no value log GC)")
+	}
+	if r := c.State.ValueLogGCDiscardRatio; !(r > 0 && r < 1) {
+		bad("state.value_log_gc_discard_ratio", r, "must be between 0 and 1, exclusive")
+	}
 
 	// limits
 	if c.Identity.MaxMergeMove < 1 {
@@ -436,6 +464,9 @@ func (c Config) Validate() error {
 	// log
 	if _, err := zapcore.ParseLevel(c.Log.Level); err != nil || c.Log.Level == "" {
 		bad("log.level", c.Log.Level, "must be one of debug, info, warn, error")
+	}
+	if c.Log.RedactKey != "" && len(c.Log.RedactKey) < minRedactKeyBytes {
+		bad("log.redact_key", "(not shown)", "is %d bytes: a key must have at least %d (or be empty: a random key per process)", len(c.Log.RedactKey), minRedactKeyBytes)
 	}
 	switch c.Log.Format {
 	case "", "json", "console":
@@ -535,6 +566,10 @@ func (c Config) InstanceID() (string, error) {
 	}, host)
 	return host + "-" + hex.EncodeToString(sum[:6]), nil
 }
+
+// minRedactKeyBytes is the shortest log.redact_key: a shorter secret could
+// be guessed, and with it every hashed id checked against candidates.
+const minRedactKeyBytes = 16
 
 // lagInterval is how often the pipeline refreshes the applier lag metrics
 // (resolver_applier_lag_offsets, _seconds): one ListOffsets request per

@@ -46,6 +46,8 @@ type Metrics struct {
 
 	teamLabels prometheus.Gauge
 
+	disk diskMetrics // disk.go
+
 	teamCap int
 	mu      sync.Mutex
 	teams   map[string]struct{} // teams with their own label; at most teamCap
@@ -125,6 +127,8 @@ func New(cfg Config) *Metrics {
 			Help: "Teams with their own team label on resolver_events_stamped_total (at most admin.metrics_team_cap).",
 		}),
 	}
+	m.disk = newDiskMetrics()
+	m.reg.MustRegister(m.disk.collectors()...)
 	m.reg.MustRegister(
 		m.consumed, m.stamped, m.deadLettered, m.warnings, m.opsLogged, m.transactions, m.batchSeconds, m.txnSeconds,
 		m.ops, m.merges, m.refusals, m.lagOffsets, m.lagSeconds, m.teamLabels,
