@@ -357,3 +357,41 @@ func TestValidateAdminExposure(t *testing.T) {
 	assert.Equal(t, "admin.token", fe.Key)
 	assert.NotContains(t, err.Error(), "two words", "the token is not repeated")
 }
+
+// TestValidateStateAndRedactKeys: the keys of issue 11's disk and
+// redaction work reject their bad values, naming the key (and never
+// repeating a secret).
+func TestValidateStateAndRedactKeys(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		edit func(*Config)
+		key  string
+	}{
+		{"negative floor", func(c *Config) { c.State.MinFreeBytes = -1 }, "state.min_free_bytes"},
+		{"negative gc interval", func(c *Config) { c.State.ValueLogGCInterval = -time.Second }, "state.value_log_gc_interval"},
+		{"gc ratio 0", func(c *Config) { c.State.ValueLogGCDiscardRatio = 0 }, "state.value_log_gc_discard_ratio"},
+		{"gc ratio 1", func(c *Config) { c.State.ValueLogGCDiscardRatio = 1 }, "state.value_log_gc_discard_ratio"},
+		{"short redact key", func(c *Config) { c.Log.RedactKey = "short-secret" }, "log.redact_key"},
+	} {
+		err := defaultConfigWith(tc.edit).Validate()
+		var fe *FieldError
+		require.True(t, errors.As(err, &fe), "%s: %v", tc.name, err)
+		assert.Equal(t, tc.key, fe.Key, tc.name)
+		assert.NotContains(t, err.Error(), "short-secret", "%s: the key is not repeated", tc.name)
+	}
+	for name, edit := range map[string]func(*Config){
+		"no floor":        func(c *Config) { c.State.MinFreeBytes = 0 },
+		"no gc":           func(c *Config) { c.State.ValueLogGCInterval = 0 },
+		"redact key":      func(c *Config) { c.Log.RedactKey = "a-secret-of-24-bytes-abc" },
+		"random key":      func(c *Config) { c.Log.RedactKey = "" },
+		"gc ratio 0.7":    func(c *Config) { c.State.ValueLogGCDiscardRatio = 0.7 },
+		"floor of 10 GiB": func(c *Config) { c.State.MinFreeBytes = 10 << 30 },
+	} {
+		assert.NoError(t, defaultConfigWith(edit).Validate(), name)
+	}
+	d := defaultConfig()
+	assert.Equal(t, int64(1<<30), d.State.MinFreeBytes)
+	assert.Equal(t, 10*time.Minute, d.State.ValueLogGCInterval)
+	assert.Equal(t, 0.5, d.State.ValueLogGCDiscardRatio)
+	assert.Empty(t, d.Log.RedactKey)
+}

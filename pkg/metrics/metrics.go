@@ -48,6 +48,9 @@ type Metrics struct {
 
 	disk diskMetrics // disk.go
 
+	// The label values of reasons and types (labels.go).
+	deadReasons, warningTypes, refusalTypes kindLabels
+
 	teamCap int
 	mu      sync.Mutex
 	teams   map[string]struct{} // teams with their own label; at most teamCap
@@ -169,10 +172,10 @@ func (m *Metrics) ObserveBatch(r *stream.BatchReport) {
 		m.stamped.WithLabelValues(m.teamLabel(d.Team), d.Class.String()).Add(float64(d.Count))
 	}
 	for _, c := range r.DeadLettered {
-		m.deadLettered.WithLabelValues(c.Key).Add(float64(c.N))
+		m.deadLettered.WithLabelValues(m.deadReasons.label(c.Key)).Add(float64(c.N))
 	}
 	for _, c := range r.Warnings {
-		m.warnings.WithLabelValues(c.Key).Add(float64(c.N))
+		m.warnings.WithLabelValues(m.warningTypes.label(c.Key)).Add(float64(c.N))
 	}
 }
 
@@ -183,7 +186,7 @@ func (m *Metrics) ObserveApply(r *stream.ApplyReport) {
 	m.ops.WithLabelValues("malformed").Add(float64(r.Malformed))
 	m.merges.Add(float64(r.Merges))
 	for _, c := range r.Refusals {
-		m.refusals.WithLabelValues(c.Key).Add(float64(c.N))
+		m.refusals.WithLabelValues(m.refusalTypes.label(c.Key)).Add(float64(c.N))
 	}
 }
 
@@ -193,9 +196,11 @@ func (m *Metrics) ObserveLag(r stream.LagReport) {
 	m.lagSeconds.Set(r.Behind.Seconds())
 }
 
-// teamLabel is the team label of a team's events: the team itself while
-// fewer than the cap have one, else OtherTeam.
+// teamLabel is the team label of a team's events: the team as a bounded
+// label value (LabelValue) while fewer than the cap have one, else
+// OtherTeam.
 func (m *Metrics) teamLabel(team string) string {
+	team = LabelValue(team)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if _, ok := m.teams[team]; ok {
