@@ -2,9 +2,11 @@ package stream
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"go.uber.org/zap"
 )
 
@@ -31,6 +33,9 @@ func (p *Pipeline) trimOutbox(ctx context.Context, adm *kadm.Client) {
 		case <-t.C:
 		}
 		offs, err := adm.FetchOffsets(ctx, p.cfg.Group)
+		if errors.Is(err, kerr.GroupIDNotFound) {
+			continue // no offsets committed yet: nothing to trim
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return
