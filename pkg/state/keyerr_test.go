@@ -88,3 +88,24 @@ func TestCauseText(t *testing.T) {
 		}
 	}
 }
+
+// TestBadgerLoggerHidesKeys: Badger's messages that format keys ("Key: %v",
+// "While reading key: %x") show their length only, and no dump after a line
+// break.
+func TestBadgerLoggerHidesKeys(t *testing.T) {
+	key := []byte("d/\x011user@example.com")
+	for _, tc := range []struct {
+		f    string
+		a    []any
+		want string
+	}{
+		{"While reading key: %x, got error: %v", []any{key, errors.New("boom")}, "While reading key: [20 bytes], got error: boom"},
+		{"Key: %v, Version : %v\n", []any{key, 3}, "Key: [20 bytes], Version : 3"},
+		{"dump:\n%s", []any{"00000000  64 2f"}, "dump: (rest omitted)"},
+		{"level %d done", []any{2}, "level 2 done"},
+	} {
+		if got := msg(tc.f, tc.a); got != tc.want {
+			t.Errorf("msg(%q) = %q, want %q", tc.f, got, tc.want)
+		}
+	}
+}
