@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -14,6 +15,10 @@ import (
 
 // Prefix starts every hashed id.
 const Prefix = "hmac:"
+
+// minBareID is the shortest id replaced outside quotes when the text also
+// holds it quoted.
+const minBareID = 3
 
 // hashHex is how many hex digits of the HMAC a hashed id keeps (64 bits;
 // see the package doc for why).
@@ -72,38 +77,47 @@ func (r IDs) Field(key, id string) zap.Field { return zap.String(key, r.ID(id)) 
 // so errors.Is and errors.As see the original chain. With ids shown, or a
 // nil err, or no id in the text, err is returned unchanged.
 //
-// Where the text holds the id %q-quoted (as errors should write ids), only
-// those quoted occurrences are replaced: in `apply a batch: distinct_id
-// "a"` the article stays. Otherwise an occurrence is whole when the bytes
-// on either side of it are not word bytes (ASCII letters, digits, '_', or
-// part of a non-ASCII character): "a" is replaced in "id a: …", never
-// inside "state"; the id is found as written or as it appears inside a
-// longer %q-quoted string (escapes included).
+// An occurrence is whole when the bytes on either side of it are not word
+// bytes (ASCII letters, digits, '_', or part of a non-ASCII character): "a"
+// is replaced in `distinct_id "a"` and "id a: …", never inside "state";
+// the id is found as written or as it appears inside a %q-quoted string
+// (escapes included). An id shorter than 3 bytes that the text holds
+// %q-quoted (as errors should write ids) is replaced only there: in `apply
+// a batch: distinct_id "a"` the article stays.
 func (r IDs) Error(err error, ids ...string) error {
 	if r.show || err == nil {
 		return err
 	}
 	msg := err.Error()
-	text := msg
+	// Every match is found in the original text, then all are replaced in
+	// one pass: a hash put in for one id is never matched by another.
+	var ms []match
 	for _, id := range ids {
 		if id == "" {
 			continue
 		}
 		h := Hash(id)
-		// Quoted, as our errors write ids (%q): only those, if there are
-		// any; a bare "a" elsewhere is more likely a word than the id.
-		if q := strconv.Quote(id); strings.Contains(text, q) {
-			text = strings.ReplaceAll(text, q, `"`+h+`"`)
-			continue
+		// Quoted, as our errors write ids (%q). A very short id found
+		// quoted is replaced only there: a bare "a" elsewhere is more
+		// likely a word than the id, and one or two characters identify
+		// nobody.
+		q := strconv.Quote(id)
+		quoted := strings.Contains(msg, q)
+		if quoted {
+			ms = appendMatches(ms, msg, q, `"`+h+`"`, false)
+			if len(id) < minBareID {
+				continue
+			}
 		}
-		text = replaceTokens(text, id, h)
-		if q := strconv.Quote(id); len(q) > 2 && q[1:len(q)-1] != id {
-			text = replaceTokens(text, q[1:len(q)-1], h)
+		ms = appendMatches(ms, msg, id, h, true)
+		if inner := q[1 : len(q)-1]; inner != id {
+			ms = appendMatches(ms, msg, inner, h, true)
 		}
 	}
-	if text == msg {
+	if len(ms) == 0 {
 		return err
 	}
+	text := replaceMatches(msg, ms)
 	return &redacted{text: text, err: err}
 }
 
@@ -125,30 +139,50 @@ func HashWith(k []byte, id string) string {
 	return string(b[:])
 }
 
-// replaceTokens replaces the whole-token occurrences of tok in s by repl.
-func replaceTokens(s, tok, repl string) string {
-	var b strings.Builder
-	last := 0 // s[:last] is in b, or nothing was replaced yet
+// match is an occurrence of an id in a text: text[start:end] becomes repl.
+type match struct {
+	start, end int
+	repl       string
+}
+
+// appendMatches adds the occurrences of tok in s — only whole tokens if
+// whole — to ms.
+func appendMatches(ms []match, s, tok, repl string, whole bool) []match {
 	for i := 0; i+len(tok) <= len(s); {
 		j := strings.Index(s[i:], tok)
 		if j < 0 {
 			break
 		}
 		start, end := i+j, i+j+len(tok)
-		if (start == 0 || !isWordByte(s[start-1])) && (end == len(s) || !isWordByte(s[end])) {
-			if b.Len() == 0 {
-				b.Grow(len(s))
-			}
-			b.WriteString(s[last:start])
-			b.WriteString(repl)
-			last = end
+		if !whole || (start == 0 || !isWordByte(s[start-1])) && (end == len(s) || !isWordByte(s[end])) {
+			ms = append(ms, match{start, end, repl})
 			i = end
 			continue
 		}
 		i = start + 1
 	}
-	if last == 0 {
-		return s
+	return ms
+}
+
+// replaceMatches replaces the matches in s, the earliest (and of those the
+// longest) first, skipping any that overlaps one already replaced.
+func replaceMatches(s string, ms []match) string {
+	slices.SortFunc(ms, func(a, b match) int {
+		if a.start != b.start {
+			return a.start - b.start
+		}
+		return b.end - a.end
+	})
+	var b strings.Builder
+	b.Grow(len(s))
+	last := 0
+	for _, m := range ms {
+		if m.start < last {
+			continue // overlaps the previous replacement
+		}
+		b.WriteString(s[last:m.start])
+		b.WriteString(m.repl)
+		last = m.end
 	}
 	b.WriteString(s[last:])
 	return b.String()

@@ -94,6 +94,10 @@ func TestErrorWholeTokens(t *testing.T) {
 		{"aaa", []string{"a"}, "aaa"},
 		{"a", []string{"a"}, h("a")},
 		{"xa ax a", []string{"a"}, "xa ax " + h("a")},
+		{`merge "alice" into alice's person`, []string{"alice"}, `merge "` + h("alice") + `" into ` + h("alice") + `'s person`},
+		{`id "ab" in ab`, []string{"ab"}, `id "` + h("ab") + `" in ab`},
+		// A hash put in for one id is not matched by another.
+		{`merge "alice" into "hmac"`, []string{"alice", "hmac"}, `merge "` + h("alice") + `" into "` + h("hmac") + `"`},
 	} {
 		got := redact.IDs{}.Error(errors.New(tc.msg), tc.ids...)
 		assert.Equal(t, tc.want, got.Error(), "%q %q", tc.msg, tc.ids)
