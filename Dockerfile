@@ -9,7 +9,8 @@
 # published, and therefore needs a token: without RESOLVER_ADMIN_TOKEN the
 # resolver refuses to start (exit 2, "config: admin.addr: ... admin.token
 # is empty"). Every endpoint but /healthz then needs "Authorization: Bearer
-# <token>". To run without the admin server set RESOLVER_ADMIN_ADDR="".
+# <token>". To keep it inside the container instead, pass
+# -e RESOLVER_ADMIN_ADDR=127.0.0.1:9464 (no token needed, nothing published).
 #
 # docker-compose.yml runs three of these against a Kafka broker, with
 # ClickHouse ingesting the outputs. pkg/warehouse checks this file: the build
