@@ -395,3 +395,15 @@ func TestValidateStateAndRedactKeys(t *testing.T) {
 	assert.Equal(t, 0.5, d.State.ValueLogGCDiscardRatio)
 	assert.Empty(t, d.Log.RedactKey)
 }
+
+// TestRunRefusesImageAdminWithoutToken: the container image's environment
+// (RESOLVER_ADMIN_ADDR=0.0.0.0:9464, see the Dockerfile) without
+// RESOLVER_ADMIN_TOKEN stops `resolver run` before anything starts, exit 2,
+// naming both keys (issue 11: the image served /v1/persons to the network).
+func TestRunRefusesImageAdminWithoutToken(t *testing.T) {
+	t.Setenv("RESOLVER_ADMIN_ADDR", "0.0.0.0:9464")
+	var stdout, stderr syncBuffer
+	code := execute(t.Context(), []string{"--state-dir", t.TempDir(), "run"}, &stdout, &stderr)
+	require.Equal(t, exitConfig, code, "stderr:\n%s", stderr.String())
+	assert.Contains(t, stderr.String(), `config: admin.addr: "0.0.0.0:9464": is not a loopback address and admin.token is empty`)
+}
