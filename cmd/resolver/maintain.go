@@ -46,6 +46,7 @@ func maintain(ctx context.Context, sc StateConfig, st maintainedStore, m *metric
 		defer t.Stop()
 		gcC = t.C
 	}
+	unknown := false // the last reading failed (warned once, not every second)
 	for {
 		select {
 		case <-ctx.Done():
@@ -61,8 +62,13 @@ func maintain(ctx context.Context, sc StateConfig, st maintainedStore, m *metric
 				full(err)
 				return
 			}
-			if err != nil && ctx.Err() == nil {
-				log.Warn("free space of state.dir unknown", zap.Error(err))
+			switch {
+			case err != nil && !unknown && ctx.Err() == nil:
+				log.Warn("free space of state.dir unknown (checked again every second)", zap.Error(err))
+				unknown = true
+			case err == nil && unknown:
+				log.Info("free space of state.dir known again")
+				unknown = false
 			}
 		case <-gcC:
 			start := time.Now()
