@@ -158,3 +158,27 @@ func TestValueLogGC(t *testing.T) {
 		t.Fatalf("memory GC: %+v, %v", res, err)
 	}
 }
+
+// BenchmarkDiskCheck measures the free-space check before a write: cached
+// (well above the floor) and fresh (a statfs, as near the floor).
+func BenchmarkDiskCheck(b *testing.B) {
+	dir := b.TempDir()
+	b.Run("cached", func(b *testing.B) {
+		g := newDiskGuard(dir, 1)
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := g.check(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("statfs", func(b *testing.B) {
+		g := newDiskGuard(dir, 1)
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := g.refresh(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
