@@ -2,7 +2,15 @@
 # a non-root user, its state (the Badger replica) in a volume.
 #
 #   docker build -t resolver .
-#   docker run --rm -e RESOLVER_KAFKA_BROKERS=broker:9092 -p 9464:9464 resolver
+#   docker run --rm -e RESOLVER_KAFKA_BROKERS=broker:9092 \
+#     -e RESOLVER_ADMIN_TOKEN="$(openssl rand -hex 24)" -p 127.0.0.1:9464:9464 resolver
+#
+# The admin server listens on 0.0.0.0:9464 so that its port can be
+# published, and therefore needs a token: without RESOLVER_ADMIN_TOKEN the
+# resolver refuses to start (exit 2, "config: admin.addr: ... admin.token
+# is empty"). Every endpoint but /healthz then needs "Authorization: Bearer
+# <token>". To keep it inside the container instead, pass
+# -e RESOLVER_ADMIN_ADDR=127.0.0.1:9464 (no token needed, nothing published).
 #
 # docker-compose.yml runs three of these against a Kafka broker, with
 # ClickHouse ingesting the outputs. pkg/warehouse checks this file: the build
@@ -24,7 +32,8 @@ FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/resolver /usr/local/bin/resolver
 COPY --from=build --chown=65532:65532 /out/state /var/lib/resolver
 # A container's admin server must listen beyond loopback to be reached
-# through a published port; set RESOLVER_ADMIN_TOKEN to protect /v1/.
+# through a published port; it refuses to do so without
+# RESOLVER_ADMIN_TOKEN, which the operator passes (never baked in here).
 ENV RESOLVER_STATE_DIR=/var/lib/resolver \
     RESOLVER_ADMIN_ADDR=0.0.0.0:9464 \
     RESOLVER_LOG_FORMAT=json

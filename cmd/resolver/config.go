@@ -17,8 +17,10 @@ import (
 
 	"go.uber.org/zap/zapcore"
 
+	"github.com/resolver-dev/resolver/pkg/admin"
 	"github.com/resolver-dev/resolver/pkg/billing"
 	"github.com/resolver-dev/resolver/pkg/metrics"
+	"github.com/resolver-dev/resolver/pkg/state"
 	"github.com/resolver-dev/resolver/pkg/stream"
 )
 
@@ -131,6 +133,17 @@ type StateConfig struct {
 	CacheBytes int64 `mapstructure:"cache_bytes"`
 	// SyncWrites fsyncs every Badger commit. Default false.
 	SyncWrites bool `mapstructure:"sync_writes"`
+	// MinFreeBytes is the floor of free space on the filesystem of Dir, in
+	// bytes: below it run refuses to start, and a running instance turns
+	// not ready and stops with a state.DiskFullError before Badger's mmap
+	// writes can fault. Default 1 GiB; 0 disables the check.
+	MinFreeBytes int64 `mapstructure:"min_free_bytes"`
+	// ValueLogGCInterval is how often Badger's value log is
+	// garbage-collected. Default 10m; 0 disables value log GC.
+	ValueLogGCInterval time.Duration `mapstructure:"value_log_gc_interval"`
+	// ValueLogGCDiscardRatio is the share of garbage at which a value log
+	// file is rewritten, in (0, 1). Default 0.5 (state.DefaultGCDiscardRatio).
+	ValueLogGCDiscardRatio float64 `mapstructure:"value_log_gc_discard_ratio"`
 }
 
 // IdentityConfig are limits of the identity rules.
@@ -190,9 +203,13 @@ type LogConfig struct {
 	// otherwise. Default "".
 	Format string `mapstructure:"format"`
 	// Redact hashes distinct_ids where a log line or a logged error must
-	// name one ("sha256:" and 12 hex digits, see internal/redact); false
+	// name one ("hmac:" and 16 hex digits, see internal/redact); false
 	// prints them as is. Property values are never logged. Default true.
 	Redact bool `mapstructure:"redact"`
+	// RedactKey is the HMAC key of the hashes (internal/redact), at least
+	// 16 bytes. Default "": a random key per process, so hashes correlate
+	// only within one process's lifetime.
+	RedactKey string `mapstructure:"redact_key"`
 }
 
 // AdminConfig is the admin HTTP server (metrics, health, lookups).
@@ -201,7 +218,8 @@ type AdminConfig struct {
 	// 127.0.0.1:9464.
 	Addr string `mapstructure:"addr"`
 	// Token, when set, is required as a bearer token on every request but
-	// /healthz.
+	// /healthz. Default "". It must be set when Addr is not a loopback
+	// address (Validate refuses such an Addr without it); no spaces.
 	Token string `mapstructure:"token"`
 	// MetricsTeamCap is how many distinct teams get their own team label on
 	// the stamped-events metric; later teams count as "other". Default 100;
@@ -237,8 +255,11 @@ func defaultConfig() Config {
 			Billing:     t.Billing,
 		},
 		State: StateConfig{
-			Dir:        "./data",
-			CacheBytes: 64 << 20,
+			Dir:                    "./data",
+			CacheBytes:             64 << 20,
+			MinFreeBytes:           1 << 30,
+			ValueLogGCInterval:     10 * time.Minute,
+			ValueLogGCDiscardRatio: state.DefaultGCDiscardRatio,
 		},
 		Identity: IdentityConfig{MaxMergeMove: 10000},
 		Input:    InputConfig{MaxEventBytes: 1 << 20},
@@ -412,6 +433,15 @@ func (c Config) Validate() error {
 	if c.State.Dir == "" {
 		bad("state.dir", c.State.Dir, "must not be empty")
 	}
+	if c.State.MinFreeBytes < 0 {
+		bad("state.min_free_bytes", c.State.MinFreeBytes, "must be at least 0 (0: no check)")
+	}
+	if c.State.ValueLogGCInterval < 0 {
+		bad("state.value_log_gc_interval", c.State.ValueLogGCInterval, "must be at least 0 (0: no value log GC)")
+	}
+	if r := c.State.ValueLogGCDiscardRatio; !(r > 0 && r < 1) {
+		bad("state.value_log_gc_discard_ratio", r, "must be between 0 and 1, exclusive")
+	}
 
 	// limits
 	if c.Identity.MaxMergeMove < 1 {
@@ -450,6 +480,9 @@ func (c Config) Validate() error {
 	if _, err := zapcore.ParseLevel(c.Log.Level); err != nil || c.Log.Level == "" {
 		bad("log.level", c.Log.Level, "must be one of debug, info, warn, error")
 	}
+	if c.Log.RedactKey != "" && len(c.Log.RedactKey) < minRedactKeyBytes {
+		bad("log.redact_key", "(not shown)", "is %d bytes: a key must have at least %d (or be empty: a random key per process)", len(c.Log.RedactKey), minRedactKeyBytes)
+	}
 	switch c.Log.Format {
 	case "", "json", "console":
 	default:
@@ -460,7 +493,13 @@ func (c Config) Validate() error {
 	if c.Admin.Addr != "" {
 		if err := checkHostPort(c.Admin.Addr, true); err != nil {
 			bad("admin.addr", c.Admin.Addr, "%v", err)
+		} else if c.Admin.Token == "" && !admin.IsLoopback(c.Admin.Addr) {
+			bad("admin.addr", c.Admin.Addr, "is not a loopback address and admin.token is empty: /v1/persons would serve personal data to anyone who can reach it;"+
+				" set admin.token (RESOLVER_ADMIN_TOKEN) or bind admin.addr to 127.0.0.1")
 		}
+	}
+	if strings.ContainsFunc(c.Admin.Token, isSpaceOrControl) {
+		bad("admin.token", "(not shown)", "must not contain spaces or control characters: a bearer token is one word")
 	}
 	if c.Admin.MetricsTeamCap < 0 {
 		bad("admin.metrics_team_cap", c.Admin.MetricsTeamCap, "must be at least 0")
@@ -542,6 +581,10 @@ func (c Config) InstanceID() (string, error) {
 	}, host)
 	return host + "-" + hex.EncodeToString(sum[:6]), nil
 }
+
+// minRedactKeyBytes is the shortest log.redact_key: a shorter secret could
+// be guessed, and with it every hashed id checked against candidates.
+const minRedactKeyBytes = 16
 
 // lagInterval is how often the pipeline refreshes the applier lag metrics
 // (resolver_applier_lag_offsets, _seconds): one ListOffsets request per

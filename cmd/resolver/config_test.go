@@ -314,3 +314,96 @@ func selfSigned(t *testing.T) (certPEM, keyPEM []byte) {
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
 		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})
 }
+
+// TestValidateAdminExposure: an admin.addr beyond loopback needs
+// admin.token (issue 11: the Dockerfile bound 0.0.0.0 without one, exposing
+// /v1/persons). The error names both keys.
+func TestValidateAdminExposure(t *testing.T) {
+	for _, tc := range []struct {
+		addr, token string
+		ok          bool
+	}{
+		{"127.0.0.1:9464", "", true},
+		{"127.0.0.2:9464", "", true},
+		{"[::1]:9464", "", true},
+		{"localhost:9464", "", true},
+		{"", "", true}, // no admin server
+		{"0.0.0.0:9464", "", false},
+		{":9464", "", false},
+		{"[::]:9464", "", false},
+		{"10.1.2.3:9464", "", false},
+		{"[2001:db8::1]:9464", "", false},
+		{"resolver-1:9464", "", false},
+		{"localhost.example.com:9464", "", false},
+		{"0.0.0.0:9464", "s3cret", true},
+		{"resolver-1:9464", "s3cret", true},
+	} {
+		err := defaultConfigWith(func(c *Config) { c.Admin.Addr, c.Admin.Token = tc.addr, tc.token }).Validate()
+		if tc.ok {
+			assert.NoError(t, err, "%+v", tc)
+			continue
+		}
+		var fe *FieldError
+		require.True(t, errors.As(err, &fe), "%+v: %v", tc, err)
+		assert.Equal(t, "admin.addr", fe.Key)
+		assert.Contains(t, err.Error(), "admin.token")
+		assert.Contains(t, err.Error(), `"`+tc.addr+`"`)
+		assert.Equal(t, exitConfig, exitCode(err))
+	}
+
+	err := defaultConfigWith(func(c *Config) { c.Admin.Token = "two words" }).Validate()
+	var fe *FieldError
+	require.True(t, errors.As(err, &fe), "%v", err)
+	assert.Equal(t, "admin.token", fe.Key)
+	assert.NotContains(t, err.Error(), "two words", "the token is not repeated")
+}
+
+// TestValidateStateAndRedactKeys: the keys of issue 11's disk and
+// redaction work reject their bad values, naming the key (and never
+// repeating a secret).
+func TestValidateStateAndRedactKeys(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		edit func(*Config)
+		key  string
+	}{
+		{"negative floor", func(c *Config) { c.State.MinFreeBytes = -1 }, "state.min_free_bytes"},
+		{"negative gc interval", func(c *Config) { c.State.ValueLogGCInterval = -time.Second }, "state.value_log_gc_interval"},
+		{"gc ratio 0", func(c *Config) { c.State.ValueLogGCDiscardRatio = 0 }, "state.value_log_gc_discard_ratio"},
+		{"gc ratio 1", func(c *Config) { c.State.ValueLogGCDiscardRatio = 1 }, "state.value_log_gc_discard_ratio"},
+		{"short redact key", func(c *Config) { c.Log.RedactKey = "short-secret" }, "log.redact_key"},
+	} {
+		err := defaultConfigWith(tc.edit).Validate()
+		var fe *FieldError
+		require.True(t, errors.As(err, &fe), "%s: %v", tc.name, err)
+		assert.Equal(t, tc.key, fe.Key, tc.name)
+		assert.NotContains(t, err.Error(), "short-secret", "%s: the key is not repeated", tc.name)
+	}
+	for name, edit := range map[string]func(*Config){
+		"no floor":        func(c *Config) { c.State.MinFreeBytes = 0 },
+		"no gc":           func(c *Config) { c.State.ValueLogGCInterval = 0 },
+		"redact key":      func(c *Config) { c.Log.RedactKey = "a-secret-of-24-bytes-abc" },
+		"random key":      func(c *Config) { c.Log.RedactKey = "" },
+		"gc ratio 0.7":    func(c *Config) { c.State.ValueLogGCDiscardRatio = 0.7 },
+		"floor of 10 GiB": func(c *Config) { c.State.MinFreeBytes = 10 << 30 },
+	} {
+		assert.NoError(t, defaultConfigWith(edit).Validate(), name)
+	}
+	d := defaultConfig()
+	assert.Equal(t, int64(1<<30), d.State.MinFreeBytes)
+	assert.Equal(t, 10*time.Minute, d.State.ValueLogGCInterval)
+	assert.Equal(t, 0.5, d.State.ValueLogGCDiscardRatio)
+	assert.Empty(t, d.Log.RedactKey)
+}
+
+// TestRunRefusesImageAdminWithoutToken: the container image's environment
+// (RESOLVER_ADMIN_ADDR=0.0.0.0:9464, see the Dockerfile) without
+// RESOLVER_ADMIN_TOKEN stops `resolver run` before anything starts, exit 2,
+// naming both keys (issue 11: the image served /v1/persons to the network).
+func TestRunRefusesImageAdminWithoutToken(t *testing.T) {
+	t.Setenv("RESOLVER_ADMIN_ADDR", "0.0.0.0:9464")
+	var stdout, stderr syncBuffer
+	code := execute(t.Context(), []string{"--state-dir", t.TempDir(), "run"}, &stdout, &stderr)
+	require.Equal(t, exitConfig, code, "stderr:\n%s", stderr.String())
+	assert.Contains(t, stderr.String(), `config: admin.addr: "0.0.0.0:9464": is not a loopback address and admin.token is empty`)
+}

@@ -113,7 +113,7 @@ func (c *cli) rebuild(ctx context.Context, cfg Config, log *zap.Logger, every ti
 		return stateSummary{}, err
 	}
 	log.Info("state deleted; replaying", zap.String("state_dir", dir), zap.Strings("brokers", sc.Kafka.Brokers))
-	st, err := state.Open(dir, stateOptions(cfg, log))
+	st, err := state.Open(dir, writingStateOptions(cfg, log))
 	if err != nil {
 		if state.IsLocked(err) {
 			return stateSummary{}, lockedError(dir, "rebuild", err)

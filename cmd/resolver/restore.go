@@ -64,7 +64,7 @@ func restoreSnapshot(cfg Config, file string, log *zap.Logger) (stateSummary, er
 	}
 	defer f.Close()
 	dir := identityDir(cfg)
-	st, h, err := state.Restore(dir, bufio.NewReaderSize(f, 1<<20), stateOptions(cfg, log))
+	st, h, err := state.Restore(dir, bufio.NewReaderSize(f, 1<<20), writingStateOptions(cfg, log))
 	switch {
 	case errors.Is(err, state.ErrNotEmpty):
 		return stateSummary{}, fmt.Errorf("restore: %w: restore makes a new instance; choose a fresh --state-dir, or remove the old state first", err)

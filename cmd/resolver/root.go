@@ -5,6 +5,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
+
+	"github.com/resolver-dev/resolver/internal/redact"
 )
 
 // rootCmd builds the command tree. Each subcommand is in its own file
@@ -82,6 +84,9 @@ func (c *cli) setup(cmd *cobra.Command) (Config, *zap.Logger, error) {
 	if err != nil {
 		return Config{}, nil, err
 	}
+	// The key of the hashes of ids in logs, before anything logs one; ""
+	// keeps the random per-process key.
+	redact.SetKey([]byte(cfg.Log.RedactKey))
 	for _, name := range strayEnv {
 		log.Warn("environment variable names no config key; ignored", zap.String("name", name))
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
+	"github.com/resolver-dev/resolver/pkg/state"
 	"github.com/resolver-dev/resolver/pkg/stream"
 )
 
@@ -90,7 +91,8 @@ admin.token if set.`,
 //  0. The admin server drains: /readyz and /v1/ answer 503 from now on,
 //     /healthz and /metrics keep serving, so the shutdown can be watched.
 //  1. The pipeline stops: workers stop fetching, the open transaction is
-//     committed or aborted, the applier stops; Run returns.
+//     committed or aborted, the applier stops; Run returns. Then the
+//     store's maintenance (free-space checks, value log GC) stops.
 //  2. state.Close: Badger flushes and releases its directory. Skipped if
 //     step 1 did not finish, since the pipeline may still be writing.
 //  3. The embedded broker closes; with its DataDir everything is on disk.
@@ -193,17 +195,56 @@ func (c *cli) runResolver(ctx context.Context, cfg Config, log *zap.Logger) (err
 		zap.String("transactional_id", sc.TransactionalID),
 		zap.String("input", sc.Topics.Raw),
 		zap.String("state_dir", cfg.State.Dir))
-	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx) }()
+	// The pipeline runs under pctx: cancelled by ctx (a signal), or by the
+	// maintenance when the disk of state.dir falls below its floor.
+	pctx, stopPipeline := context.WithCancel(ctx)
+	defer stopPipeline()
+	diskFull := make(chan error, 1)
+	maintCtx, stopMaint := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopMaint()
+	maintDone := make(chan struct{})
+	if ms, ok := st.(maintainedStore); ok {
+		go func() {
+			defer close(maintDone)
+			maintain(maintCtx, cfg.State, ms, m, log, func(err error) {
+				log.Error("state disk below its free-space floor: stopping", zap.Error(err))
+				diskFull <- err
+				stopPipeline()
+			})
+		}()
+	} else {
+		close(maintDone)
+	}
 
-	var runErr error
+	done := make(chan error, 1)
+	go func() { done <- p.Run(pctx) }()
+
+	var runErr, diskErr error
 	stopped := false
 	select {
 	case runErr = <-done:
 		stopped = true
 	case <-ctx.Done():
+	case diskErr = <-diskFull:
 	}
-	runErr = ignoreCancel(ctx, runErr)
+	runErr = ignoreCancel(pctx, runErr)
+	if diskErr == nil && runErr != nil {
+		// The pipeline may have failed on the full disk (a refused write)
+		// before the maintenance saw it: name the cause.
+		if ms, ok := st.(maintainedStore); ok && !state.IsDiskFull(runErr) {
+			if err := ms.DiskHealth(); state.IsDiskFull(err) {
+				diskErr = err
+			}
+		}
+	}
+	if diskErr != nil {
+		// The pipeline is stopping (or stopped) because of it: the disk is
+		// the error; what the pipeline said follows it.
+		if runErr != nil && !state.IsDiskFull(runErr) {
+			log.Error("pipeline failed", zap.Error(runErr))
+		}
+		runErr = diskErr
+	}
 	if runErr != nil {
 		log.Error("pipeline failed; shutting down", zap.Error(runErr))
 		what := "pipeline"
@@ -229,13 +270,16 @@ func (c *cli) runResolver(ctx context.Context, cfg Config, log *zap.Logger) (err
 		select {
 		case err := <-done:
 			stopped = true
-			if err = ignoreCancel(ctx, err); err != nil {
+			if err = ignoreCancel(pctx, err); err != nil {
 				errs = append(errs, fmt.Errorf("pipeline: %w", err))
 			}
 		case <-deadline.Done():
 			errs = append(errs, fmt.Errorf("shutdown: the pipeline did not stop within stream.shutdown_timeout (%s)", cfg.Stream.ShutdownTimeout))
 		}
 	}
+	// 1b. The store's maintenance (a value log GC in progress finishes).
+	stopMaint()
+	errs = append(errs, within(deadline, "stop state maintenance", func() error { <-maintDone; return nil }))
 	// 2. The state.
 	if stopped {
 		errs = append(errs, within(deadline, "close state", st.Close))

@@ -31,6 +31,17 @@ func stateOptions(cfg Config, log *zap.Logger) state.Options {
 	}
 }
 
+// writingStateOptions are stateOptions with the free-space floor
+// (state.min_free_bytes), for the commands that write much (rebuild,
+// restore): they stop with an error on a full disk instead of dying in
+// Badger. Reading commands go without it, so that a stopped instance's
+// state on a full disk can still be looked at.
+func writingStateOptions(cfg Config, log *zap.Logger) state.Options {
+	o := stateOptions(cfg, log)
+	o.MinFreeBytes = uint64(max(cfg.State.MinFreeBytes, 0))
+	return o
+}
+
 // lockedError explains a state directory that another process holds.
 func lockedError(dir, command string, err error) error {
 	return fmt.Errorf("state directory %s is locked by another process, most likely a running resolver: "+

@@ -39,8 +39,19 @@
 // With Config.Token set, every endpoint except /healthz requires the header
 // "Authorization: Bearer <token>" (compared in constant time); /healthz
 // stays open for liveness probes and tells nothing. Without a token the
-// server is open to whoever can reach it, and binding it to anything but a
-// loopback address logs a warning at start.
+// server is open to every process of this host, so it listens only on a
+// loopback address: Listen refuses any other (ErrNoToken), and
+// cmd/resolver's config validation refuses such an admin.addr before
+// anything starts. The token is compared in constant time (both sides
+// hashed first, so neither content nor length leaks through timing).
+//
+// # Limits
+//
+// A request's line and headers are bounded by 16 KiB (431), its query
+// string by 4 KiB (414), its body by 1 KiB (413; no endpoint reads one),
+// team by 200 bytes and distinct_id by 1024 (400). Reading the headers
+// must finish in 5s and the whole request in 10s, writing the answer in
+// 30s, and an idle keep-alive connection is closed after 60s.
 //
 // # Logging
 //

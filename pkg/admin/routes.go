@@ -16,9 +16,14 @@ import (
 )
 
 // maxDistinctIDBytes bounds the distinct_id of a lookup. Stored ids are at
-// most 200 characters (the decoder cuts longer ones, SEMANTICS.md §1), so
-// this only keeps absurd requests away from the store.
+// most 200 characters (the decoder cuts longer ones, SEMANTICS.md §1), at
+// most 800 bytes of UTF-8, so this only keeps absurd requests away from the
+// store.
 const maxDistinctIDBytes = 1024
+
+// maxTeamBytes bounds the team of a lookup or report: a longer team is
+// dead-lettered as invalid_team (SEMANTICS.md §1), so none is stored.
+const maxTeamBytes = 200
 
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
@@ -30,7 +35,28 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.URL.Path)
 	})
-	return s.authenticate(onlyGet(mux))
+	return limitRequest(s.authenticate(onlyGet(mux)))
+}
+
+// limitRequest rejects a request whose query string (414) or declared body
+// (413) is over its bound, and caps what can be read of the body, before
+// anything else looks at it. Headers are bounded by the http.Server
+// (MaxHeaderBytes, 431).
+func limitRequest(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if len(r.URL.RawQuery) > maxQueryBytes {
+			writeError(w, http.StatusRequestURITooLong, "query string longer than 4096 bytes")
+			return
+		}
+		if r.ContentLength > maxBodyBytes {
+			writeError(w, http.StatusRequestEntityTooLarge, "request body longer than 1024 bytes: no endpoint takes a body")
+			return
+		}
+		if r.Body != nil {
+			r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // onlyGet answers 405 to anything but GET and HEAD: every endpoint reads.
@@ -91,7 +117,7 @@ func (s *Server) persons(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	team, ok := required(w, q, "team")
-	if !ok {
+	if !ok || !teamBounded(w, team) {
 		return
 	}
 	did, ok := required(w, q, "distinct_id")
@@ -140,6 +166,9 @@ func (s *Server) billing(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f := billing.Filter{Team: q.Get("team"), Month: q.Get("month")}
+	if !teamBounded(w, f.Team) {
+		return
+	}
 	if f.Month != "" {
 		if _, err := billing.ParseMonth(f.Month); err != nil {
 			writeError(w, http.StatusBadRequest, "query parameter month: "+quote(f.Month)+" is not a month: want YYYY-MM, e.g. 2026-11")
@@ -215,6 +244,15 @@ func query(w http.ResponseWriter, r *http.Request, allowed ...string) (url.Value
 		}
 	}
 	return q, true
+}
+
+// teamBounded answers 400 and returns false for a team over maxTeamBytes.
+func teamBounded(w http.ResponseWriter, team string) bool {
+	if len(team) > maxTeamBytes {
+		writeError(w, http.StatusBadRequest, "query parameter team: longer than 200 bytes")
+		return false
+	}
+	return true
 }
 
 // required returns a query parameter that must be present and not empty.

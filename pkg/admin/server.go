@@ -23,7 +23,9 @@ type Config struct {
 	// port, which Server.Addr reports once listening.
 	Addr string
 	// Token, if not empty, is the bearer token every endpoint but /healthz
-	// requires (admin.token).
+	// requires (admin.token). It is required when Addr is not a loopback
+	// address: Listen refuses to serve /v1/persons (personal data) beyond
+	// this host without one (ErrNoToken).
 	Token string
 	// LogIDs prints distinct ids as they are in log lines. Default false:
 	// hashed (log.redact).
@@ -55,6 +57,23 @@ const (
 	readTimeout       = 10 * time.Second
 	writeTimeout      = 30 * time.Second
 	idleTimeout       = 60 * time.Second
+)
+
+// Request size limits. Every endpoint is a GET with a few short query
+// parameters, so the limits are far above what a real request needs and
+// far below what would cost the server memory.
+const (
+	// maxHeaderBytes bounds the request line and headers together (an
+	// Authorization header and a short query fit in 1 KiB); net/http
+	// answers 431 above it.
+	maxHeaderBytes = 16 << 10
+	// maxQueryBytes bounds the raw query string (414 above it): a team
+	// (maxTeamBytes), a distinct_id (maxDistinctIDBytes), percent-encoded
+	// (×3), and a month.
+	maxQueryBytes = 4 << 10
+	// maxBodyBytes bounds a request body (413 above it). No endpoint reads
+	// one; the bound keeps net/http from draining a large one.
+	maxBodyBytes = 1 << 10
 )
 
 // Server is the admin HTTP server. Its lifecycle: New, then Listen (or let
@@ -98,6 +117,7 @@ func New(cfg Config, deps Deps) *Server {
 		ReadTimeout:       readTimeout,
 		WriteTimeout:      writeTimeout,
 		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          zap.NewStdLog(s.log.WithOptions(zap.IncreaseLevel(zap.WarnLevel))),
 	}
 	return s
@@ -108,8 +128,9 @@ func New(cfg Config, deps Deps) *Server {
 func (s *Server) Handler() http.Handler { return s.handler }
 
 // Listen binds Config.Addr and logs "admin listening" with the bound
-// address. It warns when the address is not a loopback one and no token is
-// set. Calling it again is a no-op; after Shutdown it returns ErrClosed.
+// address. It refuses (ErrNoToken) an address that is not a loopback one
+// when no token is set. Calling it again is a no-op; after Shutdown it
+// returns ErrClosed.
 func (s *Server) Listen() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -119,16 +140,15 @@ func (s *Server) Listen() error {
 	if s.ln != nil {
 		return nil
 	}
+	if s.cfg.Token == "" && !IsLoopback(s.cfg.Addr) {
+		return fmt.Errorf("%w: admin.addr %q", ErrNoToken, s.cfg.Addr)
+	}
 	ln, err := net.Listen("tcp", s.cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("admin: admin.addr %q: %w", s.cfg.Addr, err)
 	}
 	s.ln, s.addr = ln, ln.Addr().String()
 	s.log.Info("admin listening", zap.String("addr", s.addr), zap.Bool("token", s.cfg.Token != ""))
-	if s.cfg.Token == "" && !isLoopback(s.cfg.Addr) {
-		s.log.Warn("admin server reachable beyond this host without a token: set admin.token, or bind admin.addr to 127.0.0.1",
-			zap.String("addr", s.addr))
-	}
 	return nil
 }
 
@@ -214,10 +234,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // until Shutdown.
 func (s *Server) Drain() { s.draining.Store(true) }
 
-// isLoopback reports whether a listen address only accepts local
-// connections: a loopback IP or "localhost". An empty host (every
-// interface) is not.
-func isLoopback(addr string) bool {
+// IsLoopback reports whether a listen address (host:port) only accepts
+// local connections: a loopback IP (127.0.0.0/8, ::1) or "localhost". An
+// empty host or an unspecified IP (every interface: ":9464", "0.0.0.0",
+// "[::]"), a routable IP and any other host name are not: a name may
+// resolve to anything.
+func IsLoopback(addr string) bool {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
 		return false

@@ -458,26 +458,122 @@ func TestListenError(t *testing.T) {
 	assert.Contains(t, err.Error(), "admin.addr")
 }
 
-// TestWarnOpenBind: a non-loopback bind without a token warns; with a token
-// it does not.
-func TestWarnOpenBind(t *testing.T) {
+// TestListenRefusesOpenBind: a non-loopback bind without a token is refused
+// (issue 11: /v1/persons, personal data, was open to the network); with a
+// token, or on loopback, it listens.
+func TestListenRefusesOpenBind(t *testing.T) {
 	for _, tc := range []struct {
 		addr, token string
-		warn        bool
+		refused     bool
 	}{
 		{"0.0.0.0:0", "", true},
 		{":0", "", true},
+		{"[::]:0", "", true},
 		{"0.0.0.0:0", "t", false},
+		{"127.0.0.1:0", "", false},
 		{"localhost:0", "", false},
 		{"[::1]:0", "", false},
 	} {
 		f := newFixture(t, admin.Config{Addr: tc.addr, Token: tc.token})
-		if err := f.srv.Listen(); err != nil {
+		err := f.srv.Listen()
+		if tc.refused {
+			require.ErrorIs(t, err, admin.ErrNoToken, "%+v", tc)
+			assert.Contains(t, err.Error(), tc.addr)
+			assert.Empty(t, f.srv.Addr(), "nothing bound")
+			continue
+		}
+		if err != nil {
 			t.Logf("%s: %v (skipped)", tc.addr, err) // no IPv6 here
 			continue
 		}
-		n := f.logs.FilterLevelExact(zapcore.WarnLevel).FilterMessageSnippet("without a token").Len()
-		assert.Equal(t, tc.warn, n == 1, "%+v", tc)
 		require.NoError(t, f.srv.Shutdown(context.Background()))
 	}
+}
+
+func TestIsLoopback(t *testing.T) {
+	for addr, want := range map[string]bool{
+		"127.0.0.1:9464": true, "127.1.2.3:9464": true, "[::1]:9464": true, "localhost:9464": true,
+		"0.0.0.0:9464": false, ":9464": false, "[::]:9464": false, "10.0.0.5:9464": false,
+		"192.168.1.1:9464": false, "example.com:9464": false, "localhost.evil.com:9464": false,
+		"resolver-1:9464": false, "127.0.0.1": false, "": false,
+	} {
+		assert.Equal(t, want, admin.IsLoopback(addr), addr)
+	}
+}
+
+// TestRequestLimits: oversize query strings, parameters, bodies and headers
+// are refused before they reach a handler or the store.
+func TestRequestLimits(t *testing.T) {
+	var looked []string
+	f := newFixture(t, admin.Config{}, func(d *admin.Deps) {
+		d.Persons = admin.LookupFunc(func(team, did string) (state.PersonView, error) {
+			looked = append(looked, team)
+			return state.PersonView{}, nil
+		})
+	})
+	close(f.ready)
+	long := func(n int) string { return strings.Repeat("x", n) }
+	for _, tc := range []struct {
+		target string
+		code   int
+		msg    string
+	}{
+		{"/v1/persons?team=" + long(201) + "&distinct_id=a", http.StatusBadRequest, "team: longer than 200 bytes"},
+		{"/v1/billing?team=" + long(201), http.StatusBadRequest, "team: longer than 200 bytes"},
+		{"/v1/persons?team=1&distinct_id=" + long(1025), http.StatusBadRequest, "distinct_id: longer than 1024 bytes"},
+		{"/v1/persons?team=1&distinct_id=" + long(5000), http.StatusRequestURITooLong, "query string longer than 4096 bytes"},
+		{"/healthz?" + long(4097), http.StatusRequestURITooLong, "query string"},
+	} {
+		a := f.get(t, tc.target)
+		assert.Equal(t, tc.code, a.code, "%.60s: %s", tc.target, a.body)
+		assert.Contains(t, a.json(t)["error"], tc.msg)
+	}
+	assert.Empty(t, looked, "no oversize request reached the store")
+	a := f.get(t, "/v1/persons?team="+long(200)+"&distinct_id="+long(1024))
+	assert.Equal(t, http.StatusOK, a.code, "at the bounds: %s", a.body)
+	assert.Len(t, looked, 1)
+
+	// A body, declared too long.
+	req := httptest.NewRequest(http.MethodGet, "/healthz", strings.NewReader(long(2000)))
+	rec := httptest.NewRecorder()
+	f.srv.Handler().ServeHTTP(rec, req)
+	assert.Equal(t, http.StatusRequestEntityTooLarge, rec.Code)
+
+	// Over the real listener: headers over 16 KiB, and a body sent chunked
+	// (no declared length), which the handler never reads.
+	g := newFixture(t, admin.Config{Addr: "127.0.0.1:0"})
+	require.NoError(t, g.srv.Listen())
+	done := make(chan error, 1)
+	go func() { done <- g.srv.Run(context.Background()) }()
+	defer func() {
+		require.NoError(t, g.srv.Shutdown(context.Background()))
+		require.NoError(t, <-done)
+	}()
+	hreq, err := http.NewRequest(http.MethodGet, "http://"+g.srv.Addr()+"/healthz", nil)
+	require.NoError(t, err)
+	hreq.Header.Set("X-Padding", long(32<<10))
+	resp, err := http.DefaultClient.Do(hreq)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusRequestHeaderFieldsTooLarge, resp.StatusCode)
+
+	breq, err := http.NewRequest(http.MethodGet, "http://"+g.srv.Addr()+"/healthz", io.MultiReader(strings.NewReader(long(1<<20))))
+	require.NoError(t, err)
+	breq.ContentLength = -1 // chunked
+	resp, err = http.DefaultClient.Do(breq)
+	if err == nil { // the server may close the connection before reading it all
+		resp.Body.Close()
+		assert.Equal(t, http.StatusOK, resp.StatusCode)
+	}
+}
+
+// TestTokenCompare: only the exact token passes; its prefixes, extensions
+// and case variants do not (the comparison is of hashes, in constant time).
+func TestTokenCompare(t *testing.T) {
+	f := newFixture(t, admin.Config{Token: "Tok3n-value"})
+	close(f.ready)
+	for _, tok := range []string{"Tok3n-valu", "Tok3n-value1", "tok3n-value", "Tok3n-value\x00", "x", strings.Repeat("Tok3n-value", 100)} {
+		assert.Equal(t, http.StatusUnauthorized, f.get(t, "/readyz", "Authorization", "Bearer "+tok).code, tok)
+	}
+	assert.Equal(t, http.StatusOK, f.get(t, "/readyz", "Authorization", "Bearer Tok3n-value").code)
 }

@@ -46,6 +46,16 @@
 //	resolver_state_cache_bytes, resolver_state_cache_entries
 //	resolver_state_disk_bytes                           disk space of the Badger directory
 //
+// From the replica's upkeep (`resolver run`'s maintenance and the outbox
+// trimmer):
+//
+//	resolver_state_disk_free_bytes                      free space of state.dir's filesystem, read every second
+//	resolver_state_disk_below_floor                     1 while below state.min_free_bytes (the instance stops)
+//	resolver_state_value_log_gc_runs_total              value log garbage collections run
+//	resolver_state_value_log_gc_rewrites_total          value log files rewritten by them
+//	resolver_state_value_log_gc_reclaimed_bytes_total   disk space they gave back
+//	resolver_outbox_trim_errors_total                   failed outbox trims (logged at warn; retried)
+//
 // And resolver_metrics_team_labels, the number of teams that have their own
 // team label, plus the standard go_* and process_* collectors.
 //
@@ -57,4 +67,12 @@
 // their own label for its lifetime; events of every later team are counted
 // under team="other". The cap is per process: after a restart the first
 // teams seen may be others.
+//
+// A team is input, so each label value is also bounded (LabelValue): at
+// most 64 bytes of valid, printable UTF-8, non-printable characters and
+// invalid bytes replaced by U+FFFD. The reason and type labels come from
+// the resolver's fixed sets; a value that does not look like one (an
+// identifier of lowercase ASCII letters, digits, '_', '$') is counted as
+// "other", and at most 64 values per metric get their own series, so
+// nothing read from input can grow them.
 package metrics

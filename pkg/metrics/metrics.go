@@ -48,6 +48,11 @@ type Metrics struct {
 
 	teamLabels prometheus.Gauge
 
+	disk diskMetrics // disk.go
+
+	// The label values of reasons and types (labels.go).
+	deadReasons, warningTypes, refusalTypes kindLabels
+
 	teamCap int
 	mu      sync.Mutex
 	teams   map[string]struct{} // teams with their own label; at most teamCap
@@ -138,6 +143,8 @@ func New(cfg Config) *Metrics {
 			Help: "Teams with their own team label on resolver_events_stamped_total (at most admin.metrics_team_cap).",
 		}),
 	}
+	m.disk = newDiskMetrics()
+	m.reg.MustRegister(m.disk.collectors()...)
 	m.reg.MustRegister(
 		m.consumed, m.stamped, m.deadLettered, m.warnings, m.opsLogged, m.transactions, m.batchSeconds, m.txnSeconds,
 		m.ops, m.merges, m.refusals, m.lagOffsets, m.lagSeconds, m.paused, m.billing, m.teamLabels,
@@ -181,10 +188,10 @@ func (m *Metrics) ObserveBatch(r *stream.BatchReport) {
 		m.stamped.WithLabelValues(m.teamLabel(d.Team), d.Class.String()).Add(float64(d.Count))
 	}
 	for _, c := range r.DeadLettered {
-		m.deadLettered.WithLabelValues(c.Key).Add(float64(c.N))
+		m.deadLettered.WithLabelValues(m.deadReasons.label(c.Key)).Add(float64(c.N))
 	}
 	for _, c := range r.Warnings {
-		m.warnings.WithLabelValues(c.Key).Add(float64(c.N))
+		m.warnings.WithLabelValues(m.warningTypes.label(c.Key)).Add(float64(c.N))
 	}
 }
 
@@ -201,7 +208,7 @@ func (m *Metrics) ObserveApply(r *stream.ApplyReport) {
 	}
 	m.merges.Add(float64(r.Merges))
 	for _, c := range r.Refusals {
-		m.refusals.WithLabelValues(c.Key).Add(float64(c.N))
+		m.refusals.WithLabelValues(m.refusalTypes.label(c.Key)).Add(float64(c.N))
 	}
 }
 
@@ -218,9 +225,11 @@ func (m *Metrics) ObserveLag(r stream.LagReport) {
 	m.lagSeconds.Set(r.Behind.Seconds())
 }
 
-// teamLabel is the team label of a team's events: the team itself while
-// fewer than the cap have one, else OtherTeam.
+// teamLabel is the team label of a team's events: the team as a bounded
+// label value (LabelValue) while fewer than the cap have one, else
+// OtherTeam.
 func (m *Metrics) teamLabel(team string) string {
+	team = LabelValue(team)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if _, ok := m.teams[team]; ok {

@@ -11,7 +11,8 @@ import (
 // badgerEngine is the Badger engine. Conflict detection is off (see
 // engine): the Store serialises identity writers itself.
 type badgerEngine struct {
-	db *badger.DB
+	db   *badger.DB
+	disk *diskGuard // checked before every write transaction; nil: none
 }
 
 func (e *badgerEngine) view(fn func(kvReader) error) error {
@@ -26,6 +27,9 @@ func (e *badgerEngine) begin() (kvReader, func(), error) {
 }
 
 func (e *badgerEngine) update(fn func(kvWriter) error) error {
+	if err := e.disk.check(); err != nil {
+		return err
+	}
 	txn := e.db.NewTransaction(true)
 	defer txn.Discard()
 	if err := fn(badgerTxn{txn}); err != nil {

@@ -43,7 +43,19 @@ var (
 
 	// ErrClosed is returned by every method of a Store after Close.
 	ErrClosed = errors.New("state: store is closed")
+
+	// ErrDiskFull is matched (errors.Is) by every *DiskFullError: the free
+	// space of the store's filesystem is below Options.MinFreeBytes and the
+	// store refuses writes. It is local to one instance: stop it, free
+	// space, restart. Classify with IsDiskFull.
+	ErrDiskFull = errors.New("state: disk almost full")
 )
+
+// IsDiskFull reports whether err says the store's filesystem is below its
+// free-space floor (see DiskFullError).
+func IsDiskFull(err error) bool {
+	return errors.Is(err, ErrDiskFull)
+}
 
 // IsLocked reports whether err says the state directory is held by another
 // process (see ErrLocked).

@@ -40,6 +40,14 @@ type Options struct {
 	// least 2). Zero means 4.
 	NumCompactors int
 
+	// MinFreeBytes is the floor of free space on the filesystem of the
+	// store's directory: below it Open and every write fail with a
+	// *DiskFullError instead of letting Badger's memory-mapped writes run
+	// out of space (SIGBUS; see disk.go). Zero, the default, disables the
+	// check (tools, tests); `resolver run` sets state.min_free_bytes
+	// (default 1 GiB).
+	MinFreeBytes uint64
+
 	// NoCompression stores Badger's tables uncompressed. Default: ZSTD
 	// level 1, which stores a distinct_id in 68 bytes instead of 166 after
 	// a full compaction (BenchmarkDiskPerID, 1M UUIDv7 ids, 4 per person) —

@@ -90,6 +90,8 @@ func (s *Store) Snapshot(w io.Writer) (SnapshotHeader, error) {
 	if s.db == nil {
 		return SnapshotHeader{}, errors.New("state: snapshot: only a Badger store can be snapshotted")
 	}
+	s.maint.Lock() // no value log GC rewrites files under the backup
+	defer s.maint.Unlock()
 	h, err := s.header()
 	if err != nil {
 		return SnapshotHeader{}, fmt.Errorf("state: snapshot: %w", err)

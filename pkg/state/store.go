@@ -36,6 +36,11 @@ type Store struct {
 	db   *badger.DB // nil for Memory
 	lock *dirLock
 	dir  string
+	disk *diskGuard // nil: no free-space floor
+
+	// maint serialises the maintenance that rewrites Badger's files (value
+	// log GC) with Snapshot's backup.
+	maint sync.Mutex
 }
 
 // Memory is a Store whose engine is a sorted in-memory map instead of
@@ -62,6 +67,13 @@ func Open(dir string, o Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	guard := newDiskGuard(dir, o.MinFreeBytes)
+	if err := guard.refresh(); err != nil {
+		// Badger writes at once on open (a new memtable WAL): not below
+		// the floor.
+		lock.release()
+		return nil, err
+	}
 	log := o.Logger
 	if log == nil {
 		log = zap.NewNop()
@@ -74,7 +86,7 @@ func Open(dir string, o Options) (*Store, error) {
 		}
 		return nil, fmt.Errorf("state: open badger in %s: %w", dir, err)
 	}
-	s := &Store{eng: &badgerEngine{db: db}, db: db, lock: lock, dir: dir}
+	s := &Store{eng: &badgerEngine{db: db, disk: guard}, db: db, lock: lock, dir: dir, disk: guard}
 	switch {
 	case o.CacheBytes == 0:
 		s.cache = newCache(DefaultCacheBytes)

@@ -278,12 +278,3 @@ func (t *tx) PutOutbox(src unionfind.Source, res unionfind.Result) error {
 	k := outboxKey(nil, src)
 	return wrapKey(w.set(k, encodeResult(&res)), k)
 }
-
-// wrapKey adds the key (quoted, so binary parts stay readable) to a storage
-// error, keeping the chain.
-func wrapKey(err error, k []byte) error {
-	if err == nil {
-		return nil
-	}
-	return fmt.Errorf("state: key %q: %w", k, err)
-}

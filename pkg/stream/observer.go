@@ -27,6 +27,14 @@ type Observer interface {
 	ObserveLag(LagReport)
 }
 
+// TrimObserver is an optional interface of an Observer: ObserveTrimError
+// is called for every failed outbox trim (reading the group's committed
+// offsets, or deleting a partition's rows), from the trimming goroutine. It
+// must return quickly.
+type TrimObserver interface {
+	ObserveTrimError()
+}
+
 // BatchReport is one batch of the worker loop: one poll, one transaction.
 type BatchReport struct {
 	// Records is the number of records consumed by the batch.

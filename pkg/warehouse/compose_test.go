@@ -93,23 +93,39 @@ func envName(key string) string {
 	return "RESOLVER_" + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
 }
 
-// publishedPort splits "HOST:CONTAINER".
+// publishedPort splits "HOST:CONTAINER" or "IP:HOST:CONTAINER" (then
+// ip is not empty).
 func publishedPort(t *testing.T, p string) (host, container int) {
+	host, container, _ = publishedPortIP(t, p)
+	return host, container
+}
+
+func publishedPortIP(t *testing.T, p string) (host, container int, ip string) {
 	t.Helper()
+	if i := strings.LastIndex(p, ":"); strings.Count(p, ":") == 2 && i > 0 {
+		j := strings.Index(p, ":")
+		ip, p = p[:j], p[j+1:]
+	}
 	h, c, ok := strings.Cut(p, ":")
-	require.True(t, ok, "port %q is HOST:CONTAINER", p)
+	require.True(t, ok, "port %q is [IP:]HOST:CONTAINER", p)
 	var err error
 	host, err = strconv.Atoi(h)
 	require.NoError(t, err, p)
 	container, err = strconv.Atoi(c)
 	require.NoError(t, err, p)
-	return host, container
+	return host, container, ip
 }
 
 var interpolation = regexp.MustCompile(`\$\{([A-Z0-9_]+)(:-([^}]*))?\}`)
 
-// expand applies Compose's ${VAR:-default} with no variables set.
+// required is Compose's ${VAR:?message}: VAR must be set, or `docker
+// compose` refuses to start.
+var required = regexp.MustCompile(`\$\{([A-Z0-9_]+):\?[^}]*\}`)
+
+// expand applies Compose's ${VAR:-default} with no variables set, and
+// ${VAR:?message} as if VAR were set to "<VAR>".
 func expand(s string) string {
+	s = required.ReplaceAllString(s, "<$1>")
 	return interpolation.ReplaceAllString(s, "$3")
 }
 
@@ -177,6 +193,9 @@ func TestComposeResolvers(t *testing.T) {
 		assert.Equal(t, composeKafkaAddr, env["RESOLVER_KAFKA_BROKERS"], name)
 		assert.Equal(t, "resolver", env["RESOLVER_KAFKA_GROUP"], "%s: all instances in one group", name)
 		assert.NotEmpty(t, env["RESOLVER_ADMIN_TOKEN"], "%s: a non-loopback admin server has a token", name)
+		// Issue 11: the token had a well-known default. It must be set by
+		// whoever starts the deployment.
+		assert.Regexp(t, `^\$\{RESOLVER_ADMIN_TOKEN:\?`, s.Environment["RESOLVER_ADMIN_TOKEN"], "%s: the admin token has no default", name)
 
 		id := env["RESOLVER_KAFKA_INSTANCE_ID"]
 		require.NotEmpty(t, id, "%s: an instance id that survives the container's new hostname on restart", name)
@@ -200,7 +219,8 @@ func TestComposeResolvers(t *testing.T) {
 		require.NoError(t, err, name)
 		assert.Equal(t, "0.0.0.0", host, "%s: the admin server listens beyond loopback to be published", name)
 		require.Len(t, s.Ports, 1, name)
-		hp, cp := publishedPort(t, s.Ports[0])
+		hp, cp, ip := publishedPortIP(t, s.Ports[0])
+		assert.Equal(t, "127.0.0.1", ip, "%s: the admin port (/v1/persons) is published on the host's loopback only", name)
 		assert.Equal(t, 9464+i, hp, "%s: admin port", name)
 		assert.Equal(t, port, strconv.Itoa(cp), "%s: the published port is the admin port", name)
 

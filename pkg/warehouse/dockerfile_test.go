@@ -88,6 +88,9 @@ func TestDockerfileShape(t *testing.T) {
 	assert.Equal(t, `["run"]`, last["CMD"])
 	assert.Contains(t, last["ENV"], "RESOLVER_STATE_DIR=/var/lib/resolver")
 	assert.Contains(t, last["ENV"], "RESOLVER_ADMIN_ADDR=0.0.0.0:9464")
+	// Issue 11: beyond loopback the admin server needs a token, which the
+	// operator passes; none is baked into the image.
+	assert.NotContains(t, last["ENV"], "RESOLVER_ADMIN_TOKEN")
 	var copies []string
 	for _, in := range ins[len(ins)-len(last)-2:] {
 		if in.cmd == "COPY" {
