@@ -44,8 +44,7 @@ func TestTeam(t *testing.T) {
 		{"token kept untrimmed", `{"event":"e","distinct_id":"d","token":" phc "}`, " phc "},
 		{"escaped token", `{"event":"e","distinct_id":"d","token":"ph\u0063"}`, "phc"},
 		{"envelope token wins", `{"token":"outer","data":"{\"event\":\"e\",\"distinct_id\":\"d\",\"token\":\"inner\"}"}`, "outer"},
-		{"envelope null token does not win", `{"token":null,"data":"{\"event\":\"e\",\"distinct_id\":\"d\",\"token\":\"inner\"}"}`, "inner"},
-		{"event team_id beats envelope token", `{"token":"outer","data":"{\"event\":\"e\",\"distinct_id\":\"d\",\"team_id\":9}"}`, "9"},
+		{"envelope token beats the event's team_id", `{"token":"outer","data":"{\"event\":\"e\",\"distinct_id\":\"d\",\"team_id\":9}"}`, "outer"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -60,6 +59,10 @@ func TestMissingTeam(t *testing.T) {
 		`{"event":"e","distinct_id":"d","team_id":null,"token":"","api_key":" ","$token":false,"properties":{"token":""}}`,
 		`{"event":"e","distinct_id":"d","team_id":2.5}`,
 		`{"event":"e","distinct_id":"d","properties":{"token":{}}}`,
+		// An envelope's team is its own token only (see TestEnvelopeTeamAuthority).
+		`{"token":null,"data":"{\"event\":\"e\",\"distinct_id\":\"d\",\"token\":\"inner\"}"}`,
+		`{"data":"{\"event\":\"e\",\"distinct_id\":\"d\",\"team_id\":1,\"token\":\"t\",\"api_key\":\"k\",\"$token\":\"x\",\"properties\":{\"token\":\"p\"}}"}`,
+		`{"token":"  ","team_id":1,"data":"{\"event\":\"e\",\"distinct_id\":\"d\"}"}`,
 	} {
 		_, err := decode(t, in)
 		reason, ok := ReasonOf(err)
@@ -507,7 +510,7 @@ func TestRejection(t *testing.T) {
 	assert.False(t, ok)
 
 	assert.Equal(t, "event: invalid_json", (&Rejection{Reason: ReasonInvalidJSON}).Error())
-	assert.Len(t, Reasons, 7)
+	assert.Len(t, Reasons, 9)
 }
 
 func TestAcceptedReturnsNilError(t *testing.T) {
