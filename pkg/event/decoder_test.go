@@ -101,6 +101,7 @@ func TestDistinctID(t *testing.T) {
 		{"201 characters cut", `{"event":"e","token":"t","distinct_id":"` + strings.Repeat("a", 201) + `"}`, strings.Repeat("a", 200), true},
 		{"counted in characters not bytes", `{"event":"e","token":"t","distinct_id":"` + strings.Repeat("é", 150) + `"}`, strings.Repeat("é", 150), false},
 		{"multibyte cut on a character boundary", `{"event":"e","token":"t","distinct_id":"` + strings.Repeat("😀", 250) + `"}`, strings.Repeat("😀", 200), true},
+		{"cut after leading space", `{"event":"e","token":"t","distinct_id":"` + strings.Repeat(" ", 199) + `xy"}`, strings.Repeat(" ", 199) + "x", true},
 		{"long number cut", `{"event":"e","token":"t","distinct_id":` + strings.Repeat("9", 250) + `}`, strings.Repeat("9", 200), true},
 		{"envelope distinct_id wins", `{"token":"t","distinct_id":"outer","data":"{\"event\":\"e\",\"distinct_id\":\"inner\"}"}`, "outer", false},
 		{"envelope null distinct_id does not win", `{"token":"t","distinct_id":null,"data":"{\"event\":\"e\",\"distinct_id\":\"inner\"}"}`, "inner", false},
@@ -135,6 +136,10 @@ func TestInvalidDistinctID(t *testing.T) {
 		`{"event":"e","token":"t","distinct_id":false}`,
 		// An unusable top-level id is rejected, not passed over.
 		`{"event":"e","token":"t","distinct_id":"","properties":{"distinct_id":"c"}}`,
+		// Regression: 200 spaces then a letter was cut to 200 spaces, a
+		// blank distinct_id the rules reject (and unionfind refuses).
+		`{"event":"e","token":"t","distinct_id":"` + strings.Repeat(" ", 200) + `x"}`,
+		`{"event":"e","token":"t","distinct_id":"` + strings.Repeat("\u2003", 200) + `x"}`,
 	} {
 		_, err := decode(t, in)
 		reason, _ := ReasonOf(err)
