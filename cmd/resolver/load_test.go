@@ -252,7 +252,7 @@ func TestFlatten(t *testing.T) {
 	assert.NotContains(t, keys, "kafka.embedded")
 	assert.Contains(t, keys, "billing.tiers.identified") // a map is a section of its entries
 	assert.NotContains(t, keys, "billing.tiers")
-	assert.Len(t, keys, 46)
+	assert.Len(t, keys, 48) // 46 + identity.max_person_properties_bytes, teams.file (issue 11)
 }
 
 func TestEnvName(t *testing.T) {

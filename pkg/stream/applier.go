@@ -101,7 +101,7 @@ func NewApplier(ctx context.Context, cfg Config, st *state.Store, log *zap.Logge
 		topic:   cfg.Topics.IdentityLog,
 		cl:      cl,
 		st:      st,
-		graph:   unionfind.Graph{MaxMergeMove: cfg.MaxMergeMove},
+		graph:   unionfind.Graph{MaxMergeMove: cfg.MaxMergeMove, MaxPersonPropertiesBytes: cfg.MaxPersonPropertiesBytes},
 		log:     log.Named("applier"),
 		batch:   applierBatch,
 		ids:     redact.Show(cfg.LogIDs),

@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/resolver-dev/resolver/pkg/event"
+	"github.com/resolver-dev/resolver/pkg/unionfind"
 )
 
 // Topics are the names of every topic the resolver reads or writes.
@@ -92,6 +95,13 @@ type Config struct {
 	MaxEventBytes int
 	// MaxMergeMove is identity.max_merge_move. Default 10,000.
 	MaxMergeMove int
+	// MaxPersonPropertiesBytes is identity.max_person_properties_bytes,
+	// unionfind.Graph.MaxPersonPropertiesBytes. Default 512 KiB.
+	MaxPersonPropertiesBytes int
+	// Teams is the trusted team map of teams.file (event.Options.Teams);
+	// the caller may Replace its entries while the pipeline runs (SIGHUP).
+	// Default nil: no map.
+	Teams *event.TeamMap
 	// ExcludedEvents are the event names billed as excluded.
 	ExcludedEvents []string
 	// OutboxTrimInterval is how often every instance trims outbox rows below
@@ -157,6 +167,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.MaxMergeMove == 0 {
 		c.MaxMergeMove = 10000
+	}
+	if c.MaxPersonPropertiesBytes == 0 {
+		c.MaxPersonPropertiesBytes = unionfind.DefaultMaxPersonPropertiesBytes
 	}
 	if c.OutboxTrimInterval == 0 {
 		c.OutboxTrimInterval = 30 * time.Second
