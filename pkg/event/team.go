@@ -43,8 +43,9 @@ func teamOf(f *fields, propToken val) (string, *Rejection) {
 			return "", reject(ReasonMissingTeam, "no team_id, token, api_key, $token or properties.token that is a non-empty string or an integer")
 		}
 	}
-	if why := teamProblem(team); why != "" {
-		return "", reject(ReasonInvalidTeam, "team "+why+": "+quoteTeam(team))
+	// team is not blank (teamString), so only its bounds are left to check.
+	if len(team) > MaxTeamBytes || controlAt(team) >= 0 {
+		return "", reject(ReasonInvalidTeam, "team "+teamProblem(team)+": "+quoteTeam(team))
 	}
 	return team, nil
 }
@@ -74,14 +75,45 @@ func teamProblem(team string) string {
 	if len(team) > MaxTeamBytes {
 		return "is " + itoa(int64(len(team))) + " bytes, over the limit of " + itoa(MaxTeamBytes)
 	}
-	for i := 0; i < len(team); i++ {
-		c := team[i]
-		if c < 0x20 || c == 0x7f || c == 0xc2 && i+1 < len(team) && team[i+1] >= 0x80 && team[i+1] < 0xa0 {
-			return "holds a control character at byte " + itoa(int64(i))
-		}
+	if i := controlAt(team); i >= 0 {
+		return "holds a control character at byte " + itoa(int64(i))
 	}
 	if strings.TrimSpace(team) == "" {
 		return "is empty or whitespace only"
 	}
 	return ""
+}
+
+// controlStart[c] is true for the bytes that are, or may start, a control
+// character in UTF-8: C0, DEL, and 0xC2 (the lead byte of U+0080–U+00BF).
+var controlStart = func() (t [256]bool) {
+	for c := 0; c < 0x20; c++ {
+		t[c] = true
+	}
+	t[0x7f], t[0xc2] = true, true
+	return t
+}()
+
+// controlAt returns the byte index of the first control character (C0,
+// DEL, C1) in the UTF-8 string s, or -1. It runs for every event, so it
+// skips plain ASCII eight bytes at a time (SWAR, as scanString does).
+func controlAt(s string) int {
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		x := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+		del := x ^ (lsb * 0x7f)
+		// High bit set in bytes < 0x20, == 0x7f or >= 0x80 (exact for the
+		// lowest such byte, which is all that matters: the bytes from there
+		// on are looked at one by one).
+		if ((x-lsb*0x20)&^x|(del-lsb)&^del|x)&msb != 0 {
+			break
+		}
+	}
+	for ; i < len(s); i++ {
+		if controlStart[s[i]] && (s[i] != 0xc2 || i+1 < len(s) && s[i+1] >= 0x80 && s[i+1] < 0xa0) {
+			return i
+		}
+	}
+	return -1
 }

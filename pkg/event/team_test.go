@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -406,6 +408,29 @@ func FuzzEnvelopeTeam(f *testing.F) {
 			if e, err := d.Decode(in, testSource); err == nil && e.Team != "2" {
 				t.Fatalf("%s with a team map: team %q from %s", name, e.Team, in)
 			}
+		}
+	})
+}
+
+// FuzzControlAt: the SWAR scan finds the first control character exactly
+// where a rune-by-rune unicode.IsControl scan does, for valid UTF-8.
+func FuzzControlAt(f *testing.F) {
+	for _, s := range []string{"", "phc_demo_project_token", "abcdefgh\x7f", "abcdefghijklmno\x1f", "é\u0085", "日本語テキスト\u009fx", "\u00a0\u00a0\u00a0\u00a0\u0080"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if !utf8.ValidString(s) {
+			s = strings.ToValidUTF8(s, "\uFFFD")
+		}
+		want := -1
+		for i, r := range s {
+			if unicode.IsControl(r) {
+				want = i
+				break
+			}
+		}
+		if got := controlAt(s); got != want {
+			t.Fatalf("controlAt(%q) = %d, want %d", s, got, want)
 		}
 	})
 }
