@@ -133,6 +133,8 @@ func (a *applier) event() error {
 	identify := false // the resulting person becomes identified
 	if mr := op.Merge; mr != nil && mr.Other != into {
 		other := mr.Other
+		// Legality is judged before any Store call names other: an illegal
+		// id (over 400 characters, say) is never read or written as a key.
 		switch {
 		case IsIllegal(into) || IsIllegal(other):
 			a.warn(WarnIllegalMerge, mergeDetails(other, into))
