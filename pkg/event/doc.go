@@ -59,7 +59,9 @@
 // else is unknown_team.
 //
 // distinct_id. The first candidate present and not null is used; if it is
-// unusable the record is rejected rather than falling back. Booleans are
+// unusable the record is rejected rather than falling back. An id whose
+// first 200 characters are whitespace is rejected too: the cut would leave
+// a blank id. Booleans are
 // rejected like objects and arrays (as PostHog's capture does). Whitespace
 // means unicode.IsSpace. Length is counted in characters = Unicode code
 // points (Go runes), not bytes or UTF-16 units. Strings with invalid UTF-8
