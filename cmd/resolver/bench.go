@@ -151,6 +151,7 @@ func (c *cli) benchConfig(cmd *cobra.Command, cfg Config, log *zap.Logger) (benc
 		Stream: func(s *stream.Config) {
 			s.MaxEventBytes, s.MaxMergeMove = sc.MaxEventBytes, sc.MaxMergeMove
 			s.ExcludedEvents = sc.ExcludedEvents
+			s.MaxPersonPropertiesBytes, s.Teams = sc.MaxPersonPropertiesBytes, sc.Teams
 		},
 		Log:      log,
 		Progress: c.stderr,

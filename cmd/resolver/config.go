@@ -22,6 +22,7 @@ import (
 	"github.com/resolver-dev/resolver/pkg/metrics"
 	"github.com/resolver-dev/resolver/pkg/state"
 	"github.com/resolver-dev/resolver/pkg/stream"
+	"github.com/resolver-dev/resolver/pkg/unionfind"
 )
 
 // Config is the whole configuration of the resolver: one field per key of
@@ -36,6 +37,7 @@ type Config struct {
 	Topics   TopicsConfig   `mapstructure:"topics"`
 	State    StateConfig    `mapstructure:"state"`
 	Identity IdentityConfig `mapstructure:"identity"`
+	Teams    TeamsConfig    `mapstructure:"teams"`
 	Input    InputConfig    `mapstructure:"input"`
 	Output   OutputConfig   `mapstructure:"output"`
 	Stream   StreamConfig   `mapstructure:"stream"`
@@ -150,6 +152,25 @@ type StateConfig struct {
 type IdentityConfig struct {
 	// MaxMergeMove bounds the distinct_ids one merge relabels. Default 10000.
 	MaxMergeMove int `mapstructure:"max_merge_move"`
+	// MaxPersonPropertiesBytes bounds a person's properties as JSON, in
+	// bytes (SEMANTICS.md §5, "Size cap"): a $set/$set_once key, or a key
+	// of an absorbed person, that would pass it is not written, with a
+	// person_properties_size_violation warning. Default 524288 (512 KiB).
+	// Every instance must use the same value: it decides identity state.
+	MaxPersonPropertiesBytes int `mapstructure:"max_person_properties_bytes"`
+}
+
+// TeamsConfig is the optional trusted team map (SEMANTICS.md §1).
+type TeamsConfig struct {
+	// File is a YAML or JSON file the operator owns mapping token → team
+	// id (a string or a decimal integer), read at start and again on
+	// SIGHUP. With it, a token in the map becomes its team id, a team id of
+	// the map is kept, and any other team is dead-lettered unknown_team.
+	// At most event.MaxTeamMapFileBytes (16 MiB) and
+	// event.MaxTeamMapEntries (1,048,576) entries; tokens and team ids are
+	// teams (at most 200 bytes, no control character). Default "": no map,
+	// every team is accepted.
+	File string `mapstructure:"file"`
 }
 
 // InputConfig are limits on input records.
@@ -261,7 +282,7 @@ func defaultConfig() Config {
 			ValueLogGCInterval:     10 * time.Minute,
 			ValueLogGCDiscardRatio: state.DefaultGCDiscardRatio,
 		},
-		Identity: IdentityConfig{MaxMergeMove: 10000},
+		Identity: IdentityConfig{MaxMergeMove: 10000, MaxPersonPropertiesBytes: unionfind.DefaultMaxPersonPropertiesBytes},
 		Input:    InputConfig{MaxEventBytes: 1 << 20},
 		Output:   OutputConfig{MaxRecordBytes: stream.DefaultMaxRecordBytes},
 		Stream: StreamConfig{
@@ -447,6 +468,16 @@ func (c Config) Validate() error {
 	if c.Identity.MaxMergeMove < 1 {
 		bad("identity.max_merge_move", c.Identity.MaxMergeMove, "must be at least 1")
 	}
+	// A sanity range: the smallest holds a few small properties, the
+	// largest is far above what a stamped event can carry under Kafka's
+	// default 1 MB record limit (larger stamped events are dead-lettered
+	// output_too_large).
+	if n := c.Identity.MaxPersonPropertiesBytes; n < minPersonPropertiesBytes || n > maxPersonPropertiesBytes {
+		bad("identity.max_person_properties_bytes", n, "must be between %d and %d", minPersonPropertiesBytes, maxPersonPropertiesBytes)
+	}
+	if f := c.Teams.File; f != "" && strings.ContainsFunc(f, func(r rune) bool { return r < ' ' || r == 0x7f }) {
+		bad("teams.file", f, "must not contain control characters")
+	}
 	if c.Input.MaxEventBytes < 1 {
 		bad("input.max_event_bytes", c.Input.MaxEventBytes, "must be at least 1")
 	}
@@ -586,14 +617,22 @@ func (c Config) InstanceID() (string, error) {
 // be guessed, and with it every hashed id checked against candidates.
 const minRedactKeyBytes = 16
 
+// Bounds of identity.max_person_properties_bytes.
+const (
+	minPersonPropertiesBytes = 64
+	maxPersonPropertiesBytes = 16 << 20
+)
+
 // lagInterval is how often the pipeline refreshes the applier lag metrics
 // (resolver_applier_lag_offsets, _seconds): one ListOffsets request per
 // interval. Not a config key; a scrape interval is rarely shorter.
 const lagInterval = 5 * time.Second
 
-// ToStream converts the config to the pipeline's, loading the TLS files. It
-// expects a valid config. With the embedded broker Kafka.Brokers is empty:
-// the caller fills in the broker's address once it listens.
+// ToStream converts the config to the pipeline's, loading the TLS files and
+// the team map (teams.file; a file that cannot be read or is not a valid
+// map is a *FieldError naming teams.file). It expects a valid config. With
+// the embedded broker Kafka.Brokers is empty: the caller fills in the
+// broker's address once it listens.
 func (c Config) ToStream() (stream.Config, error) {
 	id, err := c.InstanceID()
 	if err != nil {
@@ -603,7 +642,11 @@ func (c Config) ToStream() (stream.Config, error) {
 	if err != nil {
 		return stream.Config{}, err
 	}
-	return stream.Config{
+	teams, err := c.Teams.load()
+	if err != nil {
+		return stream.Config{}, err
+	}
+	sc := stream.Config{
 		Kafka: stream.Kafka{
 			Brokers:        append([]string(nil), c.Kafka.Brokers...),
 			ClientID:       c.Kafka.ClientID,
@@ -628,7 +671,11 @@ func (c Config) ToStream() (stream.Config, error) {
 		OutboxTrimInterval: c.Stream.OutboxTrimInterval,
 		LagInterval:        lagInterval,
 		LogIDs:             !c.Log.Redact,
-	}, nil
+	}
+	// identity.max_person_properties_bytes and teams.file.
+	sc.MaxPersonPropertiesBytes = c.Identity.MaxPersonPropertiesBytes
+	sc.Teams = teams
+	return sc, nil
 }
 
 // streamTopics are the topic names as the stream package has them.

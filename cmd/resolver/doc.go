@@ -12,6 +12,7 @@
 //	                  the identity state in <state.dir>/identity and runs
 //	                  until SIGINT/SIGTERM, then shuts down in order within
 //	                  stream.shutdown_timeout. A second signal exits at once.
+//	                  With teams.file set, SIGHUP reloads the team map.
 //	resolver broker   the embedded broker alone, until SIGINT/SIGTERM, for
 //	                  other processes and any Kafka client; it creates the
 //	                  configured topics (--partitions each) and prints

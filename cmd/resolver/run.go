@@ -49,6 +49,8 @@ With kafka.brokers empty it first starts the embedded broker on
 kafka.embedded.listen with its data in state.dir/broker. It creates missing
 topics with kafka.topic_partitions partitions. SIGINT or SIGTERM shuts it
 down cleanly within stream.shutdown_timeout; a second signal exits at once.
+With teams.file set, SIGHUP reloads the team map; a file that is not valid
+is logged and the previous map stays in force.
 
 Unless admin.addr is empty it serves /healthz, /readyz, /metrics,
 /v1/persons?team=&distinct_id= and /v1/billing?team=&month= there, behind
@@ -109,6 +111,8 @@ func (c *cli) runResolver(ctx context.Context, cfg Config, log *zap.Logger) (err
 	if err != nil {
 		return err
 	}
+	// SIGHUP reloads teams.file (a bad file keeps the map in force).
+	defer watchTeams(cfg.Teams.File, sc.Teams, log.Named("teams"))()
 
 	var broker *stream.Broker
 	if len(sc.Kafka.Brokers) == 0 {

@@ -39,6 +39,12 @@ type Options struct {
 	// outlive the events, as franz-go's records do. Default false: Decode
 	// copies value once and retains nothing of it.
 	NoCopy bool
+	// Teams is the trusted team map (config teams.file, SEMANTICS.md §1):
+	// a decoded team is resolved through it, and a team it does not know
+	// is rejected with unknown_team. The Decoder reads the map on every
+	// Decode, so a TeamMap.Replace (a reload) takes effect at once.
+	// Default nil: no map, every valid team is kept.
+	Teams *TeamMap
 }
 
 // Decoder decodes and normalises capture events. It holds only its options,
@@ -48,11 +54,12 @@ type Decoder struct {
 	now      func() time.Time
 	lazy     bool // Options.LazyProperties
 	noCopy   bool // Options.NoCopy
+	teams    *TeamMap
 }
 
 // NewDecoder returns a Decoder with o's defaults applied.
 func NewDecoder(o Options) *Decoder {
-	d := &Decoder{maxBytes: o.MaxEventBytes, now: o.Now, lazy: o.LazyProperties, noCopy: o.NoCopy}
+	d := &Decoder{maxBytes: o.MaxEventBytes, now: o.Now, lazy: o.LazyProperties, noCopy: o.NoCopy, teams: o.Teams}
 	if d.maxBytes <= 0 {
 		d.maxBytes = DefaultMaxEventBytes
 	}
@@ -116,10 +123,15 @@ func (d *Decoder) decode(value []byte, src Source, props []prop, ev *Event) *Rej
 	sp := &f.sp
 
 	var warnings []Warning
-	// 3. team.
-	team, ok := teamOf(&f, sp.token)
-	if !ok {
-		return reject(ReasonMissingTeam, "no team_id, token, api_key, $token or properties.token that is a non-empty string or an integer")
+	// 3. team, and the team map.
+	team, r := teamOf(&f, sp.token)
+	if r != nil {
+		return r
+	}
+	if mapped, ok := d.teams.Resolve(team); ok {
+		team = mapped
+	} else {
+		return reject(ReasonUnknownTeam, "team "+quoteTeam(team)+" is neither a token nor a team id of the team map (teams.file)")
 	}
 	// 4. distinct_id.
 	id, w, r := distinctIDOf(&f, sp.distinctID)

@@ -44,8 +44,7 @@ func TestTeam(t *testing.T) {
 		{"token kept untrimmed", `{"event":"e","distinct_id":"d","token":" phc "}`, " phc "},
 		{"escaped token", `{"event":"e","distinct_id":"d","token":"ph\u0063"}`, "phc"},
 		{"envelope token wins", `{"token":"outer","data":"{\"event\":\"e\",\"distinct_id\":\"d\",\"token\":\"inner\"}"}`, "outer"},
-		{"envelope null token does not win", `{"token":null,"data":"{\"event\":\"e\",\"distinct_id\":\"d\",\"token\":\"inner\"}"}`, "inner"},
-		{"event team_id beats envelope token", `{"token":"outer","data":"{\"event\":\"e\",\"distinct_id\":\"d\",\"team_id\":9}"}`, "9"},
+		{"envelope token beats the event's team_id", `{"token":"outer","data":"{\"event\":\"e\",\"distinct_id\":\"d\",\"team_id\":9}"}`, "outer"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -60,6 +59,10 @@ func TestMissingTeam(t *testing.T) {
 		`{"event":"e","distinct_id":"d","team_id":null,"token":"","api_key":" ","$token":false,"properties":{"token":""}}`,
 		`{"event":"e","distinct_id":"d","team_id":2.5}`,
 		`{"event":"e","distinct_id":"d","properties":{"token":{}}}`,
+		// An envelope's team is its own token only (see TestEnvelopeTeamAuthority).
+		`{"token":null,"data":"{\"event\":\"e\",\"distinct_id\":\"d\",\"token\":\"inner\"}"}`,
+		`{"data":"{\"event\":\"e\",\"distinct_id\":\"d\",\"team_id\":1,\"token\":\"t\",\"api_key\":\"k\",\"$token\":\"x\",\"properties\":{\"token\":\"p\"}}"}`,
+		`{"token":"  ","team_id":1,"data":"{\"event\":\"e\",\"distinct_id\":\"d\"}"}`,
 	} {
 		_, err := decode(t, in)
 		reason, ok := ReasonOf(err)
@@ -98,6 +101,7 @@ func TestDistinctID(t *testing.T) {
 		{"201 characters cut", `{"event":"e","token":"t","distinct_id":"` + strings.Repeat("a", 201) + `"}`, strings.Repeat("a", 200), true},
 		{"counted in characters not bytes", `{"event":"e","token":"t","distinct_id":"` + strings.Repeat("é", 150) + `"}`, strings.Repeat("é", 150), false},
 		{"multibyte cut on a character boundary", `{"event":"e","token":"t","distinct_id":"` + strings.Repeat("😀", 250) + `"}`, strings.Repeat("😀", 200), true},
+		{"cut after leading space", `{"event":"e","token":"t","distinct_id":"` + strings.Repeat(" ", 199) + `xy"}`, strings.Repeat(" ", 199) + "x", true},
 		{"long number cut", `{"event":"e","token":"t","distinct_id":` + strings.Repeat("9", 250) + `}`, strings.Repeat("9", 200), true},
 		{"envelope distinct_id wins", `{"token":"t","distinct_id":"outer","data":"{\"event\":\"e\",\"distinct_id\":\"inner\"}"}`, "outer", false},
 		{"envelope null distinct_id does not win", `{"token":"t","distinct_id":null,"data":"{\"event\":\"e\",\"distinct_id\":\"inner\"}"}`, "inner", false},
@@ -132,6 +136,10 @@ func TestInvalidDistinctID(t *testing.T) {
 		`{"event":"e","token":"t","distinct_id":false}`,
 		// An unusable top-level id is rejected, not passed over.
 		`{"event":"e","token":"t","distinct_id":"","properties":{"distinct_id":"c"}}`,
+		// Regression: 200 spaces then a letter was cut to 200 spaces, a
+		// blank distinct_id the rules reject (and unionfind refuses).
+		`{"event":"e","token":"t","distinct_id":"` + strings.Repeat(" ", 200) + `x"}`,
+		`{"event":"e","token":"t","distinct_id":"` + strings.Repeat("\u2003", 200) + `x"}`,
 	} {
 		_, err := decode(t, in)
 		reason, _ := ReasonOf(err)
@@ -507,7 +515,7 @@ func TestRejection(t *testing.T) {
 	assert.False(t, ok)
 
 	assert.Equal(t, "event: invalid_json", (&Rejection{Reason: ReasonInvalidJSON}).Error())
-	assert.Len(t, Reasons, 7)
+	assert.Len(t, Reasons, 9)
 }
 
 func TestAcceptedReturnsNilError(t *testing.T) {

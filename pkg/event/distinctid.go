@@ -18,7 +18,8 @@ const MaxDistinctIDRunes = 200
 // object, an array, no candidate at all, "" or a whitespace-only string
 // (unicode.IsSpace) is invalid_distinct_id. NUL characters become U+FFFD, and
 // an id longer than MaxDistinctIDRunes characters is cut to that many, with
-// a warning.
+// a warning; one whose first MaxDistinctIDRunes characters are whitespace is
+// invalid_distinct_id too, since the cut would leave a blank id.
 func distinctIDOf(f *fields, propDistinctID val) (string, *Warning, *Rejection) {
 	v, field := f.distinctID, "distinct_id"
 	switch {
@@ -63,6 +64,10 @@ func distinctIDOf(f *fields, propDistinctID val) (string, *Warning, *Rejection) 
 	}
 	if cut == len(id) {
 		return id, nil, nil
+	}
+	if strings.TrimSpace(id[:cut]) == "" {
+		// What would be kept is whitespace only: as invalid as a blank id.
+		return "", nil, reject(ReasonInvalidDistinctID, field+" is whitespace only in its first "+itoa(MaxDistinctIDRunes)+" characters, which are all that is kept: "+quoteShort(v.b))
 	}
 	total := utf8.RuneCountInString(id)
 	return id[:cut], &Warning{

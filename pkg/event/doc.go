@@ -16,7 +16,9 @@
 //     any parsing)
 //  2. JSON: not a JSON object, an envelope whose data is not a JSON object,
 //     or properties present but neither an object nor null → invalid_json
-//  3. team → missing_team
+//  3. team → missing_team, then invalid_team (over MaxTeamBytes bytes or
+//     a control character), then, with a team map (Options.Teams),
+//     unknown_team
 //  4. distinct_id → invalid_distinct_id (warning distinct_id_truncated)
 //  5. uuid → invalid_uuid
 //  6. event name → invalid_event_name
@@ -35,7 +37,11 @@
 // string; the event is that string parsed. Every envelope member that is
 // present and not null overrides the event's own (uuid, distinct_id and
 // token as §1 says; also ip, now, sent_at and anything else, as PostHog's
-// ingestion does). A "data" that is not a string is an ordinary member;
+// ingestion does). The team of an envelope is its own token and nothing
+// else (§1): data's team_id, token, api_key, $token and properties.token
+// are never read for it, and data's team_id, api_key and $token are not
+// passed on to the stamped event either (they are the client's claims; the
+// envelope's own members pass on as usual). A "data" that is not a string is an ordinary member;
 // a string "data" inside the event is dropped (passed on, it would make the
 // stamped event look like an envelope). Only one level is unwrapped.
 //
@@ -45,10 +51,17 @@
 //
 // Team. A candidate counts when it is a string that is not empty or
 // whitespace only (taken untrimmed) or an integer; anything else (null, "",
-// 1.5, true, {}) is passed over for the next candidate.
+// 1.5, true, {}) is passed over for the next candidate. The team found is
+// then checked, not passed over: more than MaxTeamBytes (200) bytes, or a
+// control character — Unicode category Cc: C0 U+0000–U+001F, DEL U+007F,
+// C1 U+0080–U+009F — is invalid_team. With a team map (TeamMap) the team is
+// looked up last: a token becomes its team id, a team id is kept, anything
+// else is unknown_team.
 //
 // distinct_id. The first candidate present and not null is used; if it is
-// unusable the record is rejected rather than falling back. Booleans are
+// unusable the record is rejected rather than falling back. An id whose
+// first 200 characters are whitespace is rejected too: the cut would leave
+// a blank id. Booleans are
 // rejected like objects and arrays (as PostHog's capture does). Whitespace
 // means unicode.IsSpace. Length is counted in characters = Unicode code
 // points (Go runes), not bytes or UTF-16 units. Strings with invalid UTF-8

@@ -14,6 +14,8 @@ const (
 	ReasonEventTooLarge                   Reason = "event_too_large"
 	ReasonInvalidJSON                     Reason = "invalid_json"
 	ReasonMissingTeam                     Reason = "missing_team"
+	ReasonInvalidTeam                     Reason = "invalid_team"
+	ReasonUnknownTeam                     Reason = "unknown_team"
 	ReasonInvalidDistinctID               Reason = "invalid_distinct_id"
 	ReasonInvalidUUID                     Reason = "invalid_uuid"
 	ReasonInvalidEventName                Reason = "invalid_event_name"
@@ -25,6 +27,8 @@ var Reasons = []Reason{
 	ReasonEventTooLarge,
 	ReasonInvalidJSON,
 	ReasonMissingTeam,
+	ReasonInvalidTeam,
+	ReasonUnknownTeam,
 	ReasonInvalidDistinctID,
 	ReasonInvalidUUID,
 	ReasonInvalidEventName,
@@ -37,6 +41,8 @@ var (
 	ErrEventTooLarge                   = &Rejection{Reason: ReasonEventTooLarge}
 	ErrInvalidJSON                     = &Rejection{Reason: ReasonInvalidJSON}
 	ErrMissingTeam                     = &Rejection{Reason: ReasonMissingTeam}
+	ErrInvalidTeam                     = &Rejection{Reason: ReasonInvalidTeam}
+	ErrUnknownTeam                     = &Rejection{Reason: ReasonUnknownTeam}
 	ErrInvalidDistinctID               = &Rejection{Reason: ReasonInvalidDistinctID}
 	ErrInvalidUUID                     = &Rejection{Reason: ReasonInvalidUUID}
 	ErrInvalidEventName                = &Rejection{Reason: ReasonInvalidEventName}

@@ -86,6 +86,12 @@ type fields struct {
 	// extras are the members written back to the stamped event unchanged, in
 	// input order; a repeated key keeps its first position and last value.
 	extras []extra
+
+	// envelope is set by unwrap: these are the fields of a capture
+	// envelope's data, whose team is envToken, the envelope's own token,
+	// and nothing else (see teamOf).
+	envelope bool
+	envToken val
 }
 
 // parse reads the object that makes up d. In an envelope's data (inner),
@@ -257,6 +263,18 @@ func (f *fields) hasExtra(key string) bool {
 	return false
 }
 
+// dropTeamClaims forgets the team_id, api_key and $token of an envelope's
+// data: the client wrote them, they never decide the team (teamOf), and
+// passed through to the stamped event next to the envelope's team they
+// would let a client claim another team to whoever reads them downstream.
+// (data's token is replaced by the envelope's, which an envelope must have.)
+func (f *fields) dropTeamClaims() {
+	f.teamID, f.apiKey, f.dollarToken = val{}, val{}, val{}
+	f.removeExtra("team_id")
+	f.removeExtra("api_key")
+	f.removeExtra("$token")
+}
+
 // unwrap replaces the envelope f with the event inside it, laid under the
 // envelope's members. props are the envelope's properties; the event's are
 // appended after them, in props's spare capacity, and whichever win are
@@ -271,7 +289,9 @@ func (f *fields) unwrap(props []prop) ([]prop, *Rejection) {
 		r.Detail = "envelope data: " + r.Detail
 		return nil, r
 	}
+	inner.dropTeamClaims()
 	inner.overlay(f)
+	inner.envelope, inner.envToken = true, f.token
 	if !f.properties.set() {
 		props = innerProps
 	}

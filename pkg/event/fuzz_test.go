@@ -41,7 +41,8 @@ func fuzzSeeds(f *testing.F) {
 //   - Decode never panics, and returns exactly one of an event and an error.
 //   - Every error is a *Rejection whose Reason is one of Reasons.
 //   - An accepted input is valid JSON (as encoding/json judges it).
-//   - An accepted event has a non-empty Team; a DistinctID that is valid
+//   - An accepted event has a valid Team (not blank, at most MaxTeamBytes
+//     bytes, no control character, valid UTF-8); a DistinctID that is valid
 //     UTF-8, not empty or whitespace only, at most MaxDistinctIDRunes runes,
 //     without NUL; a non-empty Name; a UTC Timestamp no more than
 //     FutureCutoff after the processing time; Kind Ordinary unless Mode is
@@ -109,8 +110,8 @@ func FuzzDecode(f *testing.F) {
 
 func checkEvent(t *testing.T, e *Event) {
 	t.Helper()
-	if e.Team == "" {
-		t.Fatal("empty team")
+	if e.Team == "" || teamProblem(e.Team) != "" || !utf8.ValidString(e.Team) {
+		t.Fatalf("bad team %q", e.Team)
 	}
 	id := e.DistinctID
 	if !utf8.ValidString(id) || strings.TrimSpace(id) == "" || utf8.RuneCountInString(id) > MaxDistinctIDRunes || strings.IndexByte(id, 0) >= 0 {

@@ -118,7 +118,10 @@ type Config struct {
 	// be dead-lettered with Record.Reason. Default 0.002.
 	MalformedRate float64
 	// EnvelopeShare is the share of records written as the capture envelope
-	// (data = the event as a JSON string). Default 0.3.
+	// (data = the event as a JSON string), among the records of the teams
+	// that send a token (the odd-numbered, see TeamName): an envelope's team
+	// is its token, so the teams that send team_id send no envelopes.
+	// Default 0.3.
 	EnvelopeShare float64
 	// ExcludedShare is the share of events that billing excludes
 	// ($feature_flag_called, $exception, survey events). Default 0.03.

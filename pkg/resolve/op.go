@@ -13,6 +13,16 @@ import (
 // events imply none: they never change identity state (SEMANTICS.md §2).
 // Every full event implies one (its person becomes explicit); see NeedsOp
 // for when a pipeline may leave it out.
+//
+// The op of a decoded event is always valid (unionfind.Op.Validate): the
+// decoder bounds the team and the distinct_id, and a merge's other id,
+// which the decoder passes on as sent (§4 judges it whole), is cut by
+// unionfind.BoundOther. An id over 400 characters is illegal for merging,
+// and cut to 401 it still is: the merge is refused with the same
+// cannot_merge_with_illegal_distinct_id warning (its details quoting the
+// first 401 characters) and the event's own $set, $set_once and $unset
+// still apply, where the whole id would have made the op invalid and lost
+// them.
 func Op(ev *event.Event, src unionfind.Source) (unionfind.Op, bool) {
 	if ev.Mode != event.Full {
 		return unionfind.Op{}, false
@@ -27,9 +37,9 @@ func Op(ev *event.Event, src unionfind.Source) (unionfind.Op, bool) {
 	}
 	switch ev.Kind {
 	case event.Identify, event.Alias:
-		op.Merge = &unionfind.Merge{Other: ev.MergeOther, Guarded: true}
+		op.Merge = &unionfind.Merge{Other: unionfind.BoundOther(ev.MergeOther), Guarded: true}
 	case event.MergeDangerously:
-		op.Merge = &unionfind.Merge{Other: ev.MergeOther}
+		op.Merge = &unionfind.Merge{Other: unionfind.BoundOther(ev.MergeOther)}
 	}
 	op.Set = sortedKVs(ev.Set, nil)
 	op.SetOnce = sortedKVs(ev.SetOnce, ev.Set) // $set wins over $set_once

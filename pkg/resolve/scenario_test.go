@@ -10,6 +10,8 @@ package resolve_test
 //	  "now":  "2026-03-01T12:00:00Z",               // processing time (Options.Now)
 //	  "max_merge_move": 2,                          // optional, Graph.MaxMergeMove
 //	  "max_event_bytes": 200,                       // optional, Options.MaxEventBytes
+//	  "max_person_properties_bytes": 64,            // optional, Graph.MaxPersonPropertiesBytes
+//	  "teams": {"phc_a": "1"},                      // optional, Options.Teams
 //	  "steps": [
 //	    {"name": "…", "input": {…} | "raw text", "record_timestamp": "…",
 //	     "expect": {"dead_letter": "missing_team"} },
@@ -75,8 +77,14 @@ type scenario struct {
 	Now           string `json:"now"`
 	MaxMergeMove  int    `json:"max_merge_move"`
 	MaxEventBytes int    `json:"max_event_bytes"`
-	Steps         []step `json:"steps"`
-	Final         *final `json:"final"`
+	// MaxPersonPropertiesBytes is Graph.MaxPersonPropertiesBytes (0 =
+	// default 512 KiB).
+	MaxPersonPropertiesBytes int `json:"max_person_properties_bytes"`
+	// Teams is the team map (event.Options.Teams, config teams.file):
+	// token → team id; absent = no map.
+	Teams map[string]string `json:"teams"`
+	Steps []step            `json:"steps"`
+	Final *final            `json:"final"`
 }
 
 type step struct {
@@ -237,11 +245,18 @@ type teamPerson struct {
 
 func newRunner(t *testing.T, file string, sc *scenario) *runner {
 	now := mustTime(t, file, "now", sc.Now)
+	var teams *event.TeamMap
+	if sc.Teams != nil {
+		var err error
+		if teams, err = event.NewTeamMap(sc.Teams); err != nil {
+			t.Fatalf("%s: teams: %v", file, err)
+		}
+	}
 	r := &runner{
 		t: t, file: file, sc: sc, now: now,
-		dec:     event.NewDecoder(event.Options{MaxEventBytes: sc.MaxEventBytes, Now: func() time.Time { return now }}),
+		dec:     event.NewDecoder(event.Options{MaxEventBytes: sc.MaxEventBytes, Now: func() time.Time { return now }, Teams: teams}),
 		mem:     state.NewMemory(),
-		graph:   unionfind.Graph{MaxMergeMove: sc.MaxMergeMove},
+		graph:   unionfind.Graph{MaxMergeMove: sc.MaxMergeMove, MaxPersonPropertiesBytes: sc.MaxPersonPropertiesBytes},
 		stamp:   resolve.Stamper{Classifier: billing.NewClassifier(billing.DefaultExcludedEvents())},
 		ids:     map[teamID]bool{},
 		persons: map[teamPerson]bool{},

@@ -221,7 +221,7 @@ func newApplier(cfg Config, st *state.Store, log *zap.Logger, list func(context.
 	return &Applier{
 		topic:      cfg.Topics.IdentityLog,
 		st:         st,
-		graph:      unionfind.Graph{MaxMergeMove: cfg.MaxMergeMove},
+		graph:      unionfind.Graph{MaxMergeMove: cfg.MaxMergeMove, MaxPersonPropertiesBytes: cfg.MaxPersonPropertiesBytes},
 		log:        log,
 		batch:      applierBatch,
 		ids:        redact.Show(cfg.LogIDs),
@@ -669,17 +669,23 @@ func clip(s string) string {
 }
 
 // countMerge adds the outcome of an applied merge request to rep. The
-// graph's warnings are all merge refusals; a request that was not refused
-// joined two persons if it moved a distinct_id (a request whose two ids
-// already share a person moves none).
+// graph's merge refusals (unionfind.IsMergeRefusal) are counted by type; a
+// request that was not refused joined two persons if it moved a
+// distinct_id (a request whose two ids already share a person moves none).
 func countMerge(rep *ApplyReport, op *unionfind.Op, res *unionfind.Result) {
 	if op.Merge == nil || op.Merge.Other == op.DistinctID {
 		return
 	}
+	refused := false
 	for i := range res.Warnings {
-		addCount(&rep.Refusals, res.Warnings[i].Type, 1)
+		// A merge can also drop properties at the size cap: that warning
+		// is no refusal.
+		if typ := res.Warnings[i].Type; unionfind.IsMergeRefusal(typ) {
+			addCount(&rep.Refusals, typ, 1)
+			refused = true
+		}
 	}
-	if len(res.Warnings) == 0 && len(res.DistinctIDs) > 0 {
+	if !refused && len(res.DistinctIDs) > 0 {
 		rep.Merges++
 	}
 }

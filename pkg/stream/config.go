@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/resolver-dev/resolver/pkg/event"
+	"github.com/resolver-dev/resolver/pkg/unionfind"
 )
 
 // Topics are the names of every topic the resolver reads or writes.
@@ -97,6 +100,13 @@ type Config struct {
 	// output.go). Default DefaultMaxRecordBytes; at least
 	// MinMaxRecordBytes.
 	MaxRecordBytes int
+	// MaxPersonPropertiesBytes is identity.max_person_properties_bytes,
+	// unionfind.Graph.MaxPersonPropertiesBytes. Default 512 KiB.
+	MaxPersonPropertiesBytes int
+	// Teams is the trusted team map of teams.file (event.Options.Teams);
+	// the caller may Replace its entries while the pipeline runs (SIGHUP).
+	// Default nil: no map.
+	Teams *event.TeamMap
 	// ExcludedEvents are the event names billed as excluded.
 	ExcludedEvents []string
 	// OutboxTrimInterval is how often every instance trims outbox rows below
@@ -165,6 +175,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.MaxRecordBytes == 0 {
 		c.MaxRecordBytes = DefaultMaxRecordBytes
+	}
+	if c.MaxPersonPropertiesBytes == 0 {
+		c.MaxPersonPropertiesBytes = unionfind.DefaultMaxPersonPropertiesBytes
 	}
 	if c.OutboxTrimInterval == 0 {
 		c.OutboxTrimInterval = 30 * time.Second

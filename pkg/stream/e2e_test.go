@@ -115,7 +115,7 @@ func (h *harness) fold(t *testing.T) folded {
 func (h *harness) replayLog(t *testing.T) *state.Memory {
 	t.Helper()
 	mem := state.NewMemory()
-	g := unionfind.Graph{MaxMergeMove: h.cfg.MaxMergeMove}
+	g := unionfind.Graph{MaxMergeMove: h.cfg.MaxMergeMove, MaxPersonPropertiesBytes: h.cfg.MaxPersonPropertiesBytes}
 	recs := h.readAll(h.cfg.Topics.IdentityLog)
 	byPart := map[int32][]*kgo.Record{}
 	for _, r := range recs {

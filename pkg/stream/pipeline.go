@@ -83,7 +83,7 @@ func New(cfg Config, st *state.Store, log *zap.Logger) (*Pipeline, error) {
 		// Records outlive their batch's events and are never written to
 		// (NoCopy); the pipeline only stamps and encodes properties, never
 		// reads them as a map (LazyProperties).
-		dec:     event.NewDecoder(event.Options{MaxEventBytes: cfg.MaxEventBytes, LazyProperties: true, NoCopy: true}),
+		dec:     event.NewDecoder(event.Options{MaxEventBytes: cfg.MaxEventBytes, LazyProperties: true, NoCopy: true, Teams: cfg.Teams}),
 		stamper: resolve.Stamper{Classifier: billing.NewClassifier(excluded)},
 		ids:     redact.Show(cfg.LogIDs),
 		ready:   make(chan struct{}),

@@ -13,6 +13,16 @@
 // byte-identical state on any machine, which is what lets every resolver
 // instance replay the identity log into its own replica and agree.
 //
+// No op can stop a replica: Apply first checks the op (Op.Validate) and
+// refuses one whose strings could not be keys — a team over MaxTeamBytes or
+// with a control character, a distinct_id over MaxDistinctIDRunes
+// characters, a merge id over MaxOtherRunes — or whose property lists are
+// malformed, with ErrInvalidOp, before any read or write, so every replica
+// refuses it alike. A person's properties stay within
+// Graph.MaxPersonPropertiesBytes as JSON (SEMANTICS.md §5, "Size cap"):
+// writes past it are dropped, in key order, with one
+// person_properties_size_violation warning per op.
+//
 // The package imports no infrastructure: the Store it works on is declared
 // here and implemented by package state (Badger, and an in-memory map).
 package unionfind

@@ -15,6 +15,13 @@ type Graph struct {
 	// MaxMergeMove is the most distinct_ids one merge may move
 	// (identity.max_merge_move). Zero means DefaultMaxMergeMove.
 	MaxMergeMove int
+	// MaxPersonPropertiesBytes bounds a person's properties as JSON
+	// (Person.PropertiesJSONSize, the person_properties of a stamped
+	// event), in bytes (identity.max_person_properties_bytes). A write
+	// that would pass it is dropped with a warning (SEMANTICS.md §5, "Size
+	// cap"). Zero means DefaultMaxPersonPropertiesBytes. Every replica must
+	// use the same value: it decides what state an op leaves.
+	MaxPersonPropertiesBytes int
 }
 
 // ref is a person as the graph sees it during an op: explicit (stored and
@@ -56,22 +63,22 @@ func find(s Store, team, did string) (ref, error) {
 // Apply applies one op to s and returns the feed rows and warnings it
 // produced. It is deterministic: the result and the writes depend only on
 // the op and the contents of s.
+//
+// An op that is not valid (Op.Validate) is refused with an error wrapping
+// ErrInvalidOp before anything is read or written, so that no op can make
+// the store refuse a key; every replica refuses it alike. Any other error
+// comes from the store.
 func (g *Graph) Apply(s Store, op *Op) (Result, error) {
+	if err := op.Validate(); err != nil {
+		return Result{}, err
+	}
 	a := applier{g: g, s: s, op: op}
 	var err error
 	switch op.Kind {
 	case OpEvent:
-		if op.Team == "" || op.DistinctID == "" {
-			return Result{}, fmt.Errorf("%w: event op without team or distinct_id (source %+v)", ErrInvalidOp, op.Source)
-		}
 		err = a.event()
 	case OpDeletePerson:
-		if op.Team == "" {
-			return Result{}, fmt.Errorf("%w: delete op without team (source %+v)", ErrInvalidOp, op.Source)
-		}
 		err = a.deletePerson(op.PersonID)
-	default:
-		return Result{}, fmt.Errorf("%w: kind %d (source %+v)", ErrInvalidOp, op.Kind, op.Source)
 	}
 	if err != nil {
 		return Result{}, err
@@ -85,6 +92,15 @@ type applier struct {
 	s   Store
 	op  *Op
 	res Result
+	// dropped counts the property writes the size cap refused.
+	dropped int
+}
+
+func (a *applier) maxPropsBytes() int {
+	if a.g.MaxPersonPropertiesBytes <= 0 {
+		return DefaultMaxPersonPropertiesBytes
+	}
+	return a.g.MaxPersonPropertiesBytes
 }
 
 func (a *applier) maxMove() uint64 {
@@ -117,6 +133,8 @@ func (a *applier) event() error {
 	identify := false // the resulting person becomes identified
 	if mr := op.Merge; mr != nil && mr.Other != into {
 		other := mr.Other
+		// Legality is judged before any Store call names other: an illegal
+		// id (over 400 characters, say) is never read or written as a key.
 		switch {
 		case IsIllegal(into) || IsIllegal(other):
 			a.warn(WarnIllegalMerge, mergeDetails(other, into))
@@ -158,7 +176,10 @@ func (a *applier) event() error {
 	if op.Timestamp < after.CreatedAt {
 		after.CreatedAt = op.Timestamp
 	}
-	applyProps(&after, op)
+	a.applyProps(&after)
+	if a.dropped > 0 {
+		a.warn(WarnPropertiesSize, fmt.Sprintf(`{"dropped_keys":%d,"max_person_properties_bytes":%d}`, a.dropped, a.maxPropsBytes()))
+	}
 	return a.putPerson(&before, &after, isNew)
 }
 
@@ -295,7 +316,7 @@ func (a *applier) merge(other, into string, guarded bool) (identify bool, err er
 			}
 		}
 		after.Size += uint64(len(members))
-		mergeProps(&after, &gone.p)
+		a.mergeProps(&after, &gone.p)
 		tomb := gone.p.clone()
 		tomb.Deleted = true
 		tomb.Version += 100
@@ -317,34 +338,51 @@ func (a *applier) merge(other, into string, guarded bool) (identify bool, err er
 }
 
 // mergeProps folds gone's properties into surv: per key the later stored
-// time wins; on a tie, the survivor's (SEMANTICS.md §5).
-func mergeProps(surv, gone *Person) {
+// time wins; on a tie, the survivor's (SEMANTICS.md §5). Keys are taken in
+// sorted order, each only while the result stays within the size cap.
+func (a *applier) mergeProps(surv, gone *Person) {
+	if len(gone.Props) == 0 {
+		return
+	}
+	b := newPropBudget(surv, a.maxPropsBytes())
 	for _, g := range gone.Props {
-		if s, ok := surv.Prop(g.Key); !ok || g.Time > s.Time {
+		if s, ok := surv.Prop(g.Key); (!ok || g.Time > s.Time) && b.write(g.Key, g.Value, ok, s.Value) {
 			surv.setProp(g)
 		}
 	}
+	a.dropped += b.dropped
 }
 
 // applyProps applies the op's $set_once, $set and $unset (SEMANTICS.md §5).
-func applyProps(p *Person, op *Op) {
-	t := op.Timestamp
-	for _, kv := range op.SetOnce {
-		if _, ok := p.Prop(kv.Key); !ok {
-			p.setProp(Property{Key: kv.Key, Value: kv.Value, Time: t})
+// The $set and $set_once keys (disjoint, each list sorted) are taken
+// together in sorted key order, each written only while the properties stay
+// within the size cap; $unset comes last.
+func (a *applier) applyProps(p *Person) {
+	op := a.op
+	if len(op.Set) > 0 || len(op.SetOnce) > 0 {
+		t := op.Timestamp
+		b := newPropBudget(p, a.maxPropsBytes())
+		set, once := op.Set, op.SetOnce
+		for len(set) > 0 || len(once) > 0 {
+			if len(once) > 0 && (len(set) == 0 || once[0].Key < set[0].Key) {
+				kv := once[0]
+				once = once[1:]
+				if _, ok := p.Prop(kv.Key); !ok && b.write(kv.Key, kv.Value, false, nil) {
+					p.setProp(Property{Key: kv.Key, Value: kv.Value, Time: t})
+				}
+				continue
+			}
+			kv := set[0]
+			set = set[1:]
+			cur, ok := p.Prop(kv.Key)
+			if (!ok || cur.Time <= t && !bytes.Equal(cur.Value, kv.Value)) && b.write(kv.Key, kv.Value, ok, cur.Value) {
+				p.setProp(Property{Key: kv.Key, Value: kv.Value, Time: t})
+			}
 		}
-	}
-	for _, kv := range op.Set {
-		cur, ok := p.Prop(kv.Key)
-		switch {
-		case !ok:
-			p.setProp(Property{Key: kv.Key, Value: kv.Value, Time: t})
-		case cur.Time <= t && !bytes.Equal(cur.Value, kv.Value):
-			p.setProp(Property{Key: kv.Key, Value: kv.Value, Time: t})
-		}
+		a.dropped += b.dropped
 	}
 	for _, k := range op.Unset {
-		if cur, ok := p.Prop(k); ok && cur.Time <= t {
+		if cur, ok := p.Prop(k); ok && cur.Time <= op.Timestamp {
 			p.delProp(k)
 		}
 	}

@@ -1,11 +1,26 @@
 package unionfind
 
-// Warning types the graph raises (SEMANTICS.md §4).
+// Warning types the graph raises (SEMANTICS.md §4, §5).
 const (
 	WarnIllegalMerge      = "cannot_merge_with_illegal_distinct_id"
 	WarnAlreadyIdentified = "cannot_merge_already_identified"
 	WarnMergeMoveLimit    = "merge_move_limit_exceeded"
+	// WarnPropertiesSize: the op's $set / $set_once (or a merge) would
+	// have taken the person's properties past the size cap; Details says
+	// how many keys were not written (SEMANTICS.md §5). At most one per op.
+	WarnPropertiesSize = "person_properties_size_violation"
 )
+
+// IsMergeRefusal reports whether a warning type is the refusal of a merge
+// request (illegal id, already identified, move limit), as opposed to a
+// warning about the event's properties.
+func IsMergeRefusal(typ string) bool {
+	switch typ {
+	case WarnIllegalMerge, WarnAlreadyIdentified, WarnMergeMoveLimit:
+		return true
+	}
+	return false
+}
 
 // PersonRow is a row of the persons feed: the person after a change.
 type PersonRow struct {

@@ -1,0 +1,202 @@
+package unionfind
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// Bounds of an op. Every string of an op that becomes part of a Store key
+// is bounded here, so that no op that decodes can make a store refuse a key
+// (Badger refuses keys over 65,000 bytes): identity_log is applied by every
+// replica, and an op that stopped one would stop them all (DESIGN.md, "No
+// single record stops the fleet"). The bounds are those the decoder
+// (package event) already guarantees for every event; an op outside them
+// was not made by a resolver, and Apply refuses it, identically everywhere.
+const (
+	// MaxTeamBytes is the longest team, in bytes (event.MaxTeamBytes).
+	MaxTeamBytes = 200
+	// MaxDistinctIDRunes is the longest distinct_id of an op, in
+	// characters (event.MaxDistinctIDRunes: the decoder cuts longer ids).
+	MaxDistinctIDRunes = 200
+	// MaxOtherRunes is the longest Merge.Other, in characters: one more than
+	// the longest id that may merge (§4: over 400 characters is illegal), so
+	// that an overlong id cut to it by BoundOther is still illegal and
+	// gives the same outcome, the cannot_merge_with_illegal_distinct_id
+	// warning.
+	MaxOtherRunes = maxMergeIDLen + 1
+	// MaxTopicBytes is the longest Source.Topic, in bytes (Kafka's limit
+	// on topic names).
+	MaxTopicBytes = 249
+	// MaxEventUUIDBytes is the longest EventUUID, in bytes (a canonical
+	// UUID has 36).
+	MaxEventUUIDBytes = 64
+)
+
+// BoundOther returns id cut to at most MaxOtherRunes characters. An id
+// that it shortens is over 400 characters, so illegal for merging, and
+// stays so: the op it goes into is valid and has the same outcome as with
+// the whole id (the merge is refused with a warning, the rest of the event
+// applies). Characters are counted as IsIllegal counts them: runes, an
+// invalid byte counting as one.
+func BoundOther(id string) string {
+	if len(id) <= MaxOtherRunes {
+		return id
+	}
+	n := 0
+	for i := range id {
+		if n == MaxOtherRunes {
+			return id[:i]
+		}
+		n++
+	}
+	return id
+}
+
+// Validate reports whether Apply would accept op: nil, or an error wrapping
+// ErrInvalidOp that says what is wrong. It reads nothing but op, so every
+// replica decides alike. Producers of ops (resolve.Op, the admin commands)
+// can call it before logging an op.
+//
+// An op is invalid when:
+//   - its Kind is unknown;
+//   - its Source.Topic is over MaxTopicBytes bytes, or its EventUUID over
+//     MaxEventUUIDBytes;
+//   - its Team is empty or whitespace only, over MaxTeamBytes bytes, not
+//     valid UTF-8, or holds a control character (C0, DEL, C1: Unicode
+//     category Cc) — the decoder's invalid_team rule;
+//   - (event ops) its DistinctID is empty, over MaxDistinctIDRunes
+//     characters, not valid UTF-8, or holds NUL;
+//   - (event ops) its Merge.Other is over MaxOtherRunes characters (see
+//     BoundOther);
+//   - (event ops) its Set or SetOnce keys are not sorted and unique, a key
+//     is in both, a key is not valid UTF-8, or a value is not one valid
+//     JSON value.
+func (op *Op) Validate() error {
+	if err := op.validate(); err != "" {
+		return fmt.Errorf("%w: %s (kind %s, source %s/%d@%d#%d)", ErrInvalidOp, err, op.Kind,
+			quoteShort(op.Source.Topic), op.Source.Partition, op.Source.Offset, op.Source.Index)
+	}
+	return nil
+}
+
+func (op *Op) validate() string {
+	switch op.Kind {
+	case OpEvent, OpDeletePerson:
+	default:
+		return "unknown kind " + strconv.Itoa(int(op.Kind))
+	}
+	if len(op.Source.Topic) > MaxTopicBytes {
+		return "source topic of " + strconv.Itoa(len(op.Source.Topic)) + " bytes, over " + strconv.Itoa(MaxTopicBytes)
+	}
+	if len(op.EventUUID) > MaxEventUUIDBytes {
+		return "event uuid of " + strconv.Itoa(len(op.EventUUID)) + " bytes, over " + strconv.Itoa(MaxEventUUIDBytes)
+	}
+	if why := TeamProblem(op.Team); why != "" {
+		return "team " + why
+	}
+	if op.Kind != OpEvent {
+		return ""
+	}
+	if why := distinctIDProblem(op.DistinctID); why != "" {
+		return "distinct_id " + why
+	}
+	if op.Merge != nil && runesOver(op.Merge.Other, MaxOtherRunes) {
+		return "merge other of " + strconv.Itoa(len(op.Merge.Other)) + " bytes, over " + strconv.Itoa(MaxOtherRunes) + " characters (never a key, and cut to that by BoundOther)"
+	}
+	if why := kvsProblem(op.Set); why != "" {
+		return "$set " + why
+	}
+	if why := kvsProblem(op.SetOnce); why != "" {
+		return "$set_once " + why
+	}
+	for i, j := 0, 0; i < len(op.Set) && j < len(op.SetOnce); {
+		switch a, b := op.Set[i].Key, op.SetOnce[j].Key; {
+		case a == b:
+			return "key " + quoteShort(a) + " in both $set and $set_once"
+		case a < b:
+			i++
+		default:
+			j++
+		}
+	}
+	return ""
+}
+
+// TeamProblem says what makes team unacceptable, or "" when it is a valid
+// team: empty or whitespace only, over MaxTeamBytes bytes, not valid UTF-8,
+// or holding a control character (Unicode category Cc: U+0000–U+001F,
+// U+007F, U+0080–U+009F). It is the decoder's rule (event.teamProblem) plus
+// UTF-8 validity, which the decoder guarantees by construction.
+func TeamProblem(team string) string {
+	if len(team) > MaxTeamBytes {
+		return "of " + strconv.Itoa(len(team)) + " bytes, over the limit of " + strconv.Itoa(MaxTeamBytes)
+	}
+	if !utf8.ValidString(team) {
+		return "is not valid UTF-8"
+	}
+	for i := 0; i < len(team); i++ {
+		c := team[i]
+		if c < 0x20 || c == 0x7f || c == 0xc2 && i+1 < len(team) && team[i+1] >= 0x80 && team[i+1] < 0xa0 {
+			return "holds a control character at byte " + strconv.Itoa(i)
+		}
+	}
+	if strings.TrimSpace(team) == "" {
+		return "is empty or whitespace only"
+	}
+	return ""
+}
+
+func distinctIDProblem(id string) string {
+	switch {
+	case id == "":
+		return "is empty"
+	case runesOver(id, MaxDistinctIDRunes):
+		return "of " + strconv.Itoa(len(id)) + " bytes is over " + strconv.Itoa(MaxDistinctIDRunes) + " characters"
+	case !utf8.ValidString(id):
+		return "is not valid UTF-8"
+	case strings.IndexByte(id, 0) >= 0:
+		return "holds NUL"
+	}
+	return ""
+}
+
+// runesOver reports whether s has more than n runes, without counting past
+// what it needs to (a rune is at most 4 bytes).
+func runesOver(s string, n int) bool {
+	switch {
+	case len(s) <= n:
+		return false
+	case len(s) > 4*n:
+		return true
+	}
+	return utf8.RuneCountInString(s) > n
+}
+
+func kvsProblem(kvs []KV) string {
+	for i := range kvs {
+		k := kvs[i].Key
+		if i > 0 && kvs[i-1].Key >= k {
+			return "keys not sorted and unique at " + quoteShort(k)
+		}
+		if !utf8.ValidString(k) {
+			return "key " + quoteShort(k) + " is not valid UTF-8"
+		}
+		if !json.Valid(kvs[i].Value) {
+			return "value of key " + quoteShort(k) + " is not one JSON value"
+		}
+	}
+	return ""
+}
+
+// quoteShort quotes s for an error, cut to 64 bytes: op strings may be
+// long, and some are personal data. Errors of invalid ops name keys and
+// sources only, never distinct_ids.
+func quoteShort(s string) string {
+	if len(s) > 64 {
+		return strconv.Quote(s[:64]) + "…"
+	}
+	return strconv.Quote(s)
+}
