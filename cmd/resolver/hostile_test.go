@@ -1,11 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"math"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -75,9 +77,11 @@ func hostileRecords() []hostile {
 		{name: "backdated to 1970", value: ev(14, `"distinct_id":"old","token":"phc_h","timestamp":"1970-01-01T00:00:00Z"`), want: "stamped"},
 		{name: "backdated to year 1", value: ev(15, `"distinct_id":"older","token":"phc_h","timestamp":"0001-01-01T00:00:00Z"`), want: "stamped"},
 		{name: "far future", value: ev(16, `"distinct_id":"future","token":"phc_h","timestamp":"9999-12-31T23:59:59Z"`), want: "stamped"},
-		{name: "nested 100k deep", value: []byte(`{"uuid":"` + hostileUUID(17) + `","event":"e","distinct_id":"deep","token":"phc_h","properties":{"x":` + pad("[", 100000) + pad("]", 100000) + `}}`), want: "stamped"},
+		// The decoder bounds nesting.
+		{name: "nested 100k deep", value: []byte(`{"uuid":"` + hostileUUID(17) + `","event":"e","distinct_id":"deep","token":"phc_h","properties":{"x":` + pad("[", 100000) + pad("]", 100000) + `}}`), want: "invalid_json"},
 		{name: "invalid UTF-8 everywhere", value: []byte("{\"uuid\":\"" + hostileUUID(18) + "\",\"event\":\"\xff\xfe\",\"distinct_id\":\"\xc3\x28\",\"token\":\"phc_\xff\",\"properties\":{\"\xff\":\"\xfe\"}}"), want: "stamped"},
-		{name: "a huge number as team_id", value: ev(19, `"distinct_id":"n","team_id":1e400`), want: "missing_team"},
+		// An integer, 401 digits in decimal: over the team bound.
+		{name: "a huge number as team_id", value: ev(19, `"distinct_id":"n","team_id":1e400`), want: "invalid_team"},
 		{name: "NUL in the distinct_id", value: ev(20, `"distinct_id":"a\u0000b","token":"phc_h"`), want: "stamped"},
 		// Envelope team spoofing: the victim identifies, then the attacker's
 		// envelope names the victim's team inside data.
@@ -191,7 +195,9 @@ func TestHostileInput(t *testing.T) {
 				return
 			}
 			var s map[string]any
-			require.NoError(t, json.Unmarshal(r.Value, &s))
+			dec := json.NewDecoder(bytes.NewReader(r.Value))
+			dec.UseNumber() // a number like 1e400 is passed through as it came
+			require.NoError(t, dec.Decode(&s), "a stamped event that is not JSON: %.200s", r.Value)
 			i, ok := byUUID[s["uuid"].(string)]
 			require.True(t, ok, "a stamped event of no input: %v", s["uuid"])
 			_, dup := got[i]
@@ -225,6 +231,18 @@ func TestHostileInput(t *testing.T) {
 		require.False(t, p.exited(), "instance %d exited: %v\n%s", i, p.err, tail(p.stderr.String(), 30))
 		base := "http://" + instanceAdmin(t, p)
 		c.waitFor(p, time.Minute, p.name+" /readyz", func() bool { return httpStatus(t, base+"/readyz") == http.StatusOK })
+		// The forged internal records were refused, counted and logged
+		// with their coordinates, on every replica alike.
+		code, metrics, err := httpGet(t, base+"/metrics", "")
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, code)
+		for _, series := range []string{
+			`resolver_identity_ops_total{result="rejected"}`, `resolver_identity_ops_total{result="malformed"}`,
+			`resolver_billing_deltas_total{result="rejected"}`, `resolver_billing_deltas_total{result="malformed"}`,
+		} {
+			assert.Regexp(t, regexp.QuoteMeta(series)+` [1-9]`, string(metrics), "%s: %s", p.name, series)
+		}
+		assert.True(t, p.hasLog("rejecting op that no replica can apply"), "%s logs the rejected ops", p.name)
 		for _, team := range []string{"phc_h", "phc_victim"} {
 			code, body, err := httpGet(t, base+"/v1/billing?team="+team, "")
 			require.NoError(t, err)
