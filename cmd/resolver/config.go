@@ -39,6 +39,8 @@ type Config struct {
 	Billing  BillingConfig  `mapstructure:"billing"`
 	Log      LogConfig      `mapstructure:"log"`
 	Admin    AdminConfig    `mapstructure:"admin"`
+
+	Readiness ReadinessConfig `mapstructure:"readiness"`
 }
 
 // KafkaConfig is how to reach the cluster, or how to run the embedded one.
@@ -198,6 +200,21 @@ type AdminConfig struct {
 	MetricsTeamCap int `mapstructure:"metrics_team_cap"`
 }
 
+// ReadinessConfig is when /readyz (and resolver_ready) say ready.
+type ReadinessConfig struct {
+	// MaxLag is how far behind the end of identity_log the replica may be
+	// and still be ready — at start-up (the workers join the group only
+	// once within it) and at any time after. It is measured in time: ready
+	// while the replica has applied every record the log held at some
+	// moment at most MaxLag ago, judged against end offsets listed every
+	// MaxLag/4 (at most 5s). Default 2s; at least 200ms.
+	MaxLag time.Duration `mapstructure:"max_lag"`
+}
+
+// minReadyMaxLag is the least readiness.max_lag: the lag is measured every
+// max_lag/4, one end-offset listing each time.
+const minReadyMaxLag = 200 * time.Millisecond
+
 // defaultConfig returns the built-in defaults, which configs/resolver.yaml
 // repeats key for key.
 func defaultConfig() Config {
@@ -251,6 +268,8 @@ func defaultConfig() Config {
 		},
 		Log:   LogConfig{Level: "info", Redact: true},
 		Admin: AdminConfig{Addr: "127.0.0.1:9464", MetricsTeamCap: metrics.DefaultTeamCap},
+
+		Readiness: ReadinessConfig{MaxLag: stream.DefaultReadyMaxLag},
 	}
 }
 
@@ -451,6 +470,11 @@ func (c Config) Validate() error {
 		bad("admin.metrics_team_cap", c.Admin.MetricsTeamCap, "must be at least 0")
 	}
 
+	// readiness
+	if c.Readiness.MaxLag < minReadyMaxLag {
+		bad("readiness.max_lag", c.Readiness.MaxLag, "must be at least %s", minReadyMaxLag)
+	}
+
 	return errors.Join(errs...)
 }
 
@@ -528,11 +552,6 @@ func (c Config) InstanceID() (string, error) {
 	return host + "-" + hex.EncodeToString(sum[:6]), nil
 }
 
-// lagInterval is how often the pipeline refreshes the applier lag metrics
-// (resolver_applier_lag_offsets, _seconds): one ListOffsets request per
-// interval. Not a config key; a scrape interval is rarely shorter.
-const lagInterval = 5 * time.Second
-
 // ToStream converts the config to the pipeline's, loading the TLS files. It
 // expects a valid config. With the embedded broker Kafka.Brokers is empty:
 // the caller fills in the broker's address once it listens.
@@ -567,7 +586,8 @@ func (c Config) ToStream() (stream.Config, error) {
 		MaxMergeMove:       c.Identity.MaxMergeMove,
 		ExcludedEvents:     append([]string(nil), c.Billing.ExcludedEvents...),
 		OutboxTrimInterval: c.Stream.OutboxTrimInterval,
-		LagInterval:        lagInterval,
+		ReadyMaxLag:        c.Readiness.MaxLag,
+		LagInterval:        stream.DefaultLagInterval(c.Readiness.MaxLag),
 		LogIDs:             !c.Log.Redact,
 	}, nil
 }

@@ -43,6 +43,7 @@ type Metrics struct {
 	refusals   *prometheus.CounterVec
 	lagOffsets prometheus.Gauge
 	lagSeconds prometheus.Gauge
+	ready      prometheus.Gauge
 
 	teamLabels prometheus.Gauge
 
@@ -118,7 +119,11 @@ func New(cfg Config) *Metrics {
 		}),
 		lagSeconds: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "resolver_applier_lag_seconds",
-			Help: "Age of the last applied identity_log record while the applier is behind; 0 when caught up.",
+			Help: "While the replica lacks identity_log records: seconds since the log last held nothing it has not applied (now minus the time of the newest end-offset listing it has reached); grows with the clock while the applier is stuck. 0 when caught up.",
+		}),
+		ready: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "resolver_ready",
+			Help: "1 while /readyz says ready (started, healthy, replica within readiness.max_lag of identity_log's end), else 0.",
 		}),
 		teamLabels: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "resolver_metrics_team_labels",
@@ -127,7 +132,7 @@ func New(cfg Config) *Metrics {
 	}
 	m.reg.MustRegister(
 		m.consumed, m.stamped, m.deadLettered, m.warnings, m.opsLogged, m.transactions, m.batchSeconds, m.txnSeconds,
-		m.ops, m.merges, m.refusals, m.lagOffsets, m.lagSeconds, m.teamLabels,
+		m.ops, m.merges, m.refusals, m.lagOffsets, m.lagSeconds, m.ready, m.teamLabels,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -183,10 +188,16 @@ func (m *Metrics) ObserveApply(r *stream.ApplyReport) {
 	}
 }
 
-// ObserveLag sets the applier lag gauges (stream.Observer).
+// ObserveLag sets the applier lag gauges and resolver_ready
+// (stream.Observer).
 func (m *Metrics) ObserveLag(r stream.LagReport) {
 	m.lagOffsets.Set(float64(r.Offsets))
 	m.lagSeconds.Set(r.Behind.Seconds())
+	ready := 0.0
+	if r.Ready {
+		ready = 1
+	}
+	m.ready.Set(ready)
 }
 
 // teamLabel is the team label of a team's events: the team itself while
