@@ -252,7 +252,8 @@ func TestFlatten(t *testing.T) {
 	assert.NotContains(t, keys, "kafka.embedded")
 	assert.Contains(t, keys, "billing.tiers.identified") // a map is a section of its entries
 	assert.NotContains(t, keys, "billing.tiers")
-	assert.Len(t, keys, 46)
+	assert.Equal(t, 2*time.Second, keys["readiness.max_lag"])
+	assert.Len(t, keys, 47)
 }
 
 func TestEnvName(t *testing.T) {

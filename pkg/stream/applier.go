@@ -29,8 +29,11 @@ import (
 // square of its size, and a replica gets big chunks exactly when it is
 // behind: BenchmarkApplyChunk applies logins with an alias every third op
 // at ~36-48µs per op in chunks of 64-128 and ~1.1-1.4ms per op in chunks of
-// 4096; logins alone cost ~30µs per op at any size. 128 keeps the
-// transaction's fixed cost amortised and the scans cheap.
+// 4096; logins alone cost ~30µs per op at any size. Replaying the
+// identity_log of 60,000 generated events (5,822 ops; stream.Rebuild under
+// pprof) took 1.03-1.44s of CPU at 4096, 63-74% of it in that sort, and
+// 0.34-0.41s at 128. 128 keeps the transaction's fixed cost amortised and
+// the scans cheap.
 const applierBatch = 128
 
 // Applier replays identity_log into the local replica: every partition, in
