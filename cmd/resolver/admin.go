@@ -6,6 +6,7 @@ import (
 	"github.com/resolver-dev/resolver/pkg/admin"
 	"github.com/resolver-dev/resolver/pkg/billing"
 	"github.com/resolver-dev/resolver/pkg/metrics"
+	"github.com/resolver-dev/resolver/pkg/stream"
 )
 
 // newMetrics returns the metrics of `resolver run`, or nil when the admin
@@ -32,7 +33,10 @@ func newAdminServer(cfg Config, st stateStore, p pipeline, m *metrics.Metrics, p
 		return nil
 	}
 	deps := admin.Deps{Logger: log}
-	if r, ok := p.(admin.Readiness); ok {
+	switch r := p.(type) {
+	case readinessSource:
+		deps.Ready = readiness{r}
+	case admin.Readiness:
 		deps.Ready = r
 	}
 	if s, ok := st.(store); ok {
@@ -43,4 +47,22 @@ func newAdminServer(cfg Config, st stateStore, p pipeline, m *metrics.Metrics, p
 		deps.Gatherer = m.Registry()
 	}
 	return admin.New(admin.Config{Addr: cfg.Admin.Addr, Token: cfg.Admin.Token, LogIDs: !cfg.Log.Redact}, deps)
+}
+
+// readinessSource is what *stream.Pipeline offers /readyz: readiness with
+// the lag and applied offsets it was judged on.
+type readinessSource interface {
+	Readiness() stream.ReadyStatus
+}
+
+// readiness adapts a readinessSource to admin.ReadyReporter, so /readyz
+// shows the replica's lag and applied identity_log offsets next to its
+// answer.
+type readiness struct{ src readinessSource }
+
+func (r readiness) Ready() error { return r.src.Readiness().Err }
+
+func (r readiness) ReadyReport() admin.ReadyReport {
+	s := r.src.Readiness()
+	return admin.ReadyReport{Err: s.Err, LagSeconds: s.Lag.Seconds(), AppliedOffsets: s.Applied}
 }

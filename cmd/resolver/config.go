@@ -44,6 +44,8 @@ type Config struct {
 	Billing  BillingConfig  `mapstructure:"billing"`
 	Log      LogConfig      `mapstructure:"log"`
 	Admin    AdminConfig    `mapstructure:"admin"`
+
+	Readiness ReadinessConfig `mapstructure:"readiness"`
 }
 
 // KafkaConfig is how to reach the cluster, or how to run the embedded one.
@@ -248,6 +250,21 @@ type AdminConfig struct {
 	MetricsTeamCap int `mapstructure:"metrics_team_cap"`
 }
 
+// ReadinessConfig is when /readyz (and resolver_ready) say ready.
+type ReadinessConfig struct {
+	// MaxLag is how far behind the end of identity_log the replica may be
+	// and still be ready — at start-up (the workers join the group only
+	// once within it) and at any time after. It is measured in time: ready
+	// while the replica has applied every record the log held at some
+	// moment at most MaxLag ago, judged against end offsets listed every
+	// MaxLag/4 (at most 5s). Default 2s; at least 200ms.
+	MaxLag time.Duration `mapstructure:"max_lag"`
+}
+
+// minReadyMaxLag is the least readiness.max_lag: the lag is measured every
+// max_lag/4, one end-offset listing each time.
+const minReadyMaxLag = 200 * time.Millisecond
+
 // defaultConfig returns the built-in defaults, which configs/resolver.yaml
 // repeats key for key.
 func defaultConfig() Config {
@@ -305,6 +322,8 @@ func defaultConfig() Config {
 		},
 		Log:   LogConfig{Level: "info", Redact: true},
 		Admin: AdminConfig{Addr: "127.0.0.1:9464", MetricsTeamCap: metrics.DefaultTeamCap},
+
+		Readiness: ReadinessConfig{MaxLag: stream.DefaultReadyMaxLag},
 	}
 }
 
@@ -536,6 +555,11 @@ func (c Config) Validate() error {
 		bad("admin.metrics_team_cap", c.Admin.MetricsTeamCap, "must be at least 0")
 	}
 
+	// readiness
+	if c.Readiness.MaxLag < minReadyMaxLag {
+		bad("readiness.max_lag", c.Readiness.MaxLag, "must be at least %s", minReadyMaxLag)
+	}
+
 	return errors.Join(errs...)
 }
 
@@ -669,7 +693,8 @@ func (c Config) ToStream() (stream.Config, error) {
 		MaxMergeMove:       c.Identity.MaxMergeMove,
 		ExcludedEvents:     append([]string(nil), c.Billing.ExcludedEvents...),
 		OutboxTrimInterval: c.Stream.OutboxTrimInterval,
-		LagInterval:        lagInterval,
+		ReadyMaxLag:        c.Readiness.MaxLag,
+		LagInterval:        stream.DefaultLagInterval(c.Readiness.MaxLag),
 		LogIDs:             !c.Log.Redact,
 	}
 	// identity.max_person_properties_bytes and teams.file.

@@ -124,6 +124,10 @@ func TestValidate(t *testing.T) {
 			"admin.addr", `config: admin.addr: "localhost": must be host:port`},
 		{"metrics team cap", func(c *Config) { c.Admin.MetricsTeamCap = -1 },
 			"admin.metrics_team_cap", `config: admin.metrics_team_cap: -1: must be at least 0`},
+		{"readiness max lag", func(c *Config) { c.Readiness.MaxLag = 100 * time.Millisecond },
+			"readiness.max_lag", `config: readiness.max_lag: 100ms: must be at least 200ms`},
+		{"readiness max lag zero", func(c *Config) { c.Readiness.MaxLag = 0 },
+			"readiness.max_lag", `config: readiness.max_lag: 0s: must be at least 200ms`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -246,6 +250,8 @@ func TestToStream(t *testing.T) {
 	assert.Equal(t, 10000, sc.MaxMergeMove)
 	assert.Equal(t, defaultConfig().Billing.ExcludedEvents, sc.ExcludedEvents)
 	assert.Equal(t, 30*time.Second, sc.OutboxTrimInterval)
+	assert.Equal(t, 2*time.Second, sc.ReadyMaxLag)
+	assert.Equal(t, 500*time.Millisecond, sc.LagInterval)
 	// What the pipeline checks itself agrees.
 	require.NoError(t, sc.Validate())
 	assert.Equal(t, sc, sc.WithDefaults(), "every field set, none left to stream's defaults")

@@ -148,7 +148,7 @@ func runDemo(ctx context.Context, cfg Config, log *zap.Logger, out io.Writer) er
 		<-done
 	}()
 	select {
-	case <-p.Ready():
+	case <-p.Started():
 	case err := <-done:
 		return fmt.Errorf("demo: pipeline stopped: %w", err)
 	case <-ctx.Done():

@@ -3,10 +3,13 @@
 // local replica.
 //
 //	GET /healthz                           200 while the process serves HTTP; never needs the token
-//	GET /readyz                            503 until the pipeline is ready (applier caught up with
-//	                                       identity_log and billing view with billing_usage as of
-//	                                       start-up, workers in the group), then 200; 503 again
-//	                                       once shutdown began
+//	GET /readyz                            200 while the instance is ready: started (applier caught
+//	                                       up with identity_log and billing view with billing_usage,
+//	                                       workers in the group), healthy, and its replica within
+//	                                       readiness.max_lag of identity_log's end — now, not only
+//	                                       at start-up; else 503 with the reason; 503 once shutdown
+//	                                       began. The body: {"status": "ready" | "not_ready" |
+//	                                       "stopping", "reason", "lag_seconds", "applied_offsets"}
 //	GET /metrics                           Prometheus text format (pkg/metrics lists the metrics)
 //	GET /v1/persons?team=T&distinct_id=D   the person of a distinct_id, as JSON
 //	GET /v1/billing?team=T&month=YYYY-MM   the billing report, the JSON of

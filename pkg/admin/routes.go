@@ -75,27 +75,39 @@ func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
-func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
-	switch {
-	case s.draining.Load():
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "stopping"})
-	case s.ready():
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
-	default:
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "starting"})
-	}
+// readyBody is the answer of /readyz: status "ready" (200), "not_ready"
+// with the reason (503) or "stopping" (503, once the server drains); the
+// lag and the applied offsets when the Readiness reports them.
+type readyBody struct {
+	Status         string          `json:"status"`
+	Reason         string          `json:"reason,omitempty"`
+	LagSeconds     *float64        `json:"lag_seconds,omitempty"`
+	AppliedOffsets map[int32]int64 `json:"applied_offsets,omitempty"`
 }
 
-func (s *Server) ready() bool {
-	if s.deps.Ready == nil {
-		return true
+func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
+	if s.draining.Load() {
+		writeJSON(w, http.StatusServiceUnavailable, readyBody{Status: "stopping"})
+		return
 	}
-	select {
-	case <-s.deps.Ready.Ready():
-		return true
+	var r ReadyReport
+	switch rd := s.deps.Ready.(type) {
+	case nil:
+	case ReadyReporter:
+		r = rd.ReadyReport()
 	default:
-		return false
+		r.Err = rd.Ready()
 	}
+	b := readyBody{Status: "ready", AppliedOffsets: r.AppliedOffsets}
+	if _, ok := s.deps.Ready.(ReadyReporter); ok {
+		b.LagSeconds = &r.LagSeconds
+	}
+	if r.Err != nil {
+		b.Status, b.Reason = "not_ready", r.Err.Error()
+		writeJSON(w, http.StatusServiceUnavailable, b)
+		return
+	}
+	writeJSON(w, http.StatusOK, b)
 }
 
 func (s *Server) metrics() http.Handler {

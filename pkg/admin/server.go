@@ -32,11 +32,34 @@ type Config struct {
 	LogIDs bool
 }
 
-// Readiness says when the instance may take traffic. *stream.Pipeline
-// implements it.
+// Readiness says whether the instance may take traffic now.
+// *stream.Pipeline implements it (cmd/resolver adapts it to
+// ReadyReporter as well).
 type Readiness interface {
-	// Ready is closed once the instance is ready; it never reopens.
-	Ready() <-chan struct{}
+	// Ready returns nil while the instance is ready, else the reason it
+	// is not, which /readyz puts in its body. It may turn non-nil again
+	// after being nil (an instance that falls behind). It is called on
+	// every /readyz request: it must be cheap and safe for concurrent use.
+	Ready() error
+}
+
+// ReadyReporter is an optional interface of a Readiness: /readyz calls
+// ReadyReport instead of Ready and adds the report's numbers to its body,
+// judged at the same instant as the answer.
+type ReadyReporter interface {
+	ReadyReport() ReadyReport
+}
+
+// ReadyReport is the instance's readiness with what it was judged on.
+type ReadyReport struct {
+	// Err is nil when ready, else why not (as Readiness.Ready).
+	Err error
+	// LagSeconds is how far the identity replica is behind the end of
+	// identity_log, in seconds.
+	LagSeconds float64
+	// AppliedOffsets is the next identity_log offset the replica will
+	// apply, per partition.
+	AppliedOffsets map[int32]int64
 }
 
 // Deps are what the endpoints read. A nil dependency makes its endpoint

@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -30,10 +31,37 @@ import (
 	"github.com/resolver-dev/resolver/pkg/unionfind"
 )
 
-// readiness is a Readiness whose channel the test closes.
-type readiness chan struct{}
+// readiness is a Readiness whose answer the test sets; it starts "not
+// ready: starting".
+type readiness struct {
+	mu  sync.Mutex
+	err error
+}
 
-func (r readiness) Ready() <-chan struct{} { return r }
+func newReadiness() *readiness { return &readiness{err: errors.New("not ready: starting")} }
+
+func (r *readiness) Ready() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.err
+}
+
+func (r *readiness) set(err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.err = err
+}
+
+// reporter is a readiness that reports its numbers too.
+type reporter struct {
+	*readiness
+	lag     float64
+	applied map[int32]int64
+}
+
+func (r reporter) ReadyReport() admin.ReadyReport {
+	return admin.ReadyReport{Err: r.Ready(), LagSeconds: r.lag, AppliedOffsets: r.applied}
+}
 
 // replica is an in-memory store with one identified person (user-1, who
 // absorbed anon-1) and billing totals for two teams.
@@ -63,7 +91,7 @@ func replica(t *testing.T) *state.Memory {
 
 type fixture struct {
 	srv   *admin.Server
-	ready readiness
+	ready *readiness
 	st    *state.Memory
 	reg   *prometheus.Registry
 	logs  *observer.ObservedLogs
@@ -77,7 +105,7 @@ func newFixture(t *testing.T, cfg admin.Config, edit ...func(*admin.Deps)) *fixt
 	c := prometheus.NewCounter(prometheus.CounterOpts{Name: "resolver_test_total", Help: "A test counter."})
 	c.Add(3)
 	reg.MustRegister(c)
-	f := &fixture{ready: make(readiness), st: st, reg: reg, logs: logs}
+	f := &fixture{ready: newReadiness(), st: st, reg: reg, logs: logs}
 	deps := admin.Deps{
 		Ready:    f.ready,
 		Persons:  st.Store,
@@ -129,18 +157,29 @@ func TestHealthz(t *testing.T) {
 	assert.Equal(t, "ok", a.json(t)["status"])
 }
 
-// TestReadyz: 503 until the pipeline is ready, 200 after, 503 again once
-// shutdown began.
+// TestReadyz: 503 with the reason while the pipeline is not ready, 200
+// while it is, 503 again when it falls behind (readiness is not a latch:
+// issue 11, item 8), and 503 once shutdown began.
 func TestReadyz(t *testing.T) {
 	f := newFixture(t, admin.Config{})
 	a := f.get(t, "/readyz")
 	assert.Equal(t, http.StatusServiceUnavailable, a.code)
-	assert.Equal(t, "starting", a.json(t)["status"])
+	assert.Equal(t, "not_ready", a.json(t)["status"])
+	assert.Equal(t, "not ready: starting", a.json(t)["reason"])
 
-	close(f.ready)
+	f.ready.set(nil)
 	a = f.get(t, "/readyz")
 	assert.Equal(t, http.StatusOK, a.code)
-	assert.Equal(t, "ready", a.json(t)["status"])
+	assert.Equal(t, map[string]any{"status": "ready"}, a.json(t))
+
+	f.ready.set(errors.New("not ready: the replica is 3s behind identity_log"))
+	a = f.get(t, "/readyz")
+	assert.Equal(t, http.StatusServiceUnavailable, a.code, "not ready again after being ready")
+	assert.Equal(t, "not_ready", a.json(t)["status"])
+	assert.Equal(t, "not ready: the replica is 3s behind identity_log", a.json(t)["reason"])
+
+	f.ready.set(nil)
+	assert.Equal(t, http.StatusOK, f.get(t, "/readyz").code)
 
 	f.srv.Drain()
 	a = f.get(t, "/readyz")
@@ -150,6 +189,23 @@ func TestReadyz(t *testing.T) {
 	assert.Equal(t, http.StatusOK, f.get(t, "/metrics").code, "scrapeable while stopping")
 	assert.Equal(t, http.StatusServiceUnavailable, f.get(t, "/v1/persons?team=1&distinct_id=user-1").code)
 	assert.Equal(t, http.StatusServiceUnavailable, f.get(t, "/v1/billing").code)
+}
+
+// TestReadyzReport: a ReadyReporter's lag and applied offsets are in the
+// body, ready or not, taken with the answer.
+func TestReadyzReport(t *testing.T) {
+	r := reporter{readiness: newReadiness(), lag: 3.5, applied: map[int32]int64{0: 10, 3: 7}}
+	f := newFixture(t, admin.Config{}, func(d *admin.Deps) { d.Ready = r })
+	a := f.get(t, "/readyz")
+	assert.Equal(t, http.StatusServiceUnavailable, a.code)
+	assert.Equal(t, map[string]any{"status": "not_ready", "reason": "not ready: starting", "lag_seconds": 3.5,
+		"applied_offsets": map[string]any{"0": 10.0, "3": 7.0}}, a.json(t))
+
+	r.set(nil)
+	a = f.get(t, "/readyz")
+	assert.Equal(t, http.StatusOK, a.code)
+	assert.Equal(t, map[string]any{"status": "ready", "lag_seconds": 3.5,
+		"applied_offsets": map[string]any{"0": 10.0, "3": 7.0}}, a.json(t))
 }
 
 func TestReadyzWithoutReadiness(t *testing.T) {
@@ -361,7 +417,7 @@ func TestMetrics(t *testing.T) {
 // TestToken: with a token, every endpoint but /healthz needs it.
 func TestToken(t *testing.T) {
 	f := newFixture(t, admin.Config{Token: "s3cret"})
-	close(f.ready)
+	f.ready.set(nil)
 	paths := []string{"/readyz", "/metrics", "/v1/persons?team=1&distinct_id=user-1", "/v1/billing", "/nowhere"}
 	for _, p := range paths {
 		for _, hdr := range [][]string{nil, {"Authorization", "Bearer wrong"}, {"Authorization", "Basic czNjcmV0"}, {"Authorization", "Bearer "}, {"Authorization", "Bearer s3cret2"}} {
@@ -511,7 +567,7 @@ func TestRequestLimits(t *testing.T) {
 			return state.PersonView{}, nil
 		})
 	})
-	close(f.ready)
+	f.ready.set(nil)
 	long := func(n int) string { return strings.Repeat("x", n) }
 	for _, tc := range []struct {
 		target string
@@ -571,7 +627,7 @@ func TestRequestLimits(t *testing.T) {
 // and case variants do not (the comparison is of hashes, in constant time).
 func TestTokenCompare(t *testing.T) {
 	f := newFixture(t, admin.Config{Token: "Tok3n-value"})
-	close(f.ready)
+	f.ready.set(nil)
 	for _, tok := range []string{"Tok3n-valu", "Tok3n-value1", "tok3n-value", "Tok3n-value\x00", "x", strings.Repeat("Tok3n-value", 100)} {
 		assert.Equal(t, http.StatusUnauthorized, f.get(t, "/readyz", "Authorization", "Bearer "+tok).code, tok)
 	}

@@ -82,7 +82,7 @@ func startPipelines(c *Config, topics stream.Topics, group string, log *zap.Logg
 	deadline := time.After(2 * time.Minute)
 	for _, pl := range p.pipes {
 		select {
-		case <-pl.Ready():
+		case <-pl.Started():
 		case <-deadline:
 			return nil, fmt.Errorf("bench: pipeline not ready after 2 minutes: %w", ErrIncomplete)
 		}

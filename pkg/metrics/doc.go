@@ -33,7 +33,13 @@
 //	resolver_identity_merges_total                      merge requests that joined two persons
 //	resolver_identity_merge_refusals_total{type}        merge requests refused, by warning type
 //	resolver_applier_lag_offsets                        identity_log records not yet applied
-//	resolver_applier_lag_seconds                        age of the last applied record while behind; 0 when caught up
+//	resolver_applier_lag_seconds                        while records are missing, seconds since the log last held
+//	                                                    nothing unapplied (grows while the applier is stuck); 0 when caught up
+//	resolver_ready                                      1 while /readyz says ready, else 0
+//
+// The three come from the lag poller, which lists identity_log's end offsets
+// every readiness.max_lag/4 (stream.Config.LagInterval); their values are
+// as of the last listing.
 //
 // From the billing view (the same on every instance):
 //

@@ -45,6 +45,7 @@ type Metrics struct {
 	lagSeconds prometheus.Gauge
 	paused     prometheus.Gauge
 	billing    *prometheus.CounterVec
+	ready      prometheus.Gauge
 
 	teamLabels prometheus.Gauge
 
@@ -128,7 +129,11 @@ func New(cfg Config) *Metrics {
 		}),
 		lagSeconds: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "resolver_applier_lag_seconds",
-			Help: "Age of the last applied identity_log record while the applier is behind; 0 when caught up.",
+			Help: "While the replica lacks identity_log records: seconds since the log last held nothing it has not applied (now minus the time of the newest end-offset listing it has reached); grows with the clock while the applier is stuck. 0 when caught up.",
+		}),
+		ready: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "resolver_ready",
+			Help: "1 while /readyz says ready (started, healthy, replica within readiness.max_lag of identity_log's end), else 0.",
 		}),
 		paused: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "resolver_applier_paused",
@@ -147,7 +152,7 @@ func New(cfg Config) *Metrics {
 	m.reg.MustRegister(m.disk.collectors()...)
 	m.reg.MustRegister(
 		m.consumed, m.stamped, m.deadLettered, m.warnings, m.opsLogged, m.transactions, m.batchSeconds, m.txnSeconds,
-		m.ops, m.merges, m.refusals, m.lagOffsets, m.lagSeconds, m.paused, m.billing, m.teamLabels,
+		m.ops, m.merges, m.refusals, m.lagOffsets, m.lagSeconds, m.paused, m.billing, m.ready, m.teamLabels,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -219,10 +224,16 @@ func (m *Metrics) ObserveBilling(r *stream.BillingReport) {
 	m.billing.WithLabelValues("rejected").Add(float64(r.Rejected))
 }
 
-// ObserveLag sets the applier lag gauges (stream.Observer).
+// ObserveLag sets the applier lag gauges and resolver_ready
+// (stream.Observer).
 func (m *Metrics) ObserveLag(r stream.LagReport) {
 	m.lagOffsets.Set(float64(r.Offsets))
 	m.lagSeconds.Set(r.Behind.Seconds())
+	ready := 0.0
+	if r.Ready {
+		ready = 1
+	}
+	m.ready.Set(ready)
 }
 
 // teamLabel is the team label of a team's events: the team as a bounded

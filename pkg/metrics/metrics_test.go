@@ -55,8 +55,9 @@ func TestObserveApplyAndLag(t *testing.T) {
 	m := metrics.New(metrics.Config{})
 	m.ObserveApply(&stream.ApplyReport{Applied: 7, Skipped: 2, Malformed: 1, Merges: 3,
 		Refusals: []stream.Count{{Key: "cannot_merge_already_identified", N: 2}}})
-	m.ObserveLag(stream.LagReport{Offsets: 42, Behind: 1500 * time.Millisecond})
 	reg := m.Registry()
+	assert.Equal(t, 0.0, value(t, reg, "resolver_ready", nil), "not ready before the first report")
+	m.ObserveLag(stream.LagReport{Offsets: 42, Behind: 1500 * time.Millisecond})
 	assert.Equal(t, 7.0, value(t, reg, "resolver_identity_ops_total", map[string]string{"result": "applied"}))
 	assert.Equal(t, 2.0, value(t, reg, "resolver_identity_ops_total", map[string]string{"result": "skipped"}))
 	assert.Equal(t, 1.0, value(t, reg, "resolver_identity_ops_total", map[string]string{"result": "malformed"}))
@@ -64,6 +65,12 @@ func TestObserveApplyAndLag(t *testing.T) {
 	assert.Equal(t, 2.0, value(t, reg, "resolver_identity_merge_refusals_total", map[string]string{"type": "cannot_merge_already_identified"}))
 	assert.Equal(t, 42.0, value(t, reg, "resolver_applier_lag_offsets", nil))
 	assert.Equal(t, 1.5, value(t, reg, "resolver_applier_lag_seconds", nil))
+	assert.Equal(t, 0.0, value(t, reg, "resolver_ready", nil))
+	m.ObserveLag(stream.LagReport{Ready: true})
+	assert.Equal(t, 1.0, value(t, reg, "resolver_ready", nil))
+	assert.Equal(t, 0.0, value(t, reg, "resolver_applier_lag_seconds", nil))
+	m.ObserveLag(stream.LagReport{Offsets: 3, Behind: 4 * time.Second})
+	assert.Equal(t, 0.0, value(t, reg, "resolver_ready", nil), "ready turns 0 again")
 }
 
 // TestTeamCap: the first TeamCap teams keep their label for good; later

@@ -24,7 +24,21 @@ import (
 
 // applierBatch is the most identity_log records applied in one Badger
 // transaction; halved while Badger says the transaction is too big.
-const applierBatch = 4096
+//
+// It was 4096, and that made a replica that is behind fall further behind
+// (issue 11, item 8): every merge that relabels an explicit person scans
+// its members with a Badger iterator, and an iterator of a read-write
+// transaction copies and sorts all of the transaction's pending writes
+// (badger txn.go, newPendingWritesIterator). A chunk's cost grows with the
+// square of its size, and a replica gets big chunks exactly when it is
+// behind: BenchmarkApplyChunk applies logins with an alias every third op
+// at ~36-48µs per op in chunks of 64-128 and ~1.1-1.4ms per op in chunks of
+// 4096; logins alone cost ~30µs per op at any size. Replaying the
+// identity_log of 60,000 generated events (5,822 ops; stream.Rebuild under
+// pprof) took 1.03-1.44s of CPU at 4096, 63-74% of it in that sort, and
+// 0.34-0.41s at 128. 128 keeps the transaction's fixed cost amortised and
+// the scans cheap.
+const applierBatch = 128
 
 const (
 	// pauseLogInterval is how often a paused applier says so again.

@@ -115,14 +115,25 @@ type Config struct {
 
 	// Observer, if not nil, receives the pipeline's counts (see Observer).
 	Observer Observer
-	// LagInterval is how often the applier's lag behind identity_log is
-	// measured and reported to Observer. Default 5s; unused without an
-	// Observer.
+	// LagInterval is how often identity_log's end offsets are listed to
+	// measure the applier's lag (readiness and Observer). Default
+	// ReadyMaxLag/4, at most 5s.
 	LagInterval time.Duration
+	// ReadyMaxLag is readiness.max_lag: the instance is ready only while
+	// its replica has applied identity_log as it was at most this long ago
+	// (see lagTracker for how that is measured, without a broker request
+	// per question). Default DefaultReadyMaxLag, 2s.
+	ReadyMaxLag time.Duration
 	// LogIDs prints distinct ids as they are in the log lines and errors of
 	// the pipeline. Default false: they are hashed (log.redact, see
 	// internal/redact).
 	LogIDs bool
+}
+
+// DefaultLagInterval is the default of Config.LagInterval for a
+// ReadyMaxLag: a quarter of it, at least 10ms and at most 5s.
+func DefaultLagInterval(maxLag time.Duration) time.Duration {
+	return min(max(maxLag/4, 10*time.Millisecond), 5*time.Second)
 }
 
 // WithDefaults returns c with zero fields set to their defaults.
@@ -182,8 +193,11 @@ func (c Config) WithDefaults() Config {
 	if c.OutboxTrimInterval == 0 {
 		c.OutboxTrimInterval = 30 * time.Second
 	}
+	if c.ReadyMaxLag == 0 {
+		c.ReadyMaxLag = DefaultReadyMaxLag
+	}
 	if c.LagInterval == 0 {
-		c.LagInterval = 5 * time.Second
+		c.LagInterval = DefaultLagInterval(c.ReadyMaxLag)
 	}
 	return c
 }
@@ -222,6 +236,12 @@ func (c Config) Validate() error {
 	}
 	if c.LagInterval < 0 {
 		return fmt.Errorf("stream: lag interval: %s must be positive", c.LagInterval)
+	}
+	if c.ReadyMaxLag < 0 {
+		return fmt.Errorf("stream: readiness.max_lag: %s must be positive", c.ReadyMaxLag)
+	}
+	if c.LagInterval >= c.ReadyMaxLag {
+		return fmt.Errorf("stream: lag interval %s must be shorter than readiness.max_lag (%s): the lag is measured once an interval", c.LagInterval, c.ReadyMaxLag)
 	}
 	return nil
 }

@@ -62,7 +62,7 @@ func (h *harness) start(dir string, mutate ...func(*Pipeline)) *instance {
 	in := &instance{p: p, st: st, cancel: cancel, done: make(chan error, 1)}
 	go func() { in.done <- p.Run(ctx) }()
 	select {
-	case <-p.Ready():
+	case <-p.Started():
 	case err := <-in.done:
 		h.t.Fatalf("pipeline stopped before ready: %v", err)
 	case <-time.After(30 * time.Second):

@@ -104,7 +104,7 @@ func TestTruncatedLogRefused(t *testing.T) {
 		require.NoError(t, err)
 		check(t, p.Run(ctx))
 		select {
-		case <-p.Ready():
+		case <-p.Started():
 			t.Fatal("ready over a replica the log has left behind")
 		default:
 		}

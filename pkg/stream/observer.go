@@ -1,11 +1,7 @@
 package stream
 
 import (
-	"context"
 	"time"
-
-	"github.com/twmb/franz-go/pkg/kadm"
-	"go.uber.org/zap"
 
 	"github.com/resolver-dev/resolver/pkg/billing"
 )
@@ -107,15 +103,21 @@ type BillingReport struct {
 	Folded, Malformed, Rejected int
 }
 
-// LagReport is how far the applier is behind identity_log.
+// LagReport is how far the applier is behind identity_log, and whether the
+// instance is ready (Pipeline.Ready).
 type LagReport struct {
 	// Offsets is the number of identity_log records not applied yet: log
-	// end offset minus next offset to apply, summed over partitions.
+	// end offset (as last listed) minus next offset to apply, summed over
+	// partitions.
 	Offsets int64
-	// Behind is the age of the last applied record (now minus its record
-	// timestamp) while Offsets > 0, and zero once caught up: the delay with
-	// which the replica sees identity changes.
+	// Behind is how long ago identity_log last held nothing the replica
+	// has not applied — now minus the time of the newest end-offset listing
+	// the applier has reached (lagTracker) — while it has not reached the
+	// newest, and zero once it has. A stuck applier's Behind grows with
+	// the clock, however few records it lacks.
 	Behind time.Duration
+	// Ready is whether Pipeline.Ready said ready when the report was made.
+	Ready bool
 }
 
 // Count is a number of occurrences of one key (a reason, a type).
@@ -135,43 +137,4 @@ func addCount(cs *[]Count, key string, n int) {
 		}
 	}
 	*cs = append(*cs, Count{Key: key, N: n})
-}
-
-// pollLag reports the applier's lag to obs every interval until ctx is done.
-// A failed listing of end offsets is logged at debug level and skipped: lag
-// is a metric, and a broker outage shows elsewhere.
-func pollLag(ctx context.Context, adm *kadm.Client, a *Applier, topic string, interval time.Duration, obs Observer, log *zap.Logger) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		ends, err := adm.ListEndOffsets(ctx, topic)
-		if err == nil {
-			obs.ObserveLag(a.lag(ends, time.Now()))
-		} else if ctx.Err() == nil {
-			log.Debug("list identity_log end offsets for the lag metric", zap.Error(err))
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
-}
-
-// lag is the applier's lag given the log's end offsets.
-func (a *Applier) lag(ends kadm.ListedOffsets, now time.Time) LagReport {
-	applied := a.Offsets()
-	var r LagReport
-	ends.Each(func(o kadm.ListedOffset) {
-		if o.Err != nil {
-			return
-		}
-		if d := o.Offset - applied[o.Partition]; d > 0 {
-			r.Offsets += d
-		}
-	})
-	if last := a.last.Load(); r.Offsets > 0 && last != 0 {
-		r.Behind = max(now.Sub(time.Unix(0, last)), 0)
-	}
-	return r
 }

@@ -121,10 +121,10 @@ func TestObserver(t *testing.T) {
 		defer rec.mu.Unlock()
 		return rec.consumed == len(evs)
 	})
-	wait(t, 10*time.Second, "a lag report of zero", func() bool {
+	wait(t, 10*time.Second, "a lag report of zero, ready", func() bool {
 		rec.mu.Lock()
 		defer rec.mu.Unlock()
-		return rec.lags > 0 && rec.lastLag == LagReport{}
+		return rec.lags > 0 && rec.lastLag == LagReport{Ready: true}
 	})
 	rec.mu.Lock()
 	defer rec.mu.Unlock()

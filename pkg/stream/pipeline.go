@@ -56,7 +56,13 @@ type Pipeline struct {
 	mu      sync.Mutex
 	applier *Applier
 	view    *BillingView
-	ready   chan struct{}
+
+	// Readiness (readiness.go): started is closed once start-up is done,
+	// phase names the start-up step under way, lag measures the replica's
+	// distance from identity_log's end.
+	started chan struct{}
+	phase   atomic.Pointer[string]
+	lag     lagTracker
 
 	// failBeforeEnd, when set (tests), is called before a transaction is
 	// ended; an error makes the pipeline abort that transaction.
@@ -76,7 +82,7 @@ func New(cfg Config, st *state.Store, log *zap.Logger) (*Pipeline, error) {
 	if excluded == nil {
 		excluded = billing.DefaultExcludedEvents()
 	}
-	return &Pipeline{
+	p := &Pipeline{
 		cfg: cfg,
 		st:  st,
 		log: log.Named("stream"),
@@ -86,17 +92,21 @@ func New(cfg Config, st *state.Store, log *zap.Logger) (*Pipeline, error) {
 		dec:     event.NewDecoder(event.Options{MaxEventBytes: cfg.MaxEventBytes, LazyProperties: true, NoCopy: true, Teams: cfg.Teams}),
 		stamper: resolve.Stamper{Classifier: billing.NewClassifier(excluded)},
 		ids:     redact.Show(cfg.LogIDs),
-		ready:   make(chan struct{}),
-	}, nil
+		started: make(chan struct{}),
+	}
+	p.setPhase("not running")
+	return p, nil
 }
 
 // Stats returns the pipeline's counters.
 func (p *Pipeline) Stats() *Stats { return &p.stats }
 
-// Ready is closed once the applier has caught up with identity_log and the
-// billing view with billing_usage, both as of start-up, and the workers
-// have joined the group.
-func (p *Pipeline) Ready() <-chan struct{} { return p.ready }
+// Started is closed once start-up is done: the applier has caught up with
+// identity_log and the billing view with billing_usage, both as of
+// start-up, the replica is within ReadyMaxLag of identity_log's end, and
+// the workers have joined the group. It never reopens; Ready says whether
+// the instance is ready now.
+func (p *Pipeline) Started() <-chan struct{} { return p.started }
 
 // Applier returns the running applier, or nil before Run has started it.
 func (p *Pipeline) Applier() *Applier {
@@ -143,10 +153,12 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	}
 	p.cfg.MaxRecordBytes = fit
 
+	p.setPhase("opening the applier")
 	applier, err := NewApplier(ctx, p.cfg, p.st, p.log)
 	if err != nil {
 		return ignoreCancel(ctx, err)
 	}
+	p.setPhase("catching up with identity_log as of start-up")
 	p.mu.Lock()
 	p.applier = applier
 	p.mu.Unlock()
@@ -164,13 +176,11 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		defer bg.Done()
 		p.trimOutbox(bgCtx, adm)
 	}()
-	if obs := p.cfg.Observer; obs != nil {
-		bg.Add(1)
-		go func() {
-			defer bg.Done()
-			pollLag(bgCtx, adm, applier, p.cfg.Topics.IdentityLog, p.cfg.LagInterval, obs, p.log)
-		}()
-	}
+	bg.Add(1)
+	go func() {
+		defer bg.Done()
+		p.watchLag(bgCtx, adm, applier)
+	}()
 	view, err := NewBillingView(ctx, p.cfg, p.st, adm, p.log)
 	if err != nil {
 		stopBg()
@@ -201,6 +211,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	p.log.Info("applier caught up with identity_log", zap.Duration("took", time.Since(start)))
 	// The billing view has been folding since it was made: billing answers
 	// (/v1/billing) must be no staler than billing_usage was at start-up.
+	p.setPhase("catching up with billing_usage as of start-up")
 	if err := view.CatchUp(ctx, adm); err != nil {
 		if ctx.Err() != nil {
 			return nil
@@ -208,6 +219,18 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		return err
 	}
 	p.log.Info("billing view caught up with billing_usage", zap.Duration("took", time.Since(start)))
+	// The log grew while the applier caught up with its start-up end: the
+	// workers must not stamp from a replica further behind than
+	// readiness.max_lag.
+	p.setPhase("catching up with identity_log to within readiness.max_lag")
+	if err := p.waitWithinLag(ctx, applier); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	p.log.Info("replica within readiness.max_lag of identity_log", zap.Duration("took", time.Since(start)), zap.Duration("max_lag", p.cfg.ReadyMaxLag))
+	p.setPhase("joining the consumer group")
 
 	ops, err := kgo.NewClient(append(ClientOpts(p.cfg.Kafka, p.log, "ops"),
 		kgo.ProducerLinger(0),
@@ -240,7 +263,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		}
 		workers[i] = w
 	}
-	close(p.ready)
+	close(p.started)
 	p.log.Info("ready", zap.String("group", p.cfg.Group), zap.String("input", p.cfg.Topics.Raw), zap.Int("workers", len(workers)))
 
 	wctx, stopWorkers := context.WithCancel(ctx)
