@@ -55,7 +55,7 @@ func TestKeyErrorsRedacted(t *testing.T) {
 			t.Fatalf("the error leaks the id (%q): %.300s", leak, msg)
 		}
 	}
-	if !strings.Contains(msg, `mapping key (team "1", distinct_id `+redact.Hash(did)+`)`) || !strings.Contains(msg, "exceeded") {
+	if !strings.Contains(msg, `mapping key (team "1", distinct_id `+redact.Hash(did)+`)`) || !errors.Is(err, ErrKeyTooLarge) {
 		t.Fatalf("error does not name the key and cause: %.300s", msg)
 	}
 	if strings.Contains(msg, "\n") {
