@@ -479,6 +479,25 @@ func (p *Pipeline) process(ctx context.Context, opsCl *kgo.Client, applier *Appl
 	})
 	_ = inParallel(items, p.decodeRange) // decodeRange never fails: rejections are per item
 
+	// 0. Stamp from a replica no staler than the newest listing of
+	// identity_log's end (at most LagInterval old): what other instances
+	// logged before it — a merge of an id this batch stamps, say — is
+	// applied first. Caught up, this costs nothing; behind (after a
+	// restart, or a stalled applier), the batch waits instead of stamping
+	// stale person ids (issue 11, item 8). The batch's own ops are waited
+	// for in step 1.
+	if ends := p.lag.newestEnds(); len(ends) > 0 {
+		want := make(map[int32]int64, len(ends))
+		for part, end := range ends {
+			if end > 0 {
+				want[part] = end - 1
+			}
+		}
+		if err := applier.Wait(ctx, want); err != nil {
+			return nil, err
+		}
+	}
+
 	// 1. Log the ops the batch implies and wait until the replica has them.
 	var opRecs []*kgo.Record
 	type idKey struct{ team, did string }

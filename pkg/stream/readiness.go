@@ -102,6 +102,14 @@ func (l *lagTracker) add(at time.Time, ends map[int32]int64) {
 	}
 }
 
+// newestEnds returns the end offsets of the newest listing (nil before the
+// first); the map is never written after add.
+func (l *lagTracker) newestEnds() map[int32]int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.newest.ends
+}
+
 // failed records a failed listing.
 func (l *lagTracker) failed(err error) {
 	l.mu.Lock()

@@ -2,6 +2,7 @@ package stream
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -332,4 +333,77 @@ func logOps(t *testing.T, h *harness, n int) map[int32]int64 {
 		last[r.Record.Partition] = max(last[r.Record.Partition], r.Record.Offset)
 	}
 	return last
+}
+
+// TestNoStaleStampWhileBehind pins issue 11, item 8's last symptom: an
+// instance whose applier was behind stamped events of merged persons with
+// stale person ids. Here another instance's merge (anon-z into the
+// explicit person of user-z) is in identity_log while this instance's
+// applier is stalled; a personless event of anon-z (which logs no op of
+// its own to wait for) must wait for the replica to reach the log end
+// listed before it, and carry user-z's person.
+func TestNoStaleStampWhileBehind(t *testing.T) {
+	h := newHarness(t)
+	h.cfg.ReadyMaxLag = 600 * time.Millisecond
+	h.cfg.LagInterval = 100 * time.Millisecond
+	in := h.start(t.TempDir())
+	defer in.stop(t)
+
+	rec := func(did, props string) *kgo.Record {
+		return &kgo.Record{Key: []byte("t:" + did), Value: []byte(`{"uuid":"` + uuid.NewString() + `","event":"e","distinct_id":"` + did + `","token":"t","properties":{` + props + `}}`)}
+	}
+	const personless = `"$process_person_profile":false`
+	cl := h.client(kgo.DefaultProduceTopic(h.cfg.Topics.Raw))
+	require.NoError(t, cl.ProduceSync(t.Context(), rec("user-z", "")).FirstErr())
+	h.readCommitted(1, 30*time.Second, h.cfg.Topics.Person)
+	// A record of the input with no op of its own, after user-z's.
+	res := cl.ProduceSync(t.Context(), rec("dummy", personless))
+	require.NoError(t, res.FirstErr())
+	src := res[0].Record
+	h.readCommitted(2, 30*time.Second, h.cfg.Topics.Person)
+
+	// Stall the applier, then log another instance's merge.
+	release := make(chan struct{})
+	stalled := make(chan error, 1)
+	go func() { stalled <- in.st.Update(func(state.Tx) error { <-release; return nil }) }()
+	defer func() {
+		select {
+		case <-release:
+		default:
+			close(release)
+		}
+	}()
+	op := unionfind.Op{Kind: unionfind.OpEvent, Team: "t", DistinctID: "user-z", EventUUID: uuid.NewString(),
+		Timestamp: time.Now().UnixMilli(), Merge: &unionfind.Merge{Other: "anon-z", Guarded: true},
+		Source: unionfind.Source{Topic: h.cfg.Topics.Raw, Partition: src.Partition, Offset: src.Offset}}
+	b, err := encodeOp(&op)
+	require.NoError(t, err)
+	ores := h.client().ProduceSync(t.Context(), &kgo.Record{Topic: h.cfg.Topics.IdentityLog, Key: []byte("t"), Value: b})
+	require.NoError(t, ores.FirstErr())
+	logged := ores[0].Record
+	wait(t, 10*time.Second, "a listing of the log's end with the merge", func() bool {
+		return in.p.lag.newestEnds()[logged.Partition] > logged.Offset
+	})
+
+	require.NoError(t, cl.ProduceSync(t.Context(), rec("anon-z", personless)).FirstErr())
+	time.Sleep(time.Second) // the batch is polled and waits on the stalled applier
+	close(release)
+	require.NoError(t, <-stalled)
+	out := h.readCommitted(3, 30*time.Second, h.cfg.Topics.Person)[h.cfg.Topics.Person]
+	var stamped struct {
+		DistinctID string `json:"distinct_id"`
+		PersonID   string `json:"person_id"`
+	}
+	for _, r := range out {
+		require.NoError(t, json.Unmarshal(r.Value, &stamped))
+		if stamped.DistinctID == "anon-z" {
+			break
+		}
+	}
+	require.Equal(t, "anon-z", stamped.DistinctID)
+	a := in.p.Applier()
+	t.Logf("applied %d skipped %d rejected %d malformed %d", a.Applied.Load(), a.Skipped.Load(), a.Rejected.Load(), a.Malformed.Load())
+	pz, _, _ := in.st.Find("t", "anon-z")
+	t.Logf("anon-z now in %s", pz.ID)
+	assert.Equal(t, unionfind.ImplicitPersonID("t", "user-z").String(), stamped.PersonID, "stamped with the merged person, not anon-z's own")
 }
