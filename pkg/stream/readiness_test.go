@@ -274,9 +274,14 @@ func TestStartWithinMaxLag(t *testing.T) {
 		if st.Err != nil {
 			continue // behind for a moment, under load: allowed, and said
 		}
-		readies++
 		b := bound(asked.Add(-h.cfg.ReadyMaxLag))
-		require.NotNil(t, b, "no listing of the test older than readiness.max_lag")
+		if b == nil {
+			// Ready sooner than readiness.max_lag after the test's
+			// first listing: nothing to hold it to yet.
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
+		readies++
 		for p, end := range b {
 			require.GreaterOrEqual(t, st.Applied[p], end, "partition %d: ready, yet behind the log's end of readiness.max_lag before", p)
 		}
