@@ -33,7 +33,9 @@ type Options struct {
 	MemTableBytes int64
 
 	// BlockCacheBytes is Badger's cache of table blocks, which serves the
-	// cold path of Find. Zero means 256 MiB; negative disables it.
+	// cold path of Find. Zero means 256 MiB; negative disables it with
+	// NoCompression, and is minBlockCacheBytes otherwise (Badger needs a
+	// block cache to read compressed tables).
 	BlockCacheBytes int64
 
 	// NumCompactors is the number of Badger compaction goroutines (at
@@ -56,6 +58,10 @@ type Options struct {
 	NoCompression bool
 }
 
+// minBlockCacheBytes is the block cache of a negative BlockCacheBytes on
+// compressed tables.
+const minBlockCacheBytes = 1 << 20
+
 // badgerOptions maps Options onto Badger's.
 func (o Options) badgerOptions(dir string, log *zap.Logger) badger.Options {
 	b := badger.DefaultOptions(dir).
@@ -77,8 +83,12 @@ func (o Options) badgerOptions(dir string, log *zap.Logger) badger.Options {
 	switch {
 	case o.BlockCacheBytes > 0:
 		b = b.WithBlockCacheSize(o.BlockCacheBytes)
-	case o.BlockCacheBytes < 0:
+	case o.BlockCacheBytes < 0 && o.NoCompression:
 		b = b.WithBlockCacheSize(0)
+	case o.BlockCacheBytes < 0:
+		// Badger refuses to open compressed tables without a block cache
+		// (it panics: "BlockCacheSize should be set"): the least it takes.
+		b = b.WithBlockCacheSize(minBlockCacheBytes)
 	}
 	if o.NumCompactors > 0 {
 		b = b.WithNumCompactors(max(o.NumCompactors, 2))
