@@ -163,8 +163,6 @@ type Applier struct {
 	Skipped   atomic.Int64 // duplicate ops skipped
 	Malformed atomic.Int64 // records that are not ops (rejected: logged, skipped)
 	Rejected  atomic.Int64 // ops every replica refuses (logged, skipped)
-
-	last atomic.Int64 // record timestamp of the last applied record, Unix nanoseconds
 }
 
 // pause is where a log partition is paused.
@@ -613,15 +611,6 @@ func (a *Applier) applyChunk(ents []entry) error {
 	a.Rejected.Add(rejected)
 	if malformed+rejected > 0 {
 		a.logRejected(ents)
-	}
-	var last *kgo.Record
-	for i := range ents {
-		if ents[i].verdict != vHeld {
-			last = ents[i].rec
-		}
-	}
-	if last != nil {
-		a.last.Store(last.Timestamp.UnixNano())
 	}
 	a.mu.Lock()
 	for p, o := range next {
