@@ -31,13 +31,16 @@ type readyzBody struct {
 }
 
 // readyz asks the /readyz of the instance whose admin server listens on
-// addr.
-func readyz(ctx context.Context, addr string) (int, readyzBody, error) {
+// addr, with the admin token when token is not empty.
+func readyz(ctx context.Context, addr, token string) (int, readyzBody, error) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/readyz", nil)
 	if err != nil {
 		return 0, readyzBody{}, err
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -137,7 +140,7 @@ func (c *cluster) watchReadiness() *readyWatch {
 // ask asks one instance and checks a 200 against the bound.
 func (w *readyWatch) ask(ctx context.Context, name, addr string) {
 	sent := time.Now()
-	code, body, err := readyz(ctx, addr)
+	code, body, err := readyz(ctx, addr, w.c.adminToken)
 	if err != nil {
 		return // killed, or not serving yet
 	}
@@ -218,7 +221,7 @@ func (c *cluster) waitConverged(insts map[int]*proc, timeout time.Duration) time
 		for i := range len(insts) {
 			p := insts[i]
 			require.False(c.t, p.exited(), "%s exited: %v\n%s", p.name, p.err, tail(p.stderr.String(), 30))
-			code, body, err := readyz(c.ctx, p.adminAddr())
+			code, body, err := readyz(c.ctx, p.adminAddr(), c.adminToken)
 			switch {
 			case err != nil:
 				last = append(last, fmt.Sprintf("%s: %v", p.name, err))

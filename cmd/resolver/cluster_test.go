@@ -183,6 +183,8 @@ type cluster struct {
 	protocol  string // kafka.group_protocol of the instances
 	workers   int    // stream.workers of each instance
 
+	adminToken string // the instances' admin.token, if any (partition tests)
+
 	mu    sync.Mutex
 	procs []*proc
 }
@@ -208,6 +210,15 @@ func clusterGroupSettings(t *testing.T) (protocol string, workers int) {
 // newCluster builds the binary and starts `resolver broker` on a free port
 // with its data in a temp dir. The whole test must end before timeout.
 func newCluster(t *testing.T, name string, timeout time.Duration) *cluster {
+	t.Helper()
+	c := newClusterNoBroker(t, name, timeout)
+	c.startBroker()
+	return c
+}
+
+// newClusterNoBroker builds the binary and sets the cluster up without
+// starting `resolver broker` (the caller provides the broker, at c.addr).
+func newClusterNoBroker(t *testing.T, name string, timeout time.Duration) *cluster {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("multi-process test")
@@ -237,7 +248,6 @@ func newCluster(t *testing.T, name string, timeout time.Duration) *cluster {
 			}
 		}
 	})
-	c.startBroker()
 	return c
 }
 
@@ -250,7 +260,13 @@ func (c *cluster) env(extra ...string) []string {
 // start runs the binary with args and env.
 func (c *cluster) start(name string, env []string, args ...string) *proc {
 	c.t.Helper()
-	cmd := exec.Command(c.bin, args...)
+	return c.startCmd(name, env, exec.Command(c.bin, args...))
+}
+
+// startCmd runs cmd (which runs the binary) with env as a process of the
+// cluster.
+func (c *cluster) startCmd(name string, env []string, cmd *exec.Cmd) *proc {
+	c.t.Helper()
 	cmd.Env = env
 	p := &proc{name: c.name + "/" + name, cmd: cmd, stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.stdout, p.stderr

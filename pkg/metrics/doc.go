@@ -22,6 +22,8 @@
 //	resolver_ingestion_warnings_total{type}             ingestion warnings produced
 //	resolver_identity_ops_logged_total                  identity ops produced to identity_log
 //	resolver_transactions_total{outcome}                committed / aborted
+//	resolver_zombie_batches_total{fate}                 batches aborted because this instance's claim to them had ended:
+//	                                                    group_fenced (the group moved their partitions on), producer_fenced
 //	resolver_batch_duration_seconds                     poll to end of transaction (histogram)
 //	resolver_transaction_duration_seconds{outcome}      ending the transaction (histogram)
 //

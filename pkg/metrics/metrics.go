@@ -35,6 +35,7 @@ type Metrics struct {
 	warnings     *prometheus.CounterVec
 	opsLogged    prometheus.Counter
 	transactions *prometheus.CounterVec
+	zombies      *prometheus.CounterVec
 	batchSeconds prometheus.Histogram
 	txnSeconds   *prometheus.HistogramVec
 
@@ -100,6 +101,10 @@ func New(cfg Config) *Metrics {
 			Name: "resolver_transactions_total",
 			Help: "Batch transactions ended, by outcome (committed, aborted).",
 		}, []string{"outcome"}),
+		zombies: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "resolver_zombie_batches_total",
+			Help: "Batches this instance held after its claim to them had ended, aborted when the broker refused them, by fate: group_fenced (the group had moved their partitions on: the member's session expired or its epoch was fenced, e.g. cut off from the broker for longer than kafka.session_timeout), producer_fenced (the broker knew a newer epoch of the worker's transactional producer: the transaction outlived its timeout).",
+		}, []string{"fate"}),
 		batchSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "resolver_batch_duration_seconds",
 			Help:    "Time from a poll's return to the end of its transaction.",
@@ -151,7 +156,7 @@ func New(cfg Config) *Metrics {
 	m.disk = newDiskMetrics()
 	m.reg.MustRegister(m.disk.collectors()...)
 	m.reg.MustRegister(
-		m.consumed, m.stamped, m.deadLettered, m.warnings, m.opsLogged, m.transactions, m.batchSeconds, m.txnSeconds,
+		m.consumed, m.stamped, m.deadLettered, m.warnings, m.opsLogged, m.transactions, m.zombies, m.batchSeconds, m.txnSeconds,
 		m.ops, m.merges, m.refusals, m.lagOffsets, m.lagSeconds, m.paused, m.billing, m.ready, m.teamLabels,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -160,6 +165,9 @@ func New(cfg Config) *Metrics {
 	// wait for the first occurrence.
 	for _, o := range []string{"committed", "aborted"} {
 		m.transactions.WithLabelValues(o)
+	}
+	for _, f := range []string{stream.ZombieGroupFenced, stream.ZombieProducerFenced} {
+		m.zombies.WithLabelValues(f)
 	}
 	for _, r := range []string{"applied", "skipped", "malformed", "rejected"} {
 		m.ops.WithLabelValues(r)
@@ -183,6 +191,9 @@ func (m *Metrics) ObserveBatch(r *stream.BatchReport) {
 		outcome = "committed"
 	}
 	m.transactions.WithLabelValues(outcome).Inc()
+	if r.Zombie != "" {
+		m.zombies.WithLabelValues(r.Zombie).Inc()
+	}
 	m.txnSeconds.WithLabelValues(outcome).Observe(r.EndDuration.Seconds())
 	if !r.Committed {
 		return

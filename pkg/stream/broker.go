@@ -28,6 +28,16 @@ type BrokerConfig struct {
 	// Kafka.SessionTimeout's.
 	SessionTimeout time.Duration
 	Logger         *zap.Logger
+
+	// Nodes is the number of brokers of the cluster (default 1); the
+	// partitions' leaders and the coordinators are spread over them.
+	// Tests use more to give one path of a client its own address.
+	Nodes int
+	// ListenNode, when set, makes the listener of node i instead of
+	// binding Listen (whose port it then ignores): a test binds each node
+	// to an address of its own inside a network namespace. The nodes
+	// advertise their listeners' addresses.
+	ListenNode func(node int) (net.Listener, error)
 }
 
 // Broker is franz-go's kfake cluster: the real Kafka protocol, in process.
@@ -54,19 +64,28 @@ func StartBroker(cfg BrokerConfig) (*Broker, error) {
 		host = "127.0.0.1"
 	}
 	// Probe the port first: kfake's own error for a taken port is terse.
-	if port != 0 {
+	if port != 0 && cfg.ListenNode == nil {
 		l, err := net.Listen("tcp", net.JoinHostPort(host, portS))
 		if err != nil {
 			return nil, fmt.Errorf("stream: embedded broker cannot listen on %s (kafka.embedded.listen): %w", listen, err)
 		}
 		l.Close()
 	}
+	nodes := max(cfg.Nodes, 1)
+	listenFn := func(network, _ string) (net.Listener, error) {
+		return net.Listen(network, net.JoinHostPort(host, strconv.Itoa(port)))
+	}
+	if cfg.ListenNode != nil {
+		next := 0 // kfake makes the nodes' listeners in node order, one at a time
+		listenFn = func(string, string) (net.Listener, error) {
+			next++
+			return cfg.ListenNode(next - 1)
+		}
+	}
 	opts := []kfake.Opt{
-		kfake.NumBrokers(1),
-		kfake.Ports(port),
-		kfake.ListenFn(func(network, _ string) (net.Listener, error) {
-			return net.Listen(network, net.JoinHostPort(host, strconv.Itoa(port)))
-		}),
+		kfake.NumBrokers(nodes),
+		kfake.Ports(make([]int, nodes)...), // ignored by listenFn
+		kfake.ListenFn(listenFn),
 	}
 	if cfg.DataDir != "" {
 		opts = append(opts, kfake.DataDir(cfg.DataDir))
@@ -106,6 +125,10 @@ func consumerGroupConfigs(session time.Duration) map[string]string {
 		"group.consumer.heartbeat.interval.ms": strconv.FormatInt(heartbeat.Milliseconds(), 10),
 	}
 }
+
+// Kfake returns the cluster itself, for tests that move partition leaders
+// or coordinators between nodes, or watch requests (kfake.Cluster.Control).
+func (b *Broker) Kfake() *kfake.Cluster { return b.c }
 
 // Addrs returns the broker's listen addresses.
 func (b *Broker) Addrs() []string { return b.c.ListenAddrs() }

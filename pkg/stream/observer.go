@@ -57,7 +57,31 @@ type BatchReport struct {
 	// Warnings counts the ingestion warnings produced, by type: the
 	// decoder's and the identity graph's (merge refusals).
 	Warnings []Count
+	// Zombie, when not empty, says the batch was held by a zombie — an
+	// instance whose claim to the batch had ended while it worked — and
+	// how that was found: ZombieGroupFenced or ZombieProducerFenced. The
+	// transaction is then aborted (Committed is false) and the records go
+	// to whoever owns their partitions now.
+	Zombie string
 }
+
+// The fates of a zombie's batch (BatchReport.Zombie), as the broker
+// refused it.
+const (
+	// ZombieGroupFenced: the consumer group had moved the batch's
+	// partitions on — the member's session expired (cut off from the
+	// broker for longer than kafka.session_timeout) or the coordinator
+	// fenced its member epoch —, so the broker refused its offset commit
+	// (or the member learnt it had lost its partitions first) and the
+	// transaction was aborted.
+	ZombieGroupFenced = "group_fenced"
+	// ZombieProducerFenced: the broker knew a newer epoch of the
+	// worker's transactional producer — the transaction outlived its
+	// timeout and the broker aborted it, or a newer incarnation of the
+	// transactional id began —, so it refused the batch's records or
+	// their commit; the worker's session is replaced.
+	ZombieProducerFenced = "producer_fenced"
+)
 
 // ApplyReport is one chunk of identity_log applied to the replica in one
 // Badger transaction. Every instance applies every op, so these counts are

@@ -37,7 +37,8 @@ type Stats struct {
 	OpsLogged    atomic.Int64
 	Committed    atomic.Int64 // transactions committed
 	Aborted      atomic.Int64 // transactions aborted
-	Fenced       atomic.Int64 // worker sessions replaced because their producer was fenced
+	Fenced       atomic.Int64 // batches aborted because the worker's transactional producer was fenced (a zombie's; the session is replaced)
+	GroupFenced  atomic.Int64 // batches aborted because the group had moved their partitions on (a zombie's)
 	OversizeRows atomic.Int64 // feed rows over output.max_record_bytes, not produced
 }
 
@@ -258,7 +259,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		if i > 0 {
 			w.txnID = fmt.Sprintf("%s-w%d", p.cfg.TransactionalID, i)
 		}
-		if w.sess, err = p.newSession(w.txnID); err != nil {
+		if w.sess, err = p.newSession(w); err != nil {
 			return err
 		}
 		workers[i] = w
@@ -317,6 +318,15 @@ func (p *Pipeline) Run(ctx context.Context) error {
 type worker struct {
 	txnID string
 	sess  *kgo.GroupTransactSession
+	// producer is the last producer id and epoch known of the session's
+	// transactional producer (packProducer): from its initialisation, then
+	// from each batch's acknowledged records. Zombie logs name it.
+	producer atomic.Int64
+	// revoked and lost are set by the session's callbacks while a batch is
+	// open, and cleared when the next begins: the group took partitions
+	// from this member in a rebalance (revoked), or because it was no
+	// longer a member (lost: its session expired or its epoch was fenced).
+	revoked, lost atomic.Bool
 	// rep is the report of the batch in hand, reused batch after batch
 	// (its slices too); only set up with an Observer.
 	rep BatchReport
@@ -358,6 +368,8 @@ func (p *Pipeline) work(ctx context.Context, w *worker, ops *kgo.Client, applier
 // transaction.
 func (p *Pipeline) transact(ctx context.Context, w *worker, ops *kgo.Client, applier *Applier, fs kgo.Fetches, polled time.Time) error {
 	sess := w.sess
+	w.revoked.Store(false)
+	w.lost.Store(false)
 	if err := sess.Begin(); err != nil {
 		return fmt.Errorf("stream: begin transaction: %w", err)
 	}
@@ -404,7 +416,12 @@ func (p *Pipeline) transact(ctx context.Context, w *worker, ops *kgo.Client, app
 	}
 	ending := time.Now()
 	committed, endErr := sess.End(ctx, try)
+	if v := out.acked.Load(); v != 0 {
+		w.producer.Store(v)
+	}
+	fate := p.zombieFate(ctx, w, fs, try, committed, err, endErr)
 	if out.rep != nil {
+		out.rep.Zombie = fate
 		p.report(out, fs.NumRecords(), committed && endErr == nil, polled, ending)
 	}
 	if endErr != nil {
@@ -419,8 +436,8 @@ func (p *Pipeline) transact(ctx context.Context, w *worker, ops *kgo.Client, app
 	} else {
 		p.stats.Aborted.Add(1)
 	}
-	if err != nil && ctx.Err() == nil && !isRetryable(err) {
-		return err
+	if err != nil && ctx.Err() == nil && (isFenced(err) || !isRetryable(err)) {
+		return err // a fenced producer only fails again: the caller replaces the session
 	}
 	return nil
 }

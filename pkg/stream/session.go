@@ -1,9 +1,11 @@
 package stream
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -90,8 +92,9 @@ func GroupProtocolOpts(k Kafka) ([]kgo.Opt, error) {
 	return opts, nil
 }
 
-// newSession makes the partition workers' transactional group session.
-func (p *Pipeline) newSession(txnID string) (*kgo.GroupTransactSession, error) {
+// newSession makes the transactional group session of worker w.
+func (p *Pipeline) newSession(w *worker) (*kgo.GroupTransactSession, error) {
+	txnID := w.txnID
 	protoOpts, err := GroupProtocolOpts(p.cfg.Kafka)
 	if err != nil {
 		return nil, err
@@ -109,10 +112,20 @@ func (p *Pipeline) newSession(txnID string) (*kgo.GroupTransactSession, error) {
 		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)),
 		kgo.OnPartitionsAssigned(func(ctx context.Context, cl *kgo.Client, a map[string][]int32) {
 			p.log.Info("partitions assigned", zap.Any("partitions", a))
-			p.initProducer(ctx, cl, txnID)
+			p.initProducer(ctx, cl, w)
 		}),
 		kgo.OnPartitionsRevoked(func(_ context.Context, _ *kgo.Client, r map[string][]int32) {
+			if len(r) > 0 {
+				w.revoked.Store(true)
+			}
 			p.log.Info("partitions revoked", zap.Any("partitions", r))
+		}),
+		kgo.OnPartitionsLost(func(_ context.Context, cl *kgo.Client, l map[string][]int32) {
+			w.lost.Store(true)
+			member, epoch := cl.GroupMetadata()
+			p.log.Warn("partitions lost: the group has given them to other members, as this member's session expired or its member epoch was fenced (cut off from the broker, or stalled, for longer than kafka.session_timeout); the batch in hand, if any, will be aborted",
+				zap.Any("partitions", l), zap.String("member_id", member), zap.Int32("member_epoch", epoch),
+				zap.String("transactional_id", txnID))
 		}),
 	)...)
 	if err != nil {
@@ -125,7 +138,7 @@ func (p *Pipeline) newSession(txnID string) (*kgo.GroupTransactSession, error) {
 	// times out. Bounded, so an unreachable broker only delays start-up;
 	// the assignment callback tries again.
 	ctx, cancel := context.WithTimeout(context.Background(), p.cfg.Kafka.SessionTimeout)
-	p.initProducer(ctx, sess.Client(), txnID)
+	p.initProducer(ctx, sess.Client(), w)
 	cancel()
 	return sess, nil
 }
@@ -148,10 +161,68 @@ func (p *Pipeline) newSession(txnID string) (*kgo.GroupTransactSession, error) {
 //
 // ctx is the client's: Close ends a wait on an unreachable broker. A
 // failure is logged; the next Begin reports a fatal one.
-func (p *Pipeline) initProducer(ctx context.Context, cl *kgo.Client, txnID string) {
-	if _, _, err := cl.ProducerID(ctx); err != nil && ctx.Err() == nil {
-		p.log.Warn("initialising the transactional producer", zap.String("transactional_id", txnID), zap.Error(err))
+func (p *Pipeline) initProducer(ctx context.Context, cl *kgo.Client, w *worker) {
+	id, epoch, err := cl.ProducerID(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			p.log.Warn("initialising the transactional producer", zap.String("transactional_id", w.txnID), zap.Error(err))
+		}
+		return
 	}
+	w.producer.Store(packProducer(id, epoch))
+}
+
+// zombieFate says whether the batch just ended was a zombie's (see
+// BatchReport.Zombie) and logs it: the worker tried to commit and the
+// group had moved its partitions on, or its producer was fenced. try and
+// committed are what the worker asked of End and what End did; batchErr is
+// the batch's own failure, endErr End's.
+func (p *Pipeline) zombieFate(ctx context.Context, w *worker, fs kgo.Fetches, try kgo.TransactionEndTry, committed bool, batchErr, endErr error) string {
+	if ctx.Err() != nil {
+		return "" // stopping: an abort is ours
+	}
+	var fate, msg string
+	switch {
+	case isFenced(batchErr) || isFenced(endErr):
+		fate = ZombieProducerFenced
+		msg = "zombie batch: the broker fenced this worker's transactional producer (it knows a newer epoch: the transaction outlived its timeout, or a newer incarnation of the transactional id began); the transaction is aborted and the records are processed again, by a new session or by the partitions' new owners"
+		p.stats.Fenced.Add(1)
+	case try == kgo.TryCommit && endErr == nil && !committed:
+		if w.revoked.Load() && !w.lost.Load() {
+			p.log.Info("transaction aborted: its partitions were revoked in a rebalance; their new owners process the records again",
+				zap.String("transactional_id", w.txnID), zap.Int("records", fs.NumRecords()))
+			return ""
+		}
+		fate = ZombieGroupFenced
+		msg = "zombie batch: the group moved this batch's partitions to other members before it could commit (this member's session expired or its epoch was fenced: cut off from the broker, or stalled, for longer than kafka.session_timeout); the broker refused its offsets, the transaction is aborted, and the new owners process the records"
+		p.stats.GroupFenced.Add(1)
+	default:
+		return ""
+	}
+	member, epoch := w.sess.Client().GroupMetadata()
+	fields := []zap.Field{zap.String("fate", fate), zap.String("transactional_id", w.txnID)}
+	if id, pe, ok := unpackProducer(w.producer.Load()); ok {
+		fields = append(fields, zap.Int64("producer_id", id), zap.Int16("producer_epoch", pe))
+	}
+	fields = append(fields, zap.String("member_id", member), zap.Int32("member_epoch", epoch),
+		zap.Int("records", fs.NumRecords()), zap.Any("partitions", fetchedPartitions(fs)))
+	if err := cmp.Or(endErr, batchErr); err != nil {
+		fields = append(fields, zap.Error(err))
+	}
+	p.log.Warn(msg, fields...)
+	return fate
+}
+
+// fetchedPartitions are the partitions of a poll and the offsets it
+// fetched of each, "first-last".
+func fetchedPartitions(fs kgo.Fetches) map[string]string {
+	out := map[string]string{}
+	fs.EachPartition(func(ft kgo.FetchTopicPartition) {
+		if n := len(ft.Records); n > 0 {
+			out[ft.Topic+"/"+strconv.Itoa(int(ft.Partition))] = strconv.FormatInt(ft.Records[0].Offset, 10) + "-" + strconv.FormatInt(ft.Records[n-1].Offset, 10)
+		}
+	})
+	return out
 }
 
 // isFenced reports whether a batch failed because the session's
@@ -180,8 +251,7 @@ func (p *Pipeline) renewSession(ctx context.Context, w *worker, cause error, fen
 		return nil, fmt.Errorf("%w: fenced %d times within %v: is another instance running with transactional id %q? (last: %w)",
 			errFatal, n, fencingWindow, w.txnID, cause)
 	}
-	p.stats.Fenced.Add(1)
-	p.log.Warn("transactional producer fenced; the batch is aborted and a new session takes over",
+	p.log.Warn("transactional producer fenced; a new session takes over",
 		zap.String("transactional_id", w.txnID), zap.Error(cause))
 	old.Close()
 	w.sess = nil // closed; the caller installs the new one
@@ -190,7 +260,7 @@ func (p *Pipeline) renewSession(ctx context.Context, w *worker, cause error, fen
 		return nil, ctx.Err()
 	case <-time.After(p.cfg.Kafka.RetryBackoff / 4):
 	}
-	return p.newSession(w.txnID)
+	return p.newSession(w)
 }
 
 // noteFencing records a fencing at now in fencings, forgetting those older
