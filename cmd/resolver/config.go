@@ -70,6 +70,13 @@ type KafkaConfig struct {
 	// group protocol it is the broker's setting: the embedded broker takes
 	// it from here, an external cluster from its own config.
 	SessionTimeout time.Duration `mapstructure:"session_timeout"`
+	// TransactionTimeout is how long the broker lets a worker's batch
+	// transaction stay open before it aborts it and fences the producer.
+	// An open transaction holds back every read_committed reader of the
+	// partitions it wrote to, so a zombie (an instance cut off mid-batch)
+	// stalls the outputs for at most this long. Default 10s, as Kafka
+	// Streams' exactly-once default.
+	TransactionTimeout time.Duration `mapstructure:"transaction_timeout"`
 	// GroupProtocol is the consumer group protocol of the partition
 	// workers: classic (JoinGroup/SyncGroup, a member assigns) or consumer
 	// (KIP-848, the broker assigns; Kafka 4.0+ or the embedded broker).
@@ -271,16 +278,17 @@ func defaultConfig() Config {
 	t := stream.DefaultTopics()
 	return Config{
 		Kafka: KafkaConfig{
-			Brokers:           []string{},
-			Embedded:          EmbeddedConfig{Listen: "127.0.0.1:9092"},
-			ClientID:          "resolver",
-			Group:             "resolver",
-			TopicPartitions:   8,
-			ReplicationFactor: -1,
-			SessionTimeout:    10 * time.Second,
-			GroupProtocol:     stream.DefaultGroupProtocol,
-			RetryBackoffMax:   2 * time.Second,
-			Compression:       "snappy",
+			Brokers:            []string{},
+			Embedded:           EmbeddedConfig{Listen: "127.0.0.1:9092"},
+			ClientID:           "resolver",
+			Group:              "resolver",
+			TopicPartitions:    8,
+			ReplicationFactor:  -1,
+			SessionTimeout:     10 * time.Second,
+			TransactionTimeout: 10 * time.Second,
+			GroupProtocol:      stream.DefaultGroupProtocol,
+			RetryBackoffMax:    2 * time.Second,
+			Compression:        "snappy",
 		},
 		Topics: TopicsConfig{
 			Raw:         t.Raw,
@@ -411,6 +419,9 @@ func (c Config) Validate() error {
 	}
 	if k.SessionTimeout <= 0 {
 		bad("kafka.session_timeout", k.SessionTimeout, "must be positive")
+	}
+	if k.TransactionTimeout < time.Second || k.TransactionTimeout > 15*time.Minute {
+		bad("kafka.transaction_timeout", k.TransactionTimeout, "must be between 1s and 15m (Kafka's transaction.max.timeout.ms default)")
 	}
 	if _, err := stream.ParseGroupProtocol(k.GroupProtocol); err != nil || k.GroupProtocol == "" {
 		bad("kafka.group_protocol", k.GroupProtocol, "must be one of %s", strings.Join(stream.GroupProtocols, ", "))
@@ -672,14 +683,15 @@ func (c Config) ToStream() (stream.Config, error) {
 	}
 	sc := stream.Config{
 		Kafka: stream.Kafka{
-			Brokers:        append([]string(nil), c.Kafka.Brokers...),
-			ClientID:       c.Kafka.ClientID,
-			SASL:           stream.SASL{Mechanism: c.Kafka.SASL.Mechanism, User: c.Kafka.SASL.User, Password: c.Kafka.SASL.Password},
-			TLS:            tlsCfg,
-			SessionTimeout: c.Kafka.SessionTimeout,
-			RetryBackoff:   c.Kafka.RetryBackoffMax,
-			Compression:    c.Kafka.Compression,
-			GroupProtocol:  c.Kafka.GroupProtocol,
+			Brokers:            append([]string(nil), c.Kafka.Brokers...),
+			ClientID:           c.Kafka.ClientID,
+			SASL:               stream.SASL{Mechanism: c.Kafka.SASL.Mechanism, User: c.Kafka.SASL.User, Password: c.Kafka.SASL.Password},
+			TLS:                tlsCfg,
+			SessionTimeout:     c.Kafka.SessionTimeout,
+			TransactionTimeout: c.Kafka.TransactionTimeout,
+			RetryBackoff:       c.Kafka.RetryBackoffMax,
+			Compression:        c.Kafka.Compression,
+			GroupProtocol:      c.Kafka.GroupProtocol,
 		},
 		Topics:             c.streamTopics(),
 		Group:              c.Kafka.Group,

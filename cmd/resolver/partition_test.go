@@ -11,7 +11,6 @@ package main
 
 import (
 	"encoding/json"
-	"fmt"
 	"net"
 	"strconv"
 	"strings"
@@ -150,12 +149,14 @@ func transactionalProduce(i int) func(kmsg.Request) bool {
 	}
 }
 
-// cutMidBatch waits until instance i produces inside a transaction and cuts
-// the named hosts while the broker holds that produce.
-func (pc *partitionCluster) cutMidBatch(i int, hosts ...string) {
+// cutMidBatch arms a trap for instance i's next produce inside a
+// transaction, runs feed (which gives it records to work on), and cuts the
+// named hosts while the broker holds that produce. It returns when it cut.
+func (pc *partitionCluster) cutMidBatch(i int, feed func(), hosts ...string) time.Time {
 	pc.t.Helper()
 	hit, release := pc.holdAt(kmsg.Produce, transactionalProduce(i))
 	defer release()
+	feed()
 	select {
 	case <-hit:
 	case <-time.After(60 * time.Second):
@@ -164,6 +165,20 @@ func (pc *partitionCluster) cutMidBatch(i int, hosts ...string) {
 		pc.t.Fatal("test deadline")
 	}
 	pc.lab.cut(hosts...)
+	return time.Now()
+}
+
+// warmUp produces the first tenth of recs and waits until all of it is out,
+// so that the start-up rebalances are over: kgo aborts the first
+// transaction of a worker after any revocation of its partitions, even one
+// from before the transaction began, and a cut must hit a batch that
+// would otherwise commit. It returns where the rest begins.
+func (pc *partitionCluster) warmUp(col *collector, recs []gen.Record) int {
+	pc.t.Helper()
+	warm := len(recs) / 10
+	pc.produceChunk(recs, 0, warm)
+	pc.waitFor(nil, 60*time.Second, "the warm-up's outputs", func() bool { return col.count() >= warm })
+	return warm
 }
 
 // produceChunk produces recs[lo:hi].
@@ -173,13 +188,13 @@ func (pc *partitionCluster) produceChunk(recs []gen.Record, lo, hi int) {
 	pc.lab.note("produced records %d-%d", lo, hi)
 }
 
-// finish waits for every output and checks the run: every input exactly
-// once on events_person + events_dead_letter, every instance ready within
-// readiness.max_lag all along and converged on identity_log's end, the feeds
-// and the replicas' content equal to the single-instance run's, equal
-// fingerprints, and billing exactly once. It returns the instances'
-// /metrics, read before they stop.
-func (pc *partitionCluster) finish(base runResult, col *collector, recs []gen.Record, ready *readyWatch) map[int]string {
+// finishAndStop waits for every output and checks the run: every input
+// exactly once on events_person + events_dead_letter, every instance ready
+// within readiness.max_lag all along and converged on identity_log's end,
+// the feeds and the replicas' content equal to the single-instance run's,
+// equal fingerprints, and billing exactly once. check runs while the
+// instances still run, with their /metrics.
+func (pc *partitionCluster) finishAndStop(base runResult, col *collector, recs []gen.Record, ready *readyWatch, check func(metrics map[int]string)) {
 	pc.t.Helper()
 	for _, p := range pc.insts {
 		pc.waitReady(p)
@@ -194,10 +209,37 @@ func (pc *partitionCluster) finish(base runResult, col *collector, recs []gen.Re
 		require.Equal(pc.t, 200, code)
 		metrics[i] = string(body)
 	}
+	check(metrics)
 	compareFeeds(pc.t, base.feeds, pc.fold())
 	checkReplicas(pc.t, pc.stopAll(pc.insts), base)
 	pc.checkBilling(col, pc.insts)
-	return metrics
+}
+
+// groupEpoch is the consumer group's epoch: it changes with every change
+// of its members or their assignment.
+func (pc *partitionCluster) groupEpoch() int32 {
+	pc.t.Helper()
+	gs, err := kadm.NewClient(pc.client()).DescribeConsumerGroups(pc.ctx, "resolver")
+	require.NoError(pc.t, err)
+	return gs["resolver"].Epoch
+}
+
+// lostMsg starts the log line of a worker whose partitions were lost
+// (pkg/stream newSession).
+const lostMsg = "partitions lost:"
+
+// hasLogPrefix reports whether the process logged a JSON line whose msg
+// starts with prefix.
+func (p *proc) hasLogPrefix(prefix string) bool {
+	for _, l := range readLines(p.stderr.String()) {
+		var m struct {
+			Msg string `json:"msg"`
+		}
+		if json.Unmarshal([]byte(l), &m) == nil && strings.HasPrefix(m.Msg, prefix) {
+			return true
+		}
+	}
+	return false
 }
 
 // TestPartitionLongerThanSession (scenario 1): an instance is cut off in
@@ -213,21 +255,31 @@ func TestPartitionLongerThanSession(t *testing.T) {
 	ready := pc.watchReadiness()
 	pc.startAll()
 
+	warm := pc.warmUp(col, recs)
 	third := len(recs) / 3
-	pc.produceChunk(recs, 0, third)
-	pc.cutMidBatch(0, "i0")
+	cut := pc.cutMidBatch(0, func() { pc.produceChunk(recs, warm, third) }, "i0")
 	pc.produceChunk(recs, third, 2*third)
 	pc.waitStable(2) // the group has moved the zombie's partitions on
 	pc.lab.note("group stable with two instances")
 	pc.produceChunk(recs, 2*third, len(recs))
-	pc.waitFor(nil, 60*time.Second, "the two others' outputs", func() bool { return col.count() >= 2*third })
+	// The zombie's open transaction holds back the readers of every
+	// partition it wrote to until the broker aborts it: within
+	// kafka.transaction_timeout (10s; kgo's default was 40s), then the
+	// others' outputs show.
+	pc.waitFor(nil, 60*time.Second, "the two others' outputs", func() bool { return col.count() >= len(recs)-len(recs)/4 })
+	stalled := time.Since(cut)
+	pc.lab.note("three quarters of the outputs visible, %v after the cut", stalled.Round(time.Millisecond))
+	assert.Less(t, stalled, partitionSession+defaultConfig().Kafka.TransactionTimeout+8*time.Second,
+		"the outputs were held back by the zombie's open transaction for longer than kafka.transaction_timeout allows")
 	time.Sleep(partitionSession) // the zombie stays cut off for well over its session
 	pc.lab.heal("i0")
 	pc.waitStable(3)
 	pc.lab.note("group stable with three instances")
 
-	metrics := pc.finish(base, col, recs, ready)
-	pc.checkZombie(0, metrics[0], stream.ZombieGroupFenced)
+	pc.finishAndStop(base, col, recs, ready, func(metrics map[int]string) {
+		pc.checkZombie(0, stream.ZombieGroupFenced, stream.ZombieProducerFenced)
+		assert.True(t, pc.insts[0].hasLogPrefix(lostMsg), "the zombie logs that it lost its partitions")
+	})
 }
 
 // zombieLog is a zombie batch's log line (pkg/stream zombieFate).
@@ -254,16 +306,25 @@ func zombieLogs(log string) []zombieLog {
 	return out
 }
 
-// checkZombie checks that instance i logged its zombie batch with the
-// given fates (one of them), its transactional id and its producer's id and
-// epoch, and counted it in resolver_zombie_batches_total.
-func (pc *partitionCluster) checkZombie(i int, metrics string, fates ...string) {
+// checkZombie checks that instance i logged its zombie batch (waiting for
+// it: a zombie learns its fate when the broker answers it) with one of the
+// given fates, its transactional id and its producer's id and epoch, and
+// counted it in resolver_zombie_batches_total.
+func (pc *partitionCluster) checkZombie(i int, fates ...string) {
 	pc.t.Helper()
 	p := pc.insts[i]
+	deadline := time.Now().Add(30 * time.Second)
+	for len(zombieLogs(p.stderr.String())) == 0 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
 	zs := zombieLogs(p.stderr.String())
 	if !assert.NotEmpty(pc.t, zs, "%s logs its zombie batch; its log about the group and transactions:\n%s", p.name, zombieLines(p.stderr.String())) {
 		return
 	}
+	code, body, err := httpGet(pc.t, "http://"+p.adminAddr()+"/metrics", pc.adminToken)
+	require.NoError(pc.t, err)
+	require.Equal(pc.t, 200, code)
+	metrics := string(body)
 	counted := 0.0
 	for _, f := range fates {
 		counted += metricValue(metrics, `resolver_zombie_batches_total{fate="`+f+`"}`)
@@ -324,5 +385,177 @@ func metricLines(body string, prefixes ...string) string {
 	return strings.Join(out, "\n")
 }
 
-var _ = assert.Equal
-var _ = fmt.Sprintf
+
+// TestPartitionShorterThanSession (scenario 2): an instance is cut off in
+// the middle of a batch for a third of the session timeout. Its session
+// survives, so no rebalance is needed: the group keeps its members, and the
+// instance finishes and commits the batch it held.
+func TestPartitionShorterThanSession(t *testing.T) {
+	base := baseline(t)
+	pc := newPartitionCluster(t, "partition-short", 240*time.Second, 1)
+	recs := generate(clusterInput())
+	col := pc.collect()
+	ready := pc.watchReadiness()
+	pc.startAll()
+	warm := pc.warmUp(col, recs)
+	epoch := pc.groupEpoch()
+	half := len(recs) / 2
+	pc.cutMidBatch(0, func() { pc.produceChunk(recs, warm, half) }, "i0")
+	time.Sleep(partitionSession / 3)
+	pc.lab.heal("i0")
+	pc.produceChunk(recs, half, len(recs))
+
+	pc.finishAndStop(base, col, recs, ready, func(metrics map[int]string) {
+		z := pc.insts[0]
+		assert.Empty(t, zombieLogs(z.stderr.String()), "no zombie batch after a cut shorter than the session")
+		assert.False(t, z.hasLogPrefix(lostMsg), "no partitions lost after a cut shorter than the session:\n%s", zombieLines(z.stderr.String()))
+		assert.Equal(t, epoch, pc.groupEpoch(), "the group's epoch is unchanged: no rebalance")
+		assert.Positive(t, metricValue(metrics[0], `resolver_transactions_total{outcome="committed"}`), "the cut-off instance committed")
+	})
+}
+
+// TestPartitionBrokerIsolated (scenario 3): the broker is cut off from
+// every instance (and from the test's own clients) for a few seconds while
+// an instance is mid-batch, then healed. Everyone reconnects; whatever was
+// open commits or aborts as a whole.
+func TestPartitionBrokerIsolated(t *testing.T) {
+	base := baseline(t)
+	pc := newPartitionCluster(t, "partition-broker", 240*time.Second, 1)
+	recs := generate(clusterInput())
+	col := pc.collect()
+	ready := pc.watchReadiness()
+	pc.startAll()
+
+	warm := pc.warmUp(col, recs)
+	half := len(recs) / 2
+	pc.cutMidBatch(1, func() { pc.produceChunk(recs, warm, half) }, "broker")
+	time.Sleep(4 * time.Second)
+	pc.lab.heal("broker")
+	pc.produceChunk(recs, half, len(recs))
+
+	pc.finishAndStop(base, col, recs, ready, func(metrics map[int]string) {
+		for i, p := range pc.insts {
+			for _, z := range zombieLogs(p.stderr.String()) {
+				t.Logf("%s: zombie batch after the broker's isolation: fate %s, %d records of %v", p.name, z.Fate, z.Records, z.Partitions)
+			}
+			t.Logf("%s: %s", p.name, strings.ReplaceAll(metricLines(metrics[i], "resolver_transactions_total", "resolver_zombie_batches_total"), "\n", "; "))
+		}
+	})
+}
+
+// TestPartitionTwoCutOneKilled (scenario 4): two instances are cut off at
+// once, one of them mid-batch, and the third is killed with -9 while they
+// are away: for a while no instance can work. The two are healed one after
+// the other, both after their sessions have expired, so both come back as
+// zombies; then the killed one is restarted.
+func TestPartitionTwoCutOneKilled(t *testing.T) {
+	base := baseline(t)
+	pc := newPartitionCluster(t, "partition-two", 300*time.Second, 1)
+	recs := generate(clusterInput())
+	col := pc.collect()
+	ready := pc.watchReadiness()
+	pc.startAll()
+
+	warm := pc.warmUp(col, recs)
+	third := len(recs) / 3
+	pc.cutMidBatch(0, func() { pc.produceChunk(recs, warm, third) }, "i0", "i1")
+	pc.produceChunk(recs, third, 2*third)
+	time.Sleep(500 * time.Millisecond)
+	pc.insts[2].kill(t)
+	pc.lab.note("killed i2")
+	time.Sleep(partitionSession + partitionSession/2)
+	pc.lab.heal("i0")
+	pc.produceChunk(recs, 2*third, len(recs))
+	time.Sleep(partitionSession / 2)
+	pc.lab.heal("i1")
+	pc.startInstance(2, "instance-2(after kill)")
+	pc.waitReady(pc.insts[2])
+	pc.waitStable(3)
+	pc.lab.note("group stable with three instances")
+
+	pc.finishAndStop(base, col, recs, ready, func(metrics map[int]string) {
+		pc.checkZombie(0, stream.ZombieGroupFenced, stream.ZombieProducerFenced)
+		assert.True(t, pc.insts[0].hasLogPrefix(lostMsg), "i0 logs that it lost its partitions")
+		assert.True(t, pc.insts[1].hasLogPrefix(lostMsg), "i1 logs that it lost its partitions")
+		for _, z := range zombieLogs(pc.insts[1].stderr.String()) {
+			t.Logf("%s: zombie batch: fate %s, %d records of %v", pc.insts[1].name, z.Fate, z.Records, z.Partitions)
+		}
+	})
+}
+
+// TestPartitionIdentityLogLeader (scenario 5): the broker has two nodes;
+// node 1 leads every partition of identity_log and nothing else, node 0
+// everything else and every coordinator. One instance is cut off from node
+// 1 only, at a produce inside its transaction, for longer than the session
+// timeout: it keeps its group membership and its transaction (node 0), but
+// can neither log identity ops nor read the log. The batch open at the cut
+// commits (its ops were logged and applied before its first transactional
+// produce); the next waits, the instance reports not ready, and when the
+// path heals it finishes without a rebalance.
+func TestPartitionIdentityLogLeader(t *testing.T) {
+	base := baseline(t)
+	pc := newPartitionCluster(t, "partition-leader", 240*time.Second, 2)
+	pc.pinLeaders()
+	recs := generate(clusterInput())
+	col := pc.collect()
+	ready := pc.watchReadiness()
+	pc.startAll()
+	warm := pc.warmUp(col, recs)
+	epoch := pc.groupEpoch()
+	half := len(recs) / 2
+	node1 := pc.lab.addr(2)
+	hit, release := pc.holdAt(kmsg.Produce, transactionalProduce(0))
+	pc.produceChunk(recs, warm, half)
+	select {
+	case <-hit:
+	case <-time.After(60 * time.Second):
+		t.Fatal("instance 0 produced nothing inside a transaction within 60s")
+	}
+	pc.lab.cutPath("i0", node1)
+	release()
+	pc.produceChunk(recs, half, len(recs))
+	z := pc.insts[0]
+	pc.waitFor(z, 30*time.Second, "i0 not ready", func() bool {
+		code, _, err := readyz(pc.ctx, z.adminAddr(), pc.adminToken)
+		return err == nil && code == 503
+	})
+	pc.lab.note("i0 answers /readyz 503")
+	time.Sleep(partitionSession + partitionSession/2)
+	pc.lab.healPath("i0", node1)
+
+	pc.finishAndStop(base, col, recs, ready, func(metrics map[int]string) {
+		assert.Empty(t, zombieLogs(z.stderr.String()), "a member cut off from identity_log's leader only is no zombie")
+		assert.False(t, z.hasLogPrefix(lostMsg), "no partitions lost:\n%s", zombieLines(z.stderr.String()))
+		assert.Equal(t, epoch, pc.groupEpoch(), "the group's epoch is unchanged: no rebalance")
+	})
+}
+
+// pinLeaders moves every partition of identity_log to node 1 and every
+// other partition to node 0, and rehashes the coordinators until node 0
+// coordinates the group and every instance's transactional id.
+func (pc *partitionCluster) pinLeaders() {
+	pc.t.Helper()
+	kf := pc.broker.Kfake()
+	for _, topic := range defaultConfig().streamTopics().All() {
+		node := int32(0)
+		if topic == "identity_log" {
+			node = 1
+		}
+		for part := range int32(8) {
+			require.NoError(pc.t, kf.MoveTopicPartition(topic, part, node), "move %s/%d", topic, part)
+		}
+	}
+	keys := []string{"resolver", txnID(0), txnID(1), txnID(2)}
+	for try := 0; ; try++ {
+		all0 := true
+		for _, k := range keys {
+			all0 = all0 && kf.CoordinatorFor(k) == 0
+		}
+		if all0 {
+			pc.t.Logf("coordinators on node 0 after %d rehashes", try)
+			return
+		}
+		require.Less(pc.t, try, 1000, "coordinators never all on node 0")
+		kf.RehashCoordinators()
+	}
+}

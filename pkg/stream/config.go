@@ -57,6 +57,11 @@ type Kafka struct {
 	TLS      *tls.Config // nil: plaintext
 	// SessionTimeout of the consumer group; kfake's minimum is 6s. Default 10s.
 	SessionTimeout time.Duration
+	// TransactionTimeout is how long the broker lets a batch transaction
+	// stay open before it aborts it and fences its producer: the longest a
+	// zombie's open transaction holds back read_committed readers of the
+	// outputs. Default 10s.
+	TransactionTimeout time.Duration
 	// RetryBackoff caps the backoff between retries when the broker is
 	// unreachable. Default 2s.
 	RetryBackoff time.Duration
@@ -143,6 +148,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.Kafka.SessionTimeout == 0 {
 		c.Kafka.SessionTimeout = 10 * time.Second
+	}
+	if c.Kafka.TransactionTimeout == 0 {
+		c.Kafka.TransactionTimeout = 10 * time.Second
 	}
 	if c.Kafka.RetryBackoff == 0 {
 		c.Kafka.RetryBackoff = 2 * time.Second

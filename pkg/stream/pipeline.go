@@ -322,10 +322,12 @@ type worker struct {
 	// transactional producer (packProducer): from its initialisation, then
 	// from each batch's acknowledged records. Zombie logs name it.
 	producer atomic.Int64
-	// revoked and lost are set by the session's callbacks while a batch is
-	// open, and cleared when the next begins: the group took partitions
-	// from this member in a rebalance (revoked), or because it was no
-	// longer a member (lost: its session expired or its epoch was fenced).
+	// revoked and lost are set by the session's callbacks and cleared when
+	// a batch's transaction ends, as kgo's session keeps them: the group
+	// took partitions from this member in a rebalance (revoked), or
+	// because it was no longer a member (lost: its session expired or its
+	// epoch was fenced). kgo aborts the next transaction after either,
+	// even one that began after it.
 	revoked, lost atomic.Bool
 	// rep is the report of the batch in hand, reused batch after batch
 	// (its slices too); only set up with an Observer.
@@ -368,8 +370,6 @@ func (p *Pipeline) work(ctx context.Context, w *worker, ops *kgo.Client, applier
 // transaction.
 func (p *Pipeline) transact(ctx context.Context, w *worker, ops *kgo.Client, applier *Applier, fs kgo.Fetches, polled time.Time) error {
 	sess := w.sess
-	w.revoked.Store(false)
-	w.lost.Store(false)
 	if err := sess.Begin(); err != nil {
 		return fmt.Errorf("stream: begin transaction: %w", err)
 	}
@@ -420,6 +420,8 @@ func (p *Pipeline) transact(ctx context.Context, w *worker, ops *kgo.Client, app
 		w.producer.Store(v)
 	}
 	fate := p.zombieFate(ctx, w, fs, try, committed, err, endErr)
+	w.revoked.Store(false) // as kgo forgets them when End returns
+	w.lost.Store(false)
 	if out.rep != nil {
 		out.rep.Zombie = fate
 		p.report(out, fs.NumRecords(), committed && endErr == nil, polled, ending)

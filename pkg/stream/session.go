@@ -104,6 +104,9 @@ func (p *Pipeline) newSession(w *worker) (*kgo.GroupTransactSession, error) {
 		kgo.ConsumerGroup(p.cfg.Group),
 		kgo.ConsumeTopics(p.cfg.Topics.Raw),
 		kgo.TransactionalID(txnID),
+		// kgo's default is 40s: a zombie's open transaction would hold
+		// back the outputs' readers that long (TestPartitionLongerThanSession).
+		kgo.TransactionTimeout(p.cfg.Kafka.TransactionTimeout),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.RequireStableFetchOffsets(),
 		kgo.FetchMaxWait(defaultFetchMaxWait),
@@ -188,9 +191,12 @@ func (p *Pipeline) zombieFate(ctx context.Context, w *worker, fs kgo.Fetches, tr
 		msg = "zombie batch: the broker fenced this worker's transactional producer (it knows a newer epoch: the transaction outlived its timeout, or a newer incarnation of the transactional id began); the transaction is aborted and the records are processed again, by a new session or by the partitions' new owners"
 		p.stats.Fenced.Add(1)
 	case try == kgo.TryCommit && endErr == nil && !committed:
-		if w.revoked.Load() && !w.lost.Load() {
-			p.log.Info("transaction aborted: its partitions were revoked in a rebalance; their new owners process the records again",
-				zap.String("transactional_id", w.txnID), zap.Int("records", fs.NumRecords()))
+		if !w.lost.Load() && !p.awaitLost(ctx, w) {
+			// kgo aborts the first transaction after any revocation,
+			// even of no partition, even one before the transaction
+			// began; or the broker did not confirm the offsets.
+			p.log.Info("transaction aborted by the group session (a rebalance revoked partitions, or the offsets' commit was not confirmed); the records are processed again",
+				zap.String("transactional_id", w.txnID), zap.Bool("revoked", w.revoked.Load()), zap.Int("records", fs.NumRecords()))
 			return ""
 		}
 		fate = ZombieGroupFenced
@@ -211,6 +217,23 @@ func (p *Pipeline) zombieFate(ctx context.Context, w *worker, fs kgo.Fetches, tr
 	}
 	p.log.Warn(msg, fields...)
 	return fate
+}
+
+// awaitLost waits a little for the session to learn that it lost its
+// partitions, after a commit the group session refused without saying why:
+// a member whose session expired may be refused its offsets (its member is
+// unknown) before its next heartbeat reports the loss. It waits two
+// heartbeat intervals of the embedded broker's (a tenth of the session
+// timeout each), at most 2s.
+func (p *Pipeline) awaitLost(ctx context.Context, w *worker) bool {
+	deadline := time.Now().Add(min(p.cfg.Kafka.SessionTimeout/5, 2*time.Second))
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		if w.lost.Load() {
+			return true
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return w.lost.Load()
 }
 
 // fetchedPartitions are the partitions of a poll and the offsets it
