@@ -25,7 +25,7 @@ func (c *cli) billingCmd() *cobra.Command {
 		Use:   "billing",
 		Short: "Billing reports and cost simulations under billing.tiers",
 		Long: `billing prices monthly event counts with the graduated tiers of
-billing.tiers (SEMANTICS.md §7; every key is in configs/resolver.yaml):
+billing.tiers (docs/SEMANTICS.md §7; every key is in configs/resolver.yaml):
 
   report    the bill of each team and month, from the billing view of a
             stopped instance's state.dir

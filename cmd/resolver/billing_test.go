@@ -42,7 +42,7 @@ func run(t *testing.T, args ...string) (int, string, string) {
 	return code, stdout.String(), stderr.String()
 }
 
-// TestDefaultTiers: the shipped billing.tiers are SEMANTICS.md §7's.
+// TestDefaultTiers: the shipped billing.tiers are docs/SEMANTICS.md §7's.
 func TestDefaultTiers(t *testing.T) {
 	p, err := defaultConfig().Pricing()
 	require.NoError(t, err)
@@ -272,7 +272,7 @@ func TestBillingReportErrors(t *testing.T) {
 	})
 }
 
-// TestBillingSimulate: SEMANTICS.md §7's check, 10,000,000 anonymous
+// TestBillingSimulate: docs/SEMANTICS.md §7's check, 10,000,000 anonymous
 // events cost $324.40, in both formats.
 func TestBillingSimulate(t *testing.T) {
 	code, stdout, stderr := run(t, "billing", "simulate", "--events", "10000000", "--identified-share", "0")

@@ -121,7 +121,7 @@ type TLSConfig struct {
 	InsecureSkipVerify bool   `mapstructure:"insecure_skip_verify"`
 }
 
-// TopicsConfig are the topic names (DESIGN.md, Topics).
+// TopicsConfig are the topic names (docs/DESIGN.md, Topics).
 type TopicsConfig struct {
 	Raw         string `mapstructure:"raw"`
 	Person      string `mapstructure:"person"`
@@ -162,14 +162,14 @@ type IdentityConfig struct {
 	// MaxMergeMove bounds the distinct_ids one merge relabels. Default 10000.
 	MaxMergeMove int `mapstructure:"max_merge_move"`
 	// MaxPersonPropertiesBytes bounds a person's properties as JSON, in
-	// bytes (SEMANTICS.md §5, "Size cap"): a $set/$set_once key, or a key
+	// bytes (docs/SEMANTICS.md §5, "Size cap"): a $set/$set_once key, or a key
 	// of an absorbed person, that would pass it is not written, with a
 	// person_properties_size_violation warning. Default 524288 (512 KiB).
 	// Every instance must use the same value: it decides identity state.
 	MaxPersonPropertiesBytes int `mapstructure:"max_person_properties_bytes"`
 }
 
-// TeamsConfig is the optional trusted team map (SEMANTICS.md §1).
+// TeamsConfig is the optional trusted team map (docs/SEMANTICS.md §1).
 type TeamsConfig struct {
 	// File is a YAML or JSON file the operator owns mapping token → team
 	// id (a string or a decimal integer), read at start and again on
@@ -193,7 +193,7 @@ type OutputConfig struct {
 	// MaxRecordBytes is the most bytes (key, value and headers) of any
 	// record the resolver produces: a stamped event or identity op over it
 	// sends its input record to the dead letters as output_too_large, and a
-	// dead letter over it is cut (SEMANTICS.md §6). Keep it under the output
+	// dead letter over it is cut (docs/SEMANTICS.md §6). Keep it under the output
 	// topics' max.message.bytes. Default 1,000,000.
 	MaxRecordBytes int `mapstructure:"max_record_bytes"`
 }
@@ -211,7 +211,7 @@ type StreamConfig struct {
 	ShutdownTimeout time.Duration `mapstructure:"shutdown_timeout"`
 }
 
-// BillingConfig configures metering and pricing (SEMANTICS.md §7).
+// BillingConfig configures metering and pricing (docs/SEMANTICS.md §7).
 type BillingConfig struct {
 	// ExcludedEvents are event names that are never billed.
 	ExcludedEvents []string `mapstructure:"excluded_events"`
@@ -220,7 +220,7 @@ type BillingConfig struct {
 	// (monthly events per team and class, inclusive), the last open-ended
 	// (up_to 0 or absent), each with a unit_price in USD per event as a
 	// decimal string. A class set in a config file replaces that class's
-	// default list. Default: billing.DefaultPricing (SEMANTICS.md §7).
+	// default list. Default: billing.DefaultPricing (docs/SEMANTICS.md §7).
 	// Reports and simulations price with it; metering does not need it.
 	Tiers billing.TierFile `mapstructure:"tiers"`
 }
@@ -317,7 +317,7 @@ func defaultConfig() Config {
 			ShutdownTimeout:    30 * time.Second,
 		},
 		Billing: BillingConfig{
-			// SEMANTICS.md §7.
+			// docs/SEMANTICS.md §7.
 			ExcludedEvents: []string{
 				"$feature_flag_called",
 				"$experiment_exposure",

@@ -173,7 +173,7 @@ func runDemo(ctx context.Context, cfg Config, log *zap.Logger, out io.Writer) er
 	deadline := time.Now().Add(60 * time.Second)
 	for i, v := range story {
 		// Written when it happened, as capture would: the record's
-		// timestamp bills it (SEMANTICS.md §7).
+		// timestamp bills it (docs/SEMANTICS.md §7).
 		if err := cl.ProduceSync(ctx, &kgo.Record{Key: demoKey(v), Value: []byte(v), Timestamp: demoWritten(v)}).FirstErr(); err != nil {
 			return fmt.Errorf("demo: produce: %w", err)
 		}

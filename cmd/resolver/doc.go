@@ -1,5 +1,5 @@
 // Command resolver is the streaming person-resolution pipeline of
-// DESIGN.md: it reads raw capture events from Kafka, resolves each event's
+// docs/DESIGN.md: it reads raw capture events from Kafka, resolves each event's
 // person in a local, replicated identity graph, and writes the stamped
 // events, the person and distinct-id tables, ingestion warnings and billing
 // deltas, exactly once.

@@ -16,7 +16,7 @@ import (
 	"github.com/resolver-dev/resolver/pkg/unionfind"
 )
 
-// specNamespace is the namespace of implicit person ids in SEMANTICS.md §3.
+// specNamespace is the namespace of implicit person ids in docs/SEMANTICS.md §3.
 var specNamespace = uuid.MustParse("932979b4-65c3-4424-8467-0b66ec27bc22")
 
 // specPersonID is UUIDv5(namespace, "<team>:<distinct_id>"), computed here

@@ -22,7 +22,7 @@ version, every distinct_id of the person with the version of its distinct-id
 row, and its properties with the time of the event that set each one.
 
 A distinct_id that no stored person claims belongs to its implicit person
-(SEMANTICS.md §3), which has no stored state; lookup says so.
+(docs/SEMANTICS.md §3), which has no stored state; lookup says so.
 
 --team is the team as the resolver names it: the team_id ("2") or, for
 events without one, the token ("phc_abc"). The JSON output is the one the

@@ -20,7 +20,7 @@ import (
 	"github.com/resolver-dev/resolver/pkg/event"
 )
 
-// The trusted team map of teams.file (SEMANTICS.md §1): read at start by
+// The trusted team map of teams.file (docs/SEMANTICS.md §1): read at start by
 // ToStream, and again on SIGHUP by watchTeams while `resolver run` runs.
 
 // load reads teams.file into a new event.TeamMap; nil when no file is set.

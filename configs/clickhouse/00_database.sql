@@ -18,7 +18,7 @@
 --   06_events_with_current_person.sql   the view to query after merges
 --
 -- Each topic is read by a Kafka-engine table (kafka_<topic>) whose columns
--- are the JSON fields of the topic's records (SEMANTICS.md §6, the structs
+-- are the JSON fields of the topic's records (docs/SEMANTICS.md §6, the structs
 -- in pkg/stream/feed.go and the stamped event of pkg/event), and a
 -- materialized view copies what it reads into the storage table. The
 -- resolver writes these topics in Kafka transactions; librdkafka, which the

@@ -1,5 +1,5 @@
 -- resolver_implicit_person_id(team, distinct_id): the id of the implicit
--- person of a distinct_id that no person claims (SEMANTICS.md §3),
+-- person of a distinct_id that no person claims (docs/SEMANTICS.md §3),
 --
 --   UUIDv5(namespace 932979b4-65c3-4424-8467-0b66ec27bc22, "<team>:<distinct_id>")
 --

@@ -1,5 +1,5 @@
 -- events: every person-stamped event from the topic events_person
--- (SEMANTICS.md §6; pkg/event AppendStamped writes it).
+-- (docs/SEMANTICS.md §6; pkg/event AppendStamped writes it).
 --
 -- person_id, person_created_at and person_properties are the person as
 -- stamped when the event was processed. A later merge can move the event's

@@ -1,4 +1,4 @@
--- persons: person rows from the topic persons (SEMANTICS.md §6;
+-- persons: person rows from the topic persons (docs/SEMANTICS.md §6;
 -- stream.PersonRow). Every change to a person is a new row with a higher
 -- version; ReplacingMergeTree(version) keeps, per (team, id), the row with
 -- the highest version once parts merge. Until then several versions may be

@@ -1,5 +1,5 @@
 -- person_distinct_ids: which person each distinct_id belongs to, from the
--- topic person_distinct_ids (SEMANTICS.md §6; stream.DistinctIDRow).
+-- topic person_distinct_ids (docs/SEMANTICS.md §6; stream.DistinctIDRow).
 -- ReplacingMergeTree(version) keeps, per (team, distinct_id), the row with
 -- the highest version once parts merge; read with FINAL or argMax.
 --

@@ -30,7 +30,7 @@
 //
 // A distinct_id that no identity event has claimed has no stored person: its
 // events are stamped with its implicit person, whose id is derived from the
-// team and the id (SEMANTICS.md §3), and which has no properties, creation
+// team and the id (docs/SEMANTICS.md §3), and which has no properties, creation
 // time or version to show. /v1/persons answers such an id with 404 — "no
 // stored person" — and puts the implicit person id in the error body
 // ("person_id", with "implicit": true), so a caller can still match it

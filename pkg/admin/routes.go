@@ -16,13 +16,13 @@ import (
 )
 
 // maxDistinctIDBytes bounds the distinct_id of a lookup. Stored ids are at
-// most 200 characters (the decoder cuts longer ones, SEMANTICS.md §1), at
+// most 200 characters (the decoder cuts longer ones, docs/SEMANTICS.md §1), at
 // most 800 bytes of UTF-8, so this only keeps absurd requests away from the
 // store.
 const maxDistinctIDBytes = 1024
 
 // maxTeamBytes bounds the team of a lookup or report: a longer team is
-// dead-lettered as invalid_team (SEMANTICS.md §1), so none is stored.
+// dead-lettered as invalid_team (docs/SEMANTICS.md §1), so none is stored.
 const maxTeamBytes = 200
 
 func (s *Server) routes() http.Handler {
@@ -167,7 +167,7 @@ type notStored struct {
 	Error      string `json:"error"`
 	Team       string `json:"team"`
 	DistinctID string `json:"distinct_id"`
-	PersonID   string `json:"person_id"` // the implicit person (SEMANTICS.md §3)
+	PersonID   string `json:"person_id"` // the implicit person (docs/SEMANTICS.md §3)
 	Implicit   bool   `json:"implicit"`
 }
 

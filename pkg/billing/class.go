@@ -6,7 +6,7 @@ import (
 	"strconv"
 )
 
-// Class is the billing class of a person-stamped event (SEMANTICS.md §7).
+// Class is the billing class of a person-stamped event (docs/SEMANTICS.md §7).
 //
 // The zero value is Excluded, so a Class that was never set bills nothing.
 // The numeric values are part of the sort order of deltas and reports

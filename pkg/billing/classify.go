@@ -2,7 +2,7 @@ package billing
 
 import "slices"
 
-// Person modes of a stamped event (SEMANTICS.md §6), the input of Classify.
+// Person modes of a stamped event (docs/SEMANTICS.md §6), the input of Classify.
 const (
 	PersonModeFull         = "full"
 	PersonModePropertyless = "propertyless"
@@ -10,7 +10,7 @@ const (
 )
 
 // DefaultExcludedEvents returns the event names that are never billed
-// (SEMANTICS.md §7): $feature_flag_called, $experiment_exposure,
+// (docs/SEMANTICS.md §7): $feature_flag_called, $experiment_exposure,
 // "survey sent", "survey shown", "survey dismissed" and $exception. The
 // slice is new on every call.
 func DefaultExcludedEvents() []string {
@@ -53,7 +53,7 @@ func NewClassifier(excluded []string) *Classifier {
 //
 // The resolver only ever stamps those three modes. Any other personMode
 // (including "") is classified Identified: full person processing is the
-// default (SEMANTICS.md §2), so an unexpected mode is billed as the default
+// default (docs/SEMANTICS.md §2), so an unexpected mode is billed as the default
 // rather than silently discounted.
 //
 // A nil *Classifier excludes nothing.

@@ -51,7 +51,7 @@ func (d Delta) Key() Key { return Key{Team: d.Team, Month: d.Month, Class: d.Cla
 // like input before they reach a key or a total.
 const (
 	// MaxTeamBytes is the longest team of a delta: the bound of a team
-	// everywhere (SEMANTICS.md §1, invalid_team), since the team is part
+	// everywhere (docs/SEMANTICS.md §1, invalid_team), since the team is part
 	// of a key.
 	MaxTeamBytes = 200
 
@@ -63,7 +63,7 @@ const (
 	MaxDeltaCount = 1_000_000_000
 
 	// MinMonth and MaxMonth bound the month of a delta: every month a
-	// Kafka record timestamp (milliseconds since 1970, SEMANTICS.md §7)
+	// Kafka record timestamp (milliseconds since 1970, docs/SEMANTICS.md §7)
 	// can fall in up to year 9999. Months compare as strings.
 	MinMonth = "1970-01"
 	MaxMonth = "9999-12"

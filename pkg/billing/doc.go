@@ -1,5 +1,5 @@
 // Package billing counts person-stamped events per team, calendar month and
-// billing class, and prices them with graduated tiers (SEMANTICS.md §7). It
+// billing class, and prices them with graduated tiers (docs/SEMANTICS.md §7). It
 // is plain Go: no Kafka, Badger or config library. The pipeline meters
 // events and produces the deltas, a view folds them into totals, and the CLI
 // and admin endpoint render reports; all of that lives elsewhere and calls

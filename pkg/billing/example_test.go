@@ -8,7 +8,7 @@ import (
 	"github.com/resolver-dev/resolver/pkg/billing"
 )
 
-// The check of SEMANTICS.md §7: 10,000,000 anonymous events in a month.
+// The check of docs/SEMANTICS.md §7: 10,000,000 anonymous events in a month.
 func ExamplePricing_Cost() {
 	c := billing.DefaultPricing().Cost(billing.Anonymous, 10_000_000)
 	for _, t := range c.Tiers {

@@ -12,7 +12,7 @@ import (
 // may be shared between goroutines.
 type Pricing map[Class]Tiers
 
-// DefaultPricing returns the default tiers of SEMANTICS.md §7 (USD per event,
+// DefaultPricing returns the default tiers of docs/SEMANTICS.md §7 (USD per event,
 // each tier at its own rate), as a new map on every call:
 //
 //	monthly events   identified   anonymous

@@ -52,7 +52,7 @@ func TestCostDefaultTiers(t *testing.T) {
 		n     int64
 		want  string
 	}{
-		// SEMANTICS §7's check: 1M×0 + 1M×0.00005 + 8M×0.0000343.
+		// docs/SEMANTICS.md §7's check: 1M×0 + 1M×0.00005 + 8M×0.0000343.
 		{"semantics check", Anonymous, 10_000_000, "324.40"},
 
 		{"anonymous none", Anonymous, 0, "0"},

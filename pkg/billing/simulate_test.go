@@ -48,7 +48,7 @@ func TestSimulate(t *testing.T) {
 
 // Each class climbs its own tiers from zero, so at high volume a mix of
 // classes can cost more than the same traffic all identified: the saving is
-// negative. This pins that consequence of per-class tiers (SEMANTICS §7).
+// negative. This pins that consequence of per-class tiers (docs/SEMANTICS.md §7).
 func TestSimulateSplitCanCostMore(t *testing.T) {
 	s, err := Simulate(DefaultPricing(), 300_000_000, 0.25)
 	require.NoError(t, err)

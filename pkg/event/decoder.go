@@ -39,7 +39,7 @@ type Options struct {
 	// outlive the events, as franz-go's records do. Default false: Decode
 	// copies value once and retains nothing of it.
 	NoCopy bool
-	// Teams is the trusted team map (config teams.file, SEMANTICS.md §1):
+	// Teams is the trusted team map (config teams.file, docs/SEMANTICS.md §1):
 	// a decoded team is resolved through it, and a team it does not know
 	// is rejected with unknown_team. The Decoder reads the map on every
 	// Decode, so a TeamMap.Replace (a reload) takes effect at once.

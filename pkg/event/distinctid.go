@@ -9,7 +9,7 @@ import (
 // (Unicode code points, i.e. Go runes — not bytes, not UTF-16 units).
 const MaxDistinctIDRunes = 200
 
-// distinctIDOf applies the distinct_id rule of SEMANTICS.md §1.
+// distinctIDOf applies the distinct_id rule of docs/SEMANTICS.md §1.
 //
 // The first of distinct_id, $distinct_id, properties.distinct_id that is
 // present and not null is the candidate; an unusable candidate is rejected,

@@ -1,4 +1,4 @@
-// Package event decodes and normalises capture events (SEMANTICS.md §1–2),
+// Package event decodes and normalises capture events (docs/SEMANTICS.md §1–2),
 // classifies them for the identity graph (§4), and encodes the
 // person-stamped event the resolver emits (§6).
 //
@@ -28,10 +28,10 @@
 //     with its merge key → identity_event_without_person_processing
 //  9. $set / $set_once merging and $unset (never fails)
 //
-// This is the order of the table in SEMANTICS.md §1, with its last two rows
+// This is the order of the table in docs/SEMANTICS.md §1, with its last two rows
 // (size, JSON) first because nothing else can be read before them.
 //
-// # Choices where SEMANTICS.md is silent
+// # Choices where the spec was silent (listed in docs/SEMANTICS.md §1 too)
 //
 // Envelopes. A record is an envelope when its top-level "data" is a JSON
 // string; the event is that string parsed. Every envelope member that is

@@ -38,7 +38,7 @@ type Event struct {
 	// Timestamp is in UTC, after clock-skew correction and future clamping.
 	Timestamp time.Time
 	// Kind is Identify, Alias or MergeDangerously only when the merge key is
-	// present (SEMANTICS.md §4); otherwise Ordinary.
+	// present (docs/SEMANTICS.md §4); otherwise Ordinary.
 	Kind Kind
 	// Mode is Personless only when properties.$process_person_profile is
 	// JSON false.

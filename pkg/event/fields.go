@@ -217,7 +217,7 @@ func (f *fields) isEnvelope() bool { return f.data.isString() }
 
 // overlay lays the envelope env over the event f parsed from env's data:
 // every member the envelope sets to something other than null wins
-// (SEMANTICS.md §1 names uuid, distinct_id and token; the same rule serves
+// (docs/SEMANTICS.md §1 names uuid, distinct_id and token; the same rule serves
 // ip, now, sent_at and anything else an envelope carries).
 func (f *fields) overlay(env *fields) {
 	over := func(dst *val, src val) {

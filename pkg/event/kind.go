@@ -1,6 +1,6 @@
 package event
 
-// Kind says what an event asks of the identity graph (SEMANTICS.md §4).
+// Kind says what an event asks of the identity graph (docs/SEMANTICS.md §4).
 type Kind uint8
 
 const (
@@ -31,7 +31,7 @@ func (k Kind) String() string {
 	}
 }
 
-// Mode is the event's person-processing mode (SEMANTICS.md §2).
+// Mode is the event's person-processing mode (docs/SEMANTICS.md §2).
 type Mode uint8
 
 const (

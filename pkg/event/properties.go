@@ -177,7 +177,7 @@ func (e *Event) put(i int, raw json.RawMessage) {
 	e.Properties[key] = raw
 }
 
-// modeOf applies SEMANTICS.md §2: only JSON false turns person processing
+// modeOf applies docs/SEMANTICS.md §2: only JSON false turns person processing
 // off; absent or true is full; anything else is full with a warning.
 func modeOf(v val) (Mode, *Warning) {
 	switch {
@@ -197,7 +197,7 @@ func isPersonKey(key string) bool {
 	return key == "$set" || key == "$set_once" || key == "$unset"
 }
 
-// classify applies the table of SEMANTICS.md §4.
+// classify applies the table of docs/SEMANTICS.md §4.
 func classify(name string, sp *special) (Kind, string) {
 	switch name {
 	case "$identify":

@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// Stamp is what the resolver adds to an event (SEMANTICS.md §6).
+// Stamp is what the resolver adds to an event (docs/SEMANTICS.md §6).
 type Stamp struct {
 	// PersonID is the person's uuid, as a string.
 	PersonID string
@@ -21,7 +21,7 @@ type Stamp struct {
 	BillingClass string
 }
 
-// AppendStamped appends the person-stamped event (SEMANTICS.md §6) to dst
+// AppendStamped appends the person-stamped event (docs/SEMANTICS.md §6) to dst
 // and returns the extended buffer. It writes, in this order:
 //
 //	uuid, event, distinct_id, team, timestamp, properties,

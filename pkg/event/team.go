@@ -3,12 +3,12 @@ package event
 import "strings"
 
 // MaxTeamBytes is the longest team accepted, in bytes. A team is part of
-// every identity key, so it is bounded like one (SEMANTICS.md §1,
+// every identity key, so it is bounded like one (docs/SEMANTICS.md §1,
 // invalid_team). unionfind.MaxTeamBytes is the same bound, applied again to
 // every op before it touches the store.
 const MaxTeamBytes = 200
 
-// teamOf applies the team rule of SEMANTICS.md §1.
+// teamOf applies the team rule of docs/SEMANTICS.md §1.
 //
 // In a capture envelope the team is the envelope's own token and nothing
 // else: capture authenticated it, while data is text the client wrote, so

@@ -37,7 +37,7 @@ func allDecoders(o Options) map[string]*Decoder {
 // data.team_id beat the envelope's token, so an envelope with token
 // phc_attacker merged into team phc_victim's person and its stamped event
 // carried the victim's properties. The team of an envelope is its own token
-// (SEMANTICS.md §1, changed 2026-12-04); nothing in data can change it.
+// (docs/SEMANTICS.md §1, changed 2026-12-04); nothing in data can change it.
 func TestEnvelopeTeamAuthority(t *testing.T) {
 	claims := map[string]string{
 		"data.team_id":            `"team_id":"phc_victim"`,

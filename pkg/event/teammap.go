@@ -9,7 +9,7 @@ import (
 	"unicode/utf8"
 )
 
-// Bounds of a team map (SEMANTICS.md §1, config teams.file). The file is
+// Bounds of a team map (docs/SEMANTICS.md §1, config teams.file). The file is
 // read whole into memory and every entry is kept in two Go maps, so both are
 // bounded: 1M entries take roughly 150 MB with tokens and team ids of
 // typical length.
@@ -25,7 +25,7 @@ const (
 // TeamMap.Replace: the entries were not accepted.
 var ErrInvalidTeamMap = errors.New("event: invalid team map")
 
-// TeamMap is the optional trusted map of SEMANTICS.md §1: token → team id,
+// TeamMap is the optional trusted map of docs/SEMANTICS.md §1: token → team id,
 // from a file the operator owns. Given to a Decoder (Options.Teams), it
 // turns a token in the map into its team id, keeps a team that is one of
 // the map's team ids, and rejects anything else as unknown_team.

@@ -17,7 +17,7 @@ var (
 	maxTime = time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC)
 )
 
-// timestampOf applies the timestamp rule of SEMANTICS.md §1:
+// timestampOf applies the timestamp rule of docs/SEMANTICS.md §1:
 //
 //  1. timestamp, if it is an RFC 3339 string: corrected for clock skew to
 //     now + (timestamp − sent_at) when both now and sent_at are usable,

@@ -24,7 +24,7 @@ func DeriveUUID(src Source) uuid.UUID {
 	return uuid.NewSHA1(EventNamespace, name)
 }
 
-// uuidOf applies the uuid rule of SEMANTICS.md §1. Absent or null: derived.
+// uuidOf applies the uuid rule of docs/SEMANTICS.md §1. Absent or null: derived.
 // Otherwise it must be a string that uuid.Parse accepts (the canonical
 // 8-4-4-4-12 form, also with braces, a "urn:uuid:" prefix or as 32 hex
 // digits; any case); it goes out in canonical lower-case form.

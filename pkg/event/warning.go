@@ -7,7 +7,7 @@ type Warning struct {
 	Details string
 }
 
-// Warning types Decode raises (SEMANTICS.md §1–2).
+// Warning types Decode raises (docs/SEMANTICS.md §1–2).
 const (
 	// WarnDistinctIDTruncated: the distinct_id was over MaxDistinctIDRunes
 	// characters and was cut.

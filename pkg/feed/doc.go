@@ -2,7 +2,7 @@
 // writes: the person rows (topic persons), the distinct-id rows
 // (person_distinct_ids) and the ingestion warnings (ingestion_warnings), as
 // JSON whose field names are the warehouse tables' column names
-// (SEMANTICS.md §6; configs/clickhouse).
+// (docs/SEMANTICS.md §6; configs/clickhouse).
 //
 // It is its own package because two sides share it: package stream writes
 // these rows, and package warehouse (the Go model of the ClickHouse tables)

@@ -14,7 +14,7 @@ const TimeFormat = "2006-01-02T15:04:05.000Z07:00"
 // FormatMillis writes Unix milliseconds in TimeFormat.
 func FormatMillis(ms int64) string { return time.UnixMilli(ms).UTC().Format(TimeFormat) }
 
-// PersonRow is the value of a persons record (SEMANTICS.md §6): a
+// PersonRow is the value of a persons record (docs/SEMANTICS.md §6): a
 // ClickHouse ReplacingMergeTree keeps the highest version per (team, id).
 type PersonRow struct {
 	Team         string          `json:"team"`

@@ -152,7 +152,7 @@ func DefaultConfig() Config {
 // TeamToken returns the token team i (1-based) sends: "phc_team<i>".
 func TeamToken(i int) string { return "phc_team" + itoa(i) }
 
-// TeamName returns team i as the resolver names it (SEMANTICS.md §1):
+// TeamName returns team i as the resolver names it (docs/SEMANTICS.md §1):
 // "<i>" for the even-numbered teams, which send team_id, else the token.
 func TeamName(i int) string {
 	if usesTeamID(i) {

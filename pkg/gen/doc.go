@@ -12,8 +12,8 @@
 // a second device that later identifies into the same id, and some get a CRM
 // id attached by a server-side $create_alias. Rarely a second person logs in
 // on a device someone else already identified (a merge the resolver refuses,
-// SEMANTICS.md §4). Anonymous browsing is partly personless
-// ($process_person_profile=false, SEMANTICS.md §2). A small share of records
+// docs/SEMANTICS.md §4). Anonymous browsing is partly personless
+// ($process_person_profile=false, docs/SEMANTICS.md §2). A small share of records
 // carries an illegal distinct_id ("null", "undefined", …) and a small share is
 // malformed in exactly one way, so that its dead-letter reason is certain.
 //

@@ -125,7 +125,7 @@ func (g *Generator) step(u *user) *ev {
 	switch e.defect {
 	case defNone:
 		// Teams that send team_id never use the envelope shape: an
-		// envelope's team is its token alone (SEMANTICS.md §1), so their
+		// envelope's team is its token alone (docs/SEMANTICS.md §1), so their
 		// envelopes would belong to another team than their other events.
 		// The chance is drawn anyway, so the stream is otherwise unchanged.
 		e.env = u.r.chance(c.EnvelopeShare) && !usesTeamID(u.team)

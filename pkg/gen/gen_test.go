@@ -92,7 +92,7 @@ func TestTotal(t *testing.T) {
 	}
 }
 
-// ref is what the normalisation of SEMANTICS.md §1 takes from a record,
+// ref is what the normalisation of docs/SEMANTICS.md §1 takes from a record,
 // reimplemented here with encoding/json.
 type ref struct {
 	team, did, uuid, event string
@@ -125,7 +125,7 @@ func idString(v any) (string, bool) {
 	return "", false
 }
 
-// normalise applies SEMANTICS.md §1 to a value: the fields, or the reason
+// normalise applies docs/SEMANTICS.md §1 to a value: the fields, or the reason
 // the record is dead-lettered.
 func normalise(value []byte) (ref, string) {
 	var r ref

@@ -24,7 +24,7 @@ var Kinds = []string{
 	KindIdentify, KindSharedDevice, KindAlias, KindIllegalID, KindMalformed,
 }
 
-// Dead-letter reasons of malformed records (SEMANTICS.md §1), the values of
+// Dead-letter reasons of malformed records (docs/SEMANTICS.md §1), the values of
 // Record.Reason.
 const (
 	ReasonInvalidJSON       = "invalid_json"
@@ -83,7 +83,7 @@ type Summary struct {
 	// The rest count only records that are not dead letters.
 	Personless int            // with $process_person_profile=false
 	Envelopes  int            // in the envelope shape
-	Excluded   int            // whose event billing excludes by default (SEMANTICS.md §7)
+	Excluded   int            // whose event billing excludes by default (docs/SEMANTICS.md §7)
 	ByTeam     map[string]int // by team as the resolver names it
 }
 
@@ -120,7 +120,7 @@ func Summarize(recs []Record) Summary {
 	return s
 }
 
-// excludedEvents are the events billing excludes by default (SEMANTICS.md §7).
+// excludedEvents are the events billing excludes by default (docs/SEMANTICS.md §7).
 var excludedEvents = [...]string{"$feature_flag_called", "$experiment_exposure", "survey sent", "survey shown", "survey dismissed", "$exception"}
 
 // IsExcluded reports whether billing excludes event by default.

@@ -52,7 +52,7 @@ var exceptions = [...]struct{ typ, msg string }{
 
 var surveyNames = [...]string{"NPS Q4", "Checkout feedback", "Feature request"}
 
-// illegalIDs are distinct_ids the resolver may not merge (SEMANTICS.md §4),
+// illegalIDs are distinct_ids the resolver may not merge (docs/SEMANTICS.md §4),
 // as buggy clients send them. None is empty or blank, so none is a dead
 // letter.
 var illegalIDs = [...]string{"null", "undefined", "anonymous", "0", "[object Object]", "NaN", "None", "guest", `"null"`, "'undefined'", "distinct_id", "false"}

@@ -1,5 +1,5 @@
 // Package resolve holds what the resolver does with one decoded event, apart
-// from moving bytes: the identity op the event implies (SEMANTICS.md §3–5)
+// from moving bytes: the identity op the event implies (docs/SEMANTICS.md §3–5)
 // and the stamp it gets from its person (§6, §7).
 //
 // It is the seam between package event (the wire format) and package

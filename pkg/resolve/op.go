@@ -10,7 +10,7 @@ import (
 )
 
 // Op returns the identity op a decoded event implies, if any. Personless
-// events imply none: they never change identity state (SEMANTICS.md §2).
+// events imply none: they never change identity state (docs/SEMANTICS.md §2).
 // Every full event implies one (its person becomes explicit); see NeedsOp
 // for when a pipeline may leave it out.
 //

@@ -68,7 +68,7 @@ func TestBoundsAgree(t *testing.T) {
 
 // TestHugeMergeIDKeepsTheEvent: a 70 kB $anon_distinct_id (or alias) is
 // illegal for merging. Its op must still be valid, so that the event's own
-// $set is applied and the merge is refused with a warning, as SEMANTICS.md
+// $set is applied and the merge is refused with a warning, as docs/SEMANTICS.md
 // §4 says for illegal ids; the whole id would have made the op invalid and
 // lost the $set.
 func TestHugeMergeIDKeepsTheEvent(t *testing.T) {

@@ -1,6 +1,6 @@
 package resolve_test
 
-// The scenario suite: identity sequences as data (SEMANTICS.md §1–7), one
+// The scenario suite: identity sequences as data (docs/SEMANTICS.md §1–7), one
 // JSON file per scenario under testdata/scenarios. The format is described
 // in testdata/scenarios/README.md; in short:
 //
@@ -162,8 +162,9 @@ type final struct {
 	DistinctIDs []didRow    `json:"distinct_ids"`
 	Persons     []personRow `json:"persons"`
 	// Billing, when given, is every billing counter the stamped events
-	// made (SEMANTICS.md §7: per team, calendar month in UTC by event
-	// timestamp, and class), as billing.Meter counts them.
+	// made (per team, calendar month in UTC by event timestamp, and class;
+	// the pipeline takes the month of the record's timestamp instead,
+	// docs/SEMANTICS.md §7), as billing.Meter counts them.
 	Billing *[]billing.Delta `json:"billing"`
 }
 
@@ -496,7 +497,7 @@ func (r *runner) recordValue(c *checker, s *step) []byte {
 	return compact(c, expandRaw(s.Input))
 }
 
-// checkOutput checks the stamped output event (SEMANTICS.md §6).
+// checkOutput checks the stamped output event (docs/SEMANTICS.md §6).
 func (r *runner) checkOutput(c *checker, ev *event.Event, st event.Stamp, x *expect) {
 	out := ev.AppendStamped(nil, st)
 	if !json.Valid(out) {

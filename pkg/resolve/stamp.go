@@ -8,7 +8,7 @@ import (
 	"github.com/resolver-dev/resolver/pkg/unionfind"
 )
 
-// Person modes of a stamped event (SEMANTICS.md §6).
+// Person modes of a stamped event (docs/SEMANTICS.md §6).
 const (
 	ModeFull         = "full"
 	ModePropertyless = "propertyless"

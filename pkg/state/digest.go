@@ -26,7 +26,7 @@ import (
 // order and compare by Fingerprint; two runs over the same input (one
 // instance or three, with or without crashes) each write their own log, in
 // a different interleaving, and may differ in versions and tombstones while
-// agreeing on every person. SEMANTICS.md makes the content independent of
+// agreeing on every person. docs/SEMANTICS.md makes the content independent of
 // that interleaving (persons by deterministic ids, properties by event time,
 // created_at the earliest event time), so runs compare by ContentDigest.
 //

@@ -15,7 +15,7 @@ const lookupTimeFormat = "2006-01-02T15:04:05.000Z07:00"
 // distinct_id, shaped for people and JSON clients: `resolver lookup` prints
 // it and the admin server's /v1/persons returns it as is.
 //
-// An implicit person (SEMANTICS.md §3: the distinct_id was never in a full
+// An implicit person (docs/SEMANTICS.md §3: the distinct_id was never in a full
 // event, or its person was deleted) has no stored state: Implicit is true,
 // PersonID is its UUIDv5, CreatedAt is the created_at its events are stamped
 // with (1970-01-01T00:00:05.000Z), it is not identified and has no
@@ -29,7 +29,7 @@ type PersonView struct {
 	Implicit     bool   `json:"implicit"`
 	CreatedAt    string `json:"created_at"`
 	IsIdentified bool   `json:"is_identified"`
-	// Version is the person row's version (SEMANTICS.md §6); 0 for an
+	// Version is the person row's version (docs/SEMANTICS.md §6); 0 for an
 	// implicit person.
 	Version uint64 `json:"version"`
 	// DistinctIDs are all of the person's distinct_ids in byte order, each
@@ -46,7 +46,7 @@ type DistinctIDView struct {
 }
 
 // PropertyView is one person property: its JSON value and the time of the
-// event that wrote it (SEMANTICS.md §5).
+// event that wrote it (docs/SEMANTICS.md §5).
 type PropertyView struct {
 	Value json.RawMessage `json:"value"`
 	Time  string          `json:"time"`

@@ -9,7 +9,7 @@ import (
 	"github.com/resolver-dev/resolver/pkg/unionfind"
 )
 
-// model is the reference for FuzzGraphModel: SEMANTICS.md §3–5 written
+// model is the reference for FuzzGraphModel: docs/SEMANTICS.md §3–5 written
 // again, as plainly as possible, on maps. It knows nothing of stores,
 // versions, sizes or tombstones: a distinct_id either has an owner (an
 // explicit person) or belongs to its implicit person; persons are created,
@@ -224,7 +224,7 @@ func compareModel(t testing.TB, s *Store, snap *snapshot, m *model, u universe) 
 // checkResult checks the rows an op emitted against the state after it:
 // every distinct-id row is the mapping as stored, every person row the
 // person as stored (same id, version, deletion); and rows were emitted if
-// and only if the identity state changed (SEMANTICS §4 idempotence).
+// and only if the identity state changed (docs/SEMANTICS.md §4 idempotence).
 func checkResult(t testing.TB, snap *snapshot, res unionfind.Result, changed bool) {
 	t.Helper()
 	maps, persons := snap.maps, snap.persons

@@ -26,7 +26,7 @@ type Tx interface {
 	SetApplied(logPartition int32, next int64) error
 
 	// HighWater returns the highest source applied from a source partition
-	// through a log partition (DESIGN.md: duplicate ops are harmless). The
+	// through a log partition (docs/DESIGN.md: duplicate ops are harmless). The
 	// applier skips any op whose source is not above it.
 	HighWater(logPartition int32, topic string, srcPartition int32) (src unionfind.Source, ok bool, err error)
 	SetHighWater(logPartition int32, src unionfind.Source) error

@@ -64,7 +64,7 @@ const (
 // # No single record stops the fleet
 //
 // Every replica applies the same log, so the applier sorts what can go
-// wrong with a record into three kinds (DESIGN.md, "No single record stops
+// wrong with a record into three kinds (docs/DESIGN.md, "No single record stops
 // the fleet"):
 //
 //   - Rejected, identically on every replica: a record that is not an op

@@ -319,7 +319,7 @@ func TestApplierOpIsAllOrNothing(t *testing.T) {
 		before = append(before, l.rec(0, mustEncode(t, op)))
 		off++
 	}
-	// "big", explicit, absorbs all 3000 (it survives: SEMANTICS.md §4;
+	// "big", explicit, absorbs all 3000 (it survives: docs/SEMANTICS.md §4;
 	// unguarded, a move limit above them).
 	before = append(before, l.rec(0, mustEncode(t, realOp(0, off, "big", 0))))
 	off++

@@ -94,7 +94,7 @@ func TestBillingExact(t *testing.T) {
 	// Sessions are minutes to three days apart, so a stream starting six
 	// hours before the end of a month runs days into the next. It must lie
 	// in the past: timestamps more than 23 h ahead of the processing time
-	// are clamped to it (SEMANTICS.md §1).
+	// are clamped to it (docs/SEMANTICS.md §1).
 	cfg.Start = time.Date(2026, 10, 31, 18, 0, 0, 0, time.UTC)
 	recs, in := mixedStream(t, cfg)
 	half := len(recs) / 2

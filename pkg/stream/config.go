@@ -22,7 +22,7 @@ type Topics struct {
 	Billing     string // billing deltas (billing_usage)
 }
 
-// DefaultTopics returns the default topic names of DESIGN.md.
+// DefaultTopics returns the default topic names of docs/DESIGN.md.
 func DefaultTopics() Topics {
 	return Topics{
 		Raw:         "events_raw",

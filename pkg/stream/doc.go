@@ -4,7 +4,7 @@
 // events into person-stamped events, feed rows, warnings and billing deltas,
 // each batch in one Kafka transaction with its consumed offsets.
 //
-// See DESIGN.md for the shape: Kafka is the source of truth; every instance
+// See docs/DESIGN.md for the shape: Kafka is the source of truth; every instance
 // applies all of identity_log, in order, into its own Badger replica; the
 // worker that owns an input partition logs the ops its batch implies, waits
 // until its own replica has applied them, and stamps from that replica.

@@ -32,7 +32,7 @@ func mixedStream(t *testing.T, cfg gen.Config) ([]*kgo.Record, []gen.Record) {
 			break
 		}
 		// Written by capture when the event happened: the Kafka
-		// timestamp bills it (SEMANTICS.md §7).
+		// timestamp bills it (docs/SEMANTICS.md §7).
 		recs = append(recs, &kgo.Record{Key: r.Key, Value: r.Value, Timestamp: r.Time})
 		gr = append(gr, r)
 	}

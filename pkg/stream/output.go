@@ -12,7 +12,7 @@ import (
 	"github.com/resolver-dev/resolver/pkg/event"
 )
 
-// Output bounds (SEMANTICS.md §6, "Nothing is lost, ever"). Every record the
+// Output bounds (docs/SEMANTICS.md §6, "Nothing is lost, ever"). Every record the
 // pipeline produces is at most Config.MaxRecordBytes (output.max_record_bytes)
 // of key, value and headers, so that Kafka's record limit never refuses one:
 // a stamped event or an identity op that would pass it sends its input record
@@ -35,7 +35,7 @@ const maxMaxRecordBytes = 64 << 20
 
 // deadLetterReserve is what a cut dead letter leaves for its key and
 // headers: it carries the first MaxRecordBytes − deadLetterReserve bytes of
-// the original value (SEMANTICS.md §6).
+// the original value (docs/SEMANTICS.md §6).
 const deadLetterReserve = 1 << 10
 
 // Bounds of a dead letter's key and error_detail header, so that the cut

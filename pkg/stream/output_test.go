@@ -217,7 +217,7 @@ func TestFitTopics(t *testing.T) {
 	assert.Equal(t, "stamped", got[uuidN(2)])
 }
 
-// TestBillingMonthOfRecordTimestamp pins SEMANTICS.md §7 as changed on
+// TestBillingMonthOfRecordTimestamp pins docs/SEMANTICS.md §7 as changed on
 // 2026-12-04: an event backdated to 1970 by its client is billed in the
 // month of its input record's Kafka timestamp, not in 1970-01 with a free
 // tier of its own.

@@ -529,7 +529,7 @@ func (p *Pipeline) process(ctx context.Context, opsCl *kgo.Client, applier *Appl
 			continue
 		}
 		if ev.Mode != event.Full {
-			continue // personless: no op (SEMANTICS.md §2)
+			continue // personless: no op (docs/SEMANTICS.md §2)
 		}
 		k := idKey{ev.Team, ev.DistinctID}
 		person, explicit, err := find.Find(ev.Team, ev.DistinctID)
@@ -641,7 +641,7 @@ func (p *Pipeline) process(ctx context.Context, opsCl *kgo.Client, applier *Appl
 		out.produce(it.out)
 		out.stamped++
 		// The month of the input record's Kafka timestamp, when capture
-		// wrote it (SEMANTICS.md §7): the event's own timestamp is the
+		// wrote it (docs/SEMANTICS.md §7): the event's own timestamp is the
 		// client's to backdate, into months of their own free tiers.
 		meter.Add(ev.Team, billing.Month(it.rec.Timestamp), it.class, 1)
 		for _, w := range ev.Warnings {

@@ -111,7 +111,7 @@ type oversizeRow struct {
 
 // deadLetter produces a rejected record: its original key and bytes, and
 // headers saying why and where from. A dead letter over the record bound is
-// cut (SEMANTICS.md §6): its key to maxDeadLetterKey bytes, its value to the
+// cut (docs/SEMANTICS.md §6): its key to maxDeadLetterKey bytes, its value to the
 // first max − deadLetterReserve bytes, with the header truncated: true.
 func (o *producer) deadLetter(topic string, r *kgo.Record, cause error) {
 	reason := "unknown"

@@ -1,6 +1,6 @@
 // Package unionfind is the identity graph of the resolver: which distinct_ids
 // belong to which person, the persons themselves, and the merge rules of
-// SEMANTICS.md §3–5.
+// docs/SEMANTICS.md §3–5.
 //
 // The graph is a union-find in which every distinct_id points directly at its
 // set's root, the person: Find is one point read. Union relabels the members
@@ -19,7 +19,7 @@
 // characters, a merge id over MaxOtherRunes — or whose property lists are
 // malformed, with ErrInvalidOp, before any read or write, so every replica
 // refuses it alike. A person's properties stay within
-// Graph.MaxPersonPropertiesBytes as JSON (SEMANTICS.md §5, "Size cap"):
+// Graph.MaxPersonPropertiesBytes as JSON (docs/SEMANTICS.md §5, "Size cap"):
 // writes past it are dropped, in key order, with one
 // person_properties_size_violation warning per op.
 //

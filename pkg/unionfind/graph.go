@@ -18,7 +18,7 @@ type Graph struct {
 	// MaxPersonPropertiesBytes bounds a person's properties as JSON
 	// (Person.PropertiesJSONSize, the person_properties of a stamped
 	// event), in bytes (identity.max_person_properties_bytes). A write
-	// that would pass it is dropped with a warning (SEMANTICS.md §5, "Size
+	// that would pass it is dropped with a warning (docs/SEMANTICS.md §5, "Size
 	// cap"). Zero means DefaultMaxPersonPropertiesBytes. Every replica must
 	// use the same value: it decides what state an op leaves.
 	MaxPersonPropertiesBytes int
@@ -125,7 +125,7 @@ func mergeDetails(other, into string) string {
 	return string(b)
 }
 
-// event applies an OpEvent: SEMANTICS.md §4 (merge request), §3 (implicit
+// event applies an OpEvent: docs/SEMANTICS.md §4 (merge request), §3 (implicit
 // becomes explicit) and §5 (properties).
 func (a *applier) event() error {
 	op := a.op
@@ -221,7 +221,7 @@ func (a *applier) putPerson(before, after *Person, isNew bool) error {
 }
 
 // putMapping points did (found as r) at person, with the version rule of
-// SEMANTICS.md §6, and emits the distinct-id row.
+// docs/SEMANTICS.md §6, and emits the distinct-id row.
 func (a *applier) putMapping(did string, r ref, person PersonID) error {
 	var v uint64
 	switch {
@@ -235,7 +235,7 @@ func (a *applier) putMapping(did string, r ref, person PersonID) error {
 	return a.s.PutMapping(a.op.Team, did, m)
 }
 
-// merge resolves a legal merge request of other into into (SEMANTICS.md §4
+// merge resolves a legal merge request of other into into (docs/SEMANTICS.md §4
 // step 3). It reports whether the event's resulting person becomes
 // identified.
 func (a *applier) merge(other, into string, guarded bool) (identify bool, err error) {
@@ -338,7 +338,7 @@ func (a *applier) merge(other, into string, guarded bool) (identify bool, err er
 }
 
 // mergeProps folds gone's properties into surv: per key the later stored
-// time wins; on a tie, the survivor's (SEMANTICS.md §5). Keys are taken in
+// time wins; on a tie, the survivor's (docs/SEMANTICS.md §5). Keys are taken in
 // sorted order, each only while the result stays within the size cap.
 func (a *applier) mergeProps(surv, gone *Person) {
 	if len(gone.Props) == 0 {
@@ -353,7 +353,7 @@ func (a *applier) mergeProps(surv, gone *Person) {
 	a.dropped += b.dropped
 }
 
-// applyProps applies the op's $set_once, $set and $unset (SEMANTICS.md §5).
+// applyProps applies the op's $set_once, $set and $unset (docs/SEMANTICS.md §5).
 // The $set and $set_once keys (disjoint, each list sorted) are taken
 // together in sorted key order, each written only while the properties stay
 // within the size cap; $unset comes last.

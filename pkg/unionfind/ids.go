@@ -8,7 +8,7 @@ import (
 // UUIDv5 of "<team>:<distinct_id>" in PersonNamespace.
 type PersonID = uuid.UUID
 
-// PersonNamespace is the UUIDv5 namespace of implicit person ids (SEMANTICS.md §3).
+// PersonNamespace is the UUIDv5 namespace of implicit person ids (docs/SEMANTICS.md §3).
 var PersonNamespace = uuid.MustParse("932979b4-65c3-4424-8467-0b66ec27bc22")
 
 // ImplicitPersonID is the id of the person a never-claimed distinct_id

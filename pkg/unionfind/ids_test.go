@@ -8,7 +8,7 @@ import (
 	"github.com/resolver-dev/resolver/pkg/unionfind"
 )
 
-// TestImplicitPersonIDVectors pins the three test vectors of SEMANTICS.md §3:
+// TestImplicitPersonIDVectors pins the three test vectors of docs/SEMANTICS.md §3:
 // UUIDv5(932979b4-65c3-4424-8467-0b66ec27bc22, "<team>:<distinct_id>").
 func TestImplicitPersonIDVectors(t *testing.T) {
 	tests := []struct {

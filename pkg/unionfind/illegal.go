@@ -16,7 +16,7 @@ var illegalExact = map[string]struct{}{
 	"[object Object]": {}, "NaN": {}, "None": {}, "none": {}, "null": {}, "0": {}, "undefined": {},
 }
 
-// IsIllegal reports whether id may not take part in a merge (SEMANTICS.md §4):
+// IsIllegal reports whether id may not take part in a merge (docs/SEMANTICS.md §4):
 // empty when trimmed; containing NUL; over 400 characters; one of the listed
 // words (some in any case, some exactly), bare or wrapped in single or double
 // quotes. The word lists are matched against the untrimmed id, so " null" is

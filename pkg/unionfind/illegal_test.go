@@ -9,7 +9,7 @@ import (
 	"github.com/resolver-dev/resolver/pkg/unionfind"
 )
 
-// TestIsIllegal is the rule of SEMANTICS.md §4 "Illegal ids": empty when
+// TestIsIllegal is the rule of docs/SEMANTICS.md §4 "Illegal ids": empty when
 // trimmed; containing NUL; over 400 characters; lower-cased one of
 // anonymous guest distinctid distinct_id id not_authenticated email
 // undefined true false; exactly one of [object Object] NaN None none null 0

@@ -40,7 +40,7 @@ func (s Source) Less(o Source) bool {
 	return s.Offset < o.Offset || s.Offset == o.Offset && s.Index < o.Index
 }
 
-// Merge is a merge request (SEMANTICS.md §4): move Other's person into the
+// Merge is a merge request (docs/SEMANTICS.md §4): move Other's person into the
 // person of the op's DistinctID. Guarded requests ($identify,
 // $create_alias) refuse to absorb an identified person; $merge_dangerously
 // is unguarded.

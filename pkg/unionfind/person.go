@@ -8,7 +8,7 @@ import (
 )
 
 // ImplicitCreatedAt is the created_at stamped on events of an implicit
-// person (SEMANTICS.md §6).
+// person (docs/SEMANTICS.md §6).
 var ImplicitCreatedAt = time.Unix(5, 0).UTC()
 
 // Property is one stored person property: its JSON value and the time (Unix

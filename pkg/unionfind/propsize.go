@@ -5,7 +5,7 @@ import (
 )
 
 // DefaultMaxPersonPropertiesBytes is the default of
-// identity.max_person_properties_bytes: 512 KiB (SEMANTICS.md §5, "Size
+// identity.max_person_properties_bytes: 512 KiB (docs/SEMANTICS.md §5, "Size
 // cap").
 const DefaultMaxPersonPropertiesBytes = 512 << 10
 
@@ -70,7 +70,7 @@ func jsonStringLen(s string) int {
 }
 
 // propBudget keeps a person's properties within the size cap while one op
-// writes them (SEMANTICS.md §5): it knows their JSON size and is told of
+// writes them (docs/SEMANTICS.md §5): it knows their JSON size and is told of
 // every write, so each write costs O(1) to judge however many properties
 // the person has.
 type propBudget struct {

@@ -87,7 +87,7 @@ func sizeWarnings(res unionfind.Result) []string {
 	return out
 }
 
-// TestSizeCap: SEMANTICS.md §5 "Size cap", one rule per case. A member
+// TestSizeCap: docs/SEMANTICS.md §5 "Size cap", one rule per case. A member
 // "k":"1234567890" is 16 bytes, 17 with its separator; an object of n such
 // members is 1 + 17n bytes.
 func TestSizeCap(t *testing.T) {

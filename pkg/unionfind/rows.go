@@ -1,13 +1,13 @@
 package unionfind
 
-// Warning types the graph raises (SEMANTICS.md §4, §5).
+// Warning types the graph raises (docs/SEMANTICS.md §4, §5).
 const (
 	WarnIllegalMerge      = "cannot_merge_with_illegal_distinct_id"
 	WarnAlreadyIdentified = "cannot_merge_already_identified"
 	WarnMergeMoveLimit    = "merge_move_limit_exceeded"
 	// WarnPropertiesSize: the op's $set / $set_once (or a merge) would
 	// have taken the person's properties past the size cap; Details says
-	// how many keys were not written (SEMANTICS.md §5). At most one per op.
+	// how many keys were not written (docs/SEMANTICS.md §5). At most one per op.
 	WarnPropertiesSize = "person_properties_size_violation"
 )
 

@@ -11,7 +11,7 @@ import (
 // Bounds of an op. Every string of an op that becomes part of a Store key
 // is bounded here, so that no op that decodes can make a store refuse a key
 // (Badger refuses keys over 65,000 bytes): identity_log is applied by every
-// replica, and an op that stopped one would stop them all (DESIGN.md, "No
+// replica, and an op that stopped one would stop them all (docs/DESIGN.md, "No
 // single record stops the fleet"). The bounds are those the decoder
 // (package event) already guarantees for every event; an op outside them
 // was not made by a resolver, and Apply refuses it, identically everywhere.

@@ -7,7 +7,7 @@ import (
 )
 
 // Person is a row of the persons topic and of the persons table
-// (SEMANTICS.md §6): the format package feed defines and the resolver writes.
+// (docs/SEMANTICS.md §6): the format package feed defines and the resolver writes.
 type Person = feed.PersonRow
 
 // DistinctID is a row of the person_distinct_ids topic and table.

@@ -84,7 +84,7 @@ func columnNames(cols []column) []string {
 func isProvenance(name string) bool { return strings.HasPrefix(name, "_") }
 
 // stampedFields are the members of a person-stamped event that are the
-// resolver's (SEMANTICS.md §6), found by stamping a minimal event with
+// resolver's (docs/SEMANTICS.md §6), found by stamping a minimal event with
 // pkg/event: the output's members less the input's own passed-through ones.
 func stampedFields(t *testing.T) []string {
 	t.Helper()
@@ -115,7 +115,7 @@ func TestRowTypesMatchTheFeed(t *testing.T) {
 	assert.Equal(t, []string{
 		"billing_class", "distinct_id", "event", "person_created_at", "person_id", "person_mode",
 		"person_properties", "properties", "team", "timestamp", "uuid",
-	}, jsonFields(Event{}), "SEMANTICS.md §6")
+	}, jsonFields(Event{}), "docs/SEMANTICS.md §6")
 }
 
 // TestSchemaSyntax checks every file's shape (the loader fails on
@@ -257,7 +257,7 @@ func TestSchemaFeedTables(t *testing.T) {
 	} {
 		st := s.get(t, tc.table, "TABLE")
 		assert.Equal(t, "ReplacingMergeTree", st.engine, tc.table)
-		assert.Equal(t, []string{"version"}, st.engArgs, "%s folds by version (SEMANTICS.md §6)", tc.table)
+		assert.Equal(t, []string{"version"}, st.engArgs, "%s folds by version (docs/SEMANTICS.md §6)", tc.table)
 		assert.Equal(t, tc.order, st.orderBy, tc.table)
 		assert.Contains(t, columnNames(st.columns), "is_deleted", tc.table)
 	}
@@ -291,7 +291,7 @@ func TestSchemaCurrentPersonView(t *testing.T) {
 
 // TestSchemaImplicitPersonFunction evaluates resolver_implicit_person_id
 // with a Go model of the ClickHouse functions it calls and compares it with
-// unionfind.ImplicitPersonID: the SEMANTICS.md §3 examples and ids with
+// unionfind.ImplicitPersonID: the docs/SEMANTICS.md §3 examples and ids with
 // every first hex digit of byte 9, so each variant digit 8, 9, a, b occurs.
 func TestSchemaImplicitPersonFunction(t *testing.T) {
 	s := loadSchema(t)

@@ -62,7 +62,7 @@ func (t *Tables) Len() (persons, distinctIDs int) { return len(t.persons), len(t
 //   - no row: e.PersonID, the person it was stamped with (its id never
 //     changed person);
 //   - a deleted row: the id's implicit person, since deleting a person
-//     returns its ids to their implicit persons (SEMANTICS.md §3);
+//     returns its ids to their implicit persons (docs/SEMANTICS.md §3);
 //   - otherwise: the row's person_id.
 func (t *Tables) CurrentPersonID(e Event) string {
 	d, ok := t.dids[key{e.Team, e.DistinctID}]

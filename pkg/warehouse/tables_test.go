@@ -74,7 +74,7 @@ func TestCurrentPersonIDRule(t *testing.T) {
 	assert.Equal(t, "stamped", tb.CurrentPersonID(Event{Team: "2", DistinctID: "moved", PersonID: "stamped"}), "another team's row does not apply")
 	assert.Equal(t, "survivor", tb.CurrentPersonID(Event{Team: "1", DistinctID: "moved", PersonID: "stamped"}), "row: its person")
 	assert.Equal(t, unionfind.ImplicitPersonID("1", "gone").String(), tb.CurrentPersonID(Event{Team: "1", DistinctID: "gone", PersonID: "stamped"}), "deleted row: implicit person")
-	// SEMANTICS.md §3: team 1, distinct_id test.
+	// docs/SEMANTICS.md §3: team 1, distinct_id test.
 	assert.Equal(t, "246f7a43-5507-564f-b687-793ee3c2dd79", tb.CurrentPersonID(Event{Team: "1", DistinctID: "test", PersonID: "stamped"}))
 }
 
