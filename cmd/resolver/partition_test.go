@@ -269,6 +269,7 @@ func TestPartitionLongerThanSession(t *testing.T) {
 	pc.waitFor(nil, 60*time.Second, "the two others' outputs", func() bool { return col.count() >= len(recs)-len(recs)/4 })
 	stalled := time.Since(cut)
 	pc.lab.note("three quarters of the outputs visible, %v after the cut", stalled.Round(time.Millisecond))
+	t.Logf("outputs held back by the zombie's open transaction: three quarters visible %v after the cut", stalled.Round(time.Millisecond))
 	assert.Less(t, stalled, partitionSession+defaultConfig().Kafka.TransactionTimeout+8*time.Second,
 		"the outputs were held back by the zombie's open transaction for longer than kafka.transaction_timeout allows")
 	time.Sleep(partitionSession) // the zombie stays cut off for well over its session
