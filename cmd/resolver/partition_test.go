@@ -270,8 +270,11 @@ func TestPartitionLongerThanSession(t *testing.T) {
 	stalled := time.Since(cut)
 	pc.lab.note("three quarters of the outputs visible, %v after the cut", stalled.Round(time.Millisecond))
 	t.Logf("outputs held back by the zombie's open transaction: three quarters visible %v after the cut", stalled.Round(time.Millisecond))
-	assert.Less(t, stalled, partitionSession+defaultConfig().Kafka.TransactionTimeout+8*time.Second,
-		"the outputs were held back by the zombie's open transaction for longer than kafka.transaction_timeout allows")
+	// The bound is the session, the default kafka.transaction_timeout of
+	// 10s and slack; with kgo's 40s it was 40.2s (checked by setting the
+	// default back).
+	assert.Less(t, stalled, partitionSession+10*time.Second+8*time.Second,
+		"the outputs were held back by the zombie's open transaction for longer than kafka.transaction_timeout's default allows")
 	time.Sleep(partitionSession) // the zombie stays cut off for well over its session
 	pc.lab.heal("i0")
 	pc.waitStable(3)
@@ -386,7 +389,6 @@ func metricLines(body string, prefixes ...string) string {
 	return strings.Join(out, "\n")
 }
 
-
 // TestPartitionShorterThanSession (scenario 2): an instance is cut off in
 // the middle of a batch for a third of the session timeout. Its session
 // survives, so no rebalance is needed: the group keeps its members, and the
@@ -477,7 +479,12 @@ func TestPartitionTwoCutOneKilled(t *testing.T) {
 	pc.finishAndStop(base, col, recs, ready, func(metrics map[int]string) {
 		pc.checkZombie(0, stream.ZombieGroupFenced, stream.ZombieProducerFenced)
 		assert.True(t, pc.insts[0].hasLogPrefix(lostMsg), "i0 logs that it lost its partitions")
-		assert.True(t, pc.insts[1].hasLogPrefix(lostMsg), "i1 logs that it lost its partitions")
+		// i1 was cut off too: mid-batch, its transaction times out and its
+		// producer is fenced (the session is replaced, no loss is
+		// reported); idle, it learns on heal that it lost its partitions.
+		i1 := pc.insts[1]
+		assert.True(t, i1.hasLogPrefix(lostMsg) || len(zombieLogs(i1.stderr.String())) > 0,
+			"i1 logs that it lost its partitions or that its batch was a zombie's:\n%s", zombieLines(i1.stderr.String()))
 		for _, z := range zombieLogs(pc.insts[1].stderr.String()) {
 			t.Logf("%s: zombie batch: fate %s, %d records of %v", pc.insts[1].name, z.Fate, z.Records, z.Partitions)
 		}
