@@ -51,6 +51,25 @@ func TestObserveBatch(t *testing.T) {
 	assert.Equal(t, 1.0, value(t, reg, "resolver_transaction_duration_seconds", map[string]string{"outcome": "committed"}))
 }
 
+// TestObserveZombie: a zombie's batch (issue 12) counts as aborted and in
+// resolver_zombie_batches_total by fate; both fates exist from the start.
+func TestObserveZombie(t *testing.T) {
+	m := metrics.New(metrics.Config{})
+	reg := m.Registry()
+	assert.Equal(t, 0.0, value(t, reg, "resolver_zombie_batches_total", map[string]string{"fate": stream.ZombieGroupFenced}))
+	assert.Equal(t, 0.0, value(t, reg, "resolver_zombie_batches_total", map[string]string{"fate": stream.ZombieProducerFenced}))
+	z := batch(false)
+	z.Zombie = stream.ZombieGroupFenced
+	m.ObserveBatch(z)
+	m.ObserveBatch(batch(false)) // an abort of our own is no zombie's
+	z.Zombie = stream.ZombieProducerFenced
+	m.ObserveBatch(z)
+	m.ObserveBatch(z)
+	assert.Equal(t, 1.0, value(t, reg, "resolver_zombie_batches_total", map[string]string{"fate": stream.ZombieGroupFenced}))
+	assert.Equal(t, 2.0, value(t, reg, "resolver_zombie_batches_total", map[string]string{"fate": stream.ZombieProducerFenced}))
+	assert.Equal(t, 4.0, value(t, reg, "resolver_transactions_total", map[string]string{"outcome": "aborted"}))
+}
+
 func TestObserveApplyAndLag(t *testing.T) {
 	m := metrics.New(metrics.Config{})
 	m.ObserveApply(&stream.ApplyReport{Applied: 7, Skipped: 2, Malformed: 1, Merges: 3,

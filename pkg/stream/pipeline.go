@@ -319,9 +319,9 @@ type worker struct {
 	txnID string
 	sess  *kgo.GroupTransactSession
 	// producer is the last producer id and epoch known of the session's
-	// transactional producer (packProducer): from its initialisation, then
-	// from each batch's acknowledged records. Zombie logs name it.
-	producer atomic.Int64
+	// transactional producer: from its initialisation, then from each
+	// batch's acknowledged records. Zombie logs name it.
+	producer atomic.Pointer[producerEpoch]
 	// revoked and lost are set by the session's callbacks and cleared when
 	// a batch's transaction ends, as kgo's session keeps them: the group
 	// took partitions from this member in a rebalance (revoked), or
@@ -416,8 +416,8 @@ func (p *Pipeline) transact(ctx context.Context, w *worker, ops *kgo.Client, app
 	}
 	ending := time.Now()
 	committed, endErr := sess.End(ctx, try)
-	if v := out.acked.Load(); v != 0 {
-		w.producer.Store(v)
+	if pe := out.acked.Load(); pe != nil {
+		w.producer.Store(pe)
 	}
 	fate := p.zombieFate(ctx, w, fs, try, committed, err, endErr)
 	w.revoked.Store(false) // as kgo forgets them when End returns

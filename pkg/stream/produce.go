@@ -33,18 +33,15 @@ type producer struct {
 	rep *BatchReport
 
 	// acked is the producer id and epoch that wrote the batch's records,
-	// as the broker acknowledged them (see packProducer); 0 until a record
-	// is acknowledged. A zombie's log names them.
-	acked atomic.Int64
+	// as the broker acknowledged them; nil until a record is acknowledged.
+	// A zombie's log names them.
+	acked atomic.Pointer[producerEpoch]
 }
 
-// packProducer packs a producer id and epoch into one word for an atomic
-// store: (id+1)<<16 | epoch, so that 0 means none.
-func packProducer(id int64, epoch int16) int64 { return (id+1)<<16 | int64(uint16(epoch)) }
-
-// unpackProducer is packProducer's inverse; ok is false for 0.
-func unpackProducer(v int64) (id int64, epoch int16, ok bool) {
-	return v>>16 - 1, int16(uint16(v)), v != 0
+// producerEpoch is a transactional producer's id and epoch.
+type producerEpoch struct {
+	id    int64
+	epoch int16
 }
 
 // warning counts one produced ingestion warning of type typ.
@@ -61,8 +58,8 @@ func (o *producer) produce(r *kgo.Record) {
 
 func (o *producer) promise(r *kgo.Record, err error) {
 	if err == nil {
-		if r != nil && r.ProducerID >= 0 && o.acked.Load() == 0 {
-			o.acked.Store(packProducer(r.ProducerID, r.ProducerEpoch))
+		if r != nil && r.ProducerID >= 0 && o.acked.Load() == nil {
+			o.acked.Store(&producerEpoch{r.ProducerID, r.ProducerEpoch})
 		}
 		return
 	}

@@ -172,7 +172,7 @@ func (p *Pipeline) initProducer(ctx context.Context, cl *kgo.Client, w *worker) 
 		}
 		return
 	}
-	w.producer.Store(packProducer(id, epoch))
+	w.producer.Store(&producerEpoch{id, epoch})
 }
 
 // zombieFate says whether the batch just ended was a zombie's (see
@@ -207,8 +207,8 @@ func (p *Pipeline) zombieFate(ctx context.Context, w *worker, fs kgo.Fetches, tr
 	}
 	member, epoch := w.sess.Client().GroupMetadata()
 	fields := []zap.Field{zap.String("fate", fate), zap.String("transactional_id", w.txnID)}
-	if id, pe, ok := unpackProducer(w.producer.Load()); ok {
-		fields = append(fields, zap.Int64("producer_id", id), zap.Int16("producer_epoch", pe))
+	if pe := w.producer.Load(); pe != nil {
+		fields = append(fields, zap.Int64("producer_id", pe.id), zap.Int16("producer_epoch", pe.epoch))
 	}
 	fields = append(fields, zap.String("member_id", member), zap.Int32("member_epoch", epoch),
 		zap.Int("records", fs.NumRecords()), zap.Any("partitions", fetchedPartitions(fs)))
