@@ -210,9 +210,35 @@ func (pc *partitionCluster) finishAndStop(base runResult, col *collector, recs [
 		metrics[i] = string(body)
 	}
 	check(metrics)
+	pc.checkFeedRowsOnce()
 	compareFeeds(pc.t, base.feeds, pc.fold())
 	checkReplicas(pc.t, pc.stopAll(pc.insts), base)
 	pc.checkBilling(col, pc.insts)
+}
+
+// checkFeedRowsOnce checks that no feed row was committed twice: every
+// (key, version) of persons and person_distinct_ids is one op's row, so a
+// second copy would be a batch's rows committed by two transactions (a
+// zombie's and its successor's). The fold (compareFeeds) would hide it.
+func (pc *partitionCluster) checkFeedRowsOnce() {
+	pc.t.Helper()
+	for _, topic := range []string{"persons", "person_distinct_ids"} {
+		seen := map[string]int{}
+		var dups []string
+		rows := pc.readAll(topic)
+		for _, r := range rows {
+			var v struct {
+				Version uint64 `json:"version"`
+			}
+			require.NoError(pc.t, json.Unmarshal(r.Value, &v))
+			k := string(r.Key) + "@" + strconv.FormatUint(v.Version, 10)
+			if seen[k]++; seen[k] == 2 {
+				dups = append(dups, k)
+			}
+		}
+		require.NotEmpty(pc.t, rows, topic)
+		assert.Empty(pc.t, dups, "%s: rows committed more than once (key@version)", topic)
+	}
 }
 
 // groupEpoch is the consumer group's epoch: it changes with every change
