@@ -241,6 +241,24 @@ func (pc *partitionCluster) checkFeedRowsOnce() {
 	}
 }
 
+// waitReadyAgain waits until each healed instance answers /readyz 200
+// again and logs how long that took: after a heal, a client whose request
+// was in flight on a connection that died with the cut learns so only at
+// kgo's request deadline (10s), then redials, so an instance may take
+// several seconds past the heal to list identity_log's end again.
+func (pc *partitionCluster) waitReadyAgain(healed time.Time, insts ...int) {
+	pc.t.Helper()
+	for _, i := range insts {
+		p := pc.insts[i]
+		pc.waitFor(p, 60*time.Second, p.name+" ready again after the heal", func() bool {
+			code, _, err := readyz(pc.ctx, p.adminAddr(), pc.adminToken)
+			return err == nil && code == 200
+		})
+		pc.t.Logf("%s ready again %v after the heal", p.name, time.Since(healed).Round(time.Millisecond))
+		pc.lab.note("%s ready again", p.name)
+	}
+}
+
 // groupEpoch is the consumer group's epoch: it changes with every change
 // of its members or their assignment.
 func (pc *partitionCluster) groupEpoch() int32 {
@@ -303,8 +321,10 @@ func TestPartitionLongerThanSession(t *testing.T) {
 		"the outputs were held back by the zombie's open transaction for longer than kafka.transaction_timeout's default allows")
 	time.Sleep(partitionSession) // the zombie stays cut off for well over its session
 	pc.lab.heal("i0")
+	healed := time.Now()
 	pc.waitStable(3)
 	pc.lab.note("group stable with three instances")
+	pc.waitReadyAgain(healed, 0)
 
 	pc.finishAndStop(base, col, recs, ready, func(metrics map[int]string) {
 		pc.checkZombie(0, stream.ZombieGroupFenced, stream.ZombieProducerFenced)
@@ -460,7 +480,9 @@ func TestPartitionBrokerIsolated(t *testing.T) {
 	pc.cutMidBatch(1, func() { pc.produceChunk(recs, warm, half) }, "broker")
 	time.Sleep(4 * time.Second)
 	pc.lab.heal("broker")
+	healed := time.Now()
 	pc.produceChunk(recs, half, len(recs))
+	pc.waitReadyAgain(healed, 0, 1, 2)
 
 	pc.finishAndStop(base, col, recs, ready, func(metrics map[int]string) {
 		for i, p := range pc.insts {
@@ -497,10 +519,12 @@ func TestPartitionTwoCutOneKilled(t *testing.T) {
 	pc.produceChunk(recs, 2*third, len(recs))
 	time.Sleep(partitionSession / 2)
 	pc.lab.heal("i1")
+	healed := time.Now()
 	pc.startInstance(2, "instance-2(after kill)")
 	pc.waitReady(pc.insts[2])
 	pc.waitStable(3)
 	pc.lab.note("group stable with three instances")
+	pc.waitReadyAgain(healed, 0, 1)
 
 	pc.finishAndStop(base, col, recs, ready, func(metrics map[int]string) {
 		pc.checkZombie(0, stream.ZombieGroupFenced, stream.ZombieProducerFenced)
@@ -556,6 +580,7 @@ func TestPartitionIdentityLogLeader(t *testing.T) {
 	pc.lab.note("i0 answers /readyz 503")
 	time.Sleep(partitionSession + partitionSession/2)
 	pc.lab.healPath("i0", node1)
+	pc.waitReadyAgain(time.Now(), 0)
 
 	pc.finishAndStop(base, col, recs, ready, func(metrics map[int]string) {
 		assert.Empty(t, zombieLogs(z.stderr.String()), "a member cut off from identity_log's leader only is no zombie")
