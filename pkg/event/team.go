@@ -1,6 +1,10 @@
 package event
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/resolver-dev/resolver/internal/jsonlit"
+)
 
 // MaxTeamBytes is the longest team accepted, in bytes. A team is part of
 // every identity key, so it is bounded like one (SEMANTICS.md §1,
@@ -56,7 +60,7 @@ func teamString(v val) (string, bool) {
 		s := v.str()
 		return s, strings.TrimSpace(s) != ""
 	case v.isNumber():
-		_, integer, _ := scanNumber(v.b, 0)
+		_, integer, _ := jsonlit.ScanNumber(v.b, 0)
 		s := numberString(v.s, integer)
 		return s, isIntegerString(s)
 	}
