@@ -1,6 +1,9 @@
 package jsonlit
 
-import "unicode/utf8"
+import (
+	"unicode/utf8"
+	"unsafe"
+)
 
 // SWAR constants: lsb has the low bit of every byte set, msb the high bit.
 const (
@@ -57,6 +60,12 @@ func AppendContents(dst []byte, s string) []byte {
 		return append(dst, s...)
 	}
 	return appendEscaped(dst, s, &house)
+}
+
+// AppendContentsBytes is AppendContents for a byte slice, without copying
+// it to a string: b is only read, and only during the call.
+func AppendContentsBytes(dst, b []byte) []byte {
+	return AppendContents(dst, unsafe.String(unsafe.SliceData(b), len(b)))
 }
 
 // AppendMarshalString appends s as a JSON string exactly as json.Marshal

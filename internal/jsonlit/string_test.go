@@ -34,6 +34,7 @@ func TestAppendString(t *testing.T) {
 	for _, tt := range tests {
 		assert.Equal(t, tt.want, string(AppendString(nil, tt.in)), "%q", tt.in)
 		assert.Equal(t, tt.want[1:len(tt.want)-1], string(AppendContents(nil, tt.in)), "%q", tt.in)
+		assert.Equal(t, tt.want[1:len(tt.want)-1], string(AppendContentsBytes(nil, []byte(tt.in))), "%q", tt.in)
 		assert.Equal(t, "pre"+tt.want, string(AppendString([]byte("pre"), tt.in)), "appends: %q", tt.in)
 	}
 }
