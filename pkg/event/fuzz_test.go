@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/resolver-dev/resolver/internal/jsonlit"
+	"github.com/resolver-dev/resolver/internal/teamrule"
 )
 
 func fuzzSeeds(f *testing.F) {
@@ -112,7 +113,7 @@ func FuzzDecode(f *testing.F) {
 
 func checkEvent(t *testing.T, e *Event) {
 	t.Helper()
-	if e.Team == "" || teamProblem(e.Team) != "" || !utf8.ValidString(e.Team) {
+	if teamrule.Problem(e.Team) != "" {
 		t.Fatalf("bad team %q", e.Team)
 	}
 	id := e.DistinctID
