@@ -8,29 +8,21 @@ func ScanNumber(b []byte, i int) (end int, integer bool, ok bool) {
 	if i < len(b) && b[i] == '-' {
 		i++
 	}
-	if i >= len(b) {
-		return 0, false, false
-	}
 	switch {
+	case i >= len(b):
+		return 0, false, false
 	case b[i] == '0':
 		i++
 	case '1' <= b[i] && b[i] <= '9':
-		i++
-		for i < len(b) && '0' <= b[i] && b[i] <= '9' {
-			i++
-		}
+		i = skipDigits(b, i+1)
 	default:
 		return 0, false, false
 	}
 	integer = true
 	if i < len(b) && b[i] == '.' {
 		integer = false
-		i++
-		start := i
-		for i < len(b) && '0' <= b[i] && b[i] <= '9' {
-			i++
-		}
-		if i == start {
+		start := i + 1
+		if i = skipDigits(b, start); i == start {
 			return 0, false, false
 		}
 	}
@@ -41,14 +33,20 @@ func ScanNumber(b []byte, i int) (end int, integer bool, ok bool) {
 			i++
 		}
 		start := i
-		for i < len(b) && '0' <= b[i] && b[i] <= '9' {
-			i++
-		}
-		if i == start {
+		if i = skipDigits(b, start); i == start {
 			return 0, false, false
 		}
 	}
 	return i, integer, true
+}
+
+// skipDigits returns the index of the first byte at or after b[i] that is
+// not a decimal digit, or len(b).
+func skipDigits(b []byte, i int) int {
+	for i < len(b) && '0' <= b[i] && b[i] <= '9' {
+		i++
+	}
+	return i
 }
 
 // IsNumber reports whether b is exactly one JSON number, with nothing

@@ -14,13 +14,7 @@ var (
 // milliseconds when that is exact (.123), else microseconds, else
 // nanoseconds. Instants outside years 0000–9999 are clamped to that range.
 func AppendTime(dst []byte, t time.Time) []byte {
-	secs, ns := t.Unix(), t.Nanosecond()
-	switch {
-	case secs < minUnix:
-		secs, ns = minUnix, 0
-	case secs > maxUnix:
-		secs, ns = maxUnix, 999999999
-	}
+	secs, ns := clamp(t.Unix(), int64(t.Nanosecond()), 999_999_999)
 	dst = appendSeconds(dst, secs)
 	if ns != 0 {
 		width, v := 9, ns
@@ -47,14 +41,22 @@ func AppendTime(dst []byte, t time.Time) []byte {
 // Instants outside years 0000–9999 are clamped to that range.
 func AppendMillis(dst []byte, ms int64) []byte {
 	secs, frac := floorDiv(ms, 1000)
-	switch {
-	case secs < minUnix:
-		secs, frac = minUnix, 0
-	case secs > maxUnix:
-		secs, frac = maxUnix, 999
-	}
+	secs, frac = clamp(secs, frac, 999)
 	dst = appendSeconds(dst, secs)
 	return append(dst, '.', byte('0'+frac/100), byte('0'+frac/10%10), byte('0'+frac%10), 'Z')
+}
+
+// clamp bounds an instant, secs (Unix seconds) and frac (its fraction,
+// in [0, last]), to [minUnix, maxUnix]: before, to the first instant;
+// after, to the last.
+func clamp(secs, frac, last int64) (int64, int64) {
+	switch {
+	case secs < minUnix:
+		return minUnix, 0
+	case secs > maxUnix:
+		return maxUnix, last
+	}
+	return secs, frac
 }
 
 // appendSeconds appends 2006-01-02T15:04:05 for secs, Unix seconds within
