@@ -63,7 +63,8 @@ func AppendContents(dst []byte, s string) []byte {
 }
 
 // AppendContentsBytes is AppendContents for a byte slice, without copying
-// it to a string: b is only read, and only during the call.
+// it to a string: b is only read, and only during the call. b must not
+// share memory with dst, whose appends would overwrite it mid-read.
 func AppendContentsBytes(dst, b []byte) []byte {
 	return AppendContents(dst, unsafe.String(unsafe.SliceData(b), len(b)))
 }
