@@ -6,6 +6,7 @@ import (
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+	"golang.org/x/term"
 )
 
 // newLogger builds the process logger from the log section, writing to w
@@ -44,15 +45,12 @@ func newLogger(lc LogConfig, w io.Writer) (*zap.Logger, error) {
 	return zap.New(zapcore.NewCore(enc, out, level), zap.AddCaller(), zap.ErrorOutput(out)), nil
 }
 
-// isTerminal reports whether w is a character device (a terminal).
-// golang.org/x/term is not in the module graph, so this checks the mode.
+// isTerminal reports whether w is a terminal, by asking the terminal
+// driver (golang.org/x/term). /dev/null and other character devices are
+// not terminals.
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 // syncLog flushes the logger: the last step of every shutdown. Syncing a

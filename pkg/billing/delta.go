@@ -4,8 +4,8 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
-	"strings"
-	"unicode"
+
+	"github.com/resolver-dev/resolver/internal/teamrule"
 )
 
 // Key identifies one billing counter: a team, a calendar month ("YYYY-MM",
@@ -51,9 +51,9 @@ func (d Delta) Key() Key { return Key{Team: d.Team, Month: d.Month, Class: d.Cla
 // like input before they reach a key or a total.
 const (
 	// MaxTeamBytes is the longest team of a delta: the bound of a team
-	// everywhere (docs/SEMANTICS.md §1, invalid_team), since the team is part
-	// of a key.
-	MaxTeamBytes = 200
+	// everywhere (docs/SEMANTICS.md §1, invalid_team; teamrule.MaxBytes), since
+	// the team is part of a key.
+	MaxTeamBytes = teamrule.MaxBytes
 
 	// MaxDeltaCount is the largest count of one delta. The resolver writes
 	// one delta per team, month and class of a batch, so a count is at
@@ -69,23 +69,21 @@ const (
 	MaxMonth = "9999-12"
 )
 
-// Validate reports whether d can be folded into totals: a team of 1 to
-// MaxTeamBytes bytes, not only white space, without control characters
-// (the rule of pkg/event for a team, so that every delta the resolver
-// writes passes), a "YYYY-MM" month within
-// [MinMonth, MaxMonth], a defined class and a count of 1 to MaxDeltaCount.
-// The error wraps ErrInvalidDelta and the specific reason; it never
-// carries the team (it may be 200 bytes of anything).
+// Validate reports whether d can be folded into totals: a team that is not
+// empty and passes the team rule of pkg/event (teamrule.Problem: at most
+// MaxTeamBytes bytes, valid UTF-8, no control characters, not only white
+// space), so that every delta the resolver writes passes, a "YYYY-MM"
+// month within [MinMonth, MaxMonth], a defined class and a count of 1 to
+// MaxDeltaCount. The error wraps ErrInvalidDelta and the specific reason;
+// it never carries the team (it may be 200 bytes of anything).
 func (d Delta) Validate() error {
-	switch {
-	case d.Team == "":
+	if d.Team == "" {
 		return fmt.Errorf("billing: %w: empty team", ErrInvalidDelta)
-	case len(d.Team) > MaxTeamBytes:
-		return fmt.Errorf("billing: %w: %w: team of %d bytes, at most %d", ErrInvalidDelta, ErrInvalidTeam, len(d.Team), MaxTeamBytes)
-	case hasControl(d.Team):
-		return fmt.Errorf("billing: %w: %w: team holds a control character", ErrInvalidDelta, ErrInvalidTeam)
-	case strings.TrimFunc(d.Team, unicode.IsSpace) == "":
-		return fmt.Errorf("billing: %w: %w: team is only white space", ErrInvalidDelta, ErrInvalidTeam)
+	}
+	if why := teamrule.Problem(d.Team); why != "" {
+		return fmt.Errorf("billing: %w: %w: team %s", ErrInvalidDelta, ErrInvalidTeam, why)
+	}
+	switch {
 	case !d.Class.Valid():
 		return fmt.Errorf("billing: %w: %w %s", ErrInvalidDelta, ErrUnknownClass, d.Class)
 	case d.Count < 0:
@@ -97,16 +95,6 @@ func (d Delta) Validate() error {
 		return fmt.Errorf("billing: %w: %w %.16q (from %s to %s)", ErrInvalidDelta, ErrInvalidMonth, d.Month, MinMonth, MaxMonth)
 	}
 	return nil
-}
-
-// hasControl reports whether s holds a control character (C0, DEL or C1).
-func hasControl(s string) bool {
-	for _, r := range s {
-		if unicode.IsControl(r) {
-			return true
-		}
-	}
-	return false
 }
 
 // DecodeDelta decodes and validates one billing_usage record value. Unknown

@@ -64,8 +64,8 @@ var (
 	// ErrInvalidShare: an identified share outside [0, 1], or NaN.
 	ErrInvalidShare = errors.New("identified share must be within [0, 1]")
 
-	// ErrInvalidTeam: a team over MaxTeamBytes or holding a control
-	// character.
+	// ErrInvalidTeam: a team over MaxTeamBytes, not valid UTF-8, holding a
+	// control character or only white space (the team rule of pkg/event).
 	ErrInvalidTeam = errors.New("invalid team")
 
 	// ErrDeltaCount: a delta count of zero or above MaxDeltaCount.

@@ -7,7 +7,7 @@ import (
 
 // Meter accumulates event counts per Key (team, month, class), typically for
 // one batch, whose Deltas are then produced to billing_usage in the batch's
-// transaction and the Meter Reset.
+// transaction; the next batch starts a new Meter.
 //
 // A Meter is not safe for concurrent use: give each partition worker its own.
 // The zero Meter is ready to use.
@@ -34,13 +34,12 @@ func (m *Meter) Add(team, month string, c Class, n int64) {
 	m.counts[Key{Team: team, Month: month, Class: c}] += n
 }
 
-// Len returns the number of distinct keys counted since the last Reset.
+// Len returns the number of distinct keys counted.
 func (m *Meter) Len() int { return len(m.counts) }
 
-// Deltas returns one Delta per key counted since the last Reset, sorted by
-// team, then month, then class (excluded, anonymous, identified), so the same
-// batch always yields the same records in the same order. The Meter keeps its
-// counts until Reset.
+// Deltas returns one Delta per key counted, sorted by team, then month, then
+// class (excluded, anonymous, identified), so the same batch always yields
+// the same records in the same order. The Meter keeps its counts.
 func (m *Meter) Deltas() []Delta {
 	out := make([]Delta, 0, len(m.counts))
 	for k, n := range m.counts {
@@ -49,6 +48,3 @@ func (m *Meter) Deltas() []Delta {
 	slices.SortFunc(out, func(a, b Delta) int { return compareKeys(a.Key(), b.Key()) })
 	return out
 }
-
-// Reset forgets every count, keeping the allocated map for reuse.
-func (m *Meter) Reset() { clear(m.counts) }

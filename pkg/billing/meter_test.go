@@ -22,13 +22,6 @@ func TestMeterAccumulates(t *testing.T) {
 		{Team: "1", Month: "2026-11", Class: Identified, Count: 1},
 	}, m.Deltas())
 	assert.Len(t, m.Deltas(), 2, "Deltas does not consume the counts")
-
-	m.Reset()
-	assert.Zero(t, m.Len())
-	assert.Empty(t, m.Deltas())
-	m.Add("1", "2026-11", Anonymous, 2)
-	assert.Equal(t, []Delta{{Team: "1", Month: "2026-11", Class: Anonymous, Count: 2}}, m.Deltas(),
-		"counts restart from zero after Reset")
 }
 
 func TestMeterDeltasOrder(t *testing.T) {

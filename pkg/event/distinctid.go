@@ -3,6 +3,8 @@ package event
 import (
 	"strings"
 	"unicode/utf8"
+
+	"github.com/resolver-dev/resolver/internal/jsonlit"
 )
 
 // MaxDistinctIDRunes is the longest distinct_id kept, in characters
@@ -36,7 +38,7 @@ func distinctIDOf(f *fields, propDistinctID val) (string, *Warning, *Rejection) 
 	case c == '"':
 		id = v.str()
 	case v.isNumber():
-		_, integer, _ := scanNumber(v.b, 0)
+		_, integer, _ := jsonlit.ScanNumber(v.b, 0)
 		id = numberString(v.s, integer)
 	case c == 't' || c == 'f':
 		return "", nil, reject(ReasonInvalidDistinctID, field+" is a boolean")

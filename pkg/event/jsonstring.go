@@ -6,10 +6,12 @@ import (
 	"math/bits"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/resolver-dev/resolver/internal/jsonlit"
 )
 
-// JSON strings in and out: turning a scanned JSON string into a Go string,
-// and writing a Go string as a JSON string.
+// JSON strings in: turning a scanned JSON string into a Go string. Writing
+// one is jsonlit.AppendString.
 
 // stringOf returns the Go string of the JSON string raw (quotes included).
 // rawStr must hold the same bytes as raw; when the string has no escapes and
@@ -28,12 +30,12 @@ func stringOf(raw []byte, rawStr string) string {
 func plainString(b []byte) bool {
 	i := 0
 	for ; i+8 <= len(b); i += 8 {
-		if stringStops(binary.LittleEndian.Uint64(b[i:i+8]))&msb != 0 {
+		if jsonlit.Stops(binary.LittleEndian.Uint64(b[i:i+8]))&msb != 0 {
 			return false
 		}
 	}
 	for ; i < len(b); i++ {
-		if !strPlain[b[i]] {
+		if !jsonlit.Plain(b[i]) {
 			return false
 		}
 	}
@@ -137,102 +139,4 @@ func hex4(b []byte) rune {
 		r = r<<4 | rune(c)
 	}
 	return r
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendString appends s as a JSON string. Like encoding/json it escapes
-// control characters, '"', '\\', U+2028 and U+2029, and writes invalid UTF-8
-// as \ufffd; unlike it, it leaves '<', '>' and '&' alone.
-func appendString(dst []byte, s string) []byte {
-	if plainText(s) {
-		dst = append(dst, '"')
-		dst = append(dst, s...)
-		return append(dst, '"')
-	}
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		// Eight bytes at a time while they need no escaping.
-		for i+8 <= len(s) && stringStops(load64(s[i:]))&msb == 0 {
-			i += 8
-		}
-		if i >= len(s) {
-			break
-		}
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if strPlain[c] {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				dst = append(dst, '\\', c)
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-			i++
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
-}
-
-// plainText reports whether s is printable ASCII without '"' or '\\', and
-// so is written as a JSON string unchanged.
-func plainText(s string) bool {
-	i := 0
-	for ; i+8 <= len(s); i += 8 {
-		if stringStops(load64(s[i:]))&msb != 0 {
-			return false
-		}
-	}
-	if i == len(s) {
-		return true
-	}
-	if len(s) >= 8 { // the tail, as the last eight bytes
-		return stringStops(load64(s[len(s)-8:]))&msb == 0
-	}
-	if len(s) >= 4 { // as the first and last four bytes
-		return stringStops(uint64(load32(s))|uint64(load32(s[len(s)-4:]))<<32)&msb == 0
-	}
-	for ; i < len(s); i++ {
-		if !strPlain[s[i]] {
-			return false
-		}
-	}
-	return true
-}
-
-// load64 reads the first eight bytes of s, little-endian.
-func load64(s string) uint64 {
-	_ = s[7]
-	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
-		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
 }

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+
+	"github.com/resolver-dev/resolver/internal/jsonlit"
 )
 
 func TestNumberString(t *testing.T) {
@@ -42,7 +44,7 @@ func TestNumberString(t *testing.T) {
 		{"1e1024", "1e1024"},
 	}
 	for _, tt := range tests {
-		_, integer, ok := scanNumber([]byte(tt.in), 0)
+		_, integer, ok := jsonlit.ScanNumber([]byte(tt.in), 0)
 		assert.True(t, ok, tt.in)
 		got := numberString(tt.in, integer)
 		assert.Equal(t, tt.want, got, tt.in)
@@ -56,7 +58,7 @@ func FuzzNumberString(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		end, integer, ok := scanNumber([]byte(s), 0)
+		end, integer, ok := jsonlit.ScanNumber([]byte(s), 0)
 		if !ok || end != len(s) {
 			return
 		}

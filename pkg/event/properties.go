@@ -3,6 +3,8 @@ package event
 import (
 	"encoding/json"
 	"slices"
+
+	"github.com/resolver-dev/resolver/internal/jsonlit"
 )
 
 // The event's properties: the keys the resolver reads, the person-property
@@ -238,7 +240,7 @@ func idString(v val) string {
 	case '[':
 		return ""
 	}
-	_, integer, _ := scanNumber(v.b, 0)
+	_, integer, _ := jsonlit.ScanNumber(v.b, 0)
 	return numberString(v.s, integer)
 }
 
@@ -276,7 +278,7 @@ func mergeSet(inner, top val) (m map[string]json.RawMessage, raw json.RawMessage
 		if len(raw) > 1 {
 			raw = append(raw, ',')
 		}
-		raw = appendString(raw, p.key)
+		raw = jsonlit.AppendString(raw, p.key)
 		raw = append(raw, ':')
 		raw = append(raw, m[p.key]...)
 	}

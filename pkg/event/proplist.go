@@ -3,6 +3,8 @@ package event
 import (
 	"encoding/json"
 	"math/rand/v2"
+
+	"github.com/resolver-dev/resolver/internal/jsonlit"
 )
 
 // The properties of an Event decoded with Options.LazyProperties: a list
@@ -107,7 +109,7 @@ func (e *Event) appendPropertyList(dst []byte) []byte {
 			dst = append(dst, p.key...)
 			dst = append(dst, '"', ':')
 		} else {
-			dst = appendString(dst, p.key)
+			dst = jsonlit.AppendString(dst, p.key)
 			dst = append(dst, ':')
 		}
 		if len(p.raw) == 0 {
@@ -194,6 +196,13 @@ func keySlot(s string) uint64 {
 	h := (a ^ keySeed) * k
 	h = (h ^ b ^ uint64(len(s))) * k
 	return h >> (64 - keyIndexBits)
+}
+
+// load64 reads the first eight bytes of s, little-endian.
+func load64(s string) uint64 {
+	_ = s[7]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
 }
 
 // load32 reads the first four bytes of s, little-endian.

@@ -3,6 +3,8 @@ package event
 import (
 	"encoding/binary"
 	"math/bits"
+
+	"github.com/resolver-dev/resolver/internal/jsonlit"
 )
 
 // A small validating JSON scanner. Decode never builds a tree: it finds the
@@ -20,15 +22,6 @@ const (
 	strEscaped  uint8 = 1 << iota // contains a backslash escape
 	strNonASCII                   // contains a byte >= 0x80
 )
-
-// strPlain[c] is true for the bytes that may appear unescaped in a JSON
-// string and need no further attention: printable ASCII except '"' and '\\'.
-var strPlain = func() (t [256]bool) {
-	for c := 0x20; c < 0x80; c++ {
-		t[c] = c != '"' && c != '\\'
-	}
-	return t
-}()
 
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
 
@@ -50,16 +43,6 @@ const (
 	msb = 0x8080808080808080
 )
 
-// stringStops returns a word with the high bit set in every byte of x that
-// needs attention inside a string: '"', '\\', a control character or a
-// byte >= 0x80. The lowest flagged byte is exact (higher ones may be false
-// positives, from borrows), which is all scanString uses.
-func stringStops(x uint64) uint64 {
-	q := x ^ (lsb * '"')
-	e := x ^ (lsb * '\\')
-	return ((q - lsb) &^ q) | ((e - lsb) &^ e) | (x - lsb*0x20) | x
-}
-
 // scanString scans the string starting at b[i] == '"' and returns the index
 // just past its closing quote.
 func scanString(b []byte, i int) (end int, flags uint8, ok bool) {
@@ -67,7 +50,7 @@ func scanString(b []byte, i int) (end int, flags uint8, ok bool) {
 	for {
 		// Eight bytes at a time while they are plain ASCII.
 		for i+8 <= len(b) {
-			if m := stringStops(binary.LittleEndian.Uint64(b[i:i+8])) & msb; m != 0 {
+			if m := jsonlit.Stops(binary.LittleEndian.Uint64(b[i:i+8])) & msb; m != 0 {
 				i += bits.TrailingZeros64(m) >> 3
 				if b[i] == '"' {
 					return i + 1, flags, true
@@ -76,7 +59,7 @@ func scanString(b []byte, i int) (end int, flags uint8, ok bool) {
 			}
 			i += 8
 		}
-		for i < len(b) && strPlain[b[i]] {
+		for i < len(b) && jsonlit.Plain(b[i]) {
 			i++
 		}
 		if i >= len(b) {
@@ -110,55 +93,6 @@ func scanString(b []byte, i int) (end int, flags uint8, ok bool) {
 	}
 }
 
-// scanNumber scans the number starting at b[i] and reports whether it is an
-// integer literal (no fraction, no exponent).
-func scanNumber(b []byte, i int) (end int, integer bool, ok bool) {
-	if i < len(b) && b[i] == '-' {
-		i++
-	}
-	if i >= len(b) {
-		return 0, false, false
-	}
-	switch {
-	case b[i] == '0':
-		i++
-	case '1' <= b[i] && b[i] <= '9':
-		i++
-		for i < len(b) && '0' <= b[i] && b[i] <= '9' {
-			i++
-		}
-	default:
-		return 0, false, false
-	}
-	integer = true
-	if i < len(b) && b[i] == '.' {
-		integer = false
-		i++
-		start := i
-		for i < len(b) && '0' <= b[i] && b[i] <= '9' {
-			i++
-		}
-		if i == start {
-			return 0, false, false
-		}
-	}
-	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
-		integer = false
-		i++
-		if i < len(b) && (b[i] == '+' || b[i] == '-') {
-			i++
-		}
-		start := i
-		for i < len(b) && '0' <= b[i] && b[i] <= '9' {
-			i++
-		}
-		if i == start {
-			return 0, false, false
-		}
-	}
-	return i, integer, true
-}
-
 func scanLiteral(b []byte, i int, lit string) (int, bool) {
 	if len(b)-i < len(lit) || string(b[i:i+len(lit)]) != lit {
 		return 0, false
@@ -173,7 +107,7 @@ func skipScalar(b []byte, i int) (int, bool) {
 		end, _, ok := scanString(b, i)
 		return end, ok
 	case c == '-' || '0' <= c && c <= '9':
-		end, _, ok := scanNumber(b, i)
+		end, _, ok := jsonlit.ScanNumber(b, i)
 		return end, ok
 	case c == 't':
 		return scanLiteral(b, i, "true")

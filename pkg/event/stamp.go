@@ -4,13 +4,15 @@ import (
 	"encoding/json"
 	"slices"
 	"time"
+
+	"github.com/resolver-dev/resolver/internal/jsonlit"
 )
 
 // Stamp is what the resolver adds to an event (docs/SEMANTICS.md §6).
 type Stamp struct {
 	// PersonID is the person's uuid, as a string.
 	PersonID string
-	// PersonCreatedAt is written as RFC 3339 in UTC (see appendTime); the
+	// PersonCreatedAt is written as RFC 3339 in UTC (see jsonlit.AppendTime); the
 	// caller supplies 1970-01-01T00:00:05Z for an implicit person.
 	PersonCreatedAt time.Time
 	// PersonProperties is a JSON object; nil or empty is written as {}.
@@ -44,13 +46,13 @@ func (e *Event) AppendStamped(dst []byte, s Stamp) []byte {
 	dst = append(dst, `{"uuid":"`...)
 	dst = appendUUID(dst, e.UUID)
 	dst = append(dst, `","event":`...)
-	dst = appendString(dst, e.Name)
+	dst = jsonlit.AppendString(dst, e.Name)
 	dst = append(dst, `,"distinct_id":`...)
-	dst = appendString(dst, e.DistinctID)
+	dst = jsonlit.AppendString(dst, e.DistinctID)
 	dst = append(dst, `,"team":`...)
-	dst = appendString(dst, e.Team)
+	dst = jsonlit.AppendString(dst, e.Team)
 	dst = append(dst, `,"timestamp":"`...)
-	dst = appendTime(dst, e.Timestamp)
+	dst = jsonlit.AppendTime(dst, e.Timestamp)
 	dst = append(dst, `","properties":`...)
 	if e.lazy && e.Properties == nil {
 		dst = e.appendPropertyList(dst)
@@ -59,14 +61,14 @@ func (e *Event) AppendStamped(dst []byte, s Stamp) []byte {
 	}
 	for _, x := range e.extras {
 		dst = append(dst, ',')
-		dst = appendString(dst, x.key)
+		dst = jsonlit.AppendString(dst, x.key)
 		dst = append(dst, ':')
 		dst = append(dst, x.raw...)
 	}
 	dst = append(dst, `,"person_id":`...)
-	dst = appendString(dst, s.PersonID)
+	dst = jsonlit.AppendString(dst, s.PersonID)
 	dst = append(dst, `,"person_created_at":"`...)
-	dst = appendTime(dst, s.PersonCreatedAt)
+	dst = jsonlit.AppendTime(dst, s.PersonCreatedAt)
 	dst = append(dst, `","person_properties":`...)
 	if len(s.PersonProperties) == 0 {
 		dst = append(dst, '{', '}')
@@ -74,9 +76,9 @@ func (e *Event) AppendStamped(dst []byte, s Stamp) []byte {
 		dst = append(dst, s.PersonProperties...)
 	}
 	dst = append(dst, `,"person_mode":`...)
-	dst = appendString(dst, s.PersonMode)
+	dst = jsonlit.AppendString(dst, s.PersonMode)
 	dst = append(dst, `,"billing_class":`...)
-	dst = appendString(dst, s.BillingClass)
+	dst = jsonlit.AppendString(dst, s.BillingClass)
 	return append(dst, '}')
 }
 
@@ -104,7 +106,7 @@ func (e *Event) appendProperties(dst []byte) []byte {
 			dst = append(dst, k...)
 			dst = append(dst, '"', ':')
 		} else {
-			dst = appendString(dst, k)
+			dst = jsonlit.AppendString(dst, k)
 			dst = append(dst, ':')
 		}
 		if len(v) == 0 {
@@ -135,7 +137,7 @@ func appendMember(dst []byte, n int, k string, v json.RawMessage) []byte {
 	if n > 0 {
 		dst = append(dst, ',')
 	}
-	dst = appendString(dst, k)
+	dst = jsonlit.AppendString(dst, k)
 	dst = append(dst, ':')
 	if len(v) == 0 {
 		return append(dst, "null"...)

@@ -1,12 +1,18 @@
 package event
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/resolver-dev/resolver/internal/jsonlit"
+	"github.com/resolver-dev/resolver/internal/teamrule"
+)
 
 // MaxTeamBytes is the longest team accepted, in bytes. A team is part of
 // every identity key, so it is bounded like one (docs/SEMANTICS.md §1,
-// invalid_team). unionfind.MaxTeamBytes is the same bound, applied again to
-// every op before it touches the store.
-const MaxTeamBytes = 200
+// invalid_team). unionfind.MaxTeamBytes and billing.MaxTeamBytes are the
+// same bound (teamrule.MaxBytes), applied again to every op before it
+// touches the store and to every billing delta.
+const MaxTeamBytes = teamrule.MaxBytes
 
 // teamOf applies the team rule of docs/SEMANTICS.md §1.
 //
@@ -23,7 +29,7 @@ const MaxTeamBytes = 200
 // a fraction, a boolean, an object, an array — is passed over for the next
 // candidate.
 //
-// The team found must then be a valid team (teamProblem), else the record
+// The team found must then be a valid team (teamrule.Problem), else the record
 // is invalid_team: an overlong or control-laden candidate is rejected, not
 // passed over for the next one, as distinct_id does.
 func teamOf(f *fields, propToken val) (string, *Rejection) {
@@ -43,9 +49,11 @@ func teamOf(f *fields, propToken val) (string, *Rejection) {
 			return "", reject(ReasonMissingTeam, "no team_id, token, api_key, $token or properties.token that is a non-empty string or an integer")
 		}
 	}
-	// team is not blank (teamString), so only its bounds are left to check.
-	if len(team) > MaxTeamBytes || controlAt(team) >= 0 {
-		return "", reject(ReasonInvalidTeam, "team "+teamProblem(team)+": "+quoteTeam(team))
+	// team is valid UTF-8 (Decode makes it so) and not blank (teamString),
+	// so of teamrule.Problem only the bounds are left to check: the cheap
+	// test first, then the words for a rejection.
+	if len(team) > MaxTeamBytes || teamrule.ControlAt(team) >= 0 {
+		return "", reject(ReasonInvalidTeam, "team "+teamrule.Problem(team)+": "+quoteTeam(team))
 	}
 	return team, nil
 }
@@ -56,64 +64,9 @@ func teamString(v val) (string, bool) {
 		s := v.str()
 		return s, strings.TrimSpace(s) != ""
 	case v.isNumber():
-		_, integer, _ := scanNumber(v.b, 0)
+		_, integer, _ := jsonlit.ScanNumber(v.b, 0)
 		s := numberString(v.s, integer)
 		return s, isIntegerString(s)
 	}
 	return "", false
-}
-
-// teamProblem says what makes team unacceptable as a team, or "" when it is
-// fine: empty or whitespace only (unicode.IsSpace), longer than MaxTeamBytes
-// bytes, or holding a control character. Control characters are Unicode's
-// general category Cc: C0 (U+0000–U+001F), DEL (U+007F) and C1
-// (U+0080–U+009F) — what unicode.IsControl reports. Other invisible
-// characters (format characters such as U+200B or U+202E) are allowed: they
-// harm no key or log line. team is valid UTF-8 here (Decode replaces invalid
-// sequences), so a C1 character is the two bytes 0xC2 0x80–0x9F.
-func teamProblem(team string) string {
-	if len(team) > MaxTeamBytes {
-		return "is " + itoa(int64(len(team))) + " bytes, over the limit of " + itoa(MaxTeamBytes)
-	}
-	if i := controlAt(team); i >= 0 {
-		return "holds a control character at byte " + itoa(int64(i))
-	}
-	if strings.TrimSpace(team) == "" {
-		return "is empty or whitespace only"
-	}
-	return ""
-}
-
-// controlStart[c] is true for the bytes that are, or may start, a control
-// character in UTF-8: C0, DEL, and 0xC2 (the lead byte of U+0080–U+00BF).
-var controlStart = func() (t [256]bool) {
-	for c := 0; c < 0x20; c++ {
-		t[c] = true
-	}
-	t[0x7f], t[0xc2] = true, true
-	return t
-}()
-
-// controlAt returns the byte index of the first control character (C0,
-// DEL, C1) in the UTF-8 string s, or -1. It runs for every event, so it
-// skips plain ASCII eight bytes at a time (SWAR, as scanString does).
-func controlAt(s string) int {
-	i := 0
-	for ; i+8 <= len(s); i += 8 {
-		x := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
-			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
-		del := x ^ (lsb * 0x7f)
-		// High bit set in bytes < 0x20, == 0x7f or >= 0x80 (exact for the
-		// lowest such byte, which is all that matters: the bytes from there
-		// on are looked at one by one).
-		if ((x-lsb*0x20)&^x|(del-lsb)&^del|x)&msb != 0 {
-			break
-		}
-	}
-	for ; i < len(s); i++ {
-		if controlStart[s[i]] && (s[i] != 0xc2 || i+1 < len(s) && s[i+1] >= 0x80 && s[i+1] < 0xa0) {
-			return i
-		}
-	}
-	return -1
 }

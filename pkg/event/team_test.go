@@ -7,8 +7,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -168,24 +166,6 @@ func TestInvalidTeamOrder(t *testing.T) {
 	assert.Less(t, i(ReasonMissingTeam), i(ReasonInvalidTeam))
 	assert.Less(t, i(ReasonInvalidTeam), i(ReasonUnknownTeam))
 	assert.Less(t, i(ReasonUnknownTeam), i(ReasonInvalidDistinctID))
-}
-
-func TestTeamProblem(t *testing.T) {
-	for _, s := range []string{"", " ", "\u00a0", strings.Repeat("x", 201), "a\x00", "\x1f", "\x7f", "\u0080", "\u009f", "a\nb"} {
-		assert.NotEmpty(t, teamProblem(s), "%q", s)
-	}
-	for _, s := range []string{"1", "phc_abc", strings.Repeat("x", 200), "\u00a0a", "\u00a0", "日本", "a b", "\u2028"} {
-		if strings.TrimSpace(s) == "" {
-			continue
-		}
-		assert.Empty(t, teamProblem(s), "%q", s)
-	}
-	// The byte test is exactly unicode.IsControl, rune by rune.
-	for r := rune(0); r < 0x3000; r++ {
-		s := "a" + string(r) + "b"
-		isCc := r < 0x20 || r >= 0x7f && r < 0xa0
-		assert.Equal(t, isCc, teamProblem(s) != "", "U+%04X", r)
-	}
 }
 
 func TestTeamMapResolve(t *testing.T) {
@@ -408,29 +388,6 @@ func FuzzEnvelopeTeam(f *testing.F) {
 			if e, err := d.Decode(in, testSource); err == nil && e.Team != "2" {
 				t.Fatalf("%s with a team map: team %q from %s", name, e.Team, in)
 			}
-		}
-	})
-}
-
-// FuzzControlAt: the SWAR scan finds the first control character exactly
-// where a rune-by-rune unicode.IsControl scan does, for valid UTF-8.
-func FuzzControlAt(f *testing.F) {
-	for _, s := range []string{"", "phc_demo_project_token", "abcdefgh\x7f", "abcdefghijklmno\x1f", "é\u0085", "日本語テキスト\u009fx", "\u00a0\u00a0\u00a0\u00a0\u0080"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		if !utf8.ValidString(s) {
-			s = strings.ToValidUTF8(s, "\uFFFD")
-		}
-		want := -1
-		for i, r := range s {
-			if unicode.IsControl(r) {
-				want = i
-				break
-			}
-		}
-		if got := controlAt(s); got != want {
-			t.Fatalf("controlAt(%q) = %d, want %d", s, got, want)
 		}
 	})
 }

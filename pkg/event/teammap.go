@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"sync/atomic"
 	"unicode/utf8"
+
+	"github.com/resolver-dev/resolver/internal/teamrule"
 )
 
 // Bounds of a team map (docs/SEMANTICS.md §1, config teams.file). The file is
@@ -120,14 +122,14 @@ func newTeamTable(entries map[string]string) (*teamTable, error) {
 	why := map[string]string{}
 	for token, id := range entries {
 		switch {
-		case teamProblem(token) != "":
-			why[token] = "the token " + teamProblem(token)
 		case !utf8.ValidString(token):
 			why[token] = "the token is not valid UTF-8 (no decoded team ever is)"
-		case teamProblem(id) != "":
-			why[token] = "its team id " + quoteTeam(id) + " " + teamProblem(id)
+		case teamrule.Problem(token) != "":
+			why[token] = "the token " + teamrule.Problem(token)
 		case !utf8.ValidString(id):
 			why[token] = "its team id " + quoteTeam(id) + " is not valid UTF-8 (no decoded team ever is)"
+		case teamrule.Problem(id) != "":
+			why[token] = "its team id " + quoteTeam(id) + " " + teamrule.Problem(id)
 		default:
 			t.byToken[token] = id
 			t.ids[id] = struct{}{}

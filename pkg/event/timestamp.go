@@ -5,6 +5,8 @@ import (
 	"math"
 	"strconv"
 	"time"
+
+	"github.com/resolver-dev/resolver/internal/jsonlit"
 )
 
 // FutureCutoff is how far past the processing time an event's timestamp may
@@ -63,7 +65,7 @@ func timestampOf(f *fields, src Source, processed time.Time, warnings *[]Warning
 		ts = processed
 	}
 	if ts.Sub(processed) > FutureCutoff {
-		warn(warnings, WarnTimestampInFuture, "timestamp "+string(appendTime(nil, ts))+" is more than 23h after the processing time "+string(appendTime(nil, processed))+"; clamped to it")
+		warn(warnings, WarnTimestampInFuture, "timestamp "+string(jsonlit.AppendTime(nil, ts))+" is more than 23h after the processing time "+string(jsonlit.AppendTime(nil, processed))+"; clamped to it")
 		ts = processed
 	}
 	return ts
@@ -175,7 +177,7 @@ func parseRFC3339(s []byte) (time.Time, bool) {
 }
 
 // daysFromCivil returns the days since 1970-01-01 of a proleptic Gregorian
-// date (Howard Hinnant's days_from_civil; the inverse of civil).
+// date (Howard Hinnant's days_from_civil).
 func daysFromCivil(year, month, day int) int64 {
 	y := int64(year)
 	if month <= 2 {
@@ -212,97 +214,4 @@ func daysIn(month, year int) int {
 		return 30
 	}
 	return 31
-}
-
-// appendTime appends t in UTC as RFC 3339 without quotes:
-// 2006-01-02T15:04:05Z, with a fraction only when there is one, in
-// milliseconds when that is exact (.123), else microseconds, else
-// nanoseconds. Years outside 0000–9999 are clamped to that range.
-func appendTime(dst []byte, t time.Time) []byte {
-	secs, ns := t.Unix(), t.Nanosecond()
-	switch {
-	case secs < minUnix:
-		secs, ns = minUnix, 0
-	case secs > maxUnix:
-		secs, ns = maxUnix, 999999999
-	}
-	days, rem := floorDiv(secs, 86400)
-	year, month, day := civil(days)
-	hour, minute, sec := int(rem/3600), int(rem/60%60), int(rem%60)
-	var b [19]byte // 2006-01-02T15:04:05
-	put2(b[0:], year/100)
-	put2(b[2:], year%100)
-	b[4] = '-'
-	put2(b[5:], month)
-	b[7] = '-'
-	put2(b[8:], day)
-	b[10] = 'T'
-	put2(b[11:], hour)
-	b[13] = ':'
-	put2(b[14:], minute)
-	b[16] = ':'
-	put2(b[17:], sec)
-	dst = append(dst, b[:]...)
-	if ns != 0 {
-		width, v := 9, ns
-		switch {
-		case ns%1_000_000 == 0:
-			width, v = 3, ns/1_000_000
-		case ns%1_000 == 0:
-			width, v = 6, ns/1_000
-		}
-		dst = append(dst, '.')
-		var buf [9]byte
-		for i := width - 1; i >= 0; i-- {
-			buf[i] = byte('0' + v%10)
-			v /= 10
-		}
-		dst = append(dst, buf[:width]...)
-	}
-	return append(dst, 'Z')
-}
-
-// digitPairs holds "00" to "99".
-const digitPairs = "00010203040506070809" + "10111213141516171819" + "20212223242526272829" +
-	"30313233343536373839" + "40414243444546474849" + "50515253545556575859" + "60616263646566676869" +
-	"70717273747576777879" + "80818283848586878889" + "90919293949596979899"
-
-// put2 writes n, in [0, 99], as two digits to b[0:2].
-func put2(b []byte, n int) {
-	b[0], b[1] = digitPairs[2*n], digitPairs[2*n+1]
-}
-
-// Unix seconds of minTime and maxTime.
-var minUnix, maxUnix = minTime.Unix(), maxTime.Unix()
-
-func floorDiv(a, b int64) (q, r int64) {
-	q, r = a/b, a%b
-	if r < 0 {
-		q, r = q-1, r+b
-	}
-	return q, r
-}
-
-// civil converts days since 1970-01-01 to a proleptic Gregorian date
-// (Howard Hinnant's days_from_civil inverse).
-func civil(days int64) (year, month, day int) {
-	z := days + 719468
-	era := z / 146097
-	if z < 0 && z%146097 != 0 {
-		era--
-	}
-	doe := z - era*146097                                  // [0, 146096]
-	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365 // [0, 399]
-	y := yoe + era*400
-	doy := doe - (365*yoe + yoe/4 - yoe/100) // [0, 365]
-	mp := (5*doy + 2) / 153                  // [0, 11]
-	d := doy - (153*mp+2)/5 + 1              // [1, 31]
-	m := mp + 3
-	if m > 12 {
-		m -= 12
-	}
-	if m <= 2 {
-		y++
-	}
-	return int(y), int(m), int(d)
 }

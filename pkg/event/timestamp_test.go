@@ -5,18 +5,15 @@ import (
 	"time"
 )
 
-// TestDaysFromCivil checks daysFromCivil against the time package and
-// civil, over years 0000–9999 (and the leap days of the century years).
+// TestDaysFromCivil checks daysFromCivil against the time package over
+// years 0000–9999 (and the leap days of the century years).
 func TestDaysFromCivil(t *testing.T) {
 	start := time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC).Unix() / 86400
 	end := time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC).Unix() / 86400
 	for days := start; days <= end; days += 13 {
-		y, m, d := civil(days)
-		if got := daysFromCivil(y, m, d); got != days {
+		y, m, d := time.Unix(days*86400, 0).UTC().Date()
+		if got := daysFromCivil(y, int(m), d); got != days {
 			t.Fatalf("daysFromCivil(%d, %d, %d) = %d, want %d", y, m, d, got, days)
-		}
-		if want := time.Date(y, time.Month(m), d, 0, 0, 0, 0, time.UTC).Unix() / 86400; want != days {
-			t.Fatalf("civil(%d) = %d-%d-%d, time package %d", days, y, m, d, want)
 		}
 	}
 	for _, d := range []string{"0000-02-29", "0000-03-01", "1600-02-29", "1900-03-01", "1969-12-31", "1970-01-01", "2000-02-29", "9999-12-31"} {

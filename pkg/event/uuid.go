@@ -49,6 +49,8 @@ func uuidOf(v val, src Source) (uuid.UUID, *Rejection) {
 	return u, nil
 }
 
+const hexDigits = "0123456789abcdef"
+
 // unhex maps a hex digit to its value and anything else to 0xFF.
 var unhex = func() (t [256]byte) {
 	for i := range t {

@@ -526,18 +526,3 @@ func TestWriteJSONLinesError(t *testing.T) {
 	_, err := WriteJSONLines(failWriter{}, New(rich))
 	assert.ErrorContains(t, err, "disk full")
 }
-
-func TestAppendTime(t *testing.T) {
-	for _, ts := range []time.Time{
-		time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC),
-		time.Date(2000, 2, 29, 23, 59, 59, 999e6, time.UTC),
-		time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC),
-		time.Date(2100, 3, 1, 12, 0, 0, 7e6, time.UTC),
-	} {
-		assert.Equal(t, ts.Format("2006-01-02T15:04:05.000Z"), string(appendTime(nil, ts.UnixMilli())))
-	}
-	for ms := int64(0); ms < 400*365*day; ms += 7*day + 3*hour + 59*minute + 7777 {
-		ts := time.UnixMilli(ms).UTC()
-		require.Equal(t, ts.Format("2006-01-02T15:04:05.000Z"), string(appendTime(nil, ms)))
-	}
-}

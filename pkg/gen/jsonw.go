@@ -1,9 +1,14 @@
 package gen
 
-import "strconv"
+import (
+	"strconv"
+
+	"github.com/resolver-dev/resolver/internal/jsonlit"
+)
 
 // jw appends a JSON object to b. It writes keys as given (they are
-// constants without characters to escape) and escapes string values.
+// constants without characters to escape) and string values as
+// jsonlit.AppendString does.
 //
 // With nested set, it writes the JSON text escaped once more, as the
 // contents of a JSON string: the capture envelope's data member.
@@ -51,17 +56,14 @@ func (w *jw) key(k string) {
 
 func (w *jw) obj(k string) { w.key(k); w.open() }
 
-// strval writes s as a JSON string.
+// strval writes s as a JSON string (nested: escaped twice).
 func (w *jw) strval(s string) {
 	w.q()
-	switch {
-	case clean(s):
-		w.b = append(w.b, s...)
-	case !w.nested:
-		w.b = appendEscaped(w.b, s)
-	default:
-		w.tmp = appendEscaped(w.tmp[:0], s)
-		w.b = appendEscapedBytes(w.b, w.tmp)
+	if w.nested {
+		w.tmp = jsonlit.AppendContents(w.tmp[:0], s)
+		w.b = jsonlit.AppendContentsBytes(w.b, w.tmp)
+	} else {
+		w.b = jsonlit.AppendContents(w.b, s)
 	}
 	w.q()
 }
@@ -81,8 +83,8 @@ func (w *jw) bool(k string, v bool) { w.key(k); w.b = strconv.AppendBool(w.b, v)
 // raw writes v, a JSON value, as it is.
 func (w *jw) raw(k, v string) {
 	w.key(k)
-	if w.nested && !clean(v) {
-		w.b = appendEscaped(w.b, v)
+	if w.nested {
+		w.b = jsonlit.AppendContents(w.b, v)
 		return
 	}
 	w.b = append(w.b, v...)
@@ -91,129 +93,11 @@ func (w *jw) raw(k, v string) {
 func (w *jw) time(k string, ms int64) {
 	w.key(k)
 	w.q()
-	w.b = appendTime(w.b, ms)
+	w.b = jsonlit.AppendMillis(w.b, ms)
 	w.q()
 }
 
-var escapes = func() (t [256]bool) {
-	for c := range 0x20 {
-		t[c] = true
-	}
-	t['"'], t['\\'] = true, true
-	return t
-}()
-
-// clean reports whether s needs no escaping in a JSON string.
-func clean(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if escapes[s[i]] {
-			return false
-		}
-	}
-	return true
-}
-
-// needsEscape reports whether c must be escaped inside a JSON string.
-func needsEscape(c byte) bool { return escapes[c] }
-
 const hexdig = "0123456789abcdef"
-
-// appendQuoted appends s as a JSON string. Non-ASCII UTF-8 is copied as is.
-func appendQuoted(b []byte, s string) []byte {
-	b = append(b, '"')
-	b = appendEscaped(b, s)
-	return append(b, '"')
-}
-
-// appendEscaped appends s escaped for a JSON string, without quotes.
-func appendEscaped(b []byte, s string) []byte {
-	start := 0
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; needsEscape(c) {
-			b = append(b, s[start:i]...)
-			b = appendEscape(b, c)
-			start = i + 1
-		}
-	}
-	return append(b, s[start:]...)
-}
-
-// appendEscapedBytes is appendEscaped for a byte slice.
-func appendEscapedBytes(b, s []byte) []byte {
-	start := 0
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; needsEscape(c) {
-			b = append(b, s[start:i]...)
-			b = appendEscape(b, c)
-			start = i + 1
-		}
-	}
-	return append(b, s[start:]...)
-}
-
-func appendEscape(b []byte, c byte) []byte {
-	switch c {
-	case '"', '\\':
-		return append(b, '\\', c)
-	case '\n':
-		return append(b, '\\', 'n')
-	case '\r':
-		return append(b, '\\', 'r')
-	case '\t':
-		return append(b, '\\', 't')
-	}
-	return append(b, '\\', 'u', '0', '0', hexdig[c>>4], hexdig[c&15])
-}
-
-// appendTime appends ms (Unix milliseconds, years 1970–9999) as RFC 3339 in
-// UTC with exactly three fractional digits: 2026-11-01T00:00:00.000Z.
-func appendTime(b []byte, ms int64) []byte {
-	days := ms / 86_400_000
-	rem := ms % 86_400_000
-	y, m, d := civil(days)
-	b = append4(b, y)
-	b = append(b, '-')
-	b = append2(b, m)
-	b = append(b, '-')
-	b = append2(b, d)
-	b = append(b, 'T')
-	b = append2(b, rem/3_600_000)
-	b = append(b, ':')
-	b = append2(b, rem/60_000%60)
-	b = append(b, ':')
-	b = append2(b, rem/1000%60)
-	b = append(b, '.')
-	f := rem % 1000
-	b = append(b, byte('0'+f/100), byte('0'+f/10%10), byte('0'+f%10))
-	return append(b, 'Z')
-}
-
-// civil converts days since 1970-01-01 to a date (H. Hinnant's algorithm).
-func civil(z int64) (y, m, d int64) {
-	z += 719468
-	era := z / 146097
-	doe := z - era*146097
-	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365
-	y = yoe + era*400
-	doy := doe - (365*yoe + yoe/4 - yoe/100)
-	mp := (5*doy + 2) / 153
-	d = doy - (153*mp+2)/5 + 1
-	if mp < 10 {
-		m = mp + 3
-	} else {
-		m = mp - 9
-	}
-	if m <= 2 {
-		y++
-	}
-	return y, m, d
-}
-
-func append2(b []byte, v int64) []byte { return append(b, byte('0'+v/10), byte('0'+v%10)) }
-
-func append4(b []byte, v int64) []byte {
-	return append(b, byte('0'+v/1000), byte('0'+v/100%10), byte('0'+v/10%10), byte('0'+v%10))
-}
 
 // appendUUIDv7 appends a UUIDv7 string for the time ms whose 74 random
 // bits hold all 64 bits of r (and 10 bits of salt), so distinct r give

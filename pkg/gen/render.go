@@ -1,5 +1,9 @@
 package gen
 
+import (
+	"github.com/resolver-dev/resolver/internal/jsonlit"
+)
+
 var productCents = [...]int64{1999, 4950, 12950, 899, 25000}
 
 var planCents = [...]int64{0, 900, 4900, 49900}
@@ -52,7 +56,7 @@ func (g *Generator) render(u *user, e *ev) {
 		in.reset()
 		g.writeEvent(in, u, e, delay)
 		in.b = in.b[:1+u.r.intn(len(in.b)-2)]
-		w.b = appendEscapedBytes(w.b, in.b)
+		w.b = jsonlit.AppendContentsBytes(w.b, in.b)
 	} else {
 		w.nested = true
 		propsEnd := g.writeEvent(w, u, e, delay)

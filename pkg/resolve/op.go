@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"sort"
 
+	"github.com/resolver-dev/resolver/internal/jsonlit"
 	"github.com/resolver-dev/resolver/pkg/event"
 	"github.com/resolver-dev/resolver/pkg/unionfind"
 )
@@ -117,7 +118,8 @@ func canonicalJSON(v json.RawMessage) json.RawMessage {
 
 // isCanonicalScalar reports whether v is a JSON scalar already spelled the
 // one way canonicalJSONSlow spells it: true, false, null, a number (kept
-// as written), or a string of printable ASCII without escapes. Anything
+// as written), or a string of bytes that need no escape (jsonlit.Plain:
+// printable ASCII and DEL, without '"' or '\\'). Anything
 // else (objects, arrays, escapes, non-ASCII, surrounding space) takes the
 // slow path. FuzzCanonicalJSON checks the two agree.
 func isCanonicalScalar(v []byte) bool {
@@ -130,7 +132,7 @@ func isCanonicalScalar(v []byte) bool {
 			return false
 		}
 		for _, c := range v[1 : len(v)-1] {
-			if c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+			if !jsonlit.Plain(c) {
 				return false
 			}
 		}
@@ -142,47 +144,7 @@ func isCanonicalScalar(v []byte) bool {
 	case 'n':
 		return string(v) == "null"
 	}
-	return isJSONNumber(v)
-}
-
-// isJSONNumber reports whether v is exactly one JSON number (RFC 8259 §6).
-func isJSONNumber(v []byte) bool {
-	i := 0
-	if i < len(v) && v[i] == '-' {
-		i++
-	}
-	switch {
-	case i < len(v) && v[i] == '0':
-		i++
-	case i < len(v) && v[i] >= '1' && v[i] <= '9':
-		for i < len(v) && v[i] >= '0' && v[i] <= '9' {
-			i++
-		}
-	default:
-		return false
-	}
-	if i < len(v) && v[i] == '.' {
-		i++
-		if i >= len(v) || v[i] < '0' || v[i] > '9' {
-			return false
-		}
-		for i < len(v) && v[i] >= '0' && v[i] <= '9' {
-			i++
-		}
-	}
-	if i < len(v) && (v[i] == 'e' || v[i] == 'E') {
-		i++
-		if i < len(v) && (v[i] == '+' || v[i] == '-') {
-			i++
-		}
-		if i >= len(v) || v[i] < '0' || v[i] > '9' {
-			return false
-		}
-		for i < len(v) && v[i] >= '0' && v[i] <= '9' {
-			i++
-		}
-	}
-	return i == len(v)
+	return jsonlit.IsNumber(v)
 }
 
 // canonicalJSONSlow is canonicalJSON by a round trip through encoding/json.

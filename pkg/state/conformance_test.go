@@ -265,7 +265,7 @@ func testAtomicity(t *testing.T, s *Store) {
 		return nil
 	})
 	n := 0
-	must(t, s.Outbox("ev", 1, 0, 100, func(unionfind.Source, unionfind.Result) error { n++; return nil }))
+	must(t, outbox(s, "ev", 1, 0, 100, func(unionfind.Source, unionfind.Result) error { n++; return nil }))
 	if n != 0 {
 		t.Fatal("failed update left outbox rows")
 	}
@@ -349,6 +349,11 @@ func testOffsets(t *testing.T, s *Store) {
 	})
 }
 
+// outbox reads the outbox rows of one partition's span.
+func outbox(s *Store, topic string, partition int32, from, to int64, fn func(unionfind.Source, unionfind.Result) error) error {
+	return s.OutboxSpans(topic, []OutboxSpan{{Partition: partition, From: from, To: to}}, fn)
+}
+
 func testOutbox(t *testing.T, s *Store) {
 	row := func(i int64) unionfind.Result {
 		return unionfind.Result{DistinctIDs: []unionfind.DistinctIDRow{{Team: "1", DistinctID: "d", PersonID: pidA, Version: uint64(i)}}}
@@ -366,7 +371,7 @@ func testOutbox(t *testing.T, s *Store) {
 	})
 	read := func(from, to int64) []unionfind.Source {
 		var out []unionfind.Source
-		must(t, s.Outbox("ev", 0, from, to, func(src unionfind.Source, r unionfind.Result) error {
+		must(t, outbox(s, "ev", 0, from, to, func(src unionfind.Source, r unionfind.Result) error {
 			if r.DistinctIDs[0].Version != uint64(src.Offset) {
 				t.Fatalf("rows of %+v: %+v", src, r)
 			}
@@ -394,8 +399,8 @@ func testOutbox(t *testing.T, s *Store) {
 		t.Fatalf("outbox spans:\n got %+v\nwant %+v", spans, want)
 	}
 	n := 0
-	must(t, s.Outbox("ev", 1, 0, 10, func(unionfind.Source, unionfind.Result) error { n++; return nil }))
-	must(t, s.Outbox("ev2", 0, 0, 10, func(unionfind.Source, unionfind.Result) error { n++; return nil }))
+	must(t, outbox(s, "ev", 1, 0, 10, func(unionfind.Source, unionfind.Result) error { n++; return nil }))
+	must(t, outbox(s, "ev2", 0, 0, 10, func(unionfind.Source, unionfind.Result) error { n++; return nil }))
 	if n != 2 {
 		t.Fatalf("trim touched other partitions: %d rows left, want 2", n)
 	}

@@ -9,14 +9,6 @@ import (
 // trimChunk is how many outbox keys one TrimOutbox transaction deletes.
 const trimChunk = 4096
 
-// Outbox calls fn, in source order, with the rows stored by Tx.PutOutbox for
-// every source of the partition with from <= offset <= to. Sources whose op
-// produced nothing have no rows and are not visited. fn runs inside a
-// read-only snapshot and must not call Update.
-func (s *Store) Outbox(topic string, partition int32, from, to int64, fn func(unionfind.Source, unionfind.Result) error) error {
-	return s.OutboxSpans(topic, []OutboxSpan{{Partition: partition, From: from, To: to}}, fn)
-}
-
 // OutboxSpan is a range of source offsets of one partition, both ends
 // included.
 type OutboxSpan struct {
@@ -24,9 +16,12 @@ type OutboxSpan struct {
 	From, To  int64
 }
 
-// OutboxSpans is Outbox for several partitions' spans in one read-only
-// snapshot (a batch reads all its partitions' rows with one engine
-// transaction, not one each), span after span, each in source order.
+// OutboxSpans calls fn with the rows stored by Tx.PutOutbox for every
+// source of each span's partition with From <= offset <= To: span after
+// span, each in source order, all in one read-only snapshot (a batch reads
+// all its partitions' rows with one engine transaction, not one each).
+// Sources whose op produced nothing have no rows and are not visited. fn
+// must not call Update.
 func (s *Store) OutboxSpans(topic string, spans []OutboxSpan, fn func(unionfind.Source, unionfind.Result) error) error {
 	if s.closed.Load() {
 		return ErrClosed

@@ -32,7 +32,7 @@ type Tx interface {
 	SetHighWater(logPartition int32, src unionfind.Source) error
 
 	// PutOutbox stores the rows an op produced, keyed by the op's source,
-	// for the worker that owns the source partition (Store.Outbox). An
+	// for the worker that owns the source partition (Store.OutboxSpans). An
 	// empty Result stores nothing.
 	PutOutbox(src unionfind.Source, res unionfind.Result) error
 }

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"sort"
 	"time"
+
+	"github.com/resolver-dev/resolver/internal/jsonlit"
 )
 
 // ImplicitCreatedAt is the created_at stamped on events of an implicit
@@ -89,14 +91,18 @@ func (p *Person) sameRow(q *Person) bool {
 }
 
 // AppendPropertiesJSON appends the person's properties as one JSON object,
-// keys in sorted order.
+// keys in sorted order, each written exactly as json.Marshal writes it
+// (jsonlit.AppendMarshalString: '<', '>' and '&' escaped). These bytes
+// are stored and their length is what the size cap measures
+// (PropertiesJSONSize), so they keep encoding/json's spelling rather than
+// the module's own.
 func (p *Person) AppendPropertiesJSON(dst []byte) []byte {
 	dst = append(dst, '{')
 	for i, pr := range p.Props {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = appendJSONString(dst, pr.Key)
+		dst = jsonlit.AppendMarshalString(dst, pr.Key)
 		dst = append(dst, ':')
 		dst = append(dst, pr.Value...)
 	}
@@ -111,9 +117,4 @@ type Mapping struct {
 	PersonID PersonID
 	Version  uint64
 	Deleted  bool
-}
-
-func appendJSONString(dst []byte, s string) []byte {
-	b, _ := json.Marshal(s) // cannot fail for a string
-	return append(dst, b...)
 }

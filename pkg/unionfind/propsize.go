@@ -1,8 +1,6 @@
 package unionfind
 
-import (
-	"unicode/utf8"
-)
+import "github.com/resolver-dev/resolver/internal/jsonlit"
 
 // DefaultMaxPersonPropertiesBytes is the default of
 // identity.max_person_properties_bytes: 512 KiB (docs/SEMANTICS.md §5, "Size
@@ -22,7 +20,9 @@ func (p *Person) PropertiesJSONSize() int {
 // memberSize is what one property adds to the properties object: its key
 // as a JSON string, the colon, its value, and one separator (a comma, or
 // for the last member the closing brace).
-func memberSize(key string, valueLen int) int { return jsonStringLen(key) + 1 + valueLen + 1 }
+func memberSize(key string, valueLen int) int {
+	return jsonlit.MarshalStringLen(key) + 1 + valueLen + 1
+}
 
 // objectSize is the size of an object of n members whose memberSizes add
 // up to sum: "{}" when empty, else "{" and the members, each followed by
@@ -32,41 +32,6 @@ func objectSize(sum, n int) int {
 		return 2
 	}
 	return 1 + sum
-}
-
-// jsonStringLen returns len(json.Marshal(s)), the way AppendPropertiesJSON
-// writes a key: quotes; \" \\ \b \f \n \r \t as two bytes; other control
-// characters and <, >, & (HTML-escaped) as \u00XX; U+2028, U+2029 and each
-// byte of invalid UTF-8 (written U+FFFD) as six bytes; everything else as
-// it is. FuzzJSONStringLen checks it against encoding/json.
-func jsonStringLen(s string) int {
-	n := 2
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			switch {
-			case c == '"' || c == '\\' || c == '\b' || c == '\f' || c == '\n' || c == '\r' || c == '\t':
-				n += 2
-			case c < 0x20 || c == '<' || c == '>' || c == '&':
-				n += 6
-			default:
-				n++
-			}
-			i++
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size == 1:
-			n += 6
-		case r == '\u2028' || r == '\u2029':
-			n += 6
-		default:
-			n += size
-		}
-		i += size
-	}
-	return n
 }
 
 // propBudget keeps a person's properties within the size cap while one op

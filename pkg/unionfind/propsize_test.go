@@ -16,9 +16,10 @@ import (
 )
 
 // FuzzPropertiesJSONSize: the size the cap measures is exactly the length
-// of the person_properties a stamped event carries (AppendPropertiesJSON,
-// which writes keys with encoding/json), for any keys: HTML characters,
-// control characters, U+2028, invalid UTF-8.
+// of the person_properties a stamped event carries (AppendPropertiesJSON),
+// for any keys: HTML characters, control characters, U+2028, invalid
+// UTF-8; and those bytes are the keys as json.Marshal writes them (they are
+// stored: changing their spelling would change rows and the cap).
 func FuzzPropertiesJSONSize(f *testing.F) {
 	for _, s := range []string{"", "a", `"\`, "<>&", "\x00\x1f\b\f\n\r\t", "\u2028\u2029", "\xff\xfe", "é😀", "\xed\xa0\x80"} {
 		f.Add(s, "b", []byte(`1`))
@@ -33,6 +34,19 @@ func FuzzPropertiesJSONSize(f *testing.F) {
 		slices.SortFunc(p.Props, func(a, b unionfind.Property) int { return strings.Compare(a.Key, b.Key) })
 		if got, want := p.PropertiesJSONSize(), len(p.AppendPropertiesJSON(nil)); got != want {
 			t.Fatalf("PropertiesJSONSize %d, AppendPropertiesJSON %d bytes, keys %q %q", got, want, k1, k2)
+		}
+		want := []byte{'{'}
+		for i, pr := range p.Props {
+			if i > 0 {
+				want = append(want, ',')
+			}
+			k, err := json.Marshal(pr.Key)
+			require.NoError(t, err)
+			want = append(append(append(want, k...), ':'), pr.Value...)
+		}
+		want = append(want, '}')
+		if got := p.AppendPropertiesJSON(nil); string(got) != string(want) {
+			t.Fatalf("AppendPropertiesJSON = %s, keys by json.Marshal %s", got, want)
 		}
 	})
 }

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/resolver-dev/resolver/internal/teamrule"
 )
 
 // Bounds of an op. Every string of an op that becomes part of a Store key
@@ -16,8 +18,9 @@ import (
 // (package event) already guarantees for every event; an op outside them
 // was not made by a resolver, and Apply refuses it, identically everywhere.
 const (
-	// MaxTeamBytes is the longest team, in bytes (event.MaxTeamBytes).
-	MaxTeamBytes = 200
+	// MaxTeamBytes is the longest team, in bytes (event.MaxTeamBytes,
+	// teamrule.MaxBytes).
+	MaxTeamBytes = teamrule.MaxBytes
 	// MaxDistinctIDRunes is the longest distinct_id of an op, in
 	// characters (event.MaxDistinctIDRunes: the decoder cuts longer ids).
 	MaxDistinctIDRunes = 200
@@ -66,7 +69,7 @@ func BoundOther(id string) string {
 //     MaxEventUUIDBytes;
 //   - its Team is empty or whitespace only, over MaxTeamBytes bytes, not
 //     valid UTF-8, or holds a control character (C0, DEL, C1: Unicode
-//     category Cc) — the decoder's invalid_team rule;
+//     category Cc) — the decoder's invalid_team rule (teamrule.Problem);
 //   - (event ops) its DistinctID is empty, over MaxDistinctIDRunes
 //     characters, not valid UTF-8, or holds NUL;
 //   - (event ops) its Merge.Other is over MaxOtherRunes characters (see
@@ -94,7 +97,7 @@ func (op *Op) validate() string {
 	if len(op.EventUUID) > MaxEventUUIDBytes {
 		return "event uuid of " + strconv.Itoa(len(op.EventUUID)) + " bytes, over " + strconv.Itoa(MaxEventUUIDBytes)
 	}
-	if why := TeamProblem(op.Team); why != "" {
+	if why := teamrule.Problem(op.Team); why != "" {
 		return "team " + why
 	}
 	if op.Kind != OpEvent {
@@ -121,30 +124,6 @@ func (op *Op) validate() string {
 		default:
 			j++
 		}
-	}
-	return ""
-}
-
-// TeamProblem says what makes team unacceptable, or "" when it is a valid
-// team: empty or whitespace only, over MaxTeamBytes bytes, not valid UTF-8,
-// or holding a control character (Unicode category Cc: U+0000–U+001F,
-// U+007F, U+0080–U+009F). It is the decoder's rule (event.teamProblem) plus
-// UTF-8 validity, which the decoder guarantees by construction.
-func TeamProblem(team string) string {
-	if len(team) > MaxTeamBytes {
-		return "of " + strconv.Itoa(len(team)) + " bytes, over the limit of " + strconv.Itoa(MaxTeamBytes)
-	}
-	if !utf8.ValidString(team) {
-		return "is not valid UTF-8"
-	}
-	for i := 0; i < len(team); i++ {
-		c := team[i]
-		if c < 0x20 || c == 0x7f || c == 0xc2 && i+1 < len(team) && team[i+1] >= 0x80 && team[i+1] < 0xa0 {
-			return "holds a control character at byte " + strconv.Itoa(i)
-		}
-	}
-	if strings.TrimSpace(team) == "" {
-		return "is empty or whitespace only"
 	}
 	return ""
 }
