@@ -22,7 +22,6 @@ import (
 	"github.com/resolver-dev/resolver/pkg/metrics"
 	"github.com/resolver-dev/resolver/pkg/state"
 	"github.com/resolver-dev/resolver/pkg/stream"
-	"github.com/resolver-dev/resolver/pkg/unionfind"
 )
 
 // Config is the whole configuration of the resolver: one field per key of
@@ -121,7 +120,8 @@ type TLSConfig struct {
 	InsecureSkipVerify bool   `mapstructure:"insecure_skip_verify"`
 }
 
-// TopicsConfig are the topic names (docs/DESIGN.md, Topics).
+// TopicsConfig are the topic names (docs/DESIGN.md, Topics): stream.Topics
+// with the keys' tags, so that each converts to the other.
 type TopicsConfig struct {
 	Raw         string `mapstructure:"raw"`
 	Person      string `mapstructure:"person"`
@@ -273,65 +273,50 @@ type ReadinessConfig struct {
 const minReadyMaxLag = 200 * time.Millisecond
 
 // defaultConfig returns the built-in defaults, which configs/resolver.yaml
-// repeats key for key.
+// repeats key for key. A key that reaches a package takes its default from
+// that package (stream.DefaultConfig, billing, state, metrics); the literals
+// here are the keys only this command has.
 func defaultConfig() Config {
-	t := stream.DefaultTopics()
+	s := stream.DefaultConfig()
 	return Config{
 		Kafka: KafkaConfig{
 			Brokers:            []string{},
-			Embedded:           EmbeddedConfig{Listen: "127.0.0.1:9092"},
-			ClientID:           "resolver",
-			Group:              "resolver",
-			TopicPartitions:    8,
-			ReplicationFactor:  -1,
-			SessionTimeout:     10 * time.Second,
-			TransactionTimeout: 10 * time.Second,
-			GroupProtocol:      stream.DefaultGroupProtocol,
-			RetryBackoffMax:    2 * time.Second,
-			Compression:        "snappy",
+			Embedded:           EmbeddedConfig{Listen: stream.DefaultBrokerListen},
+			ClientID:           s.Kafka.ClientID,
+			Group:              s.Group,
+			TopicPartitions:    int(s.TopicPartitions),
+			ReplicationFactor:  int(s.ReplicationFactor),
+			SessionTimeout:     s.Kafka.SessionTimeout,
+			TransactionTimeout: s.Kafka.TransactionTimeout,
+			GroupProtocol:      s.Kafka.GroupProtocol,
+			RetryBackoffMax:    s.Kafka.RetryBackoff,
+			Compression:        s.Kafka.Compression,
 		},
-		Topics: TopicsConfig{
-			Raw:         t.Raw,
-			Person:      t.Person,
-			DeadLetter:  t.DeadLetter,
-			IdentityLog: t.IdentityLog,
-			Persons:     t.Persons,
-			DistinctIDs: t.DistinctIDs,
-			Warnings:    t.Warnings,
-			Billing:     t.Billing,
-		},
+		Topics: TopicsConfig(s.Topics),
 		State: StateConfig{
 			Dir:                    "./data",
-			CacheBytes:             64 << 20,
+			CacheBytes:             state.DefaultCacheBytes,
 			MinFreeBytes:           1 << 30,
 			ValueLogGCInterval:     10 * time.Minute,
 			ValueLogGCDiscardRatio: state.DefaultGCDiscardRatio,
 		},
-		Identity: IdentityConfig{MaxMergeMove: 10000, MaxPersonPropertiesBytes: unionfind.DefaultMaxPersonPropertiesBytes},
-		Input:    InputConfig{MaxEventBytes: 1 << 20},
-		Output:   OutputConfig{MaxRecordBytes: stream.DefaultMaxRecordBytes},
+		Identity: IdentityConfig{MaxMergeMove: s.MaxMergeMove, MaxPersonPropertiesBytes: s.MaxPersonPropertiesBytes},
+		Input:    InputConfig{MaxEventBytes: s.MaxEventBytes},
+		Output:   OutputConfig{MaxRecordBytes: s.MaxRecordBytes},
 		Stream: StreamConfig{
-			MaxBatchRecords:    2000,
-			Workers:            1,
-			OutboxTrimInterval: 30 * time.Second,
+			MaxBatchRecords:    s.MaxBatchRecords,
+			Workers:            s.Workers,
+			OutboxTrimInterval: s.OutboxTrimInterval,
 			ShutdownTimeout:    30 * time.Second,
 		},
 		Billing: BillingConfig{
-			// docs/SEMANTICS.md §7.
-			ExcludedEvents: []string{
-				"$feature_flag_called",
-				"$experiment_exposure",
-				"survey sent",
-				"survey shown",
-				"survey dismissed",
-				"$exception",
-			},
-			Tiers: billing.DefaultPricing().Spec(), // prices in canonical form, see normalize
+			ExcludedEvents: s.ExcludedEvents,                // billing.DefaultExcludedEvents, docs/SEMANTICS.md §7
+			Tiers:          billing.DefaultPricing().Spec(), // prices in canonical form, see normalize
 		},
 		Log:   LogConfig{Level: "info", Redact: true},
 		Admin: AdminConfig{Addr: "127.0.0.1:9464", MetricsTeamCap: metrics.DefaultTeamCap},
 
-		Readiness: ReadinessConfig{MaxLag: stream.DefaultReadyMaxLag},
+		Readiness: ReadinessConfig{MaxLag: s.ReadyMaxLag},
 	}
 }
 
@@ -715,20 +700,9 @@ func (c Config) ToStream() (stream.Config, error) {
 	return sc, nil
 }
 
-// streamTopics are the topic names as the stream package has them.
-func (c Config) streamTopics() stream.Topics {
-	t := c.Topics
-	return stream.Topics{
-		Raw:         t.Raw,
-		Person:      t.Person,
-		DeadLetter:  t.DeadLetter,
-		IdentityLog: t.IdentityLog,
-		Persons:     t.Persons,
-		DistinctIDs: t.DistinctIDs,
-		Warnings:    t.Warnings,
-		Billing:     t.Billing,
-	}
-}
+// streamTopics are the topic names as the stream package has them (the
+// same fields: TopicsConfig only adds the keys' tags).
+func (c Config) streamTopics() stream.Topics { return stream.Topics(c.Topics) }
 
 // load builds the *tls.Config; nil when TLS is off. A file that cannot be
 // read or parsed is a *FieldError naming its key.

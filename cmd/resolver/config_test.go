@@ -17,6 +17,11 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/resolver-dev/resolver/pkg/billing"
+	"github.com/resolver-dev/resolver/pkg/metrics"
+	"github.com/resolver-dev/resolver/pkg/state"
+	"github.com/resolver-dev/resolver/pkg/stream"
 )
 
 func defaultConfigWith(edit func(*Config)) Config {
@@ -29,6 +34,24 @@ func splitLines(s string) []string { return strings.Split(strings.TrimSpace(s), 
 
 func TestDefaultConfigIsValid(t *testing.T) {
 	require.NoError(t, defaultConfig().Validate())
+}
+
+// TestDefaultConfigFromPackages: every key that reaches a package has that
+// package's default (issue 13: the defaults were written out in four
+// places, the excluded events twice), so the built-in config, and with it
+// configs/resolver.yaml (TestDefaultsFileEqualsDefaults), follows them.
+func TestDefaultConfigFromPackages(t *testing.T) {
+	d := defaultConfig()
+	sc, err := d.ToStream()
+	require.NoError(t, err)
+	want := stream.DefaultConfig()
+	want.TransactionalID = sc.TransactionalID // derived from the instance
+	assert.Equal(t, want, sc)
+	assert.Equal(t, billing.DefaultExcludedEvents(), d.Billing.ExcludedEvents)
+	assert.Equal(t, stream.DefaultBrokerListen, d.Kafka.Embedded.Listen)
+	assert.Equal(t, int64(state.DefaultCacheBytes), d.State.CacheBytes)
+	assert.Equal(t, state.DefaultGCDiscardRatio, d.State.ValueLogGCDiscardRatio)
+	assert.Equal(t, metrics.DefaultTeamCap, d.Admin.MetricsTeamCap)
 }
 
 // TestValidate: every rule rejects its bad value with an error that names

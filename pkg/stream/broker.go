@@ -13,7 +13,7 @@ import (
 // BrokerConfig configures the embedded broker.
 type BrokerConfig struct {
 	// Listen is host:port; the broker binds 127.0.0.1 on that port.
-	// Default 127.0.0.1:9092. Port 0 picks a free port.
+	// Default DefaultBrokerListen. Port 0 picks a free port.
 	Listen string
 	// DataDir keeps records, offsets and transactions across restarts and
 	// crashes. Empty: in memory only.
@@ -40,6 +40,10 @@ type BrokerConfig struct {
 	ListenNode func(node int) (net.Listener, error)
 }
 
+// DefaultBrokerListen is the default of BrokerConfig.Listen
+// (kafka.embedded.listen): Kafka's port, on the loopback interface only.
+const DefaultBrokerListen = "127.0.0.1:9092"
+
 // Broker is franz-go's kfake cluster: the real Kafka protocol, in process.
 type Broker struct {
 	c *kfake.Cluster
@@ -50,7 +54,7 @@ type Broker struct {
 func StartBroker(cfg BrokerConfig) (*Broker, error) {
 	listen := cfg.Listen
 	if listen == "" {
-		listen = "127.0.0.1:9092"
+		listen = DefaultBrokerListen
 	}
 	host, portS, err := net.SplitHostPort(listen)
 	if err != nil {
@@ -117,7 +121,7 @@ func StartBroker(cfg BrokerConfig) (*Broker, error) {
 // interval, not a join round, is what a rebalance waits on.
 func consumerGroupConfigs(session time.Duration) map[string]string {
 	if session <= 0 {
-		session = 10 * time.Second
+		session = defaultSessionTimeout
 	}
 	heartbeat := max(session/10, 100*time.Millisecond)
 	return map[string]string{

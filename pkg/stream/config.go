@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/resolver-dev/resolver/pkg/billing"
 	"github.com/resolver-dev/resolver/pkg/event"
 	"github.com/resolver-dev/resolver/pkg/unionfind"
 )
@@ -112,7 +113,9 @@ type Config struct {
 	// the caller may Replace its entries while the pipeline runs (SIGHUP).
 	// Default nil: no map.
 	Teams *event.TeamMap
-	// ExcludedEvents are the event names billed as excluded.
+	// ExcludedEvents are the event names billed as excluded
+	// (billing.excluded_events). Default nil: billing.DefaultExcludedEvents();
+	// an empty, non-nil list excludes nothing.
 	ExcludedEvents []string
 	// OutboxTrimInterval is how often every instance trims outbox rows below
 	// the group's committed offsets. Default 30s.
@@ -141,73 +144,88 @@ func DefaultLagInterval(maxLag time.Duration) time.Duration {
 	return min(max(maxLag/4, 10*time.Millisecond), 5*time.Second)
 }
 
-// WithDefaults returns c with zero fields set to their defaults.
+// DefaultConfig returns the pipeline's defaults: the one place they are
+// written down. cmd/resolver builds its built-in configuration (and so
+// configs/resolver.yaml) from it; WithDefaults fills a zero field from it.
+// Kafka.Brokers and TransactionalID have no default that fits every
+// instance: Brokers is empty, and TransactionalID is left for WithDefaults
+// to derive from Group.
+func DefaultConfig() Config {
+	return Config{
+		Kafka: Kafka{
+			ClientID:           "resolver",
+			SessionTimeout:     defaultSessionTimeout,
+			TransactionTimeout: 10 * time.Second,
+			RetryBackoff:       2 * time.Second,
+			Compression:        "snappy",
+			GroupProtocol:      DefaultGroupProtocol,
+		},
+		Topics:                   DefaultTopics(),
+		Group:                    "resolver",
+		TopicPartitions:          8,
+		ReplicationFactor:        -1,
+		MaxBatchRecords:          2000,
+		Workers:                  1,
+		MaxEventBytes:            event.DefaultMaxEventBytes,
+		MaxMergeMove:             unionfind.DefaultMaxMergeMove,
+		MaxRecordBytes:           DefaultMaxRecordBytes,
+		MaxPersonPropertiesBytes: unionfind.DefaultMaxPersonPropertiesBytes,
+		ExcludedEvents:           billing.DefaultExcludedEvents(),
+		OutboxTrimInterval:       30 * time.Second,
+		ReadyMaxLag:              DefaultReadyMaxLag,
+		LagInterval:              DefaultLagInterval(DefaultReadyMaxLag),
+	}
+}
+
+// defaultSessionTimeout is the default of Kafka.SessionTimeout and of
+// BrokerConfig.SessionTimeout.
+const defaultSessionTimeout = 10 * time.Second
+
+// WithDefaults returns c with every zero field set to its DefaultConfig
+// value — except LagInterval, which follows c's ReadyMaxLag
+// (DefaultLagInterval), and TransactionalID, which is Group + "-txn". A nil
+// ExcludedEvents is the default list; an empty one excludes nothing.
 func (c Config) WithDefaults() Config {
-	if c.Kafka.ClientID == "" {
-		c.Kafka.ClientID = "resolver"
+	d := DefaultConfig()
+	setDefault(&c.Kafka.ClientID, d.Kafka.ClientID)
+	setDefault(&c.Kafka.SessionTimeout, d.Kafka.SessionTimeout)
+	setDefault(&c.Kafka.TransactionTimeout, d.Kafka.TransactionTimeout)
+	setDefault(&c.Kafka.RetryBackoff, d.Kafka.RetryBackoff)
+	setDefault(&c.Kafka.Compression, d.Kafka.Compression)
+	setDefault(&c.Kafka.GroupProtocol, d.Kafka.GroupProtocol)
+	setDefault(&c.Topics.Raw, d.Topics.Raw)
+	setDefault(&c.Topics.Person, d.Topics.Person)
+	setDefault(&c.Topics.DeadLetter, d.Topics.DeadLetter)
+	setDefault(&c.Topics.IdentityLog, d.Topics.IdentityLog)
+	setDefault(&c.Topics.Persons, d.Topics.Persons)
+	setDefault(&c.Topics.DistinctIDs, d.Topics.DistinctIDs)
+	setDefault(&c.Topics.Warnings, d.Topics.Warnings)
+	setDefault(&c.Topics.Billing, d.Topics.Billing)
+	setDefault(&c.Group, d.Group)
+	setDefault(&c.TransactionalID, c.Group+"-txn")
+	setDefault(&c.TopicPartitions, d.TopicPartitions)
+	setDefault(&c.ReplicationFactor, d.ReplicationFactor)
+	setDefault(&c.MaxBatchRecords, d.MaxBatchRecords)
+	setDefault(&c.Workers, d.Workers)
+	setDefault(&c.MaxEventBytes, d.MaxEventBytes)
+	setDefault(&c.MaxMergeMove, d.MaxMergeMove)
+	setDefault(&c.MaxRecordBytes, d.MaxRecordBytes)
+	setDefault(&c.MaxPersonPropertiesBytes, d.MaxPersonPropertiesBytes)
+	if c.ExcludedEvents == nil {
+		c.ExcludedEvents = d.ExcludedEvents
 	}
-	if c.Kafka.SessionTimeout == 0 {
-		c.Kafka.SessionTimeout = 10 * time.Second
-	}
-	if c.Kafka.TransactionTimeout == 0 {
-		c.Kafka.TransactionTimeout = 10 * time.Second
-	}
-	if c.Kafka.RetryBackoff == 0 {
-		c.Kafka.RetryBackoff = 2 * time.Second
-	}
-	d := DefaultTopics()
-	for _, p := range []struct {
-		dst *string
-		def string
-	}{
-		{&c.Topics.Raw, d.Raw}, {&c.Topics.Person, d.Person}, {&c.Topics.DeadLetter, d.DeadLetter},
-		{&c.Topics.IdentityLog, d.IdentityLog}, {&c.Topics.Persons, d.Persons}, {&c.Topics.DistinctIDs, d.DistinctIDs},
-		{&c.Topics.Warnings, d.Warnings}, {&c.Topics.Billing, d.Billing},
-	} {
-		if *p.dst == "" {
-			*p.dst = p.def
-		}
-	}
-	if c.Group == "" {
-		c.Group = "resolver"
-	}
-	if c.TransactionalID == "" {
-		c.TransactionalID = c.Group + "-txn"
-	}
-	if c.TopicPartitions == 0 {
-		c.TopicPartitions = 8
-	}
-	if c.ReplicationFactor == 0 {
-		c.ReplicationFactor = -1
-	}
-	if c.MaxBatchRecords == 0 {
-		c.MaxBatchRecords = 2000
-	}
-	if c.Workers == 0 {
-		c.Workers = 1
-	}
-	if c.MaxEventBytes == 0 {
-		c.MaxEventBytes = 1 << 20
-	}
-	if c.MaxMergeMove == 0 {
-		c.MaxMergeMove = 10000
-	}
-	if c.MaxRecordBytes == 0 {
-		c.MaxRecordBytes = DefaultMaxRecordBytes
-	}
-	if c.MaxPersonPropertiesBytes == 0 {
-		c.MaxPersonPropertiesBytes = unionfind.DefaultMaxPersonPropertiesBytes
-	}
-	if c.OutboxTrimInterval == 0 {
-		c.OutboxTrimInterval = 30 * time.Second
-	}
-	if c.ReadyMaxLag == 0 {
-		c.ReadyMaxLag = DefaultReadyMaxLag
-	}
-	if c.LagInterval == 0 {
-		c.LagInterval = DefaultLagInterval(c.ReadyMaxLag)
-	}
+	setDefault(&c.OutboxTrimInterval, d.OutboxTrimInterval)
+	setDefault(&c.ReadyMaxLag, d.ReadyMaxLag)
+	setDefault(&c.LagInterval, DefaultLagInterval(c.ReadyMaxLag))
 	return c
+}
+
+// setDefault sets *field to def when it is the zero value.
+func setDefault[T comparable](field *T, def T) {
+	var zero T
+	if *field == zero {
+		*field = def
+	}
 }
 
 // Validate reports the first invalid field, naming it.

@@ -79,10 +79,6 @@ func New(cfg Config, st *state.Store, log *zap.Logger) (*Pipeline, error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	excluded := cfg.ExcludedEvents
-	if excluded == nil {
-		excluded = billing.DefaultExcludedEvents()
-	}
 	p := &Pipeline{
 		cfg: cfg,
 		st:  st,
@@ -91,7 +87,7 @@ func New(cfg Config, st *state.Store, log *zap.Logger) (*Pipeline, error) {
 		// (NoCopy); the pipeline only stamps and encodes properties, never
 		// reads them as a map (LazyProperties).
 		dec:     event.NewDecoder(event.Options{MaxEventBytes: cfg.MaxEventBytes, LazyProperties: true, NoCopy: true, Teams: cfg.Teams}),
-		stamper: resolve.Stamper{Classifier: billing.NewClassifier(excluded)},
+		stamper: resolve.Stamper{Classifier: billing.NewClassifier(cfg.ExcludedEvents)},
 		ids:     redact.Show(cfg.LogIDs),
 		started: make(chan struct{}),
 	}
