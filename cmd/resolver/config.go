@@ -688,7 +688,7 @@ func (c Config) ToStream() (stream.Config, error) {
 		MaxEventBytes:      c.Input.MaxEventBytes,
 		MaxRecordBytes:     c.Output.MaxRecordBytes,
 		MaxMergeMove:       c.Identity.MaxMergeMove,
-		ExcludedEvents:     append([]string(nil), c.Billing.ExcludedEvents...),
+		ExcludedEvents:     append([]string{}, c.Billing.ExcludedEvents...), // not nil, which is the default list
 		OutboxTrimInterval: c.Stream.OutboxTrimInterval,
 		ReadyMaxLag:        c.Readiness.MaxLag,
 		LagInterval:        stream.DefaultLagInterval(c.Readiness.MaxLag),

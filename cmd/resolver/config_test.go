@@ -440,3 +440,22 @@ func TestRunRefusesImageAdminWithoutToken(t *testing.T) {
 	require.Equal(t, exitConfig, code, "stderr:\n%s", stderr.String())
 	assert.Contains(t, stderr.String(), `config: admin.addr: "0.0.0.0:9464": is not a loopback address and admin.token is empty`)
 }
+
+// TestToStreamNoExcludedEvents: billing.excluded_events set to an empty
+// list excludes nothing. It used to reach the pipeline as nil, which the
+// pipeline takes for "the default list", so the six default events stayed
+// unbilled whatever the file said.
+func TestToStreamNoExcludedEvents(t *testing.T) {
+	file := writeFile(t, "resolver.yaml", "billing:\n  excluded_events: []\n")
+	cfg, _, err := loadConfig(file, nil)
+	require.NoError(t, err)
+	assert.Empty(t, cfg.Billing.ExcludedEvents)
+	sc, err := cfg.ToStream()
+	require.NoError(t, err)
+	assert.NotNil(t, sc.ExcludedEvents)
+	assert.Empty(t, sc.WithDefaults().ExcludedEvents, "the pipeline's list")
+
+	sc, err = defaultConfigWith(func(c *Config) { c.Billing.ExcludedEvents = nil }).ToStream()
+	require.NoError(t, err)
+	assert.Empty(t, sc.WithDefaults().ExcludedEvents)
+}
