@@ -188,6 +188,39 @@ func TestValidateReportsAll(t *testing.T) {
 	}, splitLines(err.Error()))
 }
 
+// TestValidateSectionOrder: the pipeline's keys are checked by
+// stream.Config.Validate, the command's own here; the report still follows
+// the sections of the file, the pipeline's keys of a section first.
+func TestValidateSectionOrder(t *testing.T) {
+	err := defaultConfigWith(func(c *Config) {
+		c.Kafka.InstanceID = "a b"              // cmd
+		c.Kafka.TopicPartitions = 0             // stream
+		c.Topics.Raw = ""                       // stream
+		c.State.Dir = ""                        // cmd
+		c.Stream.ShutdownTimeout = 0            // cmd
+		c.Stream.Workers = 0                    // stream
+		c.Log.Format = "xml"                    // cmd
+		c.Readiness.MaxLag = 0                  // stream
+		c.Billing.ExcludedEvents = []string{""} // stream
+	}).Validate()
+	require.Error(t, err)
+	assert.Equal(t, []string{
+		"config: kafka.topic_partitions: 0: must be at least 1",
+		`config: kafka.instance_id: "a b": must not contain spaces or control characters`,
+		`config: topics.raw: "": must not be empty`,
+		`config: state.dir: "": must not be empty`,
+		"config: stream.workers: 0: must be between 1 and 64",
+		"config: stream.shutdown_timeout: 0s: must be positive",
+		`config: billing.excluded_events[0]: "": must not be empty`,
+		`config: log.format: "xml": must be json, console or "" (console on a terminal, else json)`,
+		"config: readiness.max_lag: 0s: must be at least 200ms",
+	}, splitLines(err.Error()))
+	for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
+		var fe *FieldError
+		assert.True(t, errors.As(e, &fe), "not a *FieldError: %v", e)
+	}
+}
+
 func TestValidateAccepts(t *testing.T) {
 	for name, edit := range map[string]func(*Config){
 		"external brokers":     func(c *Config) { c.Kafka.Brokers = []string{"10.0.0.1:9092", "[::1]:9092"} },
@@ -270,8 +303,8 @@ func TestToStream(t *testing.T) {
 	assert.Equal(t, "person_distinct_ids", sc.Topics.DistinctIDs)
 	assert.Equal(t, "g", sc.Group)
 	assert.Equal(t, "g-i1", sc.TransactionalID)
-	assert.Equal(t, int32(12), sc.TopicPartitions)
-	assert.Equal(t, int16(3), sc.ReplicationFactor)
+	assert.Equal(t, 12, sc.TopicPartitions)
+	assert.Equal(t, 3, sc.ReplicationFactor)
 	assert.Equal(t, 500, sc.MaxBatchRecords)
 	assert.Equal(t, 1<<20, sc.MaxEventBytes)
 	assert.Equal(t, 10000, sc.MaxMergeMove)

@@ -73,7 +73,7 @@ type Pipeline struct {
 // New builds a pipeline over a validated config and an open replica.
 func New(cfg Config, st *state.Store, log *zap.Logger) (*Pipeline, error) {
 	cfg = cfg.WithDefaults()
-	if err := cfg.Validate(); err != nil {
+	if err := cfg.validateToRun(); err != nil {
 		return nil, err
 	}
 	if log == nil {
