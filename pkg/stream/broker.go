@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"cmp"
 	"fmt"
 	"net"
 	"strconv"
@@ -8,6 +9,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kfake"
 	"go.uber.org/zap"
+
+	"github.com/resolver-dev/resolver/internal/hostport"
 )
 
 // BrokerConfig configures the embedded broker.
@@ -49,21 +52,17 @@ type Broker struct {
 	c *kfake.Cluster
 }
 
-// StartBroker starts the embedded broker. It refuses to start on a port
-// already in use, naming it.
+// StartBroker starts the embedded broker. It refuses an invalid Listen (a
+// *ConfigError naming kafka.embedded.listen, with internal/hostport's
+// reason, as cmd/resolver gives it), and to start on a port already in
+// use, naming it.
 func StartBroker(cfg BrokerConfig) (*Broker, error) {
-	listen := cfg.Listen
-	if listen == "" {
-		listen = DefaultBrokerListen
+	listen := cmp.Or(cfg.Listen, DefaultBrokerListen)
+	if err := hostport.Check(listen, true); err != nil {
+		return nil, &ConfigError{Key: "kafka.embedded.listen", Value: listen, Reason: err.Error()}
 	}
-	host, portS, err := net.SplitHostPort(listen)
-	if err != nil {
-		return nil, fmt.Errorf("stream: kafka.embedded.listen: %q: %w", listen, err)
-	}
-	port, err := strconv.Atoi(portS)
-	if err != nil || port < 0 || port > 65535 {
-		return nil, fmt.Errorf("stream: kafka.embedded.listen: %q: bad port", listen)
-	}
+	host, portS, _ := net.SplitHostPort(listen) // valid
+	port, _ := strconv.Atoi(portS)
 	if host == "" {
 		host = "127.0.0.1"
 	}

@@ -140,3 +140,13 @@ func TestValidateToRun(t *testing.T) {
 	assert.Equal(t, "kafka.brokers", ce.Key)
 	assert.EqualError(t, err, "stream: kafka.brokers: []: no broker address")
 }
+
+// TestStartBrokerBadListen: the embedded broker refuses a bad
+// kafka.embedded.listen with the reason cmd/resolver's check gives
+// (internal/hostport), before it binds anything.
+func TestStartBrokerBadListen(t *testing.T) {
+	_, err := StartBroker(BrokerConfig{Listen: "127.0.0.1:99999"})
+	var ce *ConfigError
+	require.True(t, errors.As(err, &ce), "%v", err)
+	assert.EqualError(t, err, `stream: kafka.embedded.listen: "127.0.0.1:99999": port "99999" is not a port number`)
+}
