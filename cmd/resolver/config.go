@@ -28,8 +28,11 @@ import (
 // it (through viper, see load.go); the packages below get typed values, for
 // the pipeline through ToStream.
 //
-// Every field's default is in defaultConfig; a test keeps the YAML file and
-// the defaults equal.
+// Every field's default is in defaultConfig, which takes each key that
+// reaches a package from that package (stream.DefaultConfig, ...); tests
+// keep the YAML file and the README's key table equal to it. Validate
+// checks every value once, leaving the pipeline's keys to
+// stream.Config.Validate.
 type Config struct {
 	Kafka    KafkaConfig    `mapstructure:"kafka"`
 	Topics   TopicsConfig   `mapstructure:"topics"`
