@@ -373,16 +373,17 @@ func (c *Config) normalize() {
 // are checked by stream.Config.Validate (on streamConfig, which converts
 // without reading anything), whose *stream.ConfigError names the same key
 // and carries the same value and reason as a *FieldError here; the tiers by
-// billing (Pricing). This function checks the rest: the keys only the
-// command uses (state, log, admin, the embedded broker, TLS files, the
-// shutdown timeout) and how keys of two owners go together (SASL or TLS
-// with the embedded broker).
+// billing (Pricing); admin.addr and admin.token by admin.Config.Validate.
+// This function checks the rest: the keys only the command uses (state,
+// log, the embedded broker, TLS files, the shutdown timeout, the metrics
+// team cap) and how keys of two owners go together (SASL or TLS with the
+// embedded broker).
 func (c Config) Validate() error {
 	var errs []error
 	bad := func(key string, value any, reason string, args ...any) {
 		errs = append(errs, &FieldError{Key: key, Value: value, Reason: fmt.Sprintf(reason, args...)})
 	}
-	fromStream := streamFieldErrors(c.streamConfig().Validate())
+	fromStream := fieldErrors(c.streamConfig().Validate())
 	// section adds the pipeline's errors of a section, in front of the
 	// command's own.
 	section := func(name string) {
@@ -477,16 +478,11 @@ func (c Config) Validate() error {
 	}
 
 	section("admin")
-	if c.Admin.Addr != "" {
-		if err := hostport.Check(c.Admin.Addr, true); err != nil {
-			bad("admin.addr", c.Admin.Addr, "%v", err)
-		} else if c.Admin.Token == "" && !admin.IsLoopback(c.Admin.Addr) {
-			bad("admin.addr", c.Admin.Addr, "is not a loopback address and admin.token is empty: /v1/persons would serve personal data to anyone who can reach it;"+
-				" set admin.token (RESOLVER_ADMIN_TOKEN) or bind admin.addr to 127.0.0.1")
+	for _, fe := range fieldErrors(admin.Config{Addr: c.Admin.Addr, Token: c.Admin.Token}.Validate()) {
+		if fe.Key == "admin.addr" && c.Admin.Addr == "" {
+			continue // no admin server
 		}
-	}
-	if strings.ContainsFunc(c.Admin.Token, isSpaceOrControl) {
-		bad("admin.token", "(not shown)", "must not contain spaces or control characters: a bearer token is one word")
+		errs = append(errs, fe)
 	}
 	if c.Admin.MetricsTeamCap < 0 {
 		bad("admin.metrics_team_cap", c.Admin.MetricsTeamCap, "must be at least 0")
@@ -502,11 +498,12 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// streamFieldErrors turns the *stream.ConfigError values of err (one, or
-// several joined) into this package's *FieldError: key, value and reason
-// unchanged. Any other error (Validate returns none) becomes a *FieldError
-// of its own message, so that it is still reported as a config error.
-func streamFieldErrors(err error) []*FieldError {
+// fieldErrors turns a package's config errors (*stream.ConfigError,
+// *admin.ConfigError; one, or several joined) into this package's
+// *FieldError: key, value and reason unchanged. Any other error (the
+// packages' Validate return none) becomes a *FieldError of its own message,
+// so that it is still reported as a config error.
+func fieldErrors(err error) []*FieldError {
 	if err == nil {
 		return nil
 	}
@@ -516,11 +513,15 @@ func streamFieldErrors(err error) []*FieldError {
 	}
 	out := make([]*FieldError, 0, len(errs))
 	for _, e := range errs {
-		var ce *stream.ConfigError
-		if errors.As(e, &ce) {
-			out = append(out, &FieldError{Key: ce.Key, Value: ce.Value, Reason: ce.Reason})
-		} else {
-			out = append(out, &FieldError{Key: "stream", Value: verbatim("(pipeline)"), Reason: e.Error()})
+		var se *stream.ConfigError
+		var ae *admin.ConfigError
+		switch {
+		case errors.As(e, &se):
+			out = append(out, &FieldError{Key: se.Key, Value: se.Value, Reason: se.Reason})
+		case errors.As(e, &ae):
+			out = append(out, &FieldError{Key: ae.Key, Value: ae.Value, Reason: ae.Reason})
+		default:
+			out = append(out, &FieldError{Key: "config", Value: verbatim("(unknown)"), Reason: e.Error()})
 		}
 	}
 	return out

@@ -344,8 +344,8 @@ func (c Config) Validate() error {
 	}
 
 	// readiness
-	if c.ReadyMaxLag < MinReadyMaxLag {
-		bad("readiness.max_lag", c.ReadyMaxLag, "must be at least %s", MinReadyMaxLag)
+	if c.ReadyMaxLag < minReadyMaxLag {
+		bad("readiness.max_lag", c.ReadyMaxLag, "must be at least %s", minReadyMaxLag)
 	} else if c.LagInterval <= 0 || c.LagInterval >= c.ReadyMaxLag {
 		// Not a key: DefaultLagInterval of readiness.max_lag, unless a
 		// test sets it.
@@ -365,10 +365,10 @@ func (c Config) validateToRun() error {
 
 // Bounds of the values Validate checks against constants.
 const (
-	// MinReadyMaxLag is the least readiness.max_lag: the lag is measured
+	// minReadyMaxLag is the least readiness.max_lag: the lag is measured
 	// every max_lag/4 (DefaultLagInterval), one end-offset listing each
 	// time.
-	MinReadyMaxLag = 200 * time.Millisecond
+	minReadyMaxLag = 200 * time.Millisecond
 
 	// minTransactionTimeout and maxTransactionTimeout bound
 	// kafka.transaction_timeout: at most Kafka's default
