@@ -443,7 +443,7 @@ func (c Config) Validate() error {
 	if c.State.ValueLogGCInterval < 0 {
 		bad("state.value_log_gc_interval", c.State.ValueLogGCInterval, "must be at least 0 (0: no value log GC)")
 	}
-	if r := c.State.ValueLogGCDiscardRatio; !(r > 0 && r < 1) {
+	if r := c.State.ValueLogGCDiscardRatio; !state.ValidGCDiscardRatio(r) {
 		bad("state.value_log_gc_discard_ratio", r, "must be between 0 and 1, exclusive")
 	}
 

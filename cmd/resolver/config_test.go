@@ -8,6 +8,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
+	"math"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -491,4 +492,12 @@ func TestToStreamNoExcludedEvents(t *testing.T) {
 	sc, err = defaultConfigWith(func(c *Config) { c.Billing.ExcludedEvents = nil }).ToStream()
 	require.NoError(t, err)
 	assert.Empty(t, sc.WithDefaults().ExcludedEvents)
+}
+
+// TestValidateGCDiscardRatioNaN: state.value_log_gc_discard_ratio: .nan is
+// refused at load, by the rule state.ValueLogGC applies (which let NaN
+// through before the two shared state.ValidGCDiscardRatio).
+func TestValidateGCDiscardRatioNaN(t *testing.T) {
+	err := defaultConfigWith(func(c *Config) { c.State.ValueLogGCDiscardRatio = math.NaN() }).Validate()
+	assert.EqualError(t, err, "config: state.value_log_gc_discard_ratio: NaN: must be between 0 and 1, exclusive")
 }
