@@ -31,8 +31,8 @@ import (
 // Every field's default is in defaultConfig, which takes each key that
 // reaches a package from that package (stream.DefaultConfig, ...); tests
 // keep the YAML file and the README's key table equal to it. Validate
-// checks every value once, leaving the pipeline's keys to
-// stream.Config.Validate.
+// checks every value once, leaving a package's keys to that package's
+// Validate (stream.Config, admin.Config, billing's tiers).
 type Config struct {
 	Kafka    KafkaConfig    `mapstructure:"kafka"`
 	Topics   TopicsConfig   `mapstructure:"topics"`
