@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
+	"github.com/resolver-dev/resolver/internal/hostport"
 	"github.com/resolver-dev/resolver/pkg/bench"
 	"github.com/resolver-dev/resolver/pkg/gen"
 	"github.com/resolver-dev/resolver/pkg/state"
@@ -121,7 +122,7 @@ func (c *cli) benchConfig(cmd *cobra.Command, cfg Config, log *zap.Logger) (benc
 	}
 	brokers, _ := fs.GetStringSlice("brokers")
 	for _, b := range brokers {
-		if err := checkHostPort(b, false); err != nil {
+		if err := hostport.Check(b, false); err != nil {
 			return bench.Config{}, bad("brokers", b, err.Error())
 		}
 	}

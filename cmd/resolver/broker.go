@@ -84,7 +84,7 @@ func (c *cli) runBroker(cmd *cobra.Command, cfg Config, dataDir string, log *zap
 		return fmt.Errorf("admin client for the embedded broker: %w", err)
 	}
 	topics := cfg.streamTopics().All()
-	err = stream.EnsureTopics(ctx, kadm.NewClient(cl), topics, int32(cfg.Kafka.TopicPartitions), int16(cfg.Kafka.ReplicationFactor), cfg.Kafka.RetryBackoffMax, log.Named("topics"))
+	err = stream.EnsureTopics(ctx, kadm.NewClient(cl), topics, cfg.Kafka.TopicPartitions, cfg.Kafka.ReplicationFactor, cfg.Kafka.RetryBackoffMax, log.Named("topics"))
 	cl.Close()
 	if err != nil && ctx.Err() == nil {
 		b.Close()

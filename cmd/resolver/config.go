@@ -7,8 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"math"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -17,12 +15,12 @@ import (
 
 	"go.uber.org/zap/zapcore"
 
+	"github.com/resolver-dev/resolver/internal/hostport"
 	"github.com/resolver-dev/resolver/pkg/admin"
 	"github.com/resolver-dev/resolver/pkg/billing"
 	"github.com/resolver-dev/resolver/pkg/metrics"
 	"github.com/resolver-dev/resolver/pkg/state"
 	"github.com/resolver-dev/resolver/pkg/stream"
-	"github.com/resolver-dev/resolver/pkg/unionfind"
 )
 
 // Config is the whole configuration of the resolver: one field per key of
@@ -30,8 +28,11 @@ import (
 // it (through viper, see load.go); the packages below get typed values, for
 // the pipeline through ToStream.
 //
-// Every field's default is in defaultConfig; a test keeps the YAML file and
-// the defaults equal.
+// Every field's default is in defaultConfig, which takes each key that
+// reaches a package from that package (stream.DefaultConfig, ...); tests
+// keep the YAML file and the README's key table equal to it. Validate
+// checks every value once, leaving a package's keys to that package's
+// Validate (stream.Config, admin.Config, billing's tiers).
 type Config struct {
 	Kafka    KafkaConfig    `mapstructure:"kafka"`
 	Topics   TopicsConfig   `mapstructure:"topics"`
@@ -121,7 +122,8 @@ type TLSConfig struct {
 	InsecureSkipVerify bool   `mapstructure:"insecure_skip_verify"`
 }
 
-// TopicsConfig are the topic names (docs/DESIGN.md, Topics).
+// TopicsConfig are the topic names (docs/DESIGN.md, Topics): stream.Topics
+// with the keys' tags, so that each converts to the other.
 type TopicsConfig struct {
 	Raw         string `mapstructure:"raw"`
 	Person      string `mapstructure:"person"`
@@ -268,70 +270,51 @@ type ReadinessConfig struct {
 	MaxLag time.Duration `mapstructure:"max_lag"`
 }
 
-// minReadyMaxLag is the least readiness.max_lag: the lag is measured every
-// max_lag/4, one end-offset listing each time.
-const minReadyMaxLag = 200 * time.Millisecond
-
 // defaultConfig returns the built-in defaults, which configs/resolver.yaml
-// repeats key for key.
+// repeats key for key. A key that reaches a package takes its default from
+// that package (stream.DefaultConfig, billing, state, metrics); the literals
+// here are the keys only this command has.
 func defaultConfig() Config {
-	t := stream.DefaultTopics()
+	s := stream.DefaultConfig()
 	return Config{
 		Kafka: KafkaConfig{
 			Brokers:            []string{},
-			Embedded:           EmbeddedConfig{Listen: "127.0.0.1:9092"},
-			ClientID:           "resolver",
-			Group:              "resolver",
-			TopicPartitions:    8,
-			ReplicationFactor:  -1,
-			SessionTimeout:     10 * time.Second,
-			TransactionTimeout: 10 * time.Second,
-			GroupProtocol:      stream.DefaultGroupProtocol,
-			RetryBackoffMax:    2 * time.Second,
-			Compression:        "snappy",
+			Embedded:           EmbeddedConfig{Listen: stream.DefaultBrokerListen},
+			ClientID:           s.Kafka.ClientID,
+			Group:              s.Group,
+			TopicPartitions:    s.TopicPartitions,
+			ReplicationFactor:  s.ReplicationFactor,
+			SessionTimeout:     s.Kafka.SessionTimeout,
+			TransactionTimeout: s.Kafka.TransactionTimeout,
+			GroupProtocol:      s.Kafka.GroupProtocol,
+			RetryBackoffMax:    s.Kafka.RetryBackoff,
+			Compression:        s.Kafka.Compression,
 		},
-		Topics: TopicsConfig{
-			Raw:         t.Raw,
-			Person:      t.Person,
-			DeadLetter:  t.DeadLetter,
-			IdentityLog: t.IdentityLog,
-			Persons:     t.Persons,
-			DistinctIDs: t.DistinctIDs,
-			Warnings:    t.Warnings,
-			Billing:     t.Billing,
-		},
+		Topics: TopicsConfig(s.Topics),
 		State: StateConfig{
 			Dir:                    "./data",
-			CacheBytes:             64 << 20,
+			CacheBytes:             state.DefaultCacheBytes,
 			MinFreeBytes:           1 << 30,
 			ValueLogGCInterval:     10 * time.Minute,
 			ValueLogGCDiscardRatio: state.DefaultGCDiscardRatio,
 		},
-		Identity: IdentityConfig{MaxMergeMove: 10000, MaxPersonPropertiesBytes: unionfind.DefaultMaxPersonPropertiesBytes},
-		Input:    InputConfig{MaxEventBytes: 1 << 20},
-		Output:   OutputConfig{MaxRecordBytes: stream.DefaultMaxRecordBytes},
+		Identity: IdentityConfig{MaxMergeMove: s.MaxMergeMove, MaxPersonPropertiesBytes: s.MaxPersonPropertiesBytes},
+		Input:    InputConfig{MaxEventBytes: s.MaxEventBytes},
+		Output:   OutputConfig{MaxRecordBytes: s.MaxRecordBytes},
 		Stream: StreamConfig{
-			MaxBatchRecords:    2000,
-			Workers:            1,
-			OutboxTrimInterval: 30 * time.Second,
+			MaxBatchRecords:    s.MaxBatchRecords,
+			Workers:            s.Workers,
+			OutboxTrimInterval: s.OutboxTrimInterval,
 			ShutdownTimeout:    30 * time.Second,
 		},
 		Billing: BillingConfig{
-			// docs/SEMANTICS.md §7.
-			ExcludedEvents: []string{
-				"$feature_flag_called",
-				"$experiment_exposure",
-				"survey sent",
-				"survey shown",
-				"survey dismissed",
-				"$exception",
-			},
-			Tiers: billing.DefaultPricing().Spec(), // prices in canonical form, see normalize
+			ExcludedEvents: s.ExcludedEvents,                // billing.DefaultExcludedEvents, docs/SEMANTICS.md §7
+			Tiers:          billing.DefaultPricing().Spec(), // prices in canonical form, see normalize
 		},
 		Log:   LogConfig{Level: "info", Redact: true},
 		Admin: AdminConfig{Addr: "127.0.0.1:9464", MetricsTeamCap: metrics.DefaultTeamCap},
 
-		Readiness: ReadinessConfig{MaxLag: stream.DefaultReadyMaxLag},
+		Readiness: ReadinessConfig{MaxLag: s.ReadyMaxLag},
 	}
 }
 
@@ -383,66 +366,48 @@ func (c *Config) normalize() {
 	}
 }
 
-// Validate reports every invalid value, each as a *FieldError, joined.
+// Validate reports every invalid value, each as a *FieldError, joined, in
+// the order of the file's sections.
+//
+// Each value is checked once, by its owner. The keys the pipeline takes
+// are checked by stream.Config.Validate (on streamConfig, which converts
+// without reading anything), whose *stream.ConfigError names the same key
+// and carries the same value and reason as a *FieldError here; the tiers by
+// billing (Pricing); admin.addr and admin.token by admin.Config.Validate.
+// This function checks the rest: the keys only the command uses (state,
+// log, the embedded broker, TLS files, the shutdown timeout, the metrics
+// team cap) and how keys of two owners go together (SASL or TLS with the
+// embedded broker).
 func (c Config) Validate() error {
 	var errs []error
 	bad := func(key string, value any, reason string, args ...any) {
 		errs = append(errs, &FieldError{Key: key, Value: value, Reason: fmt.Sprintf(reason, args...)})
 	}
-
-	// kafka
-	k := c.Kafka
-	for i, b := range k.Brokers {
-		if err := checkHostPort(b, false); err != nil {
-			bad(fmt.Sprintf("kafka.brokers[%d]", i), b, "%v", err)
+	fromStream := fieldErrors(c.streamConfig().Validate())
+	// section adds the pipeline's errors of a section, in front of the
+	// command's own.
+	section := func(name string) {
+		rest := fromStream[:0]
+		for _, fe := range fromStream {
+			if sec, _, _ := strings.Cut(fe.Key, "."); sec == name {
+				errs = append(errs, fe)
+			} else {
+				rest = append(rest, fe)
+			}
 		}
+		fromStream = rest
 	}
-	if err := checkHostPort(k.Embedded.Listen, true); err != nil {
+
+	section("kafka")
+	k := c.Kafka
+	if err := hostport.Check(k.Embedded.Listen, true); err != nil {
 		bad("kafka.embedded.listen", k.Embedded.Listen, "%v", err)
-	}
-	if k.ClientID == "" {
-		bad("kafka.client_id", k.ClientID, "must not be empty")
-	}
-	if k.Group == "" {
-		bad("kafka.group", k.Group, "must not be empty")
 	}
 	if strings.ContainsFunc(k.InstanceID, isSpaceOrControl) {
 		bad("kafka.instance_id", k.InstanceID, "must not contain spaces or control characters")
 	}
-	if k.TopicPartitions < 1 {
-		bad("kafka.topic_partitions", k.TopicPartitions, "must be at least 1")
-	} else if k.TopicPartitions > math.MaxInt32 {
-		bad("kafka.topic_partitions", k.TopicPartitions, "must be at most %d", math.MaxInt32)
-	}
-	if k.ReplicationFactor != -1 && (k.ReplicationFactor < 1 || k.ReplicationFactor > math.MaxInt16) {
-		bad("kafka.replication_factor", k.ReplicationFactor, "must be -1 (broker default) or between 1 and %d", math.MaxInt16)
-	}
-	if k.SessionTimeout <= 0 {
-		bad("kafka.session_timeout", k.SessionTimeout, "must be positive")
-	}
-	if k.TransactionTimeout < time.Second || k.TransactionTimeout > 15*time.Minute {
-		bad("kafka.transaction_timeout", k.TransactionTimeout, "must be between 1s and 15m (Kafka's transaction.max.timeout.ms default)")
-	}
-	if _, err := stream.ParseGroupProtocol(k.GroupProtocol); err != nil || k.GroupProtocol == "" {
-		bad("kafka.group_protocol", k.GroupProtocol, "must be one of %s", strings.Join(stream.GroupProtocols, ", "))
-	}
-	if k.RetryBackoffMax <= 0 {
-		bad("kafka.retry_backoff_max", k.RetryBackoffMax, "must be positive")
-	}
-	if _, err := stream.ParseCompression(k.Compression); err != nil {
-		bad("kafka.compression", k.Compression, "must be one of %s", strings.Join(stream.Compressions, ", "))
-	}
-	switch k.SASL.Mechanism {
-	case "":
-	case "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512":
-		if len(k.Brokers) == 0 {
-			bad("kafka.sasl.mechanism", k.SASL.Mechanism, "needs kafka.brokers: the embedded broker has no SASL")
-		}
-		if k.SASL.User == "" {
-			bad("kafka.sasl.user", k.SASL.User, "must be set when kafka.sasl.mechanism is %s", k.SASL.Mechanism)
-		}
-	default:
-		bad("kafka.sasl.mechanism", k.SASL.Mechanism, "must be one of \"\", PLAIN, SCRAM-SHA-256, SCRAM-SHA-512")
+	if k.SASL.Mechanism != "" && len(k.Brokers) == 0 {
+		bad("kafka.sasl.mechanism", k.SASL.Mechanism, "needs kafka.brokers: the embedded broker has no SASL")
 	}
 	tc := k.TLS
 	if tc.Enabled && len(k.Brokers) == 0 {
@@ -466,21 +431,9 @@ func (c Config) Validate() error {
 		}
 	}
 
-	// topics
-	seen := map[string]string{}
-	for _, t := range c.topicKeys() {
-		if err := checkTopicName(t.name); err != nil {
-			bad(t.key, t.name, "%v", err)
-			continue
-		}
-		if other, dup := seen[t.name]; dup {
-			bad(t.key, t.name, "same topic as %s", other)
-			continue
-		}
-		seen[t.name] = t.key
-	}
+	section("topics")
 
-	// state
+	section("state")
 	if c.State.Dir == "" {
 		bad("state.dir", c.State.Dir, "must not be empty")
 	}
@@ -490,54 +443,28 @@ func (c Config) Validate() error {
 	if c.State.ValueLogGCInterval < 0 {
 		bad("state.value_log_gc_interval", c.State.ValueLogGCInterval, "must be at least 0 (0: no value log GC)")
 	}
-	if r := c.State.ValueLogGCDiscardRatio; !(r > 0 && r < 1) {
+	if r := c.State.ValueLogGCDiscardRatio; !state.ValidGCDiscardRatio(r) {
 		bad("state.value_log_gc_discard_ratio", r, "must be between 0 and 1, exclusive")
 	}
 
-	// limits
-	if c.Identity.MaxMergeMove < 1 {
-		bad("identity.max_merge_move", c.Identity.MaxMergeMove, "must be at least 1")
-	}
-	// A sanity range: the smallest holds a few small properties, the
-	// largest is far above what a stamped event can carry under Kafka's
-	// default 1 MB record limit (larger stamped events are dead-lettered
-	// output_too_large).
-	if n := c.Identity.MaxPersonPropertiesBytes; n < minPersonPropertiesBytes || n > maxPersonPropertiesBytes {
-		bad("identity.max_person_properties_bytes", n, "must be between %d and %d", minPersonPropertiesBytes, maxPersonPropertiesBytes)
-	}
+	section("identity")
+	section("teams")
 	if f := c.Teams.File; f != "" && strings.ContainsFunc(f, func(r rune) bool { return r < ' ' || r == 0x7f }) {
 		bad("teams.file", f, "must not contain control characters")
 	}
-	if c.Input.MaxEventBytes < 1 {
-		bad("input.max_event_bytes", c.Input.MaxEventBytes, "must be at least 1")
-	}
-	if c.Output.MaxRecordBytes < stream.MinMaxRecordBytes || c.Output.MaxRecordBytes > 64<<20 {
-		bad("output.max_record_bytes", c.Output.MaxRecordBytes, "must be between %d and %d", stream.MinMaxRecordBytes, 64<<20)
-	}
-	if c.Stream.Workers < 1 || c.Stream.Workers > 64 {
-		bad("stream.workers", c.Stream.Workers, "must be between 1 and 64")
-	}
-	if c.Stream.MaxBatchRecords < 1 {
-		bad("stream.max_batch_records", c.Stream.MaxBatchRecords, "must be at least 1")
-	}
-	if c.Stream.OutboxTrimInterval <= 0 {
-		bad("stream.outbox_trim_interval", c.Stream.OutboxTrimInterval, "must be positive")
-	}
+	section("input")
+	section("output")
+	section("stream")
 	if c.Stream.ShutdownTimeout <= 0 {
 		bad("stream.shutdown_timeout", c.Stream.ShutdownTimeout, "must be positive")
 	}
 
-	// billing
-	for i, e := range c.Billing.ExcludedEvents {
-		if e == "" {
-			bad(fmt.Sprintf("billing.excluded_events[%d]", i), e, "must not be empty")
-		}
-	}
+	section("billing")
 	if _, err := c.Pricing(); err != nil {
 		errs = append(errs, err)
 	}
 
-	// log
+	section("log")
 	if _, err := zapcore.ParseLevel(c.Log.Level); err != nil || c.Log.Level == "" {
 		bad("log.level", c.Log.Level, "must be one of debug, info, warn, error")
 	}
@@ -550,74 +477,54 @@ func (c Config) Validate() error {
 		bad("log.format", c.Log.Format, "must be json, console or \"\" (console on a terminal, else json)")
 	}
 
-	// admin
-	if c.Admin.Addr != "" {
-		if err := checkHostPort(c.Admin.Addr, true); err != nil {
-			bad("admin.addr", c.Admin.Addr, "%v", err)
-		} else if c.Admin.Token == "" && !admin.IsLoopback(c.Admin.Addr) {
-			bad("admin.addr", c.Admin.Addr, "is not a loopback address and admin.token is empty: /v1/persons would serve personal data to anyone who can reach it;"+
-				" set admin.token (RESOLVER_ADMIN_TOKEN) or bind admin.addr to 127.0.0.1")
+	section("admin")
+	for _, fe := range fieldErrors(admin.Config{Addr: c.Admin.Addr, Token: c.Admin.Token}.Validate()) {
+		if fe.Key == "admin.addr" && c.Admin.Addr == "" {
+			continue // no admin server
 		}
-	}
-	if strings.ContainsFunc(c.Admin.Token, isSpaceOrControl) {
-		bad("admin.token", "(not shown)", "must not contain spaces or control characters: a bearer token is one word")
+		errs = append(errs, fe)
 	}
 	if c.Admin.MetricsTeamCap < 0 {
 		bad("admin.metrics_team_cap", c.Admin.MetricsTeamCap, "must be at least 0")
 	}
 
-	// readiness
-	if c.Readiness.MaxLag < minReadyMaxLag {
-		bad("readiness.max_lag", c.Readiness.MaxLag, "must be at least %s", minReadyMaxLag)
-	}
+	section("readiness")
 
+	// Whatever the pipeline reported outside these sections (a key the
+	// command does not have: a bug) is reported all the same.
+	for _, fe := range fromStream {
+		errs = append(errs, fe)
+	}
 	return errors.Join(errs...)
 }
 
-type topicKey struct{ key, name string }
-
-func (c Config) topicKeys() []topicKey {
-	t := c.Topics
-	return []topicKey{
-		{"topics.raw", t.Raw}, {"topics.person", t.Person}, {"topics.dead_letter", t.DeadLetter},
-		{"topics.identity_log", t.IdentityLog}, {"topics.persons", t.Persons}, {"topics.distinct_ids", t.DistinctIDs},
-		{"topics.warnings", t.Warnings}, {"topics.billing", t.Billing},
+// fieldErrors turns a package's config errors (*stream.ConfigError,
+// *admin.ConfigError; one, or several joined) into this package's
+// *FieldError: key, value and reason unchanged. Any other error (the
+// packages' Validate return none) becomes a *FieldError of its own message,
+// so that it is still reported as a config error.
+func fieldErrors(err error) []*FieldError {
+	if err == nil {
+		return nil
 	}
-}
-
-// checkHostPort checks a host:port address; allowZero admits port 0 (pick a
-// free port), which makes sense only for addresses we listen on.
-func checkHostPort(addr string, allowZero bool) error {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return errors.New("must be host:port")
+	errs := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
 	}
-	n, err := strconv.Atoi(port)
-	if err != nil || n < 0 || n > 65535 || (n == 0 && !allowZero) {
-		return fmt.Errorf("port %q is not a port number", port)
-	}
-	if host == "" && !allowZero {
-		return errors.New("host is empty")
-	}
-	return nil
-}
-
-// checkTopicName applies Kafka's rules for topic names.
-func checkTopicName(name string) error {
-	switch {
-	case name == "":
-		return errors.New("must not be empty")
-	case name == "." || name == "..":
-		return errors.New("is not a valid topic name")
-	case len(name) > 249:
-		return errors.New("is longer than 249 characters")
-	}
-	for _, r := range name {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
-			return fmt.Errorf("has %q; topic names allow only letters, digits, '.', '_' and '-'", r)
+	out := make([]*FieldError, 0, len(errs))
+	for _, e := range errs {
+		var se *stream.ConfigError
+		var ae *admin.ConfigError
+		switch {
+		case errors.As(e, &se):
+			out = append(out, &FieldError{Key: se.Key, Value: se.Value, Reason: se.Reason})
+		case errors.As(e, &ae):
+			out = append(out, &FieldError{Key: ae.Key, Value: ae.Value, Reason: ae.Reason})
+		default:
+			out = append(out, &FieldError{Key: "config", Value: verbatim("(unknown)"), Reason: e.Error()})
 		}
 	}
-	return nil
+	return out
 }
 
 func isSpaceOrControl(r rune) bool { return r <= ' ' || r == 0x7f }
@@ -652,22 +559,18 @@ func (c Config) InstanceID() (string, error) {
 // be guessed, and with it every hashed id checked against candidates.
 const minRedactKeyBytes = 16
 
-// Bounds of identity.max_person_properties_bytes.
-const (
-	minPersonPropertiesBytes = 64
-	maxPersonPropertiesBytes = 16 << 20
-)
-
 // lagInterval is how often the pipeline refreshes the applier lag metrics
 // (resolver_applier_lag_offsets, _seconds): one ListOffsets request per
 // interval. Not a config key; a scrape interval is rarely shorter.
 const lagInterval = 5 * time.Second
 
-// ToStream converts the config to the pipeline's, loading the TLS files and
-// the team map (teams.file; a file that cannot be read or is not a valid
-// map is a *FieldError naming teams.file). It expects a valid config. With
-// the embedded broker Kafka.Brokers is empty: the caller fills in the
-// broker's address once it listens.
+// ToStream converts the config to the pipeline's (streamConfig), with what
+// takes more than the config's values: the TLS files and the team map
+// loaded (teams.file; a file that cannot be read or is not a valid map is a
+// *FieldError naming teams.file), and the transactional id, which takes the
+// instance id. It expects a valid config. With the embedded broker
+// Kafka.Brokers is empty: the caller fills in the broker's address once it
+// listens.
 func (c Config) ToStream() (stream.Config, error) {
 	id, err := c.InstanceID()
 	if err != nil {
@@ -681,54 +584,49 @@ func (c Config) ToStream() (stream.Config, error) {
 	if err != nil {
 		return stream.Config{}, err
 	}
-	sc := stream.Config{
+	sc := c.streamConfig()
+	sc.Kafka.TLS = tlsCfg
+	sc.TransactionalID = c.Kafka.Group + "-" + id
+	sc.Teams = teams
+	return sc, nil
+}
+
+// streamConfig is the pipeline's config of the keys' values alone, as
+// stream.Config.Validate checks them: nothing is read, and Kafka.TLS,
+// TransactionalID and Teams are left empty (ToStream fills them in).
+func (c Config) streamConfig() stream.Config {
+	return stream.Config{
 		Kafka: stream.Kafka{
 			Brokers:            append([]string(nil), c.Kafka.Brokers...),
 			ClientID:           c.Kafka.ClientID,
 			SASL:               stream.SASL{Mechanism: c.Kafka.SASL.Mechanism, User: c.Kafka.SASL.User, Password: c.Kafka.SASL.Password},
-			TLS:                tlsCfg,
 			SessionTimeout:     c.Kafka.SessionTimeout,
 			TransactionTimeout: c.Kafka.TransactionTimeout,
 			RetryBackoff:       c.Kafka.RetryBackoffMax,
 			Compression:        c.Kafka.Compression,
 			GroupProtocol:      c.Kafka.GroupProtocol,
 		},
-		Topics:             c.streamTopics(),
-		Group:              c.Kafka.Group,
-		TransactionalID:    c.Kafka.Group + "-" + id,
-		TopicPartitions:    int32(c.Kafka.TopicPartitions),
-		ReplicationFactor:  int16(c.Kafka.ReplicationFactor),
-		MaxBatchRecords:    c.Stream.MaxBatchRecords,
-		Workers:            c.Stream.Workers,
-		MaxEventBytes:      c.Input.MaxEventBytes,
-		MaxRecordBytes:     c.Output.MaxRecordBytes,
-		MaxMergeMove:       c.Identity.MaxMergeMove,
-		ExcludedEvents:     append([]string(nil), c.Billing.ExcludedEvents...),
-		OutboxTrimInterval: c.Stream.OutboxTrimInterval,
-		ReadyMaxLag:        c.Readiness.MaxLag,
-		LagInterval:        stream.DefaultLagInterval(c.Readiness.MaxLag),
-		LogIDs:             !c.Log.Redact,
+		Topics:                   c.streamTopics(),
+		Group:                    c.Kafka.Group,
+		TopicPartitions:          c.Kafka.TopicPartitions,
+		ReplicationFactor:        c.Kafka.ReplicationFactor,
+		MaxBatchRecords:          c.Stream.MaxBatchRecords,
+		Workers:                  c.Stream.Workers,
+		MaxEventBytes:            c.Input.MaxEventBytes,
+		MaxRecordBytes:           c.Output.MaxRecordBytes,
+		MaxMergeMove:             c.Identity.MaxMergeMove,
+		MaxPersonPropertiesBytes: c.Identity.MaxPersonPropertiesBytes,
+		ExcludedEvents:           append([]string{}, c.Billing.ExcludedEvents...), // not nil, which is the default list
+		OutboxTrimInterval:       c.Stream.OutboxTrimInterval,
+		ReadyMaxLag:              c.Readiness.MaxLag,
+		LagInterval:              stream.DefaultLagInterval(c.Readiness.MaxLag),
+		LogIDs:                   !c.Log.Redact,
 	}
-	// identity.max_person_properties_bytes and teams.file.
-	sc.MaxPersonPropertiesBytes = c.Identity.MaxPersonPropertiesBytes
-	sc.Teams = teams
-	return sc, nil
 }
 
-// streamTopics are the topic names as the stream package has them.
-func (c Config) streamTopics() stream.Topics {
-	t := c.Topics
-	return stream.Topics{
-		Raw:         t.Raw,
-		Person:      t.Person,
-		DeadLetter:  t.DeadLetter,
-		IdentityLog: t.IdentityLog,
-		Persons:     t.Persons,
-		DistinctIDs: t.DistinctIDs,
-		Warnings:    t.Warnings,
-		Billing:     t.Billing,
-	}
-}
+// streamTopics are the topic names as the stream package has them (the
+// same fields: TopicsConfig only adds the keys' tags).
+func (c Config) streamTopics() stream.Topics { return stream.Topics(c.Topics) }
 
 // load builds the *tls.Config; nil when TLS is off. A file that cannot be
 // read or parsed is a *FieldError naming its key.

@@ -8,6 +8,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
+	"math"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -17,6 +18,11 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/resolver-dev/resolver/pkg/billing"
+	"github.com/resolver-dev/resolver/pkg/metrics"
+	"github.com/resolver-dev/resolver/pkg/state"
+	"github.com/resolver-dev/resolver/pkg/stream"
 )
 
 func defaultConfigWith(edit func(*Config)) Config {
@@ -29,6 +35,24 @@ func splitLines(s string) []string { return strings.Split(strings.TrimSpace(s), 
 
 func TestDefaultConfigIsValid(t *testing.T) {
 	require.NoError(t, defaultConfig().Validate())
+}
+
+// TestDefaultConfigFromPackages: every key that reaches a package has that
+// package's default (issue 13: the defaults were written out in four
+// places, the excluded events twice), so the built-in config, and with it
+// configs/resolver.yaml (TestDefaultsFileEqualsDefaults), follows them.
+func TestDefaultConfigFromPackages(t *testing.T) {
+	d := defaultConfig()
+	sc, err := d.ToStream()
+	require.NoError(t, err)
+	want := stream.DefaultConfig()
+	want.TransactionalID = sc.TransactionalID // derived from the instance
+	assert.Equal(t, want, sc)
+	assert.Equal(t, billing.DefaultExcludedEvents(), d.Billing.ExcludedEvents)
+	assert.Equal(t, stream.DefaultBrokerListen, d.Kafka.Embedded.Listen)
+	assert.Equal(t, int64(state.DefaultCacheBytes), d.State.CacheBytes)
+	assert.Equal(t, state.DefaultGCDiscardRatio, d.State.ValueLogGCDiscardRatio)
+	assert.Equal(t, metrics.DefaultTeamCap, d.Admin.MetricsTeamCap)
 }
 
 // TestValidate: every rule rejects its bad value with an error that names
@@ -165,6 +189,39 @@ func TestValidateReportsAll(t *testing.T) {
 	}, splitLines(err.Error()))
 }
 
+// TestValidateSectionOrder: the pipeline's keys are checked by
+// stream.Config.Validate, the command's own here; the report still follows
+// the sections of the file, the pipeline's keys of a section first.
+func TestValidateSectionOrder(t *testing.T) {
+	err := defaultConfigWith(func(c *Config) {
+		c.Kafka.InstanceID = "a b"              // cmd
+		c.Kafka.TopicPartitions = 0             // stream
+		c.Topics.Raw = ""                       // stream
+		c.State.Dir = ""                        // cmd
+		c.Stream.ShutdownTimeout = 0            // cmd
+		c.Stream.Workers = 0                    // stream
+		c.Log.Format = "xml"                    // cmd
+		c.Readiness.MaxLag = 0                  // stream
+		c.Billing.ExcludedEvents = []string{""} // stream
+	}).Validate()
+	require.Error(t, err)
+	assert.Equal(t, []string{
+		"config: kafka.topic_partitions: 0: must be at least 1",
+		`config: kafka.instance_id: "a b": must not contain spaces or control characters`,
+		`config: topics.raw: "": must not be empty`,
+		`config: state.dir: "": must not be empty`,
+		"config: stream.workers: 0: must be between 1 and 64",
+		"config: stream.shutdown_timeout: 0s: must be positive",
+		`config: billing.excluded_events[0]: "": must not be empty`,
+		`config: log.format: "xml": must be json, console or "" (console on a terminal, else json)`,
+		"config: readiness.max_lag: 0s: must be at least 200ms",
+	}, splitLines(err.Error()))
+	for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
+		var fe *FieldError
+		assert.True(t, errors.As(e, &fe), "not a *FieldError: %v", e)
+	}
+}
+
 func TestValidateAccepts(t *testing.T) {
 	for name, edit := range map[string]func(*Config){
 		"external brokers":     func(c *Config) { c.Kafka.Brokers = []string{"10.0.0.1:9092", "[::1]:9092"} },
@@ -247,8 +304,8 @@ func TestToStream(t *testing.T) {
 	assert.Equal(t, "person_distinct_ids", sc.Topics.DistinctIDs)
 	assert.Equal(t, "g", sc.Group)
 	assert.Equal(t, "g-i1", sc.TransactionalID)
-	assert.Equal(t, int32(12), sc.TopicPartitions)
-	assert.Equal(t, int16(3), sc.ReplicationFactor)
+	assert.Equal(t, 12, sc.TopicPartitions)
+	assert.Equal(t, 3, sc.ReplicationFactor)
 	assert.Equal(t, 500, sc.MaxBatchRecords)
 	assert.Equal(t, 1<<20, sc.MaxEventBytes)
 	assert.Equal(t, 10000, sc.MaxMergeMove)
@@ -416,4 +473,31 @@ func TestRunRefusesImageAdminWithoutToken(t *testing.T) {
 	code := execute(t.Context(), []string{"--state-dir", t.TempDir(), "run"}, &stdout, &stderr)
 	require.Equal(t, exitConfig, code, "stderr:\n%s", stderr.String())
 	assert.Contains(t, stderr.String(), `config: admin.addr: "0.0.0.0:9464": is not a loopback address and admin.token is empty`)
+}
+
+// TestToStreamNoExcludedEvents: billing.excluded_events set to an empty
+// list excludes nothing. It used to reach the pipeline as nil, which the
+// pipeline takes for "the default list", so the six default events stayed
+// unbilled whatever the file said.
+func TestToStreamNoExcludedEvents(t *testing.T) {
+	file := writeFile(t, "resolver.yaml", "billing:\n  excluded_events: []\n")
+	cfg, _, err := loadConfig(file, nil)
+	require.NoError(t, err)
+	assert.Empty(t, cfg.Billing.ExcludedEvents)
+	sc, err := cfg.ToStream()
+	require.NoError(t, err)
+	assert.NotNil(t, sc.ExcludedEvents)
+	assert.Empty(t, sc.WithDefaults().ExcludedEvents, "the pipeline's list")
+
+	sc, err = defaultConfigWith(func(c *Config) { c.Billing.ExcludedEvents = nil }).ToStream()
+	require.NoError(t, err)
+	assert.Empty(t, sc.WithDefaults().ExcludedEvents)
+}
+
+// TestValidateGCDiscardRatioNaN: state.value_log_gc_discard_ratio: .nan is
+// refused at load, by the rule state.ValueLogGC applies (which let NaN
+// through before the two shared state.ValidGCDiscardRatio).
+func TestValidateGCDiscardRatioNaN(t *testing.T) {
+	err := defaultConfigWith(func(c *Config) { c.State.ValueLogGCDiscardRatio = math.NaN() }).Validate()
+	assert.EqualError(t, err, "config: state.value_log_gc_discard_ratio: NaN: must be between 0 and 1, exclusive")
 }

@@ -297,7 +297,7 @@ func genToBroker(ctx context.Context, cfg Config, k stream.Kafka, g *gen.Generat
 	if err != nil {
 		return 0, err
 	}
-	err = stream.EnsureTopics(ctx, adm, []string{cfg.Topics.Raw}, int32(cfg.Kafka.TopicPartitions), int16(cfg.Kafka.ReplicationFactor), cfg.Kafka.RetryBackoffMax, log.Named("topics"))
+	err = stream.EnsureTopics(ctx, adm, []string{cfg.Topics.Raw}, cfg.Kafka.TopicPartitions, cfg.Kafka.ReplicationFactor, cfg.Kafka.RetryBackoffMax, log.Named("topics"))
 	closeAdm()
 	if err != nil {
 		return 0, err

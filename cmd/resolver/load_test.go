@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"errors"
+	"fmt"
 	"os"
 	"regexp"
 	"slices"
@@ -259,4 +260,90 @@ func TestFlatten(t *testing.T) {
 func TestEnvName(t *testing.T) {
 	assert.Equal(t, "RESOLVER_KAFKA_EMBEDDED_LISTEN", envName("kafka.embedded.listen"))
 	assert.Equal(t, "RESOLVER_STATE_DIR", envName("state.dir"))
+}
+
+// TestReadmeKeyTable: the README's configuration table names every key
+// (`kafka.sasl.*` names a section; `.sync_writes` after
+// `kafka.embedded.listen` is kafka.embedded.sync_writes), names no key that
+// does not exist, and where a row lists a default in backquotes for each of
+// its keys, each is the built-in default. Issue 13: the defaults were
+// written out in four places; this keeps the fourth in step.
+func TestReadmeKeyTable(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	require.NoError(t, err)
+	_, table, ok := strings.Cut(string(readme), "\n| key | default | meaning |\n|---|---|---|\n")
+	require.True(t, ok, "README.md has no configuration table")
+	if end := strings.Index(table, "\n\n"); end >= 0 {
+		table = table[:end]
+	}
+	defaults := flatten(defaultConfig())
+	covered := map[string]bool{}
+	quoted := regexp.MustCompile("^`([^`]*)`$")
+	for _, row := range strings.Split(table, "\n") {
+		cols := strings.Split(strings.Trim(row, "|"), " | ")
+		require.Len(t, cols, 3, "row %q", row)
+		var keys []string
+		prefix := ""
+		for _, k := range strings.Split(cols[0], ", ") {
+			m := quoted.FindStringSubmatch(strings.TrimSpace(k))
+			require.NotNil(t, m, "row %q: key %q not in backquotes", row, k)
+			key := m[1]
+			if strings.HasPrefix(key, ".") {
+				key = prefix + key[1:]
+			}
+			prefix = key[:strings.LastIndexByte(key, '.')+1]
+			keys = append(keys, key)
+			n := 0
+			for dk := range defaults {
+				if dk == key || strings.HasPrefix(dk, strings.TrimSuffix(key, "*")) && strings.HasSuffix(key, ".*") ||
+					strings.HasPrefix(dk, key+".") {
+					covered[dk] = true
+					n++
+				}
+			}
+			assert.NotZero(t, n, "README.md names %s, which is no config key", key)
+		}
+		vals := strings.Split(cols[1], ", ")
+		if len(vals) != len(keys) {
+			continue
+		}
+		for i, v := range vals {
+			m := quoted.FindStringSubmatch(v)
+			if m == nil {
+				continue // in words: "64 MiB", "derived", "none"
+			}
+			def, ok := defaults[keys[i]]
+			if !ok {
+				continue // a section
+			}
+			assert.Equal(t, readmeValue(def), m[1], "README.md: default of %s", keys[i])
+		}
+	}
+	for k := range defaults {
+		assert.True(t, covered[k], "README.md's configuration table lacks %s", k)
+	}
+}
+
+// readmeValue is a default as the README writes it: 10m, not 10m0s.
+func readmeValue(v any) string {
+	switch v := v.(type) {
+	case time.Duration:
+		s := v.String()
+		if strings.HasSuffix(s, "m0s") {
+			s = strings.TrimSuffix(s, "0s")
+		}
+		if strings.HasSuffix(s, "h0m") {
+			s = strings.TrimSuffix(s, "0m")
+		}
+		return s
+	case string:
+		if v == "" {
+			return `""`
+		}
+		return v
+	case []string:
+		return "[" + strings.Join(v, ", ") + "]"
+	default:
+		return fmt.Sprint(v)
+	}
 }

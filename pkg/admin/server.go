@@ -16,22 +16,6 @@ import (
 	"github.com/resolver-dev/resolver/internal/redact"
 )
 
-// Config configures the server; cmd/resolver fills it from the admin and
-// log sections.
-type Config struct {
-	// Addr is the host:port to listen on (admin.addr); port 0 picks a free
-	// port, which Server.Addr reports once listening.
-	Addr string
-	// Token, if not empty, is the bearer token every endpoint but /healthz
-	// requires (admin.token). It is required when Addr is not a loopback
-	// address: Listen refuses to serve /v1/persons (personal data) beyond
-	// this host without one (ErrNoToken).
-	Token string
-	// LogIDs prints distinct ids as they are in log lines. Default false:
-	// hashed (log.redact).
-	LogIDs bool
-}
-
 // Readiness says whether the instance may take traffic now.
 // *stream.Pipeline implements it (cmd/resolver adapts it to
 // ReadyReporter as well).
@@ -151,8 +135,8 @@ func New(cfg Config, deps Deps) *Server {
 func (s *Server) Handler() http.Handler { return s.handler }
 
 // Listen binds Config.Addr and logs "admin listening" with the bound
-// address. It refuses (ErrNoToken) an address that is not a loopback one
-// when no token is set. Calling it again is a no-op; after Shutdown it
+// address. It refuses a Config that Validate refuses: among others
+// (ErrNoToken) an address that is not a loopback one when no token is set. Calling it again is a no-op; after Shutdown it
 // returns ErrClosed.
 func (s *Server) Listen() error {
 	s.mu.Lock()
@@ -163,8 +147,8 @@ func (s *Server) Listen() error {
 	if s.ln != nil {
 		return nil
 	}
-	if s.cfg.Token == "" && !IsLoopback(s.cfg.Addr) {
-		return fmt.Errorf("%w: admin.addr %q", ErrNoToken, s.cfg.Addr)
+	if err := s.cfg.Validate(); err != nil {
+		return err
 	}
 	ln, err := net.Listen("tcp", s.cfg.Addr)
 	if err != nil {

@@ -38,7 +38,6 @@ const (
 	DefaultPairs         = 3
 	DefaultInstances     = 1
 	DefaultEvents        = 500_000
-	DefaultBatchRecords  = 2000 // stream.max_batch_records
 	DefaultWarmupEvents  = 400
 	DefaultLatencyEvents = 4000
 	DefaultLatencyRate   = 4000 // probe records per second
@@ -99,7 +98,8 @@ type Config struct {
 	// window. Default 500,000.
 	Events int
 	// BatchRecords bounds one poll, hence one transaction, on both sides
-	// (stream.max_batch_records). Default 2000.
+	// (stream.max_batch_records). Default: the pipeline's
+	// (stream.DefaultConfig().MaxBatchRecords, 2000).
 	BatchRecords int
 	// WarmupEvents are processed before the window, once the group is
 	// stable. Default 400.
@@ -162,7 +162,7 @@ func (c Config) withDefaults() Config {
 	def(&c.Instances, DefaultInstances)
 	def(&c.Workers, 1)
 	def(&c.Events, DefaultEvents)
-	def(&c.BatchRecords, DefaultBatchRecords)
+	def(&c.BatchRecords, stream.DefaultConfig().MaxBatchRecords)
 	def(&c.WarmupEvents, DefaultWarmupEvents)
 	def(&c.LatencyEvents, DefaultLatencyEvents)
 	def(&c.LatencyRate, DefaultLatencyRate)

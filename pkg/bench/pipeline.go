@@ -55,7 +55,7 @@ func startPipelines(c *Config, topics stream.Topics, group string, log *zap.Logg
 			Topics:          topics,
 			Group:           group,
 			TransactionalID: fmt.Sprintf("%s-%d", group, i),
-			TopicPartitions: c.Partitions,
+			TopicPartitions: int(c.Partitions),
 			MaxBatchRecords: c.BatchRecords,
 			Workers:         c.Workers,
 		}

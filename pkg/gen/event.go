@@ -42,6 +42,9 @@ const (
 var customNames = [...]string{"button_clicked", "product_viewed", "added_to_cart", "checkout_started", "search_performed"}
 var customWeights = []int{30, 30, 15, 10, 15}
 var serverNames = [...]string{"order_completed", "subscription_renewed"}
+
+// excludedNames are the billing-excluded events the generator writes: some
+// of billing.DefaultExcludedEvents (TestRecordsAsTheResolverSeesThem checks).
 var excludedNames = [...]string{"$feature_flag_called", "$exception", "survey shown", "survey sent", "survey dismissed"}
 var excludedWeights = []int{60, 20, 10, 5, 5}
 

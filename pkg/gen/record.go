@@ -1,6 +1,10 @@
 package gen
 
-import "time"
+import (
+	"time"
+
+	"github.com/resolver-dev/resolver/pkg/billing"
+)
 
 // Kinds of record, the value of Record.Kind.
 const (
@@ -120,15 +124,9 @@ func Summarize(recs []Record) Summary {
 	return s
 }
 
-// excludedEvents are the events billing excludes by default (docs/SEMANTICS.md §7).
-var excludedEvents = [...]string{"$feature_flag_called", "$experiment_exposure", "survey sent", "survey shown", "survey dismissed", "$exception"}
+// excluded classifies with the events billing excludes by default
+// (billing.DefaultExcludedEvents, docs/SEMANTICS.md §7).
+var excluded = billing.NewClassifier(billing.DefaultExcludedEvents())
 
 // IsExcluded reports whether billing excludes event by default.
-func IsExcluded(event string) bool {
-	for _, e := range excludedEvents {
-		if e == event {
-			return true
-		}
-	}
-	return false
-}
+func IsExcluded(event string) bool { return excluded.IsExcluded(event) }

@@ -3,6 +3,7 @@ package state
 import (
 	"bytes"
 	"errors"
+	"math"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -151,8 +152,10 @@ func TestValueLogGC(t *testing.T) {
 			t.Fatalf("GC result %+v", res)
 		}
 	}
-	if _, err := s.ValueLogGC(1); err == nil {
-		t.Fatal("ratio 1 accepted")
+	for _, r := range []float64{0, 1, -0.5, math.NaN()} {
+		if _, err := s.ValueLogGC(r); err == nil {
+			t.Fatalf("ratio %v accepted", r) // NaN was, before ValidGCDiscardRatio
+		}
 	}
 	if res, err := NewMemory().ValueLogGC(DefaultGCDiscardRatio); err != nil || res != (GCResult{}) {
 		t.Fatalf("memory GC: %+v, %v", res, err)

@@ -16,6 +16,11 @@ import (
 // which bounds the value log's write amplification to 2.
 const DefaultGCDiscardRatio = 0.5
 
+// ValidGCDiscardRatio reports whether r is a discard ratio ValueLogGC
+// takes: 0 < r < 1 (NaN is not). It is the rule of
+// state.value_log_gc_discard_ratio, which cmd/resolver checks with it.
+func ValidGCDiscardRatio(r float64) bool { return r > 0 && r < 1 }
+
 // maxGCRewrites bounds the files one ValueLogGC rewrites, so that a call
 // ends even if writers keep creating garbage.
 const maxGCRewrites = 64
@@ -48,7 +53,7 @@ func (s *Store) ValueLogGC(discardRatio float64) (GCResult, error) {
 	if s.db == nil {
 		return GCResult{}, nil
 	}
-	if discardRatio <= 0 || discardRatio >= 1 {
+	if !ValidGCDiscardRatio(discardRatio) {
 		return GCResult{}, fmt.Errorf("state: value log GC: discard ratio %v is not between 0 and 1", discardRatio)
 	}
 	s.maint.Lock()

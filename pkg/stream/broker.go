@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"cmp"
 	"fmt"
 	"net"
 	"strconv"
@@ -8,12 +9,14 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kfake"
 	"go.uber.org/zap"
+
+	"github.com/resolver-dev/resolver/internal/hostport"
 )
 
 // BrokerConfig configures the embedded broker.
 type BrokerConfig struct {
 	// Listen is host:port; the broker binds 127.0.0.1 on that port.
-	// Default 127.0.0.1:9092. Port 0 picks a free port.
+	// Default DefaultBrokerListen. Port 0 picks a free port.
 	Listen string
 	// DataDir keeps records, offsets and transactions across restarts and
 	// crashes. Empty: in memory only.
@@ -40,26 +43,26 @@ type BrokerConfig struct {
 	ListenNode func(node int) (net.Listener, error)
 }
 
+// DefaultBrokerListen is the default of BrokerConfig.Listen
+// (kafka.embedded.listen): Kafka's port, on the loopback interface only.
+const DefaultBrokerListen = "127.0.0.1:9092"
+
 // Broker is franz-go's kfake cluster: the real Kafka protocol, in process.
 type Broker struct {
 	c *kfake.Cluster
 }
 
-// StartBroker starts the embedded broker. It refuses to start on a port
-// already in use, naming it.
+// StartBroker starts the embedded broker. It refuses an invalid Listen (a
+// *ConfigError naming kafka.embedded.listen, with internal/hostport's
+// reason, as cmd/resolver gives it), and to start on a port already in
+// use, naming it.
 func StartBroker(cfg BrokerConfig) (*Broker, error) {
-	listen := cfg.Listen
-	if listen == "" {
-		listen = "127.0.0.1:9092"
+	listen := cmp.Or(cfg.Listen, DefaultBrokerListen)
+	if err := hostport.Check(listen, true); err != nil {
+		return nil, &ConfigError{Key: "kafka.embedded.listen", Value: listen, Reason: err.Error()}
 	}
-	host, portS, err := net.SplitHostPort(listen)
-	if err != nil {
-		return nil, fmt.Errorf("stream: kafka.embedded.listen: %q: %w", listen, err)
-	}
-	port, err := strconv.Atoi(portS)
-	if err != nil || port < 0 || port > 65535 {
-		return nil, fmt.Errorf("stream: kafka.embedded.listen: %q: bad port", listen)
-	}
+	host, portS, _ := net.SplitHostPort(listen) // valid
+	port, _ := strconv.Atoi(portS)
 	if host == "" {
 		host = "127.0.0.1"
 	}
@@ -117,7 +120,7 @@ func StartBroker(cfg BrokerConfig) (*Broker, error) {
 // interval, not a join round, is what a rebalance waits on.
 func consumerGroupConfigs(session time.Duration) map[string]string {
 	if session <= 0 {
-		session = 10 * time.Second
+		session = defaultSessionTimeout
 	}
 	heartbeat := max(session/10, 100*time.Millisecond)
 	return map[string]string{

@@ -20,11 +20,12 @@ import (
 // rather than given up on. Tools that talk to the same cluster (bench, gen)
 // use them too, so they connect exactly as the pipeline does.
 func ClientOpts(k Kafka, log *zap.Logger, name string) []kgo.Opt {
+	d := DefaultConfig().Kafka
 	if k.ClientID == "" {
-		k.ClientID = "resolver"
+		k.ClientID = d.ClientID
 	}
 	if k.RetryBackoff <= 0 {
-		k.RetryBackoff = 2 * time.Second
+		k.RetryBackoff = d.RetryBackoff
 	}
 	if log == nil {
 		log = zap.NewNop()

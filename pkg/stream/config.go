@@ -4,8 +4,12 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"math"
+	"strings"
 	"time"
 
+	"github.com/resolver-dev/resolver/internal/hostport"
+	"github.com/resolver-dev/resolver/pkg/billing"
 	"github.com/resolver-dev/resolver/pkg/event"
 	"github.com/resolver-dev/resolver/pkg/unionfind"
 )
@@ -73,8 +77,10 @@ type Kafka struct {
 	GroupProtocol string
 }
 
-// Config is everything the pipeline needs, already validated and typed by
-// the caller (cmd/resolver reads it from viper).
+// Config is everything the pipeline needs, typed (cmd/resolver reads it
+// from viper and converts it). DefaultConfig has every default, WithDefaults
+// fills a zero field from it, and Validate is the one check of the values,
+// each error naming the config key a value is read from.
 type Config struct {
 	Kafka  Kafka
 	Topics Topics
@@ -85,9 +91,9 @@ type Config struct {
 	TransactionalID string
 	// TopicPartitions is the partition count of topics the resolver creates
 	// when missing. Default 8.
-	TopicPartitions int32
+	TopicPartitions int
 	// ReplicationFactor of created topics; -1 is the broker default.
-	ReplicationFactor int16
+	ReplicationFactor int
 	// MaxBatchRecords bounds one poll, hence one transaction. Default 2000.
 	MaxBatchRecords int
 	// Workers is the number of partition-worker sessions of the instance
@@ -112,7 +118,9 @@ type Config struct {
 	// the caller may Replace its entries while the pipeline runs (SIGHUP).
 	// Default nil: no map.
 	Teams *event.TeamMap
-	// ExcludedEvents are the event names billed as excluded.
+	// ExcludedEvents are the event names billed as excluded
+	// (billing.excluded_events). Default nil: billing.DefaultExcludedEvents();
+	// an empty, non-nil list excludes nothing.
 	ExcludedEvents []string
 	// OutboxTrimInterval is how often every instance trims outbox rows below
 	// the group's committed offsets. Default 30s.
@@ -141,115 +149,268 @@ func DefaultLagInterval(maxLag time.Duration) time.Duration {
 	return min(max(maxLag/4, 10*time.Millisecond), 5*time.Second)
 }
 
-// WithDefaults returns c with zero fields set to their defaults.
+// DefaultConfig returns the pipeline's defaults: the one place they are
+// written down. cmd/resolver builds its built-in configuration (and so
+// configs/resolver.yaml) from it; WithDefaults fills a zero field from it.
+// Kafka.Brokers and TransactionalID have no default that fits every
+// instance: Brokers is empty, and TransactionalID is left for WithDefaults
+// to derive from Group.
+func DefaultConfig() Config {
+	return Config{
+		Kafka: Kafka{
+			ClientID:           "resolver",
+			SessionTimeout:     defaultSessionTimeout,
+			TransactionTimeout: 10 * time.Second,
+			RetryBackoff:       2 * time.Second,
+			Compression:        "snappy",
+			GroupProtocol:      DefaultGroupProtocol,
+		},
+		Topics:                   DefaultTopics(),
+		Group:                    "resolver",
+		TopicPartitions:          8,
+		ReplicationFactor:        -1,
+		MaxBatchRecords:          2000,
+		Workers:                  1,
+		MaxEventBytes:            event.DefaultMaxEventBytes,
+		MaxMergeMove:             unionfind.DefaultMaxMergeMove,
+		MaxRecordBytes:           DefaultMaxRecordBytes,
+		MaxPersonPropertiesBytes: unionfind.DefaultMaxPersonPropertiesBytes,
+		ExcludedEvents:           billing.DefaultExcludedEvents(),
+		OutboxTrimInterval:       30 * time.Second,
+		ReadyMaxLag:              DefaultReadyMaxLag,
+		LagInterval:              DefaultLagInterval(DefaultReadyMaxLag),
+	}
+}
+
+// defaultSessionTimeout is the default of Kafka.SessionTimeout and of
+// BrokerConfig.SessionTimeout.
+const defaultSessionTimeout = 10 * time.Second
+
+// WithDefaults returns c with every zero field set to its DefaultConfig
+// value — except LagInterval, which follows c's ReadyMaxLag
+// (DefaultLagInterval), and TransactionalID, which is Group + "-txn". A nil
+// ExcludedEvents is the default list; an empty one excludes nothing.
 func (c Config) WithDefaults() Config {
-	if c.Kafka.ClientID == "" {
-		c.Kafka.ClientID = "resolver"
+	d := DefaultConfig()
+	setDefault(&c.Kafka.ClientID, d.Kafka.ClientID)
+	setDefault(&c.Kafka.SessionTimeout, d.Kafka.SessionTimeout)
+	setDefault(&c.Kafka.TransactionTimeout, d.Kafka.TransactionTimeout)
+	setDefault(&c.Kafka.RetryBackoff, d.Kafka.RetryBackoff)
+	setDefault(&c.Kafka.Compression, d.Kafka.Compression)
+	setDefault(&c.Kafka.GroupProtocol, d.Kafka.GroupProtocol)
+	setDefault(&c.Topics.Raw, d.Topics.Raw)
+	setDefault(&c.Topics.Person, d.Topics.Person)
+	setDefault(&c.Topics.DeadLetter, d.Topics.DeadLetter)
+	setDefault(&c.Topics.IdentityLog, d.Topics.IdentityLog)
+	setDefault(&c.Topics.Persons, d.Topics.Persons)
+	setDefault(&c.Topics.DistinctIDs, d.Topics.DistinctIDs)
+	setDefault(&c.Topics.Warnings, d.Topics.Warnings)
+	setDefault(&c.Topics.Billing, d.Topics.Billing)
+	setDefault(&c.Group, d.Group)
+	setDefault(&c.TransactionalID, c.Group+"-txn")
+	setDefault(&c.TopicPartitions, d.TopicPartitions)
+	setDefault(&c.ReplicationFactor, d.ReplicationFactor)
+	setDefault(&c.MaxBatchRecords, d.MaxBatchRecords)
+	setDefault(&c.Workers, d.Workers)
+	setDefault(&c.MaxEventBytes, d.MaxEventBytes)
+	setDefault(&c.MaxMergeMove, d.MaxMergeMove)
+	setDefault(&c.MaxRecordBytes, d.MaxRecordBytes)
+	setDefault(&c.MaxPersonPropertiesBytes, d.MaxPersonPropertiesBytes)
+	if c.ExcludedEvents == nil {
+		c.ExcludedEvents = d.ExcludedEvents
 	}
-	if c.Kafka.SessionTimeout == 0 {
-		c.Kafka.SessionTimeout = 10 * time.Second
-	}
-	if c.Kafka.TransactionTimeout == 0 {
-		c.Kafka.TransactionTimeout = 10 * time.Second
-	}
-	if c.Kafka.RetryBackoff == 0 {
-		c.Kafka.RetryBackoff = 2 * time.Second
-	}
-	d := DefaultTopics()
-	for _, p := range []struct {
-		dst *string
-		def string
-	}{
-		{&c.Topics.Raw, d.Raw}, {&c.Topics.Person, d.Person}, {&c.Topics.DeadLetter, d.DeadLetter},
-		{&c.Topics.IdentityLog, d.IdentityLog}, {&c.Topics.Persons, d.Persons}, {&c.Topics.DistinctIDs, d.DistinctIDs},
-		{&c.Topics.Warnings, d.Warnings}, {&c.Topics.Billing, d.Billing},
-	} {
-		if *p.dst == "" {
-			*p.dst = p.def
-		}
-	}
-	if c.Group == "" {
-		c.Group = "resolver"
-	}
-	if c.TransactionalID == "" {
-		c.TransactionalID = c.Group + "-txn"
-	}
-	if c.TopicPartitions == 0 {
-		c.TopicPartitions = 8
-	}
-	if c.ReplicationFactor == 0 {
-		c.ReplicationFactor = -1
-	}
-	if c.MaxBatchRecords == 0 {
-		c.MaxBatchRecords = 2000
-	}
-	if c.Workers == 0 {
-		c.Workers = 1
-	}
-	if c.MaxEventBytes == 0 {
-		c.MaxEventBytes = 1 << 20
-	}
-	if c.MaxMergeMove == 0 {
-		c.MaxMergeMove = 10000
-	}
-	if c.MaxRecordBytes == 0 {
-		c.MaxRecordBytes = DefaultMaxRecordBytes
-	}
-	if c.MaxPersonPropertiesBytes == 0 {
-		c.MaxPersonPropertiesBytes = unionfind.DefaultMaxPersonPropertiesBytes
-	}
-	if c.OutboxTrimInterval == 0 {
-		c.OutboxTrimInterval = 30 * time.Second
-	}
-	if c.ReadyMaxLag == 0 {
-		c.ReadyMaxLag = DefaultReadyMaxLag
-	}
-	if c.LagInterval == 0 {
-		c.LagInterval = DefaultLagInterval(c.ReadyMaxLag)
-	}
+	setDefault(&c.OutboxTrimInterval, d.OutboxTrimInterval)
+	setDefault(&c.ReadyMaxLag, d.ReadyMaxLag)
+	setDefault(&c.LagInterval, DefaultLagInterval(c.ReadyMaxLag))
 	return c
 }
 
-// Validate reports the first invalid field, naming it.
+// setDefault sets *field to def when it is the zero value.
+func setDefault[T comparable](field *T, def T) {
+	var zero T
+	if *field == zero {
+		*field = def
+	}
+}
+
+// Validate reports every invalid value of c, each as a *ConfigError naming
+// its config key, joined; nil if c is valid. It checks c as it will run: a
+// zero field is invalid where its default is not (apply WithDefaults first,
+// as New and Rebuild do). Kafka.Brokers may be empty — cmd/resolver
+// validates before the embedded broker listens — but New and Rebuild
+// refuse to run without a broker; Kafka.TLS, TransactionalID and Teams are
+// the caller's to build and are not checked.
+//
+// This is the only check of these values: cmd/resolver reports its
+// errors as its own, with the same keys.
 func (c Config) Validate() error {
-	if len(c.Kafka.Brokers) == 0 {
-		return errors.New("stream: kafka.brokers: no broker address")
+	var errs []error
+	bad := func(key string, value any, reason string, args ...any) {
+		errs = append(errs, &ConfigError{Key: key, Value: value, Reason: fmt.Sprintf(reason, args...)})
 	}
-	seen := map[string]bool{}
-	for _, t := range c.Topics.All() {
-		if t == "" {
-			return errors.New("stream: topics: empty topic name")
+
+	// kafka
+	k := c.Kafka
+	for i, b := range k.Brokers {
+		if err := hostport.Check(b, false); err != nil {
+			bad(fmt.Sprintf("kafka.brokers[%d]", i), b, "%v", err)
 		}
-		if seen[t] {
-			return fmt.Errorf("stream: topics: %q used twice", t)
-		}
-		seen[t] = true
 	}
-	switch c.Kafka.SASL.Mechanism {
-	case "", "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512":
-	default:
-		return fmt.Errorf("stream: kafka.sasl.mechanism: %q is not one of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512", c.Kafka.SASL.Mechanism)
+	if k.ClientID == "" {
+		bad("kafka.client_id", k.ClientID, "must not be empty")
+	}
+	if c.Group == "" {
+		bad("kafka.group", c.Group, "must not be empty")
 	}
 	if c.TopicPartitions < 1 {
-		return fmt.Errorf("stream: kafka.topic_partitions: %d must be at least 1", c.TopicPartitions)
+		bad("kafka.topic_partitions", c.TopicPartitions, "must be at least 1")
+	} else if c.TopicPartitions > math.MaxInt32 {
+		bad("kafka.topic_partitions", c.TopicPartitions, "must be at most %d", math.MaxInt32)
 	}
-	if c.Workers < 1 || c.Workers > 64 {
-		return fmt.Errorf("stream: stream.workers: %d must be between 1 and 64", c.Workers)
+	if c.ReplicationFactor != -1 && (c.ReplicationFactor < 1 || c.ReplicationFactor > math.MaxInt16) {
+		bad("kafka.replication_factor", c.ReplicationFactor, "must be -1 (broker default) or between 1 and %d", math.MaxInt16)
 	}
-	if c.MaxBatchRecords < 1 {
-		return fmt.Errorf("stream: stream.max_batch_records: %d must be at least 1", c.MaxBatchRecords)
+	if k.SessionTimeout <= 0 {
+		bad("kafka.session_timeout", k.SessionTimeout, "must be positive")
+	}
+	if k.TransactionTimeout < minTransactionTimeout || k.TransactionTimeout > maxTransactionTimeout {
+		bad("kafka.transaction_timeout", k.TransactionTimeout, "must be between 1s and 15m (Kafka's transaction.max.timeout.ms default)")
+	}
+	if _, err := ParseGroupProtocol(k.GroupProtocol); err != nil || k.GroupProtocol == "" {
+		bad("kafka.group_protocol", k.GroupProtocol, "must be one of %s", strings.Join(GroupProtocols, ", "))
+	}
+	if k.RetryBackoff <= 0 {
+		bad("kafka.retry_backoff_max", k.RetryBackoff, "must be positive")
+	}
+	if _, err := ParseCompression(k.Compression); err != nil {
+		bad("kafka.compression", k.Compression, "must be one of %s", strings.Join(Compressions, ", "))
+	}
+	switch k.SASL.Mechanism {
+	case "":
+	case "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512":
+		if k.SASL.User == "" {
+			bad("kafka.sasl.user", k.SASL.User, "must be set when kafka.sasl.mechanism is %s", k.SASL.Mechanism)
+		}
+	default:
+		bad("kafka.sasl.mechanism", k.SASL.Mechanism, "must be one of \"\", PLAIN, SCRAM-SHA-256, SCRAM-SHA-512")
+	}
+
+	// topics
+	seen := map[string]string{}
+	for _, t := range c.Topics.keyed() {
+		if err := checkTopicName(t.name); err != nil {
+			bad(t.key, t.name, "%v", err)
+			continue
+		}
+		if other, dup := seen[t.name]; dup {
+			bad(t.key, t.name, "same topic as %s", other)
+			continue
+		}
+		seen[t.name] = t.key
+	}
+
+	// limits
+	if c.MaxMergeMove < 1 {
+		bad("identity.max_merge_move", c.MaxMergeMove, "must be at least 1")
+	}
+	// A sanity range: the smallest holds a few small properties, the
+	// largest is far above what a stamped event can carry under Kafka's
+	// default 1 MB record limit (larger stamped events are dead-lettered
+	// output_too_large).
+	if n := c.MaxPersonPropertiesBytes; n < minPersonPropertiesBytes || n > maxPersonPropertiesBytes {
+		bad("identity.max_person_properties_bytes", n, "must be between %d and %d", minPersonPropertiesBytes, maxPersonPropertiesBytes)
+	}
+	if c.MaxEventBytes < 1 {
+		bad("input.max_event_bytes", c.MaxEventBytes, "must be at least 1")
 	}
 	if c.MaxRecordBytes < MinMaxRecordBytes || c.MaxRecordBytes > maxMaxRecordBytes {
-		return fmt.Errorf("stream: output.max_record_bytes: %d must be between %d and %d", c.MaxRecordBytes, MinMaxRecordBytes, maxMaxRecordBytes)
+		bad("output.max_record_bytes", c.MaxRecordBytes, "must be between %d and %d", MinMaxRecordBytes, maxMaxRecordBytes)
 	}
-	if c.LagInterval < 0 {
-		return fmt.Errorf("stream: lag interval: %s must be positive", c.LagInterval)
+	if c.Workers < 1 || c.Workers > maxWorkers {
+		bad("stream.workers", c.Workers, "must be between 1 and %d", maxWorkers)
 	}
-	if c.ReadyMaxLag < 0 {
-		return fmt.Errorf("stream: readiness.max_lag: %s must be positive", c.ReadyMaxLag)
+	if c.MaxBatchRecords < 1 {
+		bad("stream.max_batch_records", c.MaxBatchRecords, "must be at least 1")
 	}
-	if c.LagInterval >= c.ReadyMaxLag {
-		return fmt.Errorf("stream: lag interval %s must be shorter than readiness.max_lag (%s): the lag is measured once an interval", c.LagInterval, c.ReadyMaxLag)
+	if c.OutboxTrimInterval <= 0 {
+		bad("stream.outbox_trim_interval", c.OutboxTrimInterval, "must be positive")
+	}
+
+	// billing
+	for i, e := range c.ExcludedEvents {
+		if e == "" {
+			bad(fmt.Sprintf("billing.excluded_events[%d]", i), e, "must not be empty")
+		}
+	}
+
+	// readiness
+	if c.ReadyMaxLag < minReadyMaxLag {
+		bad("readiness.max_lag", c.ReadyMaxLag, "must be at least %s", minReadyMaxLag)
+	} else if c.LagInterval <= 0 || c.LagInterval >= c.ReadyMaxLag {
+		// Not a key: DefaultLagInterval of readiness.max_lag, unless a
+		// test sets it.
+		bad("LagInterval", c.LagInterval, "must be positive and shorter than readiness.max_lag (%s): the lag is measured once an interval", c.ReadyMaxLag)
+	}
+
+	return errors.Join(errs...)
+}
+
+// validateToRun is Validate, and a broker to run against.
+func (c Config) validateToRun() error {
+	if len(c.Kafka.Brokers) == 0 {
+		return &ConfigError{Key: "kafka.brokers", Value: c.Kafka.Brokers, Reason: "no broker address"}
+	}
+	return c.Validate()
+}
+
+// Bounds of the values Validate checks against constants.
+const (
+	// minReadyMaxLag is the least readiness.max_lag: the lag is measured
+	// every max_lag/4 (DefaultLagInterval), one end-offset listing each
+	// time.
+	minReadyMaxLag = 200 * time.Millisecond
+
+	// minTransactionTimeout and maxTransactionTimeout bound
+	// kafka.transaction_timeout: at most Kafka's default
+	// transaction.max.timeout.ms, which a broker refuses to exceed.
+	minTransactionTimeout = time.Second
+	maxTransactionTimeout = 15 * time.Minute
+
+	// minPersonPropertiesBytes and maxPersonPropertiesBytes bound
+	// identity.max_person_properties_bytes.
+	minPersonPropertiesBytes = 64
+	maxPersonPropertiesBytes = 16 << 20
+
+	// maxWorkers bounds stream.workers.
+	maxWorkers = 64
+)
+
+// keyedTopic is a topic name and the config key it is read from.
+type keyedTopic struct{ key, name string }
+
+// keyed returns every topic name with its config key, input first.
+func (t Topics) keyed() []keyedTopic {
+	return []keyedTopic{
+		{"topics.raw", t.Raw}, {"topics.person", t.Person}, {"topics.dead_letter", t.DeadLetter},
+		{"topics.identity_log", t.IdentityLog}, {"topics.persons", t.Persons}, {"topics.distinct_ids", t.DistinctIDs},
+		{"topics.warnings", t.Warnings}, {"topics.billing", t.Billing},
+	}
+}
+
+// checkTopicName applies Kafka's rules for topic names.
+func checkTopicName(name string) error {
+	switch {
+	case name == "":
+		return errors.New("must not be empty")
+	case name == "." || name == "..":
+		return errors.New("is not a valid topic name")
+	case len(name) > 249:
+		return errors.New("is longer than 249 characters")
+	}
+	for _, r := range name {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
+			return fmt.Errorf("has %q; topic names allow only letters, digits, '.', '_' and '-'", r)
+		}
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package stream
 import (
 	"errors"
 	"fmt"
+	"strconv"
 )
 
 // Errors of the applier and the billing view, for Health and readiness.
@@ -28,3 +29,32 @@ var (
 	// no longer advance and the instance must stop.
 	ErrBillingViewStopped = fmt.Errorf("%w: billing view stopped", errFatal)
 )
+
+// ErrInvalidConfig is what every *ConfigError unwraps to: classify a
+// configuration error with errors.Is(err, ErrInvalidConfig), also inside
+// the errors.Join of Config.Validate.
+var ErrInvalidConfig = errors.New("stream: invalid config")
+
+// ConfigError is an invalid Config value: the config key it is read from,
+// as configs/resolver.yaml names it ("kafka.session_timeout"; a list
+// element with its index, "kafka.brokers[1]"; the Go field name for a value
+// no key sets), the value, and why, in words a person can act on ("must be
+// positive"). Config.Validate returns one per problem. cmd/resolver reports
+// each as its own config error, naming the same key (as it does with
+// billing.ConfigError).
+type ConfigError struct {
+	Key    string
+	Value  any
+	Reason string
+}
+
+func (e *ConfigError) Error() string {
+	v := fmt.Sprint(e.Value)
+	if s, ok := e.Value.(string); ok {
+		v = strconv.Quote(s)
+	}
+	return fmt.Sprintf("stream: %s: %s: %s", e.Key, v, e.Reason)
+}
+
+// Unwrap returns ErrInvalidConfig.
+func (e *ConfigError) Unwrap() error { return ErrInvalidConfig }

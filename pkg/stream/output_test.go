@@ -198,7 +198,7 @@ func TestFitTopics(t *testing.T) {
 	ctx := context.Background()
 	adm := kadm.NewClient(h.client())
 	limit := "40000"
-	resp, err := adm.CreateTopics(ctx, h.cfg.TopicPartitions, -1, map[string]*string{"max.message.bytes": &limit}, h.cfg.Topics.Person)
+	resp, err := adm.CreateTopics(ctx, int32(h.cfg.TopicPartitions), -1, map[string]*string{"max.message.bytes": &limit}, h.cfg.Topics.Person)
 	require.NoError(t, err)
 	require.NoError(t, resp.Error())
 	h.cfg.MaxRecordBytes = 64 << 10

@@ -73,15 +73,11 @@ type Pipeline struct {
 // New builds a pipeline over a validated config and an open replica.
 func New(cfg Config, st *state.Store, log *zap.Logger) (*Pipeline, error) {
 	cfg = cfg.WithDefaults()
-	if err := cfg.Validate(); err != nil {
+	if err := cfg.validateToRun(); err != nil {
 		return nil, err
 	}
 	if log == nil {
 		log = zap.NewNop()
-	}
-	excluded := cfg.ExcludedEvents
-	if excluded == nil {
-		excluded = billing.DefaultExcludedEvents()
 	}
 	p := &Pipeline{
 		cfg: cfg,
@@ -91,7 +87,7 @@ func New(cfg Config, st *state.Store, log *zap.Logger) (*Pipeline, error) {
 		// (NoCopy); the pipeline only stamps and encodes properties, never
 		// reads them as a map (LazyProperties).
 		dec:     event.NewDecoder(event.Options{MaxEventBytes: cfg.MaxEventBytes, LazyProperties: true, NoCopy: true, Teams: cfg.Teams}),
-		stamper: resolve.Stamper{Classifier: billing.NewClassifier(excluded)},
+		stamper: resolve.Stamper{Classifier: billing.NewClassifier(cfg.ExcludedEvents)},
 		ids:     redact.Show(cfg.LogIDs),
 		started: make(chan struct{}),
 	}

@@ -130,7 +130,7 @@ func TestReadyAfterBillingCatchUp(t *testing.T) {
 		recs := make([]*kgo.Record, perTxn)
 		for j := range recs {
 			team := fmt.Sprint(1 + j%5)
-			recs[j] = &kgo.Record{Key: []byte(team), Partition: int32(j) % h.cfg.TopicPartitions,
+			recs[j] = &kgo.Record{Key: []byte(team), Partition: int32(j % h.cfg.TopicPartitions),
 				Value: fmt.Appendf(nil, `{"team":%q,"month":"2026-11","class":"identified","count":1}`, team)}
 		}
 		require.NoError(t, txn.BeginTransaction())

@@ -98,7 +98,7 @@ func testGroupProtocol(t *testing.T, protocol string) {
 	wait(t, 30*time.Second, "a stable group of two members sharing every partition", func() bool {
 		state, members, parts, err := describe(kip848)
 		last = fmt.Sprintf("state %s, %d members, %d partitions assigned, err %v", state, members, parts, err)
-		return err == nil && state == "Stable" && members == 2 && parts == int(h.cfg.TopicPartitions)
+		return err == nil && state == "Stable" && members == 2 && parts == h.cfg.TopicPartitions
 	})
 	t.Logf("group: %s", last)
 	_, others, _, _ := describe(!kip848)

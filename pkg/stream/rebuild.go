@@ -73,7 +73,7 @@ type RebuildResult struct {
 func Rebuild(ctx context.Context, cfg Config, st *state.Store, log *zap.Logger, progress func(RebuildProgress)) (RebuildResult, error) {
 	start := time.Now()
 	cfg = cfg.WithDefaults()
-	if err := cfg.Validate(); err != nil {
+	if err := cfg.validateToRun(); err != nil {
 		return RebuildResult{}, err
 	}
 	if log == nil {

@@ -77,7 +77,7 @@ func GroupProtocolOpts(k Kafka) ([]kgo.Opt, error) {
 		return nil, fmt.Errorf("stream: kafka.group_protocol: %w", err)
 	}
 	if k.SessionTimeout <= 0 {
-		k.SessionTimeout = 10 * time.Second
+		k.SessionTimeout = defaultSessionTimeout
 	}
 	opts := []kgo.Opt{
 		kgo.SessionTimeout(k.SessionTimeout),

@@ -17,11 +17,13 @@ import (
 // are left as they are. While the cluster cannot be reached it retries with
 // backoff (capped at maxBackoff), logging each failure; it gives up only on
 // an error retrying cannot fix (authorization, a rejected topic config, a
-// TLS certificate) or when ctx is done, returning ctx.Err().
-func EnsureTopics(ctx context.Context, adm *kadm.Client, names []string, partitions int32, replication int16, maxBackoff time.Duration, log *zap.Logger) error {
+// TLS certificate) or when ctx is done, returning ctx.Err(). partitions and
+// replication are kafka.topic_partitions and kafka.replication_factor, in
+// the ranges Config.Validate admits.
+func EnsureTopics(ctx context.Context, adm *kadm.Client, names []string, partitions, replication int, maxBackoff time.Duration, log *zap.Logger) error {
 	backoff := 100 * time.Millisecond
 	for {
-		err := ensureTopics(ctx, adm, names, partitions, replication, log)
+		err := ensureTopics(ctx, adm, names, int32(partitions), int16(replication), log) //nolint:gosec // validated
 		if err == nil {
 			return nil
 		}
