@@ -19,6 +19,7 @@ import (
 
 	"github.com/resolver-dev/resolver/internal/redact"
 	"github.com/resolver-dev/resolver/pkg/state"
+	"github.com/resolver-dev/resolver/pkg/stream/oplog"
 	"github.com/resolver-dev/resolver/pkg/unionfind"
 )
 
@@ -82,7 +83,7 @@ const (
 //     without it, so none of its writes survive; the ops before it give the
 //     same result again, because applying is deterministic.
 //   - Paused: a record of an op version this binary does not know
-//     (errOpVersion) cannot be judged. Skipping it would make this replica
+//     (oplog.ErrVersion) cannot be judged. Skipping it would make this replica
 //     differ for good from upgraded ones, so the applier applies the
 //     partition up to it and no further, logs it at error level (again every
 //     30s), sets resolver_applier_paused and Health to ErrApplierPaused, and
@@ -447,12 +448,12 @@ func (a *Applier) classify(ctx context.Context, recs []*kgo.Record) ([]entry, er
 			e.verdict, e.reason = vMalformed, errors.New("a Kafka tombstone (null value), not an op")
 			continue
 		}
-		op, err := decodeOp(r.Value)
-		var ve *opVersionError
+		op, err := oplog.Decode(r.Value)
+		var ve *oplog.VersionError
 		switch {
 		case errors.As(err, &ve):
 			e.verdict, held[r.Partition] = vHeld, true
-			a.startPause(r.Partition, r.Offset, ve.version)
+			a.startPause(r.Partition, r.Offset, ve.Version)
 			continue
 		case err != nil:
 			e.verdict, e.reason = vMalformed, err

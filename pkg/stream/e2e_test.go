@@ -16,6 +16,7 @@ import (
 	"github.com/resolver-dev/resolver/pkg/gen"
 	"github.com/resolver-dev/resolver/pkg/resolve"
 	"github.com/resolver-dev/resolver/pkg/state"
+	"github.com/resolver-dev/resolver/pkg/stream/oplog"
 	"github.com/resolver-dev/resolver/pkg/unionfind"
 )
 
@@ -125,7 +126,7 @@ func (h *harness) replayLog(t *testing.T) *state.Memory {
 		for p, rs := range byPart {
 			hw := map[string]unionfind.Source{}
 			for _, r := range rs {
-				op, err := decodeOp(r.Value)
+				op, err := oplog.Decode(r.Value)
 				require.NoError(t, err)
 				k := fmt.Sprintf("%s/%d", op.Source.Topic, op.Source.Partition)
 				if last, ok := hw[k]; ok && !last.Less(op.Source) {

@@ -21,6 +21,7 @@ import (
 	"github.com/resolver-dev/resolver/pkg/feed"
 	"github.com/resolver-dev/resolver/pkg/resolve"
 	"github.com/resolver-dev/resolver/pkg/state"
+	"github.com/resolver-dev/resolver/pkg/stream/oplog"
 	"github.com/resolver-dev/resolver/pkg/unionfind"
 )
 
@@ -546,10 +547,7 @@ func (p *Pipeline) process(ctx context.Context, opsCl *kgo.Client, applier *Appl
 		}
 		r := items[i].rec
 		op, _ := resolve.Op(ev, unionfind.Source{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset})
-		b, err := encodeOp(&op)
-		if err != nil {
-			return nil, err
-		}
+		b := oplog.Encode(&op)
 		opRec := &kgo.Record{Topic: p.cfg.Topics.IdentityLog, Key: []byte(ev.Team), Value: b}
 		if n := recordBytes(opRec); n > p.cfg.MaxRecordBytes {
 			// Its identity op cannot be logged: the record goes to the dead
