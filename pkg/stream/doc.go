@@ -1,5 +1,5 @@
-// Package stream is the resolver's Kafka side, on franz-go: the embedded
-// broker, topic creation, the applier that replays the identity log into the
+// Package stream is the resolver's Kafka side, on franz-go: topic
+// creation, the applier that replays the identity log into the
 // local replica, and the pipeline whose partition batches turn raw capture
 // events into person-stamped events, feed rows, warnings and billing deltas,
 // each batch in one Kafka transaction with its consumed offsets.

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/resolver-dev/resolver/pkg/broker"
 	"github.com/resolver-dev/resolver/pkg/event"
 	"github.com/resolver-dev/resolver/pkg/gen"
 	"github.com/resolver-dev/resolver/pkg/resolve"
@@ -292,7 +293,7 @@ func TestPipelineRestart(t *testing.T) {
 	brokerDir, stateDir := t.TempDir(), t.TempDir()
 	h := newHarness(t)
 	h.broker.Close()
-	b, err := StartBroker(BrokerConfig{Listen: "127.0.0.1:0", DataDir: brokerDir, MinSessionTimeout: time.Second, Logger: h.log})
+	b, err := broker.Start(broker.Config{Listen: "127.0.0.1:0", DataDir: brokerDir, MinSessionTimeout: time.Second, Logger: h.log})
 	require.NoError(t, err)
 	h.broker, h.addr = b, b.Addrs()[0]
 	h.cfg.Kafka.Brokers = []string{h.addr}
@@ -309,7 +310,7 @@ func TestPipelineRestart(t *testing.T) {
 	inst.stop(t)
 
 	h.broker.Close()
-	b, err = StartBroker(BrokerConfig{Listen: h.addr, DataDir: brokerDir, MinSessionTimeout: time.Second, Logger: h.log})
+	b, err = broker.Start(broker.Config{Listen: h.addr, DataDir: brokerDir, MinSessionTimeout: time.Second, Logger: h.log})
 	require.NoError(t, err)
 	h.broker = b
 	t.Cleanup(b.Close)

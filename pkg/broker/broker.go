@@ -1,4 +1,4 @@
-package stream
+package broker
 
 import (
 	"fmt"
@@ -10,8 +10,8 @@ import (
 	"go.uber.org/zap"
 )
 
-// BrokerConfig configures the embedded broker.
-type BrokerConfig struct {
+// Config configures the embedded broker.
+type Config struct {
 	// Listen is host:port; the broker binds 127.0.0.1 on that port.
 	// Default 127.0.0.1:9092. Port 0 picks a free port.
 	Listen string
@@ -23,9 +23,9 @@ type BrokerConfig struct {
 	// MinSessionTimeout lowers the group session timeout floor (tests).
 	MinSessionTimeout time.Duration // 0 = kfake's default
 	// SessionTimeout is the session timeout of KIP-848 consumer groups
-	// (kafka.session_timeout; see GroupProtocolConsumer), which under that
-	// protocol the broker sets, not the client. Default 10s, as
-	// Kafka.SessionTimeout's.
+	// (kafka.session_timeout; see stream.GroupProtocolConsumer), which
+	// under that protocol the broker sets, not the client. Default 10s, as
+	// stream.Kafka.SessionTimeout's.
 	SessionTimeout time.Duration
 	Logger         *zap.Logger
 
@@ -45,20 +45,20 @@ type Broker struct {
 	c *kfake.Cluster
 }
 
-// StartBroker starts the embedded broker. It refuses to start on a port
-// already in use, naming it.
-func StartBroker(cfg BrokerConfig) (*Broker, error) {
+// Start starts the embedded broker. It refuses to start on a port already
+// in use, naming it.
+func Start(cfg Config) (*Broker, error) {
 	listen := cfg.Listen
 	if listen == "" {
 		listen = "127.0.0.1:9092"
 	}
 	host, portS, err := net.SplitHostPort(listen)
 	if err != nil {
-		return nil, fmt.Errorf("stream: kafka.embedded.listen: %q: %w", listen, err)
+		return nil, fmt.Errorf("broker: kafka.embedded.listen: %q: %w", listen, err)
 	}
 	port, err := strconv.Atoi(portS)
 	if err != nil || port < 0 || port > 65535 {
-		return nil, fmt.Errorf("stream: kafka.embedded.listen: %q: bad port", listen)
+		return nil, fmt.Errorf("broker: kafka.embedded.listen: %q: bad port", listen)
 	}
 	if host == "" {
 		host = "127.0.0.1"
@@ -67,7 +67,7 @@ func StartBroker(cfg BrokerConfig) (*Broker, error) {
 	if port != 0 && cfg.ListenNode == nil {
 		l, err := net.Listen("tcp", net.JoinHostPort(host, portS))
 		if err != nil {
-			return nil, fmt.Errorf("stream: embedded broker cannot listen on %s (kafka.embedded.listen): %w", listen, err)
+			return nil, fmt.Errorf("broker: embedded broker cannot listen on %s (kafka.embedded.listen): %w", listen, err)
 		}
 		l.Close()
 	}
@@ -102,7 +102,7 @@ func StartBroker(cfg BrokerConfig) (*Broker, error) {
 	}
 	c, err := kfake.NewCluster(opts...)
 	if err != nil {
-		return nil, fmt.Errorf("stream: start embedded broker on %s: %w", listen, err)
+		return nil, fmt.Errorf("broker: start embedded broker on %s: %w", listen, err)
 	}
 	return &Broker{c: c}, nil
 }
