@@ -570,13 +570,9 @@ func (a *Applier) applyChunk(ents []entry) error {
 	if malformed+rejected > 0 {
 		a.logRejected(ents)
 	}
+	a.f.advance(next)
 	var paused bool
-	a.f.update(func() {
-		for p, o := range next {
-			a.f.next[p] = o
-		}
-		paused = len(a.paused) > 0
-	})
+	a.f.locked(func() { paused = len(a.paused) > 0 })
 	if a.obs != nil {
 		rep.Applied, rep.Skipped, rep.Malformed, rep.Rejected = int(applied), int(skipped), int(malformed), int(rejected)
 		rep.Paused = paused
