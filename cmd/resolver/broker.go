@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/plugin/kzap"
 	"go.uber.org/zap"
 
+	"github.com/resolver-dev/resolver/pkg/broker"
 	"github.com/resolver-dev/resolver/pkg/stream"
 )
 
@@ -61,7 +62,7 @@ func (c *cli) runBroker(cmd *cobra.Command, cfg Config, dataDir string, log *zap
 	ctx, stop := c.signalContext(cmd.Context(), log)
 	defer stop()
 
-	b, err := stream.StartBroker(stream.BrokerConfig{
+	b, err := broker.Start(broker.Config{
 		Listen:     cfg.Kafka.Embedded.Listen,
 		DataDir:    dataDir,
 		SyncWrites: cfg.Kafka.Embedded.SyncWrites,

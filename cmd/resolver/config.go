@@ -18,6 +18,7 @@ import (
 	"github.com/resolver-dev/resolver/internal/hostport"
 	"github.com/resolver-dev/resolver/pkg/admin"
 	"github.com/resolver-dev/resolver/pkg/billing"
+	"github.com/resolver-dev/resolver/pkg/broker"
 	"github.com/resolver-dev/resolver/pkg/metrics"
 	"github.com/resolver-dev/resolver/pkg/state"
 	"github.com/resolver-dev/resolver/pkg/stream"
@@ -279,7 +280,7 @@ func defaultConfig() Config {
 	return Config{
 		Kafka: KafkaConfig{
 			Brokers:            []string{},
-			Embedded:           EmbeddedConfig{Listen: stream.DefaultBrokerListen},
+			Embedded:           EmbeddedConfig{Listen: broker.DefaultListen},
 			ClientID:           s.Kafka.ClientID,
 			Group:              s.Group,
 			TopicPartitions:    s.TopicPartitions,

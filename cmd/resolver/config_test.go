@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/resolver-dev/resolver/pkg/billing"
+	"github.com/resolver-dev/resolver/pkg/broker"
 	"github.com/resolver-dev/resolver/pkg/metrics"
 	"github.com/resolver-dev/resolver/pkg/state"
 	"github.com/resolver-dev/resolver/pkg/stream"
@@ -49,7 +50,7 @@ func TestDefaultConfigFromPackages(t *testing.T) {
 	want.TransactionalID = sc.TransactionalID // derived from the instance
 	assert.Equal(t, want, sc)
 	assert.Equal(t, billing.DefaultExcludedEvents(), d.Billing.ExcludedEvents)
-	assert.Equal(t, stream.DefaultBrokerListen, d.Kafka.Embedded.Listen)
+	assert.Equal(t, broker.DefaultListen, d.Kafka.Embedded.Listen)
 	assert.Equal(t, int64(state.DefaultCacheBytes), d.State.CacheBytes)
 	assert.Equal(t, state.DefaultGCDiscardRatio, d.State.ValueLogGCDiscardRatio)
 	assert.Equal(t, metrics.DefaultTeamCap, d.Admin.MetricsTeamCap)

@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/resolver-dev/resolver/pkg/billing"
+	"github.com/resolver-dev/resolver/pkg/broker"
 	"github.com/resolver-dev/resolver/pkg/state"
 	"github.com/resolver-dev/resolver/pkg/stream"
 )
@@ -116,16 +117,16 @@ func runDemo(ctx context.Context, cfg Config, log *zap.Logger, out io.Writer) er
 	}
 	defer os.RemoveAll(dir)
 
-	broker, err := stream.StartBroker(stream.BrokerConfig{Listen: "127.0.0.1:0", Logger: log.Named("broker")})
+	emb, err := broker.Start(broker.Config{Listen: "127.0.0.1:0", Logger: log.Named("broker")})
 	if err != nil {
 		return err
 	}
-	defer broker.Close()
+	defer emb.Close()
 	sc, err := cfg.ToStream()
 	if err != nil {
 		return err
 	}
-	sc.Kafka.Brokers = broker.Addrs()
+	sc.Kafka.Brokers = emb.Addrs()
 	sc.Kafka.SessionTimeout = 6 * time.Second
 	sc.TopicPartitions = 4
 	sc.TransactionalID = "resolver-demo"
@@ -156,8 +157,8 @@ func runDemo(ctx context.Context, cfg Config, log *zap.Logger, out io.Writer) er
 	}
 
 	story := demoStory()
-	fmt.Fprintf(out, "resolver demo: %d records into %s on an embedded broker at %s\n\n", len(story), sc.Topics.Raw, broker.Addrs()[0])
-	cl, err := kgo.NewClient(kgo.SeedBrokers(broker.Addrs()...), kgo.DefaultProduceTopic(sc.Topics.Raw),
+	fmt.Fprintf(out, "resolver demo: %d records into %s on an embedded broker at %s\n\n", len(story), sc.Topics.Raw, emb.Addrs()[0])
+	cl, err := kgo.NewClient(kgo.SeedBrokers(emb.Addrs()...), kgo.DefaultProduceTopic(sc.Topics.Raw),
 		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.ConsumeTopics(sc.Topics.Person, sc.Topics.DeadLetter, sc.Topics.Persons, sc.Topics.DistinctIDs, sc.Topics.Warnings),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(100*time.Millisecond))

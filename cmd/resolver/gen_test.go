@@ -13,8 +13,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/resolver-dev/resolver/pkg/broker"
 	"github.com/resolver-dev/resolver/pkg/gen"
-	"github.com/resolver-dev/resolver/pkg/stream"
 )
 
 // execCLI runs the command line in-process and returns the exit code,
@@ -92,7 +92,7 @@ func TestGenBadFlags(t *testing.T) {
 // kafka.topic_partitions partitions, every record arrives keyed
 // token:distinct_id, in generation order per key.
 func TestGenToBroker(t *testing.T) {
-	b, err := stream.StartBroker(stream.BrokerConfig{Listen: "127.0.0.1:0"})
+	b, err := broker.Start(broker.Config{Listen: "127.0.0.1:0"})
 	require.NoError(t, err)
 	defer b.Close()
 	addr := b.Addrs()[0]

@@ -24,6 +24,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"go.uber.org/zap"
 
+	"github.com/resolver-dev/resolver/pkg/broker"
 	"github.com/resolver-dev/resolver/pkg/gen"
 	"github.com/resolver-dev/resolver/pkg/stream"
 )
@@ -40,7 +41,7 @@ const partitionPort = "9092"
 type partitionCluster struct {
 	*cluster
 	lab    *netLab
-	broker *stream.Broker
+	broker *broker.Broker
 	insts  map[int]*proc
 }
 
@@ -70,7 +71,7 @@ func newPartitionCluster(t *testing.T, name string, timeout time.Duration, nodes
 	c := newClusterNoBroker(t, name, timeout)
 	c.adminToken = "partition-test-token"
 	c.addr = net.JoinHostPort(lab.addr(1), partitionPort)
-	b, err := stream.StartBroker(stream.BrokerConfig{
+	b, err := broker.Start(broker.Config{
 		Nodes: nodes,
 		ListenNode: func(i int) (net.Listener, error) {
 			return lab.listen("broker", net.JoinHostPort(lab.addr(1+i), partitionPort))

@@ -15,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
 
+	"github.com/resolver-dev/resolver/pkg/broker"
 	"github.com/resolver-dev/resolver/pkg/stream"
 )
 
@@ -30,7 +31,7 @@ func TestReadyzWaitsForBilling(t *testing.T) {
 		t.Skip("starts the real pipeline")
 	}
 	const txns, perTxn = 30, 1000
-	b, err := stream.StartBroker(stream.BrokerConfig{Listen: "127.0.0.1:0"})
+	b, err := broker.Start(broker.Config{Listen: "127.0.0.1:0"})
 	require.NoError(t, err)
 	defer b.Close()
 	addr := b.Addrs()[0]

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
+	"github.com/resolver-dev/resolver/pkg/broker"
 	"github.com/resolver-dev/resolver/pkg/state"
 	"github.com/resolver-dev/resolver/pkg/stream"
 )
@@ -94,7 +95,7 @@ func (c *cli) rebuild(ctx context.Context, cfg Config, log *zap.Logger, every ti
 		if _, err := os.Stat(dataDir); err != nil {
 			return stateSummary{}, fmt.Errorf("rebuild: kafka.brokers is empty and there is no embedded broker data in %s to replay (%v); set kafka.brokers (--brokers) to the cluster holding identity_log", dataDir, err)
 		}
-		b, err := stream.StartBroker(stream.BrokerConfig{Listen: cfg.Kafka.Embedded.Listen, DataDir: dataDir, Logger: log.Named("broker")})
+		b, err := broker.Start(broker.Config{Listen: cfg.Kafka.Embedded.Listen, DataDir: dataDir, Logger: log.Named("broker")})
 		if err != nil {
 			return stateSummary{}, fmt.Errorf("rebuild: %w", err)
 		}

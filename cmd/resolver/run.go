@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
+	"github.com/resolver-dev/resolver/pkg/broker"
 	"github.com/resolver-dev/resolver/pkg/state"
 	"github.com/resolver-dev/resolver/pkg/stream"
 )
@@ -114,10 +115,10 @@ func (c *cli) runResolver(ctx context.Context, cfg Config, log *zap.Logger) (err
 	// SIGHUP reloads teams.file (a bad file keeps the map in force).
 	defer watchTeams(cfg.Teams.File, sc.Teams, log.Named("teams"))()
 
-	var broker *stream.Broker
+	var emb *broker.Broker
 	if len(sc.Kafka.Brokers) == 0 {
 		dataDir := filepath.Join(cfg.State.Dir, "broker")
-		broker, err = stream.StartBroker(stream.BrokerConfig{
+		emb, err = broker.Start(broker.Config{
 			Listen:     cfg.Kafka.Embedded.Listen,
 			DataDir:    dataDir,
 			SyncWrites: cfg.Kafka.Embedded.SyncWrites,
@@ -129,8 +130,8 @@ func (c *cli) runResolver(ctx context.Context, cfg Config, log *zap.Logger) (err
 		if err != nil {
 			return err
 		}
-		sc.Kafka.Brokers = broker.Addrs()
-		log.Info("embedded broker started", zap.Strings("addrs", broker.Addrs()), zap.String("data_dir", dataDir))
+		sc.Kafka.Brokers = emb.Addrs()
+		log.Info("embedded broker started", zap.Strings("addrs", emb.Addrs()), zap.String("data_dir", dataDir))
 	}
 	// Until the pipeline runs, a failure closes what was opened, in reverse.
 	var st stateStore
@@ -140,8 +141,8 @@ func (c *cli) runResolver(ctx context.Context, cfg Config, log *zap.Logger) (err
 				err = errors.Join(err, fmt.Errorf("close state: %w", cerr))
 			}
 		}
-		if broker != nil {
-			broker.Close()
+		if emb != nil {
+			emb.Close()
 		}
 		return err
 	}
@@ -291,8 +292,8 @@ func (c *cli) runResolver(ctx context.Context, cfg Config, log *zap.Logger) (err
 		log.Warn("state not closed: the pipeline is still running; it recovers on the next start")
 	}
 	// 3. The embedded broker.
-	if broker != nil {
-		errs = append(errs, within(deadline, "close embedded broker", func() error { broker.Close(); return nil }))
+	if emb != nil {
+		errs = append(errs, within(deadline, "close embedded broker", func() error { emb.Close(); return nil }))
 	}
 	// 4. The admin server.
 	if srv != nil {

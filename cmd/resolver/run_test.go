@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/resolver-dev/resolver/pkg/broker"
 	"github.com/resolver-dev/resolver/pkg/stream"
 )
 
@@ -230,7 +231,7 @@ func TestRunOpenStateFails(t *testing.T) {
 	require.ErrorIs(t, err, f.openErr)
 	assert.Equal(t, exitFailure, exitCode(err))
 	// The broker was closed: its data dir can be opened again.
-	b, err := stream.StartBroker(stream.BrokerConfig{Listen: "127.0.0.1:0", DataDir: filepath.Join(cfg.State.Dir, "broker")})
+	b, err := broker.Start(broker.Config{Listen: "127.0.0.1:0", DataDir: filepath.Join(cfg.State.Dir, "broker")})
 	require.NoError(t, err, "broker data dir still in use")
 	b.Close()
 }

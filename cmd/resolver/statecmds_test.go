@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/resolver-dev/resolver/pkg/broker"
 	"github.com/resolver-dev/resolver/pkg/gen"
 	"github.com/resolver-dev/resolver/pkg/state"
 	"github.com/resolver-dev/resolver/pkg/stream"
@@ -261,7 +262,7 @@ func TestRebuildCommand(t *testing.T) {
 
 	// A cluster without identity_log: refused, nothing deleted.
 	other := t.TempDir()
-	b, err := stream.StartBroker(stream.BrokerConfig{Listen: "127.0.0.1:0", DataDir: other})
+	b, err := broker.Start(broker.Config{Listen: "127.0.0.1:0", DataDir: other})
 	require.NoError(t, err)
 	defer b.Close()
 	code, _, errOut = runCLI(t, "--config", cfgFile, "--state-dir", dir, "rebuild", "--brokers", b.Addrs()[0])

@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
 
+	"github.com/resolver-dev/resolver/pkg/broker"
 	"github.com/resolver-dev/resolver/pkg/state"
 	"github.com/resolver-dev/resolver/pkg/stream"
 )
@@ -26,7 +27,7 @@ import (
 func TestRunRefusesTruncatedLog(t *testing.T) {
 	dir := t.TempDir()
 	makeState(t, dir) // identity_log partition 0 applied up to offset 2
-	b, err := stream.StartBroker(stream.BrokerConfig{Listen: "127.0.0.1:0"})
+	b, err := broker.Start(broker.Config{Listen: "127.0.0.1:0"})
 	require.NoError(t, err)
 	defer b.Close()
 	addr := b.Addrs()[0]

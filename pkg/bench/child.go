@@ -12,7 +12,7 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/resolver-dev/resolver/pkg/stream"
+	"github.com/resolver-dev/resolver/pkg/broker"
 )
 
 // ServeChildBroker is the child side of StartChildBroker: it starts the
@@ -23,7 +23,7 @@ func ServeChildBroker(ctx context.Context, in io.Reader, out io.Writer, log *zap
 	if log == nil {
 		log = zap.NewNop()
 	}
-	b, err := stream.StartBroker(stream.BrokerConfig{Listen: "127.0.0.1:0", Logger: log.Named("broker")})
+	b, err := broker.Start(broker.Config{Listen: "127.0.0.1:0", Logger: log.Named("broker")})
 	if err != nil {
 		return err
 	}

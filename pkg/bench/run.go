@@ -12,8 +12,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/resolver-dev/resolver/pkg/broker"
 	"github.com/resolver-dev/resolver/pkg/gen"
-	"github.com/resolver-dev/resolver/pkg/stream"
 )
 
 // Report is the outcome of Run.
@@ -106,7 +106,7 @@ func newRunner(cfg Config) (_ *runner, _ *Report, release func(), err error) {
 
 	switch {
 	case len(c.Kafka.Brokers) == 0:
-		b, err := stream.StartBroker(stream.BrokerConfig{Listen: "127.0.0.1:0", Logger: c.Log.Named("broker")})
+		b, err := broker.Start(broker.Config{Listen: "127.0.0.1:0", Logger: c.Log.Named("broker")})
 		if err != nil {
 			return nil, nil, nil, err
 		}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/resolver-dev/resolver/internal/redact"
 	"github.com/resolver-dev/resolver/pkg/state"
+	"github.com/resolver-dev/resolver/pkg/stream/oplog"
 	"github.com/resolver-dev/resolver/pkg/unionfind"
 )
 
@@ -54,7 +55,9 @@ const (
 
 // Applier replays identity_log into the local replica: every partition, in
 // log order, each chunk of records in one Badger transaction together with
-// the next offset to apply, so state and offsets never disagree.
+// the next offset to apply, so state and offsets never disagree. It is a
+// follower of identity_log (follower.go), as the BillingView is of
+// billing_usage.
 //
 // Run is the only writer of identity state. Ops are skipped when their
 // source (topic, partition, offset, index) is at or below the highest source
@@ -82,7 +85,7 @@ const (
 //     without it, so none of its writes survive; the ops before it give the
 //     same result again, because applying is deterministic.
 //   - Paused: a record of an op version this binary does not know
-//     (errOpVersion) cannot be judged. Skipping it would make this replica
+//     (oplog.ErrVersion) cannot be judged. Skipping it would make this replica
 //     differ for good from upgraded ones, so the applier applies the
 //     partition up to it and no further, logs it at error level (again every
 //     30s), sets resolver_applier_paused and Health to ErrApplierPaused, and
@@ -137,8 +140,8 @@ const (
 //     rename foreign: a rebuild after it rejects them. Rebuild before
 //     renaming, or keep the name.
 type Applier struct {
+	f     *follower // identity_log; its next offsets are the applied ones
 	topic string
-	cl    *kgo.Client
 	st    *state.Store
 	graph unionfind.Graph
 	log   *zap.Logger
@@ -151,12 +154,10 @@ type Applier struct {
 	pauseLog   time.Duration // pauseLogInterval; tests shorten it
 	pauseRetry time.Duration // pausedRetryDelay; tests shorten it
 
-	mu      sync.Mutex
-	applied map[int32]int64 // next offset to apply, per log partition
-	changed chan struct{}   // closed and replaced after every commit and pause
-	stopped chan struct{}   // closed when Run returns
-	paused  map[int32]pause // log partitions paused at a record of an unknown version
-	stopErr error           // why Run returned, wrapping ErrApplierStopped; set before stopped is closed
+	// paused are the log partitions paused at a record of an unknown
+	// version; guarded by f's lock (f.update, f.locked), as waits judge by
+	// it.
+	paused map[int32]pause
 
 	// Counters for metrics.
 	Applied   atomic.Int64 // ops applied
@@ -196,30 +197,20 @@ func NewApplier(ctx context.Context, cfg Config, st *state.Store, log *zap.Logge
 	if err := CheckLogStart(ctx, adm, cfg.Topics.IdentityLog, applied); err != nil {
 		return nil, err
 	}
-	start := map[int32]kgo.Offset{}
-	for _, p := range parts {
-		if next, ok := applied[p]; ok {
-			start[p] = kgo.NewOffset().At(next)
-		} else {
-			start[p] = kgo.NewOffset().AtStart()
-		}
+	a := newApplier(cfg, st, log, nil)
+	if applied != nil {
+		a.f.next = applied
 	}
-	opts := append(ClientOpts(cfg.Kafka, log, "applier"),
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{cfg.Topics.IdentityLog: start}),
+	err = a.f.consume(cfg.Kafka, parts, log, "applier",
 		// Never skip: if retention deletes records while the applier is
 		// behind, fail (Run) instead of resetting to the log start.
 		kgo.ConsumeResetOffset(kgo.NoResetOffset()),
 		kgo.FetchMaxWait(defaultFetchMaxWait),
 	)
-	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("stream: applier: %w", err)
 	}
-	a := newApplier(cfg, st, log, listEnds(kadm.NewClient(cl), cfg.Topics.Raw))
-	a.cl = cl
-	if applied != nil {
-		a.applied = applied
-	}
+	a.src.list = listEnds(kadm.NewClient(a.f.cl), cfg.Topics.Raw)
 	return a, nil
 }
 
@@ -231,6 +222,7 @@ func newApplier(cfg Config, st *state.Store, log *zap.Logger, list func(context.
 	}
 	log = log.Named("applier")
 	return &Applier{
+		f:          newFollower(cfg.Topics.IdentityLog, nil, ErrApplierStopped),
 		topic:      cfg.Topics.IdentityLog,
 		st:         st,
 		graph:      unionfind.Graph{MaxMergeMove: cfg.MaxMergeMove, MaxPersonPropertiesBytes: cfg.MaxPersonPropertiesBytes},
@@ -241,9 +233,6 @@ func newApplier(cfg Config, st *state.Store, log *zap.Logger, list func(context.
 		src:        &sourceEnds{topic: cfg.Topics.Raw, list: list, log: log, backoff: cfg.Kafka.RetryBackoff},
 		pauseLog:   pauseLogInterval,
 		pauseRetry: pausedRetryDelay,
-		applied:    map[int32]int64{},
-		changed:    make(chan struct{}),
-		stopped:    make(chan struct{}),
 		paused:     map[int32]pause{},
 	}
 }
@@ -279,8 +268,7 @@ func topicPartitions(ctx context.Context, adm *kadm.Client, topic string) ([]int
 // from then on. A record every replica refuses never stops it, and an op
 // of an unknown version pauses its partition (see Applier).
 func (a *Applier) Run(ctx context.Context) (err error) {
-	defer func() { err = a.finish(err) }()
-	defer a.cl.Close()
+	defer func() { err = a.f.finish(err) }()
 	remind, stopRemind := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Go(func() { a.remindPaused(remind) })
@@ -288,48 +276,28 @@ func (a *Applier) Run(ctx context.Context) (err error) {
 		stopRemind()
 		wg.Wait()
 	}()
-	for {
-		fs := a.cl.PollRecords(ctx, a.batch)
-		if ctx.Err() != nil || fs.IsClientClosed() {
-			return nil
-		}
-		var lost error
-		fs.EachError(func(t string, p int32, err error) {
-			if errors.Is(err, kerr.OffsetOutOfRange) {
-				lost = errors.Join(lost, a.truncated(p, err))
-				return
-			}
-			a.log.Warn("fetch identity_log (retrying)", zap.String("topic", t), zap.Int32("partition", p), zap.Error(err))
-		})
-		if lost != nil {
-			return lost
-		}
-		var recs []*kgo.Record
-		fs.EachRecord(func(r *kgo.Record) { recs = append(recs, r) })
+	return a.f.run(ctx, a.batch, a.fetchErr, func(ctx context.Context, recs []*kgo.Record) error {
 		if err := a.apply(ctx, recs); err != nil {
 			if ctx.Err() != nil {
-				return nil // stopped while listing source offsets: nothing was half done
+				return nil // stopped while listing source offsets: nothing was half done; run returns at its next poll
 			}
 			return fmt.Errorf("%w. The record is not the cause: every other replica applies it. The cause is local to this instance"+
 				" (its disk, its state directory, its process): fix it (free disk space, permissions, failing hardware), then restart;"+
 				" the applier resumes from its last committed offset (if the state directory is damaged, rebuild it: resolver rebuild)", err)
 		}
-	}
+		return nil
+	})
 }
 
-// finish records why Run returned and wakes everything waiting on the
-// applier; it returns Run's error, wrapping ErrApplierStopped.
-func (a *Applier) finish(err error) error {
-	stop := fmt.Errorf("%w: the instance is shutting down", ErrApplierStopped)
-	if err != nil {
-		err = fmt.Errorf("%w: %w", ErrApplierStopped, err)
-		stop = err
+// fetchErr is what Run does with a fetch error of log partition p: its
+// next offset to apply deleted is fatal (truncated), anything else is
+// retried by the client.
+func (a *Applier) fetchErr(p int32, err error) error {
+	if errors.Is(err, kerr.OffsetOutOfRange) {
+		return a.truncated(p, err)
 	}
-	a.mu.Lock()
-	a.stopErr = stop
-	a.mu.Unlock()
-	close(a.stopped)
-	return err
+	a.log.Warn("fetch identity_log (retrying)", zap.String("topic", a.topic), zap.Int32("partition", p), zap.Error(err))
+	return nil
 }
 
 // remindPaused logs again, every pauseLog, each partition still paused.
@@ -342,9 +310,8 @@ func (a *Applier) remindPaused(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		a.mu.Lock()
-		ps := maps.Clone(a.paused)
-		a.mu.Unlock()
+		var ps map[int32]pause
+		a.f.locked(func() { ps = maps.Clone(a.paused) })
 		for _, p := range slices.Sorted(maps.Keys(ps)) {
 			a.logPaused(p, ps[p])
 		}
@@ -363,12 +330,7 @@ func (a *Applier) logPaused(p int32, ps pause) {
 // offset to apply deleted while the applier ran: the records between are
 // lost to this replica, as in CheckLogStart at start-up.
 func (a *Applier) truncated(p int32, err error) error {
-	a.mu.Lock()
-	next, ok := a.applied[p]
-	a.mu.Unlock()
-	if !ok {
-		next = 0
-	}
+	next := a.f.offsets()[p] // 0 if never applied
 	return fmt.Errorf("%w while the applier ran behind: partition %d of %s no longer holds offset %d, the next this replica must apply (deleted by retention or DeleteRecords before it was applied; %v)."+
 		" Its identity state cannot be replayed: restore a snapshot of an instance that has applied past it"+
 		" (resolver snapshot --out FILE of its stopped state, then resolver restore --from FILE into a fresh state.dir for this instance),"+
@@ -430,12 +392,12 @@ func (a *Applier) apply(ctx context.Context, recs []*kgo.Record) error {
 func (a *Applier) classify(ctx context.Context, recs []*kgo.Record) ([]entry, error) {
 	ents := make([]entry, len(recs))
 	var unsure []int // ops whose source offset is at or past the cached end
-	a.mu.Lock()
-	held := make(map[int32]bool, len(a.paused))
-	for p := range a.paused {
-		held[p] = true
-	}
-	a.mu.Unlock()
+	held := map[int32]bool{}
+	a.f.locked(func() {
+		for p := range a.paused {
+			held[p] = true
+		}
+	})
 	for i, r := range recs {
 		e := &ents[i]
 		e.rec = r
@@ -447,12 +409,12 @@ func (a *Applier) classify(ctx context.Context, recs []*kgo.Record) ([]entry, er
 			e.verdict, e.reason = vMalformed, errors.New("a Kafka tombstone (null value), not an op")
 			continue
 		}
-		op, err := decodeOp(r.Value)
-		var ve *opVersionError
+		op, err := oplog.Decode(r.Value)
+		var ve *oplog.VersionError
 		switch {
 		case errors.As(err, &ve):
 			e.verdict, held[r.Partition] = vHeld, true
-			a.startPause(r.Partition, r.Offset, ve.version)
+			a.startPause(r.Partition, r.Offset, ve.Version)
 			continue
 		case err != nil:
 			e.verdict, e.reason = vMalformed, err
@@ -486,13 +448,9 @@ func (a *Applier) classify(ctx context.Context, recs []*kgo.Record) ([]entry, er
 // startPause pauses log partition p at offset, a record of op version v.
 func (a *Applier) startPause(p int32, offset int64, v uint64) {
 	ps := pause{offset: offset, version: v, since: time.Now()}
-	a.mu.Lock()
-	a.paused[p] = ps
-	close(a.changed) // waiters of p look again
-	a.changed = make(chan struct{})
-	a.mu.Unlock()
-	if a.cl != nil {
-		a.cl.PauseFetchPartitions(map[string][]int32{a.topic: {p}})
+	a.f.update(func() { a.paused[p] = ps }) // waiters of p look again
+	if a.f.cl != nil {
+		a.f.cl.PauseFetchPartitions(map[string][]int32{a.topic: {p}})
 	}
 	a.logPaused(p, ps)
 }
@@ -612,14 +570,9 @@ func (a *Applier) applyChunk(ents []entry) error {
 	if malformed+rejected > 0 {
 		a.logRejected(ents)
 	}
-	a.mu.Lock()
-	for p, o := range next {
-		a.applied[p] = o
-	}
-	paused := len(a.paused) > 0
-	close(a.changed)
-	a.changed = make(chan struct{})
-	a.mu.Unlock()
+	a.f.advance(next)
+	var paused bool
+	a.f.locked(func() { paused = len(a.paused) > 0 })
 	if a.obs != nil {
 		rep.Applied, rep.Skipped, rep.Malformed, rep.Rejected = int(applied), int(skipped), int(malformed), int(rejected)
 		rep.Paused = paused
@@ -702,11 +655,7 @@ func opIDs(op *unionfind.Op) []string {
 }
 
 // Offsets returns a copy of the next offset to apply per log partition.
-func (a *Applier) Offsets() map[int32]int64 {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return maps.Clone(a.applied)
-}
+func (a *Applier) Offsets() map[int32]int64 { return a.f.offsets() }
 
 // Health is nil while the applier applies normally. Otherwise it is an
 // error wrapping ErrApplierPaused (naming each paused partition, its
@@ -714,21 +663,21 @@ func (a *Applier) Offsets() map[int32]int64 {
 // or ErrApplierStopped with the cause once Run has returned. It is safe to
 // call from any goroutine; readiness (/readyz) uses it.
 func (a *Applier) Health() error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.stopErr != nil {
-		return a.stopErr
-	}
-	if len(a.paused) == 0 {
-		return nil
+	if err := a.f.health(); err != nil {
+		return err
 	}
 	var b strings.Builder
-	for i, p := range slices.Sorted(maps.Keys(a.paused)) {
-		if i > 0 {
-			b.WriteString("; ")
+	a.f.locked(func() {
+		for i, p := range slices.Sorted(maps.Keys(a.paused)) {
+			if i > 0 {
+				b.WriteString("; ")
+			}
+			ps := a.paused[p]
+			fmt.Fprintf(&b, "partition %d of %s at offset %d holds op version %d", p, a.topic, ps.offset, ps.version)
 		}
-		ps := a.paused[p]
-		fmt.Fprintf(&b, "partition %d of %s at offset %d holds op version %d", p, a.topic, ps.offset, ps.version)
+	})
+	if b.Len() == 0 {
+		return nil
 	}
 	return fmt.Errorf("%w: %s: upgrade this instance to a binary that reads it; it resumes from that record", ErrApplierPaused, b.String())
 }
@@ -746,47 +695,31 @@ func (a *Applier) Wait(ctx context.Context, want map[int32]int64) error {
 // wait is Wait; with upToPause, an offset at or past a paused partition's
 // record counts as reached once everything before that record is applied.
 func (a *Applier) wait(ctx context.Context, want map[int32]int64, upToPause bool) error {
-	for {
-		a.mu.Lock()
-		done, blocked := true, false
-		for p, o := range want {
-			if a.applied[p] > o {
-				continue
-			}
-			ps, paused := a.paused[p]
-			switch {
-			case paused && upToPause && a.applied[p] >= ps.offset:
-			case paused && o >= ps.offset:
-				done, blocked = false, true
-			default:
-				done = false
-			}
+	isStuck, err := a.f.wait(ctx, want, func(p int32, next, o int64) progress {
+		if next > o {
+			return waitReached
 		}
-		ch := a.changed
-		a.mu.Unlock()
-		if done {
-			return nil
+		ps, paused := a.paused[p] // under f's lock
+		switch {
+		case paused && upToPause && next >= ps.offset:
+			return waitReached
+		case paused && o >= ps.offset:
+			return waitStuck
 		}
-		if blocked {
-			t := time.NewTimer(a.pauseRetry)
-			select {
-			case <-t.C:
-				return fmt.Errorf("stream: wait for identity ops: %w", a.Health())
-			case <-ctx.Done():
-				t.Stop()
-				return ctx.Err()
-			case <-a.stopped:
-				t.Stop()
-				return a.Health()
-			}
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-a.stopped:
-			return a.Health()
-		}
+		return waitBehind
+	})
+	if err != nil || !isStuck {
+		return err
+	}
+	t := time.NewTimer(a.pauseRetry)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return fmt.Errorf("stream: wait for identity ops: %w", a.Health())
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-a.f.done():
+		return a.Health()
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/resolver-dev/resolver/pkg/state"
+	"github.com/resolver-dev/resolver/pkg/stream/oplog"
 	"github.com/resolver-dev/resolver/pkg/unionfind"
 )
 
@@ -33,10 +34,7 @@ func workload(tb testing.TB, n, aliasEvery int) []*kgo.Record {
 		} else {
 			op.DistinctID, op.Merge = fmt.Sprintf("user-%d", i), &unionfind.Merge{Other: fmt.Sprintf("anon-%d", i), Guarded: true}
 		}
-		b, err := encodeOp(&op)
-		if err != nil {
-			tb.Fatal(err)
-		}
+		b := oplog.Encode(&op)
 		recs = append(recs, &kgo.Record{Partition: 0, Offset: int64(i), Value: b})
 	}
 	return recs

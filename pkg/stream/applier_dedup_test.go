@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/resolver-dev/resolver/pkg/state"
+	"github.com/resolver-dev/resolver/pkg/stream/oplog"
 	"github.com/resolver-dev/resolver/pkg/unionfind"
 )
 
@@ -28,10 +29,7 @@ func TestApplierSkipsDuplicateSources(t *testing.T) {
 	rec := func(logPart, srcPart int32, srcOff int64, did string, n int) *kgo.Record {
 		op := unionfind.Op{Kind: unionfind.OpEvent, Source: unionfind.Source{Topic: "events_raw", Partition: srcPart, Offset: srcOff},
 			Team: "1", DistinctID: did, Timestamp: 1, Set: []unionfind.KV{{Key: "n", Value: json.RawMessage(strconv.Itoa(n))}}}
-		b, err := encodeOp(&op)
-		if err != nil {
-			t.Fatal(err)
-		}
+		b := oplog.Encode(&op)
 		r := &kgo.Record{Topic: "identity_log", Partition: logPart, Offset: next[logPart], Value: b}
 		next[logPart]++
 		return r

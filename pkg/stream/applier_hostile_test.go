@@ -20,6 +20,7 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/resolver-dev/resolver/pkg/state"
+	"github.com/resolver-dev/resolver/pkg/stream/oplog"
 	"github.com/resolver-dev/resolver/pkg/unionfind"
 )
 
@@ -55,9 +56,7 @@ func (l *logRecs) rec(p int32, v []byte) *kgo.Record {
 
 func mustEncode(t *testing.T, op unionfind.Op) []byte {
 	t.Helper()
-	b, err := encodeOp(&op)
-	require.NoError(t, err)
-	return b
+	return oplog.Encode(&op)
 }
 
 // realOp is an op of input record (events_raw, part, off): did sets n.
@@ -127,7 +126,7 @@ func hostileLog(t *testing.T) (recs []*kgo.Record, real []*kgo.Record, want host
 	malformed(1, []byte("hello, applier"))
 	malformed(0, []byte(`{"kind":1,"team":"1"}`))
 	malformed(0, []byte(`{"v":1,`))
-	malformed(1, protowire.AppendVarint(protowire.AppendTag(nil, fVersion, protowire.VarintType), 1<<40))
+	malformed(1, protowire.AppendVarint(protowire.AppendTag(nil, oplog.VersionField, protowire.VarintType), 1<<40))
 	// Real ops after all of it, of both input partitions and both log
 	// partitions, with a merge.
 	realAt(0, realOp(0, 4, "a", 4))
@@ -243,8 +242,8 @@ func TestApplierPausesAtUnknownVersion(t *testing.T) {
 	cfg := Config{Topics: DefaultTopics(), Observer: obs}
 	a := newApplier(cfg, st, zaptest.NewLogger(t), endsAt(map[int32]int64{0: 100}))
 	a.pauseRetry = 50 * time.Millisecond
-	v3 := protowire.AppendString(protowire.AppendTag(protowire.AppendVarint(protowire.AppendTag(nil, fVersion, protowire.VarintType), 3),
-		fTeam, protowire.BytesType), "1")
+	v3 := protowire.AppendString(protowire.AppendTag(protowire.AppendVarint(protowire.AppendTag(nil, oplog.VersionField, protowire.VarintType), 3),
+		7, protowire.BytesType), "1") // version 3, then a field 7 (team in version 2)
 
 	var l logRecs
 	recs := []*kgo.Record{

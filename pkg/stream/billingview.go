@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sync"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -36,20 +35,15 @@ import (
 // pipeline stops the instance.
 //
 // Run is the only writer of the billing totals; CatchUp and Health may be
-// called from any goroutine while Run runs.
+// called from any goroutine while Run runs. It is a follower of
+// billing_usage (follower.go), as the Applier is of identity_log.
 type BillingView struct {
+	f     *follower // billing_usage
 	topic string
-	cl    *kgo.Client
 	st    *state.Store
 	log   *zap.Logger
 	obs   BillingObserver // nil: no reports
 	rep   BillingReport
-
-	mu      sync.Mutex
-	next    map[int32]int64 // next offset to fold per partition, as stored
-	changed chan struct{}   // closed and replaced after every fold
-	stopped chan struct{}   // closed when Run returns
-	stopErr error           // why Run returned, wrapping ErrBillingViewStopped; set before stopped is closed
 }
 
 // NewBillingView makes a folder of cfg.Topics.Billing into st, resuming from
@@ -63,16 +57,8 @@ func NewBillingView(ctx context.Context, cfg Config, st *state.Store, adm *kadm.
 	if err != nil {
 		return nil, err
 	}
-	start := map[int32]kgo.Offset{}
-	for _, p := range parts {
-		if next, ok := offs[p]; ok {
-			start[p] = kgo.NewOffset().At(next)
-		} else {
-			start[p] = kgo.NewOffset().AtStart()
-		}
-	}
-	cl, err := kgo.NewClient(append(ClientOpts(cfg.Kafka, log, "billing"),
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{cfg.Topics.Billing: start}),
+	f := newFollower(cfg.Topics.Billing, offs, ErrBillingViewStopped)
+	err = f.consume(cfg.Kafka, parts, log, "billing",
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		// Transaction markers come back as control records, so the stored
 		// offsets move past them: every transaction ends with one, and
@@ -80,43 +66,31 @@ func NewBillingView(ctx context.Context, cfg Config, st *state.Store, adm *kadm.
 		// end and no one could tell that the view has caught up.
 		kgo.KeepControlRecords(),
 		kgo.FetchMaxWait(defaultFetchMaxWait),
-	)...)
+	)
 	if err != nil {
 		return nil, fmt.Errorf("stream: billing view: %w", err)
 	}
-	if offs == nil {
-		offs = map[int32]int64{}
-	}
 	bo, _ := cfg.Observer.(BillingObserver)
-	return &BillingView{topic: cfg.Topics.Billing, cl: cl, st: st, log: log.Named("billing"), obs: bo,
-		next: offs, changed: make(chan struct{}), stopped: make(chan struct{})}, nil
+	return &BillingView{f: f, topic: cfg.Topics.Billing, st: st, log: log.Named("billing"), obs: bo}, nil
 }
 
 // Run folds deltas until ctx is done or a local failure stops it; it owns
 // the client. Its error wraps ErrBillingViewStopped and names the cause;
 // Health returns it from then on.
 func (v *BillingView) Run(ctx context.Context) (err error) {
-	defer func() { err = v.finish(err) }()
-	defer v.cl.Close()
-	for {
-		fs := v.cl.PollRecords(ctx, 10000)
-		if ctx.Err() != nil || fs.IsClientClosed() {
-			return nil
-		}
-		fs.EachError(func(t string, p int32, err error) {
-			v.log.Warn("fetch billing_usage (retrying)", zap.Int32("partition", p), zap.Error(err))
-		})
-		var recs []*kgo.Record
-		fs.EachRecord(func(r *kgo.Record) { recs = append(recs, r) })
-		if len(recs) == 0 {
-			continue
-		}
+	defer func() { err = v.f.finish(err) }()
+	fetchErr := func(p int32, err error) error {
+		v.log.Warn("fetch billing_usage (retrying)", zap.Int32("partition", p), zap.Error(err))
+		return nil
+	}
+	return v.f.run(ctx, 10000, fetchErr, func(_ context.Context, recs []*kgo.Record) error {
 		if err := v.fold(recs); err != nil {
 			return fmt.Errorf("%w. The records are not the cause: every other replica folds them. The cause is local to this instance"+
 				" (its disk, its state directory): fix it (free disk space, permissions, failing hardware), then restart;"+
 				" the view resumes from its last committed offsets", err)
 		}
-	}
+		return nil
+	})
 }
 
 // skippedDelta is a billing_usage record that is not folded, and why.
@@ -177,13 +151,7 @@ func (v *BillingView) fold(recs []*kgo.Record) error {
 			fmt.Errorf("a count of %d would carry its total past the range of int64 (or is negative)", deltas[i].Count)})
 	}
 	v.logSkipped(skipped)
-	v.mu.Lock()
-	for p, o := range next {
-		v.next[p] = o
-	}
-	close(v.changed)
-	v.changed = make(chan struct{})
-	v.mu.Unlock()
+	v.f.advance(next)
 	if v.obs != nil {
 		v.rep = BillingReport{Folded: len(deltas) - len(refused)}
 		for _, s := range skipped {
@@ -217,29 +185,10 @@ func (v *BillingView) logSkipped(skipped []skippedDelta) {
 	}
 }
 
-// finish records why Run returned; it returns Run's error, wrapping
-// ErrBillingViewStopped.
-func (v *BillingView) finish(err error) error {
-	stop := fmt.Errorf("%w: the instance is shutting down", ErrBillingViewStopped)
-	if err != nil {
-		err = fmt.Errorf("%w: %w", ErrBillingViewStopped, err)
-		stop = err
-	}
-	v.mu.Lock()
-	v.stopErr = stop
-	v.mu.Unlock()
-	close(v.stopped)
-	return err
-}
-
 // Health is nil while the view folds normally, and an error wrapping
 // ErrBillingViewStopped, with the cause, once Run has returned. It is safe
 // to call from any goroutine; readiness (/readyz) uses it.
-func (v *BillingView) Health() error {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	return v.stopErr
-}
+func (v *BillingView) Health() error { return v.f.health() }
 
 // CatchUp waits until the view has folded billing_usage up to its last
 // stable offsets as of the call (every delta committed by then), so that
@@ -268,26 +217,14 @@ func (v *BillingView) CatchUp(ctx context.Context, adm *kadm.Client) error {
 			want[o.Partition] = o.Offset
 		}
 	})
-	for {
-		v.mu.Lock()
-		done := true
-		for p, o := range want {
-			if v.next[p] < o {
-				done = false
-				break
-			}
+	_, err = v.f.wait(ctx, want, func(_ int32, next, lso int64) progress {
+		if next >= lso {
+			return waitReached
 		}
-		ch := v.changed
-		v.mu.Unlock()
-		if done {
-			return nil
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-v.stopped:
-			return fmt.Errorf("stream: before it caught up with %s: %w", v.topic, v.Health())
-		}
+		return waitBehind
+	})
+	if errors.Is(err, ErrBillingViewStopped) {
+		return fmt.Errorf("stream: before it caught up with %s: %w", v.topic, err)
 	}
+	return err
 }

@@ -183,7 +183,7 @@ func DefaultConfig() Config {
 }
 
 // defaultSessionTimeout is the default of Kafka.SessionTimeout and of
-// BrokerConfig.SessionTimeout.
+// broker.Config.SessionTimeout.
 const defaultSessionTimeout = 10 * time.Second
 
 // WithDefaults returns c with every zero field set to its DefaultConfig

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/resolver-dev/resolver/pkg/billing"
+	"github.com/resolver-dev/resolver/pkg/broker"
 )
 
 // TestWithDefaultsIsDefaultConfig: a zero Config gets exactly
@@ -141,12 +142,8 @@ func TestValidateToRun(t *testing.T) {
 	assert.EqualError(t, err, "stream: kafka.brokers: []: no broker address")
 }
 
-// TestStartBrokerBadListen: the embedded broker refuses a bad
-// kafka.embedded.listen with the reason cmd/resolver's check gives
-// (internal/hostport), before it binds anything.
-func TestStartBrokerBadListen(t *testing.T) {
-	_, err := StartBroker(BrokerConfig{Listen: "127.0.0.1:99999"})
-	var ce *ConfigError
-	require.True(t, errors.As(err, &ce), "%v", err)
-	assert.EqualError(t, err, `stream: kafka.embedded.listen: "127.0.0.1:99999": port "99999" is not a port number`)
+// TestBrokerSessionDefault: the embedded broker's default session timeout
+// is kafka.session_timeout's.
+func TestBrokerSessionDefault(t *testing.T) {
+	assert.Equal(t, DefaultConfig().Kafka.SessionTimeout, broker.DefaultSessionTimeout)
 }

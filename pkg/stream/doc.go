@@ -1,5 +1,5 @@
-// Package stream is the resolver's Kafka side, on franz-go: the embedded
-// broker, topic creation, the applier that replays the identity log into the
+// Package stream is the resolver's Kafka side, on franz-go: topic
+// creation, the applier that replays the identity log into the
 // local replica, and the pipeline whose partition batches turn raw capture
 // events into person-stamped events, feed rows, warnings and billing deltas,
 // each batch in one Kafka transaction with its consumed offsets.
@@ -12,7 +12,7 @@
 // Within a batch, the CPU-bound steps (decoding, and stamping once the
 // batch's ops are applied) run on GOMAXPROCS goroutines over contiguous
 // chunks of records; everything that is produced is produced in input
-// order. Identity ops travel as oplog.proto's Op (version 2, protowire);
+// order. Identity ops travel as oplog.proto's Op (package oplog);
 // version-1 JSON records stay readable. The worker sessions join the group
 // with kafka.group_protocol (KIP-848 "consumer" by default) and initialise
 // their transactional producer as soon as they exist, so a restarted

@@ -12,10 +12,12 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/resolver-dev/resolver/pkg/broker"
 	"github.com/resolver-dev/resolver/pkg/event"
 	"github.com/resolver-dev/resolver/pkg/gen"
 	"github.com/resolver-dev/resolver/pkg/resolve"
 	"github.com/resolver-dev/resolver/pkg/state"
+	"github.com/resolver-dev/resolver/pkg/stream/oplog"
 	"github.com/resolver-dev/resolver/pkg/unionfind"
 )
 
@@ -125,7 +127,7 @@ func (h *harness) replayLog(t *testing.T) *state.Memory {
 		for p, rs := range byPart {
 			hw := map[string]unionfind.Source{}
 			for _, r := range rs {
-				op, err := decodeOp(r.Value)
+				op, err := oplog.Decode(r.Value)
 				require.NoError(t, err)
 				k := fmt.Sprintf("%s/%d", op.Source.Topic, op.Source.Partition)
 				if last, ok := hw[k]; ok && !last.Less(op.Source) {
@@ -291,7 +293,7 @@ func TestPipelineRestart(t *testing.T) {
 	brokerDir, stateDir := t.TempDir(), t.TempDir()
 	h := newHarness(t)
 	h.broker.Close()
-	b, err := StartBroker(BrokerConfig{Listen: "127.0.0.1:0", DataDir: brokerDir, MinSessionTimeout: time.Second, Logger: h.log})
+	b, err := broker.Start(broker.Config{Listen: "127.0.0.1:0", DataDir: brokerDir, MinSessionTimeout: time.Second, Logger: h.log})
 	require.NoError(t, err)
 	h.broker, h.addr = b, b.Addrs()[0]
 	h.cfg.Kafka.Brokers = []string{h.addr}
@@ -308,7 +310,7 @@ func TestPipelineRestart(t *testing.T) {
 	inst.stop(t)
 
 	h.broker.Close()
-	b, err = StartBroker(BrokerConfig{Listen: h.addr, DataDir: brokerDir, MinSessionTimeout: time.Second, Logger: h.log})
+	b, err = broker.Start(broker.Config{Listen: h.addr, DataDir: brokerDir, MinSessionTimeout: time.Second, Logger: h.log})
 	require.NoError(t, err)
 	h.broker = b
 	t.Cleanup(b.Close)

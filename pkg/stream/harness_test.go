@@ -12,13 +12,14 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/resolver-dev/resolver/pkg/broker"
 	"github.com/resolver-dev/resolver/pkg/state"
 )
 
 // harness is an embedded broker and the config of pipelines against it.
 type harness struct {
 	t      *testing.T
-	broker *Broker
+	broker *broker.Broker
 	addr   string
 	cfg    Config
 	log    *zap.Logger
@@ -27,7 +28,7 @@ type harness struct {
 func newHarness(t *testing.T) *harness {
 	t.Helper()
 	log := zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
-	b, err := StartBroker(BrokerConfig{Listen: "127.0.0.1:0", MinSessionTimeout: time.Second, Logger: log})
+	b, err := broker.Start(broker.Config{Listen: "127.0.0.1:0", MinSessionTimeout: time.Second, Logger: log})
 	require.NoError(t, err)
 	t.Cleanup(b.Close)
 	addr := b.Addrs()[0]

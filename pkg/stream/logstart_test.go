@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/resolver-dev/resolver/pkg/state"
+	"github.com/resolver-dev/resolver/pkg/stream/oplog"
 	"github.com/resolver-dev/resolver/pkg/unionfind"
 )
 
@@ -43,8 +44,7 @@ func TestTruncatedLogRefused(t *testing.T) {
 			op := unionfind.Op{Kind: unionfind.OpEvent, Team: "1", EventUUID: uuid.NewString(),
 				Source:     unionfind.Source{Topic: h.cfg.Topics.Raw, Partition: p, Offset: int64(i)},
 				DistinctID: fmt.Sprintf("user-%d-%d", p, i), Timestamp: 1_780_000_000_000 + int64(i)}
-			b, err := encodeOp(&op)
-			require.NoError(t, err)
+			b := oplog.Encode(&op)
 			recs = append(recs, &kgo.Record{Topic: h.cfg.Topics.IdentityLog, Partition: p, Value: b})
 		}
 	}
@@ -152,8 +152,7 @@ func TestTruncatedWhileApplierRuns(t *testing.T) {
 		for i := from; i < to; i++ {
 			op := unionfind.Op{Kind: unionfind.OpEvent, Team: "1", EventUUID: uuid.NewString(),
 				Source: unionfind.Source{Topic: h.cfg.Topics.Raw, Offset: int64(i)}, DistinctID: did(i), Timestamp: 1_780_000_000_000}
-			b, err := encodeOp(&op)
-			require.NoError(t, err)
+			b := oplog.Encode(&op)
 			recs = append(recs, &kgo.Record{Topic: h.cfg.Topics.IdentityLog, Partition: 0, Value: b})
 		}
 		require.NoError(t, producer.ProduceSync(ctx, recs...).FirstErr())

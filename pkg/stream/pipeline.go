@@ -14,6 +14,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/resolver-dev/resolver/internal/redact"
 	"github.com/resolver-dev/resolver/pkg/billing"
@@ -21,6 +22,7 @@ import (
 	"github.com/resolver-dev/resolver/pkg/feed"
 	"github.com/resolver-dev/resolver/pkg/resolve"
 	"github.com/resolver-dev/resolver/pkg/state"
+	"github.com/resolver-dev/resolver/pkg/stream/oplog"
 	"github.com/resolver-dev/resolver/pkg/unionfind"
 )
 
@@ -130,7 +132,12 @@ func (p *Pipeline) BillingView() *BillingView {
 //  3. close the identity-op producer;
 //  4. stop the applier and wait for it (its last Badger transaction
 //     commits or is discarded whole);
-//  5. stop the billing view, the outbox trimmer and the lag poller.
+//  5. stop the billing view, the outbox trimmer and the lag poller (with
+//     step 4: one cancellation stops all four, then Run waits for them).
+//
+// When a worker fails, or the applier or the billing view stops early, the
+// first such error stops the other workers as ctx would, the same steps
+// follow, and Run returns that error.
 //
 // Closing the replica (Badger) and the embedded broker is the caller's, after
 // Run returns.
@@ -160,43 +167,28 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	p.applier = applier
 	p.mu.Unlock()
 
+	// The background: the applier, the outbox trimmer, the lag poller and
+	// the billing view run until the workers have stopped (steps 4 and 5:
+	// one cancellation, then a wait for all four). The applier's and the
+	// view's errors go to watchStops, which stops the workers.
 	bgCtx, stopBg := context.WithCancel(context.WithoutCancel(ctx))
 	var bg sync.WaitGroup
-	appErr := make(chan error, 1)
-	bg.Add(1)
-	go func() {
-		defer bg.Done()
-		appErr <- applier.Run(bgCtx)
-	}()
-	bg.Add(1)
-	go func() {
-		defer bg.Done()
-		p.trimOutbox(bgCtx, adm)
-	}()
-	bg.Add(1)
-	go func() {
-		defer bg.Done()
-		p.watchLag(bgCtx, adm, applier)
-	}()
-	view, err := NewBillingView(ctx, p.cfg, p.st, adm, p.log)
-	if err != nil {
+	defer func() { // steps 4 and 5
 		stopBg()
 		bg.Wait()
+	}()
+	appErr, viewErr := make(chan error, 1), make(chan error, 1)
+	bg.Go(func() { appErr <- applier.Run(bgCtx) })
+	bg.Go(func() { p.trimOutbox(bgCtx, adm) })
+	bg.Go(func() { p.watchLag(bgCtx, adm, applier) })
+	view, err := NewBillingView(ctx, p.cfg, p.st, adm, p.log)
+	if err != nil {
 		return ignoreCancel(ctx, err)
 	}
 	p.mu.Lock()
 	p.view = view
 	p.mu.Unlock()
-	viewErr := make(chan error, 1)
-	bg.Add(1)
-	go func() {
-		defer bg.Done()
-		viewErr <- view.Run(bgCtx)
-	}()
-	defer func() { // steps 4 and 5
-		stopBg()
-		bg.Wait()
-	}()
+	bg.Go(func() { viewErr <- view.Run(bgCtx) })
 
 	start := time.Now()
 	if err := applier.CatchUp(ctx, adm); err != nil {
@@ -263,51 +255,45 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	close(p.started)
 	p.log.Info("ready", zap.String("group", p.cfg.Group), zap.String("input", p.cfg.Topics.Raw), zap.Int("workers", len(workers)))
 
-	wctx, stopWorkers := context.WithCancel(ctx)
-	defer stopWorkers()
-	var (
-		failOnce sync.Once
-		failErr  error
-	)
-	fail := func(err error) {
-		failOnce.Do(func() { failErr = err })
-		stopWorkers()
-	}
-	go func() { // the applier or the billing view stopping early stops the workers
-		select {
-		case err := <-appErr:
-			if wctx.Err() != nil {
-				return // the pipeline is stopping: the applier's return is part of it
-			}
-			if err == nil {
-				err = fmt.Errorf("%w before the pipeline stopped, without an error", ErrApplierStopped)
-			}
-			p.log.Error("applier stopped: stopping the instance", zap.Error(err))
-			fail(err)
-		case err := <-viewErr:
-			if wctx.Err() != nil {
-				return
-			}
-			if err == nil {
-				err = fmt.Errorf("%w before the pipeline stopped, without an error", ErrBillingViewStopped)
-			}
-			p.log.Error("billing view stopped: stopping the instance", zap.Error(err))
-			fail(err)
-		case <-wctx.Done():
-		}
-	}()
-	var wg sync.WaitGroup
+	// The workers and watchStops, as one group: the first error (a
+	// worker's fatal error, or the applier or the billing view stopping
+	// early) stops the others and is Run's. A worker returns nil only once
+	// wctx is done (step 1), so watchStops always returns.
+	g, wctx := errgroup.WithContext(ctx)
 	for _, w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := p.work(wctx, w, ops, applier); err != nil {
-				fail(err)
-			}
-		}()
+		g.Go(func() error { return p.work(wctx, w, ops, applier) })
 	}
-	wg.Wait()
-	return failErr
+	g.Go(func() error { return p.watchStops(wctx, appErr, viewErr) })
+	return g.Wait()
+}
+
+// watchStops returns the error of the applier or the billing view when one
+// of them returns before ctx is done (the instance must then stop: nothing
+// would keep the replica or the billing totals current), and nil once ctx
+// is done (their return is then part of the pipeline stopping).
+func (p *Pipeline) watchStops(ctx context.Context, appErr, viewErr <-chan error) error {
+	select {
+	case err := <-appErr:
+		if ctx.Err() != nil {
+			return nil // the pipeline is stopping: the applier's return is part of it
+		}
+		if err == nil {
+			err = fmt.Errorf("%w before the pipeline stopped, without an error", ErrApplierStopped)
+		}
+		p.log.Error("applier stopped: stopping the instance", zap.Error(err))
+		return err
+	case err := <-viewErr:
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err == nil {
+			err = fmt.Errorf("%w before the pipeline stopped, without an error", ErrBillingViewStopped)
+		}
+		p.log.Error("billing view stopped: stopping the instance", zap.Error(err))
+		return err
+	case <-ctx.Done():
+		return nil
+	}
 }
 
 // worker is one partition-worker session of an instance.
@@ -374,7 +360,7 @@ func (p *Pipeline) transact(ctx context.Context, w *worker, ops *kgo.Client, app
 		out.rep = &w.rep
 		out.rep.reset()
 	}
-	_, err := p.process(ctx, ops, applier, fs, out)
+	err := p.process(ctx, ops, applier, fs, out)
 	if err == nil {
 		// Flush, then decide: a record that failed to produce must abort
 		// the transaction, never commit the offsets past it (End would
@@ -478,42 +464,70 @@ type item struct {
 	out *kgo.Record // its stamped event, once within the record bound
 }
 
-// process does the work of one batch, producing every output through out.
-func (p *Pipeline) process(ctx context.Context, opsCl *kgo.Client, applier *Applier, fs kgo.Fetches, out *producer) ([]item, error) {
+// process does the work of one batch, producing every output through out:
+// it decodes the batch's records, then takes the steps of docs/DESIGN.md
+// ("Partition workers"), each a function of its own.
+func (p *Pipeline) process(ctx context.Context, opsCl *kgo.Client, applier *Applier, fs kgo.Fetches, out *producer) error {
+	items, spans := p.decodeBatch(fs)
+	if err := p.waitForReplica(ctx, applier); err != nil { // step 0
+		return err
+	}
+	if err := p.logOps(ctx, opsCl, applier, items, out); err != nil { // step 1
+		return err
+	}
+	if err := p.feedRows(spans, out); err != nil { // step 2
+		return err
+	}
+	return p.stampAndProduce(items, out) // step 3
+}
+
+// decodeBatch decodes every record of the poll (in parallel, inParallel),
+// in input order, and returns them with the span of offsets the poll holds
+// of each input partition, in partition order.
+func (p *Pipeline) decodeBatch(fs kgo.Fetches) ([]item, []state.OutboxSpan) {
 	items := make([]item, 0, fs.NumRecords())
-	type span struct{ first, last int64 }
-	spans := map[int32]span{}
+	var spans []state.OutboxSpan
+	at := map[int32]int{} // partition → its index in spans
 	fs.EachRecord(func(r *kgo.Record) {
-		s, ok := spans[r.Partition]
+		i, ok := at[r.Partition]
 		if !ok {
-			s.first = r.Offset
+			i = len(spans)
+			at[r.Partition] = i
+			spans = append(spans, state.OutboxSpan{Partition: r.Partition, From: r.Offset})
 		}
-		s.last = r.Offset
-		spans[r.Partition] = s
+		spans[i].To = r.Offset
 		items = append(items, item{rec: r})
 	})
+	slices.SortFunc(spans, func(a, b state.OutboxSpan) int { return cmp.Compare(a.Partition, b.Partition) })
 	_ = inParallel(items, p.decodeRange) // decodeRange never fails: rejections are per item
+	return items, spans
+}
 
-	// 0. Stamp from a replica no staler than the newest listing of
-	// identity_log's end (at most LagInterval old): what other instances
-	// logged before it — a merge of an id this batch stamps, say — is
-	// applied first. Caught up, this costs nothing; behind (after a
-	// restart, or a stalled applier), the batch waits instead of stamping
-	// stale person ids (issue 11, item 8). The batch's own ops are waited
-	// for in step 1.
-	if ends := p.lag.newestEnds(); len(ends) > 0 {
-		want := make(map[int32]int64, len(ends))
-		for part, end := range ends {
-			if end > 0 {
-				want[part] = end - 1
-			}
-		}
-		if err := applier.Wait(ctx, want); err != nil {
-			return nil, err
+// waitForReplica is step 0: stamp from a replica no staler than the newest
+// listing of identity_log's end (at most LagInterval old), so that what
+// other instances logged before it — a merge of an id this batch stamps,
+// say — is applied first. Caught up, this costs nothing; behind (after a
+// restart, or a stalled applier), the batch waits instead of stamping stale
+// person ids (issue 11, item 8). The batch's own ops are waited for in
+// step 1.
+func (p *Pipeline) waitForReplica(ctx context.Context, applier *Applier) error {
+	ends := p.lag.newestEnds()
+	if len(ends) == 0 {
+		return nil
+	}
+	want := make(map[int32]int64, len(ends))
+	for part, end := range ends {
+		if end > 0 {
+			want[part] = end - 1
 		}
 	}
+	return applier.Wait(ctx, want)
+}
 
-	// 1. Log the ops the batch implies and wait until the replica has them.
+// logOps is step 1: log the ops the batch implies and wait until the
+// replica has them. An event whose op is over the record bound goes to the
+// dead letters instead (its item's event is cleared).
+func (p *Pipeline) logOps(ctx context.Context, opsCl *kgo.Client, applier *Applier, items []item, out *producer) error {
 	var opRecs []*kgo.Record
 	type idKey struct{ team, did string }
 	created := map[idKey]int64{} // earliest op time logged per id in this batch
@@ -530,7 +544,7 @@ func (p *Pipeline) process(ctx context.Context, opsCl *kgo.Client, applier *Appl
 		k := idKey{ev.Team, ev.DistinctID}
 		person, explicit, err := find.Find(ev.Team, ev.DistinctID)
 		if err != nil {
-			return nil, fmt.Errorf("%w: find in replica (team %s): %w", errFatal, ev.Team, p.ids.Error(err, ev.DistinctID))
+			return fmt.Errorf("%w: find in replica (team %s): %w", errFatal, ev.Team, p.ids.Error(err, ev.DistinctID))
 		}
 		if first, ok := created[k]; ok && (!explicit || first < person.CreatedAt) {
 			// An earlier event of this batch already logs the person's
@@ -542,10 +556,7 @@ func (p *Pipeline) process(ctx context.Context, opsCl *kgo.Client, applier *Appl
 		}
 		r := items[i].rec
 		op, _ := resolve.Op(ev, unionfind.Source{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset})
-		b, err := encodeOp(&op)
-		if err != nil {
-			return nil, err
-		}
+		b := oplog.Encode(&op)
 		opRec := &kgo.Record{Topic: p.cfg.Topics.IdentityLog, Key: []byte(ev.Team), Value: b}
 		if n := recordBytes(opRec); n > p.cfg.MaxRecordBytes {
 			// Its identity op cannot be logged: the record goes to the dead
@@ -559,34 +570,33 @@ func (p *Pipeline) process(ctx context.Context, opsCl *kgo.Client, applier *Appl
 		opRecs = append(opRecs, opRec)
 	}
 	find.Close() // before waiting on the applier: it is a read snapshot (a read lock in memory)
-	if len(opRecs) > 0 {
-		res := opsCl.ProduceSync(ctx, opRecs...)
-		if err := res.FirstErr(); err != nil {
-			return nil, fmt.Errorf("stream: log identity ops: %w", err)
-		}
-		want := map[int32]int64{}
-		for _, r := range res {
-			if o, ok := want[r.Record.Partition]; !ok || r.Record.Offset > o {
-				want[r.Record.Partition] = r.Record.Offset
-			}
-		}
-		if err := applier.Wait(ctx, want); err != nil {
-			return nil, err
-		}
-		p.stats.OpsLogged.Add(int64(len(opRecs)))
-		if out.rep != nil {
-			out.rep.OpsLogged = len(opRecs)
+	if len(opRecs) == 0 {
+		return nil
+	}
+	res := opsCl.ProduceSync(ctx, opRecs...)
+	if err := res.FirstErr(); err != nil {
+		return fmt.Errorf("stream: log identity ops: %w", err)
+	}
+	want := map[int32]int64{}
+	for _, r := range res {
+		if o, ok := want[r.Record.Partition]; !ok || r.Record.Offset > o {
+			want[r.Record.Partition] = r.Record.Offset
 		}
 	}
+	if err := applier.Wait(ctx, want); err != nil {
+		return err
+	}
+	p.stats.OpsLogged.Add(int64(len(opRecs)))
+	if out.rep != nil {
+		out.rep.OpsLogged = len(opRecs)
+	}
+	return nil
+}
 
-	// 2. The feed rows and graph warnings of the batch's ops, from the
-	// outbox: all partitions in one snapshot, in partition order.
-	outbox := make([]state.OutboxSpan, 0, len(spans))
-	for part, s := range spans {
-		outbox = append(outbox, state.OutboxSpan{Partition: part, From: s.first, To: s.last})
-	}
-	slices.SortFunc(outbox, func(a, b state.OutboxSpan) int { return cmp.Compare(a.Partition, b.Partition) })
-	err := p.st.OutboxSpans(p.cfg.Topics.Raw, outbox, func(_ unionfind.Source, res unionfind.Result) error {
+// feedRows is step 2: the feed rows and graph warnings of the batch's ops,
+// from the outbox: all partitions in one snapshot, in partition order.
+func (p *Pipeline) feedRows(spans []state.OutboxSpan, out *producer) error {
+	err := p.st.OutboxSpans(p.cfg.Topics.Raw, spans, func(_ unionfind.Source, res unionfind.Result) error {
 		for i := range res.Persons {
 			row := feed.FromPerson(&res.Persons[i])
 			out.json(p.cfg.Topics.Persons, row.Team+":"+row.ID, row)
@@ -603,13 +613,17 @@ func (p *Pipeline) process(ctx context.Context, opsCl *kgo.Client, applier *Appl
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("%w: read outbox: %w", errFatal, err)
+		return fmt.Errorf("%w: read outbox: %w", errFatal, err)
 	}
+	return nil
+}
 
-	// 3. Stamp every event from the replica, then produce in input order;
-	// dead-letter the rest.
+// stampAndProduce is step 3: stamp every event from the replica, then
+// produce in input order; dead-letter the rest. Then the batch's billing
+// deltas.
+func (p *Pipeline) stampAndProduce(items []item, out *producer) error {
 	if err := p.stampAll(items); err != nil {
-		return nil, err
+		return err
 	}
 	meter := billing.NewMeter()
 	for i := range items {
@@ -656,7 +670,7 @@ func (p *Pipeline) process(ctx context.Context, opsCl *kgo.Client, applier *Appl
 	if out.rep != nil {
 		out.rep.Stamped = deltas
 	}
-	return items, nil
+	return nil
 }
 
 // stampChunk is the fewest events a decoding or stamping goroutine is
@@ -684,25 +698,19 @@ func (p *Pipeline) decodeRange(items []item) error {
 
 // inParallel runs fn over contiguous chunks of items, on up to GOMAXPROCS
 // goroutines of at least stampChunk items each (a single chunk runs on the
-// caller's goroutine), and returns their errors joined.
+// caller's goroutine), and returns the first error.
 func inParallel(items []item, fn func([]item) error) error {
 	n := min(runtime.GOMAXPROCS(0), len(items)/stampChunk)
 	if n <= 1 {
 		return fn(items)
 	}
-	errs := make([]error, n)
-	var wg sync.WaitGroup
+	var g errgroup.Group
 	per := (len(items) + n - 1) / n
-	for g := range n {
-		lo, hi := g*per, min((g+1)*per, len(items))
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[g] = fn(items[lo:hi])
-		}()
+	for i := range n {
+		lo, hi := i*per, min((i+1)*per, len(items))
+		g.Go(func() error { return fn(items[lo:hi]) })
 	}
-	wg.Wait()
-	return errors.Join(errs...)
+	return g.Wait()
 }
 
 // stampRange stamps items one after another, its cache misses sharing one

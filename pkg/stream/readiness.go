@@ -331,7 +331,7 @@ func (p *Pipeline) waitWithinLag(ctx context.Context, a *Applier) error {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-a.stopped:
+		case <-a.f.done():
 			return a.Health()
 		case <-t.C:
 		}

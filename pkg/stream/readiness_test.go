@@ -17,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/resolver-dev/resolver/pkg/state"
+	"github.com/resolver-dev/resolver/pkg/stream/oplog"
 	"github.com/resolver-dev/resolver/pkg/unionfind"
 )
 
@@ -319,8 +320,7 @@ func opRecords(t *testing.T, h *harness, n int, prefix string) []*kgo.Record {
 			Timestamp:  base.UnixMilli() + int64(i),
 			Merge:      &unionfind.Merge{Other: fmt.Sprintf("%s-anon-%d", prefix, i), Guarded: true},
 		}
-		b, err := encodeOp(&op)
-		require.NoError(t, err)
+		b := oplog.Encode(&op)
 		recs = append(recs, &kgo.Record{Topic: h.cfg.Topics.IdentityLog, Key: []byte("1"), Value: b})
 	}
 	return recs
@@ -381,8 +381,7 @@ func TestNoStaleStampWhileBehind(t *testing.T) {
 	op := unionfind.Op{Kind: unionfind.OpEvent, Team: "t", DistinctID: "user-z", EventUUID: uuid.NewString(),
 		Timestamp: time.Now().UnixMilli(), Merge: &unionfind.Merge{Other: "anon-z", Guarded: true},
 		Source: unionfind.Source{Topic: h.cfg.Topics.Raw, Partition: src.Partition, Offset: src.Offset}}
-	b, err := encodeOp(&op)
-	require.NoError(t, err)
+	b := oplog.Encode(&op)
 	ores := h.client().ProduceSync(t.Context(), &kgo.Record{Topic: h.cfg.Topics.IdentityLog, Key: []byte("t"), Value: b})
 	require.NoError(t, ores.FirstErr())
 	logged := ores[0].Record

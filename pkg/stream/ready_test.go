@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/resolver-dev/resolver/pkg/stream/oplog"
 	"github.com/resolver-dev/resolver/pkg/unionfind"
 )
 
@@ -57,8 +58,7 @@ func TestReadyAfterCatchUp(t *testing.T) {
 			Timestamp:  base.UnixMilli() + int64(i),
 			Merge:      &unionfind.Merge{Other: fmt.Sprintf("anon-%d", i), Guarded: true},
 		}
-		b, err := encodeOp(&op)
-		require.NoError(t, err)
+		b := oplog.Encode(&op)
 		ops = append(ops, &kgo.Record{Topic: h.cfg.Topics.IdentityLog, Key: []byte("1"), Value: b})
 	}
 	require.NoError(t, h.client().ProduceSync(ctx, ops...).FirstErr())

@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/resolver-dev/resolver/pkg/broker"
 	"github.com/resolver-dev/resolver/pkg/gen"
 )
 
@@ -121,12 +122,12 @@ func testGroupProtocol(t *testing.T, protocol string) {
 }
 
 // TestBrokerConsumerGroupTimeouts: the embedded broker takes the session
-// timeout of KIP-848 groups from BrokerConfig.SessionTimeout (under that
+// timeout of KIP-848 groups from broker.Config.SessionTimeout (under that
 // protocol the broker's, not the client's), and heartbeats a tenth of it: a
 // member that joins and falls silent — as a killed instance does — is
 // fenced after about the session timeout, not kfake's default 45s.
 func TestBrokerConsumerGroupTimeouts(t *testing.T) {
-	b, err := StartBroker(BrokerConfig{Listen: "127.0.0.1:0", SessionTimeout: 2 * time.Second})
+	b, err := broker.Start(broker.Config{Listen: "127.0.0.1:0", SessionTimeout: 2 * time.Second})
 	require.NoError(t, err)
 	t.Cleanup(b.Close)
 	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addrs()...))
@@ -160,10 +161,4 @@ func TestBrokerConsumerGroupTimeouts(t *testing.T) {
 	took := time.Since(joined)
 	assert.GreaterOrEqual(t, took, 2*time.Second)
 	t.Logf("silent member fenced %v after joining", took.Round(10*time.Millisecond))
-}
-
-func TestConsumerGroupConfigs(t *testing.T) {
-	assert.Equal(t, map[string]string{"group.consumer.session.timeout.ms": "10000", "group.consumer.heartbeat.interval.ms": "1000"}, consumerGroupConfigs(0))
-	assert.Equal(t, map[string]string{"group.consumer.session.timeout.ms": "6000", "group.consumer.heartbeat.interval.ms": "600"}, consumerGroupConfigs(6*time.Second))
-	assert.Equal(t, map[string]string{"group.consumer.session.timeout.ms": "500", "group.consumer.heartbeat.interval.ms": "100"}, consumerGroupConfigs(500*time.Millisecond))
 }

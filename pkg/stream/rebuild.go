@@ -111,7 +111,7 @@ func Rebuild(ctx context.Context, cfg Config, st *state.Store, log *zap.Logger, 
 	}
 	view, err := NewBillingView(ctx, cfg, st, adm, log)
 	if err != nil {
-		applier.cl.Close() // Run owns the client, and Run never ran
+		applier.f.cl.Close() // Run owns the client, and Run never ran
 		return RebuildResult{}, err
 	}
 	log.Info("replaying", zap.String("identity_log", cfg.Topics.IdentityLog), zap.Int64("identity_records", span(idBase, idEnd)),

@@ -37,7 +37,7 @@ const (
 	// falls back to the classic protocol (with the eager sticky balancer)
 	// on a broker without it. The session timeout is then the broker's
 	// (group.consumer.session.timeout.ms; the embedded broker sets it from
-	// kafka.session_timeout, see BrokerConfig), not the client's.
+	// kafka.session_timeout, see broker.Config), not the client's.
 	GroupProtocolConsumer = "consumer"
 
 	// DefaultGroupProtocol is the protocol of an empty Kafka.GroupProtocol:

@@ -1,4 +1,4 @@
-package stream
+package oplog
 
 import (
 	"encoding/json"
@@ -10,45 +10,38 @@ import (
 	"github.com/resolver-dev/resolver/pkg/unionfind"
 )
 
-// The identity_log record value of an op. Two versions, both readable
-// forever (identity_log is the source of truth and is replayed from its
-// start):
-//
-//   - version 1, JSON: {"v":1,"kind":1,"src":{...},"team":...}; the first
-//     byte is '{'.
-//   - version 2, protobuf (oplog.proto, message Op), written since: field 1
-//     is the version, so a record starts with the bytes 0x08 0x02. It is
-//     encoded with protowire (the protobuf module's wire-format package)
-//     rather than generated code, because the hot path builds one per
-//     identity event and a hand-laid message costs one allocation.
-//
-// A reader refuses versions it does not know rather than guess. Every later
-// format keeps the version where a reader of today finds it — the "v" of a
-// JSON object, or the first field (1, a varint) of a protobuf message — so
-// that a record of a later version is told apart from a record that is no
-// op at all: the first makes the applier pause until it is upgraded, the
-// second is rejected (Applier). Versions run up to maxOpVersion; a record
-// claiming a higher one, no version, or a known version in the other
-// encoding is malformed.
+// The record versions. A reader refuses versions it does not know rather
+// than guess. Every later format keeps the version where a reader of today
+// finds it — the "v" of a JSON object, or the first field (VersionField, a
+// varint) of a protobuf message — so that a record of a later version is
+// told apart from a record that is no op at all: the first makes the
+// applier pause until it is upgraded, the second is rejected. Versions run
+// up to MaxVersion; a record claiming a higher one, no version, or a known
+// version in the other encoding is malformed.
 const (
-	opVersionJSON  = 1
-	opVersionProto = 2
-	maxOpVersion   = 255
+	VersionJSON  = 1   // JSON, {"v":1,...}; read, no longer written
+	VersionProto = 2   // oplog.proto's Op, written by Encode
+	MaxVersion   = 255 // the highest version a record may claim
 )
 
-// errOpVersion marks an identity_log record of an op version this binary
-// does not know (an *opVersionError).
-var errOpVersion = errors.New("stream: unknown identity_log record version")
+// VersionField is the protobuf field that leads every record of version 2
+// and later: field 1, a varint, the version.
+const VersionField = fVersion
 
-// opVersionError is a well-formed identity_log record header of a later op
+// ErrVersion marks an identity_log record of an op version this binary
+// does not know (a *VersionError).
+var ErrVersion = errors.New("oplog: unknown identity_log record version")
+
+// VersionError is a well-formed identity_log record header of a later op
 // version than this binary knows.
-type opVersionError struct{ version uint64 }
+type VersionError struct{ Version uint64 }
 
-func (e *opVersionError) Error() string {
-	return fmt.Sprintf("%v %d (this binary reads versions %d and %d)", errOpVersion, e.version, opVersionJSON, opVersionProto)
+func (e *VersionError) Error() string {
+	return fmt.Sprintf("%v %d (this binary reads versions %d and %d)", ErrVersion, e.Version, VersionJSON, VersionProto)
 }
 
-func (e *opVersionError) Is(target error) bool { return target == errOpVersion }
+// Is makes errors.Is(err, ErrVersion) hold.
+func (e *VersionError) Is(target error) bool { return target == ErrVersion }
 
 // Field numbers of oplog.proto's Op, Merge and KV.
 const (
@@ -80,9 +73,9 @@ type opRecord struct {
 	unionfind.Op
 }
 
-// encodeOp is the identity_log record value of an op (version 2).
-func encodeOp(op *unionfind.Op) ([]byte, error) {
-	return appendOp(make([]byte, 0, opSize(op)), op), nil
+// Encode is the identity_log record value of an op (version 2).
+func Encode(op *unionfind.Op) []byte {
+	return appendOp(make([]byte, 0, opSize(op)), op)
 }
 
 // opSize is an upper bound of an op's encoded size.
@@ -105,7 +98,7 @@ func opSize(op *unionfind.Op) int {
 // appendOp appends the version-2 encoding of op. Zero-valued scalars and
 // empty strings are left out, as protobuf does.
 func appendOp(b []byte, op *unionfind.Op) []byte {
-	b = appendVarintField(b, fVersion, opVersionProto)
+	b = appendVarintField(b, fVersion, VersionProto)
 	b = appendVarintField(b, fKind, uint64(op.Kind))
 	b = appendStringField(b, fSrcTopic, op.Source.Topic)
 	b = appendVarintField(b, fSrcPartition, uint64(int64(op.Source.Partition)))
@@ -183,31 +176,31 @@ func sizeVarint(num protowire.Number, v uint64) int {
 	return protowire.SizeTag(num) + protowire.SizeVarint(v)
 }
 
-// decodeOp reads an identity_log record value of either version. The op's
+// Decode reads an identity_log record value of either version. The op's
 // property values are windows of one copy of b, so b may be reused. An
-// error wrapping errOpVersion (an *opVersionError) is a record of a later
+// error wrapping ErrVersion (a *VersionError) is a record of a later
 // version; any other error is a record that is not an op.
-func decodeOp(b []byte) (unionfind.Op, error) {
+func Decode(b []byte) (unionfind.Op, error) {
 	if len(b) > 0 && b[0] == '{' {
 		return decodeOpJSON(b)
 	}
 	// Version 2 and later: the version is the first field.
 	num, typ, n := protowire.ConsumeTag(b)
 	if n < 0 || num != fVersion || typ != protowire.VarintType {
-		return unionfind.Op{}, errors.New("stream: decode identity op: not an op: no version field first")
+		return unionfind.Op{}, errors.New("oplog: decode identity op: not an op: no version field first")
 	}
 	v, m := protowire.ConsumeVarint(b[n:])
 	switch {
 	case m < 0:
-		return unionfind.Op{}, fmt.Errorf("stream: decode identity op: version: %w", protowire.ParseError(m))
-	case v > opVersionProto && v <= maxOpVersion:
-		return unionfind.Op{}, &opVersionError{v}
-	case v != opVersionProto:
-		return unionfind.Op{}, fmt.Errorf("stream: decode identity op: not an op: protobuf version %d", v)
+		return unionfind.Op{}, fmt.Errorf("oplog: decode identity op: version: %w", protowire.ParseError(m))
+	case v > VersionProto && v <= MaxVersion:
+		return unionfind.Op{}, &VersionError{Version: v}
+	case v != VersionProto:
+		return unionfind.Op{}, fmt.Errorf("oplog: decode identity op: not an op: protobuf version %d", v)
 	}
 	op, err := decodeOpProto(append([]byte(nil), b...))
 	if err != nil {
-		return unionfind.Op{}, fmt.Errorf("stream: decode identity op: %w", err)
+		return unionfind.Op{}, fmt.Errorf("oplog: decode identity op: %w", err)
 	}
 	return op, nil
 }
@@ -217,19 +210,19 @@ func decodeOpJSON(b []byte) (unionfind.Op, error) {
 		V *int64 `json:"v"`
 	}
 	if err := json.Unmarshal(b, &head); err != nil {
-		return unionfind.Op{}, fmt.Errorf("stream: decode identity op: %w", err)
+		return unionfind.Op{}, fmt.Errorf("oplog: decode identity op: %w", err)
 	}
 	switch v := head.V; {
 	case v == nil:
-		return unionfind.Op{}, errors.New("stream: decode identity op: not an op: JSON without a version")
-	case *v > opVersionProto && *v <= maxOpVersion:
-		return unionfind.Op{}, &opVersionError{uint64(*v)}
-	case *v != opVersionJSON:
-		return unionfind.Op{}, fmt.Errorf("stream: decode identity op: not an op: JSON version %d", *v)
+		return unionfind.Op{}, errors.New("oplog: decode identity op: not an op: JSON without a version")
+	case *v > VersionProto && *v <= MaxVersion:
+		return unionfind.Op{}, &VersionError{Version: uint64(*v)}
+	case *v != VersionJSON:
+		return unionfind.Op{}, fmt.Errorf("oplog: decode identity op: not an op: JSON version %d", *v)
 	}
 	var r opRecord
 	if err := json.Unmarshal(b, &r); err != nil {
-		return unionfind.Op{}, fmt.Errorf("stream: decode identity op: %w", err)
+		return unionfind.Op{}, fmt.Errorf("oplog: decode identity op: %w", err)
 	}
 	return r.Op, nil
 }
@@ -309,8 +302,8 @@ func decodeOpProto(b []byte) (op unionfind.Op, err error) {
 	if err != nil {
 		return unionfind.Op{}, err
 	}
-	if version != opVersionProto { // decodeOp checked the first; a second differs
-		return unionfind.Op{}, fmt.Errorf("version %d after version %d", version, opVersionProto)
+	if version != VersionProto { // Decode checked the first; a second differs
+		return unionfind.Op{}, fmt.Errorf("version %d after version %d", version, VersionProto)
 	}
 	return op, nil
 }

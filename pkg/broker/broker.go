@@ -1,4 +1,4 @@
-package stream
+package broker
 
 import (
 	"cmp"
@@ -13,10 +13,10 @@ import (
 	"github.com/resolver-dev/resolver/internal/hostport"
 )
 
-// BrokerConfig configures the embedded broker.
-type BrokerConfig struct {
+// Config configures the embedded broker.
+type Config struct {
 	// Listen is host:port; the broker binds 127.0.0.1 on that port.
-	// Default DefaultBrokerListen. Port 0 picks a free port.
+	// Default DefaultListen. Port 0 picks a free port.
 	Listen string
 	// DataDir keeps records, offsets and transactions across restarts and
 	// crashes. Empty: in memory only.
@@ -26,9 +26,9 @@ type BrokerConfig struct {
 	// MinSessionTimeout lowers the group session timeout floor (tests).
 	MinSessionTimeout time.Duration // 0 = kfake's default
 	// SessionTimeout is the session timeout of KIP-848 consumer groups
-	// (kafka.session_timeout; see GroupProtocolConsumer), which under that
-	// protocol the broker sets, not the client. Default 10s, as
-	// Kafka.SessionTimeout's.
+	// (kafka.session_timeout; see stream.GroupProtocolConsumer), which
+	// under that protocol the broker sets, not the client. Default 10s, as
+	// stream.Kafka.SessionTimeout's.
 	SessionTimeout time.Duration
 	Logger         *zap.Logger
 
@@ -43,23 +43,32 @@ type BrokerConfig struct {
 	ListenNode func(node int) (net.Listener, error)
 }
 
-// DefaultBrokerListen is the default of BrokerConfig.Listen
-// (kafka.embedded.listen): Kafka's port, on the loopback interface only.
-const DefaultBrokerListen = "127.0.0.1:9092"
+// DefaultListen is the default of Config.Listen (kafka.embedded.listen):
+// Kafka's port, on the loopback interface only.
+const DefaultListen = "127.0.0.1:9092"
+
+// ListenError is an invalid Config.Listen (kafka.embedded.listen).
+type ListenError struct {
+	Value  string
+	Reason string
+}
+
+func (e *ListenError) Error() string {
+	return "broker: kafka.embedded.listen: " + strconv.Quote(e.Value) + ": " + e.Reason
+}
 
 // Broker is franz-go's kfake cluster: the real Kafka protocol, in process.
 type Broker struct {
 	c *kfake.Cluster
 }
 
-// StartBroker starts the embedded broker. It refuses an invalid Listen (a
-// *ConfigError naming kafka.embedded.listen, with internal/hostport's
-// reason, as cmd/resolver gives it), and to start on a port already in
-// use, naming it.
-func StartBroker(cfg BrokerConfig) (*Broker, error) {
-	listen := cmp.Or(cfg.Listen, DefaultBrokerListen)
+// Start starts the embedded broker. It refuses an invalid Listen (a
+// *ListenError with internal/hostport's reason, as cmd/resolver gives it for
+// kafka.embedded.listen), and to start on a port already in use, naming it.
+func Start(cfg Config) (*Broker, error) {
+	listen := cmp.Or(cfg.Listen, DefaultListen)
 	if err := hostport.Check(listen, true); err != nil {
-		return nil, &ConfigError{Key: "kafka.embedded.listen", Value: listen, Reason: err.Error()}
+		return nil, &ListenError{Value: listen, Reason: err.Error()}
 	}
 	host, portS, _ := net.SplitHostPort(listen) // valid
 	port, _ := strconv.Atoi(portS)
@@ -70,7 +79,7 @@ func StartBroker(cfg BrokerConfig) (*Broker, error) {
 	if port != 0 && cfg.ListenNode == nil {
 		l, err := net.Listen("tcp", net.JoinHostPort(host, portS))
 		if err != nil {
-			return nil, fmt.Errorf("stream: embedded broker cannot listen on %s (kafka.embedded.listen): %w", listen, err)
+			return nil, fmt.Errorf("broker: embedded broker cannot listen on %s (kafka.embedded.listen): %w", listen, err)
 		}
 		l.Close()
 	}
@@ -105,10 +114,16 @@ func StartBroker(cfg BrokerConfig) (*Broker, error) {
 	}
 	c, err := kfake.NewCluster(opts...)
 	if err != nil {
-		return nil, fmt.Errorf("stream: start embedded broker on %s: %w", listen, err)
+		return nil, fmt.Errorf("broker: start embedded broker on %s: %w", listen, err)
 	}
 	return &Broker{c: c}, nil
 }
+
+// DefaultSessionTimeout is the group session timeout of a zero
+// Config.SessionTimeout: kafka.session_timeout's default, which
+// stream.DefaultConfig holds (a test in pkg/stream keeps the two equal;
+// this package does not import pkg/stream, whose tests use it).
+const DefaultSessionTimeout = 10 * time.Second
 
 // consumerGroupConfigs are the broker configs of KIP-848 consumer groups
 // for a session timeout (0: 10s): the session timeout itself, instead of
@@ -120,7 +135,7 @@ func StartBroker(cfg BrokerConfig) (*Broker, error) {
 // interval, not a join round, is what a rebalance waits on.
 func consumerGroupConfigs(session time.Duration) map[string]string {
 	if session <= 0 {
-		session = defaultSessionTimeout
+		session = DefaultSessionTimeout
 	}
 	heartbeat := max(session/10, 100*time.Millisecond)
 	return map[string]string{

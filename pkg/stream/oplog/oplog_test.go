@@ -1,4 +1,4 @@
-package stream
+package oplog
 
 import (
 	"encoding/json"
@@ -34,14 +34,11 @@ func opCases() map[string]unionfind.Op {
 func TestOpRoundTrip(t *testing.T) {
 	for name, op := range opCases() {
 		t.Run(name, func(t *testing.T) {
-			b, err := encodeOp(&op)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(b) < 2 || b[0] != 0x08 || b[1] != opVersionProto {
+			b := Encode(&op)
+			if len(b) < 2 || b[0] != 0x08 || b[1] != VersionProto {
 				t.Fatalf("record starts % x, want 08 02 (field 1 = version 2)", b[:min(len(b), 2)])
 			}
-			got, err := decodeOp(b)
+			got, err := Decode(b)
 			if err != nil {
 				t.Fatalf("decode: %v", err)
 			}
@@ -57,16 +54,16 @@ func TestOpRoundTrip(t *testing.T) {
 func TestOpDecodesVersion1(t *testing.T) {
 	for name, op := range opCases() {
 		t.Run(name, func(t *testing.T) {
-			v1, err := json.Marshal(opRecord{V: opVersionJSON, Op: op})
+			v1, err := json.Marshal(opRecord{V: VersionJSON, Op: op})
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := decodeOp(v1)
+			got, err := Decode(v1)
 			if err != nil {
 				t.Fatalf("decode %s: %v", v1, err)
 			}
-			v2, _ := encodeOp(&op)
-			want, _ := decodeOp(v2)
+			v2 := Encode(&op)
+			want, _ := Decode(v2)
 			if !reflect.DeepEqual(got, want) {
 				t.Fatalf("version 1 and version 2 of one op decode differently:\nv1 %+v\nv2 %+v", got, want)
 			}
@@ -74,7 +71,7 @@ func TestOpDecodesVersion1(t *testing.T) {
 	}
 	// A literal record as the version-1 writer wrote it.
 	lit := `{"v":1,"kind":1,"src":{"t":"events_raw","p":3,"o":42},"team":"1","did":"a","uuid":"x","ts":1700000000000,"merge":{"other":"b","guarded":true},"set":[{"k":"email","v":"x@y"}],"unset":["z"]}`
-	got, err := decodeOp([]byte(lit))
+	got, err := Decode([]byte(lit))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +85,7 @@ func TestOpDecodesVersion1(t *testing.T) {
 
 func TestOpRefusesUnknownOrMalformed(t *testing.T) {
 	v3 := protowire.AppendVarint(protowire.AppendTag(nil, fVersion, protowire.VarintType), 3)
-	valid, _ := encodeOp(&unionfind.Op{Kind: unionfind.OpEvent, Team: "1", DistinctID: "a"})
+	valid := Encode(&unionfind.Op{Kind: unionfind.OpEvent, Team: "1", DistinctID: "a"})
 	for name, c := range map[string]struct {
 		b       []byte
 		version bool // refused as an unknown version (not as malformed)
@@ -120,61 +117,58 @@ func TestOpRefusesUnknownOrMalformed(t *testing.T) {
 		"kind out of range":     {protowire.AppendVarint(protowire.AppendTag(append([]byte(nil), valid...), fKind, protowire.VarintType), 300), false},
 	} {
 		t.Run(name, func(t *testing.T) {
-			_, err := decodeOp(c.b)
+			_, err := Decode(c.b)
 			if err == nil {
 				t.Fatalf("decoded % x", c.b)
 			}
-			if got := errors.Is(err, errOpVersion); got != c.version {
-				t.Fatalf("errors.Is(%v, errOpVersion) = %v, want %v", err, got, c.version)
+			if got := errors.Is(err, ErrVersion); got != c.version {
+				t.Fatalf("errors.Is(%v, ErrVersion) = %v, want %v", err, got, c.version)
 			}
 		})
 	}
 	// Unknown fields of version 2 are skipped: a later writer may add some.
 	extra := protowire.AppendString(protowire.AppendTag(append([]byte(nil), valid...), 99, protowire.BytesType), "future")
-	if _, err := decodeOp(extra); err != nil {
+	if _, err := Decode(extra); err != nil {
 		t.Fatalf("an unknown field: %v", err)
 	}
 }
 
-// Whatever bytes arrive on identity_log, decodeOp returns an op or an error
+// Whatever bytes arrive on identity_log, Decode returns an op or an error
 // (the applier logs and skips it), never panics; an op it returns
 // re-encodes to a record that decodes to the same op; and it calls a record
 // a later version (the applier pauses there) only when the record says so
 // where every version keeps its number — a JSON "v" or a first protobuf
-// field 1 — with a number from 3 to maxOpVersion: garbage never pauses.
+// field 1 — with a number from 3 to MaxVersion: garbage never pauses.
 func FuzzDecodeOp(f *testing.F) {
 	f.Add([]byte(`{"v":3}`))
 	f.Add(protowire.AppendVarint(protowire.AppendTag(nil, fVersion, protowire.VarintType), 3))
 	for _, op := range opCases() {
-		b, _ := encodeOp(&op)
+		b := Encode(&op)
 		f.Add(b)
-		j, _ := json.Marshal(opRecord{V: opVersionJSON, Op: op})
+		j, _ := json.Marshal(opRecord{V: VersionJSON, Op: op})
 		f.Add(j)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		op, err := decodeOp(b)
-		var ve *opVersionError
+		op, err := Decode(b)
+		var ve *VersionError
 		if errors.As(err, &ve) {
-			if ve.version <= opVersionProto || ve.version > maxOpVersion {
-				t.Fatalf("version %d called a later version", ve.version)
+			if ve.Version <= VersionProto || ve.Version > MaxVersion {
+				t.Fatalf("version %d called a later version", ve.Version)
 			}
 			if len(b) > 0 && b[0] == '{' {
 				var head struct{ V int64 }
-				if json.Unmarshal(b, &head) != nil || uint64(head.V) != ve.version {
-					t.Fatalf("a JSON record without \"v\": %d called version %d", ve.version, ve.version)
+				if json.Unmarshal(b, &head) != nil || uint64(head.V) != ve.Version {
+					t.Fatalf("a JSON record without \"v\": %d called version %d", ve.Version, ve.Version)
 				}
 			} else if num, typ, n := protowire.ConsumeTag(b); n < 0 || num != fVersion || typ != protowire.VarintType {
-				t.Fatalf("a protobuf record not led by its version called version %d", ve.version)
+				t.Fatalf("a protobuf record not led by its version called version %d", ve.Version)
 			}
 		}
 		if err != nil {
 			return
 		}
-		again, err := encodeOp(&op)
-		if err != nil {
-			t.Fatal(err)
-		}
-		op2, err := decodeOp(again)
+		again := Encode(&op)
+		op2, err := Decode(again)
 		if err != nil {
 			t.Fatalf("re-encoded op does not decode: %v", err)
 		}
