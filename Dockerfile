@@ -13,7 +13,7 @@
 # -e RESOLVER_ADMIN_ADDR=127.0.0.1:9464 (no token needed, nothing published).
 #
 # docker-compose.yml runs three of these against a Kafka broker, with
-# ClickHouse ingesting the outputs. pkg/warehouse checks this file: the build
+# ClickHouse ingesting the outputs. internal/warehouse checks this file: the build
 # step is the same plain `go build` the tests run.
 
 FROM golang:1.26 AS build

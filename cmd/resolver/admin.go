@@ -3,9 +3,9 @@ package main
 import (
 	"go.uber.org/zap"
 
-	"github.com/resolver-dev/resolver/pkg/admin"
+	"github.com/resolver-dev/resolver/internal/admin"
+	"github.com/resolver-dev/resolver/internal/metrics"
 	"github.com/resolver-dev/resolver/pkg/billing"
-	"github.com/resolver-dev/resolver/pkg/metrics"
 	"github.com/resolver-dev/resolver/pkg/stream"
 )
 

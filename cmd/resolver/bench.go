@@ -10,9 +10,9 @@ import (
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
+	"github.com/resolver-dev/resolver/internal/bench"
+	"github.com/resolver-dev/resolver/internal/gen"
 	"github.com/resolver-dev/resolver/internal/hostport"
-	"github.com/resolver-dev/resolver/pkg/bench"
-	"github.com/resolver-dev/resolver/pkg/gen"
 	"github.com/resolver-dev/resolver/pkg/state"
 	"github.com/resolver-dev/resolver/pkg/stream"
 )

@@ -11,7 +11,7 @@ import (
 	"github.com/twmb/franz-go/plugin/kzap"
 	"go.uber.org/zap"
 
-	"github.com/resolver-dev/resolver/pkg/broker"
+	"github.com/resolver-dev/resolver/internal/broker"
 	"github.com/resolver-dev/resolver/pkg/stream"
 )
 

@@ -15,11 +15,11 @@ import (
 
 	"go.uber.org/zap/zapcore"
 
+	"github.com/resolver-dev/resolver/internal/admin"
+	"github.com/resolver-dev/resolver/internal/broker"
 	"github.com/resolver-dev/resolver/internal/hostport"
-	"github.com/resolver-dev/resolver/pkg/admin"
+	"github.com/resolver-dev/resolver/internal/metrics"
 	"github.com/resolver-dev/resolver/pkg/billing"
-	"github.com/resolver-dev/resolver/pkg/broker"
-	"github.com/resolver-dev/resolver/pkg/metrics"
 	"github.com/resolver-dev/resolver/pkg/state"
 	"github.com/resolver-dev/resolver/pkg/stream"
 )

@@ -14,8 +14,8 @@ import (
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
-	"github.com/resolver-dev/resolver/pkg/bench"
-	"github.com/resolver-dev/resolver/pkg/gen"
+	"github.com/resolver-dev/resolver/internal/bench"
+	"github.com/resolver-dev/resolver/internal/gen"
 	"github.com/resolver-dev/resolver/pkg/stream"
 )
 
@@ -24,7 +24,7 @@ func (c *cli) genCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "gen",
 		Short: "Generate a deterministic synthetic capture stream into a broker or a JSON-lines file",
-		Long: `gen generates a realistic synthetic capture stream (pkg/gen): people on
+		Long: `gen generates a realistic synthetic capture stream (internal/gen): people on
 teams browsing anonymously (partly personless), logging in with $identify,
 resetting on logout, joining a second device, getting a CRM alias, the odd
 shared-device login the resolver refuses, illegal distinct_ids and malformed

@@ -13,8 +13,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/resolver-dev/resolver/pkg/broker"
-	"github.com/resolver-dev/resolver/pkg/gen"
+	"github.com/resolver-dev/resolver/internal/broker"
+	"github.com/resolver-dev/resolver/internal/gen"
 )
 
 // execCLI runs the command line in-process and returns the exit code,
@@ -27,7 +27,7 @@ func execCLI(t *testing.T, args ...string) (int, string, string) {
 }
 
 // TestGenFile: the same flags and seed give the same file, byte for byte,
-// and it is exactly what pkg/gen writes for the equivalent config, in
+// and it is exactly what internal/gen writes for the equivalent config, in
 // which a share of 0 on the command line is gen.None.
 func TestGenFile(t *testing.T) {
 	dir := t.TempDir()

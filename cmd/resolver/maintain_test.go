@@ -13,7 +13,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
-	"github.com/resolver-dev/resolver/pkg/metrics"
+	"github.com/resolver-dev/resolver/internal/metrics"
 	"github.com/resolver-dev/resolver/pkg/state"
 )
 

@@ -17,7 +17,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
-	"github.com/resolver-dev/resolver/pkg/broker"
+	"github.com/resolver-dev/resolver/internal/broker"
 	"github.com/resolver-dev/resolver/pkg/stream"
 )
 

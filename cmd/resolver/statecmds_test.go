@@ -15,8 +15,8 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
-	"github.com/resolver-dev/resolver/pkg/broker"
-	"github.com/resolver-dev/resolver/pkg/gen"
+	"github.com/resolver-dev/resolver/internal/broker"
+	"github.com/resolver-dev/resolver/internal/gen"
 	"github.com/resolver-dev/resolver/pkg/state"
 	"github.com/resolver-dev/resolver/pkg/stream"
 	"github.com/resolver-dev/resolver/pkg/unionfind"

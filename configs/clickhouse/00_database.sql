@@ -25,6 +25,6 @@
 -- Kafka engine uses, reads with isolation.level=read_committed by default,
 -- so aborted batches never reach the tables. The broker address kafka:9092
 -- is the compose service; change kafka_broker_list for another cluster.
--- pkg/warehouse checks these files and models the tables in Go.
+-- internal/warehouse checks these files and models the tables in Go.
 
 CREATE DATABASE IF NOT EXISTS resolver;

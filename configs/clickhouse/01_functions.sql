@@ -12,7 +12,7 @@
 -- with the version nibble set to 5 and the variant bits to 10. On the digest
 -- in lower-case hex h (40 digits): digits 1-8, 9-12, then '5' in place of
 -- digit 13 followed by 14-16, then digit 17 with its top two bits set to 10
--- (one of 8, 9, a, b) followed by 18-20, then 21-32. pkg/warehouse evaluates
+-- (one of 8, 9, a, b) followed by 18-20, then 21-32. internal/warehouse evaluates
 -- these two functions with a Go model of the ClickHouse functions they use
 -- and compares the result with unionfind.ImplicitPersonID.
 --

@@ -13,7 +13,7 @@
 --   otherwise        -> that row's person_id
 --
 -- This is the resolver's own lookup (unionfind.Find) once every row has
--- arrived; pkg/warehouse implements the same rule in Go and a test compares
+-- arrived; internal/warehouse implements the same rule in Go and a test compares
 -- it with the resolver's lookup after a generated stream with merges.
 --
 -- argMax over the rows, not FINAL, so the answer does not depend on whether

@@ -4,7 +4,7 @@
 //
 // The decoder in pkg/event, the stamped events it writes, the person
 // properties of pkg/unionfind, the op values of pkg/resolve and the
-// synthetic records of pkg/gen all go through it, so that a string is
+// synthetic records of internal/gen all go through it, so that a string is
 // escaped one way, a number is one grammar and a time is one spelling
 // wherever the module writes them.
 //

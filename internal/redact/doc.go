@@ -37,6 +37,6 @@
 // id like "a" does not mangle the rest of the message.
 //
 // It is a package of its own, not a helper inside one of its users,
-// because several components log ids (pkg/stream, pkg/admin, pkg/state)
+// because several components log ids (pkg/stream, internal/admin, pkg/state)
 // and must hash them the same way for their lines to be correlated.
 package redact

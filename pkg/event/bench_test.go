@@ -59,7 +59,7 @@ func benchDecoder() *Decoder {
 
 // benchEvents are the first line of the sample (a $pageview, 679 bytes, 16
 // properties, spaced as Python's json.dumps writes), the same compact as
-// posthog-js and pkg/gen write it (619 bytes), the $identify line and the
+// posthog-js and internal/gen write it (619 bytes), the $identify line and the
 // envelope line.
 func benchEvents(b *testing.B) map[string][]byte {
 	lines := sampleLines(b)

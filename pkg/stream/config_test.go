@@ -9,8 +9,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/resolver-dev/resolver/internal/broker"
 	"github.com/resolver-dev/resolver/pkg/billing"
-	"github.com/resolver-dev/resolver/pkg/broker"
 )
 
 // TestWithDefaultsIsDefaultConfig: a zero Config gets exactly

@@ -12,9 +12,9 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/resolver-dev/resolver/pkg/broker"
+	"github.com/resolver-dev/resolver/internal/broker"
+	"github.com/resolver-dev/resolver/internal/gen"
 	"github.com/resolver-dev/resolver/pkg/event"
-	"github.com/resolver-dev/resolver/pkg/gen"
 	"github.com/resolver-dev/resolver/pkg/resolve"
 	"github.com/resolver-dev/resolver/pkg/state"
 	"github.com/resolver-dev/resolver/pkg/stream/oplog"

@@ -12,7 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/resolver-dev/resolver/pkg/gen"
+	"github.com/resolver-dev/resolver/internal/gen"
 )
 
 // TestPipelineSurvivesFencing pins a bug: when the worker session's

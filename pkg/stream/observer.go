@@ -6,7 +6,7 @@ import (
 	"github.com/resolver-dev/resolver/pkg/billing"
 )
 
-// Observer receives the pipeline's counts, for metrics (pkg/metrics has the
+// Observer receives the pipeline's counts, for metrics (internal/metrics has the
 // Prometheus one). It is optional: Config.Observer nil costs nothing.
 //
 // Threading contract: ObserveBatch is called from each worker's loop after

@@ -16,10 +16,10 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/resolver-dev/resolver/internal/feed"
 	"github.com/resolver-dev/resolver/internal/redact"
 	"github.com/resolver-dev/resolver/pkg/billing"
 	"github.com/resolver-dev/resolver/pkg/event"
-	"github.com/resolver-dev/resolver/pkg/feed"
 	"github.com/resolver-dev/resolver/pkg/resolve"
 	"github.com/resolver-dev/resolver/pkg/state"
 	"github.com/resolver-dev/resolver/pkg/stream/oplog"

@@ -7,8 +7,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/resolver-dev/resolver/pkg/gen"
-	"github.com/resolver-dev/resolver/pkg/warehouse"
+	"github.com/resolver-dev/resolver/internal/gen"
+	"github.com/resolver-dev/resolver/internal/warehouse"
 )
 
 // TestWarehouseCurrentPerson exercises the warehouse schema's rule

@@ -7,7 +7,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/resolver-dev/resolver/pkg/admin"
+	"github.com/resolver-dev/resolver/internal/admin"
 )
 
 // TestConfigValidate: each rule names its key and value (never the token)

@@ -12,7 +12,7 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/resolver-dev/resolver/pkg/broker"
+	"github.com/resolver-dev/resolver/internal/broker"
 )
 
 // ServeChildBroker is the child side of StartChildBroker: it starts the

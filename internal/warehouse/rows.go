@@ -3,7 +3,7 @@ package warehouse
 import (
 	"encoding/json"
 
-	"github.com/resolver-dev/resolver/pkg/feed"
+	"github.com/resolver-dev/resolver/internal/feed"
 )
 
 // Person is a row of the persons topic and of the persons table

@@ -5,7 +5,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 
-	"github.com/resolver-dev/resolver/pkg/metrics"
+	"github.com/resolver-dev/resolver/internal/metrics"
 	"github.com/resolver-dev/resolver/pkg/stream"
 )
 

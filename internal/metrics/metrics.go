@@ -179,7 +179,7 @@ func New(cfg Config) *Metrics {
 }
 
 // Registry returns the registry holding every metric; serve it with
-// promhttp.HandlerFor (pkg/admin does).
+// promhttp.HandlerFor (internal/admin does).
 func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
 
 // ObserveBatch counts a batch of the worker loop (stream.Observer).

@@ -8,7 +8,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/resolver-dev/resolver/pkg/gen"
+	"github.com/resolver-dev/resolver/internal/gen"
 )
 
 // Summary is one kind's turns in a Report, reduced.

@@ -19,8 +19,8 @@ import (
 // window and allocs/op the allocations of the whole process in it, the
 // broker's included. Run:
 //
-//	go test -run x -bench . -benchtime 3x -count 5 ./pkg/bench/
-//	RESOLVER_BENCH_EVENTS=300000 go test -run x -bench . -benchtime 3x ./pkg/bench/
+//	go test -run x -bench . -benchtime 3x -count 5 ./internal/bench/
+//	RESOLVER_BENCH_EVENTS=300000 go test -run x -bench . -benchtime 3x ./internal/bench/
 //
 // "resolver bench" makes the same comparison interleaved, with CPU, RSS and
 // latency; prefer it for ratios.

@@ -3,7 +3,7 @@ package warehouse_test
 import (
 	"fmt"
 
-	"github.com/resolver-dev/resolver/pkg/warehouse"
+	"github.com/resolver-dev/resolver/internal/warehouse"
 )
 
 // An anonymous visitor's event is stamped with the visitor's own person;

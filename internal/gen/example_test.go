@@ -3,7 +3,7 @@ package gen_test
 import (
 	"fmt"
 
-	"github.com/resolver-dev/resolver/pkg/gen"
+	"github.com/resolver-dev/resolver/internal/gen"
 )
 
 // The first two records of a tiny stream: a person's landing page view,

@@ -9,7 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/resolver-dev/resolver/pkg/admin"
+	"github.com/resolver-dev/resolver/internal/admin"
 	"github.com/resolver-dev/resolver/pkg/state"
 )
 

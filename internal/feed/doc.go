@@ -6,5 +6,9 @@
 //
 // It is its own package because two sides share it: package stream writes
 // these rows, and package warehouse (the Go model of the ClickHouse tables)
-// and every test that folds the feeds read them.
+// and every test that folds the feeds read them. It is internal because the
+// rows' public names are package stream's aliases (stream.PersonRow,
+// stream.DistinctIDRow, stream.WarningRow): a program that reads the feeds
+// names them there, and this package's helpers (FromPerson, FormatMillis)
+// are the pipeline's own.
 package feed

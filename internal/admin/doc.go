@@ -10,7 +10,7 @@
 //	                                       at start-up; else 503 with the reason; 503 once shutdown
 //	                                       began. The body: {"status": "ready" | "not_ready" |
 //	                                       "stopping", "reason", "lag_seconds", "applied_offsets"}
-//	GET /metrics                           Prometheus text format (pkg/metrics lists the metrics)
+//	GET /metrics                           Prometheus text format (internal/metrics lists the metrics)
 //	GET /v1/persons?team=T&distinct_id=D   the person of a distinct_id, as JSON
 //	GET /v1/billing?team=T&month=YYYY-MM   the billing report, the JSON of
 //	                                       `resolver billing report --format json`; both filters optional

@@ -4,12 +4,12 @@
 // by the pipeline through stream.Observer and by the replica through a
 // collector that reads its cache counters and disk size at scrape time.
 //
-// It is a package of its own, not part of pkg/admin, because the two have
+// It is a package of its own, not part of internal/admin, because the two have
 // different users: the pipeline's wiring creates the metrics and hands them
 // to stream.Config.Observer whether or not anything serves them (a
-// benchmark or a test reads them with a Gatherer), while pkg/admin only
+// benchmark or a test reads them with a Gatherer), while internal/admin only
 // serves some prometheus.Gatherer over HTTP and knows nothing of what is in
-// it. Keeping them apart keeps pkg/admin free of pkg/stream.
+// it. Keeping them apart keeps internal/admin free of pkg/stream.
 //
 // # Metrics
 //

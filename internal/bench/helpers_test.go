@@ -9,7 +9,7 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/resolver-dev/resolver/pkg/gen"
+	"github.com/resolver-dev/resolver/internal/gen"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }

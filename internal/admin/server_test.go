@@ -24,8 +24,8 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/resolver-dev/resolver/internal/admin"
 	"github.com/resolver-dev/resolver/internal/redact"
-	"github.com/resolver-dev/resolver/pkg/admin"
 	"github.com/resolver-dev/resolver/pkg/billing"
 	"github.com/resolver-dev/resolver/pkg/state"
 	"github.com/resolver-dev/resolver/pkg/unionfind"

@@ -12,8 +12,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/resolver-dev/resolver/pkg/broker"
-	"github.com/resolver-dev/resolver/pkg/gen"
+	"github.com/resolver-dev/resolver/internal/broker"
+	"github.com/resolver-dev/resolver/internal/gen"
 )
 
 // Report is the outcome of Run.
