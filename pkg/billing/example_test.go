@@ -89,3 +89,28 @@ func ExampleMeter() {
 	// 1 2026-11 identified 1
 	// 1 2026-12 excluded 1
 }
+
+// The billing class of a stamped event, then the month's price of each
+// class: the classes are priced apart, each with its own free tier
+// (docs/SEMANTICS.md §7).
+func ExampleClassifier_Classify() {
+	c := billing.NewClassifier(billing.DefaultExcludedEvents())
+	for _, e := range []struct{ name, mode string }{
+		{"$pageview", "full"},
+		{"$pageview", "propertyless"},
+		{"$pageview", "force_upgrade"},
+		{"$feature_flag_called", "full"},
+	} {
+		fmt.Println(e.name, e.mode, c.Classify(e.name, e.mode))
+	}
+	p := billing.DefaultPricing()
+	fmt.Println("3M identified:", p.Cost(billing.Identified, 3_000_000).Total)
+	fmt.Println("3M anonymous: ", p.Cost(billing.Anonymous, 3_000_000).Total)
+	// Output:
+	// $pageview full identified
+	// $pageview propertyless anonymous
+	// $pageview force_upgrade identified
+	// $feature_flag_called full excluded
+	// 3M identified: 352.00
+	// 3M anonymous:  84.30
+}
