@@ -51,22 +51,16 @@ the resolver's window in the last pair: go tool pprof -top FILE.
 Progress goes to stderr, the report to stdout.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, log, err := c.setup(cmd)
-			if err != nil {
-				return err
-			}
-			defer syncLog(log)
-			ctx, stop := c.signalContext(cmd.Context(), log)
-			defer stop()
-			fs := cmd.Flags()
-			if serve, _ := fs.GetBool("serve-broker"); serve {
-				return bench.ServeChildBroker(ctx, os.Stdin, c.stdout, log)
-			}
-			bc, err := c.benchConfig(cmd, cfg, log)
-			if err != nil {
-				return err
-			}
-			return c.runBench(ctx, cmd, bc, log)
+			return c.withSetup(cmd, true, func(e env) error {
+				if serve, _ := cmd.Flags().GetBool("serve-broker"); serve {
+					return bench.ServeChildBroker(e.ctx, os.Stdin, c.stdout, e.log)
+				}
+				bc, err := c.benchConfig(cmd, e.cfg, e.log)
+				if err != nil {
+					return err
+				}
+				return c.runBench(e.ctx, cmd, bc, e.log)
+			})
 		},
 	}
 	fs := cmd.Flags()

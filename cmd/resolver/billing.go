@@ -68,12 +68,9 @@ Amounts are exact USD decimals; a month is UTC, by event timestamp.`,
 			if err != nil {
 				return err
 			}
-			cfg, log, err := c.setup(cmd)
-			if err != nil {
-				return err
-			}
-			defer syncLog(log)
-			return c.billingReport(cmd.OutOrStdout(), cfg, log, billing.Filter{Month: month, Team: team}, format)
+			return c.withSetup(cmd, false, func(e env) error {
+				return c.billingReport(cmd.OutOrStdout(), e.cfg, e.log, billing.Filter{Month: month, Team: team}, format)
+			})
 		},
 	}
 	fs := cmd.Flags()
@@ -211,28 +208,25 @@ Both classes are required; prices are decimal strings, USD per event.`,
 			if err != nil {
 				return err
 			}
-			cfg, log, err := c.setup(cmd)
-			if err != nil {
-				return err
-			}
-			defer syncLog(log)
-			pricing, err := cfg.Pricing()
-			if err != nil {
-				return err
-			}
-			if tiersFile != "" {
-				if pricing, err = loadTierFile(tiersFile); err != nil {
+			return c.withSetup(cmd, false, func(e env) error {
+				pricing, err := e.cfg.Pricing()
+				if err != nil {
 					return err
 				}
-			}
-			s, err := billing.Simulate(pricing, events, share)
-			if err != nil {
-				return err
-			}
-			if format == "json" {
-				return s.WriteJSON(cmd.OutOrStdout())
-			}
-			return s.WriteTable(cmd.OutOrStdout())
+				if tiersFile != "" {
+					if pricing, err = loadTierFile(tiersFile); err != nil {
+						return err
+					}
+				}
+				s, err := billing.Simulate(pricing, events, share)
+				if err != nil {
+					return err
+				}
+				if format == "json" {
+					return s.WriteJSON(cmd.OutOrStdout())
+				}
+				return s.WriteTable(cmd.OutOrStdout())
+			})
 		},
 	}
 	fs := cmd.Flags()

@@ -30,19 +30,16 @@ topics.raw before any resolver has started. When the topics exist it prints
 "resolver broker listening on ADDR" on stdout.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, log, err := c.setup(cmd)
-			if err != nil {
-				return err
-			}
-			defer syncLog(log)
-			dataDir, err := cmd.Flags().GetString("data-dir")
-			if err != nil {
-				return err
-			}
-			if dataDir == "" {
-				dataDir = filepath.Join(cfg.State.Dir, "broker")
-			}
-			return c.runBroker(cmd, cfg, dataDir, log)
+			return c.withSetup(cmd, true, func(e env) error {
+				dataDir, err := cmd.Flags().GetString("data-dir")
+				if err != nil {
+					return err
+				}
+				if dataDir == "" {
+					dataDir = filepath.Join(e.cfg.State.Dir, "broker")
+				}
+				return c.runBroker(e, dataDir)
+			})
 		},
 	}
 	fs := cmd.Flags()
@@ -58,9 +55,8 @@ topics.raw before any resolver has started. When the topics exist it prints
 // of its own address, and serves until the command's context is cancelled
 // or a signal arrives; then it closes the broker within
 // stream.shutdown_timeout and the command syncs the log.
-func (c *cli) runBroker(cmd *cobra.Command, cfg Config, dataDir string, log *zap.Logger) error {
-	ctx, stop := c.signalContext(cmd.Context(), log)
-	defer stop()
+func (c *cli) runBroker(e env, dataDir string) error {
+	ctx, cfg, log := e.ctx, e.cfg, e.log
 
 	b, err := broker.Start(broker.Config{
 		Listen:     cfg.Kafka.Embedded.Listen,

@@ -34,14 +34,7 @@ record is stamped or dead-lettered, and prints what came out. It needs no
 Kafka and leaves nothing behind.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, log, err := c.setup(cmd)
-			if err != nil {
-				return err
-			}
-			defer syncLog(log)
-			ctx, stop := c.signalContext(cmd.Context(), log)
-			defer stop()
-			return runDemo(ctx, cfg, log, c.stdout)
+			return c.withSetup(cmd, true, func(e env) error { return runDemo(e.ctx, e.cfg, e.log, c.stdout) })
 		},
 	}
 }

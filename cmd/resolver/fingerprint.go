@@ -37,23 +37,20 @@ prints:
 			if err != nil {
 				return err
 			}
-			cfg, log, err := c.setup(cmd)
-			if err != nil {
-				return err
-			}
-			defer syncLog(log)
-			st, dir, err := openStoppedState(cfg, "fingerprint", log)
-			if err != nil {
-				return err
-			}
-			sum, err := summarize(st, dir)
-			if cerr := st.Close(); err == nil && cerr != nil {
-				err = cerr
-			}
-			if err != nil {
-				return err
-			}
-			return sum.write(cmd.OutOrStdout(), format)
+			return c.withSetup(cmd, false, func(e env) error {
+				st, dir, err := openStoppedState(e.cfg, "fingerprint", e.log)
+				if err != nil {
+					return err
+				}
+				sum, err := summarize(st, dir)
+				if cerr := st.Close(); err == nil && cerr != nil {
+					err = cerr
+				}
+				if err != nil {
+					return err
+				}
+				return sum.write(cmd.OutOrStdout(), format)
+			})
 		},
 	}
 	formatFlag(cmd, "table", "json")

@@ -41,24 +41,19 @@ Shares and rates are probabilities in [0, 1]; 0 means none. Progress and the
 rate in records/s go to stderr.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, log, err := c.setup(cmd)
-			if err != nil {
-				return err
-			}
-			defer syncLog(log)
-			gc, err := genConfigFromFlags(cmd)
-			if err != nil {
-				return err
-			}
-			fs := cmd.Flags()
-			out, _ := fs.GetString("out")
-			limit, _ := fs.GetInt("records")
-			if limit < 0 {
-				return &usageError{fmt.Errorf("--records %d: must not be negative", limit), cmd.CommandPath()}
-			}
-			ctx, stop := c.signalContext(cmd.Context(), log)
-			defer stop()
-			return c.runGen(ctx, cfg, gc, out, limit, log)
+			return c.withSetup(cmd, true, func(e env) error {
+				gc, err := genConfigFromFlags(cmd)
+				if err != nil {
+					return err
+				}
+				fs := cmd.Flags()
+				out, _ := fs.GetString("out")
+				limit, _ := fs.GetInt("records")
+				if limit < 0 {
+					return &usageError{fmt.Errorf("--records %d: must not be negative", limit), cmd.CommandPath()}
+				}
+				return c.runGen(e.ctx, e.cfg, gc, out, limit, e.log)
+			})
 		},
 	}
 	d := gen.DefaultConfig()

@@ -39,23 +39,20 @@ ask a running instance (its state directory is locked).`,
 			if team == "" || did == "" {
 				return &usageError{fmt.Errorf("%s: --team and --distinct-id are required", cmd.CommandPath()), cmd.CommandPath()}
 			}
-			cfg, log, err := c.setup(cmd)
-			if err != nil {
-				return err
-			}
-			defer syncLog(log)
-			st, dir, err := openStoppedState(cfg, "lookup", log)
-			if err != nil {
-				return err
-			}
-			v, err := st.Lookup(team, did)
-			if cerr := st.Close(); err == nil && cerr != nil {
-				err = cerr
-			}
-			if err != nil {
-				return fmt.Errorf("lookup in %s: %w", dir, err)
-			}
-			return writePerson(cmd.OutOrStdout(), v, format)
+			return c.withSetup(cmd, false, func(e env) error {
+				st, dir, err := openStoppedState(e.cfg, "lookup", e.log)
+				if err != nil {
+					return err
+				}
+				v, err := st.Lookup(team, did)
+				if cerr := st.Close(); err == nil && cerr != nil {
+					err = cerr
+				}
+				if err != nil {
+					return fmt.Errorf("lookup in %s: %w", dir, err)
+				}
+				return writePerson(cmd.OutOrStdout(), v, format)
+			})
 		},
 	}
 	fs := cmd.Flags()

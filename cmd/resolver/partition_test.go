@@ -43,6 +43,35 @@ type partitionCluster struct {
 	lab    *netLab
 	broker *broker.Broker
 	insts  map[int]*proc
+
+	// The run (startPartitionRun): the single-instance baseline, the
+	// generated input, the output collector, the readiness watch, and
+	// where the input after the warm-up begins.
+	base  runResult
+	recs  []gen.Record
+	col   *collector
+	ready *readyWatch
+	warm  int
+}
+
+// startPartitionRun builds a partition cluster with nodes broker nodes,
+// runs prepare on it (if set) before any instance starts, starts the
+// collector, the readiness watch and the three instances, and produces the
+// warm-up.
+func startPartitionRun(t *testing.T, name string, timeout time.Duration, nodes int, prepare func(*partitionCluster)) *partitionCluster {
+	t.Helper()
+	base := baseline(t)
+	pc := newPartitionCluster(t, name, timeout, nodes)
+	pc.base = base
+	if prepare != nil {
+		prepare(pc)
+	}
+	pc.recs = generate(clusterInput())
+	pc.col = pc.collect()
+	pc.ready = pc.watchReadiness()
+	pc.startAll()
+	pc.warm = pc.warmUp(pc.col, pc.recs)
+	return pc
 }
 
 // instHost is the lab host (and kafka.instance_id) of instance i.
@@ -155,6 +184,12 @@ func transactionalProduce(i int) func(kmsg.Request) bool {
 // named hosts while the broker holds that produce. It returns when it cut.
 func (pc *partitionCluster) cutMidBatch(i int, feed func(), hosts ...string) time.Time {
 	pc.t.Helper()
+	return pc.cutMidBatchWith(i, feed, func() { pc.lab.cut(hosts...) })
+}
+
+// cutMidBatchWith is cutMidBatch with the cut of the caller's choosing.
+func (pc *partitionCluster) cutMidBatchWith(i int, feed, cut func()) time.Time {
+	pc.t.Helper()
 	hit, release := pc.holdAt(kmsg.Produce, transactionalProduce(i))
 	defer release()
 	feed()
@@ -165,7 +200,7 @@ func (pc *partitionCluster) cutMidBatch(i int, feed func(), hosts ...string) tim
 	case <-pc.ctx.Done():
 		pc.t.Fatal("test deadline")
 	}
-	pc.lab.cut(hosts...)
+	cut()
 	return time.Now()
 }
 
@@ -195,8 +230,9 @@ func (pc *partitionCluster) produceChunk(recs []gen.Record, lo, hi int) {
 // the feeds and the replicas' content equal to the single-instance run's,
 // equal fingerprints, and billing exactly once. check runs while the
 // instances still run, with their /metrics.
-func (pc *partitionCluster) finishAndStop(base runResult, col *collector, recs []gen.Record, ready *readyWatch, check func(metrics map[int]string)) {
+func (pc *partitionCluster) finishAndStop(check func(metrics map[int]string)) {
 	pc.t.Helper()
+	base, col, recs, ready := pc.base, pc.col, pc.recs, pc.ready
 	for _, p := range pc.insts {
 		pc.waitReady(p)
 	}
@@ -293,14 +329,8 @@ func (p *proc) hasLogPrefix(prefix string) bool {
 // its partitions to the other two, which process its batch again; when the
 // link heals, the zombie tries to finish its batch and is refused.
 func TestPartitionLongerThanSession(t *testing.T) {
-	base := baseline(t)
-	pc := newPartitionCluster(t, "partition-long", 240*time.Second, 1)
-	recs := generate(clusterInput())
-	col := pc.collect()
-	ready := pc.watchReadiness()
-	pc.startAll()
-
-	warm := pc.warmUp(col, recs)
+	pc := startPartitionRun(t, "partition-long", 240*time.Second, 1, nil)
+	recs, col, warm := pc.recs, pc.col, pc.warm
 	third := len(recs) / 3
 	cut := pc.cutMidBatch(0, func() { pc.produceChunk(recs, warm, third) }, "i0")
 	pc.produceChunk(recs, third, 2*third)
@@ -327,7 +357,7 @@ func TestPartitionLongerThanSession(t *testing.T) {
 	pc.lab.note("group stable with three instances")
 	pc.waitReadyAgain(healed, 0)
 
-	pc.finishAndStop(base, col, recs, ready, func(metrics map[int]string) {
+	pc.finishAndStop(func(metrics map[int]string) {
 		pc.checkZombie(0, stream.ZombieGroupFenced, stream.ZombieProducerFenced)
 		assert.True(t, pc.insts[0].hasLogPrefix(lostMsg), "the zombie logs that it lost its partitions")
 	})
@@ -441,13 +471,8 @@ func metricLines(body string, prefixes ...string) string {
 // survives, so no rebalance is needed: the group keeps its members, and the
 // instance finishes and commits the batch it held.
 func TestPartitionShorterThanSession(t *testing.T) {
-	base := baseline(t)
-	pc := newPartitionCluster(t, "partition-short", 240*time.Second, 1)
-	recs := generate(clusterInput())
-	col := pc.collect()
-	ready := pc.watchReadiness()
-	pc.startAll()
-	warm := pc.warmUp(col, recs)
+	pc := startPartitionRun(t, "partition-short", 240*time.Second, 1, nil)
+	recs, warm := pc.recs, pc.warm
 	epoch := pc.groupEpoch()
 	half := len(recs) / 2
 	pc.cutMidBatch(0, func() { pc.produceChunk(recs, warm, half) }, "i0")
@@ -455,7 +480,7 @@ func TestPartitionShorterThanSession(t *testing.T) {
 	pc.lab.heal("i0")
 	pc.produceChunk(recs, half, len(recs))
 
-	pc.finishAndStop(base, col, recs, ready, func(metrics map[int]string) {
+	pc.finishAndStop(func(metrics map[int]string) {
 		z := pc.insts[0]
 		assert.Empty(t, zombieLogs(z.stderr.String()), "no zombie batch after a cut shorter than the session")
 		assert.False(t, z.hasLogPrefix(lostMsg), "no partitions lost after a cut shorter than the session:\n%s", zombieLines(z.stderr.String()))
@@ -469,14 +494,8 @@ func TestPartitionShorterThanSession(t *testing.T) {
 // an instance is mid-batch, then healed. Everyone reconnects; whatever was
 // open commits or aborts as a whole.
 func TestPartitionBrokerIsolated(t *testing.T) {
-	base := baseline(t)
-	pc := newPartitionCluster(t, "partition-broker", 240*time.Second, 1)
-	recs := generate(clusterInput())
-	col := pc.collect()
-	ready := pc.watchReadiness()
-	pc.startAll()
-
-	warm := pc.warmUp(col, recs)
+	pc := startPartitionRun(t, "partition-broker", 240*time.Second, 1, nil)
+	recs, warm := pc.recs, pc.warm
 	half := len(recs) / 2
 	pc.cutMidBatch(1, func() { pc.produceChunk(recs, warm, half) }, "broker")
 	time.Sleep(4 * time.Second)
@@ -485,7 +504,7 @@ func TestPartitionBrokerIsolated(t *testing.T) {
 	pc.produceChunk(recs, half, len(recs))
 	pc.waitReadyAgain(healed, 0, 1, 2)
 
-	pc.finishAndStop(base, col, recs, ready, func(metrics map[int]string) {
+	pc.finishAndStop(func(metrics map[int]string) {
 		for i, p := range pc.insts {
 			for _, z := range zombieLogs(p.stderr.String()) {
 				t.Logf("%s: zombie batch after the broker's isolation: fate %s, %d records of %v", p.name, z.Fate, z.Records, z.Partitions)
@@ -501,14 +520,8 @@ func TestPartitionBrokerIsolated(t *testing.T) {
 // the other, both after their sessions have expired, so both come back as
 // zombies; then the killed one is restarted.
 func TestPartitionTwoCutOneKilled(t *testing.T) {
-	base := baseline(t)
-	pc := newPartitionCluster(t, "partition-two", 300*time.Second, 1)
-	recs := generate(clusterInput())
-	col := pc.collect()
-	ready := pc.watchReadiness()
-	pc.startAll()
-
-	warm := pc.warmUp(col, recs)
+	pc := startPartitionRun(t, "partition-two", 300*time.Second, 1, nil)
+	recs, warm := pc.recs, pc.warm
 	third := len(recs) / 3
 	pc.cutMidBatch(0, func() { pc.produceChunk(recs, warm, third) }, "i0", "i1")
 	pc.produceChunk(recs, third, 2*third)
@@ -527,7 +540,7 @@ func TestPartitionTwoCutOneKilled(t *testing.T) {
 	pc.lab.note("group stable with three instances")
 	pc.waitReadyAgain(healed, 0, 1)
 
-	pc.finishAndStop(base, col, recs, ready, func(metrics map[int]string) {
+	pc.finishAndStop(func(metrics map[int]string) {
 		pc.checkZombie(0, stream.ZombieGroupFenced, stream.ZombieProducerFenced)
 		assert.True(t, pc.insts[0].hasLogPrefix(lostMsg), "i0 logs that it lost its partitions")
 		// i1 was cut off too: mid-batch, its transaction times out and its
@@ -552,26 +565,12 @@ func TestPartitionTwoCutOneKilled(t *testing.T) {
 // produce); the next waits, the instance reports not ready, and when the
 // path heals it finishes without a rebalance.
 func TestPartitionIdentityLogLeader(t *testing.T) {
-	base := baseline(t)
-	pc := newPartitionCluster(t, "partition-leader", 240*time.Second, 2)
-	pc.pinLeaders()
-	recs := generate(clusterInput())
-	col := pc.collect()
-	ready := pc.watchReadiness()
-	pc.startAll()
-	warm := pc.warmUp(col, recs)
+	pc := startPartitionRun(t, "partition-leader", 240*time.Second, 2, (*partitionCluster).pinLeaders)
+	recs, warm := pc.recs, pc.warm
 	epoch := pc.groupEpoch()
 	half := len(recs) / 2
 	node1 := pc.lab.addr(2)
-	hit, release := pc.holdAt(kmsg.Produce, transactionalProduce(0))
-	pc.produceChunk(recs, warm, half)
-	select {
-	case <-hit:
-	case <-time.After(60 * time.Second):
-		t.Fatal("instance 0 produced nothing inside a transaction within 60s")
-	}
-	pc.lab.cutPath("i0", node1)
-	release()
+	pc.cutMidBatchWith(0, func() { pc.produceChunk(recs, warm, half) }, func() { pc.lab.cutPath("i0", node1) })
 	pc.produceChunk(recs, half, len(recs))
 	z := pc.insts[0]
 	pc.waitFor(z, 30*time.Second, "i0 not ready", func() bool {
@@ -583,7 +582,7 @@ func TestPartitionIdentityLogLeader(t *testing.T) {
 	pc.lab.healPath("i0", node1)
 	pc.waitReadyAgain(time.Now(), 0)
 
-	pc.finishAndStop(base, col, recs, ready, func(metrics map[int]string) {
+	pc.finishAndStop(func(metrics map[int]string) {
 		assert.Empty(t, zombieLogs(z.stderr.String()), "a member cut off from identity_log's leader only is no zombie")
 		assert.False(t, z.hasLogPrefix(lostMsg), "no partitions lost:\n%s", zombieLines(z.stderr.String()))
 		assert.Equal(t, epoch, pc.groupEpoch(), "the group's epoch is unchanged: no rebalance")

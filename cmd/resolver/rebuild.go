@@ -52,18 +52,13 @@ is consistent: run rebuild again, or resolver run continues from there.`,
 			if every <= 0 {
 				return &usageError{fmt.Errorf("--progress-interval %s: must be positive", every), cmd.CommandPath()}
 			}
-			cfg, log, err := c.setup(cmd)
-			if err != nil {
-				return err
-			}
-			defer syncLog(log)
-			ctx, stop := c.signalContext(cmd.Context(), log)
-			defer stop()
-			sum, err := c.rebuild(ctx, cfg, log, every)
-			if err != nil {
-				return err
-			}
-			return sum.write(cmd.OutOrStdout(), format)
+			return c.withSetup(cmd, true, func(e env) error {
+				sum, err := c.rebuild(e.ctx, e.cfg, e.log, every)
+				if err != nil {
+					return err
+				}
+				return sum.write(cmd.OutOrStdout(), format)
+			})
 		},
 	}
 	fs := cmd.Flags()

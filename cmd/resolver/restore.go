@@ -38,16 +38,13 @@ instance it was taken from.`,
 			if from == "" {
 				return &usageError{fmt.Errorf("%s: --from is required", cmd.CommandPath()), cmd.CommandPath()}
 			}
-			cfg, log, err := c.setup(cmd)
-			if err != nil {
-				return err
-			}
-			defer syncLog(log)
-			sum, err := restoreSnapshot(cfg, from, log)
-			if err != nil {
-				return err
-			}
-			return sum.write(cmd.OutOrStdout(), format)
+			return c.withSetup(cmd, false, func(e env) error {
+				sum, err := restoreSnapshot(e.cfg, from, e.log)
+				if err != nil {
+					return err
+				}
+				return sum.write(cmd.OutOrStdout(), format)
+			})
 		},
 	}
 	cmd.Flags().String("from", "", "snapshot file written by resolver snapshot")

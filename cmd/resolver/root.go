@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -66,6 +67,37 @@ Exit codes: 0 success, 1 failure, 2 invalid configuration or command line.`,
 		c.benchCmd(),
 	)
 	return root
+}
+
+// env is what a command's body gets from the set-up every command shares
+// (withSetup).
+type env struct {
+	cfg Config
+	log *zap.Logger
+	// ctx is cancelled by the first SIGINT or SIGTERM (signalContext) when
+	// the command asked for signals, else it is the command's context.
+	ctx context.Context
+}
+
+// withSetup runs body with the set-up every command shares: the config (its
+// --config file, the environment, its bound flags) and the logger, synced
+// when body returns; with signals, a context the first SIGINT or SIGTERM
+// cancels, so that the command shuts down cleanly. Commands check their own
+// flags before calling it, so a usage error is reported before a config
+// error.
+func (c *cli) withSetup(cmd *cobra.Command, signals bool, body func(env) error) error {
+	cfg, log, err := c.setup(cmd)
+	if err != nil {
+		return err
+	}
+	defer syncLog(log) // last: after the body and the signal handler
+	e := env{cfg: cfg, log: log, ctx: cmd.Context()}
+	if signals {
+		ctx, stop := c.signalContext(cmd.Context(), log)
+		defer stop()
+		e.ctx = ctx
+	}
+	return body(e)
 }
 
 // setup loads the config of cmd (its --config file, the environment and its

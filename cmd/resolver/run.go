@@ -58,14 +58,9 @@ Unless admin.addr is empty it serves /healthz, /readyz, /metrics,
 admin.token if set.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, log, err := c.setup(cmd)
-			if err != nil {
-				return err
-			}
-			defer syncLog(log) // step 5 of the shutdown order in runResolver
-			ctx, stop := c.signalContext(cmd.Context(), log)
-			defer stop()
-			return c.runResolver(ctx, cfg, log)
+			// withSetup syncs the log last: step 5 of the shutdown
+			// order in runResolver.
+			return c.withSetup(cmd, true, func(e env) error { return c.runResolver(e.ctx, e.cfg, e.log) })
 		},
 	}
 	fs := cmd.Flags()

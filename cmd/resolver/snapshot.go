@@ -34,16 +34,13 @@ FILE is refused. The summary of the state is printed as fingerprint prints it.`,
 			if out == "" {
 				return &usageError{fmt.Errorf("%s: --out is required", cmd.CommandPath()), cmd.CommandPath()}
 			}
-			cfg, log, err := c.setup(cmd)
-			if err != nil {
-				return err
-			}
-			defer syncLog(log)
-			sum, err := takeSnapshot(cfg, out, log)
-			if err != nil {
-				return err
-			}
-			return sum.write(cmd.OutOrStdout(), format)
+			return c.withSetup(cmd, false, func(e env) error {
+				sum, err := takeSnapshot(e.cfg, out, e.log)
+				if err != nil {
+					return err
+				}
+				return sum.write(cmd.OutOrStdout(), format)
+			})
 		},
 	}
 	cmd.Flags().String("out", "", "file to write the snapshot to (must not exist)")
