@@ -165,9 +165,9 @@ func TestRunAdminServer(t *testing.T) {
 	mu.Unlock()
 	base := "http://" + addr
 
-	code, body := mustGet(t, base+"/healthz", "")
+	code, _ := mustGet(t, base+"/healthz", "")
 	assert.Equal(t, http.StatusOK, code)
-	code, body = mustGet(t, base+"/readyz", "")
+	code, body := mustGet(t, base+"/readyz", "")
 	assert.Equal(t, http.StatusOK, code, "the fake pipeline has no readiness: ready; %s", body)
 	mfs := scrape(t, base, "")
 	for _, name := range []string{"resolver_transactions_total", "resolver_identity_ops_total", "go_goroutines"} {

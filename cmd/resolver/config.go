@@ -560,11 +560,6 @@ func (c Config) InstanceID() (string, error) {
 // be guessed, and with it every hashed id checked against candidates.
 const minRedactKeyBytes = 16
 
-// lagInterval is how often the pipeline refreshes the applier lag metrics
-// (resolver_applier_lag_offsets, _seconds): one ListOffsets request per
-// interval. Not a config key; a scrape interval is rarely shorter.
-const lagInterval = 5 * time.Second
-
 // ToStream converts the config to the pipeline's (streamConfig), with what
 // takes more than the config's values: the TLS files and the team map
 // loaded (teams.file; a file that cannot be read or is not a valid map is a
@@ -637,7 +632,7 @@ func (t TLSConfig) load() (*tls.Config, error) {
 	}
 	cfg := &tls.Config{
 		MinVersion:         tls.VersionTLS12,
-		InsecureSkipVerify: t.InsecureSkipVerify, //nolint:gosec // opt-in, documented in resolver.yaml
+		InsecureSkipVerify: t.InsecureSkipVerify, // opt-in, documented in resolver.yaml
 	}
 	if t.CAFile != "" {
 		pem, err := os.ReadFile(t.CAFile)

@@ -88,7 +88,7 @@ func (c *cli) rebuild(ctx context.Context, cfg Config, log *zap.Logger, every ti
 	if len(sc.Kafka.Brokers) == 0 {
 		dataDir := filepath.Join(cfg.State.Dir, "broker")
 		if _, err := os.Stat(dataDir); err != nil {
-			return stateSummary{}, fmt.Errorf("rebuild: kafka.brokers is empty and there is no embedded broker data in %s to replay (%v); set kafka.brokers (--brokers) to the cluster holding identity_log", dataDir, err)
+			return stateSummary{}, fmt.Errorf("rebuild: kafka.brokers is empty and there is no embedded broker data in %s to replay (%w); set kafka.brokers (--brokers) to the cluster holding identity_log", dataDir, err)
 		}
 		b, err := broker.Start(broker.Config{Listen: cfg.Kafka.Embedded.Listen, DataDir: dataDir, Logger: log.Named("broker")})
 		if err != nil {

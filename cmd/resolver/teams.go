@@ -99,7 +99,7 @@ func teamIDOfJSON(token string, v json.RawMessage) (string, error) {
 	if len(v) > 0 && v[0] == '"' {
 		var id string
 		if err := json.Unmarshal(v, &id); err != nil {
-			return "", fmt.Errorf("token %s: %v", quoteToken(token), err)
+			return "", fmt.Errorf("token %s: %w", quoteToken(token), err)
 		}
 		return id, nil
 	}
@@ -150,7 +150,7 @@ func parseTeamJSONTokens(data []byte) (map[string]string, error) {
 	dec.UseNumber()
 	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
 		if err != nil {
-			return nil, fmt.Errorf(`near byte %d: %v; want a JSON object of token → team id, like {"phc_abc": 1}`, dec.InputOffset(), err)
+			return nil, fmt.Errorf(`near byte %d: %w; want a JSON object of token → team id, like {"phc_abc": 1}`, dec.InputOffset(), err)
 		}
 		return nil, errors.New(`want a JSON object of token → team id, like {"phc_abc": 1}`)
 	}
@@ -158,12 +158,12 @@ func parseTeamJSONTokens(data []byte) (map[string]string, error) {
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
-			return nil, fmt.Errorf("near byte %d: %v", dec.InputOffset(), err)
+			return nil, fmt.Errorf("near byte %d: %w", dec.InputOffset(), err)
 		}
 		token := tok.(string) // object keys are strings
 		var v json.RawMessage
 		if err := dec.Decode(&v); err != nil {
-			return nil, fmt.Errorf("token %s: %v", quoteToken(token), err)
+			return nil, fmt.Errorf("token %s: %w", quoteToken(token), err)
 		}
 		id, err := teamIDOfJSON(token, v)
 		if err != nil {
@@ -174,7 +174,7 @@ func parseTeamJSONTokens(data []byte) (map[string]string, error) {
 		}
 	}
 	if _, err := dec.Token(); err != nil {
-		return nil, fmt.Errorf("near byte %d: %v", dec.InputOffset(), err)
+		return nil, fmt.Errorf("near byte %d: %w", dec.InputOffset(), err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("near byte %d: more after the object", dec.InputOffset())

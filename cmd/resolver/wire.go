@@ -16,7 +16,7 @@ func openState(dir string, sc StateConfig, log *zap.Logger) (stateStore, error) 
 		Logger:     log,
 		SyncWrites: sc.SyncWrites,
 		// Validated: not negative.
-		MinFreeBytes: uint64(sc.MinFreeBytes), //nolint:gosec
+		MinFreeBytes: uint64(sc.MinFreeBytes),
 	})
 	if err != nil {
 		if state.IsLocked(err) {

@@ -83,7 +83,7 @@ func StartChildBroker(cmd *exec.Cmd) (*ChildBroker, error) {
 	case addr, ok := <-line:
 		if !ok || addr == "" {
 			_ = stdin.Close()
-			return nil, fmt.Errorf("bench: broker process exited before giving its address: %v", <-cb.done)
+			return nil, fmt.Errorf("bench: broker process exited before giving its address: %w", <-cb.done)
 		}
 		cb.Addr = addr
 	case <-time.After(30 * time.Second):

@@ -59,7 +59,6 @@ func startPassthrough(c *Config, raw, out, group string, log *zap.Logger) (*pass
 			kgo.ConsumeTopics(raw),
 			kgo.TransactionalID(fmt.Sprintf("%s-%d", group, i)),
 			kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-			kgo.RequireStableFetchOffsets(),
 			kgo.FetchMaxWait(fetchMaxWait),
 			kgo.ProducerLinger(0),
 			kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)),

@@ -1,7 +1,7 @@
 package warehouse
 
 import (
-	"crypto/sha1" //nolint:gosec // UUIDv5 is defined on SHA-1
+	"crypto/sha1" // UUIDv5 is defined on SHA-1
 	"encoding/hex"
 	"fmt"
 	"strconv"
@@ -252,7 +252,7 @@ func (e *evaluator) apply(name string, args []sqlValue) (sqlValue, error) {
 			return sqlValue{}, err
 		}
 		s, err := strArg(0)
-		sum := sha1.Sum([]byte(s)) //nolint:gosec // UUIDv5 is defined on SHA-1
+		sum := sha1.Sum([]byte(s)) // UUIDv5 is defined on SHA-1
 		return str(string(sum[:])), err
 	case "UUIDStringToNum":
 		if err := want(1); err != nil {

@@ -103,7 +103,7 @@ func (d Delta) Validate() error {
 func DecodeDelta(b []byte) (Delta, error) {
 	var d Delta
 	if err := json.Unmarshal(b, &d); err != nil {
-		return Delta{}, fmt.Errorf("billing: %w: %v", ErrInvalidDelta, err)
+		return Delta{}, fmt.Errorf("billing: %w: %w", ErrInvalidDelta, err)
 	}
 	if err := d.Validate(); err != nil {
 		return Delta{}, err

@@ -105,14 +105,14 @@ func checkConfigErrs(t *testing.T, err error, want []wantConfigErr) {
 }
 
 func collectConfigErrs(err error, out *[]*ConfigError) {
-	if ce, ok := err.(*ConfigError); ok {
-		*out = append(*out, ce)
-		return
-	}
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
+	if j, ok := err.(interface{ Unwrap() []error }); ok { // a join: each of its errors
 		for _, e := range j.Unwrap() {
 			collectConfigErrs(e, out)
 		}
+		return
+	}
+	if ce := (*ConfigError)(nil); errors.As(err, &ce) {
+		*out = append(*out, ce)
 	}
 }
 

@@ -3,6 +3,7 @@ package event
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"reflect"
 	"slices"
 	"strings"
@@ -65,8 +66,8 @@ func FuzzDecode(f *testing.F) {
 			if e != nil {
 				t.Fatalf("both an event and an error")
 			}
-			r, ok := err.(*Rejection)
-			if !ok {
+			var r *Rejection
+			if !errors.As(err, &r) {
 				t.Fatalf("error %T is not a *Rejection", err)
 			}
 			if !slices.Contains(Reasons, r.Reason) {

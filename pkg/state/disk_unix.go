@@ -14,5 +14,5 @@ func freeBytes(dir string) (uint64, error) {
 	if err := syscall.Statfs(dir, &st); err != nil {
 		return 0, err
 	}
-	return uint64(st.Bavail) * uint64(st.Bsize), nil //nolint:gosec // sizes are non-negative
+	return uint64(st.Bavail) * uint64(st.Bsize), nil // sizes are non-negative
 }

@@ -2,6 +2,7 @@ package state
 
 import (
 	"encoding/json"
+	"errors"
 	"reflect"
 	"testing"
 
@@ -92,7 +93,7 @@ func TestLookupJSON(t *testing.T) {
 func TestLookupClosed(t *testing.T) {
 	s := NewMemory().Store
 	must(t, s.Close())
-	if _, err := s.Lookup("1", "a"); err != ErrClosed {
+	if _, err := s.Lookup("1", "a"); !errors.Is(err, ErrClosed) {
 		t.Fatalf("got %v, want ErrClosed", err)
 	}
 }

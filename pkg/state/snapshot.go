@@ -153,11 +153,11 @@ func ReadSnapshotHeader(r *bufio.Reader) (SnapshotHeader, error) {
 	r.Discard(len(snapshotMagic))
 	line, err := r.ReadBytes('\n')
 	if err != nil {
-		return SnapshotHeader{}, fmt.Errorf("%w: truncated header: %v", ErrBadSnapshot, err)
+		return SnapshotHeader{}, fmt.Errorf("%w: truncated header: %w", ErrBadSnapshot, err)
 	}
 	var h SnapshotHeader
 	if err := json.Unmarshal(line, &h); err != nil {
-		return SnapshotHeader{}, fmt.Errorf("%w: header: %v", ErrBadSnapshot, err)
+		return SnapshotHeader{}, fmt.Errorf("%w: header: %w", ErrBadSnapshot, err)
 	}
 	switch {
 	case h.Format != 1 && h.Format != SnapshotFormat:
@@ -207,7 +207,7 @@ type decompressErrs struct{ r io.Reader }
 
 func (d decompressErrs) Read(p []byte) (int, error) {
 	n, err := d.r.Read(p)
-	if err != nil && err != io.EOF {
+	if err != nil && !errors.Is(err, io.EOF) {
 		err = fmt.Errorf("decompress: %w", err)
 	}
 	return n, err
@@ -255,7 +255,7 @@ func Restore(dir string, r io.Reader, o Options) (*Store, SnapshotHeader, error)
 	err = s.db.Load(backup, 256)
 	release()
 	if err != nil {
-		return fail(fmt.Errorf("%w: load into %s: %v (truncated or damaged file?)", ErrBadSnapshot, dir, err))
+		return fail(fmt.Errorf("%w: load into %s: %w (truncated or damaged file?)", ErrBadSnapshot, dir, err))
 	}
 	got, err := s.header()
 	if err != nil {

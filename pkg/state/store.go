@@ -82,7 +82,7 @@ func Open(dir string, o Options) (*Store, error) {
 	if err != nil {
 		lock.release()
 		if isBadgerLockErr(err) {
-			return nil, fmt.Errorf("%w: %s (by a Badger program): %v", ErrLocked, dir, err)
+			return nil, fmt.Errorf("%w: %s (by a Badger program): %w", ErrLocked, dir, err)
 		}
 		return nil, fmt.Errorf("state: open badger in %s: %w", dir, err)
 	}

@@ -108,7 +108,6 @@ func (p *Pipeline) newSession(w *worker) (*kgo.GroupTransactSession, error) {
 		// back the outputs' readers that long (TestPartitionLongerThanSession).
 		kgo.TransactionTimeout(p.cfg.Kafka.TransactionTimeout),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.RequireStableFetchOffsets(),
 		kgo.FetchMaxWait(defaultFetchMaxWait),
 		kgo.ProducerLinger(0),
 		kgo.ProducerBatchMaxBytes(p.batchMaxBytes()),

@@ -23,7 +23,7 @@ import (
 func EnsureTopics(ctx context.Context, adm *kadm.Client, names []string, partitions, replication int, maxBackoff time.Duration, log *zap.Logger) error {
 	backoff := 100 * time.Millisecond
 	for {
-		err := ensureTopics(ctx, adm, names, int32(partitions), int16(replication), log) //nolint:gosec // validated
+		err := ensureTopics(ctx, adm, names, int32(partitions), int16(replication), log) // validated
 		if err == nil {
 			return nil
 		}
