@@ -30,7 +30,8 @@ import (
 // quiet partition does not hold a batch back.
 const defaultFetchMaxWait = 200 * time.Millisecond
 
-// Stats are the pipeline's counters, read by metrics and tests.
+// Stats are the pipeline's counters, read by tests and the bench
+// (internal/bench); Prometheus metrics come through Config.Observer.
 type Stats struct {
 	Consumed     atomic.Int64
 	Stamped      atomic.Int64
@@ -499,7 +500,7 @@ func (p *Pipeline) decodeBatch(fs kgo.Fetches) ([]item, []state.OutboxSpan) {
 		items = append(items, item{rec: r})
 	})
 	slices.SortFunc(spans, func(a, b state.OutboxSpan) int { return cmp.Compare(a.Partition, b.Partition) })
-	_ = inParallel(items, p.decodeRange) // decodeRange never fails: rejections are per item
+	_ = inParallel(items, func(chunk []item) error { p.decodeRange(chunk); return nil }) // rejections are per item
 	return items, spans
 }
 
@@ -688,12 +689,11 @@ func (p *Pipeline) stampAll(items []item) error {
 
 // decodeRange decodes the items' records (one Decoder is safe for
 // concurrent use).
-func (p *Pipeline) decodeRange(items []item) error {
+func (p *Pipeline) decodeRange(items []item) {
 	for i := range items {
 		r := items[i].rec
 		items[i].ev, items[i].err = p.dec.Decode(r.Value, event.Source{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Timestamp: r.Timestamp})
 	}
-	return nil
 }
 
 // inParallel runs fn over contiguous chunks of items, on up to GOMAXPROCS
