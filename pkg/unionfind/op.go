@@ -10,8 +10,12 @@ const (
 	// an optional merge request, then making the event's person explicit,
 	// then its $set / $set_once / $unset.
 	OpEvent OpKind = iota + 1
-	// OpDeletePerson deletes a person and its distinct-id mappings.
+	// OpDeletePerson deletes the person of DistinctID and its distinct-id
+	// mappings, erasing its properties (docs/SEMANTICS.md §8, "Deletion").
 	OpDeletePerson
+	// OpSplit moves DistinctID and SplitIDs out of their person into one
+	// new explicit person (docs/SEMANTICS.md §8, "Split").
+	OpSplit
 )
 
 func (k OpKind) String() string {
@@ -20,6 +24,8 @@ func (k OpKind) String() string {
 		return "event"
 	case OpDeletePerson:
 		return "delete_person"
+	case OpSplit:
+		return "split"
 	default:
 		return "unknown"
 	}
@@ -47,6 +53,71 @@ func (s Source) Less(o Source) bool {
 type Merge struct {
 	Other   string `json:"other"`
 	Guarded bool   `json:"guarded,omitempty"`
+	// Rule is the event that asked for the merge, for lineage. Zero in ops
+	// logged before lineage existed: RuleOf reports them as identify
+	// (guarded) or merge_dangerously.
+	Rule Rule `json:"rule,omitempty"`
+}
+
+// Rule is why ids were merged or moved: the lineage rule of
+// docs/SEMANTICS.md §8.
+type Rule uint8
+
+// Rules. The numbers are logged (oplog.proto's Merge.rule); never reuse one.
+const (
+	RuleIdentify         Rule = 1
+	RuleAlias            Rule = 2
+	RuleMergeDangerously Rule = 3
+	RuleSplit            Rule = 4
+	RuleDelete           Rule = 5
+)
+
+func (r Rule) String() string {
+	switch r {
+	case RuleIdentify:
+		return "identify"
+	case RuleAlias:
+		return "alias"
+	case RuleMergeDangerously:
+		return "merge_dangerously"
+	case RuleSplit:
+		return "split"
+	case RuleDelete:
+		return "delete"
+	default:
+		return "unknown"
+	}
+}
+
+// RuleOf is the rule of a merge request, for ops logged before Merge.Rule
+// existed too.
+func RuleOf(m *Merge) Rule {
+	switch {
+	case m.Rule != 0:
+		return m.Rule
+	case m.Guarded:
+		return RuleIdentify
+	default:
+		return RuleMergeDangerously
+	}
+}
+
+// LogPos is where an op sits in identity_log: its partition, offset and
+// record time (Unix milliseconds). The applier sets Op.Log before Apply;
+// it is not part of the op's encoding (the log says where a record is).
+type LogPos struct {
+	Partition int32
+	Offset    int64
+	Time      int64
+}
+
+// KeyRef names a data key of the property values of ops: the values an
+// op for DistinctID wrote under erasure generation Gen (docs/SEMANTICS.md
+// §8, "Erasure"). A person holds a ref to every key whose values its state
+// depends on; a key is erased when the last person holding it is deleted.
+type KeyRef struct {
+	DistinctID string
+	Gen        uint32
 }
 
 // KV is one property assignment of an op.
@@ -72,6 +143,25 @@ type Op struct {
 	SetOnce []KV     `json:"set_once,omitempty"`
 	Unset   []string `json:"unset,omitempty"`
 
-	// OpDeletePerson field.
+	// OpDeletePerson, OpSplit: DistinctID names the person (the first named
+	// id of a split). PersonID is read from version-1 delete ops only.
 	PersonID PersonID `json:"person,omitzero"`
+	// Block (OpDeletePerson) keeps the deleted ids blocked: later events of
+	// them are dead-lettered deleted_distinct_id.
+	Block bool `json:"block,omitempty"`
+	// SplitIDs (OpSplit) are the named ids after DistinctID, in the order
+	// named; NoProperties starts the new person without properties.
+	SplitIDs     []string `json:"split,omitempty"`
+	NoProperties bool     `json:"no_props,omitempty"`
+
+	// Gen is the erasure generation of DistinctID under whose data key the
+	// op's Set and SetOnce values were sealed (Sealed). The applier opens
+	// sealed values before Apply; when the key is erased it clears Set and
+	// SetOnce and sets ValuesErased, and Apply applies the op without them.
+	Gen          uint32 `json:"gen,omitempty"`
+	Sealed       bool   `json:"-"`
+	ValuesErased bool   `json:"-"`
+
+	// Log is set by the applier before Apply (not encoded).
+	Log LogPos `json:"-"`
 }

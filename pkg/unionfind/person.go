@@ -117,4 +117,11 @@ type Mapping struct {
 	PersonID PersonID
 	Version  uint64
 	Deleted  bool
+	// Blocked (with Deleted): deleted with --block; events of the id are
+	// dead-lettered and merges naming it refused.
+	Blocked bool
+	// Gen is the id's erasure generation: the data key its ops' values are
+	// sealed under is (team, id, Gen). It rises when the id's person is
+	// deleted and when a split moves the id.
+	Gen uint32
 }

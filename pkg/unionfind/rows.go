@@ -11,6 +11,21 @@ const (
 	WarnPropertiesSize = "person_properties_size_violation"
 )
 
+// Warnings and refusals of the lifecycle ops (docs/SEMANTICS.md §8). Each
+// is also the Refused of the op's MergeRow.
+const (
+	// WarnMergeBlocked: a merge request named a blocked (deleted with
+	// --block) distinct_id.
+	WarnMergeBlocked = "cannot_merge_with_blocked_distinct_id"
+	// RefuseUnknownDistinctID: a delete or split named an id that has no
+	// explicit person: nothing changed.
+	RefuseUnknownDistinctID = "unknown_distinct_id"
+	// RefuseSplitAll: a split named every id of its person.
+	RefuseSplitAll = "cannot_split_every_distinct_id"
+	// RefuseSplitNotInPerson: a split named ids of different persons.
+	RefuseSplitNotInPerson = "cannot_split_distinct_id_not_in_person"
+)
+
 // IsMergeRefusal reports whether a warning type is the refusal of a merge
 // request (illegal id, already identified, move limit), as opposed to a
 // warning about the event's properties.
@@ -47,6 +62,28 @@ type Warning struct {
 	Timestamp  int64 // Unix milliseconds, the op's
 }
 
+// MergeRow is one lineage record (docs/SEMANTICS.md §8): a merge, split or
+// deletion that moved distinct_ids, or one that was refused (Refused is
+// the warning type; nothing moved).
+type MergeRow struct {
+	Team string
+	// Survivor is the person the ids moved into (the new person of a
+	// split; zero for a deletion); Absorbed the person they left.
+	Survivor, Absorbed PersonID
+	// Moved are the distinct_ids that changed person, sorted.
+	Moved []string
+	Rule  Rule
+	// Refused is "" for a merge that happened, else why it did not.
+	Refused string
+	// Other and Into are the ids the request named (Into: the op's
+	// DistinctID).
+	Other, Into string
+	EventUUID   string
+	Timestamp   int64 // the op's, Unix milliseconds
+	Source      Source
+	Log         LogPos
+}
+
 // Result is what one op changed, in the order it happened: the rows the
 // warehouse feed must carry and the warnings to report. An op that changed
 // nothing has an empty Result.
@@ -54,9 +91,14 @@ type Result struct {
 	Persons     []PersonRow
 	DistinctIDs []DistinctIDRow
 	Warnings    []Warning
+	// Merges are the op's lineage records (person_merges).
+	Merges []MergeRow
+	// Erased are the data keys the op erased: tombstoned on identity_keys
+	// by whoever emits the op's rows.
+	Erased []KeyRef
 }
 
 // Empty reports whether the result carries nothing.
 func (r *Result) Empty() bool {
-	return len(r.Persons) == 0 && len(r.DistinctIDs) == 0 && len(r.Warnings) == 0
+	return len(r.Persons) == 0 && len(r.DistinctIDs) == 0 && len(r.Warnings) == 0 && len(r.Merges) == 0 && len(r.Erased) == 0
 }
