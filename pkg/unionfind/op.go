@@ -158,7 +158,13 @@ type Op struct {
 	// op's Set and SetOnce values were sealed (Sealed). The applier opens
 	// sealed values before Apply; when the key is erased it clears Set and
 	// SetOnce and sets ValuesErased, and Apply applies the op without them.
-	Gen          uint32 `json:"gen,omitempty"`
+	Gen uint32 `json:"gen,omitempty"`
+	// KeyID names which data key of (Team, DistinctID, Gen) sealed the
+	// values (two workers may create one for the same generation at once;
+	// both are kept). Non-zero exactly when the values are sealed in the
+	// record; Sealed says the op was sealed when it was logged (it stays
+	// set after the applier opens the values).
+	KeyID        uint64 `json:"kid,omitempty"`
 	Sealed       bool   `json:"-"`
 	ValuesErased bool   `json:"-"`
 
