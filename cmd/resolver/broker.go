@@ -81,7 +81,7 @@ func (c *cli) runBroker(e env, dataDir string) error {
 		return fmt.Errorf("admin client for the embedded broker: %w", err)
 	}
 	topics := cfg.streamTopics().All()
-	err = stream.EnsureTopics(ctx, kadm.NewClient(cl), topics, cfg.Kafka.TopicPartitions, cfg.Kafka.ReplicationFactor, cfg.Kafka.RetryBackoffMax, log.Named("topics"))
+	err = stream.EnsureTopics(ctx, kadm.NewClient(cl), topics, cfg.Kafka.TopicPartitions, cfg.Kafka.ReplicationFactor, cfg.Kafka.RetryBackoffMax, log.Named("topics"), cfg.streamTopics().TopicOptions()...)
 	cl.Close()
 	if err != nil && ctx.Err() == nil {
 		b.Close()

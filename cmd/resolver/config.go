@@ -134,6 +134,9 @@ type TopicsConfig struct {
 	DistinctIDs string `mapstructure:"distinct_ids"`
 	Warnings    string `mapstructure:"warnings"`
 	Billing     string `mapstructure:"billing"`
+	Commands    string `mapstructure:"commands"`
+	Merges      string `mapstructure:"person_merges"`
+	Keys        string `mapstructure:"identity_keys"`
 }
 
 // StateConfig is the local Badger replica.

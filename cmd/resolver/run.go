@@ -146,7 +146,7 @@ func (c *cli) runResolver(ctx context.Context, cfg Config, log *zap.Logger) (err
 	if err != nil {
 		return abort(err)
 	}
-	err = stream.EnsureTopics(ctx, adm, sc.Topics.All(), sc.TopicPartitions, sc.ReplicationFactor, sc.Kafka.RetryBackoff, log.Named("topics"))
+	err = stream.EnsureTopics(ctx, adm, sc.Topics.All(), sc.TopicPartitions, sc.ReplicationFactor, sc.Kafka.RetryBackoff, log.Named("topics"), sc.Topics.TopicOptions()...)
 	closeAdm()
 	if ctx.Err() != nil {
 		log.Info("stopped before the pipeline started")

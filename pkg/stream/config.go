@@ -24,6 +24,9 @@ type Topics struct {
 	DistinctIDs string // distinct-id rows (person_distinct_ids)
 	Warnings    string // ingestion warnings (ingestion_warnings)
 	Billing     string // billing deltas (billing_usage)
+	Commands    string // admin lifecycle commands: delete, split (identity_commands)
+	Merges      string // lineage rows (person_merges)
+	Keys        string // data keys of property values, compacted (identity_keys)
 }
 
 // DefaultTopics returns the default topic names of docs/DESIGN.md.
@@ -37,12 +40,15 @@ func DefaultTopics() Topics {
 		DistinctIDs: "person_distinct_ids",
 		Warnings:    "ingestion_warnings",
 		Billing:     "billing_usage",
+		Commands:    "identity_commands",
+		Merges:      "person_merges",
+		Keys:        "identity_keys",
 	}
 }
 
 // All returns every topic name, input first.
 func (t Topics) All() []string {
-	return []string{t.Raw, t.Person, t.DeadLetter, t.IdentityLog, t.Persons, t.DistinctIDs, t.Warnings, t.Billing}
+	return []string{t.Raw, t.Person, t.DeadLetter, t.IdentityLog, t.Persons, t.DistinctIDs, t.Warnings, t.Billing, t.Commands, t.Merges, t.Keys}
 }
 
 // SASL configures SASL authentication. Mechanism is "" (none), "PLAIN",
@@ -206,6 +212,9 @@ func (c Config) WithDefaults() Config {
 	setDefault(&c.Topics.DistinctIDs, d.Topics.DistinctIDs)
 	setDefault(&c.Topics.Warnings, d.Topics.Warnings)
 	setDefault(&c.Topics.Billing, d.Topics.Billing)
+	setDefault(&c.Topics.Commands, d.Topics.Commands)
+	setDefault(&c.Topics.Merges, d.Topics.Merges)
+	setDefault(&c.Topics.Keys, d.Topics.Keys)
 	setDefault(&c.Group, d.Group)
 	setDefault(&c.TransactionalID, c.Group+"-txn")
 	setDefault(&c.TopicPartitions, d.TopicPartitions)
@@ -394,6 +403,7 @@ func (t Topics) keyed() []keyedTopic {
 		{"topics.raw", t.Raw}, {"topics.person", t.Person}, {"topics.dead_letter", t.DeadLetter},
 		{"topics.identity_log", t.IdentityLog}, {"topics.persons", t.Persons}, {"topics.distinct_ids", t.DistinctIDs},
 		{"topics.warnings", t.Warnings}, {"topics.billing", t.Billing},
+		{"topics.commands", t.Commands}, {"topics.person_merges", t.Merges}, {"topics.identity_keys", t.Keys},
 	}
 }
 

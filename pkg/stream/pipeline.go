@@ -148,7 +148,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		return err
 	}
 	defer closeAdm()
-	if err := EnsureTopics(ctx, adm, p.cfg.Topics.All(), p.cfg.TopicPartitions, p.cfg.ReplicationFactor, p.cfg.Kafka.RetryBackoff, p.log); err != nil {
+	if err := EnsureTopics(ctx, adm, p.cfg.Topics.All(), p.cfg.TopicPartitions, p.cfg.ReplicationFactor, p.cfg.Kafka.RetryBackoff, p.log, p.cfg.Topics.TopicOptions()...); err != nil {
 		return ignoreCancel(ctx, err)
 	}
 	// Before any producer is made: their batch limit follows the bound.

@@ -20,10 +20,18 @@ import (
 // TLS certificate) or when ctx is done, returning ctx.Err(). partitions and
 // replication are kafka.topic_partitions and kafka.replication_factor, in
 // the ranges Config.Validate admits.
-func EnsureTopics(ctx context.Context, adm *kadm.Client, names []string, partitions, replication int, maxBackoff time.Duration, log *zap.Logger) error {
+//
+// Topics named by a CompactTopics option are created with
+// cleanup.policy=compact (identity_keys: the newest record of a key is
+// all that must stay).
+func EnsureTopics(ctx context.Context, adm *kadm.Client, names []string, partitions, replication int, maxBackoff time.Duration, log *zap.Logger, opts ...TopicOption) error {
+	var o topicOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	backoff := 100 * time.Millisecond
 	for {
-		err := ensureTopics(ctx, adm, names, int32(partitions), int16(replication), log) // validated
+		err := ensureTopics(ctx, adm, names, int32(partitions), int16(replication), o, log) // validated
 		if err == nil {
 			return nil
 		}
@@ -55,7 +63,28 @@ func retryableAdmin(err error) bool {
 	return !errors.As(err, &cv)
 }
 
-func ensureTopics(ctx context.Context, adm *kadm.Client, names []string, partitions int32, replication int16, log *zap.Logger) error {
+// TopicOption changes how EnsureTopics creates topics.
+type TopicOption func(*topicOptions)
+
+type topicOptions struct{ compact map[string]bool }
+
+// CompactTopics makes EnsureTopics create the named topics compacted.
+func CompactTopics(names ...string) TopicOption {
+	return func(o *topicOptions) {
+		if o.compact == nil {
+			o.compact = map[string]bool{}
+		}
+		for _, n := range names {
+			o.compact[n] = true
+		}
+	}
+}
+
+// TopicOptions are the creation options of the config's topics:
+// identity_keys compacted.
+func (t Topics) TopicOptions() []TopicOption { return []TopicOption{CompactTopics(t.Keys)} }
+
+func ensureTopics(ctx context.Context, adm *kadm.Client, names []string, partitions int32, replication int16, o topicOptions, log *zap.Logger) error {
 	details, err := adm.ListTopics(ctx, names...)
 	if err != nil {
 		return fmt.Errorf("stream: list topics: %w", err)
@@ -69,9 +98,29 @@ func ensureTopics(ctx context.Context, adm *kadm.Client, names []string, partiti
 	if len(missing) == 0 {
 		return nil
 	}
-	resps, err := adm.CreateTopics(ctx, partitions, replication, nil, missing...)
-	if err != nil {
-		return fmt.Errorf("stream: create topics %v: %w", missing, err)
+	var plain, compact []string
+	for _, n := range missing {
+		if o.compact[n] {
+			compact = append(compact, n)
+		} else {
+			plain = append(plain, n)
+		}
+	}
+	resps := kadm.CreateTopicResponses{}
+	for _, set := range []struct {
+		names   []string
+		configs map[string]*string
+	}{{plain, nil}, {compact, map[string]*string{"cleanup.policy": kadm.StringPtr("compact")}}} {
+		if len(set.names) == 0 {
+			continue
+		}
+		rs, err := adm.CreateTopics(ctx, partitions, replication, set.configs, set.names...)
+		if err != nil {
+			return fmt.Errorf("stream: create topics %v: %w", set.names, err)
+		}
+		for n, r := range rs {
+			resps[n] = r
+		}
 	}
 	for _, r := range resps.Sorted() {
 		switch {
