@@ -99,11 +99,11 @@ const (
 //
 // A forged op with source offset MaxInt64 would raise its source
 // partition's high-water mark so that every later real op of that partition
-// is skipped. So an op's source must be a record of the input topic
-// (Config.Topics.Raw, the only source of ops today: the workers log an op
-// for a record they consumed): the topic must be that topic, the partition
-// one of its partitions, the offset non-negative and below the partition's
-// end offset. End offsets are listed once and cached; the applier lists
+// is skipped. So an op's source must be a record the workers consumed: an
+// event op's a record of the input topic (Config.Topics.Raw), a delete or
+// split op's a record of the commands topic (Config.Topics.Commands): the
+// topic must be that topic, the partition one of its partitions, the offset
+// non-negative and below the partition's end offset. End offsets are listed once and cached; the applier lists
 // them again only when an op claims an offset at or past the cached end, at
 // most once per chunk, after the chunk was fetched.
 //
@@ -151,6 +151,7 @@ type Applier struct {
 	rep   ApplyReport // reused for every report
 
 	src        *sourceEnds   // the input topic's end offsets (Source offsets)
+	cmds       *sourceEnds   // the commands topic's: the sources of delete and split ops
 	pauseLog   time.Duration // pauseLogInterval; tests shorten it
 	pauseRetry time.Duration // pausedRetryDelay; tests shorten it
 
@@ -211,11 +212,13 @@ func NewApplier(ctx context.Context, cfg Config, st *state.Store, log *zap.Logge
 		return nil, fmt.Errorf("stream: applier: %w", err)
 	}
 	a.src.list = listEnds(kadm.NewClient(a.f.cl), cfg.Topics.Raw)
+	a.cmds.list = listEnds(kadm.NewClient(a.f.cl), cfg.Topics.Commands)
 	return a, nil
 }
 
 // newApplier is an Applier without its client: Run needs one (NewApplier
-// sets it), apply does not. list lists the input topic's end offsets.
+// sets it), apply does not. list lists the input topic's end offsets (and,
+// in tests, stands in for the commands topic's too).
 func newApplier(cfg Config, st *state.Store, log *zap.Logger, list func(context.Context) (map[int32]int64, error)) *Applier {
 	if log == nil {
 		log = zap.NewNop()
@@ -231,6 +234,7 @@ func newApplier(cfg Config, st *state.Store, log *zap.Logger, list func(context.
 		ids:        redact.Show(cfg.LogIDs),
 		obs:        cfg.Observer,
 		src:        &sourceEnds{topic: cfg.Topics.Raw, list: list, log: log, backoff: cfg.Kafka.RetryBackoff},
+		cmds:       &sourceEnds{topic: cfg.Topics.Commands, list: list, log: log, backoff: cfg.Kafka.RetryBackoff},
 		pauseLog:   pauseLogInterval,
 		pauseRetry: pausedRetryDelay,
 		paused:     map[int32]pause{},
@@ -421,7 +425,8 @@ func (a *Applier) classify(ctx context.Context, recs []*kgo.Record) ([]entry, er
 			continue
 		}
 		e.op = op
-		if err := a.src.check(op.Source, false); err != nil {
+		e.op.Log = unionfind.LogPos{Partition: r.Partition, Offset: r.Offset, Time: r.Timestamp.UnixMilli()}
+		if err := a.sourcesOf(&e.op).check(op.Source, false); err != nil {
 			if errors.Is(err, errSourceUnsure) {
 				unsure = append(unsure, i)
 				continue
@@ -434,15 +439,31 @@ func (a *Applier) classify(ctx context.Context, recs []*kgo.Record) ([]entry, er
 	}
 	// One listing for the chunk, made after every record of it was logged,
 	// so after every legitimate source record of it was written.
-	if err := a.src.refresh(ctx); err != nil {
-		return nil, err
-	}
+	refreshed := map[*sourceEnds]bool{}
 	for _, i := range unsure {
-		if err := a.src.check(ents[i].op.Source, true); err != nil {
+		s := a.sourcesOf(&ents[i].op)
+		if !refreshed[s] {
+			if err := s.refresh(ctx); err != nil {
+				return nil, err
+			}
+			refreshed[s] = true
+		}
+		if err := s.check(ents[i].op.Source, true); err != nil {
 			ents[i].verdict, ents[i].reason = vRejected, err
 		}
 	}
 	return ents, nil
+}
+
+// sourcesOf is where an op must come from: an event op from a record of
+// the input topic, a delete or split from a record of the commands topic
+// (an admin's request; docs/SEMANTICS.md §8). An event op claiming a command
+// record, or the reverse, is rejected like any forged source.
+func (a *Applier) sourcesOf(op *unionfind.Op) *sourceEnds {
+	if op.Kind == unionfind.OpEvent {
+		return a.src
+	}
+	return a.cmds
 }
 
 // startPause pauses log partition p at offset, a record of op version v.

@@ -20,6 +20,7 @@ import (
 	"github.com/resolver-dev/resolver/internal/redact"
 	"github.com/resolver-dev/resolver/pkg/billing"
 	"github.com/resolver-dev/resolver/pkg/event"
+	"github.com/resolver-dev/resolver/pkg/lifecycle"
 	"github.com/resolver-dev/resolver/pkg/resolve"
 	"github.com/resolver-dev/resolver/pkg/state"
 	"github.com/resolver-dev/resolver/pkg/stream/oplog"
@@ -456,8 +457,12 @@ func (r *BatchReport) reset() {
 // item is one consumed record on its way through a batch.
 type item struct {
 	rec *kgo.Record
-	ev  *event.Event
-	err error // the decode rejection, for the dead-letter topic
+	// isCmd: the record is of the commands topic; cmd is its command once
+	// decoded (ev is nil).
+	isCmd bool
+	cmd   *lifecycle.Command
+	ev    *event.Event
+	err   error // the decode rejection, for the dead-letter topic
 
 	stamped []byte        // the stamped event (step 3)
 	class   billing.Class // its billing class
@@ -482,24 +487,40 @@ func (p *Pipeline) process(ctx context.Context, opsCl *kgo.Client, applier *Appl
 	return p.stampAndProduce(items, out) // step 3
 }
 
+// batchSpans are the spans of offsets a poll holds of each partition of the
+// two consumed topics, in partition order: the input topic and the
+// commands topic.
+type batchSpans struct{ raw, cmds []state.OutboxSpan }
+
 // decodeBatch decodes every record of the poll (in parallel, inParallel),
 // in input order, and returns them with the span of offsets the poll holds
-// of each input partition, in partition order.
-func (p *Pipeline) decodeBatch(fs kgo.Fetches) ([]item, []state.OutboxSpan) {
+// of each partition.
+func (p *Pipeline) decodeBatch(fs kgo.Fetches) ([]item, batchSpans) {
 	items := make([]item, 0, fs.NumRecords())
-	var spans []state.OutboxSpan
-	at := map[int32]int{} // partition → its index in spans
+	var spans batchSpans
+	type tp struct {
+		cmd  bool
+		part int32
+	}
+	at := map[tp]int{} // partition → its index in its topic's spans
 	fs.EachRecord(func(r *kgo.Record) {
-		i, ok := at[r.Partition]
-		if !ok {
-			i = len(spans)
-			at[r.Partition] = i
-			spans = append(spans, state.OutboxSpan{Partition: r.Partition, From: r.Offset})
+		cmd := r.Topic == p.cfg.Topics.Commands
+		sp := &spans.raw
+		if cmd {
+			sp = &spans.cmds
 		}
-		spans[i].To = r.Offset
-		items = append(items, item{rec: r})
+		i, ok := at[tp{cmd, r.Partition}]
+		if !ok {
+			i = len(*sp)
+			at[tp{cmd, r.Partition}] = i
+			*sp = append(*sp, state.OutboxSpan{Partition: r.Partition, From: r.Offset})
+		}
+		(*sp)[i].To = r.Offset
+		items = append(items, item{rec: r, isCmd: cmd})
 	})
-	slices.SortFunc(spans, func(a, b state.OutboxSpan) int { return cmp.Compare(a.Partition, b.Partition) })
+	byPart := func(a, b state.OutboxSpan) int { return cmp.Compare(a.Partition, b.Partition) }
+	slices.SortFunc(spans.raw, byPart)
+	slices.SortFunc(spans.cmds, byPart)
 	_ = inParallel(items, func(chunk []item) error { p.decodeRange(chunk); return nil }) // rejections are per item
 	return items, spans
 }
@@ -535,6 +556,12 @@ func (p *Pipeline) logOps(ctx context.Context, opsCl *kgo.Client, applier *Appli
 	find := p.st.Finder()        // the batch's cache misses share one snapshot
 	defer find.Close()
 	for i := range items {
+		if c := items[i].cmd; c != nil {
+			r := items[i].rec
+			op := c.Op(unionfind.Source{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset}, r.Timestamp.UnixMilli())
+			opRecs = append(opRecs, &kgo.Record{Topic: p.cfg.Topics.IdentityLog, Key: []byte(op.Team), Value: oplog.Encode(&op)})
+			continue
+		}
 		ev := items[i].ev
 		if ev == nil {
 			continue
@@ -596,8 +623,19 @@ func (p *Pipeline) logOps(ctx context.Context, opsCl *kgo.Client, applier *Appli
 
 // feedRows is step 2: the feed rows and graph warnings of the batch's ops,
 // from the outbox: all partitions in one snapshot, in partition order.
-func (p *Pipeline) feedRows(spans []state.OutboxSpan, out *producer) error {
-	err := p.st.OutboxSpans(p.cfg.Topics.Raw, spans, func(_ unionfind.Source, res unionfind.Result) error {
+func (p *Pipeline) feedRows(spans batchSpans, out *producer) error {
+	if err := p.feedRowsOf(p.cfg.Topics.Raw, spans.raw, out); err != nil {
+		return err
+	}
+	return p.feedRowsOf(p.cfg.Topics.Commands, spans.cmds, out)
+}
+
+// feedRowsOf emits the outbox rows of one consumed topic's spans.
+func (p *Pipeline) feedRowsOf(topic string, spans []state.OutboxSpan, out *producer) error {
+	if len(spans) == 0 {
+		return nil
+	}
+	err := p.st.OutboxSpans(topic, spans, func(_ unionfind.Source, res unionfind.Result) error {
 		for i := range res.Persons {
 			row := feed.FromPerson(&res.Persons[i])
 			out.json(p.cfg.Topics.Persons, row.Team+":"+row.ID, row)
@@ -610,6 +648,11 @@ func (p *Pipeline) feedRows(spans []state.OutboxSpan, out *producer) error {
 			row := feed.FromWarning(&res.Warnings[i])
 			out.json(p.cfg.Topics.Warnings, row.Team, row)
 			out.warning(row.Type)
+		}
+		for i := range res.Merges {
+			for _, row := range feed.FromMerge(&res.Merges[i]) {
+				out.json(p.cfg.Topics.Merges, row.Team+":"+row.SurvivorPersonID, row)
+			}
 		}
 		return nil
 	})
@@ -629,6 +672,9 @@ func (p *Pipeline) stampAndProduce(items []item, out *producer) error {
 	meter := billing.NewMeter()
 	for i := range items {
 		it := &items[i]
+		if it.cmd != nil {
+			continue // a command's outputs are its op's rows (step 2)
+		}
 		if it.ev != nil {
 			ev := it.ev
 			key := make([]byte, 0, len(ev.Team)+1+len(ev.DistinctID))
@@ -688,12 +734,37 @@ func (p *Pipeline) stampAll(items []item) error {
 }
 
 // decodeRange decodes the items' records (one Decoder is safe for
-// concurrent use).
+// concurrent use): events, and the admin commands of the commands topic.
 func (p *Pipeline) decodeRange(items []item) {
 	for i := range items {
 		r := items[i].rec
+		if items[i].isCmd {
+			items[i].cmd, items[i].err = p.decodeCommand(r)
+			continue
+		}
 		items[i].ev, items[i].err = p.dec.Decode(r.Value, event.Source{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Timestamp: r.Timestamp})
 	}
+}
+
+// Dead-letter reasons of the lifecycle (docs/SEMANTICS.md §8).
+const (
+	reasonInvalidCommand    event.Reason = "invalid_command"
+	reasonDeletedDistinctID event.Reason = "deleted_distinct_id"
+)
+
+// decodeCommand decodes an admin command record; a command whose team the
+// team map does not know is refused like an event's.
+func (p *Pipeline) decodeCommand(r *kgo.Record) (*lifecycle.Command, error) {
+	c, err := lifecycle.Decode(r.Value)
+	if err != nil {
+		return nil, &event.Rejection{Reason: reasonInvalidCommand, Detail: err.Error()}
+	}
+	team, ok := p.cfg.Teams.Resolve(c.Team)
+	if !ok {
+		return nil, &event.Rejection{Reason: event.ReasonUnknownTeam, Detail: fmt.Sprintf("the command's team %.64q is not in teams.file", c.Team)}
+	}
+	c.Team = team
+	return &c, nil
 }
 
 // inParallel runs fn over contiguous chunks of items, on up to GOMAXPROCS

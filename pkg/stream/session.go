@@ -102,7 +102,7 @@ func (p *Pipeline) newSession(w *worker) (*kgo.GroupTransactSession, error) {
 	opts := append(ClientOpts(p.cfg.Kafka, p.log, "worker"), protoOpts...)
 	sess, err := kgo.NewGroupTransactSession(append(opts,
 		kgo.ConsumerGroup(p.cfg.Group),
-		kgo.ConsumeTopics(p.cfg.Topics.Raw),
+		kgo.ConsumeTopics(p.cfg.Topics.Raw, p.cfg.Topics.Commands),
 		kgo.TransactionalID(txnID),
 		// kgo's default is 40s: a zombie's open transaction would hold
 		// back the outputs' readers that long (TestPartitionLongerThanSession).

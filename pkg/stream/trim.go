@@ -45,7 +45,7 @@ func (p *Pipeline) trimOutbox(ctx context.Context, adm *kadm.Client) {
 			continue
 		}
 		offs.Each(func(o kadm.OffsetResponse) {
-			if o.Topic != p.cfg.Topics.Raw || o.Err != nil || o.At < 0 {
+			if o.Topic != p.cfg.Topics.Raw && o.Topic != p.cfg.Topics.Commands || o.Err != nil || o.At < 0 {
 				return
 			}
 			if err := p.st.TrimOutbox(o.Topic, o.Partition, o.At); err != nil {
