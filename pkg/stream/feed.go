@@ -15,4 +15,5 @@ type (
 	PersonRow     = feed.PersonRow
 	DistinctIDRow = feed.DistinctIDRow
 	WarningRow    = feed.WarningRow
+	MergeRow      = feed.MergeRow
 )
