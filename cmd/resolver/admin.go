@@ -1,11 +1,17 @@
 package main
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
 	"go.uber.org/zap"
 
 	"github.com/resolver-dev/resolver/internal/admin"
 	"github.com/resolver-dev/resolver/internal/metrics"
 	"github.com/resolver-dev/resolver/pkg/billing"
+	"github.com/resolver-dev/resolver/pkg/lifecycle"
 	"github.com/resolver-dev/resolver/pkg/stream"
 )
 
@@ -28,7 +34,7 @@ func newMetrics(cfg Config, st stateStore) *metrics.Metrics {
 // billing reports (a Badger store), metrics. What a test fake lacks is left
 // out, and its endpoint answers 503. It returns nil when admin.addr is
 // empty.
-func newAdminServer(cfg Config, st stateStore, p pipeline, m *metrics.Metrics, pricing billing.Pricing, log *zap.Logger) *admin.Server {
+func newAdminServer(cfg Config, sc stream.Config, st stateStore, p pipeline, m *metrics.Metrics, pricing billing.Pricing, log *zap.Logger) *admin.Server {
 	if cfg.Admin.Addr == "" {
 		return nil
 	}
@@ -42,6 +48,9 @@ func newAdminServer(cfg Config, st stateStore, p pipeline, m *metrics.Metrics, p
 	if s, ok := st.(store); ok {
 		deps.Persons = s.Store
 		deps.Billing = admin.TotalsReport(s.Store, pricing)
+	}
+	if len(sc.Kafka.Brokers) > 0 {
+		deps.Commands = personCommands{k: sc.Kafka, t: sc.Topics, log: log.Named("commands")}
 	}
 	if m != nil {
 		deps.Gatherer = m.Registry()
@@ -65,4 +74,36 @@ func (r readiness) Ready() error { return r.src.Readiness().Err }
 func (r readiness) ReadyReport() admin.ReadyReport {
 	s := r.src.Readiness()
 	return admin.ReadyReport{Err: s.Err, LagSeconds: s.Lag.Seconds(), AppliedOffsets: s.Applied}
+}
+
+// adminCommandWait is how long DELETE /v1/persons waits for the outcome
+// before it answers 202 (pending): well within the server's write timeout.
+const adminCommandWait = 10 * time.Second
+
+// personCommands writes the admin server's lifecycle commands to the
+// cluster (stream.Request).
+type personCommands struct {
+	k   stream.Kafka
+	t   stream.Topics
+	log *zap.Logger
+}
+
+func (pc personCommands) DeletePerson(ctx context.Context, team, did string, block bool) (admin.CommandOutcome, error) {
+	c := lifecycle.NewDelete(team, did, block, time.Now())
+	res := admin.CommandOutcome{RequestID: c.RequestID, Team: team, DistinctID: did, Blocked: block}
+	out, err := stream.Request(ctx, pc.k, pc.t, c, adminCommandWait, pc.log)
+	res.Partition, res.Offset = out.Partition, out.Offset
+	switch {
+	case errors.Is(err, stream.ErrNoOutcome):
+		return res, fmt.Errorf("%w: %w", admin.ErrPending, err)
+	case err != nil:
+		return res, err
+	case out.Refused() != "":
+		res.Status = "no_op"
+	default:
+		res.Status = "deleted"
+		res.PersonID = out.Rows[0].AbsorbedPersonID
+		res.DistinctIDs = out.Moved()
+	}
+	return res, nil
 }

@@ -172,7 +172,7 @@ func (c *cli) runResolver(ctx context.Context, cfg Config, log *zap.Logger) (err
 	if err != nil {
 		return abort(fmt.Errorf("build pipeline: %w", err))
 	}
-	srv := newAdminServer(cfg, st, p, m, pricing, log)
+	srv := newAdminServer(cfg, sc, st, p, m, pricing, log)
 	adminDone := make(chan struct{})
 	if srv == nil {
 		close(adminDone)

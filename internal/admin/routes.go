@@ -30,7 +30,8 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("/healthz", s.healthz)
 	mux.HandleFunc("/readyz", s.readyz)
 	mux.Handle("/metrics", s.metrics())
-	mux.HandleFunc("/v1/persons", s.persons)
+	mux.HandleFunc("GET /v1/persons", s.persons)
+	mux.HandleFunc("DELETE /v1/persons", s.deletePerson)
 	mux.HandleFunc("/v1/billing", s.billing)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.URL.Path)
@@ -59,9 +60,14 @@ func limitRequest(next http.Handler) http.Handler {
 	})
 }
 
-// onlyGet answers 405 to anything but GET and HEAD: every endpoint reads.
+// onlyGet answers 405 to anything but GET and HEAD, except DELETE of
+// /v1/persons (a person's deletion): every other endpoint reads.
 func onlyGet(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodDelete && r.URL.Path == "/v1/persons" {
+			next.ServeHTTP(w, r)
+			return
+		}
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")
 			writeError(w, http.StatusMethodNotAllowed, "method "+r.Method+" not allowed: use GET")

@@ -51,6 +51,7 @@ type ReadyReport struct {
 type Deps struct {
 	Ready    Readiness
 	Persons  PersonLookup
+	Commands PersonCommands // DELETE /v1/persons; nil answers 503
 	Billing  BillingSource
 	Gatherer prometheus.Gatherer
 	// Logger defaults to zap.NewNop(); the server names it "admin".
