@@ -64,12 +64,12 @@ func find(s Store, team, did string) (ref, error) {
 // produced. It is deterministic: the result and the writes depend only on
 // the op and the contents of s.
 //
-// An op that is not valid (Op.Validate) is refused with an error wrapping
-// ErrInvalidOp before anything is read or written, so that no op can make
-// the store refuse a key; every replica refuses it alike. Any other error
-// comes from the store.
+// An op that is not valid (Op.Validate), or whose values are still sealed
+// (KeyID != 0), is refused with an error wrapping ErrInvalidOp before
+// anything is read or written, so that no op can make the store refuse a
+// key; every replica refuses it alike. Any other error comes from the store.
 func (g *Graph) Apply(s Store, op *Op) (Result, error) {
-	if err := op.Validate(); err != nil {
+	if err := op.validateApply(); err != nil {
 		return Result{}, err
 	}
 	a := applier{g: g, s: s, op: op}
