@@ -36,6 +36,9 @@ const (
 	// MaxEventUUIDBytes is the longest EventUUID, in bytes (a canonical
 	// UUID has 36).
 	MaxEventUUIDBytes = 64
+	// MaxSplitIDs is the most ids one split may name after its first
+	// (SplitIDs).
+	MaxSplitIDs = 1000
 )
 
 // BoundOther returns id cut to at most MaxOtherRunes characters. An id
@@ -76,7 +79,14 @@ func BoundOther(id string) string {
 //     BoundOther);
 //   - (event ops) its Set or SetOnce keys are not sorted and unique, a key
 //     is in both, a key is not valid UTF-8, or a value is not one valid
-//     JSON value.
+//     JSON value;
+//   - (event ops) its values are still sealed (KeyID set but not Sealed:
+//     the applier opens them and sets Sealed before Apply), or it says
+//     ValuesErased while not Sealed or while still carrying Set or SetOnce;
+//   - (delete ops) its DistinctID is set and not a valid distinct_id as
+//     above (a version-1 delete names only PersonID);
+//   - (split ops) its DistinctID or one of its SplitIDs is not a valid
+//     distinct_id, or it has over MaxSplitIDs SplitIDs.
 func (op *Op) Validate() error {
 	if err := op.validate(); err != "" {
 		return fmt.Errorf("%w: %s (kind %s, source %s/%d@%d#%d)", ErrInvalidOp, err, op.Kind,
@@ -87,7 +97,7 @@ func (op *Op) Validate() error {
 
 func (op *Op) validate() string {
 	switch op.Kind {
-	case OpEvent, OpDeletePerson:
+	case OpEvent, OpDeletePerson, OpSplit:
 	default:
 		return "unknown kind " + strconv.Itoa(int(op.Kind))
 	}
@@ -100,11 +110,39 @@ func (op *Op) validate() string {
 	if why := teamrule.Problem(op.Team); why != "" {
 		return "team " + why
 	}
-	if op.Kind != OpEvent {
+	switch op.Kind {
+	case OpDeletePerson:
+		if op.DistinctID == "" {
+			return ""
+		}
+		if why := distinctIDProblem(op.DistinctID); why != "" {
+			return "distinct_id " + why
+		}
+		return ""
+	case OpSplit:
+		if why := distinctIDProblem(op.DistinctID); why != "" {
+			return "distinct_id " + why
+		}
+		if len(op.SplitIDs) > MaxSplitIDs {
+			return "split of " + strconv.Itoa(len(op.SplitIDs)) + " more ids, over " + strconv.Itoa(MaxSplitIDs)
+		}
+		for i, d := range op.SplitIDs {
+			if why := distinctIDProblem(d); why != "" {
+				return "split id " + strconv.Itoa(i) + " " + why
+			}
+		}
 		return ""
 	}
 	if why := distinctIDProblem(op.DistinctID); why != "" {
 		return "distinct_id " + why
+	}
+	switch {
+	case op.KeyID != 0 && !op.Sealed:
+		return "values still sealed (key id set, not opened)"
+	case op.ValuesErased && !op.Sealed:
+		return "values erased but the op is not sealed"
+	case op.ValuesErased && op.hasValues():
+		return "values erased but $set or $set_once present"
 	}
 	if op.Merge != nil && runesOver(op.Merge.Other, MaxOtherRunes) {
 		return "merge other of " + strconv.Itoa(len(op.Merge.Other)) + " bytes, over " + strconv.Itoa(MaxOtherRunes) + " characters (never a key, and cut to that by BoundOther)"
