@@ -470,4 +470,3 @@ func (a *applier) applyProps(p *Person) {
 		}
 	}
 }
-
