@@ -375,7 +375,10 @@ func TestLifecycleDeleteWithBlock(t *testing.T) {
 	// A merge naming a is refused; the rest of the event applies.
 	for _, send := range []func() unionfind.Result{
 		func() unionfind.Result { return l.identify("u", "a") },
-		func() unionfind.Result { _, r := l.event("$identify", "u", `"properties":{"$anon_distinct_id":"a"},"$set":{"n":1}`); return r },
+		func() unionfind.Result {
+			_, r := l.event("$identify", "u", `"properties":{"$anon_distinct_id":"a"},"$set":{"n":1}`)
+			return r
+		},
 		func() unionfind.Result { return l.mergeDangerously("u", "a") },
 	} {
 		res = send()
