@@ -128,8 +128,11 @@ func FuzzDecode(f *testing.F) {
 	}))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if k, err := decodeKeyState(b); err == nil {
-			if again := appendKeyState(nil, k); !bytes.Equal(again, b) {
-				t.Fatalf("key state: two encodings of %+v", k)
+			// (Varints may be overlong in what is read; what is written is
+			// one encoding per value.)
+			again := appendKeyState(nil, k)
+			if q, err := decodeKeyState(again); err != nil || q != k || !bytes.Equal(appendKeyState(nil, q), again) {
+				t.Fatalf("key state re-encode: %+v %v", q, err)
 			}
 		}
 		if p, err := decodePerson(b); err == nil {
@@ -144,8 +147,8 @@ func FuzzDecode(f *testing.F) {
 			if err != nil || q != m {
 				t.Fatalf("mapping re-encode: %v", err)
 			}
-			if !bytes.Equal(again, b) {
-				t.Fatalf("mapping: two encodings of %+v (%x, %x)", m, b, again)
+			if !bytes.Equal(appendMapping(nil, q), again) {
+				t.Fatalf("mapping: encoding of %+v not stable", m)
 			}
 		}
 		if r, err := decodeResult(b); err == nil {
