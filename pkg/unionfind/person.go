@@ -24,10 +24,12 @@ type Property struct {
 // Person is a stored (explicit) person, or the tombstone of a deleted one.
 //
 // Version rises by one per visible change (created_at, is_identified,
-// properties, deletion); a person absorbed by a merge or deleted is kept as a
-// tombstone with Deleted set and Version+100, so that a person re-created
-// under the same id continues above it and a warehouse folding by version
-// always keeps the newest row.
+// properties); a person absorbed by a merge is kept as a tombstone with
+// Deleted set and Version+100, and a deleted one as a tombstone without
+// properties at version 101 × (log offset of the deletion + 1)
+// (docs/SEMANTICS.md §8), so that a person re-created under the same id
+// continues above it and a warehouse folding by version always keeps the
+// newest row.
 type Person struct {
 	ID         PersonID
 	CreatedAt  int64 // Unix milliseconds
