@@ -227,7 +227,7 @@ func (s *Store) find(sn snapshotter, team, distinctID string) (p unionfind.Perso
 	}
 	if !h.live() {
 		if !h.altOK {
-			h.alt = unionfind.ImplicitPersonID(team, distinctID)
+			h.alt = restingPerson(team, distinctID, h.m, h.ok)
 			c.setAlt(dk, h.alt)
 		}
 		return unionfind.Person{ID: h.alt, Size: 1}, nil, false, nil
@@ -306,7 +306,7 @@ func (s *Store) findMiss(sn snapshotter, team, distinctID string) (unionfind.Per
 		return unionfind.Person{}, nil, false, err
 	}
 	if !explicitOK {
-		alt := unionfind.ImplicitPersonID(team, distinctID)
+		alt := restingPerson(team, distinctID, m, mOK)
 		c.fillMapping(dk, m, mOK, alt, true, gen0, true)
 		return unionfind.Person{ID: alt, Size: 1}, nil, false, nil
 	}
@@ -389,4 +389,14 @@ func (s *Store) CacheStats() CacheStats {
 		return CacheStats{}
 	}
 	return s.cache.stats()
+}
+
+// restingPerson is the person of a distinct_id without a live mapping:
+// its implicit person, or after a deletion the fresh person its mapping
+// names (unionfind.Mapping.Fresh).
+func restingPerson(team, distinctID string, m unionfind.Mapping, ok bool) unionfind.PersonID {
+	if ok && m.Deleted && m.Fresh != (unionfind.PersonID{}) {
+		return m.Fresh
+	}
+	return unionfind.ImplicitPersonID(team, distinctID)
 }

@@ -81,7 +81,13 @@ func BoundOther(id string) string {
 //     BoundOther);
 //   - (event ops) its Set or SetOnce keys are not sorted and unique, a key
 //     is in both, a key is not valid UTF-8, or — unless the values are
-//     sealed (KeyID != 0) — a value is not one valid JSON value.
+//     sealed (KeyID != 0) — a value is not one valid JSON value;
+//   - (event ops) it says ValuesErased while not Sealed, or while still
+//     carrying Set or SetOnce;
+//   - (delete ops) its DistinctID is set and not a valid distinct_id as
+//     above (a version-1 delete names only PersonID);
+//   - (split ops) its DistinctID or one of its SplitIDs is not a valid
+//     distinct_id, or it has over MaxSplitIDs SplitIDs.
 //
 // Sealed values. KeyID != 0 means the op's Set and SetOnce values are
 // still ciphertext, as logged (package shred seals and opens them): Validate
@@ -154,6 +160,12 @@ func (op *Op) validate() string {
 	}
 	if why := distinctIDProblem(op.DistinctID); why != "" {
 		return "distinct_id " + why
+	}
+	switch {
+	case op.ValuesErased && !op.Sealed:
+		return "values erased but the op is not sealed"
+	case op.ValuesErased && op.hasValues():
+		return "values erased but $set or $set_once present"
 	}
 	if op.Merge != nil && runesOver(op.Merge.Other, MaxOtherRunes) {
 		return "merge other of " + strconv.Itoa(len(op.Merge.Other)) + " bytes, over " + strconv.Itoa(MaxOtherRunes) + " characters (never a key, and cut to that by BoundOther)"
