@@ -35,6 +35,8 @@ import (
 //	x/ str(topic) i32(partition) i64(offset) u32(index)  Result (codec.go): the feed rows one op produced
 //	b/ str(team) str(month) class                    i64: billing total of (team, month, class)
 //	b@/ i32(billing_usage partition)                 i64: next billing_usage offset to fold
+//	l/ str(team) i32(log partition) i64(offset) u32(index)  MergeRow (lineage.go): one lineage row
+//	h/ str(team) kind …  pos                         lineage index (lineage.go): per id, per person
 //
 // The identity state that Fingerprint hashes is exactly the d/, k/, m/,
 // p/, r/ and t/ keys (docs/SEMANTICS.md §8: the key refs and records are
