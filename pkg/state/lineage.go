@@ -267,24 +267,6 @@ func decodeMergeRow(v []byte, keepMoved int) (row unionfind.MergeRow, total uint
 	return row, total, nil
 }
 
-func (d *decoder) i32() int32 {
-	v := d.varint()
-	if v < -1<<31 || v > 1<<31-1 {
-		d.fail("int32 out of range")
-		return 0
-	}
-	return int32(v)
-}
-
-func (d *decoder) u32() uint32 {
-	v := d.uvarint()
-	if v > 1<<32-1 {
-		d.fail("uint32 out of range")
-		return 0
-	}
-	return uint32(v)
-}
-
 // ErrInvalidLineage is what PutLineage returns (wrapped) for a row it
 // refuses to store: a string over its bound, moved ids not sorted and
 // unique, a negative log position. Nothing was written by that call.
