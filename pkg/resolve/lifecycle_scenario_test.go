@@ -57,7 +57,7 @@ func (l *life) apply(op *unionfind.Op) unionfind.Result {
 			if err != nil {
 				return err
 			}
-			op.Sealed, op.KeyID, op.Gen = true, 1, m.Gen
+			op.Sealed, op.Gen = true, m.Gen // as opened by the applier (KeyID cleared)
 		}
 		var err error
 		res, err = l.g.Apply(tx, op)
@@ -644,7 +644,7 @@ func TestLifecycleDeleteErasesKeys(t *testing.T) {
 	// An op whose key the store knows erased applies without its values,
 	// even if an applier failed to drop them.
 	op := unionfind.Op{Kind: unionfind.OpEvent, Team: lifeTeam, DistinctID: "a", Timestamp: lifeT0.UnixMilli(),
-		Set: []unionfind.KV{{Key: "k", Value: json.RawMessage(`5`)}}, Sealed: true, KeyID: 1, Gen: 0}
+		Set: []unionfind.KV{{Key: "k", Value: json.RawMessage(`5`)}}, Sealed: true, Gen: 0}
 	l.seal = false
 	res = l.apply(&op)
 	require.Len(t, res.Persons, 1)
@@ -668,8 +668,8 @@ func TestLifecycleValidate(t *testing.T) {
 		"delete by id":           {unionfind.Op{Kind: unionfind.OpDeletePerson, Team: "1", DistinctID: "a", Block: true}, true},
 		"delete, an empty id":    {unionfind.Op{Kind: unionfind.OpDeletePerson, Team: "1"}, true},
 		"delete, an id too long": {unionfind.Op{Kind: unionfind.OpDeletePerson, Team: "1", DistinctID: string(make([]byte, 801))}, false},
-		"still sealed":           {unionfind.Op{Kind: unionfind.OpEvent, Team: "1", DistinctID: "a", KeyID: 7}, false},
-		"opened":                 {unionfind.Op{Kind: unionfind.OpEvent, Team: "1", DistinctID: "a", KeyID: 7, Sealed: true}, true},
+		"still sealed":           {unionfind.Op{Kind: unionfind.OpEvent, Team: "1", DistinctID: "a", KeyID: 7}, true}, // valid to log; Apply refuses it until opened
+		"opened":                 {unionfind.Op{Kind: unionfind.OpEvent, Team: "1", DistinctID: "a", Sealed: true}, true},
 		"erased, values kept": {unionfind.Op{Kind: unionfind.OpEvent, Team: "1", DistinctID: "a", KeyID: 7, Sealed: true, ValuesErased: true,
 			Set: []unionfind.KV{{Key: "k", Value: json.RawMessage(`1`)}}}, false},
 		"erased, not sealed": {unionfind.Op{Kind: unionfind.OpEvent, Team: "1", DistinctID: "a", ValuesErased: true}, false},

@@ -96,7 +96,7 @@ func genOp(c chooser, i int, mappingGen func(string) uint32) unionfind.Op {
 		}
 	}
 	op.Sealed = true
-	op.KeyID = 1
+	op.KeyID = 0 // opened: the applier clears the key id (Sealed stays)
 	op.Gen = mappingGen(op.DistinctID)
 	return op
 }
