@@ -232,7 +232,7 @@ func (r *Ring) apply(rec *kgo.Record) {
 	name, genLen, ok := parseRecordKey(rec.Key)
 	if !ok {
 		r.stats.BadKey++
-		r.refused(rec, "record key is not team:distinct_id:generation:key_id as a ring writes it")
+		r.refused(rec, "bad key", "record key is not team:distinct_id:generation:key_id as a ring writes it")
 		return
 	}
 	if len(rec.Value) == 0 {
@@ -240,18 +240,21 @@ func (r *Ring) apply(rec *kgo.Record) {
 		return
 	}
 	key, err := decodeValue(r.master, rec.Key, rec.Value)
+	kind := "unwrap"
 	switch {
 	case errors.Is(err, errWrongSize):
 		r.stats.WrongSize++
+		kind = "wrong size"
 	case errors.Is(err, errBadValue):
 		r.stats.BadValue++
+		kind = "bad value"
 	case err != nil:
 		r.stats.Unwrap++
 	default:
 		r.set(string(rec.Key[:genLen]), kidEntry{kid: name.kid, key: key})
 		return
 	}
-	r.refused(rec, err.Error())
+	r.refused(rec, kind, err.Error())
 }
 
 // set records the last state of a key id; r.mu is held.
@@ -277,13 +280,13 @@ func (r *Ring) count(e kidEntry, d int) {
 	}
 }
 
-// refused logs the first refusal of each reason (they are counted in
+// refused logs the first refusal of each kind (they are counted in
 // Stats); the log names the record's position, never its key or value.
-func (r *Ring) refused(rec *kgo.Record, why string) {
-	if r.warned[why] {
+func (r *Ring) refused(rec *kgo.Record, kind, why string) {
+	if r.warned[kind] {
 		return
 	}
-	r.warned[why] = true
+	r.warned[kind] = true
 	r.log.Warn("identity_keys record skipped (further ones of this reason are only counted)",
 		zap.String("reason", why), zap.Int32("partition", rec.Partition), zap.Int64("offset", rec.Offset))
 }
