@@ -86,6 +86,8 @@ func TestOpSizeBoundsEncoding(t *testing.T) {
 		Merge: &unionfind.Merge{Other: strings.Repeat("o", 20_000), Guarded: true, Rule: 255},
 		Block: true, NoProperties: true, Gen: math.MaxUint32, KeyID: math.MaxUint64, SplitIDs: []string{strings.Repeat("s", 800), ""},
 		Set: []unionfind.KV{{Key: strings.Repeat("k", 20_000), Value: make(json.RawMessage, 20_000)}}, Unset: []string{strings.Repeat("k", 20_000)}}
+	cases["numbers only, at their longest"] = unionfind.Op{Kind: 255, Source: unionfind.Source{Partition: -1, Offset: -1, Index: math.MaxUint32},
+		Team: "t", DistinctID: "d", EventUUID: "u", Timestamp: -1, Block: true, NoProperties: true, Gen: math.MaxUint32, KeyID: math.MaxUint64}
 	for name, op := range cases {
 		if n, size := len(Encode(&op)), opSize(&op); n > size {
 			t.Errorf("%s: encoded %d bytes, opSize %d", name, n, size)
