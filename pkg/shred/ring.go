@@ -53,8 +53,10 @@ type RingConfig struct {
 	// Client, when set, is used instead of building one; the ring adds
 	// Topic to it and does not close it. It must be read_committed
 	// (kgo.FetchIsolationLevel(kgo.ReadCommitted())), keep control records
-	// (kgo.KeepControlRecords()), not be transactional, and consume
-	// nothing else (no group, topics or partitions): the ring polls it.
+	// (kgo.KeepControlRecords()), start and reset at the start
+	// (kgo.ConsumeResetOffset(kgo.NewOffset().AtStart())), not be
+	// transactional, and consume nothing else (no group, topics, partitions
+	// or regex): the ring polls it. NewRing says what is missing.
 	Client *kgo.Client
 	// MasterKey, when set, wraps the data keys the ring writes and
 	// unwraps wrapped ones it reads. Nil: keys are written raw (see
@@ -132,6 +134,10 @@ func NewRing(cfg RingConfig) (*Ring, error) {
 		if cl, err = kgo.NewClient(opts...); err != nil {
 			return nil, fmt.Errorf("shred: ring client: %w", err)
 		}
+		if err := checkOwnClient(cl); err != nil { // cfg.Opts asked for a group or a transactional id
+			cl.Close()
+			return nil, err
+		}
 		owned = true
 	} else {
 		if err := checkClient(cl); err != nil {
@@ -147,6 +153,22 @@ func NewRing(cfg RingConfig) (*Ring, error) {
 	}
 	go r.read(ctx)
 	return r, nil
+}
+
+// checkOwnClient refuses a client built from options that do not go with
+// the ring's.
+func checkOwnClient(cl *kgo.Client) error {
+	var problems []string
+	if v, _ := cl.OptValue(kgo.TransactionalID).(string); v != "" {
+		problems = append(problems, "transactional")
+	}
+	if v, _ := cl.OptValue(kgo.ConsumerGroup).(string); v != "" {
+		problems = append(problems, "in a consumer group")
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("%w: options %v", ErrRingClient, problems)
+	}
+	return nil
 }
 
 // checkClient refuses a client the ring cannot read and write with.
@@ -169,6 +191,15 @@ func checkClient(cl *kgo.Client) error {
 	}
 	if v, _ := cl.OptValue(kgo.ConsumePartitions).(map[string]map[int32]kgo.Offset); len(v) > 0 {
 		problems = append(problems, "already consumes partitions")
+	}
+	if v, _ := cl.OptValue(kgo.ConsumeRegex).(bool); v {
+		problems = append(problems, "consumes by regex")
+	}
+	for _, opt := range []any{kgo.ConsumeStartOffset, kgo.ConsumeResetOffset} {
+		if v, ok := cl.OptValue(opt).(kgo.Offset); !ok || v.EpochOffset().Offset != -2 {
+			problems = append(problems, "does not start and reset at the start (kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))")
+			break
+		}
 	}
 	if len(problems) > 0 {
 		return fmt.Errorf("%w: %v", ErrRingClient, problems)

@@ -321,6 +321,9 @@ func TestRingRefusals(t *testing.T) {
 	_, _, err = missing.WaitFor(ctx(t), "1", "a", 0, 1, 2*time.Second)
 	require.Error(t, err)
 
+	_, err = shred.NewRing(shred.RingConfig{Opts: []kgo.Opt{kgo.SeedBrokers(e.addr), kgo.TransactionalID("x")}})
+	require.ErrorIs(t, err, shred.ErrRingClient)
+
 	r.Close()
 	r.Close() // twice is fine
 	_, _, err = r.Create(ctx(t), "1", "a", 0)
@@ -346,7 +349,13 @@ func TestRingWithClient(t *testing.T) {
 	require.ErrorIs(t, err, shred.ErrRingClient)
 	assert.Contains(t, err.Error(), "transactional")
 
-	cl := e.client(kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.KeepControlRecords())
+	latest := e.client(kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.KeepControlRecords(), kgo.ConsumeResetOffset(kgo.NewOffset().AtEnd()))
+	defer latest.Close()
+	_, err = shred.NewRing(shred.RingConfig{Client: latest})
+	require.ErrorIs(t, err, shred.ErrRingClient)
+	assert.Contains(t, err.Error(), "start")
+
+	cl := e.client(kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.KeepControlRecords(), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	defer cl.Close()
 	r, err := shred.NewRing(shred.RingConfig{Client: cl, Logger: e.log})
 	require.NoError(t, err)
