@@ -45,6 +45,15 @@
 // Records a ring would not write (a bad key or value, a wrong size, a key
 // wrapped under another master key) are counted in Stats and skipped.
 //
+// # The applier's steps
+//
+// For an op with KeyID != 0, before Apply: if the store says the key of
+// (Team, DistinctID, Gen) is erased, Erase. Otherwise WaitFor the key:
+// Present → Open (an ErrOpen error means a forged or altered op: Erase, as
+// every replica will); Tombstoned, or Unknown with a nil error → Erase; an
+// error → retry later, never Erase (the ring could not read to the end).
+// A worker seals after Create returns and logs the op after that.
+//
 // # Record format
 //
 // The record key names one data key, with every string length-prefixed so
