@@ -87,7 +87,10 @@ func Encode(op *unionfind.Op) []byte {
 
 // opSize is an upper bound of an op's encoded size.
 func opSize(op *unionfind.Op) int {
-	n := 64 + len(op.Source.Topic) + len(op.Team) + len(op.DistinctID) + len(op.EventUUID)
+	// 96: the varint fields at their longest (version, kind, partition,
+	// offset, index, timestamp, block, no_properties, gen, key_id: 75
+	// bytes with their tags) and the tags and lengths of the four strings.
+	n := 96 + len(op.Source.Topic) + len(op.Team) + len(op.DistinctID) + len(op.EventUUID)
 	if op.Merge != nil {
 		n += 16 + len(op.Merge.Other)
 	}

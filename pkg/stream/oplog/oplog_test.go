@@ -7,6 +7,7 @@ import (
 	"math"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/google/uuid"
@@ -73,6 +74,24 @@ func TestOpRoundTrip(t *testing.T) {
 				t.Fatalf("round trip:\n got %+v\nwant %+v", got, op)
 			}
 		})
+	}
+}
+
+// opSize is an upper bound: Encode allocates once.
+func TestOpSizeBoundsEncoding(t *testing.T) {
+	cases := opCases()
+	maps.Copy(cases, sealedCases())
+	cases["every number at its longest"] = unionfind.Op{Kind: 255, Source: unionfind.Source{Topic: strings.Repeat("t", 249), Partition: -1, Offset: -1, Index: math.MaxUint32},
+		Team: strings.Repeat("x", 200), DistinctID: strings.Repeat("d", 800), EventUUID: strings.Repeat("u", 64), Timestamp: -1,
+		Merge: &unionfind.Merge{Other: strings.Repeat("o", 20_000), Guarded: true, Rule: 255},
+		Block: true, NoProperties: true, Gen: math.MaxUint32, KeyID: math.MaxUint64, SplitIDs: []string{strings.Repeat("s", 800), ""},
+		Set: []unionfind.KV{{Key: strings.Repeat("k", 20_000), Value: make(json.RawMessage, 20_000)}}, Unset: []string{strings.Repeat("k", 20_000)}}
+	cases["numbers only, at their longest"] = unionfind.Op{Kind: 255, Source: unionfind.Source{Partition: -1, Offset: -1, Index: math.MaxUint32},
+		Team: "t", DistinctID: "d", EventUUID: "u", Timestamp: -1, Block: true, NoProperties: true, Gen: math.MaxUint32, KeyID: math.MaxUint64}
+	for name, op := range cases {
+		if n, size := len(Encode(&op)), opSize(&op); n > size {
+			t.Errorf("%s: encoded %d bytes, opSize %d", name, n, size)
+		}
 	}
 }
 
