@@ -18,6 +18,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/resolver-dev/resolver/internal/redact"
+	"github.com/resolver-dev/resolver/pkg/shred"
 	"github.com/resolver-dev/resolver/pkg/state"
 	"github.com/resolver-dev/resolver/pkg/stream/oplog"
 	"github.com/resolver-dev/resolver/pkg/unionfind"
@@ -150,6 +151,7 @@ type Applier struct {
 	obs   Observer    // nil: no reports
 	rep   ApplyReport // reused for every report
 
+	keys       *shred.Ring   // identity_keys: the data keys of sealed values; nil without a client
 	src        *sourceEnds   // the input topic's end offsets (Source offsets)
 	cmds       *sourceEnds   // the commands topic's: the sources of delete and split ops
 	pauseLog   time.Duration // pauseLogInterval; tests shorten it
@@ -165,6 +167,10 @@ type Applier struct {
 	Skipped   atomic.Int64 // duplicate ops skipped
 	Malformed atomic.Int64 // records that are not ops (rejected: logged, skipped)
 	Rejected  atomic.Int64 // ops every replica refuses (logged, skipped)
+	// KeysMissing counts sealed ops applied without their values because
+	// their key was tombstoned or absent on identity_keys, or did not open
+	// them, while the replica did not hold it as erased.
+	KeysMissing atomic.Int64
 }
 
 // pause is where a log partition is paused.
@@ -209,6 +215,18 @@ func NewApplier(ctx context.Context, cfg Config, st *state.Store, log *zap.Logge
 		kgo.FetchMaxWait(defaultFetchMaxWait),
 	)
 	if err != nil {
+		return nil, fmt.Errorf("stream: applier: %w", err)
+	}
+	var master *shred.MasterKey
+	if cfg.MasterKey != "" {
+		if master, err = shred.ParseMasterKey(cfg.MasterKey); err != nil {
+			a.f.cl.Close()
+			return nil, fmt.Errorf("stream: identity.master_key: %w", err)
+		}
+	}
+	a.keys, err = shred.NewRing(shred.RingConfig{Topic: cfg.Topics.Keys, Opts: ClientOpts(cfg.Kafka, log, "keys"), MasterKey: master, Logger: log})
+	if err != nil {
+		a.f.cl.Close()
 		return nil, fmt.Errorf("stream: applier: %w", err)
 	}
 	a.src.list = listEnds(kadm.NewClient(a.f.cl), cfg.Topics.Raw)
@@ -273,6 +291,9 @@ func topicPartitions(ctx context.Context, adm *kadm.Client, topic string) ([]int
 // of an unknown version pauses its partition (see Applier).
 func (a *Applier) Run(ctx context.Context) (err error) {
 	defer func() { err = a.f.finish(err) }()
+	if a.keys != nil {
+		defer a.keys.Close()
+	}
 	remind, stopRemind := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Go(func() { a.remindPaused(remind) })
@@ -364,6 +385,9 @@ type entry struct {
 func (a *Applier) apply(ctx context.Context, recs []*kgo.Record) error {
 	ents, err := a.classify(ctx, recs)
 	if err != nil {
+		return err
+	}
+	if err := a.waitForKeys(ctx, ents); err != nil {
 		return err
 	}
 	for len(ents) > 0 {
@@ -466,6 +490,85 @@ func (a *Applier) sourcesOf(op *unionfind.Op) *sourceEnds {
 	return a.cmds
 }
 
+// open is the op with its sealed values opened (docs/SEMANTICS.md §8,
+// erasure): as logged when not sealed; without its values (shred.Erase)
+// when the replica holds its key as erased, or the key is tombstoned or
+// absent from identity_keys (classify waited for it), or its values do not
+// open under it — decisions every replica takes alike, except that a key
+// absent here but present elsewhere can only come from someone who forged
+// the op or the key. The op in ents is left sealed: a chunk applied again
+// opens it again against the state as it then is.
+func (a *Applier) open(tx state.Tx, op *unionfind.Op) (unionfind.Op, error) {
+	o := *op
+	if o.KeyID == 0 {
+		return o, nil
+	}
+	ref := unionfind.KeyRef{DistinctID: o.DistinctID, Gen: o.Gen}
+	erased, err := unionfind.KeyErased(tx, o.Team, ref)
+	if err != nil {
+		return o, err
+	}
+	if erased || a.keys == nil {
+		shred.Erase(&o)
+		return o, nil
+	}
+	key, st := a.keys.Get(o.Team, o.DistinctID, o.Gen, o.KeyID)
+	if st != shred.Present {
+		a.KeysMissing.Add(1)
+		shred.Erase(&o)
+		return o, nil
+	}
+	if err := shred.Open(&o, key); err != nil {
+		a.KeysMissing.Add(1)
+		a.log.Warn("an op's values do not open under their key: applied without them, as on every replica",
+			zap.Int32("partition", op.Log.Partition), zap.Int64("offset", op.Log.Offset), zap.Error(err))
+		shred.Erase(&o)
+	}
+	return o, nil
+}
+
+// waitForKeys makes the key ring know the key of every sealed op of ents
+// it does not know yet, or know that identity_keys has none: a worker
+// writes a key before it logs an op sealed with it, so reading
+// identity_keys to its end as of now settles it. Keys come from another
+// topic than the ops, so this is the one wait of the applier on a topic
+// other than identity_log; it retries while the broker cannot be read, as
+// deciding "absent" then would erase values other replicas keep. Its only
+// error is ctx's.
+func (a *Applier) waitForKeys(ctx context.Context, ents []entry) error {
+	if a.keys == nil {
+		return nil
+	}
+	for i := range ents {
+		op := &ents[i].op
+		if ents[i].verdict != vApply || op.KeyID == 0 {
+			continue
+		}
+		if _, st := a.keys.Get(op.Team, op.DistinctID, op.Gen, op.KeyID); st != shred.Unknown {
+			continue
+		}
+		for {
+			_, _, err := a.keys.WaitFor(ctx, op.Team, op.DistinctID, op.Gen, op.KeyID, keyWait)
+			if err == nil {
+				break
+			}
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			a.log.Warn("cannot read identity_keys to find the data key of an op (retrying; the applier waits)",
+				zap.Int32("partition", op.Log.Partition), zap.Int64("offset", op.Log.Offset), zap.Error(err))
+		}
+	}
+	return nil
+}
+
+// keyWait bounds one wait for a data key (waitForKeys retries after it).
+const keyWait = 10 * time.Second
+
+// Keys is the applier's ring of data keys (identity_keys), which the
+// workers seal with: nil for an applier made without a client.
+func (a *Applier) Keys() *shred.Ring { return a.keys }
+
 // startPause pauses log partition p at offset, a record of op version v.
 func (a *Applier) startPause(p int32, offset int64, v uint64) {
 	ps := pause{offset: offset, version: v, since: time.Now()}
@@ -544,6 +647,11 @@ func (a *Applier) applyChunk(ents []entry) error {
 					skipped++
 					continue
 				}
+				opened, err := a.open(tx, op)
+				if err != nil {
+					return err
+				}
+				op = &opened
 				res, err := a.graph.Apply(tx, op)
 				if err == nil && !res.Empty() {
 					err = tx.PutOutbox(op.Source, res)

@@ -22,6 +22,7 @@ import (
 	"github.com/resolver-dev/resolver/pkg/event"
 	"github.com/resolver-dev/resolver/pkg/lifecycle"
 	"github.com/resolver-dev/resolver/pkg/resolve"
+	"github.com/resolver-dev/resolver/pkg/shred"
 	"github.com/resolver-dev/resolver/pkg/state"
 	"github.com/resolver-dev/resolver/pkg/stream/oplog"
 	"github.com/resolver-dev/resolver/pkg/unionfind"
@@ -483,7 +484,7 @@ func (p *Pipeline) process(ctx context.Context, opsCl *kgo.Client, applier *Appl
 	if err := p.logOps(ctx, opsCl, applier, items, out); err != nil { // step 1
 		return err
 	}
-	if err := p.feedRows(spans, out); err != nil { // step 2
+	if err := p.feedRows(ctx, applier.Keys(), spans, out); err != nil { // step 2
 		return err
 	}
 	return p.stampAndProduce(items, out) // step 3
@@ -553,6 +554,7 @@ func (p *Pipeline) waitForReplica(ctx context.Context, applier *Applier) error {
 // dead letters instead (its item's event is cleared).
 func (p *Pipeline) logOps(ctx context.Context, opsCl *kgo.Client, applier *Applier, items []item, out *producer) error {
 	var opRecs []*kgo.Record
+	var toSeal []sealing // ops with property values: sealed before they are logged
 	type idKey struct{ team, did string }
 	created := map[idKey]int64{} // earliest op time logged per id in this batch
 	find := p.st.Finder()        // the batch's cache misses share one snapshot
@@ -572,10 +574,14 @@ func (p *Pipeline) logOps(ctx context.Context, opsCl *kgo.Client, applier *Appli
 			continue // personless: no op (docs/SEMANTICS.md §2)
 		}
 		k := idKey{ev.Team, ev.DistinctID}
-		person, explicit, err := find.Find(ev.Team, ev.DistinctID)
+		f, err := find.Resolve(ev.Team, ev.DistinctID)
 		if err != nil {
 			return fmt.Errorf("%w: find in replica (team %s): %w", errFatal, ev.Team, p.ids.Error(err, ev.DistinctID))
 		}
+		if f.Blocked {
+			continue // dead-lettered when stamped; the graph would ignore its op
+		}
+		person, explicit := f.Person, f.Explicit
 		if first, ok := created[k]; ok && (!explicit || first < person.CreatedAt) {
 			// An earlier event of this batch already logs the person's
 			// creation: the replica is as if it were applied.
@@ -586,9 +592,10 @@ func (p *Pipeline) logOps(ctx context.Context, opsCl *kgo.Client, applier *Appli
 		}
 		r := items[i].rec
 		op, _ := resolve.Op(ev, unionfind.Source{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset})
+		op.Gen = f.Gen
 		b := oplog.Encode(&op)
 		opRec := &kgo.Record{Topic: p.cfg.Topics.IdentityLog, Key: []byte(ev.Team), Value: b}
-		if n := recordBytes(opRec); n > p.cfg.MaxRecordBytes {
+		if n := recordBytes(opRec) + sealGrowth(&op); n > p.cfg.MaxRecordBytes {
 			// Its identity op cannot be logged: the record goes to the dead
 			// letters, and nothing else happens to it.
 			items[i].ev, items[i].err = nil, outputTooLarge("its identity op", n, p.cfg.MaxRecordBytes)
@@ -597,11 +604,17 @@ func (p *Pipeline) logOps(ctx context.Context, opsCl *kgo.Client, applier *Appli
 		if first, ok := created[k]; !ok || op.Timestamp < first {
 			created[k] = op.Timestamp
 		}
+		if len(op.Set) > 0 || len(op.SetOnce) > 0 {
+			toSeal = append(toSeal, sealing{rec: opRec, op: op})
+		}
 		opRecs = append(opRecs, opRec)
 	}
 	find.Close() // before waiting on the applier: it is a read snapshot (a read lock in memory)
 	if len(opRecs) == 0 {
 		return nil
+	}
+	if err := sealOps(ctx, applier.Keys(), toSeal); err != nil {
+		return err
 	}
 	res := opsCl.ProduceSync(ctx, opRecs...)
 	if err := res.FirstErr(); err != nil {
@@ -625,19 +638,37 @@ func (p *Pipeline) logOps(ctx context.Context, opsCl *kgo.Client, applier *Appli
 
 // feedRows is step 2: the feed rows and graph warnings of the batch's ops,
 // from the outbox: all partitions in one snapshot, in partition order.
-func (p *Pipeline) feedRows(spans batchSpans, out *producer) error {
-	if err := p.feedRowsOf(p.cfg.Topics.Raw, spans.raw, out); err != nil {
+func (p *Pipeline) feedRows(ctx context.Context, keys *shred.Ring, spans batchSpans, out *producer) error {
+	if err := p.feedRowsOf(ctx, nil, p.cfg.Topics.Raw, spans.raw, out); err != nil {
 		return err
 	}
-	return p.feedRowsOf(p.cfg.Topics.Commands, spans.cmds, out)
+	return p.feedRowsOf(ctx, keys, p.cfg.Topics.Commands, spans.cmds, out)
 }
 
-// feedRowsOf emits the outbox rows of one consumed topic's spans.
-func (p *Pipeline) feedRowsOf(topic string, spans []state.OutboxSpan, out *producer) error {
+// feedRowsOf emits the outbox rows of one consumed topic's spans, and the
+// tombstones of the data keys their ops erased (only deletions erase:
+// commands). The ring reads identity_keys to its end first, so that every
+// key id written before the deletion was applied is tombstoned.
+func (p *Pipeline) feedRowsOf(ctx context.Context, keys *shred.Ring, topic string, spans []state.OutboxSpan, out *producer) error {
 	if len(spans) == 0 {
 		return nil
 	}
+	caughtUp := false
 	err := p.st.OutboxSpans(topic, spans, func(_ unionfind.Source, res unionfind.Result) error {
+		if len(res.Erased) > 0 && keys != nil {
+			if !caughtUp {
+				if err := keys.CatchUp(ctx); err != nil {
+					return fmt.Errorf("stream: tombstone erased data keys: %w", err)
+				}
+				caughtUp = true
+			}
+			team := erasingTeam(&res)
+			for _, k := range res.Erased {
+				for _, r := range keys.TombstoneRecords(team, k.DistinctID, k.Gen) {
+					out.produce(r)
+				}
+			}
+		}
 		for i := range res.Persons {
 			row := feed.FromPerson(&res.Persons[i])
 			out.json(p.cfg.Topics.Persons, row.Team+":"+row.ID, row)
@@ -662,6 +693,20 @@ func (p *Pipeline) feedRowsOf(topic string, spans []state.OutboxSpan, out *produ
 		return fmt.Errorf("%w: read outbox: %w", errFatal, err)
 	}
 	return nil
+}
+
+// erasingTeam is the team of an op's result that erased keys: a deletion,
+// whose rows all carry its team.
+func erasingTeam(res *unionfind.Result) string {
+	switch {
+	case len(res.Merges) > 0:
+		return res.Merges[0].Team
+	case len(res.Persons) > 0:
+		return res.Persons[0].Team
+	case len(res.DistinctIDs) > 0:
+		return res.DistinctIDs[0].Team
+	}
+	return ""
 }
 
 // stampAndProduce is step 3: stamp every event from the replica, then

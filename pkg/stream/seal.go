@@ -1,0 +1,100 @@
+package stream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/resolver-dev/resolver/pkg/shred"
+	"github.com/resolver-dev/resolver/pkg/stream/oplog"
+	"github.com/resolver-dev/resolver/pkg/unionfind"
+)
+
+// sealing is an op with property values on its way to identity_log, and
+// its record, whose value sealOps replaces with the sealed op's.
+type sealing struct {
+	rec *kgo.Record
+	op  unionfind.Op
+}
+
+// keyCreators bounds the data keys created at once for one batch.
+const keyCreators = 16
+
+// sealGrowth bounds how many bytes sealing adds to an op's record: the
+// nonce and tag of each value and the key id field.
+func sealGrowth(op *unionfind.Op) int {
+	return (len(op.Set)+len(op.SetOnce))*shred.Overhead + 16
+}
+
+// sealOps seals the values of ops (docs/SEMANTICS.md §8, erasure) with the
+// data key of their (team, distinct_id, generation), creating the keys the
+// ring does not have yet — each written to identity_keys and acknowledged
+// before any op sealed with it is logged. A generation the ring knows as
+// erased (the replica had not yet applied the deletion when the batch
+// looked up the id) gets no key: the op is logged without its values,
+// which every replica would drop anyway. Without a ring (an applier made
+// without a client, in tests) values are logged in clear.
+func sealOps(ctx context.Context, ring *shred.Ring, ops []sealing) error {
+	if ring == nil || len(ops) == 0 {
+		return nil
+	}
+	type gen struct {
+		team, did string
+		gen       uint32
+	}
+	type key struct {
+		kid    uint64
+		key    shred.Key
+		erased bool
+	}
+	keys := map[gen]*key{}
+	var missing []gen
+	for i := range ops {
+		op := &ops[i].op
+		g := gen{op.Team, op.DistinctID, op.Gen}
+		if _, ok := keys[g]; ok {
+			continue
+		}
+		kid, k, ok, erased := ring.Current(g.team, g.did, g.gen)
+		keys[g] = &key{kid: kid, key: k, erased: erased}
+		if !ok && !erased {
+			missing = append(missing, g)
+		}
+	}
+	if len(missing) > 0 {
+		eg, ectx := errgroup.WithContext(ctx)
+		eg.SetLimit(keyCreators)
+		for _, g := range missing {
+			k := keys[g]
+			eg.Go(func() error {
+				kid, key, err := ring.Create(ectx, g.team, g.did, g.gen)
+				switch {
+				case errors.Is(err, shred.ErrErased):
+					k.erased = true
+				case err != nil:
+					return fmt.Errorf("stream: create a data key (team %s): %w", g.team, err)
+				default:
+					k.kid, k.key = kid, key
+				}
+				return nil
+			})
+		}
+		if err := eg.Wait(); err != nil {
+			return err
+		}
+	}
+	for i := range ops {
+		s := &ops[i]
+		k := keys[gen{s.op.Team, s.op.DistinctID, s.op.Gen}]
+		if k.erased {
+			s.op.Set, s.op.SetOnce = nil, nil
+		} else if err := shred.Seal(&s.op, k.kid, k.key); err != nil {
+			return fmt.Errorf("stream: seal an op's values: %w", err)
+		}
+		s.rec.Value = oplog.Encode(&s.op)
+	}
+	return nil
+}
