@@ -29,3 +29,26 @@ type Event struct {
 	PersonMode       string          `json:"person_mode"`
 	BillingClass     string          `json:"billing_class"`
 }
+
+// Merge is a row of the person_merges topic and table (docs/SEMANTICS.md
+// §8): one lineage record, or one part of a record that moved more than
+// feed.MergeIDsPerRow ids.
+type Merge = feed.MergeRow
+
+// MergeEvent is a row of the view person_merge_events
+// (configs/clickhouse/08_person_merge_events.sql): an event of a
+// distinct_id one lineage record moved, with the person the event was
+// stamped with and the record's persons.
+type MergeEvent struct {
+	Team             string
+	LogPartition     int32
+	LogOffset        int64
+	Rule             string
+	SurvivorPersonID string // "" for a deletion
+	AbsorbedPersonID string
+	DistinctID       string
+	UUID             string
+	Event            string
+	Timestamp        string
+	StampedPersonID  string
+}
