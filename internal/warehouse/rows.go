@@ -38,17 +38,18 @@ type Merge = feed.MergeRow
 // MergeEvent is a row of the view person_merge_events
 // (configs/clickhouse/08_person_merge_events.sql): an event of a
 // distinct_id one lineage record moved, with the person the event was
-// stamped with and the record's persons.
+// stamped with and the record's persons. The JSON names are the view's
+// columns.
 type MergeEvent struct {
-	Team             string
-	LogPartition     int32
-	LogOffset        int64
-	Rule             string
-	SurvivorPersonID string // "" for a deletion
-	AbsorbedPersonID string
-	DistinctID       string
-	UUID             string
-	Event            string
-	Timestamp        string
-	StampedPersonID  string
+	Team             string `json:"team"`
+	LogPartition     int32  `json:"log_partition"`
+	LogOffset        int64  `json:"log_offset"`
+	Rule             string `json:"rule"`
+	SurvivorPersonID string `json:"survivor_person_id"` // "" for a deletion
+	AbsorbedPersonID string `json:"absorbed_person_id"`
+	DistinctID       string `json:"distinct_id"`
+	UUID             string `json:"uuid"`
+	Event            string `json:"event"`
+	Timestamp        string `json:"timestamp"`
+	StampedPersonID  string `json:"stamped_person_id"`
 }

@@ -319,6 +319,70 @@ func TestSchemaCurrentPersonView(t *testing.T) {
 	}
 }
 
+// viewParams returns the parameters {name:Type} of a parameterized view's
+// body, name → type, failing on one used with two types.
+func viewParams(t *testing.T, body []token) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for i := 0; i < len(body); i++ {
+		if !body[i].is("{") {
+			continue
+		}
+		end := slices.IndexFunc(body[i:], func(tok token) bool { return tok.is("}") })
+		require.Positive(t, end, "unclosed { at %s", body[i])
+		p := body[i+1 : i+end]
+		require.True(t, len(p) >= 3 && p[0].kind == tokIdent && p[1].is(":"), "parameter %q is not {name:Type}", join(p))
+		typ := join(p[2:])
+		if prev, ok := out[p[0].text]; ok {
+			require.Equal(t, prev, typ, "parameter %s used with two types", p[0].text)
+		}
+		out[p[0].text] = typ
+		i += end
+	}
+	return out
+}
+
+// TestSchemaMergeEventsView checks the shape of person_merge_events: a view
+// parameterized by a lineage record's team and log coordinates (typed as
+// person_merges' columns), whose columns are MergeEvent's, joining the
+// events of the team with the ids the record moved — the rule of
+// Tables.MergeEvents.
+func TestSchemaMergeEventsView(t *testing.T) {
+	s := loadSchema(t)
+	v := s.get(t, "resolver.person_merge_events", "VIEW")
+	assert.Equal(t, "resolver.events", v.from)
+	assert.ElementsMatch(t, []string{"resolver.events", "resolver.person_merges"}, v.refs)
+	assert.Equal(t, jsonFields(MergeEvent{}), sorted(v.selectCols), "the view's columns are MergeEvent's")
+
+	params := viewParams(t, v.body)
+	colType := map[string]string{}
+	for _, c := range s.get(t, "resolver.person_merges", "TABLE").columns {
+		colType[c.name] = c.typ
+	}
+	assert.Equal(t, map[string]string{"team": "String", "log_partition": "Int32", "log_offset": "Int64"}, params)
+	for name, typ := range params {
+		assert.Equal(t, colType[name], typ, "{%s} has the type of person_merges.%s", name, name)
+	}
+
+	body := join(v.body)
+	for _, frag := range []string{
+		// The record: filtered before the join, all its parts, copies folded.
+		"SELECTDISTINCT",
+		"arrayJoin(distinct_ids_moved)ASmoved_distinct_id",
+		"FROMresolver.person_mergesWHEREteam={team:String}ANDlog_partition={log_partition:Int32}ANDlog_offset={log_offset:Int64}",
+		// Its ids' events, of the team only.
+		"FROMresolver.eventsASeINNERJOIN",
+		"ONe.team=m.teamANDe.distinct_id=m.moved_distinct_id",
+		"WHEREe.team={team:String}",
+		"e.person_idASstamped_person_id",
+		"m.survivor_person_idASsurvivor_person_id",
+		"ORDERBYtimestamp,uuid",
+	} {
+		assert.Contains(t, body, frag)
+	}
+	assert.NotContains(t, body, "part=", "every part of the record counts")
+}
+
 // TestSchemaImplicitPersonFunction evaluates resolver_implicit_person_id
 // with a Go model of the ClickHouse functions it calls and compares it with
 // unionfind.ImplicitPersonID: the docs/SEMANTICS.md §3 examples and ids with

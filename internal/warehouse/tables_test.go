@@ -182,3 +182,101 @@ func TestCurrentPersonMatchesIdentityCore(t *testing.T) {
 		}
 	}
 }
+
+// TestMergesFold pins the person_merges rule: one row per (team,
+// log_partition, log_offset, part), a copy stored twice kept once, the
+// parts of a record returned in order.
+func TestMergesFold(t *testing.T) {
+	var tb Tables
+	rows := sampleMerges() // every kind, all at log 1/1042 of team 2
+	for _, r := range rows {
+		tb.InsertMerge(r)
+		tb.InsertMerge(r) // the Kafka engine delivered it twice
+	}
+	other := rows[0]
+	other.Team = "3"
+	tb.InsertMerge(other)
+
+	got := tb.Merge("2", 1, 1042)
+	// The samples share one log position, as no real records do; the key
+	// keeps one row per part: the last inserted of each part number.
+	require.Len(t, got, 3)
+	for i, m := range got {
+		assert.Equal(t, i+1, m.Part)
+		assert.Equal(t, "merge_dangerously", m.Rule)
+	}
+	assert.Len(t, tb.Merge("3", 1, 1042), 1, "teams never share a row")
+	assert.Empty(t, tb.Merge("2", 1, 1043))
+	assert.Empty(t, tb.Merge("2", 0, 1042))
+}
+
+// TestMergeEventsRule is the view person_merge_events case by case: the
+// events of the ids a record moved (in any of its parts), of its team only,
+// with their stamped person and the record's persons, ordered by time; a
+// refused record, another record and ids the record did not move give
+// nothing.
+func TestMergeEventsRule(t *testing.T) {
+	p := func(s string) string { return unionfind.ImplicitPersonID("2", s).String() }
+	merge := func(part, parts int, offset int64, rule, refused, survivor, absorbed string, moved ...string) Merge {
+		return Merge{
+			Team: "2", SurvivorPersonID: survivor, AbsorbedPersonID: absorbed, DistinctIDsMoved: moved,
+			Rule: rule, Refused: refused, LogPartition: 1, LogOffset: offset, Part: part, Parts: parts,
+		}
+	}
+	var tb Tables
+	for _, m := range []Merge{
+		merge(1, 2, 10, "identify", "", p("user"), p("anon"), "anon", "anon-b"),
+		merge(2, 2, 10, "identify", "", p("user"), p("anon"), "anon-c"),
+		merge(1, 2, 10, "identify", "", p("user"), p("anon"), "anon", "anon-b"), // a copy
+		merge(1, 1, 11, "identify", "cannot_merge_already_identified", p("user"), p("other"), []string{}...),
+		merge(1, 1, 12, "delete", "", "", p("user"), "user", "anon", "anon-b", "anon-c"),
+		merge(1, 1, 13, "alias", "", p("user"), p("z"), "z"),
+	} {
+		tb.InsertMerge(m)
+	}
+	ev := func(uuid, did, ts, stamped string) Event {
+		return Event{UUID: uuid, Team: "2", DistinctID: did, Event: "$pageview", Timestamp: ts, PersonID: stamped}
+	}
+	events := []Event{
+		ev("e3", "anon-c", "2026-12-01T10:00:03.000Z", p("anon")),
+		ev("e1", "anon", "2026-12-01T10:00:01.000Z", p("anon")),
+		ev("e2", "anon-b", "2026-12-01T10:00:01.000Z", p("anon")),
+		ev("e4", "user", "2026-12-01T10:00:00.000Z", p("user")),    // not moved by record 10
+		ev("e5", "anon", "2026-12-01T10:00:05.000Z", p("user")),    // stamped after the merge
+		ev("e6", "z", "2026-12-01T10:00:06.000Z", p("z")),          // moved by record 13 only
+		{UUID: "e7", Team: "3", DistinctID: "anon", PersonID: "x"}, // another team
+	}
+
+	got := tb.MergeEvents("2", 1, 10, events)
+	var uuids []string
+	for _, r := range got {
+		uuids = append(uuids, r.UUID)
+		assert.Equal(t, "identify", r.Rule)
+		assert.Equal(t, p("user"), r.SurvivorPersonID)
+		assert.Equal(t, p("anon"), r.AbsorbedPersonID)
+		assert.Equal(t, int32(1), r.LogPartition)
+		assert.Equal(t, int64(10), r.LogOffset)
+	}
+	assert.Equal(t, []string{"e1", "e2", "e3", "e5"}, uuids, "both parts' ids, each event once, by time then uuid")
+	assert.Equal(t, MergeEvent{
+		Team: "2", LogPartition: 1, LogOffset: 10, Rule: "identify", SurvivorPersonID: p("user"), AbsorbedPersonID: p("anon"),
+		DistinctID: "anon-c", UUID: "e3", Event: "$pageview", Timestamp: "2026-12-01T10:00:03.000Z", StampedPersonID: p("anon"),
+	}, got[2])
+
+	assert.Empty(t, tb.MergeEvents("2", 1, 11, events), "a refused record moved nothing")
+	assert.Empty(t, tb.MergeEvents("2", 1, 99, events), "no such record")
+	assert.Empty(t, tb.MergeEvents("3", 1, 10, events), "another team's record")
+
+	del := tb.MergeEvents("2", 1, 12, events)
+	require.Len(t, del, 5, "a deletion: every event of the deleted person's ids")
+	for _, r := range del {
+		assert.Empty(t, r.SurvivorPersonID, "no survivor")
+		assert.Equal(t, "delete", r.Rule)
+	}
+	alias := tb.MergeEvents("2", 1, 13, events)
+	require.Len(t, alias, 1)
+	assert.Equal(t, "e6", alias[0].UUID)
+
+	// Events stored twice appear twice, as in the view.
+	assert.Len(t, tb.MergeEvents("2", 1, 13, append(events, events[5])), 2)
+}
