@@ -16,13 +16,16 @@
 -- (an event uuid is the client's and need not be unique; log coordinates are.)
 --
 -- For a merge (rule identify, alias, merge_dangerously) or a split, the
--- moved ids' events belong to survivor_person_id from that record on. An
--- event stamped with another person (absorbed_person_id, or an earlier
--- person of the id) is one the record moved; one stamped with the survivor
--- was typically processed after it. A later record can move an id again:
--- resolver.events_with_current_person (06) has where the events are now.
--- For a deletion, survivor_person_id is '' and the events are those of the
--- deleted person's ids. A refused record moved nothing and has no rows.
+-- moved ids belong to survivor_person_id from that record on. The rows are
+-- every event of those ids, whenever it was processed: an event carries no
+-- identity_log position, so the warehouse cannot tell which were stamped
+-- before the record. Those were the ones it moved, stamped with
+-- absorbed_person_id or a person the id had left before; an event stamped
+-- with the survivor was usually processed after it, and one stamped with
+-- a third person possibly after a later record moved the id on. Where each
+-- event is now: resolver.events_with_current_person (06). For a deletion,
+-- survivor_person_id is '' and the rows are the events of the deleted
+-- person's ids. A refused record moved nothing and has no rows.
 --
 -- All parts of a record share its coordinates, so all its ids are here;
 -- DISTINCT folds the copies of a row the Kafka engine may have stored

@@ -79,6 +79,11 @@ func (t *Tables) Len() (persons, distinctIDs int) { return len(t.persons), len(t
 //   - a deleted row: the id's implicit person, since deleting a person
 //     returns its ids to their implicit persons (docs/SEMANTICS.md §3);
 //   - otherwise: the row's person_id.
+//
+// One case of docs/SEMANTICS.md §8 it does not get right: an id split out
+// of its own implicit person, whose new person is then deleted, starts a
+// fresh person (unionfind's Mapping.Fresh) that no row names; this answers
+// the implicit person, which is the other ids' person.
 func (t *Tables) CurrentPersonID(e Event) string {
 	d, ok := t.dids[key{e.Team, e.DistinctID}]
 	switch {
