@@ -37,10 +37,12 @@ func Op(ev *event.Event, src unionfind.Source) (unionfind.Op, bool) {
 		Timestamp:  ev.Timestamp.UnixMilli(),
 	}
 	switch ev.Kind {
-	case event.Identify, event.Alias:
-		op.Merge = &unionfind.Merge{Other: unionfind.BoundOther(ev.MergeOther), Guarded: true}
+	case event.Identify:
+		op.Merge = &unionfind.Merge{Other: unionfind.BoundOther(ev.MergeOther), Guarded: true, Rule: unionfind.RuleIdentify}
+	case event.Alias:
+		op.Merge = &unionfind.Merge{Other: unionfind.BoundOther(ev.MergeOther), Guarded: true, Rule: unionfind.RuleAlias}
 	case event.MergeDangerously:
-		op.Merge = &unionfind.Merge{Other: unionfind.BoundOther(ev.MergeOther)}
+		op.Merge = &unionfind.Merge{Other: unionfind.BoundOther(ev.MergeOther), Rule: unionfind.RuleMergeDangerously}
 	}
 	op.Set = sortedKVs(ev.Set, nil)
 	op.SetOnce = sortedKVs(ev.SetOnce, ev.Set) // $set wins over $set_once

@@ -361,6 +361,9 @@ func (r *runner) eventStep(c *checker, i int, s *step) {
 	var res unionfind.Result
 	op, hasOp := resolve.Op(ev, unionfind.Source{Topic: scenarioTopic, Partition: scenarioPartition, Offset: offset})
 	if hasOp {
+		// The step's index is its identity_log offset (docs/SEMANTICS.md §8:
+		// a deletion's tombstone version and a split's person id use it).
+		op.Log = unionfind.LogPos{Partition: scenarioPartition, Offset: int64(i), Time: recTS.UnixMilli()}
 		if op.Merge != nil && op.Merge.Other != "" {
 			// "" can never be stored (it is illegal to merge and no
 			// distinct_id), so it need not be listed in the final state.
@@ -561,6 +564,7 @@ func (r *runner) deleteStep(c *checker, i int, s *step) {
 	op := unionfind.Op{
 		Kind: unionfind.OpDeletePerson, Team: team, PersonID: id,
 		Source: unionfind.Source{Topic: scenarioTopic, Partition: scenarioPartition, Offset: int64(i)},
+		Log:    unionfind.LogPos{Partition: scenarioPartition, Offset: int64(i), Time: r.now.UnixMilli()},
 	}
 	var res unionfind.Result
 	if err := r.mem.Update(func(tx state.Tx) error {

@@ -16,20 +16,41 @@ import (
 // replicas and engines.
 //
 //	Mapping v1: 0x01 ‖ flags(1: bit0 deleted) ‖ person(16) ‖ uvarint version
+//	Mapping v2: 0x02 ‖ flags(1: bit0 deleted, bit1 blocked, bit2 fresh) ‖ person(16) ‖
+//	            uvarint version ‖ uvarint gen ‖ [fresh(16) when bit2]
+//	            (v1 is written whenever blocked, gen and fresh are all zero — every
+//	            mapping before docs/SEMANTICS.md §8 — so those keep their bytes and
+//	            fingerprints; v2 otherwise. Both are read.)
+//	KeyState v1: 0x01 ‖ flags(1: bit0 erased) ‖ uvarint holders
 //	Person  v1: 0x01 ‖ flags(1: bit0 identified, bit1 deleted) ‖ id(16) ‖
 //	            varint created_at ‖ uvarint version ‖ uvarint size ‖ uvarint n ‖
 //	            n × (uvarint len ‖ key ‖ uvarint len ‖ value ‖ varint time)
 //	Result  v1: 0x01 ‖ uvarint n ‖ n × (bytes team ‖ bytes Person v1)
 //	            ‖ uvarint n ‖ n × (bytes team ‖ bytes distinct_id ‖ person(16) ‖ uvarint version ‖ deleted(1))
 //	            ‖ uvarint n ‖ n × (bytes team ‖ bytes type ‖ bytes uuid ‖ bytes distinct_id ‖ bytes details ‖ varint time)
+//	Result  v2: 0x02 ‖ the three lists of v1
+//	            ‖ uvarint n ‖ n × MergeRow: bytes team ‖ survivor(16) ‖ absorbed(16) ‖
+//	              uvarint m ‖ m × bytes moved ‖ rule(1) ‖ bytes refused ‖ bytes other ‖ bytes into ‖
+//	              bytes uuid ‖ varint time ‖ bytes source topic ‖ varint source partition ‖
+//	              varint source offset ‖ uvarint source index ‖ varint log partition ‖
+//	              varint log offset ‖ varint log time
+//	            ‖ uvarint n ‖ n × (bytes distinct_id ‖ uvarint gen): Erased
+//	            (v1 is written when Merges and Erased are empty; both are read)
 //	high water: i64 offset ‖ u32 index, big-endian (12 bytes)
 //	int64 values (applied offsets, billing totals and offsets): 8 bytes big-endian
 //
 // where bytes x = uvarint len(x) ‖ x.
-const codecV1 = 1
+const (
+	codecV1 = 1
+	codecV2 = 2
+)
 
 const (
 	mappingDeleted = 1 << 0
+	mappingBlocked = 1 << 1
+	mappingFresh   = 1 << 2
+
+	keyErased = 1 << 0
 
 	personIdentified = 1 << 0
 	personDeleted    = 1 << 1
@@ -41,29 +62,95 @@ func appendMapping(b []byte, m unionfind.Mapping) []byte {
 	if m.Deleted {
 		flags |= mappingDeleted
 	}
-	b = append(b, codecV1, flags)
+	hasFresh := m.Fresh != (unionfind.PersonID{})
+	if !m.Blocked && m.Gen == 0 && !hasFresh {
+		b = append(b, codecV1, flags)
+		b = append(b, m.PersonID[:]...)
+		return binary.AppendUvarint(b, m.Version)
+	}
+	if m.Blocked {
+		flags |= mappingBlocked
+	}
+	if hasFresh {
+		flags |= mappingFresh
+	}
+	b = append(b, codecV2, flags)
 	b = append(b, m.PersonID[:]...)
-	return binary.AppendUvarint(b, m.Version)
+	b = binary.AppendUvarint(b, m.Version)
+	b = binary.AppendUvarint(b, uint64(m.Gen))
+	if hasFresh {
+		b = append(b, m.Fresh[:]...)
+	}
+	return b
 }
 
-// decodeMapping decodes a Mapping. It does not keep v.
+// decodeMapping decodes a Mapping, v1 or v2. It does not keep v.
 func decodeMapping(v []byte) (unionfind.Mapping, error) {
 	d := decoder{b: v}
-	if d.byte() != codecV1 {
+	ver := d.byte()
+	if ver != codecV1 && ver != codecV2 {
 		return unionfind.Mapping{}, corrupt("mapping", "unknown version")
 	}
 	flags := d.byte()
+	known := byte(mappingDeleted)
+	if ver == codecV2 {
+		known |= mappingBlocked | mappingFresh
+	}
+	if flags&^known != 0 {
+		return unionfind.Mapping{}, corrupt("mapping", "unknown flags")
+	}
 	var m unionfind.Mapping
 	m.PersonID = d.uuid()
 	m.Version = d.uvarint()
 	m.Deleted = flags&mappingDeleted != 0
-	if flags&^mappingDeleted != 0 {
-		return unionfind.Mapping{}, corrupt("mapping", "unknown flags")
+	if ver == codecV2 {
+		m.Blocked = flags&mappingBlocked != 0
+		gen := d.uvarint()
+		if gen > 1<<32-1 {
+			d.fail("generation over 32 bits")
+		}
+		m.Gen = uint32(gen)
+		if flags&mappingFresh != 0 {
+			m.Fresh = d.uuid()
+			if m.Fresh == (unionfind.PersonID{}) {
+				d.fail("zero fresh person")
+			}
+		}
+		if !m.Blocked && m.Gen == 0 && flags&mappingFresh == 0 && d.err == nil {
+			d.fail("v2 encoding of a v1 mapping")
+		}
 	}
 	if err := d.finish("mapping"); err != nil {
 		return unionfind.Mapping{}, err
 	}
 	return m, nil
+}
+
+// appendKeyState appends the encoding of a data key's record.
+func appendKeyState(b []byte, st unionfind.KeyState) []byte {
+	var flags byte
+	if st.Erased {
+		flags |= keyErased
+	}
+	b = append(b, codecV1, flags)
+	return binary.AppendUvarint(b, st.Holders)
+}
+
+// decodeKeyState decodes a data key's record. It does not keep v.
+func decodeKeyState(v []byte) (unionfind.KeyState, error) {
+	d := decoder{b: v}
+	if d.byte() != codecV1 {
+		return unionfind.KeyState{}, corrupt("key record", "unknown version")
+	}
+	flags := d.byte()
+	if flags&^keyErased != 0 {
+		return unionfind.KeyState{}, corrupt("key record", "unknown flags")
+	}
+	st := unionfind.KeyState{Erased: flags&keyErased != 0, Holders: d.uvarint()}
+	if err := d.finish("key record"); err != nil {
+		return unionfind.KeyState{}, err
+	}
+	return st, nil
 }
 
 // appendPerson appends the encoding of p.
@@ -188,7 +275,12 @@ func decodeI64(what string, v []byte) (int64, error) {
 // encodeResult encodes the feed rows and warnings of one op.
 func encodeResult(r *unionfind.Result) []byte {
 	b := make([]byte, 0, 64)
-	b = append(b, codecV1)
+	v2 := len(r.Merges) > 0 || len(r.Erased) > 0
+	if v2 {
+		b = append(b, codecV2)
+	} else {
+		b = append(b, codecV1)
+	}
 	b = binary.AppendUvarint(b, uint64(len(r.Persons)))
 	for i := range r.Persons {
 		row := &r.Persons[i]
@@ -217,13 +309,46 @@ func encodeResult(r *unionfind.Result) []byte {
 		b = appendBytes(b, w.Details)
 		b = binary.AppendVarint(b, w.Timestamp)
 	}
+	if !v2 {
+		return b
+	}
+	b = binary.AppendUvarint(b, uint64(len(r.Merges)))
+	for i := range r.Merges {
+		m := &r.Merges[i]
+		b = appendBytes(b, m.Team)
+		b = append(b, m.Survivor[:]...)
+		b = append(b, m.Absorbed[:]...)
+		b = binary.AppendUvarint(b, uint64(len(m.Moved)))
+		for _, d := range m.Moved {
+			b = appendBytes(b, d)
+		}
+		b = append(b, byte(m.Rule))
+		b = appendBytes(b, m.Refused)
+		b = appendBytes(b, m.Other)
+		b = appendBytes(b, m.Into)
+		b = appendBytes(b, m.EventUUID)
+		b = binary.AppendVarint(b, m.Timestamp)
+		b = appendBytes(b, m.Source.Topic)
+		b = binary.AppendVarint(b, int64(m.Source.Partition))
+		b = binary.AppendVarint(b, m.Source.Offset)
+		b = binary.AppendUvarint(b, uint64(m.Source.Index))
+		b = binary.AppendVarint(b, int64(m.Log.Partition))
+		b = binary.AppendVarint(b, m.Log.Offset)
+		b = binary.AppendVarint(b, m.Log.Time)
+	}
+	b = binary.AppendUvarint(b, uint64(len(r.Erased)))
+	for _, k := range r.Erased {
+		b = appendBytes(b, k.DistinctID)
+		b = binary.AppendUvarint(b, uint64(k.Gen))
+	}
 	return b
 }
 
 // decodeResult decodes a Result. It does not keep v.
 func decodeResult(v []byte) (unionfind.Result, error) {
 	d := decoder{b: v}
-	if d.byte() != codecV1 {
+	ver := d.byte()
+	if ver != codecV1 && ver != codecV2 {
 		return unionfind.Result{}, corrupt("outbox row", "unknown version")
 	}
 	var r unionfind.Result
@@ -270,6 +395,9 @@ func decodeResult(v []byte) (unionfind.Result, error) {
 			w.Details = string(d.bytes())
 			w.Timestamp = d.varint()
 		}
+	}
+	if ver == codecV2 {
+		decodeLineage(&d, &r)
 	}
 	if err := d.finish("outbox row"); err != nil {
 		return unionfind.Result{}, err
@@ -379,4 +507,66 @@ func (d *decoder) finish(what string) error {
 		return corrupt(what, "trailing bytes")
 	}
 	return nil
+}
+
+// decodeLineage reads the Merges and Erased of a v2 Result.
+func decodeLineage(d *decoder, r *unionfind.Result) {
+	if n := d.count(); n > 0 {
+		r.Merges = make([]unionfind.MergeRow, n)
+		for i := range r.Merges {
+			m := &r.Merges[i]
+			m.Team = string(d.bytes())
+			m.Survivor = d.uuid()
+			m.Absorbed = d.uuid()
+			if k := d.count(); k > 0 {
+				m.Moved = make([]string, k)
+				for j := range m.Moved {
+					m.Moved[j] = string(d.bytes())
+				}
+			}
+			m.Rule = unionfind.Rule(d.byte())
+			m.Refused = string(d.bytes())
+			m.Other = string(d.bytes())
+			m.Into = string(d.bytes())
+			m.EventUUID = string(d.bytes())
+			m.Timestamp = d.varint()
+			m.Source.Topic = string(d.bytes())
+			m.Source.Partition = d.i32()
+			m.Source.Offset = d.varint()
+			m.Source.Index = d.u32()
+			m.Log.Partition = d.i32()
+			m.Log.Offset = d.varint()
+			m.Log.Time = d.varint()
+			if d.err != nil {
+				return
+			}
+		}
+	}
+	if n := d.count(); n > 0 {
+		r.Erased = make([]unionfind.KeyRef, n)
+		for i := range r.Erased {
+			r.Erased[i].DistinctID = string(d.bytes())
+			r.Erased[i].Gen = d.u32()
+		}
+	}
+}
+
+// i32 reads a varint that must fit an int32.
+func (d *decoder) i32() int32 {
+	v := d.varint()
+	if v < -1<<31 || v > 1<<31-1 {
+		d.fail("int32 out of range")
+		return 0
+	}
+	return int32(v)
+}
+
+// u32 reads a uvarint that must fit a uint32.
+func (d *decoder) u32() uint32 {
+	v := d.uvarint()
+	if v > 1<<32-1 {
+		d.fail("uint32 out of range")
+		return 0
+	}
+	return uint32(v)
 }

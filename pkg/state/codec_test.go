@@ -71,11 +71,20 @@ func FuzzCodecRoundTrip(f *testing.F) {
 			t.Fatalf("person encoding not deterministic")
 		}
 
-		m := unionfind.Mapping{PersonID: p.ID, Version: version, Deleted: flags&4 != 0}
+		m := unionfind.Mapping{PersonID: p.ID, Version: version, Deleted: flags&4 != 0,
+			Blocked: flags&8 != 0, Gen: uint32(size)}
+		if flags&16 != 0 {
+			copy(m.Fresh[:], val)
+			m.Fresh[15] |= 1 // never zero
+		}
 		mb := appendMapping(nil, m)
 		gm, err := decodeMapping(mb)
 		if err != nil || gm != m {
 			t.Fatalf("mapping round trip: %+v %v, want %+v", gm, err, m)
+		}
+		kst := unionfind.KeyState{Holders: version, Erased: flags&32 != 0}
+		if gk, err := decodeKeyState(appendKeyState(nil, kst)); err != nil || gk != kst {
+			t.Fatalf("key state round trip: %+v %v, want %+v", gk, err, kst)
 		}
 
 		r := unionfind.Result{
@@ -83,12 +92,20 @@ func FuzzCodecRoundTrip(f *testing.F) {
 			DistinctIDs: []unionfind.DistinctIDRow{{Team: "1", DistinctID: string(val), PersonID: p.ID, Version: version, Deleted: flags&1 != 0}},
 			Warnings:    []unionfind.Warning{{Team: "1", Type: "t", EventUUID: "u", DistinctID: keys, Details: string(val), Timestamp: tm}},
 		}
+		if flags&64 != 0 {
+			r.Merges = []unionfind.MergeRow{{Team: keys, Survivor: p.ID, Absorbed: m.Fresh, Moved: ks2(kst),
+				Rule: unionfind.Rule(flags), Refused: string(val), Other: keys, Into: "i", EventUUID: "u", Timestamp: tm,
+				Source: unionfind.Source{Topic: keys, Partition: int32(created), Offset: created, Index: uint32(version)},
+				Log:    unionfind.LogPos{Partition: -int32(tm), Offset: -created, Time: tm}}}
+			r.Erased = []unionfind.KeyRef{{DistinctID: keys, Gen: uint32(version)}, {}}
+		}
 		gr, err := decodeResult(encodeResult(&r))
 		if err != nil {
 			t.Fatalf("decode result: %v", err)
 		}
 		if !samePerson(gr.Persons[0].Person, p) || gr.Persons[0].Team != keys ||
-			!reflect.DeepEqual(gr.DistinctIDs, r.DistinctIDs) || !reflect.DeepEqual(gr.Warnings, r.Warnings) {
+			!reflect.DeepEqual(gr.DistinctIDs, r.DistinctIDs) || !reflect.DeepEqual(gr.Warnings, r.Warnings) ||
+			!reflect.DeepEqual(gr.Merges, r.Merges) || !reflect.DeepEqual(gr.Erased, r.Erased) {
 			t.Fatalf("result round trip:\n got %+v\nwant %+v", gr, r)
 		}
 	})
@@ -103,7 +120,21 @@ func FuzzDecode(f *testing.F) {
 	f.Add(encodeResult(&unionfind.Result{Persons: []unionfind.PersonRow{{Team: "1", Person: p}}}))
 	f.Add([]byte{1, 0})
 	f.Add([]byte{})
+	f.Add(appendMapping(nil, unionfind.Mapping{Version: 3, Deleted: true, Blocked: true, Gen: 2, Fresh: unionfind.ImplicitPersonID("1", "a")}))
+	f.Add(appendKeyState(nil, unionfind.KeyState{Holders: 2, Erased: true}))
+	f.Add(encodeResult(&unionfind.Result{
+		Merges: []unionfind.MergeRow{{Team: "1", Moved: []string{"a", "b"}, Rule: unionfind.RuleSplit, Refused: "x", Log: unionfind.LogPos{Offset: 4}}},
+		Erased: []unionfind.KeyRef{{DistinctID: "a", Gen: 1}},
+	}))
 	f.Fuzz(func(t *testing.T, b []byte) {
+		if k, err := decodeKeyState(b); err == nil {
+			// (Varints may be overlong in what is read; what is written is
+			// one encoding per value.)
+			again := appendKeyState(nil, k)
+			if q, err := decodeKeyState(again); err != nil || q != k || !bytes.Equal(appendKeyState(nil, q), again) {
+				t.Fatalf("key state re-encode: %+v %v", q, err)
+			}
+		}
 		if p, err := decodePerson(b); err == nil {
 			q, err := decodePerson(encodePerson(&p))
 			if err != nil || !samePerson(p, q) {
@@ -111,9 +142,13 @@ func FuzzDecode(f *testing.F) {
 			}
 		}
 		if m, err := decodeMapping(b); err == nil {
-			q, err := decodeMapping(appendMapping(nil, m))
+			again := appendMapping(nil, m)
+			q, err := decodeMapping(again)
 			if err != nil || q != m {
 				t.Fatalf("mapping re-encode: %v", err)
+			}
+			if !bytes.Equal(appendMapping(nil, q), again) {
+				t.Fatalf("mapping: encoding of %+v not stable", m)
 			}
 		}
 		if r, err := decodeResult(b); err == nil {
@@ -127,6 +162,64 @@ func FuzzDecode(f *testing.F) {
 }
 
 func isCorrupt(err error) bool { return errors.Is(err, ErrCorrupt) }
+
+// ks2 turns a key state into a short list of ids (fuzz helper).
+func ks2(k unionfind.KeyState) []string {
+	if k.Erased {
+		return []string{"a", ""}
+	}
+	return nil
+}
+
+// TestMappingCodecVersions: a mapping without the fields of
+// docs/SEMANTICS.md §8 keeps its v1 bytes (so replicas written before keep
+// their fingerprints, and the bytes below are what older versions wrote);
+// one with them is v2; both decode; a v2 encoding of a v1 mapping is
+// refused (one value, one encoding).
+func TestMappingCodecVersions(t *testing.T) {
+	id := unionfind.ImplicitPersonID("1", "a")
+	plain := unionfind.Mapping{PersonID: id, Version: 300, Deleted: true}
+	v1 := append(append([]byte{1, 1}, id[:]...), 0xac, 0x02)
+	if got := appendMapping(nil, plain); !bytes.Equal(got, v1) {
+		t.Fatalf("plain mapping encodes as %x, want the v1 bytes %x", got, v1)
+	}
+	if m, err := decodeMapping(v1); err != nil || m != plain {
+		t.Fatalf("v1 decode: %+v %v", m, err)
+	}
+	fresh := unionfind.ImplicitPersonID("1", "b")
+	for _, m := range []unionfind.Mapping{
+		{PersonID: id, Version: 1, Gen: 1},
+		{PersonID: id, Version: 2, Deleted: true, Blocked: true, Gen: 7},
+		{PersonID: id, Version: 2, Deleted: true, Gen: 1, Fresh: fresh},
+		{PersonID: id, Version: 2, Deleted: true, Gen: 1<<32 - 1},
+	} {
+		b := appendMapping(nil, m)
+		if b[0] != 2 {
+			t.Fatalf("%+v encodes as version %d, want 2", m, b[0])
+		}
+		if got, err := decodeMapping(b); err != nil || got != m {
+			t.Fatalf("v2 round trip: %+v %v, want %+v", got, err, m)
+		}
+	}
+	bad := map[string][]byte{
+		"v2 of a v1 mapping":  append(append([]byte{2, 1}, id[:]...), 5, 0),
+		"v1 with v2 flags":    append(append([]byte{1, 2}, id[:]...), 5),
+		"v2 zero fresh":       append(append(append([]byte{2, 4}, id[:]...), 5, 1), make([]byte, 16)...),
+		"v2 gen over 32 bits": append(append([]byte{2, 0}, id[:]...), 5, 0x80, 0x80, 0x80, 0x80, 0x10),
+		"v2 truncated fresh":  append(append([]byte{2, 4}, id[:]...), 5, 1, 9),
+		"version 3":           append(append([]byte{3, 0}, id[:]...), 5),
+	}
+	for name, b := range bad {
+		if _, err := decodeMapping(b); !isCorrupt(err) {
+			t.Errorf("%s: %v, want ErrCorrupt", name, err)
+		}
+	}
+	for name, b := range map[string][]byte{"flags": {1, 2, 0}, "trailing": {1, 0, 0, 0}, "version": {2, 0, 0}, "empty": {}} {
+		if _, err := decodeKeyState(b); !isCorrupt(err) {
+			t.Errorf("key state %s: %v, want ErrCorrupt", name, err)
+		}
+	}
+}
 
 func TestDecodeRejects(t *testing.T) {
 	p := personFrom([]byte("id"), 5, 1, 2, 1, []string{"a", "b"}, []byte(`1`), 9)

@@ -27,6 +27,7 @@ func TestConformance(t *testing.T) {
 			t.Run("outbox", func(t *testing.T) { testOutbox(t, ec.make(t)) })
 			t.Run("billing", func(t *testing.T) { testBilling(t, ec.make(t)) })
 			t.Run("find", func(t *testing.T) { testFind(t, ec.make(t)) })
+			t.Run("refs-keys-absorbed", func(t *testing.T) { testRefsKeysAbsorbed(t, ec.make(t)) })
 		})
 	}
 	t.Run("fingerprint-equal-across-engines", testFingerprintAcrossEngines)
@@ -57,6 +58,7 @@ func must(t *testing.T, err error) {
 var (
 	pidA = unionfind.ImplicitPersonID("1", "a")
 	pidB = unionfind.ImplicitPersonID("1", "b")
+	pidC = unionfind.ImplicitPersonID("1", "c")
 )
 
 func testPerson(id unionfind.PersonID) unionfind.Person {
@@ -588,6 +590,23 @@ func testFingerprintSensitive(t *testing.T) {
 			return tx.PutPerson("1", p)
 		},
 		"membership": func(tx Tx) error { return tx.DeleteMember("1", user, "anon-2") },
+		"mapping generation": func(tx Tx) error {
+			m, _, _ := tx.Mapping("1", "anon-2")
+			m.Gen++
+			return tx.PutMapping("1", "anon-2", m)
+		},
+		"mapping blocked": func(tx Tx) error {
+			m, _, _ := tx.Mapping("1", "anon-2")
+			m.Deleted, m.Blocked = true, true
+			return tx.PutMapping("1", "anon-2", m)
+		},
+		"key ref": func(tx Tx) error {
+			return tx.PutRef("1", user, unionfind.KeyRef{DistinctID: "anon-2"})
+		},
+		"key record": func(tx Tx) error {
+			return tx.PutKey("1", unionfind.KeyRef{DistinctID: "anon-2", Gen: 1}, unionfind.KeyState{Erased: true})
+		},
+		"absorbed tombstone": func(tx Tx) error { return tx.PutAbsorbed("1", user, pidB) },
 	}
 	for name, mut := range mutations {
 		s := base()
@@ -608,4 +627,92 @@ func testFingerprintSensitive(t *testing.T) {
 	if fp, _ := s.Fingerprint(); fp != fp0 {
 		t.Error("offsets, outbox or billing changed the fingerprint")
 	}
+}
+
+// testRefsKeysAbsorbed: the key refs, data key records and absorbed
+// tombstones of docs/SEMANTICS.md §8 read back, in a fixed order, without
+// leaking across persons or teams, inside the writing transaction too.
+func testRefsKeysAbsorbed(t *testing.T, s *Store) {
+	refs := []unionfind.KeyRef{{DistinctID: "b", Gen: 2}, {DistinctID: "a", Gen: 1}, {DistinctID: "ab", Gen: 0}, {DistinctID: "a", Gen: 0}, {DistinctID: "\xff"}}
+	// Key order: the id length-prefixed, then the generation.
+	want := []unionfind.KeyRef{{DistinctID: "a", Gen: 0}, {DistinctID: "a", Gen: 1}, {DistinctID: "b", Gen: 2}, {DistinctID: "\xff"}, {DistinctID: "ab", Gen: 0}}
+	readRefs := func(tx Tx, team string, id unionfind.PersonID) []unionfind.KeyRef {
+		var got []unionfind.KeyRef
+		must(t, tx.Refs(team, id, func(k unionfind.KeyRef) error {
+			got = append(got, k)
+			return nil
+		}))
+		return got
+	}
+	readAbsorbed := func(tx Tx, team string, id unionfind.PersonID) []unionfind.PersonID {
+		var got []unionfind.PersonID
+		must(t, tx.Absorbed(team, id, func(g unionfind.PersonID) error {
+			got = append(got, g)
+			return nil
+		}))
+		return got
+	}
+	check := func(tx Tx) {
+		if got := readRefs(tx, "1", pidA); !slices.Equal(got, want) {
+			t.Fatalf("refs:\n got %v\nwant %v", got, want)
+		}
+		if got := readRefs(tx, "12", pidA); !slices.Equal(got, []unionfind.KeyRef{{DistinctID: "team12"}}) {
+			t.Fatalf("team 12 refs: %v", got)
+		}
+		if got := readRefs(tx, "1", pidB); got != nil {
+			t.Fatalf("person B refs: %v", got)
+		}
+		has, err := tx.HasRef("1", pidA, unionfind.KeyRef{DistinctID: "b", Gen: 2})
+		must(t, err)
+		hasNot, err := tx.HasRef("1", pidA, unionfind.KeyRef{DistinctID: "b", Gen: 1})
+		must(t, err)
+		if !has || hasNot {
+			t.Fatalf("HasRef: %v %v", has, hasNot)
+		}
+		st, ok, err := tx.Key("1", unionfind.KeyRef{DistinctID: "a", Gen: 1})
+		must(t, err)
+		if !ok || st != (unionfind.KeyState{Holders: 3, Erased: true}) {
+			t.Fatalf("key: %+v %v", st, ok)
+		}
+		if _, ok, _ := tx.Key("1", unionfind.KeyRef{DistinctID: "a", Gen: 2}); ok {
+			t.Fatal("absent key found")
+		}
+		if erased, err := unionfind.KeyErased(tx, "1", unionfind.KeyRef{DistinctID: "a", Gen: 1}); err != nil || !erased {
+			t.Fatalf("KeyErased: %v %v", erased, err)
+		}
+		if got := readAbsorbed(tx, "1", pidA); !slices.Equal(got, []unionfind.PersonID{pidB, pidC}) && !slices.Equal(got, []unionfind.PersonID{pidC, pidB}) {
+			t.Fatalf("absorbed: %v", got)
+		}
+		if got := readAbsorbed(tx, "1", pidB); got != nil {
+			t.Fatalf("absorbed of B: %v", got)
+		}
+	}
+	update(t, s, func(tx Tx) error {
+		for _, k := range refs {
+			must(t, tx.PutRef("1", pidA, k))
+		}
+		must(t, tx.PutRef("1", pidA, unionfind.KeyRef{DistinctID: "gone"}))
+		must(t, tx.DeleteRef("1", pidA, unionfind.KeyRef{DistinctID: "gone"}))
+		must(t, tx.PutRef("12", pidA, unionfind.KeyRef{DistinctID: "team12"}))
+		must(t, tx.PutKey("1", unionfind.KeyRef{DistinctID: "a", Gen: 1}, unionfind.KeyState{Holders: 3, Erased: true}))
+		must(t, tx.PutAbsorbed("1", pidA, pidB))
+		must(t, tx.PutAbsorbed("1", pidA, pidC))
+		must(t, tx.PutAbsorbed("1", pidA, pidA))
+		must(t, tx.DeleteAbsorbed("1", pidA, pidA))
+		check(tx)
+		return nil
+	})
+	view(t, s, func(tx Tx) error {
+		check(tx)
+		if err := tx.PutRef("1", pidA, unionfind.KeyRef{}); !errors.Is(err, ErrReadOnly) {
+			t.Fatalf("PutRef in a view: %v", err)
+		}
+		if err := tx.PutKey("1", unionfind.KeyRef{}, unionfind.KeyState{}); !errors.Is(err, ErrReadOnly) {
+			t.Fatalf("PutKey in a view: %v", err)
+		}
+		if err := tx.PutAbsorbed("1", pidA, pidB); !errors.Is(err, ErrReadOnly) {
+			t.Fatalf("PutAbsorbed in a view: %v", err)
+		}
+		return nil
+	})
 }

@@ -5,13 +5,17 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"hash"
+
+	"github.com/resolver-dev/resolver/pkg/unionfind"
 )
 
 // ContentDigest returns a hex SHA-256 over what the identity state says,
 // leaving out how it got there:
 //
 //   - every live distinct_id → person id mapping (tombstones are left out:
-//     a deleted mapping means "its implicit person", as does no mapping);
+//     a deleted mapping means "its implicit person", as does no mapping —
+//     except a deleted mapping that is blocked or names a fresh person,
+//     docs/SEMANTICS.md §8, which is included as such);
 //   - every live person's created_at, is_identified and property values
 //     (key and JSON bytes).
 //
@@ -50,6 +54,20 @@ func (s *Store) ContentDigest() (string, error) {
 				return false, wrapKey(err, key)
 			}
 			if m.Deleted {
+				// A deleted mapping means its implicit person, unless it
+				// names a fresh one or is blocked (docs/SEMANTICS.md §8):
+				// those say where the id's next event goes.
+				if m.Fresh != (unionfind.PersonID{}) || m.Blocked {
+					w.byte('f')
+					w.str(team)
+					w.str(did)
+					w.raw(m.Fresh[:])
+					if m.Blocked {
+						w.byte(1)
+					} else {
+						w.byte(0)
+					}
+				}
 				return true, nil
 			}
 			w.byte('d')

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/resolver-dev/resolver/pkg/state"
 	"github.com/resolver-dev/resolver/pkg/unionfind"
@@ -95,4 +96,54 @@ func ExampleNewMemory() {
 	fmt.Println(p.ID, explicit, err)
 	// Output:
 	// cfa956a0-5af4-51c6-9ef5-cb3c80e09b69 false <nil>
+}
+
+// The applier stores each lineage row of an op with Tx.PutLineage in the
+// transaction that applies it; Lineage, Path and AsOf read them back.
+// Here an $identify moved the implicit person of "anon-1" into the person
+// of "user-42" at identity_log offset 12.
+func ExampleStore_Lineage() {
+	st := state.NewMemory()
+	defer st.Close()
+	var g unionfind.Graph
+	user := unionfind.ImplicitPersonID("1", "user-42")
+	op := unionfind.Op{
+		Kind: unionfind.OpEvent, Team: "1", DistinctID: "user-42", EventUUID: "e1",
+		Timestamp: 1_795_857_400_000,
+		Source:    unionfind.Source{Topic: "events_raw", Partition: 3, Offset: 7},
+		Merge:     &unionfind.Merge{Other: "anon-1", Guarded: true, Rule: unionfind.RuleIdentify},
+		Log:       unionfind.LogPos{Partition: 0, Offset: 12, Time: 1_795_857_401_000},
+	}
+	err := st.Update(func(tx state.Tx) error {
+		if _, err := g.Apply(tx, &op); err != nil {
+			return err
+		}
+		return tx.PutLineage(unionfind.MergeRow{
+			Team: "1", Survivor: user, Absorbed: unionfind.ImplicitPersonID("1", "anon-1"),
+			Moved: []string{"anon-1"}, Rule: unionfind.RuleIdentify, Other: "anon-1", Into: "user-42",
+			EventUUID: op.EventUUID, Timestamp: op.Timestamp, Source: op.Source, Log: op.Log,
+		})
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	v, err := st.Lineage("1", "anon-1")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	m := v.Moves[0]
+	fmt.Println(m.Rule, m.EventUUID, m.LogTime, m.DistinctIDsMoved, m.SurvivorPersonID == user.String())
+
+	before, _ := st.AsOf("1", "anon-1", time.UnixMilli(1_795_857_400_999))
+	after, _ := st.AsOf("1", "anon-1", time.UnixMilli(1_795_857_401_000))
+	fmt.Println(before.Basis, before.ImplicitID, after.Basis, after.PersonID == user.String())
+
+	p, _ := st.Path("1", "anon-1", "user-42")
+	fmt.Println(p.SamePerson, p.Joined.Rule)
+	// Output:
+	// identify e1 2026-11-28T09:16:41.000Z [anon-1] true
+	// before_next true moved true
+	// true identify
 }

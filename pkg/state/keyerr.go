@@ -92,6 +92,30 @@ func describeKey(k []byte) string {
 		part("offset", num(r.i64()))
 		part("index", num(int64(r.u32())))
 		ok = r.done()
+	case hasTag(k, tagLineage):
+		kind = "lineage key"
+		r := newKeyReader(k, tagLineage)
+		part("team", teamText(r.str()))
+		part("identity_log partition", num(int64(r.i32())))
+		part("offset", num(r.i64()))
+		if len(r.b) > 0 { // a whole key, not an op's prefix
+			part("index", num(int64(r.u32())))
+		}
+		ok = r.done()
+	case hasTag(k, tagHistory):
+		kind = "lineage index key"
+		r := newKeyReader(k, tagHistory)
+		part("team", teamText(r.str()))
+		if r.ok && len(r.b) > 0 {
+			kd := r.b[0]
+			r.b = r.b[1:]
+			if kd == histPerson {
+				part("person", personText(&r))
+			} else {
+				part("distinct_id", redact.Hash(r.str()))
+			}
+		}
+		ok = r.ok
 	case hasTag(k, tagBillOff): // before b/: both start with "b"
 		kind = "billing-offset key"
 		r := newKeyReader(k, tagBillOff)

@@ -24,18 +24,25 @@ import (
 // as the second byte of each tag.
 //
 //	key                                              value
-//	d/ str(team) distinct_id                         Mapping (codec.go): person id, version, deleted
+//	d/ str(team) distinct_id                         Mapping (codec.go): person id, version, deleted, blocked, gen, fresh
+//	k/ str(team) str(distinct_id) u32(gen)           KeyState (codec.go): holders, erased — one data key's record
 //	m/ str(team) person(16) distinct_id              empty: membership, iterated by Members in distinct_id order
 //	p/ str(team) person(16)                          Person (codec.go): created_at, flags, version, size, properties
+//	r/ str(team) person(16) str(distinct_id) u32(gen)  empty: the person holds a ref to data key (distinct_id, gen)
+//	t/ str(team) person(16) person(16)               empty: the second person's tombstone was absorbed into the first
 //	a/ i32(log partition)                            i64: next identity_log offset to apply
 //	o/ i32(log partition) str(topic) i32(partition)  i64 offset ‖ u32 index: highest applied unionfind.Source
 //	x/ str(topic) i32(partition) i64(offset) u32(index)  Result (codec.go): the feed rows one op produced
 //	b/ str(team) str(month) class                    i64: billing total of (team, month, class)
 //	b@/ i32(billing_usage partition)                 i64: next billing_usage offset to fold
+//	l/ str(team) i32(log partition) i64(offset) u32(index)  MergeRow (lineage.go): one lineage row
+//	h/ str(team) kind …  pos                         lineage index (lineage.go): per id, per person
 //
-// The identity state that Fingerprint hashes is exactly the d/, m/ and p/
-// keys. Tags sort d/ < m/ < p/, so one ordered pass over the three prefixes
-// visits identity keys in key order.
+// The identity state that Fingerprint hashes is exactly the d/, k/, m/,
+// p/, r/ and t/ keys (docs/SEMANTICS.md §8: the key refs and records are
+// what makes a rebuild after an erasure equal to the live replicas, so they
+// are identity state). Tags sort d/ < k/ < m/ < p/ < r/ < t/, so one
+// ordered pass over the six prefixes visits identity keys in key order.
 //
 // Lengths in str() are uvarints, so within a tag keys sort by the
 // length-prefix bytes first (for strings under 128 bytes: shorter team
@@ -43,8 +50,11 @@ import (
 // particular order of teams.
 var (
 	tagMapping   = []byte("d/")
+	tagKey       = []byte("k/")
 	tagMember    = []byte("m/")
 	tagPerson    = []byte("p/")
+	tagRef       = []byte("r/")
+	tagAbsorbed  = []byte("t/")
 	tagApplied   = []byte("a/")
 	tagHighWater = []byte("o/")
 	tagOutbox    = []byte("x/")
@@ -54,7 +64,7 @@ var (
 
 // identityTags are the prefixes that make up the identity state, in key
 // order.
-var identityTags = [][]byte{tagMapping, tagMember, tagPerson}
+var identityTags = [][]byte{tagMapping, tagKey, tagMember, tagPerson, tagRef, tagAbsorbed}
 
 func appendStr(b []byte, s string) []byte {
 	b = binary.AppendUvarint(b, uint64(len(s)))
@@ -93,6 +103,40 @@ func personKey(b []byte, team string, id unionfind.PersonID) []byte {
 	b = append(b, tagPerson...)
 	b = appendStr(b, team)
 	return append(b, id[:]...)
+}
+
+// dataKeyKey is k/ str(team) str(distinct_id) u32(gen).
+func dataKeyKey(b []byte, team string, k unionfind.KeyRef) []byte {
+	b = append(b, tagKey...)
+	b = appendStr(b, team)
+	b = appendStr(b, k.DistinctID)
+	return binary.BigEndian.AppendUint32(b, k.Gen)
+}
+
+// refPrefix is r/ str(team) person: the prefix of one person's refs.
+func refPrefix(b []byte, team string, id unionfind.PersonID) []byte {
+	b = append(b, tagRef...)
+	b = appendStr(b, team)
+	return append(b, id[:]...)
+}
+
+// refKey is r/ str(team) person str(distinct_id) u32(gen).
+func refKey(b []byte, team string, id unionfind.PersonID, k unionfind.KeyRef) []byte {
+	b = appendStr(refPrefix(b, team, id), k.DistinctID)
+	return binary.BigEndian.AppendUint32(b, k.Gen)
+}
+
+// absorbedPrefix is t/ str(team) person: the prefix of one person's
+// absorbed tombstones.
+func absorbedPrefix(b []byte, team string, id unionfind.PersonID) []byte {
+	b = append(b, tagAbsorbed...)
+	b = appendStr(b, team)
+	return append(b, id[:]...)
+}
+
+// absorbedKey is t/ str(team) person absorbed.
+func absorbedKey(b []byte, team string, id, absorbed unionfind.PersonID) []byte {
+	return append(absorbedPrefix(b, team, id), absorbed[:]...)
 }
 
 // appliedKey is a/ i32(log partition).

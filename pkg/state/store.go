@@ -189,7 +189,8 @@ func (s *Store) Find(team, distinctID string) (unionfind.Person, bool, error) {
 // the cache next to the person, so stamping does not serialise it for every
 // event: it is shared, read-only.
 func (s *Store) FindWithProperties(team, distinctID string) (p unionfind.Person, props []byte, explicit bool, err error) {
-	return s.find(storeView{s}, team, distinctID)
+	p, props, explicit, _, err = s.find(storeView{s}, team, distinctID)
+	return p, props, explicit, err
 }
 
 // A snapshotter gives find its engine reads: one transaction per call
@@ -210,10 +211,11 @@ func (v storeView) view(fn func(kvReader) error) (uint64, error) {
 	return gen, v.s.eng.view(fn)
 }
 
-// find is FindWithProperties with its engine reads from sn.
-func (s *Store) find(sn snapshotter, team, distinctID string) (p unionfind.Person, props []byte, explicit bool, err error) {
+// find is FindWithProperties with its engine reads from sn; it also
+// returns the id's mapping (zero when it has none).
+func (s *Store) find(sn snapshotter, team, distinctID string) (p unionfind.Person, props []byte, explicit bool, m unionfind.Mapping, err error) {
 	if s.closed.Load() {
-		return unionfind.Person{}, nil, false, ErrClosed
+		return unionfind.Person{}, nil, false, m, ErrClosed
 	}
 	c := s.cache
 	if c == nil {
@@ -227,22 +229,22 @@ func (s *Store) find(sn snapshotter, team, distinctID string) (p unionfind.Perso
 	}
 	if !h.live() {
 		if !h.altOK {
-			h.alt = unionfind.ImplicitPersonID(team, distinctID)
+			h.alt = restingPerson(team, distinctID, h.m, h.ok)
 			c.setAlt(dk, h.alt)
 		}
-		return unionfind.Person{ID: h.alt, Size: 1}, nil, false, nil
+		return unionfind.Person{ID: h.alt, Size: 1}, nil, false, h.m, nil
 	}
 	var pb [48]byte
 	p, props, ok, hit := c.getPerson(personKey(pb[:0], team, h.m.PersonID))
 	if !hit {
 		if p, props, ok, err = s.readPerson(sn, team, h.m.PersonID); err != nil {
-			return unionfind.Person{}, nil, false, err
+			return unionfind.Person{}, nil, false, m, err
 		}
 	}
 	if !ok || p.Deleted {
 		return s.findSnapshot(sn, team, distinctID)
 	}
-	return p, props, true, nil
+	return p, props, true, h.m, nil
 }
 
 // readPerson reads a person from the engine for Find and fills the cache
@@ -267,7 +269,7 @@ func (s *Store) readPerson(sn snapshotter, team string, id unionfind.PersonID) (
 
 // findMiss reads mapping and person in one snapshot and fills the cache
 // with both, unless a commit landed meanwhile.
-func (s *Store) findMiss(sn snapshotter, team, distinctID string) (unionfind.Person, []byte, bool, error) {
+func (s *Store) findMiss(sn snapshotter, team, distinctID string) (unionfind.Person, []byte, bool, unionfind.Mapping, error) {
 	c := s.cache
 	dk := mappingKey(nil, team, distinctID)
 	var (
@@ -303,16 +305,16 @@ func (s *Store) findMiss(sn snapshotter, team, distinctID string) (unionfind.Per
 		return nil
 	})
 	if err != nil {
-		return unionfind.Person{}, nil, false, err
+		return unionfind.Person{}, nil, false, m, err
 	}
 	if !explicitOK {
-		alt := unionfind.ImplicitPersonID(team, distinctID)
+		alt := restingPerson(team, distinctID, m, mOK)
 		c.fillMapping(dk, m, mOK, alt, true, gen0, true)
-		return unionfind.Person{ID: alt, Size: 1}, nil, false, nil
+		return unionfind.Person{ID: alt, Size: 1}, nil, false, m, nil
 	}
 	c.fillMapping(dk, m, mOK, unionfind.PersonID{}, false, gen0, true)
 	props := c.fillPerson(pk, p, pOK, gen0, true)
-	return p, props, true, nil
+	return p, props, true, m, nil
 }
 
 // A Finder answers Find for one batch of lookups: the lookups that miss the
@@ -337,14 +339,36 @@ func (s *Store) Finder() *Finder { return &Finder{s: s} }
 
 // Find is Store.Find through the Finder's snapshot.
 func (f *Finder) Find(team, distinctID string) (unionfind.Person, bool, error) {
-	p, _, explicit, err := f.s.find(f, team, distinctID)
+	p, _, explicit, _, err := f.s.find(f, team, distinctID)
 	return p, explicit, err
 }
 
 // FindWithProperties is Store.FindWithProperties through the Finder's
 // snapshot.
 func (f *Finder) FindWithProperties(team, distinctID string) (unionfind.Person, []byte, bool, error) {
-	return f.s.find(f, team, distinctID)
+	p, props, explicit, _, err := f.s.find(f, team, distinctID)
+	return p, props, explicit, err
+}
+
+// Found is what Finder.Resolve returns: FindWithProperties' answer and the
+// id's mapping fields the pipeline acts on (docs/SEMANTICS.md §8).
+type Found struct {
+	Person   unionfind.Person
+	Props    []byte // the properties as JSON; nil for an implicit person
+	Explicit bool
+	// Blocked: the id was deleted with --block; its events are
+	// dead-lettered.
+	Blocked bool
+	// Gen is the id's erasure generation: the data key its values are
+	// sealed under.
+	Gen uint32
+}
+
+// Resolve is FindWithProperties with the id's blocked flag and erasure
+// generation, at the cost of nothing more (the mapping is read anyway).
+func (f *Finder) Resolve(team, distinctID string) (Found, error) {
+	p, props, explicit, m, err := f.s.find(f, team, distinctID)
+	return Found{Person: p, Props: props, Explicit: explicit, Blocked: m.Blocked, Gen: m.Gen}, err
 }
 
 func (f *Finder) view(fn func(kvReader) error) (uint64, error) {
@@ -371,15 +395,19 @@ func (f *Finder) Close() {
 }
 
 // findSnapshot is unionfind.Find in one read-only snapshot.
-func (s *Store) findSnapshot(sn snapshotter, team, distinctID string) (p unionfind.Person, props []byte, explicit bool, err error) {
+func (s *Store) findSnapshot(sn snapshotter, team, distinctID string) (p unionfind.Person, props []byte, explicit bool, m unionfind.Mapping, err error) {
 	_, err = sn.view(func(r kvReader) error {
-		p, explicit, err = unionfind.Find(&tx{r: r}, team, distinctID)
+		t := &tx{r: r}
+		if p, explicit, err = unionfind.Find(t, team, distinctID); err != nil {
+			return err
+		}
+		m, _, err = t.Mapping(team, distinctID)
 		return err
 	})
 	if err == nil && explicit {
 		props = p.AppendPropertiesJSON(nil)
 	}
-	return p, props, explicit, err
+	return p, props, explicit, m, err
 }
 
 // CacheStats returns the read-through cache's counters (zero without a
@@ -389,4 +417,14 @@ func (s *Store) CacheStats() CacheStats {
 		return CacheStats{}
 	}
 	return s.cache.stats()
+}
+
+// restingPerson is the person of a distinct_id without a live mapping:
+// its implicit person, or after a deletion the fresh person its mapping
+// names (unionfind.Mapping.Fresh).
+func restingPerson(team, distinctID string, m unionfind.Mapping, ok bool) unionfind.PersonID {
+	if ok && m.Deleted && m.Fresh != (unionfind.PersonID{}) {
+		return m.Fresh
+	}
+	return unionfind.ImplicitPersonID(team, distinctID)
 }

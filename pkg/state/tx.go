@@ -35,6 +35,14 @@ type Tx interface {
 	// for the worker that owns the source partition (Store.OutboxSpans). An
 	// empty Result stores nothing.
 	PutOutbox(src unionfind.Source, res unionfind.Result) error
+
+	// PutLineage stores one lineage row of the op at row.Log (one of its
+	// Result.Merges, in order): once under its log position and the
+	// row's index among the op's rows, and indexed per id and person for
+	// Store.Lineage, Path and AsOf (lineage.go). Storing an equal row of
+	// the same op again changes nothing. A row over its bounds is refused
+	// with an error wrapping ErrInvalidLineage.
+	PutLineage(row unionfind.MergeRow) error
 }
 
 var (
@@ -277,4 +285,119 @@ func (t *tx) PutOutbox(src unionfind.Source, res unionfind.Result) error {
 	}
 	k := outboxKey(nil, src)
 	return wrapKey(w.set(k, encodeResult(&res)), k)
+}
+
+// Refs implements unionfind.Store: the r/ keys of the person, in key order.
+func (t *tx) Refs(team string, id unionfind.PersonID, fn func(unionfind.KeyRef) error) error {
+	r, err := t.reader()
+	if err != nil {
+		return err
+	}
+	prefix := refPrefix(nil, team, id)
+	return r.scan(prefix, nil, true, func(key, _ []byte) (bool, error) {
+		kr := keyReader{b: key[len(prefix):], ok: true}
+		k := unionfind.KeyRef{DistinctID: kr.str(), Gen: kr.u32()}
+		if !kr.done() {
+			return false, wrapKey(corrupt("ref key", "bad key"), key)
+		}
+		return true, fn(k)
+	})
+}
+
+// HasRef implements unionfind.Store.
+func (t *tx) HasRef(team string, id unionfind.PersonID, k unionfind.KeyRef) (bool, error) {
+	r, err := t.reader()
+	if err != nil {
+		return false, err
+	}
+	key := refKey(t.kb[:0], team, id, k)
+	t.kb = key
+	found, err := r.get(key, func([]byte) error { return nil })
+	return found, wrapKey(err, key)
+}
+
+// PutRef implements unionfind.Store.
+func (t *tx) PutRef(team string, id unionfind.PersonID, k unionfind.KeyRef) error {
+	w, err := t.writer()
+	if err != nil {
+		return err
+	}
+	key := refKey(make([]byte, 0, 32+len(team)+len(k.DistinctID)), team, id, k)
+	return wrapKey(w.set(key, nil), key)
+}
+
+// DeleteRef implements unionfind.Store.
+func (t *tx) DeleteRef(team string, id unionfind.PersonID, k unionfind.KeyRef) error {
+	w, err := t.writer()
+	if err != nil {
+		return err
+	}
+	key := refKey(make([]byte, 0, 32+len(team)+len(k.DistinctID)), team, id, k)
+	return wrapKey(w.del(key), key)
+}
+
+// Key implements unionfind.Store.
+func (t *tx) Key(team string, k unionfind.KeyRef) (unionfind.KeyState, bool, error) {
+	r, err := t.reader()
+	if err != nil {
+		return unionfind.KeyState{}, false, err
+	}
+	key := dataKeyKey(t.kb[:0], team, k)
+	t.kb = key
+	var st unionfind.KeyState
+	found, err := r.get(key, func(v []byte) (err error) {
+		st, err = decodeKeyState(v)
+		return err
+	})
+	if err != nil {
+		return unionfind.KeyState{}, false, wrapKey(err, key)
+	}
+	return st, found, nil
+}
+
+// PutKey implements unionfind.Store.
+func (t *tx) PutKey(team string, k unionfind.KeyRef, st unionfind.KeyState) error {
+	w, err := t.writer()
+	if err != nil {
+		return err
+	}
+	key := dataKeyKey(make([]byte, 0, 16+len(team)+len(k.DistinctID)), team, k)
+	return wrapKey(w.set(key, appendKeyState(make([]byte, 0, 12), st)), key)
+}
+
+// Absorbed implements unionfind.Store: the t/ keys of the person, in key
+// order.
+func (t *tx) Absorbed(team string, id unionfind.PersonID, fn func(unionfind.PersonID) error) error {
+	r, err := t.reader()
+	if err != nil {
+		return err
+	}
+	prefix := absorbedPrefix(nil, team, id)
+	return r.scan(prefix, nil, true, func(key, _ []byte) (bool, error) {
+		rest := key[len(prefix):]
+		if len(rest) != 16 {
+			return false, wrapKey(corrupt("absorbed key", "bad key"), key)
+		}
+		return true, fn(unionfind.PersonID(rest))
+	})
+}
+
+// PutAbsorbed implements unionfind.Store.
+func (t *tx) PutAbsorbed(team string, id, absorbed unionfind.PersonID) error {
+	w, err := t.writer()
+	if err != nil {
+		return err
+	}
+	key := absorbedKey(make([]byte, 0, 40+len(team)), team, id, absorbed)
+	return wrapKey(w.set(key, nil), key)
+}
+
+// DeleteAbsorbed implements unionfind.Store.
+func (t *tx) DeleteAbsorbed(team string, id, absorbed unionfind.PersonID) error {
+	w, err := t.writer()
+	if err != nil {
+		return err
+	}
+	key := absorbedKey(make([]byte, 0, 40+len(team)), team, id, absorbed)
+	return wrapKey(w.del(key), key)
 }

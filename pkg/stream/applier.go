@@ -548,6 +548,9 @@ func (a *Applier) applyChunk(ents []entry) error {
 				if err == nil && !res.Empty() {
 					err = tx.PutOutbox(op.Source, res)
 				}
+				for i := 0; err == nil && i < len(res.Merges); i++ {
+					err = tx.PutLineage(res.Merges[i]) // docs/SEMANTICS.md §8: explain, as-of
+				}
 				if err != nil {
 					// Errors of a corrupt replica name the ids involved.
 					err = a.ids.Error(err, opIDs(op)...)

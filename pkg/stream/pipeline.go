@@ -462,7 +462,9 @@ type item struct {
 	isCmd bool
 	cmd   *lifecycle.Command
 	ev    *event.Event
-	err   error // the decode rejection, for the dead-letter topic
+	// blocked: the event's distinct_id is blocked (deleted with --block).
+	blocked bool
+	err     error // the decode rejection, for the dead-letter topic
 
 	stamped []byte        // the stamped event (step 3)
 	class   billing.Class // its billing class
@@ -675,6 +677,11 @@ func (p *Pipeline) stampAndProduce(items []item, out *producer) error {
 		if it.cmd != nil {
 			continue // a command's outputs are its op's rows (step 2)
 		}
+		if it.blocked {
+			it.ev.Release()
+			it.ev, it.err = nil, &event.Rejection{Reason: reasonDeletedDistinctID,
+				Detail: "the distinct_id's person was deleted with --block (docs/SEMANTICS.md §8): its events are not tracked"}
+		}
 		if it.ev != nil {
 			ev := it.ev
 			key := make([]byte, 0, len(ev.Team)+1+len(ev.DistinctID))
@@ -795,11 +802,15 @@ func (p *Pipeline) stampRange(items []item) error {
 		if ev == nil {
 			continue
 		}
-		person, props, explicit, err := find.FindWithProperties(ev.Team, ev.DistinctID)
+		f, err := find.Resolve(ev.Team, ev.DistinctID)
 		if err != nil {
 			return fmt.Errorf("%w: find in replica (team %s): %w", errFatal, ev.Team, p.ids.Error(err, ev.DistinctID))
 		}
-		st, class := p.stamper.Stamp(ev, &person, props, explicit)
+		if f.Blocked {
+			it.blocked = true // dead-lettered in input order (stampAndProduce)
+			continue
+		}
+		st, class := p.stamper.Stamp(ev, &f.Person, f.Props, f.Explicit)
 		it.stamped, it.class = ev.AppendStamped(nil, st), class
 	}
 	return nil

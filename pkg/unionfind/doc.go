@@ -23,6 +23,23 @@
 // writes past it are dropped, in key order, with one
 // person_properties_size_violation warning per op.
 //
+// A person's lifecycle (docs/SEMANTICS.md §8) is here too. Every merge
+// that moves ids, and every refused one, yields a lineage row
+// (Result.Merges, MergeRow, rule from RuleOf). OpDeletePerson turns the
+// person of a distinct_id into a tombstone without properties, versioned
+// 101 × (log offset + 1) (Op.Log), and every mapping of it into a
+// tombstone whose generation rises (blocked with Op.Block: later events of
+// the id change nothing and merges naming it are refused). OpSplit moves
+// named ids into a new person, SplitPersonID. Erasure is exact: a person
+// holds a ref to every data key (KeyRef: an id and its generation) whose
+// sealed values its state depends on, passed on by merges and copied by
+// splits; the tombstones a person absorbed are listed under it; deleting
+// the person erases those tombstones' properties and releases its keys,
+// and a key released by its last holder is erased (Result.Erased,
+// KeyErased). So once a key is erased nothing stored depends on its values,
+// and a rebuild that replays the log without them reaches the same state,
+// byte for byte (rebuild_test.go checks exactly that).
+//
 // The package imports no infrastructure: the Store it works on is declared
 // here and implemented by package state (Badger, and an in-memory map).
 package unionfind

@@ -57,19 +57,23 @@ func find(s Store, team, did string) (ref, error) {
 		}
 		return ref{p: p, explicit: true, m: m, mOK: true}, nil
 	}
-	return ref{p: Person{ID: ImplicitPersonID(team, did), Size: 1}, m: m, mOK: ok}, nil
+	id := ImplicitPersonID(team, did)
+	if ok && m.Fresh != (PersonID{}) {
+		id = m.Fresh
+	}
+	return ref{p: Person{ID: id, Size: 1}, m: m, mOK: ok}, nil
 }
 
 // Apply applies one op to s and returns the feed rows and warnings it
 // produced. It is deterministic: the result and the writes depend only on
 // the op and the contents of s.
 //
-// An op that is not valid (Op.Validate) is refused with an error wrapping
-// ErrInvalidOp before anything is read or written, so that no op can make
-// the store refuse a key; every replica refuses it alike. Any other error
-// comes from the store.
+// An op that is not valid (Op.Validate), or whose values are still sealed
+// (KeyID != 0), is refused with an error wrapping ErrInvalidOp before
+// anything is read or written, so that no op can make the store refuse a
+// key; every replica refuses it alike. Any other error comes from the store.
 func (g *Graph) Apply(s Store, op *Op) (Result, error) {
-	if err := op.Validate(); err != nil {
+	if err := op.validateApply(); err != nil {
 		return Result{}, err
 	}
 	a := applier{g: g, s: s, op: op}
@@ -78,7 +82,9 @@ func (g *Graph) Apply(s Store, op *Op) (Result, error) {
 	case OpEvent:
 		err = a.event()
 	case OpDeletePerson:
-		err = a.deletePerson(op.PersonID)
+		err = a.deletePerson()
+	case OpSplit:
+		err = a.split()
 	}
 	if err != nil {
 		return Result{}, err
@@ -125,21 +131,78 @@ func mergeDetails(other, into string) string {
 	return string(b)
 }
 
+// mergeRow appends a lineage record of the op (docs/SEMANTICS.md §8).
+func (a *applier) mergeRow(rule Rule, refused string, surv, gone PersonID, moved []string, other, into string) {
+	a.res.Merges = append(a.res.Merges, MergeRow{
+		Team: a.op.Team, Survivor: surv, Absorbed: gone, Moved: moved, Rule: rule, Refused: refused,
+		Other: other, Into: into, EventUUID: a.op.EventUUID, Timestamp: a.op.Timestamp,
+		Source: a.op.Source, Log: a.op.Log,
+	})
+}
+
+// blocked reports whether did was deleted with --block.
+func (a *applier) blocked(did string) (bool, error) {
+	m, ok, err := a.s.Mapping(a.op.Team, did)
+	return ok && m.Deleted && m.Blocked, err
+}
+
+// hasValues reports whether the op carries $set or $set_once values.
+func (op *Op) hasValues() bool { return len(op.Set) > 0 || len(op.SetOnce) > 0 }
+
+// openValues decides whether the op's values count (docs/SEMANTICS.md §8,
+// "Erasure"): values sealed under a key the store knows to be erased are
+// dropped, as if the applier had found the key erased (it asks the same
+// store first, so this only guards against an applier that did not), and
+// an op the applier applies without its values marks its key erased, so
+// that a rebuild, which learns of an erasure from identity_keys before it
+// replays the deletion, records the key as the live replicas did.
+func (a *applier) openValues() error {
+	op := a.op
+	if !op.Sealed {
+		return nil
+	}
+	k := KeyRef{DistinctID: op.DistinctID, Gen: op.Gen}
+	st, ok, err := a.s.Key(op.Team, k)
+	if err != nil {
+		return err
+	}
+	switch {
+	case op.ValuesErased:
+		if !st.Erased {
+			return a.s.PutKey(op.Team, k, KeyState{Holders: st.Holders, Erased: true})
+		}
+	case ok && st.Erased && op.hasValues():
+		c := *op
+		c.Set, c.SetOnce, c.ValuesErased = nil, nil, true
+		a.op = &c
+	}
+	return nil
+}
+
 // event applies an OpEvent: docs/SEMANTICS.md §4 (merge request), §3 (implicit
-// becomes explicit) and §5 (properties).
+// becomes explicit) and §5 (properties). An event of a blocked id changes
+// nothing (docs/SEMANTICS.md §8, "Deletion").
 func (a *applier) event() error {
 	op := a.op
 	into := op.DistinctID
+	if b, err := a.blocked(into); err != nil || b {
+		return err
+	}
+	if err := a.openValues(); err != nil {
+		return err
+	}
+	op = a.op
 	identify := false // the resulting person becomes identified
 	if mr := op.Merge; mr != nil && mr.Other != into {
 		other := mr.Other
+		rule := RuleOf(mr)
 		// Legality is judged before any Store call names other: an illegal
 		// id (over 400 characters, say) is never read or written as a key.
-		switch {
-		case IsIllegal(into) || IsIllegal(other):
+		if IsIllegal(into) || IsIllegal(other) {
 			a.warn(WarnIllegalMerge, mergeDetails(other, into))
-		default:
-			ident, err := a.merge(other, into, mr.Guarded)
+			a.mergeRow(rule, WarnIllegalMerge, PersonID{}, PersonID{}, nil, other, into)
+		} else {
+			ident, err := a.merge(other, into, mr.Guarded, rule)
 			if err != nil {
 				return err
 			}
@@ -179,6 +242,12 @@ func (a *applier) event() error {
 	a.applyProps(&after)
 	if a.dropped > 0 {
 		a.warn(WarnPropertiesSize, fmt.Sprintf(`{"dropped_keys":%d,"max_person_properties_bytes":%d}`, a.dropped, a.maxPropsBytes()))
+	}
+	if op.Sealed && !op.ValuesErased && op.hasValues() {
+		// The person's state may now depend on the values: it holds the key.
+		if err := a.addRef(after.ID, KeyRef{DistinctID: into, Gen: op.Gen}); err != nil {
+			return err
+		}
 	}
 	return a.putPerson(&before, &after, isNew)
 }
@@ -230,7 +299,7 @@ func (a *applier) putMapping(did string, r ref, person PersonID) error {
 	case person != ImplicitPersonID(a.op.Team, did):
 		v = 1 // it leaves its implicit person
 	}
-	m := Mapping{PersonID: person, Version: v}
+	m := Mapping{PersonID: person, Version: v, Gen: r.m.Gen}
 	a.res.DistinctIDs = append(a.res.DistinctIDs, DistinctIDRow{Team: a.op.Team, DistinctID: did, PersonID: person, Version: v})
 	return a.s.PutMapping(a.op.Team, did, m)
 }
@@ -238,7 +307,7 @@ func (a *applier) putMapping(did string, r ref, person PersonID) error {
 // merge resolves a legal merge request of other into into (docs/SEMANTICS.md §4
 // step 3). It reports whether the event's resulting person becomes
 // identified.
-func (a *applier) merge(other, into string, guarded bool) (identify bool, err error) {
+func (a *applier) merge(other, into string, guarded bool, rule Rule) (identify bool, err error) {
 	team := a.op.Team
 	o, err := find(a.s, team, other)
 	if err != nil {
@@ -248,11 +317,19 @@ func (a *applier) merge(other, into string, guarded bool) (identify bool, err er
 	if err != nil {
 		return false, err
 	}
+	if b, err := a.blocked(other); err != nil {
+		return false, err
+	} else if b {
+		a.warn(WarnMergeBlocked, mergeDetails(other, into))
+		a.mergeRow(rule, WarnMergeBlocked, t.p.ID, o.p.ID, nil, other, into)
+		return false, nil
+	}
 	if o.p.ID == t.p.ID {
 		return true, nil
 	}
 	if guarded && o.explicit && o.p.Identified {
 		a.warn(WarnAlreadyIdentified, mergeDetails(other, into))
+		a.mergeRow(rule, WarnAlreadyIdentified, t.p.ID, o.p.ID, nil, other, into)
 		return true, nil
 	}
 	// Survivor: T if explicit; else O if explicit; else O (both implicit),
@@ -263,6 +340,7 @@ func (a *applier) merge(other, into string, guarded bool) (identify bool, err er
 	}
 	if gone.p.Size > a.maxMove() {
 		a.warn(WarnMergeMoveLimit, fmt.Sprintf(`{"other":%q,"into":%q,"move":%d,"limit":%d}`, other, into, gone.p.Size, a.maxMove()))
+		a.mergeRow(rule, WarnMergeMoveLimit, surv.p.ID, gone.p.ID, nil, other, into)
 		return false, nil
 	}
 
@@ -317,6 +395,10 @@ func (a *applier) merge(other, into string, guarded bool) (identify bool, err er
 		}
 		after.Size += uint64(len(members))
 		a.mergeProps(&after, &gone.p)
+		if err := a.absorbRefs(gone.p.ID, after.ID); err != nil {
+			return false, err
+		}
+		a.mergeRow(rule, "", after.ID, gone.p.ID, members, other, into)
 		tomb := gone.p.clone()
 		tomb.Deleted = true
 		tomb.Version += 100
@@ -333,6 +415,7 @@ func (a *applier) merge(other, into string, guarded bool) (identify bool, err er
 			return false, err
 		}
 		after.Size++
+		a.mergeRow(rule, "", after.ID, gone.p.ID, []string{goneDID}, other, into)
 	}
 	return true, a.putPerson(&before, &after, isNew)
 }
@@ -386,45 +469,4 @@ func (a *applier) applyProps(p *Person) {
 			p.delProp(k)
 		}
 	}
-}
-
-// deletePerson deletes a person and its mappings: the person is kept as a
-// tombstone (Version+100, Deleted), every mapping as a tombstone (Version+1,
-// Deleted), and their ids belong to their implicit persons again.
-func (a *applier) deletePerson(id PersonID) error {
-	team := a.op.Team
-	p, ok, err := a.s.Person(team, id)
-	if err != nil {
-		return err
-	}
-	if !ok || p.Deleted {
-		return nil // deleting what is not there changes nothing
-	}
-	var members []string
-	if err := a.s.Members(team, id, func(d string) error {
-		members = append(members, d)
-		return nil
-	}); err != nil {
-		return err
-	}
-	for _, d := range members {
-		m, _, err := a.s.Mapping(team, d)
-		if err != nil {
-			return err
-		}
-		m.Version++
-		m.Deleted = true
-		a.res.DistinctIDs = append(a.res.DistinctIDs, DistinctIDRow{Team: team, DistinctID: d, PersonID: id, Version: m.Version, Deleted: true})
-		if err := a.s.PutMapping(team, d, m); err != nil {
-			return err
-		}
-		if err := a.s.DeleteMember(team, id, d); err != nil {
-			return err
-		}
-	}
-	p.Deleted = true
-	p.Version += 100
-	p.Size = 0
-	a.res.Persons = append(a.res.Persons, PersonRow{Team: team, Person: p.clone()})
-	return a.s.PutPerson(team, p)
 }

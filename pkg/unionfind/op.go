@@ -161,9 +161,11 @@ type Op struct {
 	Gen uint32 `json:"gen,omitempty"`
 	// KeyID names which data key of (Team, DistinctID, Gen) sealed the
 	// values (two workers may create one for the same generation at once;
-	// both are kept). Non-zero exactly when the values are sealed in the
-	// record; Sealed says the op was sealed when it was logged (it stays
-	// set after the applier opens the values).
+	// both are kept). Non-zero exactly while the values are ciphertext:
+	// Validate then skips their JSON check and Apply refuses the op. The
+	// applier opens the values (package shred) or erases them, then sets
+	// KeyID to 0; Sealed says the op was sealed when it was logged (it
+	// stays set after the applier opens the values).
 	KeyID        uint64 `json:"kid,omitempty"`
 	Sealed       bool   `json:"-"`
 	ValuesErased bool   `json:"-"`

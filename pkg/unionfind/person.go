@@ -24,10 +24,12 @@ type Property struct {
 // Person is a stored (explicit) person, or the tombstone of a deleted one.
 //
 // Version rises by one per visible change (created_at, is_identified,
-// properties, deletion); a person absorbed by a merge or deleted is kept as a
-// tombstone with Deleted set and Version+100, so that a person re-created
-// under the same id continues above it and a warehouse folding by version
-// always keeps the newest row.
+// properties); a person absorbed by a merge is kept as a tombstone with
+// Deleted set and Version+100, and a deleted one as a tombstone without
+// properties at version 101 × (log offset of the deletion + 1)
+// (docs/SEMANTICS.md §8), so that a person re-created under the same id
+// continues above it and a warehouse folding by version always keeps the
+// newest row.
 type Person struct {
 	ID         PersonID
 	CreatedAt  int64 // Unix milliseconds
@@ -111,8 +113,8 @@ func (p *Person) AppendPropertiesJSON(dst []byte) []byte {
 
 // Mapping is where a distinct_id points: its person, and the version of the
 // distinct-id row (the number of times its person has changed). A deleted
-// mapping is a tombstone: the id belongs to its implicit person again, and
-// the version carries on from the tombstone's.
+// mapping is a tombstone: the id belongs to its implicit person again (or to
+// Fresh), and the version carries on from the tombstone's.
 type Mapping struct {
 	PersonID PersonID
 	Version  uint64
@@ -124,4 +126,19 @@ type Mapping struct {
 	// sealed under is (team, id, Gen). It rises when the id's person is
 	// deleted and when a split moves the id.
 	Gen uint32
+	// Fresh (with Deleted) is the person the id's next event starts when
+	// that is not its implicit person: set at deletion when the implicit
+	// person was alive with other ids (the id had been split out of it), to
+	// UUIDv5(PersonNamespace, "<team>:<distinct_id>:gen:<Gen>"). Zero means
+	// the implicit person.
+	Fresh PersonID
+}
+
+// KeyState is the record of one data key (KeyRef) of a team: how many
+// persons hold a ref to it, and whether it was erased (docs/SEMANTICS.md §8,
+// "Erasure"). An erased key stays erased: the values sealed under it are
+// applied by no replica from then on.
+type KeyState struct {
+	Holders uint64
+	Erased  bool
 }

@@ -284,7 +284,8 @@ func TestSizeCapManyKeys(t *testing.T) {
 //
 // Invariants: Apply never panics; it returns nil or an error wrapping
 // ErrInvalidOp (the memory store itself never fails), exactly when
-// Op.Validate fails; an invalid op makes no Store call at all; after a
+// Op.Validate fails or the op's values are still sealed (KeyID != 0); an
+// invalid op makes no Store call at all; after a
 // valid op every live person it emits is within the properties cap (all
 // persons start within it).
 func FuzzApply(f *testing.F) {
@@ -294,6 +295,8 @@ func FuzzApply(f *testing.F) {
 	f.Add(uint8(1), strings.Repeat("T", 70_000), "u", "", false, false, "", []byte(nil), "", []byte(nil), []byte(nil))
 	f.Add(uint8(1), "1", strings.Repeat("d", 300), strings.Repeat("o", 70_000), true, true, "", []byte(nil), "", []byte(nil), []byte(nil))
 	f.Add(uint8(1), "1\x00", "\xff", "null", true, true, "k", []byte(`{`), "k", []byte(`1`), []byte(`{"kind":1,"team":"1","did":"u","set":[{"k":"b","v":1},{"k":"a","v":2}]}`))
+	f.Add(uint8(1), "1", "u", "", false, false, "", []byte(nil), "", []byte(nil), []byte(`{"kind":1,"team":"1","did":"u","kid":1,"set":[{"k":"a","v":"x"}]}`))
+	f.Add(uint8(3), "1", "u", "", false, false, "", []byte(nil), "", []byte(nil), []byte(`{"kind":3,"team":"1","did":"u","split":["v",""]}`))
 	const limit = 64
 	f.Fuzz(func(t *testing.T, kind uint8, team, did, other string, merge, guarded bool, k1 string, v1 []byte, k2 string, v2 []byte, opJSON []byte) {
 		mem := state.NewMemory()
@@ -343,7 +346,7 @@ func FuzzApply(f *testing.F) {
 				if !errors.Is(err, unionfind.ErrInvalidOp) {
 					t.Fatalf("Apply: %v (op %+v)", err, op)
 				}
-				if verr == nil {
+				if verr == nil && op.KeyID == 0 {
 					t.Fatalf("Apply refused an op Validate accepts: %v", err)
 				}
 				if calls != 0 {
@@ -356,8 +359,8 @@ func FuzzApply(f *testing.F) {
 				}
 				continue
 			}
-			if verr != nil {
-				t.Fatalf("Apply accepted an op Validate refuses: %v", verr)
+			if verr != nil || op.KeyID != 0 {
+				t.Fatalf("Apply accepted an op Validate refuses, or a sealed one: %v", verr)
 			}
 			for _, row := range res.Persons {
 				if !row.Person.Deleted && row.Person.PropertiesJSONSize() > limit {

@@ -24,14 +24,18 @@ const (
 	RefuseSplitAll = "cannot_split_every_distinct_id"
 	// RefuseSplitNotInPerson: a split named ids of different persons.
 	RefuseSplitNotInPerson = "cannot_split_distinct_id_not_in_person"
+	// RefuseSplitIDTaken: the id a split would give its new person is a
+	// live person's (only a log that applies two splits of one id at one
+	// offset can get there).
+	RefuseSplitIDTaken = "cannot_split_person_id_taken"
 )
 
 // IsMergeRefusal reports whether a warning type is the refusal of a merge
-// request (illegal id, already identified, move limit), as opposed to a
-// warning about the event's properties.
+// request (illegal id, already identified, move limit, blocked id), as
+// opposed to a warning about the event's properties.
 func IsMergeRefusal(typ string) bool {
 	switch typ {
-	case WarnIllegalMerge, WarnAlreadyIdentified, WarnMergeMoveLimit:
+	case WarnIllegalMerge, WarnAlreadyIdentified, WarnMergeMoveLimit, WarnMergeBlocked:
 		return true
 	}
 	return false

@@ -36,6 +36,8 @@ const (
 	// MaxEventUUIDBytes is the longest EventUUID, in bytes (a canonical
 	// UUID has 36).
 	MaxEventUUIDBytes = 64
+	// MaxSplitIDs is the most SplitIDs a split op may name.
+	MaxSplitIDs = 1000
 )
 
 // BoundOther returns id cut to at most MaxOtherRunes characters. An id
@@ -70,24 +72,57 @@ func BoundOther(id string) string {
 //   - its Team is empty or whitespace only, over MaxTeamBytes bytes, not
 //     valid UTF-8, or holds a control character (C0, DEL, C1: Unicode
 //     category Cc) — the decoder's invalid_team rule (teamrule.Problem);
-//   - (event ops) its DistinctID is empty, over MaxDistinctIDRunes
-//     characters, not valid UTF-8, or holds NUL;
+//   - (event and split ops, and delete ops that name one) its DistinctID
+//     is empty, over MaxDistinctIDRunes characters, not valid UTF-8, or
+//     holds NUL;
+//   - (split ops) it names more than MaxSplitIDs SplitIDs, or one of them
+//     is not a distinct_id by the rule above;
 //   - (event ops) its Merge.Other is over MaxOtherRunes characters (see
 //     BoundOther);
 //   - (event ops) its Set or SetOnce keys are not sorted and unique, a key
-//     is in both, a key is not valid UTF-8, or a value is not one valid
-//     JSON value.
+//     is in both, a key is not valid UTF-8, or — unless the values are
+//     sealed (KeyID != 0) — a value is not one valid JSON value;
+//   - (event ops) it says ValuesErased while not Sealed, or while still
+//     carrying Set or SetOnce;
+//   - (delete ops) its DistinctID is set and not a valid distinct_id as
+//     above (a version-1 delete names only PersonID);
+//   - (split ops) its DistinctID or one of its SplitIDs is not a valid
+//     distinct_id, or it has over MaxSplitIDs SplitIDs.
+//
+// Sealed values. KeyID != 0 means the op's Set and SetOnce values are
+// still ciphertext, as logged (package shred seals and opens them): Validate
+// accepts such an op, so that producers can check a sealed op before
+// logging it, but Apply refuses it with ErrInvalidOp. The applier opens
+// the values (or, when their key is erased, drops them and sets
+// ValuesErased), then sets KeyID to 0 and Sealed to true; only then is the
+// op applied, and its values are JSON again and checked as such.
 func (op *Op) Validate() error {
 	if err := op.validate(); err != "" {
-		return fmt.Errorf("%w: %s (kind %s, source %s/%d@%d#%d)", ErrInvalidOp, err, op.Kind,
-			quoteShort(op.Source.Topic), op.Source.Partition, op.Source.Offset, op.Source.Index)
+		return op.invalid(err)
 	}
 	return nil
 }
 
+// validateApply is Validate and the one rule Apply adds: no value is still
+// sealed.
+func (op *Op) validateApply() error {
+	if err := op.Validate(); err != nil {
+		return err
+	}
+	if op.KeyID != 0 {
+		return op.invalid("values still sealed under key id " + strconv.FormatUint(op.KeyID, 10) + " (open them before Apply)")
+	}
+	return nil
+}
+
+func (op *Op) invalid(why string) error {
+	return fmt.Errorf("%w: %s (kind %s, source %s/%d@%d#%d)", ErrInvalidOp, why, op.Kind,
+		quoteShort(op.Source.Topic), op.Source.Partition, op.Source.Offset, op.Source.Index)
+}
+
 func (op *Op) validate() string {
 	switch op.Kind {
-	case OpEvent, OpDeletePerson:
+	case OpEvent, OpDeletePerson, OpSplit:
 	default:
 		return "unknown kind " + strconv.Itoa(int(op.Kind))
 	}
@@ -100,19 +135,46 @@ func (op *Op) validate() string {
 	if why := teamrule.Problem(op.Team); why != "" {
 		return "team " + why
 	}
-	if op.Kind != OpEvent {
+	switch op.Kind {
+	case OpDeletePerson:
+		if op.DistinctID == "" {
+			return "" // a version-1 delete, by PersonID
+		}
+		if why := distinctIDProblem(op.DistinctID); why != "" {
+			return "distinct_id " + why
+		}
+		return ""
+	case OpSplit:
+		if why := distinctIDProblem(op.DistinctID); why != "" {
+			return "distinct_id " + why
+		}
+		if len(op.SplitIDs) > MaxSplitIDs {
+			return "split of " + strconv.Itoa(len(op.SplitIDs)) + " ids, over " + strconv.Itoa(MaxSplitIDs)
+		}
+		for i, id := range op.SplitIDs {
+			if why := distinctIDProblem(id); why != "" {
+				return "split id " + strconv.Itoa(i) + " " + why
+			}
+		}
 		return ""
 	}
 	if why := distinctIDProblem(op.DistinctID); why != "" {
 		return "distinct_id " + why
 	}
+	switch {
+	case op.ValuesErased && !op.Sealed:
+		return "values erased but the op is not sealed"
+	case op.ValuesErased && op.hasValues():
+		return "values erased but $set or $set_once present"
+	}
 	if op.Merge != nil && runesOver(op.Merge.Other, MaxOtherRunes) {
 		return "merge other of " + strconv.Itoa(len(op.Merge.Other)) + " bytes, over " + strconv.Itoa(MaxOtherRunes) + " characters (never a key, and cut to that by BoundOther)"
 	}
-	if why := kvsProblem(op.Set); why != "" {
+	sealed := op.KeyID != 0
+	if why := kvsProblem(op.Set, sealed); why != "" {
 		return "$set " + why
 	}
-	if why := kvsProblem(op.SetOnce); why != "" {
+	if why := kvsProblem(op.SetOnce, sealed); why != "" {
 		return "$set_once " + why
 	}
 	for i, j := 0, 0; i < len(op.Set) && j < len(op.SetOnce); {
@@ -154,7 +216,8 @@ func runesOver(s string, n int) bool {
 	return utf8.RuneCountInString(s) > n
 }
 
-func kvsProblem(kvs []KV) string {
+// kvsProblem checks keys, and values unless they are sealed (ciphertext).
+func kvsProblem(kvs []KV, sealed bool) string {
 	for i := range kvs {
 		k := kvs[i].Key
 		if i > 0 && kvs[i-1].Key >= k {
@@ -163,7 +226,7 @@ func kvsProblem(kvs []KV) string {
 		if !utf8.ValidString(k) {
 			return "key " + quoteShort(k) + " is not valid UTF-8"
 		}
-		if !json.Valid(kvs[i].Value) {
+		if !sealed && !json.Valid(kvs[i].Value) {
 			return "value of key " + quoteShort(k) + " is not one JSON value"
 		}
 	}

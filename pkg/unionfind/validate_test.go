@@ -3,6 +3,7 @@ package unionfind_test
 import (
 	"encoding/json"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -84,6 +85,14 @@ func TestValidate(t *testing.T) {
 		{"other with NUL (illegal, not invalid)", func(o *unionfind.Op) { o.Merge.Other = "a\x00" }, ""},
 		{"delete op needs no distinct_id", func(o *unionfind.Op) { *o = unionfind.Op{Kind: unionfind.OpDeletePerson, Team: "1"} }, ""},
 		{"whitespace inside a team", func(o *unionfind.Op) { o.Team = " a b " }, ""},
+		{"delete op by distinct_id", func(o *unionfind.Op) { *o = deleteOp("user:1") }, ""},
+		{"delete op by a 200-character distinct_id", func(o *unionfind.Op) { *o = deleteOp(strings.Repeat("😀", 200)) }, ""},
+		{"split op", func(o *unionfind.Op) { *o = splitOp("a", "b", "c") }, ""},
+		{"split op naming only its first id (refused by the graph, not here)", func(o *unionfind.Op) { *o = splitOp("a") }, ""},
+		{"split op naming an id twice (the graph drops repeats)", func(o *unionfind.Op) { *o = splitOp("a", "a") }, ""},
+		{"split of 1000 ids", func(o *unionfind.Op) { *o = splitOp("a", manyIDs(1000)...) }, ""},
+		{"sealed values are not JSON-checked", func(o *unionfind.Op) { o.KeyID = 7; o.Set = kvs("a", "\x00\xff", "c", ``) }, ""},
+		{"opened values (KeyID 0, Sealed)", func(o *unionfind.Op) { o.Sealed, o.Gen = true, 3 }, ""},
 
 		{"unknown kind", func(o *unionfind.Op) { o.Kind = 9 }, "unknown kind 9"},
 		{"zero kind", func(o *unionfind.Op) { o.Kind = 0 }, "unknown kind 0"},
@@ -113,6 +122,19 @@ func TestValidate(t *testing.T) {
 		{"value not JSON", func(o *unionfind.Op) { o.Set = kvs("a", `{`) }, `value of key "a" is not one JSON value`},
 		{"two JSON values", func(o *unionfind.Op) { o.Set = kvs("a", `1 2`) }, "is not one JSON value"},
 		{"empty value", func(o *unionfind.Op) { o.Set = kvs("a", ``) }, "is not one JSON value"},
+		{"opened value not JSON", func(o *unionfind.Op) { o.Sealed = true; o.SetOnce = kvs("b", "\x00") }, `$set_once value of key "b" is not one JSON value`},
+		{"sealed keys still checked", func(o *unionfind.Op) { o.KeyID = 7; o.Set = kvs("b", "x", "a", "x") }, `$set keys not sorted and unique at "a"`},
+		{"sealed key in both", func(o *unionfind.Op) { o.KeyID = 7; o.SetOnce = kvs("c", "x") }, `key "c" in both`},
+		{"delete op by a 201-character distinct_id", func(o *unionfind.Op) { *o = deleteOp(strings.Repeat("é", 201)) }, "distinct_id of 402 bytes is over 200 characters"},
+		{"delete op by a 70 kB distinct_id", func(o *unionfind.Op) { *o = deleteOp(big) }, "distinct_id of 70000 bytes"},
+		{"delete op by a distinct_id with NUL", func(o *unionfind.Op) { *o = deleteOp("a\x00") }, "distinct_id holds NUL"},
+		{"split op with an empty first id", func(o *unionfind.Op) { *o = splitOp("", "b") }, "distinct_id is empty"},
+		{"split op with a 70 kB first id", func(o *unionfind.Op) { *o = splitOp(big, "b") }, "distinct_id of 70000 bytes"},
+		{"split op with a 70 kB split id", func(o *unionfind.Op) { *o = splitOp("a", "b", big) }, "split id 1 of 70000 bytes"},
+		{"split op with an empty split id", func(o *unionfind.Op) { *o = splitOp("a", "b", "") }, "split id 1 is empty"},
+		{"split op with a split id not UTF-8", func(o *unionfind.Op) { *o = splitOp("a", "\xff") }, "split id 0 is not valid UTF-8"},
+		{"split of 1001 ids", func(o *unionfind.Op) { *o = splitOp("a", manyIDs(1001)...) }, "split of 1001 ids, over 1000"},
+		{"split op with a bad team", func(o *unionfind.Op) { *o = splitOp("a", "b"); o.Team = "" }, "team is empty"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -140,6 +162,51 @@ func TestValidate(t *testing.T) {
 			}))
 		})
 	}
+}
+
+func deleteOp(did string) unionfind.Op {
+	return unionfind.Op{Kind: unionfind.OpDeletePerson, Source: unionfind.Source{Topic: "identity_commands"}, Team: "1", DistinctID: did, Block: true}
+}
+
+func splitOp(first string, more ...string) unionfind.Op {
+	return unionfind.Op{Kind: unionfind.OpSplit, Source: unionfind.Source{Topic: "identity_commands"}, Team: "1", DistinctID: first, SplitIDs: more}
+}
+
+func manyIDs(n int) []string {
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = "id-" + strconv.Itoa(i)
+	}
+	return ids
+}
+
+// An op whose values are still sealed (KeyID != 0) is valid — producers
+// check it before logging — but Apply refuses it, reading and writing
+// nothing: values that were never opened must not reach a person.
+func TestApplyRefusesSealedOp(t *testing.T) {
+	op := validOp()
+	op.KeyID, op.Sealed, op.Gen = 9, true, 1
+	op.Set = kvs("a", "\x01\x02", "c", `"still JSON-looking, but ciphertext by the rule"`)
+	require.NoError(t, op.Validate())
+	mem := state.NewMemory()
+	defer mem.Close()
+	require.NoError(t, mem.Update(func(tx state.Tx) error {
+		cs := &countingStore{Store: tx}
+		res, err := (&unionfind.Graph{}).Apply(cs, &op)
+		require.ErrorIs(t, err, unionfind.ErrInvalidOp)
+		assert.Contains(t, err.Error(), "values still sealed under key id 9")
+		assert.NotContains(t, err.Error(), "still JSON-looking", "the error names no value")
+		assert.True(t, res.Empty())
+		assert.Zero(t, cs.calls)
+
+		// Opened (KeyID 0, Sealed kept): applied.
+		op.KeyID = 0
+		op.Set = kvs("a", `1`, "c", `"x"`)
+		res, err = (&unionfind.Graph{}).Apply(tx, &op)
+		require.NoError(t, err)
+		assert.NotEmpty(t, res.Persons)
+		return nil
+	}))
 }
 
 func TestBoundOther(t *testing.T) {

@@ -13,4 +13,12 @@
 //     identity event and a hand-laid message costs one allocation.
 //     TestProtoMatchesCodec pins the codec's field numbers, names and wire
 //     types to oplog.proto, so the schema and the code cannot drift.
+//
+// Issue 14 added optional fields to version 2 (Merge.rule; block,
+// split_ids, no_properties, gen, key_id as fields 17–21). When key_id is
+// not 0 the op's Set and SetOnce values are sealed: each KV.value holds the
+// AES-256-GCM ciphertext package shred made, not JSON. Decode sets
+// Op.Sealed exactly when the record names a key id; shred.Open turns the
+// values back into JSON before the op is applied (unionfind.Graph.Apply
+// refuses an op whose KeyID is not 0).
 package oplog

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 
 	"google.golang.org/protobuf/encoding/protowire"
 
@@ -60,9 +61,15 @@ const (
 	fSetOnce      protowire.Number = 13
 	fUnset        protowire.Number = 14
 	fPersonID     protowire.Number = 16
+	fBlock        protowire.Number = 17
+	fSplitIDs     protowire.Number = 18
+	fNoProperties protowire.Number = 19
+	fGen          protowire.Number = 20
+	fKeyID        protowire.Number = 21
 
 	fMergeOther   protowire.Number = 1
 	fMergeGuarded protowire.Number = 2
+	fMergeRule    protowire.Number = 3
 
 	fKVKey   protowire.Number = 1
 	fKVValue protowire.Number = 2
@@ -80,7 +87,10 @@ func Encode(op *unionfind.Op) []byte {
 
 // opSize is an upper bound of an op's encoded size.
 func opSize(op *unionfind.Op) int {
-	n := 64 + len(op.Source.Topic) + len(op.Team) + len(op.DistinctID) + len(op.EventUUID)
+	// 96: the varint fields at their longest (version, kind, partition,
+	// offset, index, timestamp, block, no_properties, gen, key_id: 75
+	// bytes with their tags) and the tags and lengths of the four strings.
+	n := 96 + len(op.Source.Topic) + len(op.Team) + len(op.DistinctID) + len(op.EventUUID)
 	if op.Merge != nil {
 		n += 16 + len(op.Merge.Other)
 	}
@@ -91,6 +101,9 @@ func opSize(op *unionfind.Op) int {
 	}
 	for _, k := range op.Unset {
 		n += 8 + len(k)
+	}
+	for _, id := range op.SplitIDs {
+		n += 8 + len(id)
 	}
 	return n
 }
@@ -111,14 +124,12 @@ func appendOp(b []byte, op *unionfind.Op) []byte {
 	if m := op.Merge; m != nil {
 		// Present even when empty: a merge with Other "" is a request (one
 		// the graph refuses as illegal), not the absence of one.
-		var guarded uint64
-		if m.Guarded {
-			guarded = 1
-		}
+		guarded := boolVarint(m.Guarded)
 		b = protowire.AppendTag(b, fMerge, protowire.BytesType)
-		b = protowire.AppendVarint(b, uint64(sizeString(fMergeOther, m.Other)+sizeVarint(fMergeGuarded, guarded)))
+		b = protowire.AppendVarint(b, uint64(sizeString(fMergeOther, m.Other)+sizeVarint(fMergeGuarded, guarded)+sizeVarint(fMergeRule, uint64(m.Rule))))
 		b = appendStringField(b, fMergeOther, m.Other)
 		b = appendVarintField(b, fMergeGuarded, guarded)
+		b = appendVarintField(b, fMergeRule, uint64(m.Rule))
 	}
 	b = appendKVs(b, fSet, op.Set)
 	b = appendKVs(b, fSetOnce, op.SetOnce)
@@ -130,7 +141,23 @@ func appendOp(b []byte, op *unionfind.Op) []byte {
 		b = protowire.AppendTag(b, fPersonID, protowire.BytesType)
 		b = protowire.AppendBytes(b, op.PersonID[:])
 	}
+	b = appendVarintField(b, fBlock, boolVarint(op.Block))
+	for _, id := range op.SplitIDs {
+		// Every one written, an empty id too: the ids are named in order.
+		b = protowire.AppendTag(b, fSplitIDs, protowire.BytesType)
+		b = protowire.AppendString(b, id)
+	}
+	b = appendVarintField(b, fNoProperties, boolVarint(op.NoProperties))
+	b = appendVarintField(b, fGen, uint64(op.Gen))
+	b = appendVarintField(b, fKeyID, op.KeyID)
 	return b
+}
+
+func boolVarint(v bool) uint64 {
+	if v {
+		return 1
+	}
+	return 0
 }
 
 func appendKVs(b []byte, num protowire.Number, kvs []unionfind.KV) []byte {
@@ -202,6 +229,7 @@ func Decode(b []byte) (unionfind.Op, error) {
 	if err != nil {
 		return unionfind.Op{}, fmt.Errorf("oplog: decode identity op: %w", err)
 	}
+	op.Sealed = op.KeyID != 0
 	return op, nil
 }
 
@@ -224,6 +252,9 @@ func decodeOpJSON(b []byte) (unionfind.Op, error) {
 	if err := json.Unmarshal(b, &r); err != nil {
 		return unionfind.Op{}, fmt.Errorf("oplog: decode identity op: %w", err)
 	}
+	// Version 1 never sealed values; a record that claims a key id is
+	// held to the same rule as version 2 (Apply refuses it unopened).
+	r.Op.Sealed = r.Op.KeyID != 0
 	return r.Op, nil
 }
 
@@ -259,6 +290,17 @@ func decodeOpProto(b []byte) (op unionfind.Op, err error) {
 				op.Source.Index = uint32(f.u)
 			case fTimestamp:
 				op.Timestamp = int64(f.u)
+			case fBlock:
+				op.Block = f.u != 0
+			case fNoProperties:
+				op.NoProperties = f.u != 0
+			case fGen:
+				if f.u > math.MaxUint32 {
+					return errOpField{f.num, fmt.Sprintf("generation %d out of range", f.u)}
+				}
+				op.Gen = uint32(f.u)
+			case fKeyID:
+				op.KeyID = f.u
 			}
 		case f.typ == protowire.BytesType && isBytesField(f.num):
 			switch f.num {
@@ -288,6 +330,8 @@ func decodeOpProto(b []byte) (op unionfind.Op, err error) {
 				}
 			case fUnset:
 				op.Unset = append(op.Unset, string(f.b))
+			case fSplitIDs:
+				op.SplitIDs = append(op.SplitIDs, string(f.b))
 			case fPersonID:
 				if len(f.b) != len(op.PersonID) {
 					return errOpField{f.num, fmt.Sprintf("person id of %d bytes, want %d", len(f.b), len(op.PersonID))}
@@ -349,7 +393,7 @@ func eachField(b []byte, fn func(field) error) error {
 
 func isVarintField(num protowire.Number) bool {
 	switch num {
-	case fVersion, fKind, fSrcPartition, fSrcOffset, fSrcIndex, fTimestamp:
+	case fVersion, fKind, fSrcPartition, fSrcOffset, fSrcIndex, fTimestamp, fBlock, fNoProperties, fGen, fKeyID:
 		return true
 	}
 	return false
@@ -357,7 +401,7 @@ func isVarintField(num protowire.Number) bool {
 
 func isBytesField(num protowire.Number) bool {
 	switch num {
-	case fSrcTopic, fTeam, fDistinctID, fEventUUID, fMerge, fSet, fSetOnce, fUnset, fPersonID:
+	case fSrcTopic, fTeam, fDistinctID, fEventUUID, fMerge, fSet, fSetOnce, fUnset, fPersonID, fSplitIDs:
 		return true
 	}
 	return false
@@ -370,6 +414,11 @@ func decodeMerge(b []byte) (m unionfind.Merge, err error) {
 			m.Other = string(f.b)
 		case f.num == fMergeGuarded && f.typ == protowire.VarintType:
 			m.Guarded = f.u != 0
+		case f.num == fMergeRule && f.typ == protowire.VarintType:
+			if f.u > math.MaxUint8 {
+				return fmt.Errorf("merge rule %d out of range", f.u)
+			}
+			m.Rule = unionfind.Rule(f.u)
 		}
 		return nil
 	})

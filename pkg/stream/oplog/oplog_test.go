@@ -3,7 +3,11 @@ package oplog
 import (
 	"encoding/json"
 	"errors"
+	"maps"
+	"math"
 	"reflect"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/google/uuid"
@@ -28,11 +32,35 @@ func opCases() map[string]unionfind.Op {
 			Team: "1", PersonID: uuid.MustParse("5f1b3c2e-8d4a-5b6c-9e0f-1a2b3c4d5e6f")},
 		"unicode and NUL": {Kind: unionfind.OpEvent, Team: "1", DistinctID: "caf\u00e9\x00\uFFFD",
 			Set: []unionfind.KV{{Key: "k\u2028", Value: json.RawMessage(`"\u0000"`)}}},
+		"alias with its rule": {Kind: unionfind.OpEvent, Team: "1", DistinctID: "a",
+			Merge: &unionfind.Merge{Other: "b", Guarded: true, Rule: unionfind.RuleAlias}},
+		"delete by distinct_id, blocked": {Kind: unionfind.OpDeletePerson, Source: unionfind.Source{Topic: "identity_commands", Partition: 1, Offset: 4},
+			Team: "1", DistinctID: "user:1", Block: true},
+		"split": {Kind: unionfind.OpSplit, Source: unionfind.Source{Topic: "identity_commands", Offset: 5},
+			Team: "1", DistinctID: "a", SplitIDs: []string{"b", "", "c:d"}, NoProperties: true},
+		"split keeping properties": {Kind: unionfind.OpSplit, Team: "1", DistinctID: "a", SplitIDs: []string{"b"}},
+		"generation, values in clear": {Kind: unionfind.OpEvent, Team: "1", DistinctID: "a", Gen: 7,
+			Set: []unionfind.KV{{Key: "k", Value: json.RawMessage(`1`)}}},
+	}
+}
+
+// sealedCases are ops whose values are sealed (ciphertext, not JSON): they
+// exist in version 2 only.
+func sealedCases() map[string]unionfind.Op {
+	return map[string]unionfind.Op{
+		"sealed values": {Kind: unionfind.OpEvent, Source: unionfind.Source{Topic: "events_raw", Offset: 1}, Team: "1", DistinctID: "a",
+			Gen: math.MaxUint32, KeyID: math.MaxUint64, Sealed: true,
+			Set:     []unionfind.KV{{Key: "email", Value: json.RawMessage("\x00\xff{not json")}},
+			SetOnce: []unionfind.KV{{Key: "first", Value: json.RawMessage{}}}, Unset: []string{"u"}},
+		"sealed, generation 0": {Kind: unionfind.OpEvent, Team: "1", DistinctID: "a", KeyID: 1, Sealed: true,
+			Set: []unionfind.KV{{Key: "k", Value: json.RawMessage{0x01}}}},
 	}
 }
 
 func TestOpRoundTrip(t *testing.T) {
-	for name, op := range opCases() {
+	cases := opCases()
+	maps.Copy(cases, sealedCases())
+	for name, op := range cases {
 		t.Run(name, func(t *testing.T) {
 			b := Encode(&op)
 			if len(b) < 2 || b[0] != 0x08 || b[1] != VersionProto {
@@ -42,17 +70,91 @@ func TestOpRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatalf("decode: %v", err)
 			}
-			if !reflect.DeepEqual(got, op) {
+			if !reflect.DeepEqual(normOp(got), normOp(op)) {
 				t.Fatalf("round trip:\n got %+v\nwant %+v", got, op)
 			}
 		})
 	}
 }
 
+// opSize is an upper bound: Encode allocates once.
+func TestOpSizeBoundsEncoding(t *testing.T) {
+	cases := opCases()
+	maps.Copy(cases, sealedCases())
+	cases["every number at its longest"] = unionfind.Op{Kind: 255, Source: unionfind.Source{Topic: strings.Repeat("t", 249), Partition: -1, Offset: -1, Index: math.MaxUint32},
+		Team: strings.Repeat("x", 200), DistinctID: strings.Repeat("d", 800), EventUUID: strings.Repeat("u", 64), Timestamp: -1,
+		Merge: &unionfind.Merge{Other: strings.Repeat("o", 20_000), Guarded: true, Rule: 255},
+		Block: true, NoProperties: true, Gen: math.MaxUint32, KeyID: math.MaxUint64, SplitIDs: []string{strings.Repeat("s", 800), ""},
+		Set: []unionfind.KV{{Key: strings.Repeat("k", 20_000), Value: make(json.RawMessage, 20_000)}}, Unset: []string{strings.Repeat("k", 20_000)}}
+	cases["numbers only, at their longest"] = unionfind.Op{Kind: 255, Source: unionfind.Source{Partition: -1, Offset: -1, Index: math.MaxUint32},
+		Team: "t", DistinctID: "d", EventUUID: "u", Timestamp: -1, Block: true, NoProperties: true, Gen: math.MaxUint32, KeyID: math.MaxUint64}
+	for name, op := range cases {
+		if n, size := len(Encode(&op)), opSize(&op); n > size {
+			t.Errorf("%s: encoded %d bytes, opSize %d", name, n, size)
+		}
+	}
+}
+
+// Decode says an op is sealed exactly when it names a key id, whatever
+// the caller had set on the op it encoded (Sealed is not encoded), in both
+// versions.
+func TestOpSealedFollowsKeyID(t *testing.T) {
+	for _, c := range []struct {
+		kid    uint64
+		sealed bool
+	}{{0, false}, {0, true}, {5, false}, {5, true}} {
+		op := unionfind.Op{Kind: unionfind.OpEvent, Team: "1", DistinctID: "a", KeyID: c.kid, Sealed: c.sealed}
+		got, err := Decode(Encode(&op))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Sealed != (c.kid != 0) || got.KeyID != c.kid {
+			t.Errorf("kid %d, sealed %v: decoded kid %d, sealed %v", c.kid, c.sealed, got.KeyID, got.Sealed)
+		}
+		v1, err := json.Marshal(opRecord{V: VersionJSON, Op: op})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err = Decode(v1); err != nil || got.Sealed != (c.kid != 0) {
+			t.Errorf("version 1 %s: sealed %v, %v", v1, got.Sealed, err)
+		}
+	}
+}
+
+// The fields of issue 14 are written after every field a reader of before
+// knows (which skips them, as unknown fields), in field order, and the
+// merge rule as a varint of Merge.
+func TestOpNewFieldsWrittenLast(t *testing.T) {
+	op := sealedCases()["sealed values"]
+	op.Merge = &unionfind.Merge{Other: "b", Rule: unionfind.RuleMergeDangerously}
+	op.Block, op.SplitIDs, op.NoProperties = true, []string{"x"}, true
+	var old []protowire.Number
+	err := eachField(Encode(&op), func(f field) error {
+		if f.num >= fBlock {
+			old = append(old, f.num)
+		}
+		if f.num == fMerge {
+			return eachField(f.b, func(g field) error {
+				if g.num == fMergeRule && (g.typ != protowire.VarintType || g.u != uint64(unionfind.RuleMergeDangerously)) {
+					t.Errorf("merge rule written as %+v", g)
+				}
+				return nil
+			})
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []protowire.Number{fBlock, fSplitIDs, fNoProperties, fGen, fKeyID}; !slices.Equal(old, want) {
+		t.Fatalf("fields after person_id written %v, want %v (in order, after every field an old reader knows)", old, want)
+	}
+}
+
 // Version-1 records (JSON) written before version 2 stay readable: a replay
 // of an old identity_log must give the same ops.
 func TestOpDecodesVersion1(t *testing.T) {
-	for name, op := range opCases() {
+	for name, op := range opCases() { // sealed values are not JSON: version 2 only
 		t.Run(name, func(t *testing.T) {
 			v1, err := json.Marshal(opRecord{V: VersionJSON, Op: op})
 			if err != nil {
@@ -115,6 +217,12 @@ func TestOpRefusesUnknownOrMalformed(t *testing.T) {
 		"broken json":           {[]byte(`{"v":1,`), false},
 		"garbage":               {[]byte{0xff, 0xff, 0xff}, false},
 		"kind out of range":     {protowire.AppendVarint(protowire.AppendTag(append([]byte(nil), valid...), fKind, protowire.VarintType), 300), false},
+		"generation over 2^32":  {protowire.AppendVarint(protowire.AppendTag(append([]byte(nil), valid...), fGen, protowire.VarintType), 1<<32), false},
+		"key id as bytes":       {protowire.AppendBytes(protowire.AppendTag(append([]byte(nil), valid...), fKeyID, protowire.BytesType), []byte{1}), false},
+		"split id as a varint":  {protowire.AppendVarint(protowire.AppendTag(append([]byte(nil), valid...), fSplitIDs, protowire.VarintType), 1), false},
+		"block as bytes":        {protowire.AppendBytes(protowire.AppendTag(append([]byte(nil), valid...), fBlock, protowire.BytesType), nil), false},
+		"merge rule over 255": {protowire.AppendBytes(protowire.AppendTag(append([]byte(nil), valid...), fMerge, protowire.BytesType),
+			protowire.AppendVarint(protowire.AppendTag(nil, fMergeRule, protowire.VarintType), 256)), false},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := Decode(c.b)
@@ -148,6 +256,9 @@ func FuzzDecodeOp(f *testing.F) {
 		j, _ := json.Marshal(opRecord{V: VersionJSON, Op: op})
 		f.Add(j)
 	}
+	for _, op := range sealedCases() {
+		f.Add(Encode(&op))
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		op, err := Decode(b)
 		var ve *VersionError
@@ -175,6 +286,12 @@ func FuzzDecodeOp(f *testing.F) {
 		if !reflect.DeepEqual(normOp(op), normOp(op2)) {
 			t.Fatalf("re-encoding changed the op:\n%+v\n%+v", op, op2)
 		}
+		if op.Sealed != (op.KeyID != 0) || op2.Sealed != (op2.KeyID != 0) {
+			t.Fatalf("sealed %v with key id %d", op.Sealed, op.KeyID)
+		}
+		if op.Merge != nil && op.Merge.Rule != op2.Merge.Rule {
+			t.Fatalf("merge rule %d re-encoded as %d", op.Merge.Rule, op2.Merge.Rule)
+		}
 	})
 }
 
@@ -194,6 +311,9 @@ func normOp(op unionfind.Op) unionfind.Op {
 	op.Set, op.SetOnce = norm(op.Set), norm(op.SetOnce)
 	if len(op.Unset) == 0 {
 		op.Unset = nil
+	}
+	if len(op.SplitIDs) == 0 {
+		op.SplitIDs = nil
 	}
 	return op
 }

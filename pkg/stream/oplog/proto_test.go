@@ -112,8 +112,14 @@ var codecFields = map[string]struct {
 	"Op.set_once":      {"fSetOnce", fSetOnce},
 	"Op.unset":         {"fUnset", fUnset},
 	"Op.person_id":     {"fPersonID", fPersonID},
+	"Op.block":         {"fBlock", fBlock},
+	"Op.split_ids":     {"fSplitIDs", fSplitIDs},
+	"Op.no_properties": {"fNoProperties", fNoProperties},
+	"Op.gen":           {"fGen", fGen},
+	"Op.key_id":        {"fKeyID", fKeyID},
 	"Merge.other":      {"fMergeOther", fMergeOther},
 	"Merge.guarded":    {"fMergeGuarded", fMergeGuarded},
+	"Merge.rule":       {"fMergeRule", fMergeRule},
 	"KV.key":           {"fKVKey", fKVKey},
 	"KV.value":         {"fKVValue", fKVValue},
 }
@@ -256,11 +262,12 @@ func TestEncodingMatchesProto(t *testing.T) {
 	msgs := parseProto(t, "oplog.proto")
 	op := unionfind.Op{Kind: unionfind.OpEvent, Source: unionfind.Source{Topic: "events_raw", Partition: 3, Offset: 42, Index: 1},
 		Team: "1", DistinctID: "a", EventUUID: "u", Timestamp: 1_767_225_600_000,
-		Merge:    &unionfind.Merge{Other: "b", Guarded: true},
+		Merge:    &unionfind.Merge{Other: "b", Guarded: true, Rule: unionfind.RuleAlias},
 		Set:      []unionfind.KV{{Key: "k", Value: json.RawMessage(`1`)}},
 		SetOnce:  []unionfind.KV{{Key: "o", Value: json.RawMessage(`"x"`)}},
 		Unset:    []string{"z"},
-		PersonID: uuid.MustParse("5f1b3c2e-8d4a-5b6c-9e0f-1a2b3c4d5e6f")}
+		PersonID: uuid.MustParse("5f1b3c2e-8d4a-5b6c-9e0f-1a2b3c4d5e6f"),
+		Block:    true, SplitIDs: []string{"c"}, NoProperties: true, Gen: 3, KeyID: 1 << 63}
 	seen := map[string]bool{}
 	var walk func(msg string, b []byte)
 	walk = func(msg string, b []byte) {

@@ -1,0 +1,489 @@
+package state
+
+import (
+	"errors"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/resolver-dev/resolver/pkg/unionfind"
+)
+
+func sampleRow() unionfind.MergeRow {
+	return unionfind.MergeRow{
+		Team:      "1",
+		Survivor:  unionfind.ImplicitPersonID("1", "user"),
+		Absorbed:  unionfind.ImplicitPersonID("1", "anon"),
+		Moved:     []string{"anon", "anon:2"},
+		Rule:      unionfind.RuleIdentify,
+		Other:     "anon",
+		Into:      "user",
+		EventUUID: "e-1",
+		Timestamp: 1_795_857_400_000,
+		Source:    unionfind.Source{Topic: "events_raw", Partition: 3, Offset: 7, Index: 1},
+		Log:       unionfind.LogPos{Partition: 0, Offset: 12, Time: 1_795_857_401_000},
+	}
+}
+
+func TestMergeRowRoundTrip(t *testing.T) {
+	rows := []unionfind.MergeRow{sampleRow(), {}, {Team: "t", Rule: unionfind.RuleDelete, Refused: unionfind.RefuseUnknownDistinctID, Into: "x", Timestamp: -5,
+		Source: unionfind.Source{Partition: -1, Offset: -2}, Log: unionfind.LogPos{Partition: 1 << 30, Offset: 1 << 40, Time: -1}}}
+	for _, row := range rows {
+		got, total, err := decodeMergeRow(appendMergeRow(nil, &row), MaxLineageMovedKept)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if total != uint64(len(row.Moved)) {
+			t.Fatalf("total %d", total)
+		}
+		if len(row.Moved) == 0 {
+			row.Moved = nil
+		}
+		if len(got.Moved) == 0 {
+			got.Moved = nil
+		}
+		if !reflect.DeepEqual(got, row) {
+			t.Fatalf("round trip:\n got %+v\nwant %+v", got, row)
+		}
+	}
+	// keepMoved cuts what is returned, not what is checked.
+	row := sampleRow()
+	got, total, err := decodeMergeRow(appendMergeRow(nil, &row), 1)
+	if err != nil || total != 2 || !slices.Equal(got.Moved, []string{"anon"}) {
+		t.Fatalf("keep 1: %v %d %v", got.Moved, total, err)
+	}
+}
+
+// A deletion of a person above MaxLineageMovedKept ids keeps the first ones
+// and the total.
+func TestMergeRowKeepsBoundedMoved(t *testing.T) {
+	row := unionfind.MergeRow{Team: "1", Rule: unionfind.RuleDelete}
+	for i := range MaxLineageMovedKept + 5 {
+		row.Moved = append(row.Moved, "id-"+strconv.Itoa(100000+i))
+	}
+	slices.Sort(row.Moved)
+	b := appendMergeRow(nil, &row)
+	got, total, err := decodeMergeRow(b, MaxLineageMovedKept+10)
+	if err != nil || total != MaxLineageMovedKept+5 || len(got.Moved) != MaxLineageMovedKept {
+		t.Fatalf("got %d of %d: %v", len(got.Moved), total, err)
+	}
+}
+
+func TestDecodeMergeRowRejects(t *testing.T) {
+	row := sampleRow()
+	good := appendMergeRow(nil, &row)
+	unsorted := row
+	unsorted.Moved = []string{"b", "a"}
+	cases := map[string][]byte{
+		"empty":     {},
+		"version":   append([]byte{2}, good[1:]...),
+		"truncated": good[:len(good)-1],
+		"trailing":  append(append([]byte(nil), good...), 0),
+		"unsorted":  appendMergeRow(nil, &unsorted),
+	}
+	for name, b := range cases {
+		if _, _, err := decodeMergeRow(b, 10); !isCorrupt(err) {
+			t.Errorf("%s: %v, want ErrCorrupt", name, err)
+		}
+	}
+}
+
+// FuzzDecodeMergeRow: the lineage decoders never panic; what they accept
+// re-encodes to the same bytes.
+func FuzzDecodeMergeRow(f *testing.F) {
+	row := sampleRow()
+	f.Add(appendMergeRow(nil, &row))
+	f.Add(appendHist(nil, &row, roleMoved))
+	f.Add([]byte{1})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if r, total, err := decodeMergeRow(b, MaxLineageMovedKept); err == nil && total == uint64(len(r.Moved)) {
+			if again := appendMergeRow(nil, &r); string(again) != string(b) {
+				t.Fatalf("re-encode differs")
+			}
+		}
+		decodeHist(lpos{}, b)
+		readPos(b)
+		describeKey(append([]byte("h/"), b...))
+		describeKey(append([]byte("l/"), b...))
+	})
+}
+
+func TestPutLineageIndexAndIdempotence(t *testing.T) {
+	for _, ec := range engineCases() {
+		t.Run(ec.name, func(t *testing.T) {
+			s := ec.make(t)
+			a := sampleRow()
+			b := sampleRow()
+			b.Rule, b.Refused, b.Moved = unionfind.RuleAlias, unionfind.WarnAlreadyIdentified, nil
+			err := s.Update(func(tx Tx) error {
+				for _, r := range []unionfind.MergeRow{a, b, a} { // the third is a repeat: nothing
+					if err := tx.PutLineage(r); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Update(func(tx Tx) error { return tx.PutLineage(b) }); err != nil {
+				t.Fatal(err)
+			}
+			var n int
+			err = s.View(func(v Tx) error {
+				r, _ := v.(*tx).reader()
+				return r.scan(tagLineage, nil, true, func(k, _ []byte) (bool, error) { n++; return true, nil })
+			})
+			if err != nil || n != 2 {
+				t.Fatalf("%d rows stored (%v), want 2", n, err)
+			}
+			v, err := s.Lineage("1", "anon")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(v.Moves) != 1 || v.Moves[0].LogIndex != 0 || v.Moves[0].Rule != "identify" {
+				t.Fatalf("moves %+v", v.Moves)
+			}
+			if len(v.Refusals) != 1 || v.Refusals[0].LogIndex != 1 || v.Refusals[0].Refused != unionfind.WarnAlreadyIdentified {
+				t.Fatalf("refusals %+v", v.Refusals)
+			}
+			if err := s.View(func(tx Tx) error { return tx.PutLineage(a) }); !errors.Is(err, ErrReadOnly) {
+				t.Fatalf("PutLineage in View: %v", err)
+			}
+		})
+	}
+}
+
+func TestPutLineageRefusesUnbounded(t *testing.T) {
+	long := strings.Repeat("x", 1025)
+	cases := map[string]func(r *unionfind.MergeRow){
+		"long team":      func(r *unionfind.MergeRow) { r.Team = long },
+		"long moved id":  func(r *unionfind.MergeRow) { r.Moved = []string{long} },
+		"long other":     func(r *unionfind.MergeRow) { r.Other = long },
+		"long uuid":      func(r *unionfind.MergeRow) { r.EventUUID = long },
+		"unsorted":       func(r *unionfind.MergeRow) { r.Moved = []string{"b", "a"} },
+		"duplicate":      func(r *unionfind.MergeRow) { r.Moved = []string{"a", "a"} },
+		"negative":       func(r *unionfind.MergeRow) { r.Log.Offset = -1 },
+		"refused moving": func(r *unionfind.MergeRow) { r.Refused = unionfind.WarnIllegalMerge },
+	}
+	s := NewMemory()
+	for name, mut := range cases {
+		row := sampleRow()
+		mut(&row)
+		err := s.Update(func(tx Tx) error { return tx.PutLineage(row) })
+		if !errors.Is(err, ErrInvalidLineage) {
+			t.Errorf("%s: %v, want ErrInvalidLineage", name, err)
+		}
+	}
+	fp, err := s.Fingerprint()
+	if err != nil {
+		t.Fatal(err)
+	}
+	empty, _ := NewMemory().Fingerprint()
+	if fp != empty {
+		t.Fatal("a refused row wrote something")
+	}
+}
+
+// lineageScenario applies ops through unionfind.Graph and, for each, writes
+// the lineage row the op implies (built by hand from the persons before and
+// after: Graph.Apply does not yet produce them), recording where every id
+// was after each op.
+type lineageScenario struct {
+	t     *testing.T
+	s     *Store
+	g     unionfind.Graph
+	ids   []string
+	off   int64
+	after []map[string]unionfind.PersonID // per op
+	times []int64
+	rows  []unionfind.MergeRow
+}
+
+func (sc *lineageScenario) find(id string) unionfind.PersonID {
+	p, _, err := sc.s.Find("1", id)
+	if err != nil {
+		sc.t.Fatal(err)
+	}
+	return p.ID
+}
+
+// apply applies op at log time tm; row (if not nil) is completed with the
+// log position and stored.
+func (sc *lineageScenario) apply(op unionfind.Op, tm int64, row func(before, after map[string]unionfind.PersonID) *unionfind.MergeRow) unionfind.Result {
+	sc.t.Helper()
+	before := map[string]unionfind.PersonID{}
+	for _, id := range sc.ids {
+		before[id] = sc.find(id)
+	}
+	op.Team = "1"
+	op.Source = unionfind.Source{Topic: "events_raw", Offset: sc.off}
+	op.Log = unionfind.LogPos{Offset: sc.off, Time: tm}
+	var res unionfind.Result
+	err := sc.s.Update(func(tx Tx) error {
+		var err error
+		if res, err = sc.g.Apply(tx, &op); err != nil {
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		sc.t.Fatal(err)
+	}
+	after := map[string]unionfind.PersonID{}
+	for _, id := range sc.ids {
+		after[id] = sc.find(id)
+	}
+	if row != nil {
+		if r := row(before, after); r != nil {
+			r.Team, r.Log, r.Source, r.EventUUID, r.Timestamp = "1", op.Log, op.Source, op.EventUUID, op.Timestamp
+			if err := sc.s.Update(func(tx Tx) error { return tx.PutLineage(*r) }); err != nil {
+				sc.t.Fatal(err)
+			}
+			sc.rows = append(sc.rows, *r)
+		}
+	}
+	sc.after = append(sc.after, after)
+	sc.times = append(sc.times, tm)
+	sc.off++
+	return res
+}
+
+// moved builds the row of a merge from where the ids were before and after.
+func moved(rule unionfind.Rule, other, into string, deleted unionfind.PersonID) func(before, after map[string]unionfind.PersonID) *unionfind.MergeRow {
+	return func(before, after map[string]unionfind.PersonID) *unionfind.MergeRow {
+		r := &unionfind.MergeRow{Rule: rule, Other: other, Into: into}
+		for id, p := range after {
+			if rule == unionfind.RuleDelete && before[id] == deleted || rule != unionfind.RuleDelete && before[id] != p {
+				r.Moved = append(r.Moved, id)
+				r.Survivor, r.Absorbed = p, before[id]
+			}
+		}
+		slices.Sort(r.Moved)
+		if rule == unionfind.RuleDelete {
+			r.Survivor, r.Absorbed = unionfind.PersonID{}, deleted
+		}
+		return r
+	}
+}
+
+func TestLineageScenario(t *testing.T) {
+	for _, ec := range engineCases() {
+		t.Run(ec.name, func(t *testing.T) { lineageScenarioRun(t, ec.make(t)) })
+	}
+}
+
+func lineageScenarioRun(t *testing.T, s *Store) {
+	sc := &lineageScenario{t: t, s: s, ids: []string{"anon1", "anon2", "user1", "user2"}}
+	ev := func(did string) unionfind.Op {
+		return unionfind.Op{Kind: unionfind.OpEvent, DistinctID: did, EventUUID: "e-" + did, Timestamp: 1}
+	}
+	// 1000: anon1's first event (not a merge: no row).
+	sc.apply(ev("anon1"), 1000, nil)
+	// 2000: user1 $identify anon1: user1 (implicit) moves into anon1's person.
+	op := ev("user1")
+	op.Merge = &unionfind.Merge{Other: "anon1", Guarded: true, Rule: unionfind.RuleIdentify}
+	sc.apply(op, 2000, moved(unionfind.RuleIdentify, "anon1", "user1", unionfind.PersonID{}))
+	pUser1 := sc.find("user1")
+	if pUser1 != unionfind.ImplicitPersonID("1", "anon1") {
+		t.Fatal("identify did not merge")
+	}
+	// 3000: user1 $merge_dangerously anon2 (implicit): anon2 moves.
+	op = ev("user1")
+	op.Merge = &unionfind.Merge{Other: "anon2", Rule: unionfind.RuleMergeDangerously}
+	sc.apply(op, 3000, moved(unionfind.RuleMergeDangerously, "anon2", "user1", unionfind.PersonID{}))
+	// 4000: user2 $identify user1: refused, user1's person is identified.
+	sc.apply(ev("user2"), 3500, nil)
+	op = ev("user2")
+	op.Merge = &unionfind.Merge{Other: "user1", Guarded: true, Rule: unionfind.RuleIdentify}
+	res := sc.apply(op, 4000, func(before, _ map[string]unionfind.PersonID) *unionfind.MergeRow {
+		return &unionfind.MergeRow{Rule: unionfind.RuleIdentify, Refused: unionfind.WarnAlreadyIdentified, Other: "user1", Into: "user2",
+			Survivor: before["user2"], Absorbed: before["user1"]}
+	})
+	if len(res.Warnings) == 0 || res.Warnings[0].Type != unionfind.WarnAlreadyIdentified {
+		t.Fatalf("the identify was not refused: %+v", res.Warnings)
+	}
+
+	// Same person: the chains of both, and the step that joined them.
+	pv, err := s.Path("1", "anon1", "anon2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !pv.SamePerson || pv.Joined == nil || pv.Joined.Rule != "merge_dangerously" || len(pv.MovesA) != 0 || len(pv.MovesB) != 1 {
+		t.Fatalf("path anon1–anon2: %+v", pv)
+	}
+	if len(pv.Refusals) != 0 || pv.Separated != nil {
+		t.Fatalf("path of one person has refusals: %+v", pv)
+	}
+	// Apart: the refusal between user2 and an id of user1's person (anon2
+	// was never named: found through its person).
+	pv, err = s.Path("1", "anon2", "user2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pv.SamePerson || len(pv.Refusals) != 1 || pv.Refusals[0].Refused != unionfind.WarnAlreadyIdentified || pv.Separated != nil || pv.Joined != nil {
+		t.Fatalf("path anon2–user2: %+v", pv)
+	}
+
+	lv, err := s.Lineage("1", "anon2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lv.Implicit || lv.PersonID != pUser1.String() || len(lv.Moves) != 1 || lv.Moves[0].Rule != "merge_dangerously" ||
+		!slices.Equal(lv.Moves[0].DistinctIDsMoved, []string{"anon2"}) || lv.Moves[0].SurvivorPersonID != pUser1.String() {
+		t.Fatalf("lineage anon2: %+v", lv)
+	}
+	if len(lv.Grew) != 2 || lv.Grew[0].LogOffset != 1 || lv.Grew[1].LogOffset != 2 {
+		t.Fatalf("grew: %+v", lv.Grew)
+	}
+	if lv.Moves[0].SourceTopic != "events_raw" || lv.Moves[0].LogTime != "1970-01-01T00:00:03.000Z" || lv.Moves[0].EventUUID != "e-user1" {
+		t.Fatalf("step fields: %+v", lv.Moves[0])
+	}
+	lv, err = s.Lineage("1", "user1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(lv.Refusals) != 1 || len(lv.Grew) != 2 {
+		t.Fatalf("lineage user1: %+v", lv)
+	}
+
+	// 6000: delete user1's person (a version-1 delete names the person).
+	sc.apply(unionfind.Op{Kind: unionfind.OpDeletePerson, PersonID: pUser1}, 6000, moved(unionfind.RuleDelete, "", "", pUser1))
+	pv, err = s.Path("1", "anon1", "user1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pv.SamePerson || pv.Separated == nil || pv.Separated.Rule != "delete" {
+		t.Fatalf("path after delete: %+v", pv)
+	}
+	// The deleted person's lineage ends: its id, if re-created, grows anew.
+	lv, err = s.Lineage("1", "user1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !lv.Implicit || len(lv.Moves) != 2 || lv.Moves[1].Rule != "delete" || lv.Moves[1].DistinctIDsMovedCount != 3 || len(lv.Grew) != 0 {
+		t.Fatalf("lineage after delete: %+v", lv)
+	}
+
+	// AsOf agrees with where every id was after each op, at that op's time
+	// and until the next one; before the first, every id is implicit.
+	for _, id := range sc.ids {
+		v, err := s.AsOf("1", id, time.UnixMilli(999))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v.PersonID != unionfind.ImplicitPersonID("1", id).String() || !v.ImplicitID {
+			t.Fatalf("%s before everything: %+v", id, v)
+		}
+		for i, tm := range sc.times {
+			for _, at := range []int64{tm, tm + 1} {
+				if i+1 < len(sc.times) && at >= sc.times[i+1] {
+					continue
+				}
+				v, err := s.AsOf("1", id, time.UnixMilli(at))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if want := sc.after[i][id].String(); v.PersonID != want {
+					t.Fatalf("%s as of %d: %s (%s), want %s", id, at, v.PersonID, v.Basis, want)
+				}
+			}
+		}
+	}
+}
+
+// Split and delete steps, written directly: AsOf follows the rule
+// documented on Store.AsOf, for every basis.
+func TestAsOfRule(t *testing.T) {
+	s := NewMemory()
+	P := unionfind.ImplicitPersonID("1", "user")
+	S := unionfind.ImplicitPersonID("1", "split-person")
+	X := unionfind.ImplicitPersonID("1", "x")
+	F := unionfind.ImplicitPersonID("1", "fresh")
+	rows := []unionfind.MergeRow{
+		{Rule: unionfind.RuleIdentify, Survivor: P, Absorbed: X, Moved: []string{"x"}, Log: unionfind.LogPos{Offset: 10, Time: 100}},
+		{Rule: unionfind.RuleSplit, Survivor: S, Absorbed: P, Moved: []string{"x", "y"}, Log: unionfind.LogPos{Offset: 20, Time: 200}},
+		{Rule: unionfind.RuleDelete, Absorbed: S, Moved: []string{"x", "y"}, Log: unionfind.LogPos{Offset: 30, Time: 300}},
+		// x's next event started F (a fresh person); then F merged into P.
+		{Rule: unionfind.RuleAlias, Survivor: P, Absorbed: F, Moved: []string{"x"}, Log: unionfind.LogPos{Offset: 40, Time: 400}},
+		// A record time going backwards: the prefix rule stops before it.
+		{Rule: unionfind.RuleDelete, Absorbed: P, Moved: []string{"x"}, Log: unionfind.LogPos{Offset: 50, Time: 350}},
+	}
+	err := s.Update(func(tx Tx) error {
+		for _, r := range rows {
+			r.Team = "1"
+			if err := tx.PutLineage(r); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		at    int64
+		want  unionfind.PersonID
+		basis string
+	}{
+		{50, X, BasisBeforeNext},
+		{100, P, BasisMoved},
+		{250, S, BasisMoved},
+		{320, F, BasisBeforeNext}, // after a deletion: the person its next event started
+		{360, F, BasisBeforeNext}, // offset 50 (time 350) is after offset 40 (time 400): not yet
+		{399, F, BasisBeforeNext},
+		{400, X, BasisCurrent}, // after the last deletion: its person now (implicit)
+	}
+	for _, c := range cases {
+		v, err := s.AsOf("1", "x", time.UnixMilli(c.at))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v.PersonID != c.want.String() || v.Basis != c.basis {
+			t.Errorf("as of %d: %s (%s), want %s (%s)", c.at, v.PersonID, v.Basis, c.want, c.basis)
+		}
+	}
+	v, err := s.AsOf("1", "never-moved", time.UnixMilli(500))
+	if err != nil || v.Basis != BasisImplicit || !v.ImplicitID || v.Step != nil {
+		t.Fatalf("never moved: %+v %v", v, err)
+	}
+	// S grew by the split and ended with its deletion: nothing since.
+	lv, err := s.Lineage("1", "y")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(lv.Moves) != 2 || lv.Moves[0].Rule != "split" || lv.Moves[1].Rule != "delete" {
+		t.Fatalf("lineage y: %+v", lv.Moves)
+	}
+}
+
+// Lineage keys are not identity state: storing rows leaves Fingerprint
+// as it was.
+func TestLineageNotFingerprinted(t *testing.T) {
+	s := NewMemory()
+	before, _ := s.Fingerprint()
+	if err := s.Update(func(tx Tx) error { return tx.PutLineage(sampleRow()) }); err != nil {
+		t.Fatal(err)
+	}
+	after, _ := s.Fingerprint()
+	if before != after {
+		t.Fatal("lineage changed the fingerprint")
+	}
+}
+
+func TestLineageKeysDescribed(t *testing.T) {
+	p := lpos{part: 1, off: 2, index: 3}
+	for _, k := range [][]byte{
+		lineageKey(nil, "1", p),
+		appendPos(histIDPrefix(nil, "1", histMoved, "secret-id"), p),
+		appendPos(histPersonPrefix(nil, "1", unionfind.ImplicitPersonID("1", "x")), p),
+	} {
+		d := describeKey(k)
+		if strings.Contains(d, "malformed") || strings.Contains(d, "secret-id") {
+			t.Errorf("%q", d)
+		}
+	}
+}

@@ -1,0 +1,155 @@
+package stream
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/resolver-dev/resolver/pkg/lifecycle"
+	"github.com/resolver-dev/resolver/pkg/unionfind"
+)
+
+// request writes an admin command and waits for its outcome.
+func (h *harness) request(c lifecycle.Command) Outcome {
+	h.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	out, err := Request(ctx, h.cfg.Kafka, h.cfg.Topics, c, 45*time.Second, h.log)
+	require.NoError(h.t, err)
+	require.NotEmpty(h.t, out.Rows)
+	return out
+}
+
+func lifecycleEvent(n int, name, did, props string) *kgo.Record {
+	ts := time.Date(2026, 12, 1, 0, 0, n, 0, time.UTC).Format(time.RFC3339)
+	return &kgo.Record{Key: []byte("1:" + did), Value: []byte(fmt.Sprintf(
+		`{"uuid":"00000000-0000-4000-8000-%012d","event":%q,"distinct_id":%q,"team_id":1,"timestamp":%q,"properties":%s}`, n, name, did, ts, props))}
+}
+
+// TestLifecycleEndToEnd: merges, a split, a deletion with --block and a
+// deletion of an unknown id go through one instance on the embedded
+// broker as admin commands; their outcomes, the person_merges rows, the
+// feeds, the dead letters of the blocked ids and the replica agree with
+// docs/SEMANTICS.md §8.
+func TestLifecycleEndToEnd(t *testing.T) {
+	h := newHarness(t)
+	inst := h.start(t.TempDir())
+	defer inst.stop(t)
+
+	h.produce([]*kgo.Record{
+		lifecycleEvent(1, "$pageview", "anon-1", `{"$set":{"email":"ann@example.com"}}`),
+		lifecycleEvent(2, "$identify", "user-1", `{"$anon_distinct_id":"anon-1","$set":{"name":"Ann"}}`),
+		lifecycleEvent(3, "$pageview", "anon-2", `{"$set_once":{"first_seen":"tablet"}}`),
+		lifecycleEvent(4, "$identify", "user-1", `{"$anon_distinct_id":"anon-2"}`),
+		lifecycleEvent(5, "$identify", "user-2", `{"$anon_distinct_id":"anon-1"}`), // refused: anon-1's person is identified
+	})
+	h.readCommitted(5, 60*time.Second, h.cfg.Topics.Person)
+	p, explicit, err := inst.st.Find("1", "anon-2")
+	require.NoError(t, err)
+	require.True(t, explicit)
+	oldID := p.ID
+
+	// Split anon-2 out: a new person, identified, with the properties.
+	split := h.request(lifecycle.NewSplit("1", []string{"anon-2"}, false, time.Now()))
+	require.Empty(t, split.Refused())
+	row := split.Rows[0]
+	assert.Equal(t, "split", row.Rule)
+	assert.Equal(t, []string{"anon-2"}, row.DistinctIDsMoved)
+	assert.Equal(t, oldID.String(), row.AbsorbedPersonID)
+	wantID := uuid.NewSHA1(unionfind.PersonNamespace, []byte("1:anon-2:split:"+strconv.FormatInt(row.LogOffset, 10)))
+	assert.Equal(t, wantID.String(), row.SurvivorPersonID, "the split person's id is UUIDv5 of team:first id:split:log offset")
+	sp, explicit, err := inst.st.Find("1", "anon-2")
+	require.NoError(t, err)
+	require.True(t, explicit)
+	assert.Equal(t, wantID, sp.ID)
+	assert.True(t, sp.Identified)
+	_, ok := sp.Prop("email")
+	assert.True(t, ok, "the new person starts with a copy of the properties")
+
+	// Splitting every id of a person is refused.
+	refused := h.request(lifecycle.NewSplit("1", []string{"anon-2"}, false, time.Now()))
+	assert.Equal(t, unionfind.RefuseSplitAll, refused.Refused())
+
+	// Delete user-1's person, blocking its ids.
+	del := h.request(lifecycle.NewDelete("1", "user-1", true, time.Now()))
+	require.Empty(t, del.Refused())
+	assert.Equal(t, "delete", del.Rows[0].Rule)
+	assert.ElementsMatch(t, []string{"anon-1", "user-1"}, del.Moved())
+	assert.Equal(t, oldID.String(), del.Rows[0].AbsorbedPersonID)
+
+	// Deleting an unknown id is a no-op with a reason.
+	none := h.request(lifecycle.NewDelete("1", "nobody", false, time.Now()))
+	assert.Equal(t, unionfind.RefuseUnknownDistinctID, none.Refused())
+
+	// Later events: the blocked ids are dead-lettered; anon-2 keeps its
+	// split person.
+	h.produce([]*kgo.Record{
+		lifecycleEvent(6, "$pageview", "user-1", `{"$set":{"name":"Ann again"}}`),
+		lifecycleEvent(7, "$pageview", "anon-1", `{}`),
+		lifecycleEvent(8, "$pageview", "anon-2", `{}`),
+	})
+	out := h.readCommitted(7, 60*time.Second, h.cfg.Topics.Person, h.cfg.Topics.DeadLetter)
+	require.Len(t, out[h.cfg.Topics.DeadLetter], 2)
+	for _, dl := range out[h.cfg.Topics.DeadLetter] {
+		assert.Equal(t, "deleted_distinct_id", header(dl, "error"), "%s", dl.Value)
+	}
+	stamped := out[h.cfg.Topics.Person]
+	require.Len(t, stamped, 6)
+	var last struct {
+		PersonID string `json:"person_id"`
+	}
+	require.NoError(t, json.Unmarshal(stamped[5].Value, &last))
+	assert.Equal(t, wantID.String(), last.PersonID)
+
+	// The feeds: the deleted person's row has no properties; its ids'
+	// rows are deleted.
+	var tomb PersonRow
+	for _, r := range h.readAll(h.cfg.Topics.Persons) {
+		var row PersonRow
+		require.NoError(t, json.Unmarshal(r.Value, &row))
+		if row.ID == oldID.String() && row.IsDeleted && row.Version > tomb.Version {
+			tomb = row
+		}
+	}
+	assert.True(t, tomb.IsDeleted)
+	assert.JSONEq(t, `{}`, string(tomb.Properties))
+	deleted := map[string]bool{}
+	for _, r := range h.readAll(h.cfg.Topics.DistinctIDs) {
+		var row DistinctIDRow
+		require.NoError(t, json.Unmarshal(r.Value, &row))
+		if row.IsDeleted {
+			deleted[row.DistinctID] = true
+		}
+	}
+	assert.Equal(t, map[string]bool{"anon-1": true, "user-1": true}, deleted)
+
+	// person_merges: the two identify merges, the refusal, the split, its
+	// refusal, the deletion and the no-op, each once.
+	rules := map[string]int{}
+	for _, r := range h.readAll(h.cfg.Topics.Merges) {
+		var row MergeRow
+		require.NoError(t, json.Unmarshal(r.Value, &row))
+		k := row.Rule
+		if row.Refused != "" {
+			k += "/" + row.Refused
+		}
+		rules[k]++
+	}
+	assert.Equal(t, map[string]int{
+		"identify": 2, "identify/" + unionfind.WarnAlreadyIdentified: 1,
+		"split": 1, "split/" + unionfind.RefuseSplitAll: 1,
+		"delete": 1, "delete/" + unionfind.RefuseUnknownDistinctID: 1,
+	}, rules)
+
+	v, err := inst.st.Lookup("1", "user-1")
+	require.NoError(t, err)
+	assert.True(t, v.Implicit, "a deleted id has no stored person")
+}
