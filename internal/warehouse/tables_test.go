@@ -1,11 +1,14 @@
 package warehouse
 
 import (
+	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/resolver-dev/resolver/internal/feed"
 	"github.com/resolver-dev/resolver/pkg/state"
 	"github.com/resolver-dev/resolver/pkg/unionfind"
 )
@@ -279,4 +282,135 @@ func TestMergeEventsRule(t *testing.T) {
 
 	// Events stored twice appear twice, as in the view.
 	assert.Len(t, tb.MergeEvents("2", 1, 13, append(events, events[5])), 2)
+}
+
+// TestMergeEventsMatchIdentityCore runs a story with every kind of lineage
+// record through the identity core, folds the person_merges rows its ops
+// emit (feed.FromMerge, each delivered twice) and checks the view's rule
+// against the core: a record is found by its team and log coordinates, all
+// its parts together; it names the person its moved ids had right after
+// it; its rows are exactly the events of those ids; a refused record has
+// none.
+func TestMergeEventsMatchIdentityCore(t *testing.T) {
+	type step struct {
+		did   string
+		merge *unionfind.Merge
+		kind  unionfind.OpKind // 0: an event
+		split []string
+	}
+	story := []step{
+		{did: "anon-1"},
+		{did: "user-1", merge: &unionfind.Merge{Other: "anon-1", Guarded: true, Rule: unionfind.RuleIdentify}},
+		{did: "anon-2"},
+		{did: "user-1", merge: &unionfind.Merge{Other: "anon-2", Guarded: true, Rule: unionfind.RuleAlias}},
+		{did: "user-2"},
+		{did: "user-2", merge: &unionfind.Merge{Other: "anon-9", Guarded: true, Rule: unionfind.RuleIdentify}}, // anon-9 never seen: an implicit person absorbed
+		{did: "user-1", merge: &unionfind.Merge{Other: "user-2", Guarded: true, Rule: unionfind.RuleIdentify}}, // refused: both identified
+		{did: "user-1", merge: &unionfind.Merge{Other: "null", Guarded: true, Rule: unionfind.RuleIdentify}},   // refused: illegal id
+		{did: "user-1", merge: &unionfind.Merge{Other: "user-2", Rule: unionfind.RuleMergeDangerously}},
+		{did: "anon-2", kind: unionfind.OpSplit, split: []string{"anon-9"}},
+		{did: "anon-2"},
+		{did: "user-1", kind: unionfind.OpDeletePerson},
+		{did: "user-1"},
+		{did: "nobody", kind: unionfind.OpDeletePerson}, // refused: unknown id
+		{did: "crowd-0"},
+	}
+	// A person of more than feed.MergeIDsPerRow ids, then merged whole.
+	for i := 1; i <= feed.MergeIDsPerRow+1; i++ {
+		story = append(story, step{did: "crowd-0", merge: &unionfind.Merge{Other: fmt.Sprintf("crowd-%d", i), Guarded: true, Rule: unionfind.RuleIdentify}})
+	}
+	story = append(story, step{did: "big"}, step{did: "big", merge: &unionfind.Merge{Other: "crowd-0", Rule: unionfind.RuleMergeDangerously}},
+		step{did: "crowd-99"}) // the last id in sorted order: in the second part
+
+	const team = "7"
+	mem := state.NewMemory()
+	g := unionfind.Graph{}
+	var tb Tables
+	var events []Event
+	var records []unionfind.MergeRow
+	for i, s := range story {
+		pos := unionfind.LogPos{Partition: int32(i % 3), Offset: int64(i), Time: 1_800_000_000_000 + int64(i)*1000}
+		op := unionfind.Op{
+			Kind: unionfind.OpEvent, Source: unionfind.Source{Topic: "events_raw", Offset: int64(i)}, Team: team,
+			DistinctID: s.did, EventUUID: fmt.Sprintf("e%03d", i), Timestamp: pos.Time, Merge: s.merge, Log: pos,
+		}
+		if s.kind != 0 {
+			op = unionfind.Op{
+				Kind: s.kind, Source: unionfind.Source{Topic: "identity_commands", Offset: int64(i)}, Team: team,
+				DistinctID: s.did, SplitIDs: s.split, EventUUID: fmt.Sprintf("request-%d", i), Timestamp: pos.Time, Log: pos,
+			}
+		}
+		var res unionfind.Result
+		require.NoError(t, mem.Update(func(tx state.Tx) error {
+			var err error
+			res, err = g.Apply(tx, &op)
+			return err
+		}), "step %d", i)
+		for _, r := range res.Merges {
+			records = append(records, r)
+			for _, row := range feed.FromMerge(&r) {
+				tb.InsertMerge(row)
+				tb.InsertMerge(row) // the Kafka engine delivered it twice
+			}
+			// The record names the person its moved ids have now.
+			for _, d := range r.Moved {
+				p, explicit, err := mem.Find(team, d)
+				require.NoError(t, err)
+				if r.Rule == unionfind.RuleDelete {
+					// Its implicit person, whose id may be the deleted one's.
+					assert.False(t, explicit, "step %d: %s has no person until its next event", i, d)
+				} else {
+					assert.Equal(t, r.Survivor, p.ID, "step %d: %s is in the survivor", i, d)
+				}
+			}
+		}
+		if s.kind != 0 {
+			continue
+		}
+		p, _, err := mem.Find(team, s.did)
+		require.NoError(t, err)
+		events = append(events, Event{UUID: op.EventUUID, Team: team, DistinctID: s.did, PersonID: p.ID.String(), Timestamp: feed.FormatMillis(op.Timestamp)})
+	}
+
+	rules, withEvents, refused, cut := map[unionfind.Rule]bool{}, map[unionfind.Rule]bool{}, 0, 0
+	for _, r := range records {
+		rules[r.Rule] = true
+		parts := tb.Merge(team, r.Log.Partition, r.Log.Offset)
+		require.NotEmpty(t, parts)
+		if len(parts) > 1 {
+			cut++
+		}
+		got := tb.MergeEvents(team, r.Log.Partition, r.Log.Offset, events)
+		if r.Refused != "" {
+			refused++
+			assert.Empty(t, got, "record %d (%s refused %s) moved nothing", r.Log.Offset, r.Rule, r.Refused)
+			continue
+		}
+		var want []string
+		for _, e := range events {
+			if slices.Contains(r.Moved, e.DistinctID) {
+				want = append(want, e.UUID)
+			}
+		}
+		var uuids []string
+		for _, row := range got {
+			uuids = append(uuids, row.UUID)
+			assert.Equal(t, r.Rule.String(), row.Rule)
+			if r.Rule == unionfind.RuleDelete {
+				assert.Empty(t, row.SurvivorPersonID)
+			} else {
+				assert.Equal(t, r.Survivor.String(), row.SurvivorPersonID)
+			}
+			assert.Equal(t, r.Absorbed.String(), row.AbsorbedPersonID)
+		}
+		assert.ElementsMatch(t, want, uuids, "record %d (%s)", r.Log.Offset, r.Rule)
+		if len(uuids) > 0 {
+			withEvents[r.Rule] = true
+		}
+	}
+	assert.Len(t, withEvents, 5, "records of every rule moved ids that have events")
+	assert.Len(t, rules, 5, "identify, alias, merge_dangerously, split and delete")
+	assert.Equal(t, 3, refused, "already identified, illegal id, unknown id")
+	assert.Equal(t, 1, cut, "one record cut into parts")
+	assert.Empty(t, tb.MergeEvents("8", 0, 1, events), "another team")
 }
