@@ -85,14 +85,17 @@ func TestCurrentPersonIDRule(t *testing.T) {
 // core one op at a time, stamps each event with the core's lookup at that
 // moment (what the resolver does), folds the rows the ops emit, and checks
 // that every event's current person by the view's rule is the core's final
-// lookup. Unlike the pipeline test in pkg/stream it covers person deletion,
-// which no capture event triggers yet.
+// lookup. Unlike the pipeline test in pkg/stream it covers person deletion
+// (by distinct_id, docs/SEMANTICS.md §8, and by person, a version-1 op) and
+// a split.
 func TestCurrentPersonMatchesIdentityCore(t *testing.T) {
 	type step struct {
 		did      string
 		merge    *unionfind.Merge // nil: an ordinary event
 		full     bool             // person-processing; personless events make no op
 		deleteOf string           // instead of an event: delete the person of this did
+		v1       bool             // the delete names the person (a version-1 op), not the did
+		splitOf  string           // instead of an event: split this did out of its person
 	}
 	story := []step{
 		{did: "anon-1", full: true},
@@ -112,9 +115,11 @@ func TestCurrentPersonMatchesIdentityCore(t *testing.T) {
 		{did: "anon-5", full: true},
 		{did: "user-4", full: true, merge: &unionfind.Merge{Other: "anon-4", Guarded: true}},
 		{did: "user-4", full: true, merge: &unionfind.Merge{Other: "anon-5", Guarded: true}},
-		{deleteOf: "user-4"},        // user-4, anon-4, anon-5 go back to their implicit persons
-		{did: "anon-5"},             // personless: the implicit person
-		{did: "anon-4", full: true}, // a new explicit person under the implicit id
+		{deleteOf: "user-4", v1: true}, // user-4, anon-4, anon-5 go back to their implicit persons
+		{did: "anon-5"},                // personless: the implicit person
+		{did: "anon-4", full: true},    // a new explicit person under the implicit id
+		{splitOf: "anon-3"},            // out of user-2's person, into a new one
+		{did: "anon-3"},
 		{deleteOf: "user-2"},
 		{did: "user-2", full: true},
 	}
@@ -132,14 +137,21 @@ func TestCurrentPersonMatchesIdentityCore(t *testing.T) {
 			EventUUID:  "e" + string(rune('a'+i)),
 			Timestamp:  1_800_000_000_000 + int64(i)*1000,
 			Merge:      s.merge,
+			Log:        unionfind.LogPos{Offset: int64(i), Time: 1_800_000_000_000 + int64(i)*1000},
 		}
 		if s.deleteOf != "" {
 			p, explicit, err := mem.Find(team, s.deleteOf)
 			require.NoError(t, err)
 			require.True(t, explicit, "step %d: %s has no person to delete", i, s.deleteOf)
-			op = unionfind.Op{Kind: unionfind.OpDeletePerson, Source: op.Source, Team: team, PersonID: p.ID}
+			op = unionfind.Op{Kind: unionfind.OpDeletePerson, Source: op.Source, Team: team, DistinctID: s.deleteOf, Log: op.Log}
+			if s.v1 {
+				op.DistinctID, op.PersonID = "", p.ID
+			}
 		}
-		if s.full || s.deleteOf != "" {
+		if s.splitOf != "" {
+			op = unionfind.Op{Kind: unionfind.OpSplit, Source: op.Source, Team: team, DistinctID: s.splitOf, Log: op.Log}
+		}
+		if s.full || s.deleteOf != "" || s.splitOf != "" {
 			var res unionfind.Result
 			require.NoError(t, mem.Update(func(tx state.Tx) error {
 				var err error
@@ -153,7 +165,7 @@ func TestCurrentPersonMatchesIdentityCore(t *testing.T) {
 				tb.InsertDistinctID(DistinctID{Team: r.Team, DistinctID: r.DistinctID, PersonID: r.PersonID.String(), Version: r.Version, IsDeleted: r.Deleted})
 			}
 		}
-		if s.deleteOf != "" {
+		if s.deleteOf != "" || s.splitOf != "" {
 			continue
 		}
 		p, _, err := mem.Find(team, s.did)
@@ -175,6 +187,9 @@ func TestCurrentPersonMatchesIdentityCore(t *testing.T) {
 	}
 	assert.NotZero(t, overridden, "the story moves some ids after their events were stamped")
 	assert.NotZero(t, deleted, "the story leaves some ids with a deleted latest row")
+	d, ok := tb.DistinctID(team, "anon-3")
+	require.True(t, ok)
+	assert.False(t, d.IsDeleted, "anon-3 was split out before user-2's person was deleted")
 
 	// Every live row's person is live in the persons table.
 	for _, e := range events {
