@@ -173,6 +173,10 @@ type IdentityConfig struct {
 	// person_properties_size_violation warning. Default 524288 (512 KiB).
 	// Every instance must use the same value: it decides identity state.
 	MaxPersonPropertiesBytes int `mapstructure:"max_person_properties_bytes"`
+	// MasterKey wraps the data keys of property values on identity_keys
+	// (64 hex characters; "" stores them unwrapped). A secret: set it in
+	// the environment (RESOLVER_IDENTITY_MASTER_KEY), the same everywhere.
+	MasterKey string `mapstructure:"master_key"`
 }
 
 // TeamsConfig is the optional trusted team map (docs/SEMANTICS.md §1).
@@ -615,6 +619,7 @@ func (c Config) streamConfig() stream.Config {
 		MaxRecordBytes:           c.Output.MaxRecordBytes,
 		MaxMergeMove:             c.Identity.MaxMergeMove,
 		MaxPersonPropertiesBytes: c.Identity.MaxPersonPropertiesBytes,
+		MasterKey:                c.Identity.MasterKey,
 		ExcludedEvents:           append([]string{}, c.Billing.ExcludedEvents...), // not nil, which is the default list
 		OutboxTrimInterval:       c.Stream.OutboxTrimInterval,
 		ReadyMaxLag:              c.Readiness.MaxLag,

@@ -557,3 +557,27 @@ func (r *Ring) Stats() RingStats {
 	defer r.mu.RUnlock()
 	return r.stats
 }
+
+// Current is a present key of (team, did, gen) to seal new values with:
+// the one with the lowest key id, so that every caller of one ring picks
+// the same. ok is false when the ring knows none, or the generation is
+// erased (then erased is true, and values for it must be dropped, not
+// sealed: they would be erased on arrival).
+func (r *Ring) Current(team, did string, gen uint32) (kid uint64, key Key, ok, erased bool) {
+	var a [256]byte
+	gk := appendGenKey(a[:0], team, did, gen)
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	for _, e := range r.keys[string(gk)] {
+		switch {
+		case e.tomb:
+			erased = true
+		case !ok || e.kid < kid:
+			kid, key, ok = e.kid, e.key, true
+		}
+	}
+	if erased {
+		return 0, Key{}, false, true
+	}
+	return kid, key, ok, false
+}

@@ -401,3 +401,31 @@ func TestRingSealOpenErase(t *testing.T) {
 	assert.Equal(t, []string{"old"}, later.Unset, "the rest of the op stays")
 	assert.NoError(t, later.Validate())
 }
+
+func TestRingCurrent(t *testing.T) {
+	r := newEnv(t).ring(nil)
+	_, _, ok, erased := r.Current("1", "a", 0)
+	require.False(t, ok)
+	require.False(t, erased)
+	ctx := ctx(t)
+	k1, key1, err := r.Create(ctx, "1", "a", 0)
+	require.NoError(t, err)
+	k2, key2, err := r.Create(ctx, "1", "a", 0)
+	require.NoError(t, err)
+	kid, key, ok, _ := r.Current("1", "a", 0)
+	require.True(t, ok)
+	if k1 < k2 {
+		require.Equal(t, k1, kid)
+		require.Equal(t, key1, key)
+	} else {
+		require.Equal(t, k2, kid)
+		require.Equal(t, key2, key)
+	}
+	_, _, ok, _ = r.Current("1", "a", 1)
+	require.False(t, ok, "another generation")
+	_, err = r.Tombstone(ctx, "1", "a", 0)
+	require.NoError(t, err)
+	_, _, ok, erased = r.Current("1", "a", 0)
+	require.False(t, ok)
+	require.True(t, erased)
+}

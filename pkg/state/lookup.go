@@ -17,7 +17,9 @@ const lookupTimeFormat = "2006-01-02T15:04:05.000Z07:00"
 //
 // An implicit person (docs/SEMANTICS.md §3: the distinct_id was never in a full
 // event, or its person was deleted) has no stored state: Implicit is true,
-// PersonID is its UUIDv5, CreatedAt is the created_at its events are stamped
+// PersonID is its UUIDv5 (or, when its person was deleted while its
+// implicit person lived on with other ids, the fresh person its mapping
+// names: unionfind.Mapping.Fresh, docs/SEMANTICS.md §8), CreatedAt is the created_at its events are stamped
 // with (1970-01-01T00:00:05.000Z), it is not identified and has no
 // properties, and DistinctIDs lists only the id looked up (with the version
 // of its mapping's tombstone, if it has one, else 0).

@@ -242,8 +242,8 @@ func TestApplierPausesAtUnknownVersion(t *testing.T) {
 	cfg := Config{Topics: DefaultTopics(), Observer: obs}
 	a := newApplier(cfg, st, zaptest.NewLogger(t), endsAt(map[int32]int64{0: 100}))
 	a.pauseRetry = 50 * time.Millisecond
-	v3 := protowire.AppendString(protowire.AppendTag(protowire.AppendVarint(protowire.AppendTag(nil, oplog.VersionField, protowire.VarintType), 3),
-		7, protowire.BytesType), "1") // version 3, then a field 7 (team in version 2)
+	v3 := protowire.AppendString(protowire.AppendTag(protowire.AppendVarint(protowire.AppendTag(nil, oplog.VersionField, protowire.VarintType), 4),
+		7, protowire.BytesType), "1") // version 4, then a field 7 (team in version 2)
 
 	var l logRecs
 	recs := []*kgo.Record{
@@ -266,7 +266,7 @@ func TestApplierPausesAtUnknownVersion(t *testing.T) {
 	h := a.Health()
 	require.ErrorIs(t, h, ErrApplierPaused)
 	assert.False(t, errors.Is(h, errFatal), "a pause does not stop the instance")
-	for _, s := range []string{"partition 0 of identity_log at offset 1 holds op version 3", "upgrade"} {
+	for _, s := range []string{"partition 0 of identity_log at offset 1 holds op version 4", "upgrade"} {
 		assert.Contains(t, h.Error(), s)
 	}
 	assert.True(t, obs.report().Paused)

@@ -11,6 +11,7 @@ import (
 	"github.com/resolver-dev/resolver/internal/hostport"
 	"github.com/resolver-dev/resolver/pkg/billing"
 	"github.com/resolver-dev/resolver/pkg/event"
+	"github.com/resolver-dev/resolver/pkg/shred"
 	"github.com/resolver-dev/resolver/pkg/unionfind"
 )
 
@@ -120,6 +121,10 @@ type Config struct {
 	// MaxPersonPropertiesBytes is identity.max_person_properties_bytes,
 	// unionfind.Graph.MaxPersonPropertiesBytes. Default 512 KiB.
 	MaxPersonPropertiesBytes int
+	// MasterKey is identity.master_key: 64 hex characters (shred.ParseMasterKey)
+	// that wrap the data keys written to identity_keys, or "" to write them
+	// unwrapped (docs/SEMANTICS.md §8). Every instance must use the same.
+	MasterKey string
 	// Teams is the trusted team map of teams.file (event.Options.Teams);
 	// the caller may Replace its entries while the pipeline runs (SIGHUP).
 	// Default nil: no map.
@@ -326,6 +331,11 @@ func (c Config) Validate() error {
 	// largest is far above what a stamped event can carry under Kafka's
 	// default 1 MB record limit (larger stamped events are dead-lettered
 	// output_too_large).
+	if c.MasterKey != "" {
+		if _, err := shred.ParseMasterKey(c.MasterKey); err != nil {
+			bad("identity.master_key", "(not shown)", "%s", err)
+		}
+	}
 	if n := c.MaxPersonPropertiesBytes; n < minPersonPropertiesBytes || n > maxPersonPropertiesBytes {
 		bad("identity.max_person_properties_bytes", n, "must be between %d and %d", minPersonPropertiesBytes, maxPersonPropertiesBytes)
 	}

@@ -77,7 +77,7 @@ func TestForgedIdentityLogTwoReplicas(t *testing.T) {
 	for _, r := range recs {
 		l.rec(r.Partition, nil)
 	}
-	v3 := protowire.AppendVarint(protowire.AppendTag(nil, oplog.VersionField, protowire.VarintType), 3)
+	v3 := protowire.AppendVarint(protowire.AppendTag(nil, oplog.VersionField, protowire.VarintType), 4)
 	pausedAt := l.next[1]
 	recs = append(recs, l.rec(1, v3), l.rec(1, mustEncode(t, realOp(0, 60, "held", 1))))
 	h.produceTo(ctx, h.cfg.Topics.IdentityLog, recs)

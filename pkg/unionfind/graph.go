@@ -317,9 +317,7 @@ func (a *applier) merge(other, into string, guarded bool, rule Rule) (identify b
 	if err != nil {
 		return false, err
 	}
-	if b, err := a.blocked(other); err != nil {
-		return false, err
-	} else if b {
+	if o.mOK && o.m.Deleted && o.m.Blocked {
 		a.warn(WarnMergeBlocked, mergeDetails(other, into))
 		a.mergeRow(rule, WarnMergeBlocked, t.p.ID, o.p.ID, nil, other, into)
 		return false, nil

@@ -297,6 +297,9 @@ func FuzzApply(f *testing.F) {
 	f.Add(uint8(1), "1\x00", "\xff", "null", true, true, "k", []byte(`{`), "k", []byte(`1`), []byte(`{"kind":1,"team":"1","did":"u","set":[{"k":"b","v":1},{"k":"a","v":2}]}`))
 	f.Add(uint8(1), "1", "u", "", false, false, "", []byte(nil), "", []byte(nil), []byte(`{"kind":1,"team":"1","did":"u","kid":1,"set":[{"k":"a","v":"x"}]}`))
 	f.Add(uint8(3), "1", "u", "", false, false, "", []byte(nil), "", []byte(nil), []byte(`{"kind":3,"team":"1","did":"u","split":["v",""]}`))
+	f.Add(uint8(3), "1", "b", "", false, false, "", []byte(nil), "", []byte(nil), []byte(`{"kind":3,"team":"1","did":"a","split":["b","b","u"],"no_props":true}`))
+	f.Add(uint8(3), "1", "a", "", false, false, "", []byte(nil), "", []byte(nil), []byte(`{"kind":2,"team":"1","did":"b","block":true}`))
+	f.Add(uint8(1), "1", "a", "", false, false, "k", []byte(`1`), "", []byte(nil), []byte(`{"kind":1,"team":"1","did":"a","kid":3}`))
 	const limit = 64
 	f.Fuzz(func(t *testing.T, kind uint8, team, did, other string, merge, guarded bool, k1 string, v1 []byte, k2 string, v2 []byte, opJSON []byte) {
 		mem := state.NewMemory()

@@ -26,7 +26,7 @@ func Example() {
 	fmt.Println(len(rec), "bytes", err)
 	fmt.Println(back.DistinctID, back.Merge.Other, back.Source.Offset, back.Set[0].Key, string(back.Set[0].Value))
 
-	later := protowire.AppendVarint(protowire.AppendTag(nil, oplog.VersionField, protowire.VarintType), 3)
+	later := protowire.AppendVarint(protowire.AppendTag(nil, oplog.VersionField, protowire.VarintType), 4)
 	_, err = oplog.Decode(later)
 	fmt.Println(errors.Is(err, oplog.ErrVersion), err)
 	_, err = oplog.Decode([]byte("not an op"))
@@ -34,6 +34,6 @@ func Example() {
 	// Output:
 	// 66 bytes <nil>
 	// user-42 anon-1 7 plan "pro"
-	// true oplog: unknown identity_log record version 3 (this binary reads versions 1 and 2)
+	// true oplog: unknown identity_log record version 4 (this binary reads versions 1 to 3)
 	// false oplog: decode identity op: not an op: no version field first
 }

@@ -20,9 +20,16 @@ import (
 // up to MaxVersion; a record claiming a higher one, no version, or a known
 // version in the other encoding is malformed.
 const (
-	VersionJSON  = 1   // JSON, {"v":1,...}; read, no longer written
-	VersionProto = 2   // oplog.proto's Op, written by Encode
-	MaxVersion   = 255 // the highest version a record may claim
+	VersionJSON  = 1 // JSON, {"v":1,...}; read, no longer written
+	VersionProto = 2 // oplog.proto's Op, written by Encode for ops a version-2 reader applies right
+	// VersionLifecycle is oplog.proto's Op too, written for the ops a
+	// binary that reads only version 2 would misapply rather than refuse:
+	// sealed values (it would take ciphertext for JSON), a delete by
+	// distinct_id (it would delete the zero person: nothing) and a split.
+	// Such a binary pauses at them, as at any later version, until it is
+	// upgraded (docs/SEMANTICS.md §8).
+	VersionLifecycle = 3
+	MaxVersion       = 255 // the highest version a record may claim
 )
 
 // VersionField is the protobuf field that leads every record of version 2
@@ -38,7 +45,7 @@ var ErrVersion = errors.New("oplog: unknown identity_log record version")
 type VersionError struct{ Version uint64 }
 
 func (e *VersionError) Error() string {
-	return fmt.Sprintf("%v %d (this binary reads versions %d and %d)", ErrVersion, e.Version, VersionJSON, VersionProto)
+	return fmt.Sprintf("%v %d (this binary reads versions %d to %d)", ErrVersion, e.Version, VersionJSON, VersionLifecycle)
 }
 
 // Is makes errors.Is(err, ErrVersion) hold.
@@ -108,10 +115,18 @@ func opSize(op *unionfind.Op) int {
 	return n
 }
 
-// appendOp appends the version-2 encoding of op. Zero-valued scalars and
+// versionOf is the version an op is written with.
+func versionOf(op *unionfind.Op) uint64 {
+	if op.KeyID != 0 || op.Kind == unionfind.OpSplit || op.Kind == unionfind.OpDeletePerson && op.DistinctID != "" {
+		return VersionLifecycle
+	}
+	return VersionProto
+}
+
+// appendOp appends the version-2 (or 3) encoding of op. Zero-valued scalars and
 // empty strings are left out, as protobuf does.
 func appendOp(b []byte, op *unionfind.Op) []byte {
-	b = appendVarintField(b, fVersion, VersionProto)
+	b = appendVarintField(b, fVersion, versionOf(op))
 	b = appendVarintField(b, fKind, uint64(op.Kind))
 	b = appendStringField(b, fSrcTopic, op.Source.Topic)
 	b = appendVarintField(b, fSrcPartition, uint64(int64(op.Source.Partition)))
@@ -220,12 +235,12 @@ func Decode(b []byte) (unionfind.Op, error) {
 	switch {
 	case m < 0:
 		return unionfind.Op{}, fmt.Errorf("oplog: decode identity op: version: %w", protowire.ParseError(m))
-	case v > VersionProto && v <= MaxVersion:
+	case v > VersionLifecycle && v <= MaxVersion:
 		return unionfind.Op{}, &VersionError{Version: v}
-	case v != VersionProto:
+	case v != VersionProto && v != VersionLifecycle:
 		return unionfind.Op{}, fmt.Errorf("oplog: decode identity op: not an op: protobuf version %d", v)
 	}
-	op, err := decodeOpProto(append([]byte(nil), b...))
+	op, err := decodeOpProto(append([]byte(nil), b...), v)
 	if err != nil {
 		return unionfind.Op{}, fmt.Errorf("oplog: decode identity op: %w", err)
 	}
@@ -243,7 +258,7 @@ func decodeOpJSON(b []byte) (unionfind.Op, error) {
 	switch v := head.V; {
 	case v == nil:
 		return unionfind.Op{}, errors.New("oplog: decode identity op: not an op: JSON without a version")
-	case *v > VersionProto && *v <= MaxVersion:
+	case *v > VersionLifecycle && *v <= MaxVersion:
 		return unionfind.Op{}, &VersionError{Version: uint64(*v)}
 	case *v != VersionJSON:
 		return unionfind.Op{}, fmt.Errorf("oplog: decode identity op: not an op: JSON version %d", *v)
@@ -269,7 +284,7 @@ func (e errOpField) Error() string { return fmt.Sprintf("field %d: %s", e.num, e
 // decodeOpProto decodes version 2. Unknown fields are skipped, so a later
 // version-2 writer may add fields; a known field of the wrong wire type, and
 // a version other than 2, are refused.
-func decodeOpProto(b []byte) (op unionfind.Op, err error) {
+func decodeOpProto(b []byte, want uint64) (op unionfind.Op, err error) {
 	version := uint64(0)
 	err = eachField(b, func(f field) error {
 		switch {
@@ -346,8 +361,8 @@ func decodeOpProto(b []byte) (op unionfind.Op, err error) {
 	if err != nil {
 		return unionfind.Op{}, err
 	}
-	if version != VersionProto { // Decode checked the first; a second differs
-		return unionfind.Op{}, fmt.Errorf("version %d after version %d", version, VersionProto)
+	if version != want { // Decode checked the first; a second differs
+		return unionfind.Op{}, fmt.Errorf("version %d after version %d", version, want)
 	}
 	return op, nil
 }

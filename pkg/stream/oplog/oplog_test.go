@@ -63,8 +63,12 @@ func TestOpRoundTrip(t *testing.T) {
 	for name, op := range cases {
 		t.Run(name, func(t *testing.T) {
 			b := Encode(&op)
-			if len(b) < 2 || b[0] != 0x08 || b[1] != VersionProto {
-				t.Fatalf("record starts % x, want 08 02 (field 1 = version 2)", b[:min(len(b), 2)])
+			want := byte(VersionProto)
+			if op.KeyID != 0 || op.Kind == unionfind.OpSplit || op.Kind == unionfind.OpDeletePerson && op.DistinctID != "" {
+				want = VersionLifecycle // what a version-2 reader would misapply
+			}
+			if len(b) < 2 || b[0] != 0x08 || b[1] != want {
+				t.Fatalf("record starts % x, want 08 %02x (field 1 = version %d)", b[:min(len(b), 2)], want, want)
 			}
 			got, err := Decode(b)
 			if err != nil {
@@ -186,16 +190,16 @@ func TestOpDecodesVersion1(t *testing.T) {
 }
 
 func TestOpRefusesUnknownOrMalformed(t *testing.T) {
-	v3 := protowire.AppendVarint(protowire.AppendTag(nil, fVersion, protowire.VarintType), 3)
+	v3 := protowire.AppendVarint(protowire.AppendTag(nil, fVersion, protowire.VarintType), 4)
 	valid := Encode(&unionfind.Op{Kind: unionfind.OpEvent, Team: "1", DistinctID: "a"})
 	for name, c := range map[string]struct {
 		b       []byte
 		version bool // refused as an unknown version (not as malformed)
 	}{
-		"json version 3":   {[]byte(`{"v":3,"kind":1}`), true},
+		"json version 4":   {[]byte(`{"v":4,"kind":1}`), true},
 		"json version 255": {[]byte(`{"v":255}`), true},
-		"proto version 3":  {v3, true},
-		"proto version 3, then fields of another shape": {protowire.AppendVarint(protowire.AppendTag(append([]byte(nil), v3...), fTeam, protowire.VarintType), 7), true},
+		"proto version 4":  {v3, true},
+		"proto version 4, then fields of another shape": {protowire.AppendVarint(protowire.AppendTag(append([]byte(nil), v3...), fTeam, protowire.VarintType), 7), true},
 		// Not a later version: no version, a version out of range, a known
 		// version in the other encoding. Rejected, never a pause.
 		"json without version":  {[]byte(`{"kind":1}`), false},
