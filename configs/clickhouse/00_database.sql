@@ -16,9 +16,11 @@
 --   04_persons.sql                persons         -> persons
 --   05_person_distinct_ids.sql    person_distinct_ids -> person_distinct_ids
 --   06_events_with_current_person.sql   the view to query after merges
+--   07_person_merges.sql          person_merges   -> person_merges (lineage)
+--   08_person_merge_events.sql    the events one merge moved (parameterized view)
 --
 -- Each topic is read by a Kafka-engine table (kafka_<topic>) whose columns
--- are the JSON fields of the topic's records (docs/SEMANTICS.md §6, the structs
+-- are the JSON fields of the topic's records (docs/SEMANTICS.md §6 and §8, the structs
 -- in pkg/stream/feed.go and the stamped event of pkg/event), and a
 -- materialized view copies what it reads into the storage table. The
 -- resolver writes these topics in Kafka transactions; librdkafka, which the

@@ -13,8 +13,12 @@
 --   otherwise        -> that row's person_id
 --
 -- This is the resolver's own lookup (unionfind.Find) once every row has
--- arrived; internal/warehouse implements the same rule in Go and a test compares
--- it with the resolver's lookup after a generated stream with merges.
+-- arrived; internal/warehouse implements the same rule in Go and a test
+-- compares it with the resolver's lookup after a generated stream with
+-- merges. Except in one case of docs/SEMANTICS.md §8: an id split out of
+-- its own implicit person (which lives on with the other ids), whose new
+-- person is then deleted, starts a fresh person, not its implicit one; no
+-- row names that person, and this view answers the implicit one.
 --
 -- argMax over the rows, not FINAL, so the answer does not depend on whether
 -- ReplacingMergeTree has merged the parts yet. The override's person_id is

@@ -238,7 +238,9 @@ func TestComposeResolvers(t *testing.T) {
 
 // TestComposeTopicsAndClickHouse checks that the one-shot creates exactly
 // the topics of configs/resolver.yaml with the resolvers' partition count,
-// and that ClickHouse runs configs/clickhouse at start.
+// identity_keys compacted as the resolver would create it (a topic that
+// exists is left as it is), and that ClickHouse runs configs/clickhouse at
+// start.
 func TestComposeTopicsAndClickHouse(t *testing.T) {
 	c := loadCompose(t)
 	init := c.Services["kafka-init"]
@@ -247,11 +249,24 @@ func TestComposeTopicsAndClickHouse(t *testing.T) {
 	text := script[0].(string)
 	m := regexp.MustCompile(`for topic in ([a-z_ ]+); do`).FindStringSubmatch(text)
 	require.NotNil(t, m, "kafka-init loops over the topics:\n%s", text)
+	topics := topicNames(t)
 	var want []string
-	for _, n := range topicNames(t) {
-		want = append(want, n)
+	for key, n := range topics {
+		if key != "identity_keys" {
+			want = append(want, n)
+		}
 	}
 	assert.ElementsMatch(t, want, strings.Fields(m[1]))
+	var compacted []string
+	for _, line := range strings.Split(text, "\n") {
+		if strings.Contains(line, "kafka-topics.sh") && strings.Contains(line, "--config cleanup.policy=compact") {
+			compacted = append(compacted, line)
+		}
+	}
+	require.Len(t, compacted, 1, "kafka-init creates one compacted topic:\n%s", text)
+	assert.Contains(t, compacted[0], "--topic "+topics["identity_keys"]+" ")
+	assert.Contains(t, compacted[0], "--create --if-not-exists")
+	assert.Contains(t, compacted[0], "--partitions "+c.Services["resolver-1"].Environment["RESOLVER_KAFKA_TOPIC_PARTITIONS"]+" ")
 	parts := c.Services["resolver-1"].Environment["RESOLVER_KAFKA_TOPIC_PARTITIONS"]
 	assert.Contains(t, text, fmt.Sprintf("--partitions %s ", parts))
 	assert.Contains(t, text, "--bootstrap-server "+composeKafkaAddr)

@@ -1,9 +1,10 @@
 // Package warehouse is the Go model of the warehouse side of the resolver:
-// what the ClickHouse schema in configs/clickhouse does with the three
-// topics it ingests (events_person, persons, person_distinct_ids), written
-// out in Go so that it can be tested against the resolver itself.
+// what the ClickHouse schema in configs/clickhouse does with the four
+// topics it ingests (events_person, persons, person_distinct_ids,
+// person_merges), written out in Go so that it can be tested against the
+// resolver itself.
 //
-// The model has two parts.
+// The model has three parts.
 //
 //   - Tables folds rows the way ReplacingMergeTree(version) does once its
 //     parts have merged: per key, the row with the highest version, and of
@@ -15,16 +16,23 @@
 //     latest distinct-id row of its (team, distinct_id) — that row's
 //     person_id, or the id's implicit person if the row is deleted — and
 //     is the person it was stamped with when there is no row.
+//   - Tables.InsertMerge and Tables.MergeEvents are person_merges, the
+//     lineage of docs/SEMANTICS.md §8 (one row per record and part; a copy
+//     the Kafka engine delivered twice is kept once), and the rule of the
+//     view person_merge_events: the events of the ids one record moved,
+//     with the person each was stamped with and the record's survivor.
 //
 // Once every row of the feeds has been folded in, CurrentPersonID agrees
 // with the resolver's own lookup (unionfind.Find) for every stamped event:
 // pkg/stream's warehouse test checks this over a generated stream with
 // merges, on the embedded broker. The tests of this package check the SQL
 // files themselves (a small tokenizer: statements, names, columns against
-// the JSON fields of the rows), the implicit-person function of the schema
+// the JSON fields of the rows, the values of sample records of every topic
+// against their columns' types), the implicit-person function of the schema
 // against unionfind.ImplicitPersonID, and docker-compose.yml and the
 // Dockerfile that run the whole thing on a real cluster.
 //
 // The package is plain Go: it imports only the identity core
-// (pkg/unionfind) for the implicit person id.
+// (pkg/unionfind) for the implicit person id, and the feed rows
+// (internal/feed).
 package warehouse

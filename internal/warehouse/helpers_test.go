@@ -89,6 +89,6 @@ func topicNames(t *testing.T) map[string]string {
 			out[name] = s
 		}
 	}
-	require.Len(t, out, 8, "configs/resolver.yaml has eight topics")
+	require.Len(t, out, 11, "configs/resolver.yaml has eleven topics")
 	return out
 }

@@ -62,6 +62,12 @@ func loadSchema(t *testing.T) schema {
 	return s
 }
 
+// index returns the position of the statement creating name in the order
+// the files run, or -1.
+func (s schema) index(name string) int {
+	return slices.IndexFunc(s.stmts, func(st schemaStmt) bool { return st.name == name })
+}
+
 // get returns the statement creating name, failing if there is none.
 func (s schema) get(t *testing.T, name, kind string) schemaStmt {
 	t.Helper()
@@ -83,18 +89,25 @@ func columnNames(cols []column) []string {
 // ingestion (a Kafka virtual column or an insert time), not a row field.
 func isProvenance(name string) bool { return strings.HasPrefix(name, "_") }
 
+// stampedEvent is a minimal event stamped by pkg/event, as the resolver
+// writes it to events_person.
+func stampedEvent(t *testing.T) []byte {
+	t.Helper()
+	in := `{"uuid":"0190c1a2-0000-7000-8000-000000000001","event":"$pageview","distinct_id":"d1","token":"phc_x","timestamp":"2026-11-28T10:00:00.123Z","properties":{"a":1}}`
+	ev, err := event.NewDecoder(event.Options{}).Decode([]byte(in), event.Source{Topic: "events_raw", Timestamp: time.Now()})
+	require.NoError(t, err)
+	return ev.AppendStamped(nil, event.Stamp{
+		PersonID: unionfind.ImplicitPersonID(ev.Team, ev.DistinctID).String(), PersonCreatedAt: unionfind.ImplicitCreatedAt,
+		PersonMode: "propertyless", BillingClass: "anonymous",
+	})
+}
+
 // stampedFields are the members of a person-stamped event that are the
 // resolver's (docs/SEMANTICS.md §6), found by stamping a minimal event with
 // pkg/event: the output's members less the input's own passed-through ones.
 func stampedFields(t *testing.T) []string {
 	t.Helper()
-	in := `{"uuid":"0190c1a2-0000-7000-8000-000000000001","event":"$pageview","distinct_id":"d1","token":"phc_x","timestamp":"2026-11-28T10:00:00.123Z","properties":{"a":1}}`
-	ev, err := event.NewDecoder(event.Options{}).Decode([]byte(in), event.Source{Topic: "events_raw", Timestamp: time.Now()})
-	require.NoError(t, err)
-	out := ev.AppendStamped(nil, event.Stamp{
-		PersonID: unionfind.ImplicitPersonID(ev.Team, ev.DistinctID).String(), PersonCreatedAt: unionfind.ImplicitCreatedAt,
-		PersonMode: "propertyless", BillingClass: "anonymous",
-	})
+	out := stampedEvent(t)
 	var m map[string]json.RawMessage
 	require.NoError(t, json.Unmarshal(out, &m), "%s", out)
 	var fields []string
@@ -108,14 +121,20 @@ func stampedFields(t *testing.T) []string {
 }
 
 // TestRowTypesMatchTheFeed pins the Go event row of this package to the
-// stamped event of pkg/event. (Person and DistinctID are package feed's rows
-// themselves.)
+// stamped event of pkg/event, and the lineage row to docs/SEMANTICS.md §8.
+// (Person, DistinctID and Merge are package feed's rows themselves.)
 func TestRowTypesMatchTheFeed(t *testing.T) {
 	assert.Equal(t, stampedFields(t), jsonFields(Event{}))
 	assert.Equal(t, []string{
 		"billing_class", "distinct_id", "event", "person_created_at", "person_id", "person_mode",
 		"person_properties", "properties", "team", "timestamp", "uuid",
 	}, jsonFields(Event{}), "docs/SEMANTICS.md §6")
+	assert.Equal(t, sorted([]string{
+		"team", "survivor_person_id", "absorbed_person_id", "distinct_ids_moved", "rule", "refused",
+		"other_distinct_id", "distinct_id", "event_uuid", "event_timestamp",
+		"source_topic", "source_partition", "source_offset", "log_partition", "log_offset", "log_timestamp",
+		"part", "parts",
+	}), jsonFields(stream.MergeRow{}), "docs/SEMANTICS.md §8")
 }
 
 // TestSchemaSyntax checks every file's shape (the loader fails on
@@ -164,6 +183,7 @@ func feedTables(t *testing.T) []feedTable {
 		{"person", "resolver.kafka_events_person", "resolver.events_person_mv", "resolver.events", stampedFields(t)},
 		{"persons", "resolver.kafka_persons", "resolver.persons_mv", "resolver.persons", jsonFields(stream.PersonRow{})},
 		{"distinct_ids", "resolver.kafka_person_distinct_ids", "resolver.person_distinct_ids_mv", "resolver.person_distinct_ids", jsonFields(stream.DistinctIDRow{})},
+		{"person_merges", "resolver.kafka_person_merges", "resolver.person_merges_mv", "resolver.person_merges", jsonFields(stream.MergeRow{})},
 	}
 }
 
@@ -239,10 +259,14 @@ func TestSchemaFeedTables(t *testing.T) {
 			assert.Contains(t, join(mv.body), "WHERElength(_error)=0", "%s skips records that did not parse", ft.mv)
 
 			var errMV []string
-			for _, o := range s.stmts {
+			for i, o := range s.stmts {
 				if o.kind == "MATERIALIZED VIEW" && o.from == ft.kafka && o.to == "resolver.ingest_errors" {
 					errMV = append(errMV, o.name)
 					assert.Contains(t, join(o.body), "WHERElength(_error)>0")
+					// The Kafka table is consumed from its first view on:
+					// what is read before the second exists reaches only
+					// the first, and that must not be the good rows.
+					assert.Less(t, s.index(ft.mv), i, "%s is created after %s", o.name, ft.mv)
 				}
 			}
 			assert.Len(t, errMV, 1, "one view copies %s's broken records to resolver.ingest_errors", ft.kafka)
@@ -261,6 +285,12 @@ func TestSchemaFeedTables(t *testing.T) {
 		assert.Equal(t, tc.order, st.orderBy, tc.table)
 		assert.Contains(t, columnNames(st.columns), "is_deleted", tc.table)
 	}
+	// Lineage rows are never replaced by newer versions; a copy the Kafka
+	// engine stored twice folds into one per record and part.
+	pm := s.get(t, "resolver.person_merges", "TABLE")
+	assert.Equal(t, "ReplacingMergeTree", pm.engine)
+	assert.Empty(t, pm.engArgs, "no version: the copies of a row are equal")
+	assert.Equal(t, "(team,log_partition,log_offset,part)", pm.orderBy)
 }
 
 // TestSchemaCurrentPersonView checks the view's shape: the events columns,
@@ -287,6 +317,70 @@ func TestSchemaCurrentPersonView(t *testing.T) {
 	} {
 		assert.Contains(t, body, frag)
 	}
+}
+
+// viewParams returns the parameters {name:Type} of a parameterized view's
+// body, name → type, failing on one used with two types.
+func viewParams(t *testing.T, body []token) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for i := 0; i < len(body); i++ {
+		if !body[i].is("{") {
+			continue
+		}
+		end := slices.IndexFunc(body[i:], func(tok token) bool { return tok.is("}") })
+		require.Positive(t, end, "unclosed { at %s", body[i])
+		p := body[i+1 : i+end]
+		require.True(t, len(p) >= 3 && p[0].kind == tokIdent && p[1].is(":"), "parameter %q is not {name:Type}", join(p))
+		typ := join(p[2:])
+		if prev, ok := out[p[0].text]; ok {
+			require.Equal(t, prev, typ, "parameter %s used with two types", p[0].text)
+		}
+		out[p[0].text] = typ
+		i += end
+	}
+	return out
+}
+
+// TestSchemaMergeEventsView checks the shape of person_merge_events: a view
+// parameterized by a lineage record's team and log coordinates (typed as
+// person_merges' columns), whose columns are MergeEvent's, joining the
+// events of the team with the ids the record moved — the rule of
+// Tables.MergeEvents.
+func TestSchemaMergeEventsView(t *testing.T) {
+	s := loadSchema(t)
+	v := s.get(t, "resolver.person_merge_events", "VIEW")
+	assert.Equal(t, "resolver.events", v.from)
+	assert.ElementsMatch(t, []string{"resolver.events", "resolver.person_merges"}, v.refs)
+	assert.Equal(t, jsonFields(MergeEvent{}), sorted(v.selectCols), "the view's columns are MergeEvent's")
+
+	params := viewParams(t, v.body)
+	colType := map[string]string{}
+	for _, c := range s.get(t, "resolver.person_merges", "TABLE").columns {
+		colType[c.name] = c.typ
+	}
+	assert.Equal(t, map[string]string{"team": "String", "log_partition": "Int32", "log_offset": "Int64"}, params)
+	for name, typ := range params {
+		assert.Equal(t, colType[name], typ, "{%s} has the type of person_merges.%s", name, name)
+	}
+
+	body := join(v.body)
+	for _, frag := range []string{
+		// The record: filtered before the join, all its parts, copies folded.
+		"SELECTDISTINCT",
+		"arrayJoin(distinct_ids_moved)ASmoved_distinct_id",
+		"FROMresolver.person_mergesWHEREteam={team:String}ANDlog_partition={log_partition:Int32}ANDlog_offset={log_offset:Int64}",
+		// Its ids' events, of the team only.
+		"FROMresolver.eventsASeINNERJOIN",
+		"ONe.team=m.teamANDe.distinct_id=m.moved_distinct_id",
+		"WHEREe.team={team:String}",
+		"e.person_idASstamped_person_id",
+		"m.survivor_person_idASsurvivor_person_id",
+		"ORDERBYtimestamp,uuid",
+	} {
+		assert.Contains(t, body, frag)
+	}
+	assert.NotContains(t, body, "part=", "every part of the record counts")
 }
 
 // TestSchemaImplicitPersonFunction evaluates resolver_implicit_person_id
