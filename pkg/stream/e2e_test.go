@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -11,11 +12,13 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"go.uber.org/zap"
 
 	"github.com/resolver-dev/resolver/internal/broker"
 	"github.com/resolver-dev/resolver/internal/gen"
 	"github.com/resolver-dev/resolver/pkg/event"
 	"github.com/resolver-dev/resolver/pkg/resolve"
+	"github.com/resolver-dev/resolver/pkg/shred"
 	"github.com/resolver-dev/resolver/pkg/state"
 	"github.com/resolver-dev/resolver/pkg/stream/oplog"
 	"github.com/resolver-dev/resolver/pkg/unionfind"
@@ -119,6 +122,13 @@ func (h *harness) replayLog(t *testing.T) *state.Memory {
 	mem := state.NewMemory()
 	g := unionfind.Graph{MaxMergeMove: h.cfg.MaxMergeMove, MaxPersonPropertiesBytes: h.cfg.MaxPersonPropertiesBytes}
 	recs := h.readAll(h.cfg.Topics.IdentityLog)
+	// Sealed values open with the keys of identity_keys, as the applier
+	// opens them (every key was written before the ops sealed with it).
+	ring, err := shred.NewRing(shred.RingConfig{Topic: h.cfg.Topics.Keys, Opts: []kgo.Opt{kgo.SeedBrokers(h.addr)}})
+	require.NoError(t, err)
+	defer ring.Close()
+	require.NoError(t, ring.CatchUp(context.Background()))
+	opener := &Applier{keys: ring, log: zap.NewNop()}
 	byPart := map[int32][]*kgo.Record{}
 	for _, r := range recs {
 		byPart[r.Partition] = append(byPart[r.Partition], r)
@@ -134,6 +144,8 @@ func (h *harness) replayLog(t *testing.T) *state.Memory {
 					continue
 				}
 				hw[k] = op.Source
+				op, err = opener.open(tx, &op)
+				require.NoError(t, err)
 				_, err = g.Apply(tx, &op)
 				require.NoError(t, err, "log partition %d offset %d", p, r.Offset)
 			}
