@@ -38,7 +38,9 @@ func makeLineageState(t *testing.T, stateDir string) {
 	require.NoError(t, err)
 	defer st.Close()
 	P := unionfind.ImplicitPersonID("1", "anon-1")
-	src := func(off int64) unionfind.Source { return unionfind.Source{Topic: "events_raw", Partition: 2, Offset: 100 + off} }
+	src := func(off int64) unionfind.Source {
+		return unionfind.Source{Topic: "events_raw", Partition: 2, Offset: 100 + off}
+	}
 	log := func(off int64, at time.Time) unionfind.LogPos {
 		return unionfind.LogPos{Partition: 0, Offset: off, Time: at.UnixMilli()}
 	}
