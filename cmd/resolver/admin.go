@@ -41,6 +41,7 @@ func newAdminServer(cfg Config, st stateStore, p pipeline, m *metrics.Metrics, p
 	}
 	if s, ok := st.(store); ok {
 		deps.Persons = s.Store
+		deps.Lineage = s.Store
 		deps.Billing = admin.TotalsReport(s.Store, pricing)
 	}
 	if m != nil {
