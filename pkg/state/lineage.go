@@ -286,8 +286,8 @@ func (d *decoder) u32() uint32 {
 }
 
 // ErrInvalidLineage is what PutLineage returns (wrapped) for a row it
-// refuses to store: a string over its bound, moved ids not sorted and
-// unique, a negative log position. Nothing was written by that call.
+// refuses to store: a string over its bound, a negative log position, a
+// refusal that moved ids. Nothing was written by that call.
 var ErrInvalidLineage = errors.New("state: invalid lineage row")
 
 func invalidLineage(why string) error {
@@ -307,12 +307,9 @@ func checkLineageRow(row *unionfind.MergeRow) error {
 	if row.Log.Partition < 0 || row.Log.Offset < 0 {
 		return invalidLineage("negative identity_log position")
 	}
-	for i, id := range row.Moved {
+	for _, id := range row.Moved {
 		if len(id) > maxLineageString {
 			return invalidLineage("a moved distinct_id longer than 1024 bytes")
-		}
-		if i > 0 && row.Moved[i-1] >= id {
-			return invalidLineage("moved distinct_ids not sorted and unique")
 		}
 	}
 	if row.Refused != "" && len(row.Moved) > 0 {
@@ -329,6 +326,9 @@ func (t *tx) PutLineage(row unionfind.MergeRow) error {
 	}
 	if err := checkLineageRow(&row); err != nil {
 		return err
+	}
+	if !sortedUnique(row.Moved) { // the contract says sorted; be sure
+		row.Moved = slices.Compact(slices.Sorted(slices.Values(row.Moved)))
 	}
 	v := appendMergeRow(nil, &row)
 	// The row's index among its op's rows: how many are stored before it.
@@ -943,7 +943,7 @@ func (t *tx) refusalsBetween(team, a, b string) (ents []histEntry, cut bool, err
 	seen := map[lpos]bool{}
 	read := 0
 	for _, id := range ids {
-		named, _, err := t.history(histIDPrefix(nil, team, histRefused, id), 0)
+		named, _, err := t.history(histIDPrefix(nil, team, histRefused, id), maxPathRefusals)
 		if err != nil {
 			return nil, false, err
 		}
@@ -985,4 +985,13 @@ func (t *tx) refusalsBetween(team, a, b string) (ents []histEntry, cut bool, err
 		ents, cut = ents[len(ents)-maxViewSteps:], true
 	}
 	return ents, cut, nil
+}
+
+func sortedUnique(ids []string) bool {
+	for i := 1; i < len(ids); i++ {
+		if ids[i-1] >= ids[i] {
+			return false
+		}
+	}
+	return true
 }

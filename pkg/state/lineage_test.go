@@ -157,6 +157,20 @@ func TestPutLineageIndexAndIdempotence(t *testing.T) {
 	}
 }
 
+// Moved ids out of order or repeated are stored sorted and unique.
+func TestPutLineageSortsMoved(t *testing.T) {
+	s := NewMemory()
+	row := sampleRow()
+	row.Moved = []string{"c", "a", "c", "b"}
+	if err := s.Update(func(tx Tx) error { return tx.PutLineage(row) }); err != nil {
+		t.Fatal(err)
+	}
+	v, err := s.Lineage("1", "c")
+	if err != nil || len(v.Moves) != 1 || !slices.Equal(v.Moves[0].DistinctIDsMoved, []string{"a", "b", "c"}) || v.Moves[0].DistinctIDsMovedCount != 3 {
+		t.Fatalf("%+v %v", v.Moves, err)
+	}
+}
+
 func TestPutLineageRefusesUnbounded(t *testing.T) {
 	long := strings.Repeat("x", 1025)
 	cases := map[string]func(r *unionfind.MergeRow){
@@ -164,8 +178,6 @@ func TestPutLineageRefusesUnbounded(t *testing.T) {
 		"long moved id":  func(r *unionfind.MergeRow) { r.Moved = []string{long} },
 		"long other":     func(r *unionfind.MergeRow) { r.Other = long },
 		"long uuid":      func(r *unionfind.MergeRow) { r.EventUUID = long },
-		"unsorted":       func(r *unionfind.MergeRow) { r.Moved = []string{"b", "a"} },
-		"duplicate":      func(r *unionfind.MergeRow) { r.Moved = []string{"a", "a"} },
 		"negative":       func(r *unionfind.MergeRow) { r.Log.Offset = -1 },
 		"refused moving": func(r *unionfind.MergeRow) { r.Refused = unionfind.WarnIllegalMerge },
 	}
