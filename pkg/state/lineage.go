@@ -24,7 +24,8 @@ import (
 //
 // where pos = i32(log partition) i64(log offset) u32(index), so each index
 // iterates in log order (a team's ops are in one identity_log partition,
-// docs/DESIGN.md), and
+// docs/DESIGN.md; should a team ever move to another partition, its rows
+// would order by partition number first), and
 //
 //	hist = rule(1) ‖ role(1) ‖ survivor(16) ‖ absorbed(16) ‖ varint log time
 //
@@ -824,6 +825,13 @@ func path(t *tx, team, a, b string) (PathView, error) {
 	tb, err := t.timeline(team, b)
 	if err != nil {
 		return PathView{}, err
+	}
+	// An id no recorded step moved has been in its person now all along
+	// (its implicit one, unless it moved before lineage was recorded).
+	for _, tl := range []*timeline{&ta, &tb} {
+		if len(tl.moves) == 0 {
+			tl.initial = tl.current
+		}
 	}
 	v := PathView{
 		Team: team, A: a, B: b, PersonA: ta.current.String(), PersonB: tb.current.String(),
