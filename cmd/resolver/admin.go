@@ -47,6 +47,7 @@ func newAdminServer(cfg Config, sc stream.Config, st stateStore, p pipeline, m *
 	}
 	if s, ok := st.(store); ok {
 		deps.Persons = s.Store
+		deps.Lineage = s.Store
 		deps.Billing = admin.TotalsReport(s.Store, pricing)
 	}
 	if len(sc.Kafka.Brokers) > 0 {

@@ -18,7 +18,7 @@
 //	                  configured topics (--partitions each) and prints
 //	                  "resolver broker listening on ADDR".
 //
-// Later commands (rebuild, fingerprint, lookup, billing report, gen, bench,
+// Later commands (rebuild, fingerprint, lookup, explain, billing report, gen, bench,
 // demo) each live in their own file, as a method of cli returning a
 // *cobra.Command, added in rootCmd.
 //

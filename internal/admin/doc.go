@@ -37,6 +37,18 @@
 // against stamped events. An id whose person was deleted is implicit again
 // and answers the same way.
 //
+// # Lineage
+//
+// /v1/persons/lineage?team=T&distinct_id=A answers with state.LineageView,
+// the JSON of `resolver explain --format json`: the recorded steps that
+// moved A (merges, splits, deletions, docs/SEMANTICS.md §8), the steps that
+// grew its person and the refused merges that named it. With &other=B it
+// answers with state.PathView: the steps that put A and B in one person, or
+// the refusals and the deletion or split that keep them apart. Both answer
+// 200 for an id without a stored person (its person may have been
+// deleted); other, when given, must not be empty and is bounded like
+// distinct_id.
+//
 // # Authentication
 //
 // With Config.Token set, every endpoint except /healthz requires the header
@@ -51,8 +63,8 @@
 // # Limits
 //
 // A request's line and headers are bounded by 16 KiB (431), its query
-// string by 4 KiB (414), its body by 1 KiB (413; no endpoint reads one),
-// team by 200 bytes and distinct_id by 1024 (400). Reading the headers
+// string by 8 KiB (414), its body by 1 KiB (413; no endpoint reads one),
+// team by 200 bytes and distinct_id (and other) by 1024 (400). Reading the headers
 // must finish in 5s and the whole request in 10s, writing the answer in
 // 30s, and an idle keep-alive connection is closed after 60s.
 //

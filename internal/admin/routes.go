@@ -32,6 +32,7 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("/metrics", s.metrics())
 	mux.HandleFunc("GET /v1/persons", s.persons)
 	mux.HandleFunc("DELETE /v1/persons", s.deletePerson)
+	mux.HandleFunc("GET /v1/persons/lineage", s.lineage)
 	mux.HandleFunc("/v1/billing", s.billing)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.URL.Path)
@@ -46,7 +47,7 @@ func (s *Server) routes() http.Handler {
 func limitRequest(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if len(r.URL.RawQuery) > maxQueryBytes {
-			writeError(w, http.StatusRequestURITooLong, "query string longer than 4096 bytes")
+			writeError(w, http.StatusRequestURITooLong, "query string longer than 8192 bytes")
 			return
 		}
 		if r.ContentLength > maxBodyBytes {

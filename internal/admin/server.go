@@ -52,6 +52,7 @@ type Deps struct {
 	Ready    Readiness
 	Persons  PersonLookup
 	Commands PersonCommands // DELETE /v1/persons; nil answers 503
+	Lineage  LineageSource
 	Billing  BillingSource
 	Gatherer prometheus.Gatherer
 	// Logger defaults to zap.NewNop(); the server names it "admin".
@@ -76,9 +77,9 @@ const (
 	// answers 431 above it.
 	maxHeaderBytes = 16 << 10
 	// maxQueryBytes bounds the raw query string (414 above it): a team
-	// (maxTeamBytes), a distinct_id (maxDistinctIDBytes), percent-encoded
-	// (×3), and a month.
-	maxQueryBytes = 4 << 10
+	// (maxTeamBytes) and two distinct_ids (maxDistinctIDBytes; lineage's
+	// distinct_id and other), percent-encoded (×3).
+	maxQueryBytes = 8 << 10
 	// maxBodyBytes bounds a request body (413 above it). No endpoint reads
 	// one; the bound keeps net/http from draining a large one.
 	maxBodyBytes = 1 << 10

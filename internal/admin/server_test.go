@@ -577,8 +577,8 @@ func TestRequestLimits(t *testing.T) {
 		{"/v1/persons?team=" + long(201) + "&distinct_id=a", http.StatusBadRequest, "team: longer than 200 bytes"},
 		{"/v1/billing?team=" + long(201), http.StatusBadRequest, "team: longer than 200 bytes"},
 		{"/v1/persons?team=1&distinct_id=" + long(1025), http.StatusBadRequest, "distinct_id: longer than 1024 bytes"},
-		{"/v1/persons?team=1&distinct_id=" + long(5000), http.StatusRequestURITooLong, "query string longer than 4096 bytes"},
-		{"/healthz?" + long(4097), http.StatusRequestURITooLong, "query string"},
+		{"/v1/persons?team=1&distinct_id=" + long(9000), http.StatusRequestURITooLong, "query string longer than 8192 bytes"},
+		{"/healthz?" + long(8193), http.StatusRequestURITooLong, "query string"},
 	} {
 		a := f.get(t, tc.target)
 		assert.Equal(t, tc.code, a.code, "%.60s: %s", tc.target, a.body)

@@ -100,8 +100,8 @@ func ExampleNewMemory() {
 
 // The applier stores each lineage row of an op with Tx.PutLineage in the
 // transaction that applies it; Lineage, Path and AsOf read them back.
-// Here an $identify moved the implicit person of "anon-1" into the person
-// of "user-42" at identity_log offset 12.
+// Here, after a first event of "user-42", an $identify moved the implicit
+// person of "anon-1" into the person of "user-42" at identity_log offset 12.
 func ExampleStore_Lineage() {
 	st := state.NewMemory()
 	defer st.Close()
@@ -114,7 +114,12 @@ func ExampleStore_Lineage() {
 		Merge:     &unionfind.Merge{Other: "anon-1", Guarded: true, Rule: unionfind.RuleIdentify},
 		Log:       unionfind.LogPos{Partition: 0, Offset: 12, Time: 1_795_857_401_000},
 	}
+	first := unionfind.Op{Kind: unionfind.OpEvent, Team: "1", DistinctID: "user-42", EventUUID: "e0",
+		Timestamp: 1_795_857_300_000, Log: unionfind.LogPos{Offset: 11}}
 	err := st.Update(func(tx state.Tx) error {
+		if _, err := g.Apply(tx, &first); err != nil { // not a merge: no lineage row
+			return err
+		}
 		if _, err := g.Apply(tx, &op); err != nil {
 			return err
 		}
@@ -140,7 +145,11 @@ func ExampleStore_Lineage() {
 	after, _ := st.AsOf("1", "anon-1", time.UnixMilli(1_795_857_401_000))
 	fmt.Println(before.Basis, before.ImplicitID, after.Basis, after.PersonID == user.String())
 
-	p, _ := st.Path("1", "anon-1", "user-42")
+	p, err := st.Path("1", "anon-1", "user-42")
+	if err != nil || p.Joined == nil {
+		fmt.Println("no joining step", err)
+		return
+	}
 	fmt.Println(p.SamePerson, p.Joined.Rule)
 	// Output:
 	// identify e1 2026-11-28T09:16:41.000Z [anon-1] true

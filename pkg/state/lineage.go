@@ -24,7 +24,8 @@ import (
 //
 // where pos = i32(log partition) i64(log offset) u32(index), so each index
 // iterates in log order (a team's ops are in one identity_log partition,
-// docs/DESIGN.md), and
+// docs/DESIGN.md; should a team ever move to another partition, its rows
+// would order by partition number first), and
 //
 //	hist = rule(1) ‖ role(1) ‖ survivor(16) ‖ absorbed(16) ‖ varint log time
 //
@@ -268,8 +269,8 @@ func decodeMergeRow(v []byte, keepMoved int) (row unionfind.MergeRow, total uint
 }
 
 // ErrInvalidLineage is what PutLineage returns (wrapped) for a row it
-// refuses to store: a string over its bound, moved ids not sorted and
-// unique, a negative log position. Nothing was written by that call.
+// refuses to store: a string over its bound, a negative log position, a
+// refusal that moved ids. Nothing was written by that call.
 var ErrInvalidLineage = errors.New("state: invalid lineage row")
 
 func invalidLineage(why string) error {
@@ -289,12 +290,9 @@ func checkLineageRow(row *unionfind.MergeRow) error {
 	if row.Log.Partition < 0 || row.Log.Offset < 0 {
 		return invalidLineage("negative identity_log position")
 	}
-	for i, id := range row.Moved {
+	for _, id := range row.Moved {
 		if len(id) > maxLineageString {
 			return invalidLineage("a moved distinct_id longer than 1024 bytes")
-		}
-		if i > 0 && row.Moved[i-1] >= id {
-			return invalidLineage("moved distinct_ids not sorted and unique")
 		}
 	}
 	if row.Refused != "" && len(row.Moved) > 0 {
@@ -311,6 +309,9 @@ func (t *tx) PutLineage(row unionfind.MergeRow) error {
 	}
 	if err := checkLineageRow(&row); err != nil {
 		return err
+	}
+	if !sortedUnique(row.Moved) { // the contract says sorted; be sure
+		row.Moved = slices.Compact(slices.Sorted(slices.Values(row.Moved)))
 	}
 	v := appendMergeRow(nil, &row)
 	// The row's index among its op's rows: how many are stored before it.
@@ -807,6 +808,13 @@ func path(t *tx, team, a, b string) (PathView, error) {
 	if err != nil {
 		return PathView{}, err
 	}
+	// An id no recorded step moved has been in its person now all along
+	// (its implicit one, unless it moved before lineage was recorded).
+	for _, tl := range []*timeline{&ta, &tb} {
+		if len(tl.moves) == 0 {
+			tl.initial = tl.current
+		}
+	}
 	v := PathView{
 		Team: team, A: a, B: b, PersonA: ta.current.String(), PersonB: tb.current.String(),
 		SamePerson: ta.current == tb.current,
@@ -925,7 +933,7 @@ func (t *tx) refusalsBetween(team, a, b string) (ents []histEntry, cut bool, err
 	seen := map[lpos]bool{}
 	read := 0
 	for _, id := range ids {
-		named, _, err := t.history(histIDPrefix(nil, team, histRefused, id), 0)
+		named, _, err := t.history(histIDPrefix(nil, team, histRefused, id), maxPathRefusals)
 		if err != nil {
 			return nil, false, err
 		}
@@ -967,4 +975,13 @@ func (t *tx) refusalsBetween(team, a, b string) (ents []histEntry, cut bool, err
 		ents, cut = ents[len(ents)-maxViewSteps:], true
 	}
 	return ents, cut, nil
+}
+
+func sortedUnique(ids []string) bool {
+	for i := 1; i < len(ids); i++ {
+		if ids[i-1] >= ids[i] {
+			return false
+		}
+	}
+	return true
 }

@@ -157,6 +157,20 @@ func TestPutLineageIndexAndIdempotence(t *testing.T) {
 	}
 }
 
+// Moved ids out of order or repeated are stored sorted and unique.
+func TestPutLineageSortsMoved(t *testing.T) {
+	s := NewMemory()
+	row := sampleRow()
+	row.Moved = []string{"c", "a", "c", "b"}
+	if err := s.Update(func(tx Tx) error { return tx.PutLineage(row) }); err != nil {
+		t.Fatal(err)
+	}
+	v, err := s.Lineage("1", "c")
+	if err != nil || len(v.Moves) != 1 || !slices.Equal(v.Moves[0].DistinctIDsMoved, []string{"a", "b", "c"}) || v.Moves[0].DistinctIDsMovedCount != 3 {
+		t.Fatalf("%+v %v", v.Moves, err)
+	}
+}
+
 func TestPutLineageRefusesUnbounded(t *testing.T) {
 	long := strings.Repeat("x", 1025)
 	cases := map[string]func(r *unionfind.MergeRow){
@@ -164,8 +178,6 @@ func TestPutLineageRefusesUnbounded(t *testing.T) {
 		"long moved id":  func(r *unionfind.MergeRow) { r.Moved = []string{long} },
 		"long other":     func(r *unionfind.MergeRow) { r.Other = long },
 		"long uuid":      func(r *unionfind.MergeRow) { r.EventUUID = long },
-		"unsorted":       func(r *unionfind.MergeRow) { r.Moved = []string{"b", "a"} },
-		"duplicate":      func(r *unionfind.MergeRow) { r.Moved = []string{"a", "a"} },
 		"negative":       func(r *unionfind.MergeRow) { r.Log.Offset = -1 },
 		"refused moving": func(r *unionfind.MergeRow) { r.Refused = unionfind.WarnIllegalMerge },
 	}
@@ -484,6 +496,105 @@ func TestLineageKeysDescribed(t *testing.T) {
 		d := describeKey(k)
 		if strings.Contains(d, "malformed") || strings.Contains(d, "secret-id") {
 			t.Errorf("%q", d)
+		}
+	}
+}
+
+// The lineage keys and values depend only on the rows, not on how they
+// were batched into transactions or on the engine.
+func TestLineageDeterministic(t *testing.T) {
+	rows := make([]unionfind.MergeRow, 0, 40)
+	for i := range 40 {
+		r := sampleRow()
+		r.Log.Offset = int64(i / 2) // two rows per op
+		r.Moved = []string{"id-" + strconv.Itoa(i), "id-" + strconv.Itoa(i+1)}
+		if i%5 == 0 {
+			r.Refused, r.Moved = unionfind.WarnMergeMoveLimit, nil
+		}
+		rows = append(rows, r)
+	}
+	dump := func(s *Store) map[string]string {
+		out := map[string]string{}
+		err := s.View(func(v Tx) error {
+			r, _ := v.(*tx).reader()
+			for _, tag := range [][]byte{tagLineage, tagHistory} {
+				err := r.scan(tag, nil, false, func(k, val []byte) (bool, error) {
+					out[string(k)] = string(val)
+					return true, nil
+				})
+				if err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	var want map[string]string
+	for _, ec := range engineCases() {
+		for _, batch := range []int{1, 7, len(rows)} {
+			s := ec.make(t)
+			for i := 0; i < len(rows); i += batch {
+				err := s.Update(func(tx Tx) error {
+					for _, r := range rows[i:min(i+batch, len(rows))] {
+						if err := tx.PutLineage(r); err != nil {
+							return err
+						}
+					}
+					return nil
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			got := dump(s)
+			if want == nil {
+				want = got
+				if len(want) < 40 {
+					t.Fatalf("only %d keys", len(want))
+				}
+			} else if !reflect.DeepEqual(got, want) {
+				t.Fatalf("%s, batches of %d: lineage keys differ", ec.name, batch)
+			}
+		}
+	}
+}
+
+// A person grown by more than 500 steps shows the newest 500, marked
+// truncated.
+func TestLineageTruncates(t *testing.T) {
+	s := NewMemory()
+	P := unionfind.ImplicitPersonID("1", "big")
+	err := s.Update(func(tx Tx) error {
+		for i := range maxViewSteps + 100 {
+			id := "a-" + strconv.Itoa(i)
+			err := tx.PutLineage(unionfind.MergeRow{Team: "1", Rule: unionfind.RuleAlias, Survivor: P,
+				Absorbed: unionfind.ImplicitPersonID("1", id), Moved: []string{id}, Log: unionfind.LogPos{Offset: int64(i)}})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	grew, cut, err := func() (g []histEntry, cut bool, err error) {
+		err = s.View(func(v Tx) error {
+			g, cut, err = v.(*tx).growth("1", P)
+			return err
+		})
+		return
+	}()
+	if err != nil || !cut || len(grew) != maxViewSteps || grew[0].pos.off != 100 || grew[len(grew)-1].pos.off != maxViewSteps+99 {
+		t.Fatalf("growth: %d entries, cut %v, first %+v: %v", len(grew), cut, grew[0].pos, err)
+	}
+	for i := 1; i < len(grew); i++ {
+		if grew[i-1].pos.cmp(grew[i].pos) >= 0 {
+			t.Fatal("growth out of log order")
 		}
 	}
 }
