@@ -110,6 +110,33 @@ func TestClusterLifecycle(t *testing.T) {
 		assert.Equal(t, sums[0].Fingerprint, sums[i].Fingerprint, "instance %d agrees with instance 0", i)
 	}
 
+	// The lineage, from a stopped replica: lc-user-2 moved into lc-anon-3's
+	// person by an $identify (both implicit: the anonymous side survives,
+	// docs/SEMANTICS.md §4), and was in its implicit person before.
+	out, _ = c.command(c.instanceEnv(c.instanceDir(2)), 0, "explain", "--team", "1", "--distinct-id", "lc-user-2", "--format", "json")
+	var lin struct {
+		PersonID string `json:"person_id"`
+		Moves    []struct {
+			Rule      string `json:"rule"`
+			EventUUID string `json:"event_uuid"`
+		} `json:"moves"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &lin), out)
+	require.Len(t, lin.Moves, 1, out)
+	assert.Equal(t, "identify", lin.Moves[0].Rule)
+	assert.Equal(t, script[4].UUID, lin.Moves[0].EventUUID, "the step names the event that merged")
+	for _, tc := range []struct{ at, person string }{
+		{"2000-01-01T00:00:00Z", uuid.NewSHA1(uuid.MustParse("932979b4-65c3-4424-8467-0b66ec27bc22"), []byte("1:lc-user-2")).String()},
+		{time.Now().UTC().Format(time.RFC3339), lin.PersonID},
+	} {
+		out, _ = c.command(c.instanceEnv(c.instanceDir(2)), 0, "lookup", "--team", "1", "--distinct-id", "lc-user-2", "--as-of", tc.at, "--format", "json")
+		var v struct {
+			PersonID string `json:"person_id"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(out), &v), out)
+		assert.Equal(t, tc.person, v.PersonID, "lc-user-2 as of %s", tc.at)
+	}
+
 	// A rebuild after the deletion: the deleted person's values cannot be
 	// read any more, and the state is the same.
 	out, _ = c.command(c.instanceEnv(c.instanceDir(1)), 0, "rebuild", "--format", "json")
