@@ -34,6 +34,7 @@ import (
 	"github.com/resolver-dev/resolver/internal/gen"
 	"github.com/resolver-dev/resolver/pkg/state"
 	"github.com/resolver-dev/resolver/pkg/stream"
+	"github.com/resolver-dev/resolver/pkg/unionfind"
 )
 
 // clusterInput is the generated stream of the cluster tests: a few thousand
@@ -857,3 +858,66 @@ func (c *cluster) startReady(n int) map[int]*proc {
 // committed, and a ready replica holds the log as of readiness.max_lag ago
 // at most — so readiness.max_lag plus a second of slack for the poll.
 func convergeWait() time.Duration { return defaultConfig().Readiness.MaxLag + time.Second }
+
+// checkMergesOnce checks that person_merges holds every lineage record of
+// the stopped replica in stateDir exactly once: no record twice (its parts
+// counted by log position and part), none missing, none extra — the
+// exactly-once of the feeds, for lineage (docs/SEMANTICS.md §8). It returns
+// how many records there were.
+func (c *cluster) checkMergesOnce(stateDir string) int {
+	c.t.Helper()
+	type rec struct {
+		team, rule, refused string
+		part                int32
+		off                 int64
+	}
+	key := func(team string, part int32, off int64, rule, refused string) rec {
+		return rec{team: team, part: part, off: off, rule: rule, refused: refused}
+	}
+	feed := map[rec]int{}  // records (their first parts) on person_merges
+	moved := map[rec]int{} // ids moved, summed over parts
+	var dups []string
+	seenPart := map[string]bool{}
+	for _, r := range c.readAll("person_merges") {
+		var m stream.MergeRow
+		require.NoError(c.t, json.Unmarshal(r.Value, &m), "%s", r.Value)
+		k := key(m.Team, m.LogPartition, m.LogOffset, m.Rule, m.Refused)
+		p := fmt.Sprintf("%v part %d/%d", k, m.Part, m.Parts)
+		if seenPart[p] {
+			dups = append(dups, p)
+			continue
+		}
+		seenPart[p] = true
+		if m.Part == 1 {
+			feed[k]++
+		}
+		moved[k] += len(m.DistinctIDsMoved)
+	}
+	st, err := state.Open(filepath.Join(stateDir, "identity"), state.Options{})
+	require.NoError(c.t, err)
+	defer func() { require.NoError(c.t, st.Close()) }()
+	var missing []string
+	n := 0
+	require.NoError(c.t, st.EachLineage(func(row unionfind.MergeRow, total uint64) error {
+		n++
+		k := key(row.Team, row.Log.Partition, row.Log.Offset, row.Rule.String(), row.Refused)
+		switch {
+		case feed[k] == 0:
+			missing = append(missing, fmt.Sprint(k))
+		case moved[k] != int(total):
+			missing = append(missing, fmt.Sprintf("%v: %d ids on person_merges, %d recorded", k, moved[k], total))
+		}
+		feed[k]--
+		return nil
+	}))
+	var extra []string
+	for k, left := range feed {
+		if left > 0 {
+			extra = append(extra, fmt.Sprint(k))
+		}
+	}
+	assert.Empty(c.t, dups, "person_merges rows written twice")
+	assert.Empty(c.t, missing, "lineage records missing from person_merges")
+	assert.Empty(c.t, extra, "person_merges rows of no recorded lineage")
+	return n
+}

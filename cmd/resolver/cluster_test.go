@@ -72,7 +72,8 @@ func TestClusterThreeInstances(t *testing.T) {
 // are equal and every billing view counts each event once. Each kill is
 // logged with the group's state just before it. All along, every /readyz
 // 200 of every instance must carry applied identity_log offsets at or past
-// the log's end of readiness.max_lag before (readyWatch), and once the
+// the log's end of readiness.max_lag before (readyWatch), person_merges
+// must hold every lineage record exactly once (checkMergesOnce), and once the
 // outputs are all out every replica must be ready on the log's end within
 // convergeWait (issue 11, item 8).
 //
@@ -180,6 +181,7 @@ func TestClusterKill9(t *testing.T) {
 	compareFeeds(t, base.feeds, c.fold())
 	checkReplicas(t, c.stopAll(insts), base)
 	c.checkBilling(col, insts)
+	t.Logf("%d lineage records on person_merges, each once", c.checkMergesOnce(c.instanceDir(0)))
 }
 
 // TestClusterBrokerRestart: SIGKILL `resolver broker` in the middle of the

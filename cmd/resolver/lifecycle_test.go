@@ -106,6 +106,7 @@ func TestClusterLifecycle(t *testing.T) {
 	assert.Equal(t, 2, dead, "the blocked ids' events are dead-lettered deleted_distinct_id")
 
 	sums := c.stopAll(insts)
+	t.Logf("%d lineage records on person_merges, each once", c.checkMergesOnce(c.instanceDir(0)))
 	for i := 1; i < 3; i++ {
 		assert.Equal(t, sums[0].Fingerprint, sums[i].Fingerprint, "instance %d agrees with instance 0", i)
 	}

@@ -682,3 +682,38 @@ func TestLifecycleValidate(t *testing.T) {
 		}
 	}
 }
+
+// TestLifecycleDeleteErasesAbsorbedRows: a person that absorbed another
+// (explicit, with properties) is deleted. The feed gets, besides the
+// deleted person's row, a row of the absorbed person's tombstone without
+// properties at the deletion's version: the warehouse's copy of it, which
+// kept the properties it had when it was absorbed, is erased too.
+func TestLifecycleDeleteErasesAbsorbedRows(t *testing.T) {
+	l := newLife(t)
+	l.set("tablet", `{"email":"t@example.com"}`) // tablet's own explicit person
+	l.set("laptop", `{"name":"Ann"}`)
+	merged := l.mergeDangerously("laptop", "tablet")
+	var absorbed unionfind.PersonRow
+	for _, r := range merged.Persons {
+		if r.Person.Deleted {
+			absorbed = r
+		}
+	}
+	require.True(t, absorbed.Person.Deleted, "the merge emits the absorbed person's tombstone")
+	require.NotEmpty(t, absorbed.Person.Props, "with the properties it had (docs/SEMANTICS.md §6)")
+
+	res := l.del("laptop", false)
+	rows := map[unionfind.PersonID]unionfind.Person{}
+	for _, r := range res.Persons {
+		_, dup := rows[r.Person.ID]
+		require.False(t, dup, "one row per person")
+		rows[r.Person.ID] = r.Person
+	}
+	require.Len(t, rows, 2, "the deleted person and the absorbed tombstone")
+	got, ok := rows[absorbed.Person.ID]
+	require.True(t, ok)
+	require.True(t, got.Deleted)
+	require.Empty(t, got.Props, "the absorbed tombstone's properties are erased on the feed too")
+	require.Greater(t, got.Version, absorbed.Person.Version, "above the row the warehouse holds")
+	require.Empty(t, l.person(absorbed.Person.ID).Props, "and in the replica")
+}

@@ -985,3 +985,24 @@ func sortedUnique(ids []string) bool {
 	}
 	return true
 }
+
+// EachLineage calls fn with every stored lineage row, in key order (team,
+// then log position), each with at most MaxLineageMovedKept of its moved
+// ids and the total. It is for audits and tests (a row per recorded
+// merge, split, deletion and refusal: compare with person_merges); fn must
+// not call Update.
+func (s *Store) EachLineage(fn func(row unionfind.MergeRow, moved uint64) error) error {
+	return s.View(func(t Tx) error {
+		r, err := t.(*tx).reader()
+		if err != nil {
+			return err
+		}
+		return r.scan(tagLineage, nil, false, func(key, val []byte) (bool, error) {
+			row, total, err := decodeMergeRow(val, MaxLineageMovedKept)
+			if err != nil {
+				return false, wrapKey(err, key)
+			}
+			return true, fn(row, total)
+		})
+	})
+}

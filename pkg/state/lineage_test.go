@@ -598,3 +598,33 @@ func TestLineageTruncates(t *testing.T) {
 		}
 	}
 }
+
+func TestEachLineage(t *testing.T) {
+	st := NewMemory()
+	rows := []unionfind.MergeRow{
+		{Team: "1", Rule: unionfind.RuleIdentify, Moved: []string{"b", "a"}, Log: unionfind.LogPos{Partition: 0, Offset: 3}},
+		{Team: "1", Rule: unionfind.RuleAlias, Refused: unionfind.WarnAlreadyIdentified, Other: "x", Into: "y", Log: unionfind.LogPos{Partition: 0, Offset: 1}},
+		{Team: "2", Rule: unionfind.RuleDelete, Moved: []string{"c"}, Log: unionfind.LogPos{Partition: 1, Offset: 0}},
+	}
+	if err := st.Update(func(tx Tx) error {
+		for _, r := range rows {
+			if err := tx.PutLineage(r); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	if err := st.EachLineage(func(r unionfind.MergeRow, moved uint64) error {
+		got = append(got, r.Team+"@"+strconv.FormatInt(r.Log.Offset, 10)+" "+r.Rule.String()+" "+strings.Join(r.Moved, ",")+" "+strconv.FormatUint(moved, 10))
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"1@1 alias  0", "1@3 identify a,b 2", "2@0 delete c 1"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+}

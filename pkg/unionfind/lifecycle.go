@@ -188,6 +188,7 @@ func (a *applier) deletePerson() error {
 		return nil // a version-1 op naming no live person changes nothing
 	}
 	ver := tombstoneVersion(op.Log.Offset, p.Version+1)
+	erasedRows := map[PersonID]bool{id: true} // the person's own row comes last
 	members, err := a.members(id)
 	if err != nil {
 		return err
@@ -214,11 +215,12 @@ func (a *applier) deletePerson() error {
 				m.Fresh = freshPersonID(team, d, m.Gen)
 			case ok && ip.Version < ver:
 				// A re-created implicit person continues from the same
-				// number live and rebuilt.
-				ip.Version = ver
+				// number live and rebuilt; the tombstone keeps no values.
+				ip.Version, ip.Props = ver, nil
 				if err := a.s.PutPerson(team, ip); err != nil {
 					return err
 				}
+				a.erasedRow(ip, erasedRows)
 			}
 		}
 		a.res.DistinctIDs = append(a.res.DistinctIDs, DistinctIDRow{Team: team, DistinctID: d, PersonID: id, Version: m.Version, Deleted: true})
@@ -253,6 +255,7 @@ func (a *applier) deletePerson() error {
 		if err := a.s.PutPerson(team, t); err != nil {
 			return err
 		}
+		a.erasedRow(t, erasedRows)
 	}
 	// Release the keys; the last holder erases.
 	refs, err := a.refsOf(id)
@@ -285,6 +288,18 @@ func (a *applier) deletePerson() error {
 	a.res.Persons = append(a.res.Persons, PersonRow{Team: team, Person: p.clone()})
 	a.mergeRow(RuleDelete, "", PersonID{}, id, members, "", op.DistinctID)
 	return a.s.PutPerson(team, p)
+}
+
+// erasedRow emits the row of a tombstone a deletion erased (no properties,
+// the deletion's version), once per person: the warehouse's copy of an
+// absorbed person's row, which still has the properties it had when it was
+// absorbed, is replaced too (docs/SEMANTICS.md §8).
+func (a *applier) erasedRow(t Person, done map[PersonID]bool) {
+	if done[t.ID] {
+		return
+	}
+	done[t.ID] = true
+	a.res.Persons = append(a.res.Persons, PersonRow{Team: a.op.Team, Person: t.clone()})
 }
 
 // splitNamed is the ids a split names: DistinctID then SplitIDs, each once
