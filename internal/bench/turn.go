@@ -117,6 +117,7 @@ func (r *runner) names(kind Kind) names {
 		Raw: prefix + d.Raw, Person: prefix + d.Person, DeadLetter: prefix + d.DeadLetter,
 		IdentityLog: prefix + d.IdentityLog, Persons: prefix + d.Persons, DistinctIDs: prefix + d.DistinctIDs,
 		Warnings: prefix + d.Warnings, Billing: prefix + d.Billing,
+		Commands: prefix + d.Commands, Merges: prefix + d.Merges, Keys: prefix + d.Keys,
 	}
 	n.out = n.topics.Person
 	return n

@@ -17,13 +17,13 @@ type badgerEngine struct {
 
 func (e *badgerEngine) view(fn func(kvReader) error) error {
 	return e.db.View(func(txn *badger.Txn) error {
-		return fn(badgerTxn{txn})
+		return fn(badgerTxn{txn: txn})
 	})
 }
 
 func (e *badgerEngine) begin() (kvReader, func(), error) {
 	txn := e.db.NewTransaction(false)
-	return badgerTxn{txn}, txn.Discard, nil
+	return badgerTxn{txn: txn}, txn.Discard, nil
 }
 
 func (e *badgerEngine) update(fn func(kvWriter) error) error {
@@ -32,7 +32,12 @@ func (e *badgerEngine) update(fn func(kvWriter) error) error {
 	}
 	txn := e.db.NewTransaction(true)
 	defer txn.Discard()
-	if err := fn(badgerTxn{txn}); err != nil {
+	// A read-only snapshot of the same committed state, for scanBase: the
+	// Store's writers are serialised (Store.Update), and the other writers
+	// (billing, outbox trimming) never write what scanBase reads.
+	base := e.db.NewTransaction(false)
+	defer base.Discard()
+	if err := fn(badgerTxn{txn: txn, base: base}); err != nil {
 		return err
 	}
 	if err := txn.Commit(); err != nil {
@@ -47,7 +52,15 @@ func (e *badgerEngine) close() error {
 
 // badgerTxn adapts a badger.Txn to kvWriter.
 type badgerTxn struct {
-	txn *badger.Txn
+	txn  *badger.Txn
+	base *badger.Txn // of a write transaction: read-only, for scanBase
+}
+
+func (t badgerTxn) scanBase(prefix []byte, fn func(key []byte) (bool, error)) error {
+	if t.base == nil {
+		return t.scan(prefix, nil, true, func(key, _ []byte) (bool, error) { return fn(key) })
+	}
+	return badgerTxn{txn: t.base}.scan(prefix, nil, true, func(key, _ []byte) (bool, error) { return fn(key) })
 }
 
 func (t badgerTxn) get(key []byte, fn func([]byte) error) (bool, error) {

@@ -26,6 +26,12 @@ type kvWriter interface {
 	kvReader
 	set(key, val []byte) error
 	del(key []byte) error
+	// scanBase is scan, keys only, over the state the transaction started
+	// from, without its own writes. The caller uses it only for a prefix
+	// under which the transaction wrote nothing, where it gives what scan
+	// would; it exists because Badger's scan inside a write transaction
+	// first sorts all of the transaction's pending writes.
+	scanBase(prefix []byte, fn func(key []byte) (more bool, err error)) error
 }
 
 // engine runs transactions.

@@ -315,23 +315,28 @@ func (t *tx) PutLineage(row unionfind.MergeRow) error {
 	}
 	v := appendMergeRow(nil, &row)
 	// The row's index among its op's rows: how many are stored before it.
-	// Storing an equal row again (a retried op) changes nothing.
-	prefix := lineageOpPrefix(nil, row.Team, row.Log.Partition, row.Log.Offset)
+	// Storing an equal row again (a retried op) changes nothing. The index
+	// is found by point reads of index 0, 1, … (an op has one row or a
+	// few), not by a scan of the op's prefix: a scan inside a write
+	// transaction costs a sort of all of its pending writes.
 	var n uint32
-	dup := false
-	err = w.scan(prefix, nil, false, func(_, val []byte) (bool, error) {
-		if bytes.Equal(val, v) {
-			dup = true
-			return false, nil
+	for ; ; n++ {
+		k := lineageKey(t.kb[:0], row.Team, lpos{part: row.Log.Partition, off: row.Log.Offset, index: n})
+		t.kb = k
+		same := false
+		found, err := w.get(k, func(val []byte) error {
+			same = bytes.Equal(val, v)
+			return nil
+		})
+		if err != nil {
+			return wrapKey(err, k)
 		}
-		n++
-		return true, nil
-	})
-	if err != nil {
-		return wrapKey(err, prefix)
-	}
-	if dup {
-		return nil
+		if same {
+			return nil
+		}
+		if !found {
+			break
+		}
 	}
 	p := lpos{part: row.Log.Partition, off: row.Log.Offset, index: n}
 	k := lineageKey(nil, row.Team, p)

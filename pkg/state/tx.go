@@ -2,6 +2,7 @@ package state
 
 import (
 	"fmt"
+	"slices"
 	"unsafe"
 
 	"github.com/resolver-dev/resolver/pkg/unionfind"
@@ -67,6 +68,12 @@ type tx struct {
 	c     *cache   // non-nil only in an Update of a Store with a cache
 	dirty map[string][]byte
 	kb    []byte // scratch for read keys
+	// touched: per person-set prefix (m/, r/, t/ of one person) that this
+	// transaction wrote under, the keys it set (true) or deleted (false).
+	// A set is scanned from the committed state (kvWriter.scanBase) with
+	// these writes laid over it, which costs no sort of all of the
+	// transaction's pending writes.
+	touched map[string]map[string]bool
 }
 
 func (t *tx) reader() (kvReader, error) {
@@ -84,6 +91,57 @@ func (t *tx) writer() (kvWriter, error) {
 		return nil, ErrReadOnly
 	}
 	return t.w, nil
+}
+
+// touch records that the transaction sets (or deletes) key, a key of the
+// person set with prefix key[:n] (an m/, r/ or t/ prefix of one person).
+func (t *tx) touch(key []byte, n int, set bool) {
+	if t.touched == nil {
+		t.touched = map[string]map[string]bool{}
+	}
+	ks := t.touched[string(key[:n])]
+	if ks == nil {
+		ks = map[string]bool{}
+		t.touched[string(key[:n])] = ks
+	}
+	ks[string(key)] = set
+}
+
+// scanSet scans the keys of one person's set (m/, r/, t/) in key order:
+// the committed state (kvWriter.scanBase) with this transaction's writes
+// of the set laid over it. Through the transaction itself, Badger would
+// sort all of its pending writes for every scan.
+func (t *tx) scanSet(r kvReader, prefix []byte, fn func(key []byte) (bool, error)) error {
+	if t.w == nil {
+		return r.scan(prefix, nil, true, func(key, _ []byte) (bool, error) { return fn(key) })
+	}
+	writes := t.touched[string(prefix)]
+	if len(writes) == 0 {
+		return t.w.scanBase(prefix, fn)
+	}
+	var keys []string
+	err := t.w.scanBase(prefix, func(key []byte) (bool, error) {
+		if _, over := writes[string(key)]; !over {
+			keys = append(keys, string(key))
+		}
+		return true, nil
+	})
+	if err != nil {
+		return err
+	}
+	for k, set := range writes {
+		if set {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		more, err := fn([]byte(k))
+		if err != nil || !more {
+			return err
+		}
+	}
+	return nil
 }
 
 // remember records an identity write for read-your-writes over the cache
@@ -195,7 +253,7 @@ func (t *tx) Members(team string, id unionfind.PersonID, fn func(distinctID stri
 		return err
 	}
 	prefix := memberPrefix(nil, team, id)
-	return r.scan(prefix, nil, true, func(key, _ []byte) (bool, error) {
+	return t.scanSet(r, prefix, func(key []byte) (bool, error) {
 		return true, fn(string(key[len(prefix):]))
 	})
 }
@@ -207,6 +265,7 @@ func (t *tx) PutMember(team string, id unionfind.PersonID, distinctID string) er
 		return err
 	}
 	k := memberKey(make([]byte, 0, 24+len(team)+len(distinctID)), team, id, distinctID)
+	t.touch(k, len(k)-len(distinctID), true)
 	return wrapKey(w.set(k, nil), k)
 }
 
@@ -217,6 +276,7 @@ func (t *tx) DeleteMember(team string, id unionfind.PersonID, distinctID string)
 		return err
 	}
 	k := memberKey(make([]byte, 0, 24+len(team)+len(distinctID)), team, id, distinctID)
+	t.touch(k, len(k)-len(distinctID), false)
 	return wrapKey(w.del(k), k)
 }
 
@@ -295,7 +355,7 @@ func (t *tx) Refs(team string, id unionfind.PersonID, fn func(unionfind.KeyRef) 
 		return err
 	}
 	prefix := refPrefix(nil, team, id)
-	return r.scan(prefix, nil, true, func(key, _ []byte) (bool, error) {
+	return t.scanSet(r, prefix, func(key []byte) (bool, error) {
 		kr := keyReader{b: key[len(prefix):], ok: true}
 		k := unionfind.KeyRef{DistinctID: kr.str(), Gen: kr.u32()}
 		if !kr.done() {
@@ -324,6 +384,7 @@ func (t *tx) PutRef(team string, id unionfind.PersonID, k unionfind.KeyRef) erro
 		return err
 	}
 	key := refKey(make([]byte, 0, 32+len(team)+len(k.DistinctID)), team, id, k)
+	t.touch(key, len(refPrefix(t.kb[:0], team, id)), true)
 	return wrapKey(w.set(key, nil), key)
 }
 
@@ -334,6 +395,7 @@ func (t *tx) DeleteRef(team string, id unionfind.PersonID, k unionfind.KeyRef) e
 		return err
 	}
 	key := refKey(make([]byte, 0, 32+len(team)+len(k.DistinctID)), team, id, k)
+	t.touch(key, len(refPrefix(t.kb[:0], team, id)), false)
 	return wrapKey(w.del(key), key)
 }
 
@@ -374,7 +436,7 @@ func (t *tx) Absorbed(team string, id unionfind.PersonID, fn func(unionfind.Pers
 		return err
 	}
 	prefix := absorbedPrefix(nil, team, id)
-	return r.scan(prefix, nil, true, func(key, _ []byte) (bool, error) {
+	return t.scanSet(r, prefix, func(key []byte) (bool, error) {
 		rest := key[len(prefix):]
 		if len(rest) != 16 {
 			return false, wrapKey(corrupt("absorbed key", "bad key"), key)
@@ -390,6 +452,7 @@ func (t *tx) PutAbsorbed(team string, id, absorbed unionfind.PersonID) error {
 		return err
 	}
 	key := absorbedKey(make([]byte, 0, 40+len(team)), team, id, absorbed)
+	t.touch(key, len(key)-16, true)
 	return wrapKey(w.set(key, nil), key)
 }
 
@@ -400,5 +463,6 @@ func (t *tx) DeleteAbsorbed(team string, id, absorbed unionfind.PersonID) error 
 		return err
 	}
 	key := absorbedKey(make([]byte, 0, 40+len(team)), team, id, absorbed)
+	t.touch(key, len(key)-16, false)
 	return wrapKey(w.del(key), key)
 }
