@@ -423,7 +423,7 @@ func (c *cluster) waitRebalance(n int, timeout time.Duration) {
 
 // group describes the consumer group under the cluster's protocol, and
 // whether it is stable with the members of n instances sharing every
-// partition of events_raw.
+// partition of events_raw and identity_commands.
 func (c *cluster) group(adm *kadm.Client, n int) (stable bool, desc string) {
 	ctx, cancel := context.WithTimeout(c.ctx, 5*time.Second)
 	defer cancel()
@@ -434,30 +434,30 @@ func (c *cluster) group(adm *kadm.Client, n int) (stable bool, desc string) {
 			return false, "unknown: " + err.Error()
 		}
 		g := gs["resolver"]
-		parts := 0 // the members subscribe to events_raw only; kfake's describe omits topic names
+		parts := 0 // events_raw's 8 and identity_commands' 8; kfake's describe omits topic names
 		for _, ps := range g.AssignedPartitions() {
 			parts += len(ps)
 		}
 		desc = fmt.Sprintf("%s, epoch %d, %d members, %d partitions assigned", g.State, g.Epoch, len(g.Members), parts)
-		return g.Err == nil && g.State == "Stable" && len(g.Members) == members && parts == 8, desc
+		return g.Err == nil && g.State == "Stable" && len(g.Members) == members && parts == 16, desc
 	}
 	gs, err := adm.DescribeGroups(ctx, "resolver")
 	if err != nil {
 		return false, "unknown: " + err.Error()
 	}
 	g := gs["resolver"]
-	parts := map[int32]bool{}
+	parts := map[string]bool{}
 	for _, m := range g.Members {
 		if a, ok := m.Assigned.AsConsumer(); ok {
 			for _, t := range a.Topics {
 				for _, p := range t.Partitions {
-					parts[p] = true
+					parts[t.Topic+"/"+strconv.Itoa(int(p))] = true
 				}
 			}
 		}
 	}
 	desc = fmt.Sprintf("%s, %d members, %d partitions assigned", g.State, len(g.Members), len(parts))
-	return g.Err == nil && g.State == "Stable" && len(g.Members) == members && len(parts) == 8, desc
+	return g.Err == nil && g.State == "Stable" && len(g.Members) == members && len(parts) == 16, desc // events_raw and identity_commands
 }
 
 // logEnds returns the end offset of each identity_log partition.

@@ -99,7 +99,7 @@ func testGroupProtocol(t *testing.T, protocol string) {
 	wait(t, 30*time.Second, "a stable group of two members sharing every partition", func() bool {
 		state, members, parts, err := describe(kip848)
 		last = fmt.Sprintf("state %s, %d members, %d partitions assigned, err %v", state, members, parts, err)
-		return err == nil && state == "Stable" && members == 2 && parts == h.cfg.TopicPartitions
+		return err == nil && state == "Stable" && members == 2 && parts == 2*h.cfg.TopicPartitions // events_raw and identity_commands
 	})
 	t.Logf("group: %s", last)
 	_, others, _, _ := describe(!kip848)
