@@ -434,12 +434,12 @@ func (c *cluster) group(adm *kadm.Client, n int) (stable bool, desc string) {
 			return false, "unknown: " + err.Error()
 		}
 		g := gs["resolver"]
-		parts := 0 // events_raw's 8 and identity_commands' 8; kfake's describe omits topic names
+		parts := 0 // of events_raw and identity_commands; kfake's describe omits topic names, so they count once
 		for _, ps := range g.AssignedPartitions() {
 			parts += len(ps)
 		}
 		desc = fmt.Sprintf("%s, epoch %d, %d members, %d partitions assigned", g.State, g.Epoch, len(g.Members), parts)
-		return g.Err == nil && g.State == "Stable" && len(g.Members) == members && parts == 16, desc
+		return g.Err == nil && g.State == "Stable" && len(g.Members) == members && parts == 8, desc
 	}
 	gs, err := adm.DescribeGroups(ctx, "resolver")
 	if err != nil {
@@ -457,7 +457,7 @@ func (c *cluster) group(adm *kadm.Client, n int) (stable bool, desc string) {
 		}
 	}
 	desc = fmt.Sprintf("%s, %d members, %d partitions assigned", g.State, len(g.Members), len(parts))
-	return g.Err == nil && g.State == "Stable" && len(g.Members) == members && len(parts) == 16, desc // events_raw and identity_commands
+	return g.Err == nil && g.State == "Stable" && len(g.Members) == members && len(parts) == 9, desc // events_raw's 8, identity_commands' 1
 }
 
 // logEnds returns the end offset of each identity_log partition.

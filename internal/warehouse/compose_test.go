@@ -238,9 +238,9 @@ func TestComposeResolvers(t *testing.T) {
 
 // TestComposeTopicsAndClickHouse checks that the one-shot creates exactly
 // the topics of configs/resolver.yaml with the resolvers' partition count,
-// identity_keys compacted as the resolver would create it (a topic that
-// exists is left as it is), and that ClickHouse runs configs/clickhouse at
-// start.
+// identity_keys compacted and identity_commands with one partition, as the
+// resolver would create them (a topic that exists is left as it is), and
+// that ClickHouse runs configs/clickhouse at start.
 func TestComposeTopicsAndClickHouse(t *testing.T) {
 	c := loadCompose(t)
 	init := c.Services["kafka-init"]
@@ -252,11 +252,12 @@ func TestComposeTopicsAndClickHouse(t *testing.T) {
 	topics := topicNames(t)
 	var want []string
 	for key, n := range topics {
-		if key != "identity_keys" {
+		if key != "identity_keys" && key != "commands" {
 			want = append(want, n)
 		}
 	}
 	assert.ElementsMatch(t, want, strings.Fields(m[1]))
+	assert.Contains(t, text, "--topic "+topics["commands"]+" --partitions 1 ", "identity_commands has one partition")
 	var compacted []string
 	for _, line := range strings.Split(text, "\n") {
 		if strings.Contains(line, "kafka-topics.sh") && strings.Contains(line, "--config cleanup.policy=compact") {

@@ -99,7 +99,13 @@ func testGroupProtocol(t *testing.T, protocol string) {
 	wait(t, 30*time.Second, "a stable group of two members sharing every partition", func() bool {
 		state, members, parts, err := describe(kip848)
 		last = fmt.Sprintf("state %s, %d members, %d partitions assigned, err %v", state, members, parts, err)
-		return err == nil && state == "Stable" && members == 2 && parts == 2*h.cfg.TopicPartitions // events_raw and identity_commands
+		// events_raw's and identity_commands' one; kfake's KIP-848 describe
+		// omits topic names, so partition 0 counts once there
+		want := h.cfg.TopicPartitions + 1
+		if kip848 {
+			want = h.cfg.TopicPartitions
+		}
+		return err == nil && state == "Stable" && members == 2 && parts == want
 	})
 	t.Logf("group: %s", last)
 	_, others, _, _ := describe(!kip848)

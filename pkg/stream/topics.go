@@ -66,7 +66,10 @@ func retryableAdmin(err error) bool {
 // TopicOption changes how EnsureTopics creates topics.
 type TopicOption func(*topicOptions)
 
-type topicOptions struct{ compact map[string]bool }
+type topicOptions struct {
+	compact map[string]bool
+	single  map[string]bool
+}
 
 // CompactTopics makes EnsureTopics create the named topics compacted.
 func CompactTopics(names ...string) TopicOption {
@@ -80,9 +83,27 @@ func CompactTopics(names ...string) TopicOption {
 	}
 }
 
+// SinglePartition makes EnsureTopics create the named topics with one
+// partition, whatever the partitions of the others.
+func SinglePartition(names ...string) TopicOption {
+	return func(o *topicOptions) {
+		if o.single == nil {
+			o.single = map[string]bool{}
+		}
+		for _, n := range names {
+			o.single[n] = true
+		}
+	}
+}
+
 // TopicOptions are the creation options of the config's topics:
-// identity_keys compacted.
-func (t Topics) TopicOptions() []TopicOption { return []TopicOption{CompactTopics(t.Keys)} }
+// identity_keys compacted; identity_commands one partition — commands are
+// rare and are then applied in the order they were written, and a
+// partition of it weighs as much as one of events_raw when the group
+// spreads partitions over its members.
+func (t Topics) TopicOptions() []TopicOption {
+	return []TopicOption{CompactTopics(t.Keys), SinglePartition(t.Commands)}
+}
 
 func ensureTopics(ctx context.Context, adm *kadm.Client, names []string, partitions int32, replication int16, o topicOptions, log *zap.Logger) error {
 	details, err := adm.ListTopics(ctx, names...)
@@ -98,23 +119,27 @@ func ensureTopics(ctx context.Context, adm *kadm.Client, names []string, partiti
 	if len(missing) == 0 {
 		return nil
 	}
-	var plain, compact []string
+	var plain, compact, single []string
 	for _, n := range missing {
-		if o.compact[n] {
+		switch {
+		case o.compact[n]:
 			compact = append(compact, n)
-		} else {
+		case o.single[n]:
+			single = append(single, n)
+		default:
 			plain = append(plain, n)
 		}
 	}
 	resps := kadm.CreateTopicResponses{}
 	for _, set := range []struct {
-		names   []string
-		configs map[string]*string
-	}{{plain, nil}, {compact, map[string]*string{"cleanup.policy": kadm.StringPtr("compact")}}} {
+		names      []string
+		partitions int32
+		configs    map[string]*string
+	}{{plain, partitions, nil}, {compact, partitions, map[string]*string{"cleanup.policy": kadm.StringPtr("compact")}}, {single, 1, nil}} {
 		if len(set.names) == 0 {
 			continue
 		}
-		rs, err := adm.CreateTopics(ctx, partitions, replication, set.configs, set.names...)
+		rs, err := adm.CreateTopics(ctx, set.partitions, replication, set.configs, set.names...)
 		if err != nil {
 			return fmt.Errorf("stream: create topics %v: %w", set.names, err)
 		}
@@ -125,7 +150,7 @@ func ensureTopics(ctx context.Context, adm *kadm.Client, names []string, partiti
 	for _, r := range resps.Sorted() {
 		switch {
 		case r.Err == nil:
-			log.Info("created missing topic", zap.String("topic", r.Topic), zap.Int32("partitions", partitions))
+			log.Info("created missing topic", zap.String("topic", r.Topic), zap.Int32("partitions", r.NumPartitions))
 		case errors.Is(r.Err, kerr.TopicAlreadyExists):
 		default:
 			return fmt.Errorf("stream: create topic %s: %w", r.Topic, r.Err)
