@@ -269,7 +269,7 @@ func decodeOpJSON(b []byte) (unionfind.Op, error) {
 	}
 	// Version 1 never sealed values; a record that claims a key id is
 	// held to the same rule as version 2 (Apply refuses it unopened).
-	r.Op.Sealed = r.Op.KeyID != 0
+	r.Sealed = r.KeyID != 0
 	return r.Op, nil
 }
 
