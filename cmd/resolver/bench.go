@@ -77,6 +77,7 @@ Progress goes to stderr, the report to stdout.`,
 	fs.Int("latency-rate", bench.DefaultLatencyRate, "probe records per second")
 	fs.Bool("warmup", true, "run one unreported turn of each kind first (min(--events, 50000) records)")
 	fs.Int64("seed", 0, "seed of the generated input")
+	fs.Bool("plaintext-values", false, "log property values unsealed (no data keys, no AES-GCM), to measure what sealing costs; never a deployment setting")
 	fs.Int("pad-bytes", gen.DefaultPadBytes, "pad every input record to this many bytes")
 	fs.String("cpuprofile", "", "write a CPU profile of the resolver's window in the last pair to FILE")
 	fs.String("memprofile", "", "write an allocation profile of the resolver's window in the last pair to FILE")
@@ -122,6 +123,7 @@ func (c *cli) benchConfig(cmd *cobra.Command, cfg Config, log *zap.Logger) (benc
 	}
 	sc.Kafka.Brokers = brokers
 	seed, _ := fs.GetInt64("seed")
+	plaintext, _ := fs.GetBool("plaintext-values")
 	g := gen.DefaultConfig()
 	g.Seed, g.PadBytes = seed, ints["pad-bytes"]
 	latency := ints["latency-events"]
@@ -147,6 +149,8 @@ func (c *cli) benchConfig(cmd *cobra.Command, cfg Config, log *zap.Logger) (benc
 			s.MaxEventBytes, s.MaxMergeMove = sc.MaxEventBytes, sc.MaxMergeMove
 			s.ExcludedEvents = sc.ExcludedEvents
 			s.MaxPersonPropertiesBytes, s.Teams = sc.MaxPersonPropertiesBytes, sc.Teams
+			s.MasterKey = sc.MasterKey
+			s.PlaintextValues = plaintext
 		},
 		Log:      log,
 		Progress: c.stderr,

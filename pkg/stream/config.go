@@ -125,6 +125,11 @@ type Config struct {
 	// that wrap the data keys written to identity_keys, or "" to write them
 	// unwrapped (docs/SEMANTICS.md §8). Every instance must use the same.
 	MasterKey string
+	// PlaintextValues logs property values unsealed: no data keys, no
+	// encryption, so a deletion cannot erase them from identity_log. Only
+	// for `resolver bench --plaintext-values`, which measures what sealing
+	// costs; it is not a config key.
+	PlaintextValues bool
 	// Teams is the trusted team map of teams.file (event.Options.Teams);
 	// the caller may Replace its entries while the pipeline runs (SIGHUP).
 	// Default nil: no map.

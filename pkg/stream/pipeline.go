@@ -613,8 +613,10 @@ func (p *Pipeline) logOps(ctx context.Context, opsCl *kgo.Client, applier *Appli
 	if len(opRecs) == 0 {
 		return nil
 	}
-	if err := sealOps(ctx, applier.Keys(), toSeal); err != nil {
-		return err
+	if !p.cfg.PlaintextValues {
+		if err := sealOps(ctx, applier.Keys(), toSeal); err != nil {
+			return err
+		}
 	}
 	res := opsCl.ProduceSync(ctx, opRecs...)
 	if err := res.FirstErr(); err != nil {
