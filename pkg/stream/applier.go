@@ -555,6 +555,9 @@ func (a *Applier) waitForKeys(ctx context.Context, ents []entry) error {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
+			if errors.Is(err, shred.ErrClosed) {
+				return err
+			}
 			a.log.Warn("cannot read identity_keys to find the data key of an op (retrying; the applier waits)",
 				zap.Int32("partition", op.Log.Partition), zap.Int64("offset", op.Log.Offset), zap.Error(err))
 		}
