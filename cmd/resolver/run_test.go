@@ -147,7 +147,11 @@ func TestRunCommand(t *testing.T) {
 	addr := cfg.Kafka.Brokers[0]
 	topics := listTopics(t, addr)
 	for _, name := range stream.DefaultTopics().All() {
-		assert.Equal(t, 8, topics[name], "topic %s", name)
+		parts := 8
+		if name == stream.DefaultTopics().Commands {
+			parts = 1 // stream.SinglePartition
+		}
+		assert.Equal(t, parts, topics[name], "topic %s", name)
 	}
 	assert.DirExists(t, filepath.Join(dir, "broker"))
 	id, err := defaultConfigWith(func(c *Config) { c.State.Dir = dir }).InstanceID()
