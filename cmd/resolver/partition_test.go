@@ -109,7 +109,7 @@ func newPartitionCluster(t *testing.T, name string, timeout time.Duration, nodes
 	})
 	require.NoError(t, err)
 	t.Cleanup(b.Close)
-	require.NoError(t, stream.EnsureTopics(c.ctx, kadm.NewClient(c.client()), defaultConfig().streamTopics().All(), 8, -1, time.Second, zap.NewNop()))
+	require.NoError(t, stream.EnsureTopics(c.ctx, kadm.NewClient(c.client()), defaultConfig().streamTopics().All(), 8, -1, time.Second, zap.NewNop(), defaultConfig().streamTopics().TopicOptions()...))
 	return &partitionCluster{cluster: c, lab: lab, broker: b, insts: map[int]*proc{}}
 }
 
@@ -600,7 +600,11 @@ func (pc *partitionCluster) pinLeaders() {
 		if topic == "identity_log" {
 			node = 1
 		}
-		for part := range int32(8) {
+		parts := int32(8)
+		if topic == "identity_commands" {
+			parts = 1 // stream.SinglePartition
+		}
+		for part := range parts {
 			require.NoError(pc.t, kf.MoveTopicPartition(topic, part, node), "move %s/%d", topic, part)
 		}
 	}

@@ -42,7 +42,7 @@ func TestReadyzWaitsForBilling(t *testing.T) {
 		kgo.DefaultProduceTopic(topics.Billing), kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	require.NoError(t, err)
 	defer cl.Close()
-	require.NoError(t, stream.EnsureTopics(ctx, kadm.NewClient(cl), topics.All(), 8, -1, time.Second, zap.NewNop()))
+	require.NoError(t, stream.EnsureTopics(ctx, kadm.NewClient(cl), topics.All(), 8, -1, time.Second, zap.NewNop(), topics.TopicOptions()...))
 	for i := range txns {
 		recs := make([]*kgo.Record, perTxn)
 		for j := range recs {

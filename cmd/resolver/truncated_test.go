@@ -39,7 +39,7 @@ func TestRunRefusesTruncatedLog(t *testing.T) {
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
 	topics := stream.DefaultTopics()
-	require.NoError(t, stream.EnsureTopics(ctx, adm, topics.All(), 8, -1, time.Second, zap.NewNop()))
+	require.NoError(t, stream.EnsureTopics(ctx, adm, topics.All(), 8, -1, time.Second, zap.NewNop(), topics.TopicOptions()...))
 	var recs []*kgo.Record
 	for range 6 {
 		recs = append(recs, &kgo.Record{Topic: topics.IdentityLog, Partition: 0, Value: []byte("op")})

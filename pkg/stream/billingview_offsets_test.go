@@ -24,7 +24,7 @@ func TestBillingViewOffsetsReachEnd(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
 	adm := kadm.NewClient(h.client())
-	require.NoError(t, EnsureTopics(ctx, adm, h.cfg.Topics.All(), 2, -1, time.Second, h.log))
+	require.NoError(t, EnsureTopics(ctx, adm, h.cfg.Topics.All(), 2, -1, time.Second, h.log, h.cfg.Topics.TopicOptions()...))
 
 	txn := h.client(kgo.TransactionalID("billing-test"), kgo.DefaultProduceTopic(h.cfg.Topics.Billing), kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	delta := `{"team":"1","month":"2026-11","class":"identified","count":3}`

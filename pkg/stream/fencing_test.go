@@ -92,7 +92,7 @@ func TestRestartAbortsPredecessorTransaction(t *testing.T) {
 	defer cancel()
 	cl := h.client()
 	adm := kadm.NewClient(cl)
-	require.NoError(t, EnsureTopics(ctx, adm, h.cfg.Topics.All(), h.cfg.TopicPartitions, -1, time.Second, h.log))
+	require.NoError(t, EnsureTopics(ctx, adm, h.cfg.Topics.All(), h.cfg.TopicPartitions, -1, time.Second, h.log, h.cfg.Topics.TopicOptions()...))
 	var topicID kadm.TopicID
 	wait(t, 10*time.Second, "the input topic's id", func() bool {
 		topics, err := adm.ListTopics(ctx, h.cfg.Topics.Raw)

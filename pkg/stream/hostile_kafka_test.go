@@ -24,7 +24,7 @@ import (
 func (h *harness) topicsUp(ctx context.Context) *kadm.Client {
 	h.t.Helper()
 	adm := kadm.NewClient(h.client())
-	require.NoError(h.t, EnsureTopics(ctx, adm, h.cfg.Topics.All(), h.cfg.TopicPartitions, -1, time.Second, h.log))
+	require.NoError(h.t, EnsureTopics(ctx, adm, h.cfg.Topics.All(), h.cfg.TopicPartitions, -1, time.Second, h.log, h.cfg.Topics.TopicOptions()...))
 	for _, topic := range []string{h.cfg.Topics.IdentityLog, h.cfg.Topics.Billing, h.cfg.Topics.Raw} {
 		_, err := topicPartitions(ctx, adm, topic)
 		require.NoError(h.t, err)

@@ -32,7 +32,7 @@ func TestTruncatedLogRefused(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
 	defer cancel()
 	adm := kadm.NewClient(h.client())
-	require.NoError(t, EnsureTopics(ctx, adm, h.cfg.Topics.All(), h.cfg.TopicPartitions, -1, time.Second, h.log))
+	require.NoError(t, EnsureTopics(ctx, adm, h.cfg.Topics.All(), h.cfg.TopicPartitions, -1, time.Second, h.log, h.cfg.Topics.TopicOptions()...))
 
 	// Ten ops on each of partitions 0 and 1, of records of the input
 	// topic (the applier rejects ops of sources that do not exist).
@@ -141,7 +141,7 @@ func TestTruncatedWhileApplierRuns(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
 	defer cancel()
 	adm := kadm.NewClient(h.client())
-	require.NoError(t, EnsureTopics(ctx, adm, h.cfg.Topics.All(), h.cfg.TopicPartitions, -1, time.Second, h.log))
+	require.NoError(t, EnsureTopics(ctx, adm, h.cfg.Topics.All(), h.cfg.TopicPartitions, -1, time.Second, h.log, h.cfg.Topics.TopicOptions()...))
 	_, err := topicPartitions(ctx, adm, h.cfg.Topics.IdentityLog)
 	require.NoError(t, err)
 	producer := h.client(kgo.RecordPartitioner(kgo.ManualPartitioner()))

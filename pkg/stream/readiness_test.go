@@ -216,7 +216,7 @@ func TestStartWithinMaxLag(t *testing.T) {
 	h := newHarness(t)
 	h.cfg.ReadyMaxLag = 500 * time.Millisecond
 	h.cfg.LagInterval = 100 * time.Millisecond
-	require.NoError(t, EnsureTopics(t.Context(), kadm.NewClient(h.client()), h.cfg.Topics.All(), h.cfg.TopicPartitions, -1, time.Second, h.log))
+	require.NoError(t, EnsureTopics(t.Context(), kadm.NewClient(h.client()), h.cfg.Topics.All(), h.cfg.TopicPartitions, -1, time.Second, h.log, h.cfg.Topics.TopicOptions()...))
 	logOps(t, h, 5000)
 
 	ctx, cancel := context.WithCancel(t.Context())

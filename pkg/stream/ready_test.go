@@ -30,7 +30,7 @@ func TestReadyAfterCatchUp(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 120*time.Second)
 	defer cancel()
 	adm := kadm.NewClient(h.client())
-	require.NoError(t, EnsureTopics(ctx, adm, h.cfg.Topics.All(), h.cfg.TopicPartitions, -1, time.Second, h.log))
+	require.NoError(t, EnsureTopics(ctx, adm, h.cfg.Topics.All(), h.cfg.TopicPartitions, -1, time.Second, h.log, h.cfg.Topics.TopicOptions()...))
 
 	// What other instances logged before this one starts. The ops' source
 	// is one record of the input topic (the applier rejects ops of sources
@@ -120,7 +120,7 @@ func TestReadyAfterBillingCatchUp(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 120*time.Second)
 	defer cancel()
 	adm := kadm.NewClient(h.client())
-	require.NoError(t, EnsureTopics(ctx, adm, h.cfg.Topics.All(), h.cfg.TopicPartitions, -1, time.Second, h.log))
+	require.NoError(t, EnsureTopics(ctx, adm, h.cfg.Topics.All(), h.cfg.TopicPartitions, -1, time.Second, h.log, h.cfg.Topics.TopicOptions()...))
 
 	// What other instances billed before this one starts.
 	txn := h.client(kgo.TransactionalID("earlier-instance"), kgo.DefaultProduceTopic(h.cfg.Topics.Billing),

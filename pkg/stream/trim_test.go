@@ -39,7 +39,7 @@ func TestTrimFailuresWarnAndCount(t *testing.T) {
 	adm, closeAdm, err := NewAdmin(h.cfg.Kafka, h.log)
 	require.NoError(t, err)
 	defer closeAdm()
-	require.NoError(t, EnsureTopics(ctx, adm, h.cfg.Topics.All(), h.cfg.TopicPartitions, h.cfg.ReplicationFactor, h.cfg.Kafka.RetryBackoff, h.log))
+	require.NoError(t, EnsureTopics(ctx, adm, h.cfg.Topics.All(), h.cfg.TopicPartitions, h.cfg.ReplicationFactor, h.cfg.Kafka.RetryBackoff, h.log, h.cfg.Topics.TopicOptions()...))
 	var offs kadm.Offsets
 	offs.Add(kadm.Offset{Topic: h.cfg.Topics.Raw, Partition: 0, At: 10})
 	require.Eventually(t, func() bool { // the new topic shows in the broker's metadata after a moment
