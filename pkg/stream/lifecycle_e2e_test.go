@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/resolver-dev/resolver/pkg/lifecycle"
+	"github.com/resolver-dev/resolver/pkg/stream/oplog"
 	"github.com/resolver-dev/resolver/pkg/unionfind"
 )
 
@@ -89,6 +90,23 @@ func TestLifecycleEndToEnd(t *testing.T) {
 	none := h.request(lifecycle.NewDelete("1", "nobody", false, time.Now()))
 	assert.Equal(t, unionfind.RefuseUnknownDistinctID, none.Refused())
 
+	// Hostile records on the commands topic are dead letters with a
+	// reason; a delete op forged onto identity_log with an input record as
+	// its source is rejected by the applier, and deletes nothing.
+	cmdCl := h.client(kgo.DefaultProduceTopic(h.cfg.Topics.Commands))
+	require.NoError(t, cmdCl.ProduceSync(context.Background(),
+		&kgo.Record{Key: []byte("1"), Value: []byte(`not a command`)},
+		&kgo.Record{Key: []byte("1"), Value: []byte(`{"v":1,"command":"delete","team":"1","distinct_ids":["anon-2"],"request_id":"r","blok":true}`)},
+	).FirstErr())
+	forged := unionfind.Op{Kind: unionfind.OpDeletePerson, Team: "1", DistinctID: "anon-2",
+		Source: unionfind.Source{Topic: h.cfg.Topics.Raw, Partition: 0, Offset: 0}}
+	require.NoError(t, h.client().ProduceSync(context.Background(),
+		&kgo.Record{Topic: h.cfg.Topics.IdentityLog, Key: []byte("1"), Value: oplog.Encode(&forged)}).FirstErr())
+	wait(t, 30*time.Second, "the forged delete rejected", func() bool { return inst.p.Applier().Rejected.Load() >= 1 })
+	_, explicit, err = inst.st.Find("1", "anon-2")
+	require.NoError(t, err)
+	assert.True(t, explicit, "a delete op claiming an input record as its source deletes nothing")
+
 	// Later events: the blocked ids are dead-lettered; anon-2 keeps its
 	// split person.
 	h.produce([]*kgo.Record{
@@ -96,11 +114,16 @@ func TestLifecycleEndToEnd(t *testing.T) {
 		lifecycleEvent(7, "$pageview", "anon-1", `{}`),
 		lifecycleEvent(8, "$pageview", "anon-2", `{}`),
 	})
-	out := h.readCommitted(7, 60*time.Second, h.cfg.Topics.Person, h.cfg.Topics.DeadLetter)
-	require.Len(t, out[h.cfg.Topics.DeadLetter], 2)
+	out := h.readCommitted(10, 60*time.Second, h.cfg.Topics.Person, h.cfg.Topics.DeadLetter)
+	reasons := map[string]int{}
 	for _, dl := range out[h.cfg.Topics.DeadLetter] {
-		assert.Equal(t, "deleted_distinct_id", header(dl, "error"), "%s", dl.Value)
+		reasons[header(dl, "error")]++
+		if header(dl, "error") == "invalid_command" {
+			assert.Equal(t, h.cfg.Topics.Commands, header(dl, "source_topic"))
+			assert.NotEmpty(t, header(dl, "error_detail"))
+		}
 	}
+	assert.Equal(t, map[string]int{"deleted_distinct_id": 2, "invalid_command": 2}, reasons)
 	stamped := out[h.cfg.Topics.Person]
 	require.Len(t, stamped, 6)
 	var last struct {
