@@ -450,49 +450,94 @@ func (r *Ring) catchUp(ctx context.Context, done func() bool) error {
 // ErrInvalidID a team or distinct_id out of bounds. The key is known to
 // Get as soon as Create returns.
 func (r *Ring) Create(ctx context.Context, team, did string, gen uint32) (uint64, Key, error) {
-	if !validID(team, did) {
-		return 0, Key{}, fmt.Errorf("%w: team of %d bytes, distinct_id of %d bytes", ErrInvalidID, len(team), len(did))
-	}
-	gk := string(appendGenKey(nil, team, did, gen))
-	r.mu.RLock()
-	closed, es := r.closed, r.keys[gk]
-	var kid uint64
-	erased := false
-	for _, e := range es {
-		erased = erased || e.tomb
-	}
-	for kid == 0 {
-		kid = randomKeyID()
-		for _, e := range es {
-			if e.kid == kid {
-				kid = 0
-			}
-		}
-	}
-	r.mu.RUnlock()
-	switch {
-	case closed:
-		return 0, Key{}, ErrClosed
-	case erased:
-		return 0, Key{}, fmt.Errorf("%w: team %s, generation %d of a distinct_id", ErrErased, quoteShort(team), gen)
-	}
-	key, err := NewKey()
+	out, err := r.CreateMany(ctx, []Gen{{Team: team, DistinctID: did, Gen: gen}})
 	if err != nil {
 		return 0, Key{}, err
 	}
-	rk := appendRecordKey(nil, team, did, gen, kid)
-	rec := &kgo.Record{Topic: r.topic, Key: rk, Value: encodeValue(r.master, rk, key)}
-	if err := r.cl.ProduceSync(ctx, rec).FirstErr(); err != nil {
-		return 0, Key{}, fmt.Errorf("shred: write data key to %s: %w", r.topic, err)
+	if out[0].Err != nil {
+		return 0, Key{}, out[0].Err
+	}
+	return out[0].KeyID, out[0].Key, nil
+}
+
+// Gen names a generation of a distinct_id's values: the scope of data keys.
+type Gen struct {
+	Team, DistinctID string
+	Gen              uint32
+}
+
+// Created is one key of CreateMany: its id and bytes, or why none was made
+// (ErrErased, ErrInvalidID).
+type Created struct {
+	KeyID uint64
+	Key   Key
+	Err   error
+}
+
+// CreateMany is Create for many generations at once: one write of all
+// their key records, acknowledged together (a batch of new ids costs one
+// produce request, not one each). Per-generation refusals are in the
+// results; the error is the write's (or ErrClosed), when no key was made.
+func (r *Ring) CreateMany(ctx context.Context, gens []Gen) ([]Created, error) {
+	out := make([]Created, len(gens))
+	recs := make([]*kgo.Record, 0, len(gens))
+	at := make([]int, 0, len(gens)) // index of each record's generation
+	r.mu.RLock()
+	closed := r.closed
+	for i, g := range gens {
+		if !validID(g.Team, g.DistinctID) {
+			out[i].Err = fmt.Errorf("%w: team of %d bytes, distinct_id of %d bytes", ErrInvalidID, len(g.Team), len(g.DistinctID))
+			continue
+		}
+		es := r.keys[string(appendGenKey(nil, g.Team, g.DistinctID, g.Gen))]
+		erased := false
+		for _, e := range es {
+			erased = erased || e.tomb
+		}
+		if erased {
+			out[i].Err = fmt.Errorf("%w: team %s, generation %d of a distinct_id", ErrErased, quoteShort(g.Team), g.Gen)
+			continue
+		}
+		var kid uint64
+		for kid == 0 {
+			kid = randomKeyID()
+			for _, e := range es {
+				if e.kid == kid {
+					kid = 0
+				}
+			}
+		}
+		key, err := NewKey()
+		if err != nil {
+			r.mu.RUnlock()
+			return nil, err
+		}
+		out[i].KeyID, out[i].Key = kid, key
+		rk := appendRecordKey(nil, g.Team, g.DistinctID, g.Gen, kid)
+		recs = append(recs, &kgo.Record{Topic: r.topic, Key: rk, Value: encodeValue(r.master, rk, key)})
+		at = append(at, i)
+	}
+	r.mu.RUnlock()
+	if closed {
+		return nil, ErrClosed
+	}
+	if len(recs) == 0 {
+		return out, nil
+	}
+	if err := r.cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		return nil, fmt.Errorf("shred: write data keys to %s: %w", r.topic, err)
 	}
 	r.mu.Lock()
-	if _, st := r.getLocked(team, did, gen, kid); st == Unknown {
-		// The reader may have read it, or a later tombstone of it, already:
-		// then what it read stands.
-		r.set(gk, kidEntry{kid: kid, key: key})
+	for _, i := range at {
+		g := gens[i]
+		if _, st := r.getLocked(g.Team, g.DistinctID, g.Gen, out[i].KeyID); st == Unknown {
+			// The reader may have read it, or a later tombstone of it, already:
+			// then what it read stands.
+			r.set(string(appendGenKey(nil, g.Team, g.DistinctID, g.Gen)), kidEntry{kid: out[i].KeyID, key: out[i].Key})
+		}
 	}
 	r.mu.Unlock()
-	return kid, key, nil
+	return out, nil
 }
 
 // randomKeyID is a random key id, never 0 (which means "not sealed").

@@ -429,3 +429,32 @@ func TestRingCurrent(t *testing.T) {
 	require.False(t, ok)
 	require.True(t, erased)
 }
+
+func TestRingCreateMany(t *testing.T) {
+	r := newEnv(t).ring(nil)
+	c := ctx(t)
+	_, err := r.Tombstone(c, "1", "gone", 0) // nothing to tombstone yet
+	require.NoError(t, err)
+	_, _, err = r.Create(c, "1", "gone", 0)
+	require.NoError(t, err)
+	_, err = r.Tombstone(c, "1", "gone", 0)
+	require.NoError(t, err)
+	out, err := r.CreateMany(c, []shred.Gen{
+		{Team: "1", DistinctID: "a", Gen: 0},
+		{Team: "1", DistinctID: "gone", Gen: 0},
+		{Team: "", DistinctID: "b", Gen: 0},
+		{Team: "1", DistinctID: "b", Gen: 2},
+	})
+	require.NoError(t, err)
+	require.Len(t, out, 4)
+	require.NoError(t, out[0].Err)
+	require.ErrorIs(t, out[1].Err, shred.ErrErased)
+	require.ErrorIs(t, out[2].Err, shred.ErrInvalidID)
+	require.NoError(t, out[3].Err)
+	for _, i := range []int{0, 3} {
+		g := []shred.Gen{{Team: "1", DistinctID: "a"}, {}, {}, {Team: "1", DistinctID: "b", Gen: 2}}[i]
+		key, st := r.Get(g.Team, g.DistinctID, g.Gen, out[i].KeyID)
+		require.Equal(t, shred.Present, st)
+		require.Equal(t, out[i].Key, key)
+	}
+}

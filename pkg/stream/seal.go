@@ -6,7 +6,6 @@ import (
 	"fmt"
 
 	"github.com/twmb/franz-go/pkg/kgo"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/resolver-dev/resolver/pkg/shred"
 	"github.com/resolver-dev/resolver/pkg/stream/oplog"
@@ -20,9 +19,6 @@ type sealing struct {
 	op  unionfind.Op
 }
 
-// keyCreators bounds the data keys created at once for one batch.
-const keyCreators = 16
-
 // sealGrowth bounds how many bytes sealing adds to an op's record: the
 // nonce and tag of each value and the key id field.
 func sealGrowth(op *unionfind.Op) int {
@@ -31,8 +27,8 @@ func sealGrowth(op *unionfind.Op) int {
 
 // sealOps seals the values of ops (docs/SEMANTICS.md §8, erasure) with the
 // data key of their (team, distinct_id, generation), creating the keys the
-// ring does not have yet — each written to identity_keys and acknowledged
-// before any op sealed with it is logged. A generation the ring knows as
+// ring does not have yet — all of a batch's in one write to identity_keys,
+// acknowledged before any op sealed with them is logged. A generation the ring knows as
 // erased (the replica had not yet applied the deletion when the batch
 // looked up the id) gets no key: the op is logged without its values,
 // which every replica would drop anyway. Without a ring (an applier made
@@ -65,25 +61,24 @@ func sealOps(ctx context.Context, ring *shred.Ring, ops []sealing) error {
 		}
 	}
 	if len(missing) > 0 {
-		eg, ectx := errgroup.WithContext(ctx)
-		eg.SetLimit(keyCreators)
-		for _, g := range missing {
-			k := keys[g]
-			eg.Go(func() error {
-				kid, key, err := ring.Create(ectx, g.team, g.did, g.gen)
-				switch {
-				case errors.Is(err, shred.ErrErased):
-					k.erased = true
-				case err != nil:
-					return fmt.Errorf("stream: create a data key (team %s): %w", g.team, err)
-				default:
-					k.kid, k.key = kid, key
-				}
-				return nil
-			})
+		gens := make([]shred.Gen, len(missing))
+		for i, g := range missing {
+			gens[i] = shred.Gen{Team: g.team, DistinctID: g.did, Gen: g.gen}
 		}
-		if err := eg.Wait(); err != nil {
-			return err
+		made, err := ring.CreateMany(ctx, gens)
+		if err != nil {
+			return fmt.Errorf("stream: create data keys: %w", err)
+		}
+		for i, g := range missing {
+			k := keys[g]
+			switch c := made[i]; {
+			case errors.Is(c.Err, shred.ErrErased):
+				k.erased = true
+			case c.Err != nil:
+				return fmt.Errorf("stream: create a data key (team %s): %w", g.team, c.Err)
+			default:
+				k.kid, k.key = c.KeyID, c.Key
+			}
 		}
 	}
 	for i := range ops {
