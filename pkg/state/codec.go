@@ -16,9 +16,9 @@ import (
 // replicas and engines.
 //
 //	Mapping v1: 0x01 ‖ flags(1: bit0 deleted) ‖ person(16) ‖ uvarint version
-//	Mapping v2: 0x02 ‖ flags(1: bit0 deleted, bit1 blocked, bit2 fresh) ‖ person(16) ‖
+//	Mapping v2: 0x02 ‖ flags(1: bit0 deleted, bit1 blocked, bit2 fresh, bit3 held) ‖ person(16) ‖
 //	            uvarint version ‖ uvarint gen ‖ [fresh(16) when bit2]
-//	            (v1 is written whenever blocked, gen and fresh are all zero — every
+//	            (v1 is written whenever blocked, held, gen and fresh are all zero — every
 //	            mapping before docs/SEMANTICS.md §8 — so those keep their bytes and
 //	            fingerprints; v2 otherwise. Both are read.)
 //	KeyState v1: 0x01 ‖ flags(1: bit0 erased) ‖ uvarint holders
@@ -49,6 +49,7 @@ const (
 	mappingDeleted = 1 << 0
 	mappingBlocked = 1 << 1
 	mappingFresh   = 1 << 2
+	mappingHeld    = 1 << 3
 
 	keyErased = 1 << 0
 
@@ -63,7 +64,7 @@ func appendMapping(b []byte, m unionfind.Mapping) []byte {
 		flags |= mappingDeleted
 	}
 	hasFresh := m.Fresh != (unionfind.PersonID{})
-	if !m.Blocked && m.Gen == 0 && !hasFresh {
+	if !m.Blocked && m.Gen == 0 && !hasFresh && !m.Held {
 		b = append(b, codecV1, flags)
 		b = append(b, m.PersonID[:]...)
 		return binary.AppendUvarint(b, m.Version)
@@ -73,6 +74,9 @@ func appendMapping(b []byte, m unionfind.Mapping) []byte {
 	}
 	if hasFresh {
 		flags |= mappingFresh
+	}
+	if m.Held {
+		flags |= mappingHeld
 	}
 	b = append(b, codecV2, flags)
 	b = append(b, m.PersonID[:]...)
@@ -94,7 +98,7 @@ func decodeMapping(v []byte) (unionfind.Mapping, error) {
 	flags := d.byte()
 	known := byte(mappingDeleted)
 	if ver == codecV2 {
-		known |= mappingBlocked | mappingFresh
+		known |= mappingBlocked | mappingFresh | mappingHeld
 	}
 	if flags&^known != 0 {
 		return unionfind.Mapping{}, corrupt("mapping", "unknown flags")
@@ -105,6 +109,7 @@ func decodeMapping(v []byte) (unionfind.Mapping, error) {
 	m.Deleted = flags&mappingDeleted != 0
 	if ver == codecV2 {
 		m.Blocked = flags&mappingBlocked != 0
+		m.Held = flags&mappingHeld != 0
 		gen := d.uvarint()
 		if gen > 1<<32-1 {
 			d.fail("generation over 32 bits")
@@ -116,7 +121,7 @@ func decodeMapping(v []byte) (unionfind.Mapping, error) {
 				d.fail("zero fresh person")
 			}
 		}
-		if !m.Blocked && m.Gen == 0 && flags&mappingFresh == 0 && d.err == nil {
+		if !m.Blocked && !m.Held && m.Gen == 0 && flags&mappingFresh == 0 && d.err == nil {
 			d.fail("v2 encoding of a v1 mapping")
 		}
 	}

@@ -217,6 +217,10 @@ func (a *applier) event() error {
 	before := t.p
 	after := t.p.clone()
 	isNew := !t.explicit
+	// An id that had no mapping has had no op applied: no key of it has a
+	// record or a holder yet (only its own ops and copies of their refs
+	// make one).
+	unseen := !t.mOK
 	if isNew {
 		after = Person{ID: t.p.ID, CreatedAt: op.Timestamp, Size: 1}
 		if err := a.putMapping(into, t, after.ID); err != nil {
@@ -244,9 +248,31 @@ func (a *applier) event() error {
 		a.warn(WarnPropertiesSize, fmt.Sprintf(`{"dropped_keys":%d,"max_person_properties_bytes":%d}`, a.dropped, a.maxPropsBytes()))
 	}
 	if op.Sealed && !op.ValuesErased && op.hasValues() {
-		// The person's state may now depend on the values: it holds the key.
-		if err := a.addRef(after.ID, KeyRef{DistinctID: into, Gen: op.Gen}); err != nil {
+		// The person's state may now depend on the values: it holds the
+		// key. The id's mapping says when it does already (Held), which
+		// saves reading the ref for every op with values.
+		m, ok, err := a.s.Mapping(op.Team, into)
+		if err != nil {
 			return err
+		}
+		own := ok && !m.Deleted && m.PersonID == after.ID && m.Gen == op.Gen
+		k := KeyRef{DistinctID: into, Gen: op.Gen}
+		switch {
+		case own && m.Held:
+		case unseen:
+			if err := a.newRef(after.ID, k); err != nil {
+				return err
+			}
+		default:
+			if err := a.addRef(after.ID, k); err != nil {
+				return err
+			}
+		}
+		if own && !m.Held {
+			m.Held = true
+			if err := a.s.PutMapping(op.Team, into, m); err != nil {
+				return err
+			}
 		}
 	}
 	return a.putPerson(&before, &after, isNew)

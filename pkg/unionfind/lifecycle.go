@@ -58,6 +58,15 @@ func (a *applier) addRef(id PersonID, k KeyRef) error {
 	return a.s.PutKey(team, k, st)
 }
 
+// newRef is addRef for a key that has no record yet (of an id no op had
+// reached before): nothing to read.
+func (a *applier) newRef(id PersonID, k KeyRef) error {
+	if err := a.s.PutRef(a.op.Team, id, k); err != nil {
+		return err
+	}
+	return a.s.PutKey(a.op.Team, k, KeyState{Holders: 1})
+}
+
 // refsOf lists the refs of person id.
 func (a *applier) refsOf(id PersonID) ([]KeyRef, error) {
 	var refs []KeyRef
@@ -202,6 +211,7 @@ func (a *applier) deletePerson() error {
 		m.Deleted = true
 		m.Blocked = op.Block
 		m.Gen++
+		m.Held = false
 		m.Fresh = PersonID{}
 		if imp := ImplicitPersonID(team, d); imp != id {
 			ip, ok, err := a.s.Person(team, imp)
@@ -390,6 +400,7 @@ func (a *applier) split() error {
 		md.PersonID = nid
 		md.Version++
 		md.Gen++
+		md.Held = false
 		a.res.DistinctIDs = append(a.res.DistinctIDs, DistinctIDRow{Team: team, DistinctID: d, PersonID: nid, Version: md.Version})
 		if err := a.s.PutMapping(team, d, md); err != nil {
 			return err

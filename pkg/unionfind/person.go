@@ -126,6 +126,11 @@ type Mapping struct {
 	// sealed under is (team, id, Gen). It rises when the id's person is
 	// deleted and when a split moves the id.
 	Gen uint32
+	// Held: the person holds the key (id, Gen) already (a ref), so an op
+	// of the id with values need not look. Any rewrite of the mapping to
+	// another person or generation clears it (putMapping builds a new
+	// Mapping; deletion and split clear it).
+	Held bool
 	// Fresh (with Deleted) is the person the id's next event starts when
 	// that is not its implicit person: set at deletion when the implicit
 	// person was alive with other ids (the id had been split out of it), to
