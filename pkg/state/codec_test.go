@@ -121,6 +121,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte{1, 0})
 	f.Add([]byte{})
 	f.Add(appendMapping(nil, unionfind.Mapping{Version: 3, Deleted: true, Blocked: true, Gen: 2, Fresh: unionfind.ImplicitPersonID("1", "a")}))
+	f.Add(appendMapping(nil, unionfind.Mapping{Version: 3, Held: true, Gen: 1}))
 	f.Add(appendKeyState(nil, unionfind.KeyState{Holders: 2, Erased: true}))
 	f.Add(encodeResult(&unionfind.Result{
 		Merges: []unionfind.MergeRow{{Team: "1", Moved: []string{"a", "b"}, Rule: unionfind.RuleSplit, Refused: "x", Log: unionfind.LogPos{Offset: 4}}},
@@ -192,6 +193,8 @@ func TestMappingCodecVersions(t *testing.T) {
 		{PersonID: id, Version: 2, Deleted: true, Blocked: true, Gen: 7},
 		{PersonID: id, Version: 2, Deleted: true, Gen: 1, Fresh: fresh},
 		{PersonID: id, Version: 2, Deleted: true, Gen: 1<<32 - 1},
+		{PersonID: id, Version: 3, Held: true},
+		{PersonID: id, Version: 3, Gen: 2, Held: true},
 	} {
 		b := appendMapping(nil, m)
 		if b[0] != 2 {
@@ -208,6 +211,8 @@ func TestMappingCodecVersions(t *testing.T) {
 		"v2 gen over 32 bits": append(append([]byte{2, 0}, id[:]...), 5, 0x80, 0x80, 0x80, 0x80, 0x10),
 		"v2 truncated fresh":  append(append([]byte{2, 4}, id[:]...), 5, 1, 9),
 		"version 3":           append(append([]byte{3, 0}, id[:]...), 5),
+		"v1 with held":        append(append([]byte{1, 8}, id[:]...), 5),
+		"unknown flag":        append(append([]byte{2, 16}, id[:]...), 5, 1),
 	}
 	for name, b := range bad {
 		if _, err := decodeMapping(b); !isCorrupt(err) {
