@@ -24,7 +24,7 @@ import (
 // as the second byte of each tag.
 //
 //	key                                              value
-//	d/ str(team) distinct_id                         Mapping (codec.go): person id, version, deleted, blocked, gen, fresh
+//	d/ str(team) distinct_id                         Mapping (codec.go): person id, version, deleted, blocked, gen, held, fresh
 //	k/ str(team) str(distinct_id) u32(gen)           KeyState (codec.go): holders, erased — one data key's record
 //	m/ str(team) person(16) distinct_id              empty: membership, iterated by Members in distinct_id order
 //	p/ str(team) person(16)                          Person (codec.go): created_at, flags, version, size, properties
