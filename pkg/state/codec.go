@@ -29,11 +29,11 @@ import (
 //	            ‖ uvarint n ‖ n × (bytes team ‖ bytes distinct_id ‖ person(16) ‖ uvarint version ‖ deleted(1))
 //	            ‖ uvarint n ‖ n × (bytes team ‖ bytes type ‖ bytes uuid ‖ bytes distinct_id ‖ bytes details ‖ varint time)
 //	Result  v2: 0x02 ‖ the three lists of v1
-//	            ‖ uvarint n ‖ n × MergeRow: bytes team ‖ survivor(16) ‖ absorbed(16) ‖
-//	              uvarint m ‖ m × bytes moved ‖ rule(1) ‖ bytes refused ‖ bytes other ‖ bytes into ‖
-//	              bytes uuid ‖ varint time ‖ bytes source topic ‖ varint source partition ‖
-//	              varint source offset ‖ uvarint source index ‖ varint log partition ‖
-//	              varint log offset ‖ varint log time
+//	            ‖ uvarint n ‖ n × MergeRow: rule(1) ‖ survivor(16) ‖ absorbed(16) ‖ bytes team ‖
+//	              bytes refused ‖ bytes other ‖ bytes into ‖ bytes uuid ‖ varint time ‖
+//	              bytes source topic ‖ varint source partition ‖ varint source offset ‖
+//	              uvarint source index ‖ varint log partition ‖ varint log offset ‖
+//	              varint log time (lineage.go's appendMergeHead) ‖ uvarint m ‖ m × bytes moved
 //	            ‖ uvarint n ‖ n × (bytes distinct_id ‖ uvarint gen): Erased
 //	            (v1 is written when Merges and Erased are empty; both are read)
 //	high water: i64 offset ‖ u32 index, big-endian (12 bytes)
@@ -320,26 +320,11 @@ func encodeResult(r *unionfind.Result) []byte {
 	b = binary.AppendUvarint(b, uint64(len(r.Merges)))
 	for i := range r.Merges {
 		m := &r.Merges[i]
-		b = appendBytes(b, m.Team)
-		b = append(b, m.Survivor[:]...)
-		b = append(b, m.Absorbed[:]...)
+		b = appendMergeHead(b, m) // as the l/ rows (lineage.go), then every moved id in order
 		b = binary.AppendUvarint(b, uint64(len(m.Moved)))
 		for _, d := range m.Moved {
 			b = appendBytes(b, d)
 		}
-		b = append(b, byte(m.Rule))
-		b = appendBytes(b, m.Refused)
-		b = appendBytes(b, m.Other)
-		b = appendBytes(b, m.Into)
-		b = appendBytes(b, m.EventUUID)
-		b = binary.AppendVarint(b, m.Timestamp)
-		b = appendBytes(b, m.Source.Topic)
-		b = binary.AppendVarint(b, int64(m.Source.Partition))
-		b = binary.AppendVarint(b, m.Source.Offset)
-		b = binary.AppendUvarint(b, uint64(m.Source.Index))
-		b = binary.AppendVarint(b, int64(m.Log.Partition))
-		b = binary.AppendVarint(b, m.Log.Offset)
-		b = binary.AppendVarint(b, m.Log.Time)
 	}
 	b = binary.AppendUvarint(b, uint64(len(r.Erased)))
 	for _, k := range r.Erased {
@@ -520,28 +505,13 @@ func decodeLineage(d *decoder, r *unionfind.Result) {
 		r.Merges = make([]unionfind.MergeRow, n)
 		for i := range r.Merges {
 			m := &r.Merges[i]
-			m.Team = string(d.bytes())
-			m.Survivor = d.uuid()
-			m.Absorbed = d.uuid()
+			decodeMergeHead(d, m)
 			if k := d.count(); k > 0 {
 				m.Moved = make([]string, k)
 				for j := range m.Moved {
 					m.Moved[j] = string(d.bytes())
 				}
 			}
-			m.Rule = unionfind.Rule(d.byte())
-			m.Refused = string(d.bytes())
-			m.Other = string(d.bytes())
-			m.Into = string(d.bytes())
-			m.EventUUID = string(d.bytes())
-			m.Timestamp = d.varint()
-			m.Source.Topic = string(d.bytes())
-			m.Source.Partition = d.i32()
-			m.Source.Offset = d.varint()
-			m.Source.Index = d.u32()
-			m.Log.Partition = d.i32()
-			m.Log.Offset = d.varint()
-			m.Log.Time = d.varint()
 			if d.err != nil {
 				return
 			}

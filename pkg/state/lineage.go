@@ -194,7 +194,20 @@ func decodeHist(p lpos, v []byte) (histEntry, error) {
 //	             varint log offset ‖ varint log time ‖ uvarint moved total ‖
 //	             uvarint n ‖ n × bytes distinct_id     (n = min(total, MaxLineageMovedKept))
 func appendMergeRow(b []byte, row *unionfind.MergeRow) []byte {
-	b = append(b, codecV1, byte(row.Rule))
+	b = appendMergeHead(append(b, codecV1), row)
+	kept := row.Moved[:min(len(row.Moved), MaxLineageMovedKept)]
+	b = binary.AppendUvarint(b, uint64(len(row.Moved)))
+	b = binary.AppendUvarint(b, uint64(len(kept)))
+	for _, id := range kept {
+		b = appendBytes(b, id)
+	}
+	return b
+}
+
+// appendMergeHead appends every field of a lineage row but its moved ids:
+// the part that the l/ rows and the outbox (codec.go) write alike.
+func appendMergeHead(b []byte, row *unionfind.MergeRow) []byte {
+	b = append(b, byte(row.Rule))
 	b = append(b, row.Survivor[:]...)
 	b = append(b, row.Absorbed[:]...)
 	b = appendBytes(b, row.Team)
@@ -209,24 +222,11 @@ func appendMergeRow(b []byte, row *unionfind.MergeRow) []byte {
 	b = binary.AppendUvarint(b, uint64(row.Source.Index))
 	b = binary.AppendVarint(b, int64(row.Log.Partition))
 	b = binary.AppendVarint(b, row.Log.Offset)
-	b = binary.AppendVarint(b, row.Log.Time)
-	kept := row.Moved[:min(len(row.Moved), MaxLineageMovedKept)]
-	b = binary.AppendUvarint(b, uint64(len(row.Moved)))
-	b = binary.AppendUvarint(b, uint64(len(kept)))
-	for _, id := range kept {
-		b = appendBytes(b, id)
-	}
-	return b
+	return binary.AppendVarint(b, row.Log.Time)
 }
 
-// decodeMergeRow decodes a stored row, keeping at most keepMoved of its
-// moved ids (all are checked); total is how many moved in all. It does not
-// keep v.
-func decodeMergeRow(v []byte, keepMoved int) (row unionfind.MergeRow, total uint64, err error) {
-	d := decoder{b: v}
-	if d.byte() != codecV1 {
-		return unionfind.MergeRow{}, 0, corrupt("lineage row", "unknown version")
-	}
+// decodeMergeHead reads what appendMergeHead wrote into row.
+func decodeMergeHead(d *decoder, row *unionfind.MergeRow) {
 	row.Rule = unionfind.Rule(d.byte())
 	row.Survivor = d.uuid()
 	row.Absorbed = d.uuid()
@@ -243,6 +243,17 @@ func decodeMergeRow(v []byte, keepMoved int) (row unionfind.MergeRow, total uint
 	row.Log.Partition = d.i32()
 	row.Log.Offset = d.varint()
 	row.Log.Time = d.varint()
+}
+
+// decodeMergeRow decodes a stored row, keeping at most keepMoved of its
+// moved ids (all are checked); total is how many moved in all. It does not
+// keep v.
+func decodeMergeRow(v []byte, keepMoved int) (row unionfind.MergeRow, total uint64, err error) {
+	d := decoder{b: v}
+	if d.byte() != codecV1 {
+		return unionfind.MergeRow{}, 0, corrupt("lineage row", "unknown version")
+	}
+	decodeMergeHead(&d, &row)
 	total = d.uvarint()
 	n := d.count()
 	if d.err == nil && (n > total || n > MaxLineageMovedKept || n < min(total, MaxLineageMovedKept)) {
