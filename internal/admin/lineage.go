@@ -2,6 +2,7 @@ package admin
 
 import (
 	"net/http"
+	"net/url"
 
 	"go.uber.org/zap"
 
@@ -34,12 +35,8 @@ func (s *Server) lineage(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	team, ok := required(w, q, "team")
-	if !ok || !teamBounded(w, team) {
-		return
-	}
-	did, ok := required(w, q, "distinct_id")
-	if !ok || !idBounded(w, "distinct_id", did) {
+	team, did, ok := teamAndID(w, q)
+	if !ok {
 		return
 	}
 	other := ""
@@ -71,6 +68,19 @@ func (s *Server) lineage(w http.ResponseWriter, r *http.Request) {
 
 // idBounded answers 400 and returns false for a distinct_id parameter over
 // maxDistinctIDBytes.
+// teamAndID reads the team and distinct_id parameters every person
+// endpoint takes, each required and bounded; on a bad one it has answered
+// 400.
+func teamAndID(w http.ResponseWriter, q url.Values) (team, did string, ok bool) {
+	if team, ok = required(w, q, "team"); !ok || !teamBounded(w, team) {
+		return "", "", false
+	}
+	if did, ok = required(w, q, "distinct_id"); !ok || !idBounded(w, "distinct_id", did) {
+		return "", "", false
+	}
+	return team, did, true
+}
+
 func idBounded(w http.ResponseWriter, name, id string) bool {
 	if len(id) > maxDistinctIDBytes {
 		writeError(w, http.StatusBadRequest, "query parameter "+name+": longer than 1024 bytes")

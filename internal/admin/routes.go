@@ -135,16 +135,8 @@ func (s *Server) persons(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	team, ok := required(w, q, "team")
-	if !ok || !teamBounded(w, team) {
-		return
-	}
-	did, ok := required(w, q, "distinct_id")
+	team, did, ok := teamAndID(w, q)
 	if !ok {
-		return
-	}
-	if len(did) > maxDistinctIDBytes {
-		writeError(w, http.StatusBadRequest, "query parameter distinct_id: longer than 1024 bytes")
 		return
 	}
 	if !s.available(w, s.deps.Persons != nil, "person lookups") {
