@@ -52,26 +52,16 @@ Deleting an id that has no person is a no-op, reported as such (exit 0).
 Snapshots taken before the deletion still hold the data (see the README).`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			format, err := getFormat(cmd, "table", "json")
+			a, err := readPersonsArgs(cmd, "exactly one --distinct-id", func(n int) bool { return n == 1 })
 			if err != nil {
 				return err
 			}
-			team, _ := cmd.Flags().GetString("team")
-			ids, _ := cmd.Flags().GetStringArray("distinct-id")
 			block, _ := cmd.Flags().GetBool("block")
-			wait, _ := cmd.Flags().GetDuration("wait")
-			if team == "" || len(ids) != 1 {
-				return &usageError{fmt.Errorf("%s: --team and exactly one --distinct-id are required", cmd.CommandPath()), cmd.CommandPath()}
-			}
-			return c.request(cmd, lifecycle.NewDelete(team, ids[0], block, time.Now()), wait, format)
+			return c.request(cmd, lifecycle.NewDelete(a.team, a.ids[0], block, time.Now()), a.wait, a.format)
 		},
 	}
-	fs := cmd.Flags()
-	fs.String("team", "", `team as the resolver names it ("2", "phc_abc")`)
-	fs.StringArray("distinct-id", nil, "the distinct_id whose person is deleted")
-	fs.Bool("block", false, "keep the person's ids blocked: their later events are dead-lettered deleted_distinct_id")
-	fs.Duration("wait", defaultCommandWait, "how long to wait for the outcome (0: write the command and return)")
-	formatFlag(cmd, "table", "json")
+	personsFlags(cmd, "the distinct_id whose person is deleted")
+	cmd.Flags().Bool("block", false, "keep the person's ids blocked: their later events are dead-lettered deleted_distinct_id")
 	return cmd
 }
 
@@ -90,27 +80,50 @@ Refused, with a message: naming every id of the person, naming ids of
 different persons, naming an id that has no person.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			format, err := getFormat(cmd, "table", "json")
+			a, err := readPersonsArgs(cmd, "at least one --distinct-id", func(n int) bool { return n > 0 })
 			if err != nil {
 				return err
 			}
-			team, _ := cmd.Flags().GetString("team")
-			ids, _ := cmd.Flags().GetStringArray("distinct-id")
 			noProps, _ := cmd.Flags().GetBool("no-properties")
-			wait, _ := cmd.Flags().GetDuration("wait")
-			if team == "" || len(ids) == 0 {
-				return &usageError{fmt.Errorf("%s: --team and at least one --distinct-id are required", cmd.CommandPath()), cmd.CommandPath()}
-			}
-			return c.request(cmd, lifecycle.NewSplit(team, ids, noProps, time.Now()), wait, format)
+			return c.request(cmd, lifecycle.NewSplit(a.team, a.ids, noProps, time.Now()), a.wait, a.format)
 		},
 	}
+	personsFlags(cmd, "a distinct_id to move (repeat the flag; the first names the new person)")
+	cmd.Flags().Bool("no-properties", false, "start the new person without properties")
+	return cmd
+}
+
+// personsFlags adds the flags both persons commands take.
+func personsFlags(cmd *cobra.Command, idUsage string) {
 	fs := cmd.Flags()
 	fs.String("team", "", `team as the resolver names it ("2", "phc_abc")`)
-	fs.StringArray("distinct-id", nil, "a distinct_id to move (repeat the flag; the first names the new person)")
-	fs.Bool("no-properties", false, "start the new person without properties")
+	fs.StringArray("distinct-id", nil, idUsage)
 	fs.Duration("wait", defaultCommandWait, "how long to wait for the outcome (0: write the command and return)")
 	formatFlag(cmd, "table", "json")
-	return cmd
+}
+
+// personsArgs are the values of personsFlags.
+type personsArgs struct {
+	format, team string
+	ids          []string
+	wait         time.Duration
+}
+
+// readPersonsArgs reads personsFlags; --team is required, and as many
+// --distinct-id as countOK admits (want says how many, for the error).
+func readPersonsArgs(cmd *cobra.Command, want string, countOK func(int) bool) (personsArgs, error) {
+	var a personsArgs
+	var err error
+	if a.format, err = getFormat(cmd, "table", "json"); err != nil {
+		return a, err
+	}
+	a.team, _ = cmd.Flags().GetString("team")
+	a.ids, _ = cmd.Flags().GetStringArray("distinct-id")
+	a.wait, _ = cmd.Flags().GetDuration("wait")
+	if a.team == "" || !countOK(len(a.ids)) {
+		return a, &usageError{fmt.Errorf("%s: --team and %s are required", cmd.CommandPath(), want), cmd.CommandPath()}
+	}
+	return a, nil
 }
 
 // errRefused makes a refused command exit 1 after its message is printed.
