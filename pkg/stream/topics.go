@@ -73,27 +73,24 @@ type topicOptions struct {
 
 // CompactTopics makes EnsureTopics create the named topics compacted.
 func CompactTopics(names ...string) TopicOption {
-	return func(o *topicOptions) {
-		if o.compact == nil {
-			o.compact = map[string]bool{}
-		}
-		for _, n := range names {
-			o.compact[n] = true
-		}
-	}
+	return func(o *topicOptions) { o.compact = addNames(o.compact, names) }
 }
 
 // SinglePartition makes EnsureTopics create the named topics with one
 // partition, whatever the partitions of the others.
 func SinglePartition(names ...string) TopicOption {
-	return func(o *topicOptions) {
-		if o.single == nil {
-			o.single = map[string]bool{}
-		}
-		for _, n := range names {
-			o.single[n] = true
-		}
+	return func(o *topicOptions) { o.single = addNames(o.single, names) }
+}
+
+// addNames adds names to the set m, making it if nil.
+func addNames(m map[string]bool, names []string) map[string]bool {
+	if m == nil {
+		m = make(map[string]bool, len(names))
 	}
+	for _, n := range names {
+		m[n] = true
+	}
+	return m
 }
 
 // TopicOptions are the creation options of the config's topics:

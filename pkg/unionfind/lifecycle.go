@@ -67,6 +67,16 @@ func (a *applier) newRef(id PersonID, k KeyRef) error {
 	return a.s.PutKey(a.op.Team, k, KeyState{Holders: 1})
 }
 
+// absorbedBy lists the tombstones absorbed into person id.
+func (a *applier) absorbedBy(id PersonID) ([]PersonID, error) {
+	var ids []PersonID
+	err := a.s.Absorbed(a.op.Team, id, func(g PersonID) error {
+		ids = append(ids, g)
+		return nil
+	})
+	return ids, err
+}
+
 // refsOf lists the refs of person id.
 func (a *applier) refsOf(id PersonID) ([]KeyRef, error) {
 	var refs []KeyRef
@@ -111,11 +121,8 @@ func (a *applier) absorbRefs(gone, surv PersonID) error {
 			return err
 		}
 	}
-	var absorbed []PersonID
-	if err := a.s.Absorbed(team, gone, func(id PersonID) error {
-		absorbed = append(absorbed, id)
-		return nil
-	}); err != nil {
+	absorbed, err := a.absorbedBy(gone)
+	if err != nil {
 		return err
 	}
 	for _, id := range absorbed {
@@ -242,11 +249,8 @@ func (a *applier) deletePerson() error {
 		}
 	}
 	// Erase the tombstones absorbed into the person.
-	var absorbed []PersonID
-	if err := a.s.Absorbed(team, id, func(g PersonID) error {
-		absorbed = append(absorbed, g)
-		return nil
-	}); err != nil {
+	absorbed, err := a.absorbedBy(id)
+	if err != nil {
 		return err
 	}
 	for _, g := range absorbed {
