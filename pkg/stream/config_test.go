@@ -83,6 +83,7 @@ func TestValidate(t *testing.T) {
 		{"topic name", func(c *Config) { c.Topics.Raw = "events raw" }, "topics.raw", `stream: topics.raw: "events raw": has ' '; topic names allow only letters, digits, '.', '_' and '-'`},
 		{"topic twice", func(c *Config) { c.Topics.DeadLetter = c.Topics.Person }, "topics.dead_letter", `stream: topics.dead_letter: "events_person": same topic as topics.person`},
 		{"merge move", func(c *Config) { c.MaxMergeMove = 0 }, "identity.max_merge_move", "stream: identity.max_merge_move: 0: must be at least 1"},
+		{"master key", func(c *Config) { c.MasterKey = "not-hex-and-secret" }, "identity.master_key", `stream: identity.master_key: "(not shown)": shred: invalid master key: 18 characters, want 64 hex digits`},
 		{"person properties", func(c *Config) { c.MaxPersonPropertiesBytes = 63 }, "identity.max_person_properties_bytes", "stream: identity.max_person_properties_bytes: 63: must be between 64 and 16777216"},
 		{"event bytes", func(c *Config) { c.MaxEventBytes = 0 }, "input.max_event_bytes", "stream: input.max_event_bytes: 0: must be at least 1"},
 		{"record bytes", func(c *Config) { c.MaxRecordBytes = 64<<20 + 1 }, "output.max_record_bytes", "must be between"},
@@ -105,6 +106,7 @@ func TestValidate(t *testing.T) {
 			assert.Contains(t, err.Error(), tt.msg)
 			assert.ErrorIs(t, err, ErrInvalidConfig)
 			assert.Len(t, strings.Split(err.Error(), "\n"), 1, "one problem, one error")
+			assert.NotContains(t, err.Error(), "secret", "a secret is never in an error")
 		})
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/resolver-dev/resolver/pkg/event"
 	"github.com/resolver-dev/resolver/pkg/lifecycle"
 	"github.com/resolver-dev/resolver/pkg/stream/oplog"
 	"github.com/resolver-dev/resolver/pkg/unionfind"
@@ -181,4 +182,30 @@ func TestLifecycleEndToEnd(t *testing.T) {
 	v, err := inst.st.Lookup("1", "user-1")
 	require.NoError(t, err)
 	assert.True(t, v.Implicit, "a deleted id has no stored person")
+}
+
+// TestCommandTeams: under a team map the team of a command is resolved
+// like an event's — a token becomes its team id; a team the map does not
+// know is dead-lettered unknown_team, never applied.
+func TestCommandTeams(t *testing.T) {
+	h := newHarness(t)
+	teams, err := event.NewTeamMap(map[string]string{"phc_a": "1"})
+	require.NoError(t, err)
+	h.cfg.Teams = teams
+	inst := h.start(t.TempDir())
+	defer inst.stop(t)
+
+	out := h.request(lifecycle.NewDelete("phc_a", "nobody", false, time.Now()))
+	require.Len(t, out.Rows, 1)
+	assert.Equal(t, "1", out.Rows[0].Team, "the token's team")
+	assert.Equal(t, unionfind.RefuseUnknownDistinctID, out.Rows[0].Refused)
+
+	c := lifecycle.NewDelete("phc_stranger", "u", true, time.Now())
+	b, err := c.Encode()
+	require.NoError(t, err)
+	require.NoError(t, h.client(kgo.DefaultProduceTopic(h.cfg.Topics.Commands)).ProduceSync(context.Background(), &kgo.Record{Value: b}).FirstErr())
+	dl := h.readCommitted(1, 60*time.Second, h.cfg.Topics.DeadLetter)[h.cfg.Topics.DeadLetter]
+	require.Len(t, dl, 1)
+	assert.Equal(t, "unknown_team", header(dl[0], "error"))
+	assert.Equal(t, h.cfg.Topics.Commands, header(dl[0], "source_topic"))
 }
