@@ -42,7 +42,7 @@ type Stamp struct {
 // else, including team_id, token, api_key, $token and the envelope's ip,
 // goes out unchanged.
 func (e *Event) AppendStamped(dst []byte, s Stamp) []byte {
-	dst = slices.Grow(dst, e.size+len(s.PersonProperties)+320)
+	dst = slices.Grow(dst, e.StampedSize(s))
 	dst = append(dst, `{"uuid":"`...)
 	dst = appendUUID(dst, e.UUID)
 	dst = append(dst, `","event":`...)
@@ -81,6 +81,10 @@ func (e *Event) AppendStamped(dst []byte, s Stamp) []byte {
 	dst = jsonlit.AppendString(dst, s.BillingClass)
 	return append(dst, '}')
 }
+
+// StampedSize is about the bytes AppendStamped appends for s (a little more
+// as a rule): callers that carve outputs from their own buffers reserve it.
+func (e *Event) StampedSize(s Stamp) int { return e.size + len(s.PersonProperties) + 320 }
 
 func (e *Event) appendProperties(dst []byte) []byte {
 	dst = append(dst, '{')

@@ -317,6 +317,13 @@ type worker struct {
 	// rep is the report of the batch in hand, reused batch after batch
 	// (its slices too); only set up with an Observer.
 	rep BatchReport
+	// arenas hold the batch's stamped values and keys, and recs its
+	// stamped records, both reused batch after batch; reusable is false
+	// after a transaction whose end failed, when kgo may not be done with
+	// its records (they are then left to the garbage collector).
+	arenas   arenas
+	recs     []kgo.Record
+	reusable bool
 }
 
 // work runs one worker's poll → transact loop until ctx is done or a fatal
@@ -358,7 +365,12 @@ func (p *Pipeline) transact(ctx context.Context, w *worker, ops *kgo.Client, app
 	if err := sess.Begin(); err != nil {
 		return fmt.Errorf("stream: begin transaction: %w", err)
 	}
-	out := &producer{sess: sess, ctx: ctx, max: p.cfg.MaxRecordBytes}
+	if !w.reusable {
+		w.arenas, w.recs = nil, nil
+	}
+	w.arenas.reset()
+	w.reusable = false
+	out := &producer{sess: sess, ctx: ctx, max: p.cfg.MaxRecordBytes, arenas: &w.arenas, recs: &w.recs}
 	if p.cfg.Observer != nil {
 		out.rep = &w.rep
 		out.rep.reset()
@@ -401,6 +413,7 @@ func (p *Pipeline) transact(ctx context.Context, w *worker, ops *kgo.Client, app
 	}
 	ending := time.Now()
 	committed, endErr := sess.End(ctx, try)
+	w.reusable = endErr == nil // every record of the batch is acknowledged or failed
 	if pe := out.acked.Load(); pe != nil {
 		w.producer.Store(pe)
 	}
@@ -467,6 +480,7 @@ type item struct {
 	blocked bool
 	err     error // the decode rejection, for the dead-letter topic
 
+	key     []byte        // its output key, team:distinct_id (step 3)
 	stamped []byte        // the stamped event (step 3)
 	class   billing.Class // its billing class
 
@@ -524,7 +538,7 @@ func (p *Pipeline) decodeBatch(fs kgo.Fetches) ([]item, batchSpans) {
 	byPart := func(a, b state.OutboxSpan) int { return cmp.Compare(a.Partition, b.Partition) }
 	slices.SortFunc(spans.raw, byPart)
 	slices.SortFunc(spans.cmds, byPart)
-	_ = inParallel(items, func(chunk []item) error { p.decodeRange(chunk); return nil }) // rejections are per item
+	_ = inParallel(items, func(_ int, chunk []item) error { p.decodeRange(chunk); return nil }) // rejections are per item
 	return items, spans
 }
 
@@ -715,9 +729,11 @@ func erasingTeam(res *unionfind.Result) string {
 // produce in input order; dead-letter the rest. Then the batch's billing
 // deltas.
 func (p *Pipeline) stampAndProduce(items []item, out *producer) error {
-	if err := p.stampAll(items); err != nil {
+	if err := p.stampAll(items, out.arenas); err != nil {
 		return err
 	}
+	recs := slices.Grow((*out.recs)[:0], len(items))[:len(items)]
+	*out.recs = recs
 	meter := billing.NewMeter()
 	for i := range items {
 		it := &items[i]
@@ -731,11 +747,10 @@ func (p *Pipeline) stampAndProduce(items []item, out *producer) error {
 		}
 		if it.ev != nil {
 			ev := it.ev
-			key := make([]byte, 0, len(ev.Team)+1+len(ev.DistinctID))
-			key = append(append(append(key, ev.Team...), ':'), ev.DistinctID...)
 			// The input record's timestamp, as Kafka Streams carries it:
 			// readers of events_person bill and window by it too.
-			stamped := &kgo.Record{Topic: p.cfg.Topics.Person, Key: key, Value: it.stamped, Timestamp: it.rec.Timestamp}
+			recs[i] = kgo.Record{Topic: p.cfg.Topics.Person, Key: it.key, Value: it.stamped, Timestamp: it.rec.Timestamp}
+			stamped := &recs[i]
 			if n := recordBytes(stamped); n > p.cfg.MaxRecordBytes {
 				it.err = outputTooLarge("its stamped event", n, p.cfg.MaxRecordBytes)
 				ev.Release()
@@ -783,8 +798,12 @@ const stampChunk = 256
 // other event once the batch's ops are applied, so it runs in parallel;
 // producing stays in input order (the caller), because records of one key
 // must keep their order.
-func (p *Pipeline) stampAll(items []item) error {
-	return inParallel(items, p.stampRange)
+func (p *Pipeline) stampAll(items []item, as *arenas) error {
+	for i := range min(runtime.GOMAXPROCS(0), len(items)/stampChunk) {
+		as.get(i) // made before the goroutines share the slice
+	}
+	as.get(0)
+	return inParallel(items, func(part int, chunk []item) error { return p.stampRange(chunk, &(*as)[part]) })
 }
 
 // decodeRange decodes the items' records (one Decoder is safe for
@@ -823,24 +842,25 @@ func (p *Pipeline) decodeCommand(r *kgo.Record) (*lifecycle.Command, error) {
 
 // inParallel runs fn over contiguous chunks of items, on up to GOMAXPROCS
 // goroutines of at least stampChunk items each (a single chunk runs on the
-// caller's goroutine), and returns the first error.
-func inParallel(items []item, fn func([]item) error) error {
+// caller's goroutine), and returns the first error. fn is given its
+// chunk's number, from 0.
+func inParallel(items []item, fn func(part int, chunk []item) error) error {
 	n := min(runtime.GOMAXPROCS(0), len(items)/stampChunk)
 	if n <= 1 {
-		return fn(items)
+		return fn(0, items)
 	}
 	var g errgroup.Group
 	per := (len(items) + n - 1) / n
 	for i := range n {
 		lo, hi := i*per, min((i+1)*per, len(items))
-		g.Go(func() error { return fn(items[lo:hi]) })
+		g.Go(func() error { return fn(i, items[lo:hi]) })
 	}
 	return g.Wait()
 }
 
 // stampRange stamps items one after another, its cache misses sharing one
 // snapshot.
-func (p *Pipeline) stampRange(items []item) error {
+func (p *Pipeline) stampRange(items []item, ar *arena) error {
 	find := p.st.Finder()
 	defer find.Close()
 	for i := range items {
@@ -858,7 +878,12 @@ func (p *Pipeline) stampRange(items []item) error {
 			continue
 		}
 		st, class := p.stamper.Stamp(ev, &f.Person, f.Props, f.Explicit)
-		it.stamped, it.class = ev.AppendStamped(nil, st), class
+		n := ev.StampedSize(st) + len(ev.Team) + 1 + len(ev.DistinctID)
+		start, b := ar.room(n)
+		b = append(append(append(b, ev.Team...), ':'), ev.DistinctID...)
+		it.key = ar.keep(start, b)
+		start, b = ar.room(n - len(it.key))
+		it.stamped, it.class = ar.keep(start, ev.AppendStamped(b, st)), class
 	}
 	return nil
 }

@@ -20,6 +20,10 @@ type producer struct {
 	ctx  context.Context
 	// max is output.max_record_bytes.
 	max int
+	// arenas and recs are the worker's, for the batch's stamped records
+	// (see worker).
+	arenas *arenas
+	recs   *[]kgo.Record
 
 	mu    sync.Mutex
 	first error
