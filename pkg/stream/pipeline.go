@@ -317,13 +317,31 @@ type worker struct {
 	// rep is the report of the batch in hand, reused batch after batch
 	// (its slices too); only set up with an Observer.
 	rep BatchReport
-	// arenas hold the batch's stamped values and keys, and recs its
-	// stamped records, both reused batch after batch; reusable is false
-	// after a transaction whose end failed, when kgo may not be done with
-	// its records (they are then left to the garbage collector).
-	arenas   arenas
-	recs     []kgo.Record
+	// bufs are the batch's buffers, reused batch after batch; reusable is
+	// false after a transaction whose end failed, when kgo may not be done
+	// with its records (the buffers are then left to the garbage
+	// collector).
+	bufs     batchBuffers
 	reusable bool
+}
+
+// batchBuffers are the memory of one batch that a worker reuses for the
+// next, once the batch's transaction has ended: its items, the stamped
+// values and keys (arenas), and the stamped records.
+type batchBuffers struct {
+	items  []item
+	arenas arenas
+	recs   []kgo.Record
+}
+
+// reset readies the buffers for the next batch, dropping the last batch's
+// references.
+func (b *batchBuffers) reset() {
+	clear(b.items)
+	b.items = b.items[:0]
+	clear(b.recs)
+	b.recs = b.recs[:0]
+	b.arenas.reset()
 }
 
 // work runs one worker's poll → transact loop until ctx is done or a fatal
@@ -366,11 +384,11 @@ func (p *Pipeline) transact(ctx context.Context, w *worker, ops *kgo.Client, app
 		return fmt.Errorf("stream: begin transaction: %w", err)
 	}
 	if !w.reusable {
-		w.arenas, w.recs = nil, nil
+		w.bufs = batchBuffers{}
 	}
-	w.arenas.reset()
+	w.bufs.reset()
 	w.reusable = false
-	out := &producer{sess: sess, ctx: ctx, max: p.cfg.MaxRecordBytes, arenas: &w.arenas, recs: &w.recs}
+	out := &producer{sess: sess, ctx: ctx, max: p.cfg.MaxRecordBytes, bufs: &w.bufs}
 	if p.cfg.Observer != nil {
 		out.rep = &w.rep
 		out.rep.reset()
@@ -491,7 +509,7 @@ type item struct {
 // it decodes the batch's records, then takes the steps of docs/DESIGN.md
 // ("Partition workers"), each a function of its own.
 func (p *Pipeline) process(ctx context.Context, opsCl *kgo.Client, applier *Applier, fs kgo.Fetches, out *producer) error {
-	items, spans := p.decodeBatch(fs)
+	items, spans := p.decodeBatch(fs, out.bufs)
 	if err := p.waitForReplica(ctx, applier); err != nil { // step 0
 		return err
 	}
@@ -512,8 +530,8 @@ type batchSpans struct{ raw, cmds []state.OutboxSpan }
 // decodeBatch decodes every record of the poll (in parallel, inParallel),
 // in input order, and returns them with the span of offsets the poll holds
 // of each partition.
-func (p *Pipeline) decodeBatch(fs kgo.Fetches) ([]item, batchSpans) {
-	items := make([]item, 0, fs.NumRecords())
+func (p *Pipeline) decodeBatch(fs kgo.Fetches, bufs *batchBuffers) ([]item, batchSpans) {
+	items := slices.Grow(bufs.items[:0], fs.NumRecords())
 	var spans batchSpans
 	type tp struct {
 		cmd  bool
@@ -539,6 +557,7 @@ func (p *Pipeline) decodeBatch(fs kgo.Fetches) ([]item, batchSpans) {
 	slices.SortFunc(spans.raw, byPart)
 	slices.SortFunc(spans.cmds, byPart)
 	_ = inParallel(items, func(_ int, chunk []item) error { p.decodeRange(chunk); return nil }) // rejections are per item
+	bufs.items = items
 	return items, spans
 }
 
@@ -729,11 +748,11 @@ func erasingTeam(res *unionfind.Result) string {
 // produce in input order; dead-letter the rest. Then the batch's billing
 // deltas.
 func (p *Pipeline) stampAndProduce(items []item, out *producer) error {
-	if err := p.stampAll(items, out.arenas); err != nil {
+	if err := p.stampAll(items, &out.bufs.arenas); err != nil {
 		return err
 	}
-	recs := slices.Grow((*out.recs)[:0], len(items))[:len(items)]
-	*out.recs = recs
+	recs := slices.Grow(out.bufs.recs[:0], len(items))[:len(items)]
+	out.bufs.recs = recs
 	meter := billing.NewMeter()
 	for i := range items {
 		it := &items[i]

@@ -20,10 +20,8 @@ type producer struct {
 	ctx  context.Context
 	// max is output.max_record_bytes.
 	max int
-	// arenas and recs are the worker's, for the batch's stamped records
-	// (see worker).
-	arenas *arenas
-	recs   *[]kgo.Record
+	// bufs are the worker's buffers of the batch (see worker).
+	bufs *batchBuffers
 
 	mu    sync.Mutex
 	first error
