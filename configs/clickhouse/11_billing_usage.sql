@@ -19,7 +19,10 @@
 -- class excluded, anonymous or identified, a count of 1 to 10^9
 -- (internal/warehouse evaluates the filter against Delta.Validate). The
 -- resolver also refuses a delta that would carry a total past 2^63 - 1;
--- the bill does not (such a total would need 9.2e9 deltas of 10^9).
+-- the bill does not (such a total would need 9.2e9 deltas of 10^9). And a
+-- forged team of raw bytes that are not UTF-8: the resolver's JSON decoder
+-- reads them as U+FFFD and bills the delta, ClickHouse keeps the bytes
+-- and the bill leaves it out.
 
 CREATE TABLE IF NOT EXISTS resolver.billing_usage
 (

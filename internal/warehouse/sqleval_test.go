@@ -4,8 +4,10 @@ import (
 	"crypto/sha1" // UUIDv5 is defined on SHA-1
 	"encoding/hex"
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 )
@@ -13,7 +15,8 @@ import (
 // This file evaluates the bodies of the SQL user-defined functions in
 // configs/clickhouse/01_functions.sql with a Go model of the ClickHouse
 // functions they call, so that a test can compare what the SQL computes
-// with unionfind.ImplicitPersonID. Only the functions those bodies use are
+// with unionfind.ImplicitPersonID; and the bill's arithmetic and delta
+// filter of 11_billing_usage.sql, compared with package billing. Only the functions those bodies use are
 // modelled, each as ClickHouse documents it: substring and position count
 // from 1, hex writes upper-case digits, SHA1 returns the 20 raw bytes,
 // UUIDStringToNum the 16 bytes of a UUID in text order. Anything else is an
@@ -83,8 +86,137 @@ func (e *evaluator) peek() token {
 	return e.toks[e.i]
 }
 
-// expr := term (('+' | '-') term)*
+// expr := and ('OR' and)*; booleans are the numbers 1 and 0, as in
+// ClickHouse.
 func (e *evaluator) expr() (sqlValue, error) {
+	v, err := e.and()
+	for err == nil && e.peek().is("OR") {
+		e.i++
+		var w sqlValue
+		if w, err = e.and(); err == nil {
+			v = boolean(truthy(v) || truthy(w))
+		}
+	}
+	return v, err
+}
+
+// and := not ('AND' not)*
+func (e *evaluator) and() (sqlValue, error) {
+	v, err := e.not()
+	for err == nil && e.peek().is("AND") {
+		e.i++
+		var w sqlValue
+		if w, err = e.not(); err == nil {
+			v = boolean(truthy(v) && truthy(w))
+		}
+	}
+	return v, err
+}
+
+// not := 'NOT' not | cmp
+func (e *evaluator) not() (sqlValue, error) {
+	if e.peek().is("NOT") {
+		e.i++
+		v, err := e.not()
+		return boolean(!truthy(v)), err
+	}
+	return e.cmp()
+}
+
+func truthy(v sqlValue) bool { return v.isNum && v.n != 0 }
+
+func boolean(b bool) sqlValue {
+	if b {
+		return num(1)
+	}
+	return num(0)
+}
+
+// compareValues orders two numbers, or two strings bytewise.
+func compareValues(a, b sqlValue) (int, error) {
+	if a.isNum != b.isNum {
+		return 0, fmt.Errorf("%s and %s: comparing a number with a string", a, b)
+	}
+	if a.isNum {
+		return cmpInt(a.n, b.n), nil
+	}
+	return strings.Compare(a.s, b.s), nil
+}
+
+func cmpInt(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// cmp := sum (('=' | '!=' | '<' | '<=' | '>' | '>=') sum | 'IN' '(' sum (',' sum)* ')')?
+func (e *evaluator) cmp() (sqlValue, error) {
+	v, err := e.sum()
+	if err != nil {
+		return v, err
+	}
+	op := e.peek()
+	switch {
+	case op.is("IN"):
+		e.i++
+		if !e.peek().is("(") {
+			return v, fmt.Errorf("IN without a list at %s", e.peek())
+		}
+		e.i++
+		found := false
+		for {
+			w, err := e.sum()
+			if err != nil {
+				return v, err
+			}
+			c, err := compareValues(v, w)
+			if err != nil {
+				return v, err
+			}
+			found = found || c == 0
+			if e.peek().is(")") {
+				e.i++
+				return boolean(found), nil
+			}
+			if !e.peek().is(",") {
+				return v, fmt.Errorf("expected ',' or ')' in an IN list, found %s", e.peek())
+			}
+			e.i++
+		}
+	case op.kind == tokPunct && (op.text == "=" || op.text == "!=" || op.text == "<>" || op.text == "<" || op.text == "<=" || op.text == ">" || op.text == ">="):
+		e.i++
+		w, err := e.sum()
+		if err != nil {
+			return v, err
+		}
+		c, err := compareValues(v, w)
+		if err != nil {
+			return v, err
+		}
+		switch op.text {
+		case "=":
+			return boolean(c == 0), nil
+		case "!=", "<>":
+			return boolean(c != 0), nil
+		case "<":
+			return boolean(c < 0), nil
+		case "<=":
+			return boolean(c <= 0), nil
+		case ">":
+			return boolean(c > 0), nil
+		default:
+			return boolean(c >= 0), nil
+		}
+	}
+	return v, nil
+}
+
+// sum := term (('+' | '-') term)*
+func (e *evaluator) sum() (sqlValue, error) {
 	v, err := e.term()
 	for err == nil && (e.peek().is("+") || e.peek().is("-")) {
 		op := e.peek().text
@@ -168,9 +300,14 @@ func (e *evaluator) factor() (sqlValue, error) {
 		e.i++
 		return e.apply(t.text, args)
 	case t.kind == tokIdent:
-		v, ok := e.vars[t.text]
+		name := t.text
+		if e.peek().is(".") && e.i+1 < len(e.toks) && e.toks[e.i+1].kind == tokIdent { // alias.column
+			name += "." + e.toks[e.i+1].text
+			e.i += 2
+		}
+		v, ok := e.vars[name]
 		if !ok {
-			return v, fmt.Errorf("unknown name %s", t)
+			return v, fmt.Errorf("unknown name %s at %s", name, t)
 		}
 		return v, nil
 	}
@@ -280,6 +417,59 @@ func (e *evaluator) apply(name string, args []sqlValue) (sqlValue, error) {
 			return sqlValue{}, fmt.Errorf("toUUID(%q): not a UUID", s)
 		}
 		return str(u.String()), nil
+	case "least", "greatest":
+		// Of two numbers (the bill's tiers are Int64).
+		if err := want(2); err != nil {
+			return sqlValue{}, err
+		}
+		if !args[0].isNum || !args[1].isNum {
+			return sqlValue{}, fmt.Errorf("%s(%v, %v): numbers only here", name, args[0], args[1])
+		}
+		if (name == "least") == (args[0].n < args[1].n) {
+			return args[0], nil
+		}
+		return args[1], nil
+	case "toInt64":
+		if err := want(1); err != nil {
+			return sqlValue{}, err
+		}
+		if !args[0].isNum {
+			return sqlValue{}, fmt.Errorf("toInt64(%v): numbers only here", args[0])
+		}
+		return args[0], nil
+	case "length":
+		// Of a String: bytes.
+		if err := want(1); err != nil {
+			return sqlValue{}, err
+		}
+		s, err := strArg(0)
+		return num(int64(len(s))), err
+	case "isValidUTF8":
+		if err := want(1); err != nil {
+			return sqlValue{}, err
+		}
+		s, err := strArg(0)
+		return boolean(utf8.ValidString(s)), err
+	case "match":
+		// match(haystack, pattern): re2 syntax, UTF-8, unanchored; Go's
+		// regexp is RE2. (The two may differ on a haystack that is not
+		// UTF-8; the bill's filter checks isValidUTF8 first.)
+		if err := want(2); err != nil {
+			return sqlValue{}, err
+		}
+		h, err := strArg(0)
+		if err != nil {
+			return sqlValue{}, err
+		}
+		p, err := strArg(1)
+		if err != nil {
+			return sqlValue{}, err
+		}
+		re, err := regexp.Compile(p)
+		if err != nil {
+			return sqlValue{}, fmt.Errorf("match: pattern %q: %w", p, err)
+		}
+		return boolean(re.MatchString(h)), nil
 	}
 	return sqlValue{}, fmt.Errorf("function %s is not modelled", name)
 }
