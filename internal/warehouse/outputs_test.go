@@ -27,7 +27,7 @@ import (
 // a real one and checks its headers against 10_events_dead_letter.sql.
 func deadLetterHeaders(t *testing.T) []string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(repoRoot(t), "docs", "SEMANTICS.md"))
+	b, err := os.ReadFile(filepath.Join(repoRoot(t), filepath.FromSlash("docs/SEMANTICS.md")))
 	require.NoError(t, err)
 	doc := string(b)
 	i := strings.Index(doc, "- **Dead letters** carry")
