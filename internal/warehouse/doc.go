@@ -30,12 +30,16 @@
 // with the resolver's own lookup (unionfind.Find) for every stamped event:
 // pkg/stream's warehouse test checks this over a generated stream with
 // merges, on the embedded broker. The tests of this package check the SQL
-// files themselves (ClickHouse 24.8; no ClickHouse server runs here, so
-// the files are never executed in the tests) (a small tokenizer: statements, names, columns against
-// the JSON fields of the rows, the values of sample records of every topic
-// against their columns' types), the implicit-person function of the schema
-// against unionfind.ImplicitPersonID, and docker-compose.yml and the
-// Dockerfile that run the whole thing on a real cluster.
+// files themselves, written for ClickHouse 24.8 (no ClickHouse server runs
+// where this is tested, so the files are never executed here): a small
+// tokenizer reads statements, names and their order, columns against the
+// JSON fields of the rows, the values of sample records of every topic
+// against their columns' types; an evaluator runs the implicit-person
+// function against unionfind.ImplicitPersonID and the bill's tier
+// arithmetic and delta filter against pkg/billing. They also check
+// docker-compose.yml and the Dockerfile that run the whole thing on a real
+// cluster, and the Prometheus config, alert rules (promtool, where
+// installed) and Grafana dashboard that watch it.
 //
 // The package is plain Go: it imports only the identity core
 // (pkg/unionfind) for the implicit person id, and the feed rows
