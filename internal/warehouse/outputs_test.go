@@ -327,3 +327,44 @@ func TestSchemaBillingFilter(t *testing.T) {
 	assert.Positive(t, accepted)
 	assert.Positive(t, refused)
 }
+
+// TestSchemaDeadLetterView evaluates the dead-letter view's columns on the
+// headers of a real dead letter and on hostile ones (anyone who can write
+// the topic can write any headers): a header that is absent reads as the empty string,
+// a number that does not parse as 0, the first of two headers of one name
+// wins — and nothing makes the view fail, which would stop the consumer.
+func TestSchemaDeadLetterView(t *testing.T) {
+	mv := loadSchema(t).get(t, "resolver.events_dead_letter_mv", "MATERIALIZED VIEW")
+	type row struct {
+		reason, detail, topic string
+		partition, offset     int64
+		truncated             int64
+	}
+	evalRow := func(names, values []string) row {
+		vars := map[string]sqlValue{"_headers.name": strs(names...), "_headers.value": strs(values...), "_key": str("k"), "value": str("v")}
+		get := func(alias string) sqlValue { return eval(t, selectItem(t, mv.body, alias), vars) }
+		assert.Equal(t, "k", get("key").s)
+		return row{get("reason").s, get("error_detail").s, get("source_topic").s, get("source_partition").n, get("source_offset").n, get("truncated").n}
+	}
+	real := []string{"error", "error_detail", "source_topic", "source_partition", "source_offset"}
+	for _, tc := range []struct {
+		name          string
+		names, values []string
+		want          row
+	}{
+		{"as the resolver writes it", real, []string{"invalid_json", "invalid character 'n'", "events_raw", "3", "1042"}, row{"invalid_json", "invalid character 'n'", "events_raw", 3, 1042, 0}},
+		{"cut", append(slices.Clone(real), "truncated"), []string{"output_too_large", "", "events_raw", "0", "9", "true"}, row{"output_too_large", "", "events_raw", 0, 9, 1}},
+		{"no headers", nil, nil, row{}},
+		{"numbers that do not parse", []string{"source_partition", "source_offset"}, []string{"three", "1e3"}, row{}},
+		{"out of range", []string{"source_partition", "source_offset"}, []string{"2147483648", "9223372036854775808"}, row{}},
+		{"largest", []string{"source_partition", "source_offset"}, []string{"2147483647", "9223372036854775807"}, row{partition: math.MaxInt32, offset: math.MaxInt64}},
+		{"twice: the first", []string{"error", "error"}, []string{"first", "second"}, row{reason: "first"}},
+		{"truncated not true", []string{"truncated"}, []string{"TRUE"}, row{}},
+		{"names differ in case", []string{"Error", "SOURCE_TOPIC"}, []string{"x", "y"}, row{}},
+		{"binary values", []string{"error", "error_detail"}, []string{"\x00\xff", strings.Repeat("d", 1<<16)}, row{reason: "\x00\xff", detail: strings.Repeat("d", 1<<16)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.want, evalRow(tc.names, tc.values))
+		})
+	}
+}

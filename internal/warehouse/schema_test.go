@@ -358,6 +358,13 @@ func TestSchemaFeedTables(t *testing.T) {
 	assert.Equal(t, "ReplacingMergeTree", pm.engine)
 	assert.Empty(t, pm.engArgs, "no version: the copies of a row are equal")
 	assert.Equal(t, "(team,log_partition,log_offset,part)", pm.orderBy)
+	// Every stored output folds the copies an at-least-once read stores;
+	// only the log of parse errors keeps every row.
+	for _, st := range s.stmts {
+		if st.kind == "TABLE" && strings.HasSuffix(st.engine, "MergeTree") && st.name != "resolver.ingest_errors" {
+			assert.Equal(t, "ReplacingMergeTree", st.engine, "%s: a block the Kafka engine read twice must fold", st.name)
+		}
+	}
 	// Rows without a key of their own are named by where they were read.
 	for _, table := range []string{"resolver.ingestion_warnings", "resolver.billing_usage"} {
 		st := s.get(t, table, "TABLE")

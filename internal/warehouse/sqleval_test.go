@@ -23,17 +23,24 @@ import (
 // error, so a body that calls a new function fails the test until the model
 // knows it.
 
-// sqlValue is a String (raw bytes) or an integer.
+// sqlValue is a String (raw bytes), an integer, or an Array(String).
 type sqlValue struct {
 	s     string
 	n     int64
 	isNum bool
+	arr   []string
+	isArr bool
 }
+
+func strs(a ...string) sqlValue { return sqlValue{arr: a, isArr: true} }
 
 func str(s string) sqlValue { return sqlValue{s: s} }
 func num(n int64) sqlValue  { return sqlValue{n: n, isNum: true} }
 
 func (v sqlValue) String() string {
+	if v.isArr {
+		return fmt.Sprintf("%q", v.arr)
+	}
 	if v.isNum {
 		return strconv.FormatInt(v.n, 10)
 	}
@@ -262,8 +269,34 @@ func (e *evaluator) term() (sqlValue, error) {
 	return v, err
 }
 
-// factor := number | string | name | name '(' args ')' | '(' expr ')'
+// factor := primary ('[' expr ']')?: arr[i] counts from 1, and an index
+// out of the array (0 among them: indexOf's "absent") is the element
+// type's default, the empty string — ClickHouse's rule for a non-constant array.
 func (e *evaluator) factor() (sqlValue, error) {
+	v, err := e.primary()
+	if err != nil || !e.peek().is("[") {
+		return v, err
+	}
+	e.i++
+	i, err := e.expr()
+	if err != nil {
+		return v, err
+	}
+	if !e.peek().is("]") {
+		return v, fmt.Errorf("expected ']', found %s", e.peek())
+	}
+	e.i++
+	if !v.isArr || !i.isNum {
+		return v, fmt.Errorf("%s[%s]: an array and a number", v, i)
+	}
+	if i.n < 1 || i.n > int64(len(v.arr)) {
+		return str(""), nil
+	}
+	return str(v.arr[i.n-1]), nil
+}
+
+// primary := number | string | name | name '(' args ')' | '(' expr ')'
+func (e *evaluator) primary() (sqlValue, error) {
 	t := e.peek()
 	e.i++
 	switch {
@@ -327,6 +360,9 @@ func (e *evaluator) apply(name string, args []sqlValue) (sqlValue, error) {
 		return nil
 	}
 	strArg := func(i int) (string, error) {
+		if args[i].isArr {
+			return "", fmt.Errorf("%s: argument %d is an array, not a string", name, i+1)
+		}
 		if args[i].isNum {
 			return "", fmt.Errorf("%s: argument %d is a number, not a string", name, i+1)
 		}
@@ -417,6 +453,39 @@ func (e *evaluator) apply(name string, args []sqlValue) (sqlValue, error) {
 			return sqlValue{}, fmt.Errorf("toUUID(%q): not a UUID", s)
 		}
 		return str(u.String()), nil
+	case "indexOf":
+		// indexOf(arr, x): the 1-based index of the first x, 0 if none.
+		if err := want(2); err != nil {
+			return sqlValue{}, err
+		}
+		if !args[0].isArr || args[1].isNum || args[1].isArr {
+			return sqlValue{}, fmt.Errorf("indexOf(%v, %v): an Array(String) and a String here", args[0], args[1])
+		}
+		for i, x := range args[0].arr {
+			if x == args[1].s {
+				return num(int64(i + 1)), nil
+			}
+		}
+		return num(0), nil
+	case "toInt32OrZero", "toInt64OrZero":
+		// A decimal integer of the type's range, else 0 (modelled so: an
+		// out-of-range number is taken as unreadable).
+		if err := want(1); err != nil {
+			return sqlValue{}, err
+		}
+		s, err := strArg(0)
+		if err != nil {
+			return sqlValue{}, err
+		}
+		bits := 64
+		if name == "toInt32OrZero" {
+			bits = 32
+		}
+		n, err := strconv.ParseInt(s, 10, bits)
+		if err != nil {
+			return num(0), nil
+		}
+		return num(n), nil
 	case "least", "greatest":
 		// Of two numbers (the bill's tiers are Int64).
 		if err := want(2); err != nil {
