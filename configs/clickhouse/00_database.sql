@@ -11,18 +11,32 @@
 --
 --   00_database.sql               the database
 --   01_functions.sql              resolver_implicit_person_id(team, distinct_id)
---   02_ingest_errors.sql          records a Kafka table could not parse
---   03_events.sql                 events_person   -> events
+--   02_ingest_errors.sql          records a Kafka table could not parse; how a topic is read
+--   03_events.sql                 events_person   -> events (deduplicated by uuid)
 --   04_persons.sql                persons         -> persons
---   05_person_distinct_ids.sql    person_distinct_ids -> person_distinct_ids
+--   05_person_distinct_ids.sql    person_distinct_ids -> person_distinct_ids,
+--                                 person_distinct_id_overrides (version > 0)
 --   06_events_with_current_person.sql   the view to query after merges
 --   07_person_merges.sql          person_merges   -> person_merges (lineage)
 --   08_person_merge_events.sql    the events one merge moved (parameterized view)
+--   09_ingestion_warnings.sql     ingestion_warnings -> ingestion_warnings
+--   10_events_dead_letter.sql     events_dead_letter -> events_dead_letter (reason, source)
+--   11_billing_usage.sql          billing_usage   -> billing_usage; billing_tiers,
+--                                 billing_monthly (the bill)
+--
+-- Written for ClickHouse 24.8 (the image docker-compose.yml pins). No
+-- ClickHouse server runs where the project is built and tested: these
+-- files are checked against internal/warehouse's model only (statements,
+-- names, order, columns against the Go rows the resolver writes, the
+-- functions and the bill's arithmetic evaluated in Go), never executed
+-- by a ClickHouse in CI. Run them against a real one before relying on a
+-- change (docker compose up does).
 --
 -- Each topic is read by a Kafka-engine table (kafka_<topic>) whose columns
--- are the JSON fields of the topic's records (docs/SEMANTICS.md §6 and §8, the structs
--- in pkg/stream/feed.go and the stamped event of pkg/event), and a
--- materialized view copies what it reads into the storage table. The
+-- are the JSON fields of the topic's records (docs/SEMANTICS.md §6-§8, the structs
+-- in pkg/stream/feed.go, billing.Delta and the stamped event of pkg/event),
+-- and materialized views copy what it reads into the storage tables
+-- (02_ingest_errors.sql shows how; events_dead_letter is read whole). The
 -- resolver writes these topics in Kafka transactions; librdkafka, which the
 -- Kafka engine uses, reads with isolation.level=read_committed by default,
 -- so aborted batches never reach the tables. The broker address kafka:9092

@@ -49,6 +49,39 @@ SETTINGS
     input_format_json_read_bools_as_numbers = 1,
     date_time_input_format = 'best_effort';
 
+-- Every record the consumer reads passes through resolver.persons_read
+-- (engine Null) to the views below it; the one view of the Kafka table is
+-- created last (02_ingest_errors.sql says why).
+CREATE TABLE IF NOT EXISTS resolver.persons_read
+(
+    team          String,
+    id            UUID,
+    created_at    DateTime64(3, 'UTC'),
+    properties    String,
+    is_identified UInt8,
+    is_deleted    UInt8,
+    version       UInt64,
+    _topic        LowCardinality(String),
+    _partition    UInt64,
+    _offset       UInt64,
+    _timestamp    DateTime64(3, 'UTC'),
+    _raw_message  String,
+    _error        String
+)
+ENGINE = Null;
+
+-- Copies records that did not parse into resolver.ingest_errors.
+CREATE MATERIALIZED VIEW IF NOT EXISTS resolver.persons_errors_mv TO resolver.ingest_errors AS
+SELECT
+    _topic,
+    _partition,
+    _offset,
+    _raw_message,
+    _error
+FROM resolver.persons_read
+WHERE length(_error) > 0;
+
+-- Copies parsed records into storage.
 CREATE MATERIALIZED VIEW IF NOT EXISTS resolver.persons_mv TO resolver.persons AS
 SELECT
     team,
@@ -60,15 +93,23 @@ SELECT
     version,
     _partition,
     _offset
-FROM resolver.kafka_persons
+FROM resolver.persons_read
 WHERE length(_error) = 0;
 
-CREATE MATERIALIZED VIEW IF NOT EXISTS resolver.persons_errors_mv TO resolver.ingest_errors AS
+-- The consumer's one view, last: from here on the topic is read.
+CREATE MATERIALIZED VIEW IF NOT EXISTS resolver.persons_read_mv TO resolver.persons_read AS
 SELECT
+    team,
+    id,
+    created_at,
+    properties,
+    is_identified,
+    is_deleted,
+    version,
     _topic,
     _partition,
     _offset,
+    coalesce(_timestamp_ms, toDateTime64(0, 3, 'UTC')) AS _timestamp,
     _raw_message,
     _error
-FROM resolver.kafka_persons
-WHERE length(_error) > 0;
+FROM resolver.kafka_persons;

@@ -5,17 +5,21 @@
 -- A later merge moves distinct_ids to the surviving person and writes a new
 -- person_distinct_ids row for each, with a higher version; the event rows
 -- are never rewritten. So the current person of an event is decided by the
--- latest row (highest version) of its (team, distinct_id):
+-- latest row (highest version) of its (team, distinct_id) in
+-- person_distinct_id_overrides, the rows with version > 0 (05): a version-0
+-- row names the id's implicit person, which its events were stamped with
+-- until a later row, so only the overrides change an answer.
 --
---   no row           -> the stamped person_id (the id never changed person)
+--   no override      -> the stamped person_id (the id never changed person)
 --   latest deleted   -> the id's implicit person (its person was deleted;
 --                       resolver_implicit_person_id, 01_functions.sql)
 --   otherwise        -> that row's person_id
 --
 -- This is the resolver's own lookup (unionfind.Find) once every row has
--- arrived; internal/warehouse implements the same rule in Go and a test
--- compares it with the resolver's lookup after a generated stream with
--- merges. Except in one case of docs/SEMANTICS.md §8: an id split out of
+-- arrived; internal/warehouse implements the same rule in Go, over the
+-- overrides only, and tests compare it with the resolver's lookup after a
+-- generated stream with merges and after a story with deletions and a
+-- split. Except in one case of docs/SEMANTICS.md §8: an id split out of
 -- its own implicit person (which lives on with the other ids), whose new
 -- person is then deleted, starts a fresh person, not its implicit one; no
 -- row names that person, and this view answers the implicit one.
@@ -62,6 +66,6 @@ LEFT JOIN
         toNullable(if(argMax(is_deleted, version) = 1,
                       resolver_implicit_person_id(team, distinct_id),
                       argMax(person_id, version))) AS current_person_id
-    FROM resolver.person_distinct_ids
+    FROM resolver.person_distinct_id_overrides
     GROUP BY team, distinct_id
 ) AS o ON e.team = o.team AND e.distinct_id = o.distinct_id;

@@ -89,6 +89,49 @@ SETTINGS
     input_format_skip_unknown_fields = 1,
     date_time_input_format = 'best_effort';
 
+-- Every record the consumer reads passes through resolver.person_merges_read
+-- (engine Null) to the views below it; the one view of the Kafka table is
+-- created last (02_ingest_errors.sql says why).
+CREATE TABLE IF NOT EXISTS resolver.person_merges_read
+(
+    team               String,
+    survivor_person_id String,
+    absorbed_person_id String,
+    distinct_ids_moved Array(String),
+    rule               String,
+    refused            String,
+    other_distinct_id  String,
+    distinct_id        String,
+    event_uuid         String,
+    event_timestamp    DateTime64(3, 'UTC'),
+    source_topic       String,
+    source_partition   Int32,
+    source_offset      Int64,
+    log_partition      Int32,
+    log_offset         Int64,
+    log_timestamp      DateTime64(3, 'UTC'),
+    part               UInt32,
+    parts              UInt32,
+    _topic             LowCardinality(String),
+    _partition         UInt64,
+    _offset            UInt64,
+    _timestamp         DateTime64(3, 'UTC'),
+    _raw_message       String,
+    _error             String
+)
+ENGINE = Null;
+
+-- Copies records that did not parse into resolver.ingest_errors.
+CREATE MATERIALIZED VIEW IF NOT EXISTS resolver.person_merges_errors_mv TO resolver.ingest_errors AS
+SELECT
+    _topic,
+    _partition,
+    _offset,
+    _raw_message,
+    _error
+FROM resolver.person_merges_read
+WHERE length(_error) > 0;
+
 -- Copies parsed records into storage.
 CREATE MATERIALIZED VIEW IF NOT EXISTS resolver.person_merges_mv TO resolver.person_merges AS
 SELECT
@@ -112,21 +155,34 @@ SELECT
     parts,
     _partition,
     _offset
-FROM resolver.kafka_person_merges
+FROM resolver.person_merges_read
 WHERE length(_error) = 0;
 
--- Copies records that did not parse into resolver.ingest_errors. Created
--- after the view into storage, as in 03-05: the Kafka table is consumed
--- from the moment its first materialized view exists, and what is read in
--- the moment between the two CREATEs reaches only that first view. Storage
--- first, a broken record may be lost then; this view first, good rows
--- would be.
-CREATE MATERIALIZED VIEW IF NOT EXISTS resolver.person_merges_errors_mv TO resolver.ingest_errors AS
+-- The consumer's one view, last: from here on the topic is read.
+CREATE MATERIALIZED VIEW IF NOT EXISTS resolver.person_merges_read_mv TO resolver.person_merges_read AS
 SELECT
+    team,
+    survivor_person_id,
+    absorbed_person_id,
+    distinct_ids_moved,
+    rule,
+    refused,
+    other_distinct_id,
+    distinct_id,
+    event_uuid,
+    event_timestamp,
+    source_topic,
+    source_partition,
+    source_offset,
+    log_partition,
+    log_offset,
+    log_timestamp,
+    part,
+    parts,
     _topic,
     _partition,
     _offset,
+    coalesce(_timestamp_ms, toDateTime64(0, 3, 'UTC')) AS _timestamp,
     _raw_message,
     _error
-FROM resolver.kafka_person_merges
-WHERE length(_error) > 0;
+FROM resolver.kafka_person_merges;

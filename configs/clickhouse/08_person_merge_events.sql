@@ -29,7 +29,8 @@
 --
 -- All parts of a record share its coordinates, so all its ids are here;
 -- DISTINCT folds the copies of a row the Kafka engine may have stored
--- twice. Events of the same uuid stored twice appear twice (03_events.sql).
+-- twice. An event whose copies events has not folded yet (03_events.sql:
+-- ReplacingMergeTree, until its parts merge) appears once per copy.
 -- The merge's side is filtered before the join and is at most one record's
 -- ids; the events side is read for the team (events are ordered by team).
 

@@ -44,10 +44,11 @@ type composeService struct {
 	DependsOn   map[string]composeDependsOn `yaml:"depends_on"`
 	Restart     string                      `yaml:"restart"`
 	Healthcheck *struct {
-		Test     []string `yaml:"test"`
-		Interval string   `yaml:"interval"`
-		Timeout  string   `yaml:"timeout"`
-		Retries  int      `yaml:"retries"`
+		Test        []string `yaml:"test"`
+		Interval    string   `yaml:"interval"`
+		Timeout     string   `yaml:"timeout"`
+		Retries     int      `yaml:"retries"`
+		StartPeriod string   `yaml:"start_period"`
 	} `yaml:"healthcheck"`
 	Ulimits map[string]struct {
 		Soft int `yaml:"soft"`
@@ -135,7 +136,7 @@ func expand(s string) string {
 func TestComposeServices(t *testing.T) {
 	c := loadCompose(t)
 	assert.Equal(t, []string{"resolver-1", "resolver-2", "resolver-3"}, resolverServices(c))
-	for _, want := range []string{"kafka", "kafka-init", "clickhouse"} {
+	for _, want := range []string{"kafka", "kafka-init", "clickhouse", "prometheus", "grafana"} {
 		assert.Contains(t, c.Services, want)
 	}
 	for name, s := range c.Services {

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/resolver-dev/resolver/internal/feed"
+	"github.com/resolver-dev/resolver/pkg/billing"
 	"github.com/resolver-dev/resolver/pkg/unionfind"
 )
 
@@ -207,6 +208,29 @@ func sampleRecords(t *testing.T) map[string][][]byte {
 	}
 	for _, m := range sampleMerges() {
 		out["resolver.kafka_person_merges"] = append(out["resolver.kafka_person_merges"], marshal(m))
+	}
+	// Warnings: the identity graph's (feed.FromWarning) and the decoder's
+	// shape (pkg/stream writes a WarningRow of the event, its time in
+	// feed.TimeFormat), with an empty event uuid and details that are text.
+	for _, w := range []unionfind.Warning{
+		{Team: "2", Type: unionfind.WarnIllegalMerge, EventUUID: "0190c1a2-0000-7000-8000-000000000001", DistinctID: "null", Details: `{"other":"null"}`, Timestamp: 1_800_000_000_123},
+		{Team: "2", Type: "timestamp_in_future", DistinctID: "d\"1", Details: "", Timestamp: 0},
+	} {
+		out["resolver.kafka_ingestion_warnings"] = append(out["resolver.kafka_ingestion_warnings"], marshal(feed.FromWarning(&w)))
+	}
+	out["resolver.kafka_ingestion_warnings"] = append(out["resolver.kafka_ingestion_warnings"], marshal(feed.WarningRow{
+		Team: "2", Type: "invalid_timestamp", EventUUID: "0190c1a2-0000-7000-8000-000000000002", DistinctID: "d1",
+		Timestamp: time.Date(2026, 11, 28, 10, 0, 0, 123e6, time.UTC).Format(feed.TimeFormat),
+	}))
+	// Billing deltas as the resolver writes them (billing.Delta encodes
+	// its class as a name), at the bounds Delta.Validate allows.
+	for _, d := range []billing.Delta{
+		{Team: "2", Month: "2026-11", Class: billing.Identified, Count: 1},
+		{Team: "2", Month: billing.MaxMonth, Class: billing.Anonymous, Count: billing.MaxDeltaCount},
+		{Team: strings.Repeat("é", 100), Month: billing.MinMonth, Class: billing.Excluded, Count: 42},
+	} {
+		require.NoError(t, d.Validate())
+		out["resolver.kafka_billing_usage"] = append(out["resolver.kafka_billing_usage"], marshal(d))
 	}
 	return out
 }

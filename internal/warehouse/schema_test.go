@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/resolver-dev/resolver/pkg/billing"
 	"github.com/resolver-dev/resolver/pkg/event"
 	"github.com/resolver-dev/resolver/pkg/stream"
 	"github.com/resolver-dev/resolver/pkg/unionfind"
@@ -169,22 +170,39 @@ func TestSchemaSyntax(t *testing.T) {
 	}
 }
 
-// feedTable is one topic the warehouse ingests.
+// feedTable is one topic the warehouse ingests as JSON.
 type feedTable struct {
 	topicKey string // key under topics: in configs/resolver.yaml
 	kafka    string // the Kafka-engine table
+	read     string // the Null table every record passes through
 	mv       string // the materialized view into storage
 	storage  string
 	fields   []string // JSON fields of the topic's records
 }
 
+// topic is the name the views of the topic's files start with:
+// events_person, persons, ….
+func (ft feedTable) topic() string {
+	return strings.TrimPrefix(strings.TrimSuffix(ft.read, "_read"), "resolver.")
+}
+
 func feedTables(t *testing.T) []feedTable {
 	return []feedTable{
-		{"person", "resolver.kafka_events_person", "resolver.events_person_mv", "resolver.events", stampedFields(t)},
-		{"persons", "resolver.kafka_persons", "resolver.persons_mv", "resolver.persons", jsonFields(stream.PersonRow{})},
-		{"distinct_ids", "resolver.kafka_person_distinct_ids", "resolver.person_distinct_ids_mv", "resolver.person_distinct_ids", jsonFields(stream.DistinctIDRow{})},
-		{"person_merges", "resolver.kafka_person_merges", "resolver.person_merges_mv", "resolver.person_merges", jsonFields(stream.MergeRow{})},
+		{"person", "resolver.kafka_events_person", "resolver.events_person_read", "resolver.events_person_mv", "resolver.events", stampedFields(t)},
+		{"persons", "resolver.kafka_persons", "resolver.persons_read", "resolver.persons_mv", "resolver.persons", jsonFields(stream.PersonRow{})},
+		{"distinct_ids", "resolver.kafka_person_distinct_ids", "resolver.person_distinct_ids_read", "resolver.person_distinct_ids_mv", "resolver.person_distinct_ids", jsonFields(stream.DistinctIDRow{})},
+		{"person_merges", "resolver.kafka_person_merges", "resolver.person_merges_read", "resolver.person_merges_mv", "resolver.person_merges", jsonFields(stream.MergeRow{})},
+		{"warnings", "resolver.kafka_ingestion_warnings", "resolver.ingestion_warnings_read", "resolver.ingestion_warnings_mv", "resolver.ingestion_warnings", jsonFields(stream.WarningRow{})},
+		{"billing", "resolver.kafka_billing_usage", "resolver.billing_usage_read", "resolver.billing_usage_mv", "resolver.billing_usage", jsonFields(billing.Delta{})},
 	}
+}
+
+// readVirtuals are the columns of a Null read table after the record's
+// own: the Kafka engine's virtual columns a view below it needs, with
+// _timestamp the record's Kafka timestamp made not Nullable.
+var readVirtuals = []column{
+	{"_topic", "LowCardinality(String)"}, {"_partition", "UInt64"}, {"_offset", "UInt64"},
+	{"_timestamp", "DateTime64(3,'UTC')"}, {"_raw_message", "String"}, {"_error", "String"},
 }
 
 // baseType strips LowCardinality(…): the storage may store a String column
@@ -196,9 +214,22 @@ func baseType(typ string) string {
 	return typ
 }
 
-// TestSchemaFeedTables checks, for each ingested topic, the Kafka table, its
-// materialized view and the storage table against the resolver's JSON and
-// topic names.
+// viewsOf returns the materialized views that read table, in the order
+// they are created.
+func (s schema) viewsOf(table string) []schemaStmt {
+	var out []schemaStmt
+	for _, st := range s.stmts {
+		if st.kind == "MATERIALIZED VIEW" && st.from == table {
+			out = append(out, st)
+		}
+	}
+	return out
+}
+
+// TestSchemaFeedTables checks, for each topic ingested as JSON, the Kafka
+// table, the Null table its one view fills, the views below that (errors
+// first, then storage) and the storage table against the resolver's JSON
+// and topic names.
 func TestSchemaFeedTables(t *testing.T) {
 	s := loadSchema(t)
 	topics := topicNames(t)
@@ -231,53 +262,89 @@ func TestSchemaFeedTables(t *testing.T) {
 				}
 			}
 
+			// The Kafka table has one view, into the Null table, created
+			// after every view of the Null table: it is consumed from its
+			// first view on, and every view below must see every block.
+			kviews := s.viewsOf(ft.kafka)
+			require.Len(t, kviews, 1, "%s has one view: the Kafka table is consumed from its first view on", ft.kafka)
+			readMV := kviews[0]
+			assert.Equal(t, ft.read+"_mv", readMV.name)
+			assert.Equal(t, ft.read, readMV.to)
+			read := s.get(t, ft.read, "TABLE")
+			assert.Equal(t, "Null", read.engine, "%s stores nothing", ft.read)
+			assert.Equal(t, append(slices.Clone(k.columns), readVirtuals...), read.columns, "%s: the record's columns, then the virtual ones", ft.read)
+			assert.Equal(t, columnNames(read.columns), readMV.selectCols, "%s fills every column of %s", readMV.name, ft.read)
+			assert.Contains(t, join(readMV.body), "coalesce(_timestamp_ms,toDateTime64(0,3,'UTC'))AS_timestamp")
+			assert.NotContains(t, join(readMV.body), "WHERE", "%s passes every record on", readMV.name)
+			below := s.viewsOf(ft.read)
+			require.NotEmpty(t, below)
+			for _, v := range below {
+				assert.Less(t, s.index(v.name), s.index(readMV.name), "%s is created before %s starts the consumer", v.name, readMV.name)
+			}
+
+			// Errors first, then storage.
+			errMV := below[0]
+			assert.Equal(t, "resolver."+ft.topic()+"_errors_mv", errMV.name, "the first view of %s copies the broken records", ft.read)
+			assert.Equal(t, "resolver.ingest_errors", errMV.to)
+			assert.Contains(t, join(errMV.body), "WHERElength(_error)>0")
+			var toErrors int
+			for _, v := range below {
+				if v.to == "resolver.ingest_errors" {
+					toErrors++
+				} else {
+					assert.Contains(t, join(v.body), "WHERElength(_error)=0", "%s skips records that did not parse", v.name)
+				}
+			}
+			assert.Equal(t, 1, toErrors, "one view copies %s's broken records to resolver.ingest_errors", ft.kafka)
+
 			st := s.get(t, ft.storage, "TABLE")
 			var fields []string
 			kafkaType := map[string]string{}
 			for _, c := range k.columns {
 				kafkaType[c.name] = c.typ
 			}
+			readType := map[string]string{}
+			for _, c := range read.columns {
+				readType[c.name] = c.typ
+			}
 			for _, c := range st.columns {
-				if isProvenance(c.name) {
-					continue
+				assert.Contains(t, readType, c.name, "%s.%s comes from %s", ft.storage, c.name, ft.read)
+				assert.Equal(t, baseType(readType[c.name]), baseType(c.typ), "%s.%s has the type of %s.%s", ft.storage, c.name, ft.read, c.name)
+				if !isProvenance(c.name) {
+					fields = append(fields, c.name)
 				}
-				fields = append(fields, c.name)
-				assert.Equal(t, baseType(kafkaType[c.name]), baseType(c.typ), "%s.%s has the type of %s.%s", ft.storage, c.name, ft.kafka, c.name)
 			}
 			assert.Equal(t, ft.fields, sorted(fields), "%s: the columns are the JSON fields of the records, plus _provenance", ft.storage)
 
 			mv := s.get(t, ft.mv, "MATERIALIZED VIEW")
 			assert.Equal(t, ft.storage, mv.to)
-			assert.Equal(t, ft.kafka, mv.from)
-			var stored []string
-			for _, c := range st.columns {
-				if c.name != "_inserted_at" {
-					stored = append(stored, c.name)
-				}
-			}
-			assert.Equal(t, sorted(stored), sorted(mv.selectCols), "%s selects every column of %s", ft.mv, ft.storage)
-			assert.Contains(t, join(mv.body), "WHERElength(_error)=0", "%s skips records that did not parse", ft.mv)
-
-			var errMV []string
-			for i, o := range s.stmts {
-				if o.kind == "MATERIALIZED VIEW" && o.from == ft.kafka && o.to == "resolver.ingest_errors" {
-					errMV = append(errMV, o.name)
-					assert.Contains(t, join(o.body), "WHERElength(_error)>0")
-					// The Kafka table is consumed from its first view on:
-					// what is read before the second exists reaches only
-					// the first, and that must not be the good rows.
-					assert.Less(t, s.index(ft.mv), i, "%s is created after %s", o.name, ft.mv)
-				}
-			}
-			assert.Len(t, errMV, 1, "one view copies %s's broken records to resolver.ingest_errors", ft.kafka)
+			assert.Equal(t, ft.read, mv.from)
+			assert.Equal(t, columnNames(st.columns), mv.selectCols, "%s selects every column of %s", ft.mv, ft.storage)
 		})
 	}
 
+	// Every Kafka table of the schema is one of the above or the dead
+	// letters' (TestSchemaDeadLetters), and every topic of the resolver's
+	// outputs but the internal ones is ingested.
+	var kafkaTables []string
+	for _, st := range s.stmts {
+		if st.kind == "TABLE" && st.engine == "Kafka" {
+			kafkaTables = append(kafkaTables, st.settings["kafka_topic_list"])
+		}
+	}
+	assert.ElementsMatch(t, []string{
+		topics["person"], topics["persons"], topics["distinct_ids"], topics["person_merges"],
+		topics["warnings"], topics["billing"], topics["dead_letter"],
+	}, kafkaTables, "the eight output topics less identity_log (internal) are ingested")
+
 	ev := s.get(t, "resolver.events", "TABLE")
-	assert.Equal(t, "MergeTree", ev.engine)
+	assert.Equal(t, "ReplacingMergeTree", ev.engine, "events are deduplicated (the Kafka engine is at-least-once)")
+	assert.Equal(t, []string{"_timestamp"}, ev.engArgs, "the version is the record's Kafka timestamp, as PostHog's _timestamp")
+	assert.Equal(t, "(team,toDate(timestamp),event,uuid)", ev.orderBy, "one row per uuid of a team, day and event")
 	for _, tc := range []struct{ table, order string }{
 		{"resolver.persons", "(team,id)"},
 		{"resolver.person_distinct_ids", "(team,distinct_id)"},
+		{"resolver.person_distinct_id_overrides", "(team,distinct_id)"},
 	} {
 		st := s.get(t, tc.table, "TABLE")
 		assert.Equal(t, "ReplacingMergeTree", st.engine, tc.table)
@@ -291,6 +358,38 @@ func TestSchemaFeedTables(t *testing.T) {
 	assert.Equal(t, "ReplacingMergeTree", pm.engine)
 	assert.Empty(t, pm.engArgs, "no version: the copies of a row are equal")
 	assert.Equal(t, "(team,log_partition,log_offset,part)", pm.orderBy)
+	// Every stored output folds the copies an at-least-once read stores;
+	// only the log of parse errors keeps every row.
+	for _, st := range s.stmts {
+		if st.kind == "TABLE" && strings.HasSuffix(st.engine, "MergeTree") && st.name != "resolver.ingest_errors" {
+			assert.Equal(t, "ReplacingMergeTree", st.engine, "%s: a block the Kafka engine read twice must fold", st.name)
+		}
+	}
+	// Rows without a key of their own are named by where they were read.
+	for _, table := range []string{"resolver.ingestion_warnings", "resolver.billing_usage"} {
+		st := s.get(t, table, "TABLE")
+		assert.Equal(t, "ReplacingMergeTree", st.engine, table)
+		assert.Empty(t, st.engArgs, table)
+		assert.True(t, strings.HasSuffix(st.orderBy, ",_partition,_offset)"), "%s: a copy read twice folds, two records never: %s", table, st.orderBy)
+	}
+}
+
+// TestSchemaOverrides checks person_distinct_id_overrides: the columns of
+// person_distinct_ids, filled from the same Null table with the rows of
+// version > 0 only, and what events_with_current_person joins.
+func TestSchemaOverrides(t *testing.T) {
+	s := loadSchema(t)
+	dids := s.get(t, "resolver.person_distinct_ids", "TABLE")
+	ov := s.get(t, "resolver.person_distinct_id_overrides", "TABLE")
+	assert.Equal(t, dids.columns, ov.columns)
+	mv := s.get(t, "resolver.person_distinct_id_overrides_mv", "MATERIALIZED VIEW")
+	assert.Equal(t, "resolver.person_distinct_ids_read", mv.from)
+	assert.Equal(t, ov.name, mv.to)
+	assert.Equal(t, columnNames(ov.columns), mv.selectCols)
+	assert.True(t, strings.HasSuffix(join(mv.body), "WHERElength(_error)=0ANDversion>0"), "%s", join(mv.body))
+	v := s.get(t, "resolver.events_with_current_person", "VIEW")
+	assert.Contains(t, v.refs, ov.name)
+	assert.NotContains(t, v.refs, dids.name, "the view joins the overrides only (PostHog's way)")
 }
 
 // TestSchemaCurrentPersonView checks the view's shape: the events columns,
@@ -301,7 +400,7 @@ func TestSchemaCurrentPersonView(t *testing.T) {
 	s := loadSchema(t)
 	v := s.get(t, "resolver.events_with_current_person", "VIEW")
 	assert.Equal(t, "resolver.events", v.from)
-	assert.ElementsMatch(t, []string{"resolver.events", "resolver.person_distinct_ids"}, v.refs)
+	assert.ElementsMatch(t, []string{"resolver.events", "resolver.person_distinct_id_overrides"}, v.refs)
 	want := append(slices.DeleteFunc(columnNames(s.get(t, "resolver.events", "TABLE").columns), isProvenance), "stamped_person_id")
 	assert.ElementsMatch(t, want, v.selectCols)
 	body := join(v.body)

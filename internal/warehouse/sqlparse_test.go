@@ -225,7 +225,7 @@ type stmt struct {
 	// MATERIALIZED VIEW and VIEW
 	to         string   // TO target (materialized views)
 	selectCols []string // output names of the outer SELECT
-	from       string   // first table after the outer FROM
+	from       string   // first table after the outer FROM, or "(subquery)"
 	refs       []string // every db.table named in the statement
 	body       []token  // the tokens after AS
 
@@ -531,11 +531,15 @@ func (p *tokReader) viewBody(s *stmt) error {
 		}
 	}
 	p.i++ // FROM
-	from, err := p.qualifiedName()
-	if err != nil {
-		return fmt.Errorf("line %d: %s: FROM: %w", s.line, s.name, err)
+	if p.peek().is("(") {
+		s.from = "(subquery)"
+	} else {
+		from, err := p.qualifiedName()
+		if err != nil {
+			return fmt.Errorf("line %d: %s: FROM: %w", s.line, s.name, err)
+		}
+		s.from = from
 	}
-	s.from = from
 	for i := 0; i+2 < len(s.body); i++ {
 		if s.body[i].kind == tokIdent && s.body[i+1].is(".") && s.body[i+2].kind == tokIdent && s.body[i].text == "resolver" {
 			s.refs = append(s.refs, "resolver."+s.body[i+2].text)

@@ -19,13 +19,15 @@ type mergeKey struct {
 	part      int
 }
 
-// Tables is the persons, person_distinct_ids and person_merges tables after
-// ReplacingMergeTree has merged all their parts. The zero value is empty and
-// ready to use. It is not safe for concurrent use.
+// Tables is the persons, person_distinct_ids, person_distinct_id_overrides
+// and person_merges tables after ReplacingMergeTree has merged all their
+// parts. The zero value is empty and ready to use. It is not safe for
+// concurrent use.
 type Tables struct {
-	persons map[key]Person
-	dids    map[key]DistinctID
-	merges  map[mergeKey]Merge
+	persons   map[key]Person
+	dids      map[key]DistinctID
+	overrides map[key]DistinctID // the rows of dids with version > 0
+	merges    map[mergeKey]Merge
 }
 
 // InsertPerson adds a persons row. The table keeps, per (team, id), the row
@@ -43,14 +45,23 @@ func (t *Tables) InsertPerson(p Person) {
 }
 
 // InsertDistinctID adds a person_distinct_ids row, keyed by
-// (team, distinct_id), with the rule of InsertPerson.
+// (team, distinct_id), with the rule of InsertPerson; a row with version > 0
+// goes to person_distinct_id_overrides too, with the same rule (the view
+// person_distinct_id_overrides_mv of 05_person_distinct_ids.sql).
 func (t *Tables) InsertDistinctID(d DistinctID) {
 	if t.dids == nil {
 		t.dids = map[key]DistinctID{}
+		t.overrides = map[key]DistinctID{}
 	}
 	k := key{d.Team, d.DistinctID}
 	if cur, ok := t.dids[k]; !ok || d.Version >= cur.Version {
 		t.dids[k] = d
+	}
+	if d.Version == 0 {
+		return
+	}
+	if cur, ok := t.overrides[k]; !ok || d.Version >= cur.Version {
+		t.overrides[k] = d
 	}
 }
 
@@ -66,16 +77,27 @@ func (t *Tables) DistinctID(team, distinctID string) (DistinctID, bool) {
 	return d, ok
 }
 
+// Override returns the kept row of (team, distinct_id) in
+// person_distinct_id_overrides: the latest row with version > 0.
+func (t *Tables) Override(team, distinctID string) (DistinctID, bool) {
+	d, ok := t.overrides[key{team, distinctID}]
+	return d, ok
+}
+
 // Len returns the number of kept rows of each table.
 func (t *Tables) Len() (persons, distinctIDs int) { return len(t.persons), len(t.dids) }
 
+// Overrides returns the number of kept rows of person_distinct_id_overrides.
+func (t *Tables) Overrides() int { return len(t.overrides) }
+
 // CurrentPersonID returns the person event e belongs to now: the rule of
 // the view events_with_current_person (configs/clickhouse/
-// 06_events_with_current_person.sql). With the latest distinct-id row of
-// (e.Team, e.DistinctID):
+// 06_events_with_current_person.sql). With the latest row of
+// (e.Team, e.DistinctID) in person_distinct_id_overrides (version > 0):
 //
 //   - no row: e.PersonID, the person it was stamped with (its id never
-//     changed person);
+//     changed person: a version-0 row names the implicit person its events
+//     were stamped with);
 //   - a deleted row: the id's implicit person, since deleting a person
 //     returns its ids to their implicit persons (docs/SEMANTICS.md §3);
 //   - otherwise: the row's person_id.
@@ -85,7 +107,7 @@ func (t *Tables) Len() (persons, distinctIDs int) { return len(t.persons), len(t
 // fresh person (unionfind's Mapping.Fresh) that no row names; this answers
 // the implicit person, which is the other ids' person.
 func (t *Tables) CurrentPersonID(e Event) string {
-	d, ok := t.dids[key{e.Team, e.DistinctID}]
+	d, ok := t.overrides[key{e.Team, e.DistinctID}]
 	switch {
 	case !ok:
 		return e.PersonID

@@ -186,6 +186,21 @@ func TestCurrentPersonMatchesIdentityCore(t *testing.T) {
 		}
 	}
 	assert.NotZero(t, overridden, "the story moves some ids after their events were stamped")
+	// The view joins the overrides only: fewer rows than the ids seen,
+	// and the same answer as the latest row of every id.
+	_, ids := tb.Len()
+	assert.Less(t, tb.Overrides(), ids, "version-0 rows are not overrides")
+	for _, e := range events {
+		d, ok := tb.DistinctID(e.Team, e.DistinctID)
+		want := e.PersonID
+		switch {
+		case ok && d.IsDeleted:
+			want = unionfind.ImplicitPersonID(e.Team, e.DistinctID).String()
+		case ok:
+			want = d.PersonID
+		}
+		assert.Equal(t, want, tb.CurrentPersonID(e), "event %s of %s: overrides and all rows agree", e.UUID, e.DistinctID)
+	}
 	assert.NotZero(t, deleted, "the story leaves some ids with a deleted latest row")
 	d, ok := tb.DistinctID(team, "anon-3")
 	require.True(t, ok)
