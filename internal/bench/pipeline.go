@@ -26,6 +26,9 @@ type pipelines struct {
 
 	mu  sync.Mutex
 	err error
+
+	// steps sums the workers' batch step times (every pipeline's Observer).
+	steps stepTotals
 }
 
 // startPipelines starts the pipelines of one turn over topics and group
@@ -59,6 +62,7 @@ func startPipelines(c *Config, topics stream.Topics, group string, log *zap.Logg
 			MaxBatchRecords: c.BatchRecords,
 			Workers:         c.Workers,
 		}
+		sc.Observer = &p.steps
 		if c.Stream != nil {
 			c.Stream(&sc)
 		}

@@ -51,6 +51,9 @@ type Turn struct {
 	LatencyP50, LatencyP99 time.Duration
 	LatencySamples         int
 	LatencyExpected        int
+	// Steps sums the workers' batch time by step (stream.Step) over the
+	// window (resolver turns): a batch ending in the window counts whole.
+	Steps [stream.NumSteps]time.Duration
 	// Profiled is true for the turn the CPU and memory profiles cover.
 	Profiled bool
 }
@@ -212,6 +215,7 @@ func (r *runner) turn(ctx context.Context, kind Kind, pair int, events int, late
 	var ops0 int64
 	if pipes != nil {
 		ops0 = pipes.opsLogged()
+		pipes.steps.take() // the warm-up's
 	}
 	base := proc.committed()
 	stopProfile := func() error { return nil }
@@ -255,6 +259,7 @@ func (r *runner) turn(ctx context.Context, kind Kind, pair int, events int, late
 	}
 	if pipes != nil {
 		t.OpsLogged = pipes.opsLogged() - ops0
+		t.Steps = pipes.steps.take()
 	}
 	r.say("  %s: %d events in %v: %.0f events/s", kind, events, t.Window.Round(time.Millisecond), t.EventsPerSec())
 

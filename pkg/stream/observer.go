@@ -57,12 +57,42 @@ type BatchReport struct {
 	// Warnings counts the ingestion warnings produced, by type: the
 	// decoder's and the identity graph's (merge refusals).
 	Warnings []Count
+	// Steps is where Duration went, step by step (Step): what to look at
+	// first when a worker is slow. The poll before the batch is not in it.
+	Steps [NumSteps]time.Duration
 	// Zombie, when not empty, says the batch was held by a zombie — an
 	// instance whose claim to the batch had ended while it worked — and
 	// how that was found: ZombieGroupFenced or ZombieProducerFenced. The
 	// transaction is then aborted (Committed is false) and the records go
 	// to whoever owns their partitions now.
 	Zombie string
+}
+
+// Step is a step of a worker's batch (BatchReport.Steps), in the order the
+// batch takes them (docs/DESIGN.md, "Partition workers").
+type Step int
+
+// The steps of a batch.
+const (
+	StepDecode  Step = iota // decoding the poll's records
+	StepReplica             // step 0: waiting for the replica to reach identity_log's listed end
+	StepOps                 // step 1: resolving, sealing and logging the batch's identity ops
+	StepApplied             // step 1: waiting for the applier to apply them
+	StepFeed                // step 2: the feed rows of the batch's ops, from the outbox
+	StepStamp               // step 3: stamping, producing, dead letters, billing deltas
+	StepFlush               // flushing the transaction's records
+	StepEnd                 // committing (or aborting) the transaction
+	NumSteps                // the number of steps
+)
+
+var stepNames = [NumSteps]string{"decode", "replica", "ops", "applied", "feed", "stamp", "flush", "end"}
+
+// String is the step's name, as metrics label it.
+func (s Step) String() string {
+	if s < 0 || s >= NumSteps {
+		return "unknown"
+	}
+	return stepNames[s]
 }
 
 // The fates of a zombie's batch (BatchReport.Zombie), as the broker

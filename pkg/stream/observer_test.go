@@ -24,10 +24,15 @@ type recorder struct {
 	lags                       int
 	lastLag                    LagReport
 	negativeDuration, endGtAll bool
+	// stepsOverAll: a batch's steps sum to more than its Duration;
+	// stepsTimed: the steps every committed batch takes, that have ops,
+	// were timed (decode, ops, applied, stamp, end).
+	stepsOverAll bool
+	stepsTimed   map[Step]bool
 }
 
 func newRecorder() *recorder {
-	return &recorder{stamped: map[string]int64{}, dead: map[string]int{}, warnings: map[string]int{}, refusals: map[string]int{}}
+	return &recorder{stamped: map[string]int64{}, dead: map[string]int{}, warnings: map[string]int{}, refusals: map[string]int{}, stepsTimed: map[Step]bool{}}
 }
 
 func (r *recorder) ObserveBatch(b *BatchReport) {
@@ -37,6 +42,15 @@ func (r *recorder) ObserveBatch(b *BatchReport) {
 	r.opsLogged += b.OpsLogged
 	r.negativeDuration = r.negativeDuration || b.Duration < 0 || b.EndDuration < 0
 	r.endGtAll = r.endGtAll || b.EndDuration > b.Duration
+	var sum time.Duration
+	for s, d := range b.Steps {
+		r.negativeDuration = r.negativeDuration || d < 0
+		sum += d
+		if d > 0 {
+			r.stepsTimed[Step(s)] = true
+		}
+	}
+	r.stepsOverAll = r.stepsOverAll || sum > b.Duration
 	if !b.Committed {
 		r.aborted++
 		if len(b.Stamped)+len(b.DeadLettered)+len(b.Warnings) > 0 {
@@ -141,4 +155,20 @@ func TestObserver(t *testing.T) {
 	assert.Equal(t, rec.opsLogged, rec.applied+rec.skipped)
 	assert.False(t, rec.negativeDuration)
 	assert.False(t, rec.endGtAll, "EndDuration is part of Duration")
+	assert.False(t, rec.stepsOverAll, "the steps are parts of Duration")
+	for _, s := range []Step{StepDecode, StepOps, StepApplied, StepStamp, StepFlush, StepEnd} {
+		assert.True(t, rec.stepsTimed[s], "step %s timed", s)
+	}
+}
+
+func TestStepNames(t *testing.T) {
+	seen := map[string]bool{}
+	for s := range NumSteps {
+		name := s.String()
+		assert.NotEqual(t, "unknown", name)
+		assert.False(t, seen[name], "step names are distinct: %s", name)
+		seen[name] = true
+	}
+	assert.Equal(t, "unknown", NumSteps.String())
+	assert.Equal(t, "unknown", Step(-1).String())
 }

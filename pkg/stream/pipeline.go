@@ -398,7 +398,9 @@ func (p *Pipeline) transact(ctx context.Context, w *worker, ops *kgo.Client, app
 		// Flush, then decide: a record that failed to produce must abort
 		// the transaction, never commit the offsets past it (End would
 		// commit after its own flush whatever the records' fates).
+		t := time.Now()
 		err = sess.Client().Flush(ctx)
+		out.step(StepFlush, t)
 	}
 	if err == nil {
 		// A record refused for its size here means a topic's
@@ -431,6 +433,7 @@ func (p *Pipeline) transact(ctx context.Context, w *worker, ops *kgo.Client, app
 	}
 	ending := time.Now()
 	committed, endErr := sess.End(ctx, try)
+	out.step(StepEnd, ending)
 	w.reusable = endErr == nil // every record of the batch is acknowledged or failed
 	if pe := out.acked.Load(); pe != nil {
 		w.producer.Store(pe)
@@ -509,17 +512,24 @@ type item struct {
 // it decodes the batch's records, then takes the steps of docs/DESIGN.md
 // ("Partition workers"), each a function of its own.
 func (p *Pipeline) process(ctx context.Context, opsCl *kgo.Client, applier *Applier, fs kgo.Fetches, out *producer) error {
+	t := time.Now()
 	items, spans := p.decodeBatch(fs, out.bufs)
+	t = out.step(StepDecode, t)
 	if err := p.waitForReplica(ctx, applier); err != nil { // step 0
 		return err
 	}
-	if err := p.logOps(ctx, opsCl, applier, items, out); err != nil { // step 1
+	t = out.step(StepReplica, t)
+	if err := p.logOps(ctx, opsCl, applier, items, out); err != nil { // step 1 (it times its wait for the applier)
 		return err
 	}
+	t = out.step(StepOps, t)
 	if err := p.feedRows(ctx, applier.Keys(), spans, out); err != nil { // step 2
 		return err
 	}
-	return p.stampAndProduce(items, out) // step 3
+	t = out.step(StepFeed, t)
+	err := p.stampAndProduce(items, out) // step 3
+	out.step(StepStamp, t)
+	return err
 }
 
 // batchSpans are the spans of offsets a poll holds of each partition of the
@@ -661,8 +671,15 @@ func (p *Pipeline) logOps(ctx context.Context, opsCl *kgo.Client, applier *Appli
 			want[r.Record.Partition] = r.Record.Offset
 		}
 	}
+	t := time.Now()
 	if err := applier.Wait(ctx, want); err != nil {
 		return err
+	}
+	if out.rep != nil {
+		// Not part of StepOps, which process times around all of logOps.
+		d := time.Since(t)
+		out.rep.Steps[StepApplied] += d
+		out.rep.Steps[StepOps] -= d
 	}
 	p.stats.OpsLogged.Add(int64(len(opRecs)))
 	if out.rep != nil {

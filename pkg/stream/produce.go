@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -44,6 +45,17 @@ type producer struct {
 type producerEpoch struct {
 	id    int64
 	epoch int16
+}
+
+// step adds the time since start to the batch's step s, when the batch is
+// reported (an Observer is set), and returns now.
+func (o *producer) step(s Step, start time.Time) time.Time {
+	if o.rep == nil {
+		return start
+	}
+	now := time.Now()
+	o.rep.Steps[s] += now.Sub(start)
+	return now
 }
 
 // warning counts one produced ingestion warning of type typ.
