@@ -503,10 +503,22 @@ func (a *Applier) open(tx state.Tx, op *unionfind.Op) (unionfind.Op, error) {
 	if o.KeyID == 0 {
 		return o, nil
 	}
-	ref := unionfind.KeyRef{DistinctID: o.DistinctID, Gen: o.Gen}
-	erased, err := unionfind.KeyErased(tx, o.Team, ref)
+	// An id without a mapping has no key record — a record is made by an
+	// op of the id, which maps it, and mappings are never removed — so its
+	// key is not erased, and the record is not read: the mapping is in the
+	// replica's cache (the worker looked the id up before logging the op),
+	// while a record's absence is a miss of every level of the store, once
+	// for the first op of every id.
+	_, mapped, err := tx.Mapping(o.Team, o.DistinctID)
 	if err != nil {
 		return o, err
+	}
+	erased := false
+	if mapped {
+		ref := unionfind.KeyRef{DistinctID: o.DistinctID, Gen: o.Gen}
+		if erased, err = unionfind.KeyErased(tx, o.Team, ref); err != nil {
+			return o, err
+		}
 	}
 	if erased || a.keys == nil {
 		shred.Erase(&o)

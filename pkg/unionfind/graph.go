@@ -229,9 +229,12 @@ func (a *applier) event() error {
 		if err := a.s.PutMember(op.Team, after.ID, into); err != nil {
 			return err
 		}
-		// A tombstone under this id: carry its version on.
-		if err := a.continueTombstone(&after); err != nil {
-			return err
+		// A tombstone under this id: carry its version on. (An unseen id
+		// has none: see continueTombstone.)
+		if !unseen {
+			if err := a.continueTombstone(&after); err != nil {
+				return err
+			}
 		}
 	}
 	if identify {
@@ -280,6 +283,12 @@ func (a *applier) event() error {
 
 // continueTombstone makes a person re-created under the id of a deleted one
 // start above the tombstone's version.
+//
+// Callers skip it for an id without a mapping: a person is only ever
+// stored under the id of a distinct_id by an op that maps that distinct_id
+// in the same write, and mappings are never removed (deletion tombstones
+// them), so such an id has no tombstone. The read it saves is a miss of
+// every level of the store, once per new person.
 func (a *applier) continueTombstone(p *Person) error {
 	old, ok, err := a.s.Person(a.op.Team, p.ID)
 	if err != nil {
@@ -374,8 +383,10 @@ func (a *applier) merge(other, into string, guarded bool, rule Rule) (identify b
 	isNew := !surv.explicit
 	if isNew {
 		after = Person{ID: surv.p.ID, CreatedAt: ts, Size: 1}
-		if err := a.continueTombstone(&after); err != nil {
-			return false, err
+		if surv.mOK { // an unseen id has no tombstone: see continueTombstone
+			if err := a.continueTombstone(&after); err != nil {
+				return false, err
+			}
 		}
 		if err := a.putMapping(survDID, surv, after.ID); err != nil {
 			return false, err
