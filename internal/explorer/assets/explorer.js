@@ -266,16 +266,21 @@
   }
 
   function drawGraph(g) {
+    // The looked-up id in the middle, the others on a circle around it:
+    // most steps join an id to the looked-up id's person, so edges and
+    // their labels spread out radially.
     const n = g.nodes.length;
-    const radius = n <= 1 ? 0 : Math.max(110, n * 22);
-    const pad = 150;
+    const others = g.nodes.filter((node) => node.kind !== 'self');
+    const radius = others.length === 0 ? 0 : Math.max(170, others.length * 26);
+    const pad = 190;
     const w = 2 * (radius + pad), h = 2 * radius + 120;
     const cx = w / 2, cy = h / 2;
     const pos = new Map();
-    g.nodes.forEach((node, i) => {
-      const a = -Math.PI / 2 + (2 * Math.PI * i) / Math.max(n, 1);
+    others.forEach((node, i) => {
+      const a = -Math.PI / 2 + Math.PI / Math.max(others.length, 1) + (2 * Math.PI * i) / Math.max(others.length, 1);
       pos.set(node.key, { x: cx + radius * Math.cos(a), y: cy + radius * Math.sin(a), a });
     });
+    for (const node of g.nodes) if (node.kind === 'self') pos.set(node.key, { x: cx, y: cy, a: 0 });
     const root = svg('svg', { width: w, height: h, viewBox: '0 0 ' + w + ' ' + h, role: 'img', 'aria-label': 'lineage graph' });
     const title = svg('title');
     title.textContent = 'Lineage: ' + n + ' ids, ' + g.edges.length + ' steps';
@@ -323,7 +328,7 @@
       const grp = svg('g', { class: 'node ' + node.kind });
       grp.setAttribute('data-id', node.id);
       const right = Math.cos(p.a) >= -0.01;
-      const t = svg('text', { x: p.x + (right ? 12 : -12), y: p.y + 4, 'text-anchor': n <= 1 ? 'start' : right ? 'start' : 'end' });
+      const t = svg('text', { x: p.x + (right ? 12 : -12), y: p.y + 4, 'text-anchor': right ? 'start' : 'end' });
       t.textContent = clip(node.id, MAX_LABEL);
       const tip = svg('title');
       tip.textContent = node.id;
