@@ -116,7 +116,7 @@ func (c *cli) dlqListCmd() *cobra.Command {
 					return err
 				}
 				defer d.close()
-				sel, err := d.selection(e.ctx, f, nil)
+				sel, err := d.selection(e.ctx, f)
 				if err != nil {
 					return err
 				}
@@ -289,9 +289,8 @@ func (d *dlq) redriveTxnID() string { return d.group + "-dlq-redrive" }
 
 // selection reads the dead letters f selects, with their status: each one
 // re-driven (a redrive header on events_raw names it), pending or refused.
-// keep, if not nil, is called with each selected record in order while
-// they are read: replay reads values only through it.
-func (d *dlq) selection(ctx context.Context, f dlqFilter, keep func(*kgo.Record, *deadLetter)) ([]*deadLetter, error) {
+// Only their coordinates and headers are kept, never their values.
+func (d *dlq) selection(ctx context.Context, f dlqFilter) ([]*deadLetter, error) {
 	rawParts, err := d.partitions(ctx, d.topics.Raw)
 	if err != nil {
 		return nil, err
@@ -617,7 +616,9 @@ func (d *dlq) replay(ctx context.Context, f dlqFilter, dry bool) (replayResult, 
 			kgo.TransactionalID(d.redriveTxnID()),
 			kgo.TransactionTimeout(d.txnTO),
 			kgo.RecordPartitioner(kgo.ManualPartitioner()),
-			kgo.ProducerBatchMaxBytes(int32(d.maxRec+64<<10)),
+			// As the pipeline's producers: room for one record of
+			// output.max_record_bytes and its batch framing.
+			kgo.ProducerBatchMaxBytes(int32(d.maxRec+16<<10)),
 		)...)
 		if err != nil {
 			return res, fmt.Errorf("dlq: %w", err)
@@ -631,7 +632,7 @@ func (d *dlq) replay(ctx context.Context, f dlqFilter, dry bool) (replayResult, 
 	}
 	// The selection is read whole first: the limit counts pending dead
 	// letters only, which are known once events_raw was read.
-	sel, err := d.selection(ctx, dlqFilter{reason: f.reason, team: f.team, since: f.since}, nil)
+	sel, err := d.selection(ctx, dlqFilter{reason: f.reason, team: f.team, since: f.since})
 	if err != nil {
 		return res, err
 	}

@@ -320,3 +320,51 @@ func TestDLQRedriveUnknownTeam(t *testing.T) {
 	}
 	col.mu.Unlock()
 }
+
+// TestDLQReplayAfterCrash: a replay that crashed with its transaction open
+// re-drove nothing (its records are aborted when the next replay fences
+// it), and one that crashed after its commit re-drove its dead letters for
+// good: the next replay re-drives the first kind and skips the second, so
+// each dead letter is on events_raw once.
+func TestDLQReplayAfterCrash(t *testing.T) {
+	addr, config := dlqBroker(t)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	require.NoError(t, err)
+	defer cl.Close()
+	var recs []*kgo.Record
+	for i := range 3 {
+		recs = append(recs, deadLetterRecord(rawEvent("phc_new", fmt.Sprint("d-", i)), standardHeaders("unknown_team", 0, 100+i)...))
+	}
+	require.NoError(t, cl.ProduceSync(t.Context(), recs...).FirstErr())
+
+	// The crashed replays, with the transactional id every replay uses.
+	crashed := func(commit bool, dlOffset int) {
+		p, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.TransactionalID("resolver-dlq-redrive"), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+		require.NoError(t, err)
+		require.NoError(t, p.BeginTransaction())
+		r := &kgo.Record{Topic: "events_raw", Partition: 0, Value: recs[dlOffset].Value,
+			Headers: []kgo.RecordHeader{{Key: redriveHeader, Value: []byte(fmt.Sprintf("events_dead_letter/0/%d", dlOffset))}}}
+		require.NoError(t, p.ProduceSync(t.Context(), r).FirstErr())
+		if commit {
+			require.NoError(t, p.EndTransaction(t.Context(), kgo.TryCommit))
+			p.Close()
+			return
+		}
+		t.Cleanup(p.Close) // killed with its transaction open
+	}
+	crashed(true, 0)  // committed: dead letter 0 is re-driven
+	crashed(false, 1) // open: dead letter 1 is not
+
+	code, out, stderr := run(t, "dlq", "replay", "--config", config, "--format", "json")
+	require.Equal(t, exitOK, code, stderr)
+	var res replayResult
+	require.NoError(t, json.Unmarshal([]byte(out), &res), out)
+	assert.Equal(t, 1, res.Already, "the committed redrive counts")
+	var got []int64
+	for _, dl := range res.Redriven {
+		got = append(got, dl.Offset)
+	}
+	assert.Equal(t, []int64{1, 2}, got, "the aborted one and the untouched one are re-driven")
+	assert.ElementsMatch(t, []string{"0:events_dead_letter/0/0", "0:events_dead_letter/0/1", "0:events_dead_letter/0/2"},
+		redriveHeaders(readTopic(t, addr, "events_raw")), "each dead letter once on events_raw (read_committed)")
+}
