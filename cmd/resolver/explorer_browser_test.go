@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"image/png"
-	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -16,11 +15,91 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/resolver-dev/resolver/internal/gen"
 )
+
+// splitOutcome is the part of POST /v1/persons/split's answer the test
+// reads.
+type splitOutcome struct {
+	Status string   `json:"status"`
+	New    string   `json:"new_person_id"`
+	Moved  []string `json:"distinct_ids_moved"`
+}
+
+// clickThrough opens page (user-1's person) in headless Chromium driven
+// over the DevTools protocol and uses the buttons: it ticks the id pick,
+// clicks Split, checks the confirmation dialog lists it (as text), cancels
+// (nothing is written), splits for real, then deletes user-1's person with
+// its ids blocked. It returns the split's outcome as the page showed it.
+// A screenshot of the open dialog is saved to dialogShot.
+func clickThrough(t *testing.T, bin, page, pick, base, token, dialogShot string) splitOutcome {
+	t.Helper()
+	actx, cancelAlloc := chromedp.NewExecAllocator(t.Context(), chromedp.ExecPath(bin), chromedp.Headless, chromedp.NoSandbox,
+		chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck, chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1400, 1500), chromedp.Flag("disable-dev-shm-usage", true))
+	defer cancelAlloc()
+	bctx, cancelBrowser := chromedp.NewContext(actx)
+	defer cancelBrowser()
+	require.NoError(t, chromedp.Do(bctx, chromedp.Navigate(page)), "start chromium and open the explorer")
+	ctx, cancel := context.WithTimeout(bctx, 90*time.Second)
+	defer cancel()
+	step := func(what string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		require.NoError(t, chromedp.Do(ctx, actions...), what)
+	}
+	waitState := chromedp.Poll[chromedp.Void](`document.body.dataset.state === 'done'`)
+	text := func(sel string) string {
+		t.Helper()
+		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+		require.NoError(t, err, sel)
+		return s
+	}
+	pickJS, err := json.Marshal(pick)
+	require.NoError(t, err)
+	tick := chromedp.Evaluate[chromedp.Void](`[...document.querySelectorAll('#ids-table input.split-pick')].find((b) => b.value === ` + string(pickJS) + `).click()`)
+	idCount := func() int {
+		code, body := mustGet(t, base+"/v1/persons?team=1&distinct_id=user-1", token)
+		require.Equal(t, http.StatusOK, code, "%s", body)
+		var v struct {
+			IDs []json.RawMessage `json:"distinct_ids"`
+		}
+		require.NoError(t, json.Unmarshal(body, &v))
+		return len(v.IDs)
+	}
+
+	step("the page searched", waitState)
+	step("tick the hostile id and ask for a split", tick, chromedp.Click(chromedp.CSS("#split-button")), chromedp.WaitVisible(chromedp.CSS("#confirm")))
+	assert.Contains(t, text("#confirm-ids"), pick, "the dialog lists the id to move, as text")
+	assert.Contains(t, text("#confirm-title"), "Split person")
+	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(dialogShot, png, 0o644))
+	step("cancel", chromedp.Click(chromedp.CSS("#confirm-cancel")), chromedp.WaitNotVisible(chromedp.CSS("#confirm")))
+	time.Sleep(500 * time.Millisecond)
+	assert.Equal(t, 3, idCount(), "a cancelled split writes nothing")
+
+	step("split for real", chromedp.Click(chromedp.CSS("#split-button")), chromedp.WaitVisible(chromedp.CSS("#confirm")),
+		chromedp.Click(chromedp.CSS("#confirm-ok")),
+		chromedp.Poll[chromedp.Void](`document.getElementById('status').textContent.startsWith('Split:') && document.body.dataset.state === 'done'`))
+	var out splitOutcome
+	require.NoError(t, json.Unmarshal([]byte(text("#outcome")), &out), "the outcome shown")
+	assert.Equal(t, 2, idCount(), "the split moved one id out")
+	n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('#ids-table tr.id-row').length`))
+	require.NoError(t, err)
+	assert.Equal(t, 2, n, "the page searched again and shows the person without it")
+
+	step("delete, blocking the ids", chromedp.Click(chromedp.CSS("#delete-button")), chromedp.WaitVisible(chromedp.CSS("#confirm")),
+		chromedp.Click(chromedp.CSS("#confirm-check")), chromedp.Click(chromedp.CSS("#confirm-ok")),
+		chromedp.Poll[chromedp.Void](`document.getElementById('status').textContent.startsWith('Deleted person')`))
+	assert.Contains(t, text("#outcome"), `"blocked": true`)
+	code, _ := mustGet(t, base+"/v1/persons?team=1&distinct_id=user-1", token)
+	assert.Equal(t, http.StatusNotFound, code, "user-1's person is deleted")
+	return out
+}
 
 // The browser test's settings, read when the package initialises: TestMain
 // unsets every RESOLVER_* variable before the tests run.
@@ -68,9 +147,12 @@ func chromium(t *testing.T, bin, url string, extra ...string) string {
 // the fragment; the DOM it renders shows the person's ids (the hostile one
 // as text, never as markup), a merge edge labelled with its rule and time,
 // and the refusal as a dashed edge. A screenshot is saved to
-// RESOLVER_UI_SCREENSHOT (default: a temp dir). Then a split through POST
-// /v1/persons/split, the command path of `resolver persons split`, shows
-// in the graph, and the billing page shows the month.
+// RESOLVER_UI_SCREENSHOT (default: a temp dir). Then, clicking through the
+// page (chromedp): a split cancelled in its confirmation dialog writes
+// nothing; confirmed, it goes through POST /v1/persons/split — the command
+// path of `resolver persons split` — and shows in the graph; a deletion
+// confirmed with --block's checkbox deletes the person. The billing page
+// shows the month; a wrong token shows an error and no data.
 func TestExplorerInChromium(t *testing.T) {
 	bin := chromiumPath(t)
 	c := newCluster(t, "explorer", 240*time.Second)
@@ -138,22 +220,12 @@ func TestExplorerInChromium(t *testing.T) {
 	assert.Equal(t, 1400, img.Bounds().Dx())
 	t.Logf("explorer screenshot: %s", shot)
 
-	// Split the hostile alias out, as the page's split button does.
-	q := url.Values{"team": {"1"}, "distinct_id": {hostile}}
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, base+"/v1/persons/split?"+q.Encode(), nil)
-	require.NoError(t, err)
-	req.Header.Set("Authorization", "Bearer "+token)
-	res, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	body, _ := io.ReadAll(res.Body)
-	res.Body.Close()
-	require.Equal(t, http.StatusOK, res.StatusCode, "%s", body)
-	var split struct {
-		Status string   `json:"status"`
-		New    string   `json:"new_person_id"`
-		Moved  []string `json:"distinct_ids_moved"`
-	}
-	require.NoError(t, json.Unmarshal(body, &split))
+	// The buttons, clicked in a real browser over the DevTools protocol:
+	// split the hostile alias out (cancelled once, then confirmed), then
+	// delete user-1's person.
+	dialogShot := strings.TrimSuffix(shot, ".png") + "-split-dialog.png"
+	split := clickThrough(t, bin, page, hostile, base, token, dialogShot)
+	t.Logf("split dialog screenshot: %s", dialogShot)
 	assert.Equal(t, "split", split.Status)
 	assert.Equal(t, []string{hostile}, split.Moved)
 

@@ -104,12 +104,14 @@
 
   // ---- person --------------------------------------------------------
 
-  async function search(team, distinctID) {
+  // search shows the person of distinctID and its lineage; note, if any,
+  // is the status line once it is shown (the outcome of an action).
+  async function search(team, distinctID, note) {
     done('loading');
     setStatus('Looking up ' + clip(distinctID, 80) + ' in team ' + clip(team, 40) + '…');
     $('person').hidden = true;
     $('lineage').hidden = true;
-    $('outcome').hidden = true;
+    if (!note) $('outcome').hidden = true; // else: the outcome the note is about stays
     current = null;
     pushURL({ team, distinct_id: distinctID });
     try {
@@ -118,7 +120,7 @@
       if (p.status === 200 && p.body) {
         current = { team, distinctID, person: p.body };
         renderPerson(p.body);
-        setStatus('');
+        setStatus(note || '');
       } else if (p.status === 404 && p.body && p.body.implicit) {
         setStatus('No stored person for this distinct_id: its events are stamped with its implicit person ' + p.body.person_id + ', which has no properties.');
       } else {
@@ -381,8 +383,7 @@
     const r = await api('POST', '/v1/persons/split', params);
     showOutcome(r);
     if (r.status === 200) {
-      setStatus('Split: ' + ids.length + ' ids moved to person ' + r.body.new_person_id);
-      await search(current.team, current.distinctID);
+      await search(current.team, current.distinctID, 'Split: ' + ids.length + ' ids moved to person ' + r.body.new_person_id);
     } else if (r.status === 202) {
       setStatus('The split was written; its outcome is pending (no instance applied it yet).');
     } else if (r.status === 409) {
