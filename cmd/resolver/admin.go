@@ -108,3 +108,28 @@ func (pc personCommands) DeletePerson(ctx context.Context, team, did string, blo
 	}
 	return res, nil
 }
+
+var _ admin.PersonSplitter = personCommands{}
+
+// SplitPerson writes a split command as `resolver persons split` does and
+// waits for its outcome (admin.PersonSplitter, POST /v1/persons/split).
+func (pc personCommands) SplitPerson(ctx context.Context, team string, ids []string, noProps bool) (admin.SplitOutcome, error) {
+	c := lifecycle.NewSplit(team, ids, noProps, time.Now())
+	res := admin.SplitOutcome{RequestID: c.RequestID, Team: team, DistinctIDs: ids, NoProperties: noProps}
+	out, err := stream.Request(ctx, pc.k, pc.t, c, adminCommandWait, pc.log)
+	res.Partition, res.Offset = out.Partition, out.Offset
+	switch {
+	case errors.Is(err, stream.ErrNoOutcome):
+		return res, fmt.Errorf("%w: %w", admin.ErrPending, err)
+	case err != nil:
+		return res, err
+	case out.Refused() != "":
+		res.Status, res.Refused, res.Reason = "refused", out.Refused(), refusalText(out.Refused())
+	default:
+		res.Status = "split"
+		res.FromPersonID = out.Rows[0].AbsorbedPersonID
+		res.NewPersonID = out.Rows[0].SurvivorPersonID
+		res.Moved = out.Moved()
+	}
+	return res, nil
+}

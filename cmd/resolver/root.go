@@ -67,6 +67,7 @@ Exit codes: 0 success, 1 failure, 2 invalid configuration or command line.`,
 		c.demoCmd(),
 		c.genCmd(),
 		c.benchCmd(),
+		c.dlqCmd(),
 	)
 	return root
 }

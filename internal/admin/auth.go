@@ -4,11 +4,14 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"net/http"
+	"path"
 	"strings"
 )
 
 // authenticate requires the bearer token, when one is configured, on every
-// path but /healthz. Both sides are hashed before the constant-time compare
+// path but /healthz and the explorer's static files under /ui/ (the page
+// asks for the token and sends it with every data call, which goes through
+// here like any other). Both sides are hashed before the constant-time compare
 // so that neither the token's content nor its length leaks through timing.
 func (s *Server) authenticate(next http.Handler) http.Handler {
 	if s.cfg.Token == "" {
@@ -16,7 +19,7 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 	}
 	want := sha256.Sum256([]byte(s.cfg.Token))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/healthz" {
+		if p := path.Clean(r.URL.Path); p == "/healthz" || p == "/ui" || strings.HasPrefix(p, "/ui/") {
 			next.ServeHTTP(w, r)
 			return
 		}

@@ -14,12 +14,39 @@
 //	GET /v1/persons?team=T&distinct_id=D   the person of a distinct_id, as JSON
 //	GET /v1/billing?team=T&month=YYYY-MM   the billing report, the JSON of
 //	                                       `resolver billing report --format json`; both filters optional
+//	GET /v1/persons/lineage?team=T&distinct_id=D[&other=E]  how D came to be in its person
+//	DELETE /v1/persons?team=T&distinct_id=D[&block=true]    delete D's person (docs/SEMANTICS.md §8)
+//	POST /v1/persons/split?team=T&distinct_id=D[&distinct_id=E…][&no_properties=true]
+//	                                       move the named ids out of their person into a new one
+//	GET /ui/                               the person explorer (internal/explorer); its static
+//	                                       files need no token, the data it reads does
 //
 // Errors are JSON objects with an "error" member: 400 for a missing, empty,
 // repeated or unknown query parameter, or a bad month (the message names the
 // parameter); 401 without the bearer token; 404 for an unknown path and for
 // a distinct_id without a stored person; 405 for a method other than GET or
-// HEAD; 503 while a dependency is unavailable or the instance is stopping.
+// HEAD (DELETE /v1/persons and POST /v1/persons/split aside); 409 for a
+// refused split; 503 while a dependency is unavailable or the instance is
+// stopping.
+//
+// # Split
+//
+// POST /v1/persons/split writes the command `resolver persons split`
+// writes (PersonSplitter, which cmd/resolver's PersonCommands implements)
+// and waits up to 10s for its outcome: 200 with the new person, 409 with
+// the refusal's code and words (naming every id of the person, ids of
+// different persons, an id without a person), 202 "pending" when no
+// instance applied it in time. distinct_id is the one parameter that may
+// repeat; the first id names the new person.
+//
+// # Explorer
+//
+// /ui/ serves the person explorer: search by team and distinct_id, the
+// person's ids and properties with their times, its lineage as an SVG
+// graph, split and delete behind a confirmation, and the billing report.
+// Its files are embedded (no CDN) and public, with a strict
+// Content-Security-Policy; the page sends the token it is given with every
+// call to /v1/, which checks it as for any other client.
 //
 // # Persons
 //
@@ -51,7 +78,7 @@
 //
 // # Authentication
 //
-// With Config.Token set, every endpoint except /healthz requires the header
+// With Config.Token set, every endpoint except /healthz and /ui/ requires the header
 // "Authorization: Bearer <token>" (compared in constant time); /healthz
 // stays open for liveness probes and tells nothing. Without a token the
 // server is open to every process of this host, so it listens only on a

@@ -6,11 +6,11 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"strings"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
 
+	"github.com/resolver-dev/resolver/internal/explorer"
 	"github.com/resolver-dev/resolver/pkg/billing"
 	"github.com/resolver-dev/resolver/pkg/state"
 )
@@ -33,6 +33,13 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /v1/persons", s.persons)
 	mux.HandleFunc("DELETE /v1/persons", s.deletePerson)
 	mux.HandleFunc("GET /v1/persons/lineage", s.lineage)
+	mux.HandleFunc("POST /v1/persons/split", s.splitPerson)
+	mux.HandleFunc("/v1/persons/split", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", "POST")
+		writeError(w, http.StatusMethodNotAllowed, "method "+r.Method+" not allowed: a split is a POST")
+	})
+	mux.Handle("/ui/", http.StripPrefix("/ui", explorer.Handler()))
+	mux.Handle("/ui", http.RedirectHandler("/ui/", http.StatusMovedPermanently))
 	mux.HandleFunc("/v1/billing", s.billing)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.URL.Path)
@@ -62,10 +69,12 @@ func limitRequest(next http.Handler) http.Handler {
 }
 
 // onlyGet answers 405 to anything but GET and HEAD, except DELETE of
-// /v1/persons (a person's deletion): every other endpoint reads.
+// /v1/persons (a person's deletion) and POST of /v1/persons/split (a
+// split): every other endpoint reads.
 func onlyGet(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodDelete && r.URL.Path == "/v1/persons" {
+		if (r.Method == http.MethodDelete && r.URL.Path == "/v1/persons") ||
+			(r.Method == http.MethodPost && r.URL.Path == "/v1/persons/split") {
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -235,26 +244,7 @@ func (s *Server) failed(w http.ResponseWriter, msg string, err error, ids []stri
 // query parses the query string and rejects parameters other than allowed
 // (a misspelt filter would silently widen the answer) and repeated ones.
 func query(w http.ResponseWriter, r *http.Request, allowed ...string) (url.Values, bool) {
-	q, err := url.ParseQuery(r.URL.RawQuery)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, "malformed query string")
-		return nil, false
-	}
-	for k, vs := range q {
-		known := false
-		for _, a := range allowed {
-			known = known || k == a
-		}
-		if !known {
-			writeError(w, http.StatusBadRequest, "unknown query parameter "+quote(k)+": want "+strings.Join(allowed, ", "))
-			return nil, false
-		}
-		if len(vs) > 1 {
-			writeError(w, http.StatusBadRequest, "query parameter "+k+": given more than once")
-			return nil, false
-		}
-	}
-	return q, true
+	return queryRepeating(w, r, nil, allowed...)
 }
 
 // teamBounded answers 400 and returns false for a team over maxTeamBytes.
