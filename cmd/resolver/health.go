@@ -59,7 +59,7 @@ so in a container it finds what the resolver itself was given.`,
 				return &usageError{fmt.Errorf("%s: no address: admin.addr is empty (the admin server is off) and --admin is not set", cmd.CommandPath()), cmd.CommandPath()}
 			}
 			if err := hostport.Check(dialAddr(addr), false); err != nil {
-				return &usageError{fmt.Errorf("%s: --admin %q: %v", cmd.CommandPath(), addr, err), cmd.CommandPath()}
+				return &usageError{fmt.Errorf("%s: --admin %q: %w", cmd.CommandPath(), addr, err), cmd.CommandPath()}
 			}
 			path := "/readyz"
 			if live {

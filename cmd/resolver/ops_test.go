@@ -229,7 +229,7 @@ func TestConfigValidate(t *testing.T) {
 		{"values", "kafka:\n  topic_partitions: 0\n  compression: brotli\noutput:\n  compression: \"\"\n", map[string]string{"RESOLVER_TOPICS_PREFIX": "a/b"},
 			[]string{`config: kafka.topic_partitions: 0: must be at least 1`, `config: kafka.compression: "brotli": must be one of`,
 				`config: output.compression: "": must be one of none, snappy, lz4, zstd, gzip`, `config: topics.prefix: "a/b": has '/'`}},
-		{"unknown key", "output:\n  compresion: gzip\n", nil, []string{"output.compresion: unknown key"}},
+		{"unknown key", "output:\n  codec: gzip\n", nil, []string{"output.codec: unknown key"}},
 		{"missing teams file", "teams:\n  file: /nonexistent/teams.yaml\n", nil, []string{"teams.file", "/nonexistent/teams.yaml"}},
 		{"secret not shown", "identity:\n  master_key: not-hex-secret\n", nil, []string{"identity.master_key"}},
 	} {
@@ -250,10 +250,10 @@ func TestConfigValidate(t *testing.T) {
 		})
 	}
 	t.Run("stray environment", func(t *testing.T) {
-		t.Setenv("RESOLVER_OUTPUT_COMPRESION", "gzip")
+		t.Setenv("RESOLVER_OUTPUT_CODEC", "gzip")
 		code, _, errOut := opsCLI(t, "config", "validate")
 		assert.Equal(t, exitOK, code)
-		assert.Contains(t, errOut, "warning: environment variable RESOLVER_OUTPUT_COMPRESION names no config key")
+		assert.Contains(t, errOut, "warning: environment variable RESOLVER_OUTPUT_CODEC names no config key")
 	})
 }
 
