@@ -81,7 +81,7 @@
 //	resolver_produce_{compressed,uncompressed}_bytes_total, resolver_produce_batches_total,
 //	resolver_produce_records_total{node_id,topic}       what output.compression and kafka.compression save
 //	resolver_fetch_{compressed,uncompressed}_bytes_total, resolver_fetch_batches_total, resolver_fetch_records_total{node_id,topic}
-//	resolver_buffered_{produce,fetch}_{records,bytes}_total
+//	resolver_buffered_{produce,fetch}_records_total, resolver_buffered_{produce,fetch}_bytes
 //
 // And resolver_build_info{version,commit,goversion} (always 1; the labels of
 // `resolver version`), resolver_metrics_team_labels, the number of teams
