@@ -143,6 +143,8 @@ func TestHealth(t *testing.T) {
 			code: exitOK, out: "ok:", path: "/readyz", auth: "Bearer s3cret"},
 		{name: "token wrong", status: 401, body: `{"error":"missing or wrong bearer token"}`,
 			code: exitFailure, err: "unhealthy (admin.token missing or wrong): GET /readyz: 401 missing or wrong bearer token", path: "/readyz"},
+		{name: "huge body", status: 503, body: strings.Repeat("é", 1<<20),
+			code: exitFailure, err: "not ready: GET /readyz: 503 éé", path: "/readyz"},
 		{name: "hostile body", status: 503, body: `{"status":"x` + strings.Repeat("\x1b[31m\u202e", 200) + `"}`,
 			code: exitFailure, err: "not ready: GET /readyz: 503 {\"status\":\"x\uFFFD[31m\u202e", path: "/readyz"},
 	} {
