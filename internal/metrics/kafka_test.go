@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/resolver-dev/resolver/internal/metrics"
+	"github.com/resolver-dev/resolver/pkg/stream"
 )
 
 // TestBuildInfo: resolver_build_info is 1 with the build as labels, empty
@@ -178,4 +179,66 @@ func TestClientLabels(t *testing.T) {
 	problems, err := testutil.GatherAndLint(m.Registry(), "resolver_build_info")
 	require.NoError(t, err)
 	assert.Empty(t, problems)
+}
+
+// lagPartitions lists the partitions m reports a lag for.
+func lagPartitions(t *testing.T, m *metrics.Metrics) []string {
+	t.Helper()
+	return labelValues(t, m.Registry(), "resolver_consumer_lag_records", "partition")
+}
+
+// TestConsumerLagRebalance: two instances (two Metrics, one worker each)
+// in one group report disjoint partitions once the group has rebalanced: a
+// revoked partition leaves the instance that gave it up, so a sum across
+// instances counts each partition once.
+func TestConsumerLagRebalance(t *testing.T) {
+	for _, protocol := range stream.GroupProtocols {
+		t.Run(protocol, func(t *testing.T) { testConsumerLagRebalance(t, protocol) })
+	}
+}
+
+func testConsumerLagRebalance(t *testing.T, protocol string) {
+	const topic = "events_raw"
+	protoOpts, err := stream.GroupProtocolOpts(stream.Kafka{GroupProtocol: protocol, SessionTimeout: 6 * time.Second})
+	require.NoError(t, err)
+	addr := kafkaCluster(t, topic, 4)
+	for p := range int32(4) {
+		produce(t, addr, topic, p, 5)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	worker := func(m *metrics.Metrics) *kgo.Client {
+		m.WatchConsumerLag(topic)
+		cl, err := kgo.NewClient(append(protoOpts, kgo.SeedBrokers(addr), kgo.ConsumeTopics(topic), kgo.ConsumerGroup("g"),
+			kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.DisableAutoCommit(),
+			kgo.WithHooks(m.ClientHooks(metrics.WorkerRole)...))...)
+		require.NoError(t, err)
+		t.Cleanup(cl.Close)
+		return cl
+	}
+	// drain polls and commits what a worker has, as a batch loop would.
+	drain := func(cl *kgo.Client) {
+		pctx, pcancel := context.WithTimeout(ctx, 300*time.Millisecond)
+		defer pcancel()
+		cl.PollFetches(pctx)
+		_ = cl.CommitUncommittedOffsets(ctx)
+	}
+	ma, mb := metrics.New(metrics.Config{}), metrics.New(metrics.Config{})
+	a := worker(ma)
+	for len(lagPartitions(t, ma)) < 4 {
+		drain(a)
+		require.NoError(t, ctx.Err(), "a never owned all 4 partitions: %v", lagPartitions(t, ma))
+	}
+	b := worker(mb)
+	for {
+		drain(a)
+		drain(b)
+		pa, pb := lagPartitions(t, ma), lagPartitions(t, mb)
+		all := append(slices.Clone(pa), pb...)
+		slices.Sort(all)
+		if len(pa) > 0 && len(pb) > 0 && slices.Equal(all, []string{"0", "1", "2", "3"}) {
+			break // disjoint and complete
+		}
+		require.NoError(t, ctx.Err(), "a reports %v, b reports %v", pa, pb)
+	}
 }
