@@ -461,9 +461,12 @@ func writeDemoScale(out io.Writer, rep *billing.Report, pricing billing.Pricing,
 // writeDemoNext writes what to do after the demo, with this configuration's
 // addresses and topic names.
 func writeDemoNext(out io.Writer, cfg Config, sc stream.Config) {
-	listen := cfg.Kafka.Embedded.Listen
+	listen, where := cfg.Kafka.Embedded.Listen, "its embedded broker"
+	if len(cfg.Kafka.Brokers) > 0 {
+		listen, where = cfg.Kafka.Brokers[0], "kafka.brokers"
+	}
 	fmt.Fprintln(out, "\nWHAT NEXT (the demo's broker and state are gone with it)")
-	fmt.Fprintln(out, "  1. Run the resolver with its embedded broker, and leave it running:")
+	fmt.Fprintf(out, "  1. Run the resolver with %s, and leave it running:\n", where)
 	fmt.Fprintf(out, "       resolver run                      # broker on %s", listen)
 	if cfg.Admin.Addr != "" {
 		fmt.Fprintf(out, ", admin server on %s", cfg.Admin.Addr)

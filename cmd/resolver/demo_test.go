@@ -112,3 +112,24 @@ func TestDemoKind(t *testing.T) {
 	assert.Equal(t, "-1,000", demoCount(-1000))
 	assert.Equal(t, "999", demoCount(999))
 }
+
+// TestDemoNext: the what-next block uses this configuration's broker,
+// topic names (with topics.prefix) and admin address.
+func TestDemoNext(t *testing.T) {
+	cfg := defaultConfig()
+	cfg.Kafka.Brokers = []string{"kafka-1:9092"}
+	cfg.Topics.Prefix = "dev_"
+	cfg.Admin.Addr = "0.0.0.0:9464"
+	var b bytes.Buffer
+	writeDemoNext(&b, cfg, cfg.streamConfig())
+	s := b.String()
+	assert.Contains(t, s, "Run the resolver with kafka.brokers")
+	assert.Contains(t, s, "kcat -P -b kafka-1:9092 -t dev_events_raw -k 'phc_demo:anon-1'")
+	assert.Contains(t, s, "kcat -C -b kafka-1:9092 -t dev_events_person -X isolation.level=read_committed -e")
+	assert.Contains(t, s, "http://127.0.0.1:9464/ui/")
+
+	cfg.Admin.Addr = ""
+	b.Reset()
+	writeDemoNext(&b, cfg, cfg.streamConfig())
+	assert.Contains(t, b.String(), "set admin.addr: it is off")
+}
