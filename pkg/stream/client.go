@@ -65,7 +65,8 @@ func ClientOpts(k Kafka, log *zap.Logger, name string) []kgo.Opt {
 // outputClientOpts are ClientOpts with the producer compression of the
 // outputs (Kafka.OutputCompression) in place of kafka.compression: the
 // options of the worker sessions, whose transactions write every output
-// topic. ("" is snappy, as for ClientOpts.)
+// topic. New applies WithDefaults first, so OutputCompression is "none"
+// unless set.
 func outputClientOpts(k Kafka, log *zap.Logger, name string) []kgo.Opt {
 	opts := ClientOpts(k, log, name)
 	if codec, err := ParseCompression(k.OutputCompression); err == nil { // validated by the config's owner
