@@ -22,7 +22,13 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-RUN CGO_ENABLED=0 go build -trimpath -o /out/resolver ./cmd/resolver
+# What `resolver version` and resolver_build_info report; the build context
+# has no .git, so pass them:
+#   docker build --build-arg VERSION=1.4.0 --build-arg COMMIT=$(git rev-parse HEAD) .
+# Left empty, the binary says "(devel)" and "unknown".
+ARG VERSION=""
+ARG COMMIT=""
+RUN CGO_ENABLED=0 go build -trimpath -ldflags "-X main.version=${VERSION} -X main.commit=${COMMIT}" -o /out/resolver ./cmd/resolver
 # The state directory, created here because the runtime image has no shell;
 # owned by the runtime's nonroot user (65532) so that a fresh named volume
 # mounted on it is writable.

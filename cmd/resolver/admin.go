@@ -22,7 +22,7 @@ func newMetrics(cfg Config, st stateStore) *metrics.Metrics {
 	if cfg.Admin.Addr == "" {
 		return nil
 	}
-	m := metrics.New(metrics.Config{TeamCap: cfg.Admin.MetricsTeamCap})
+	m := metrics.New(metrics.Config{TeamCap: cfg.Admin.MetricsTeamCap, Build: currentBuild()})
 	if ms, ok := st.(metrics.Store); ok {
 		m.WatchStore(ms)
 	}

@@ -87,8 +87,10 @@ type KafkaConfig struct {
 	// RetryBackoffMax caps the backoff between retries to an unreachable
 	// broker. Default 2s.
 	RetryBackoffMax time.Duration `mapstructure:"retry_backoff_max"`
-	// Compression of the batches the resolver produces: none, snappy, lz4,
-	// zstd or gzip. Default snappy.
+	// Compression of the batches the resolver produces to its internal
+	// topics (identity_log, identity_keys, identity_commands): none,
+	// snappy, lz4, zstd or gzip. Default snappy. The outputs have
+	// output.compression.
 	Compression string     `mapstructure:"compression"`
 	SASL        SASLConfig `mapstructure:"sasl"`
 	TLS         TLSConfig  `mapstructure:"tls"`
@@ -123,9 +125,14 @@ type TLSConfig struct {
 	InsecureSkipVerify bool   `mapstructure:"insecure_skip_verify"`
 }
 
-// TopicsConfig are the topic names (docs/DESIGN.md, Topics): stream.Topics
-// with the keys' tags, so that each converts to the other.
+// TopicsConfig are the topic names (docs/DESIGN.md, Topics), the fields of
+// stream.Topics with the keys' tags, and the prefix of them all.
 type TopicsConfig struct {
+	// Prefix is prepended to every topic name below (PostHog's
+	// KAFKA_PREFIX), so that several deployments can share a cluster.
+	// Letters, digits, '.', '_' and '-' only; each prefixed name at most
+	// 249 characters. Default "".
+	Prefix      string `mapstructure:"prefix"`
 	Raw         string `mapstructure:"raw"`
 	Person      string `mapstructure:"person"`
 	DeadLetter  string `mapstructure:"dead_letter"`
@@ -206,6 +213,12 @@ type OutputConfig struct {
 	// dead letter over it is cut (docs/SEMANTICS.md §6). Keep it under the output
 	// topics' max.message.bytes. Default 1,000,000.
 	MaxRecordBytes int `mapstructure:"max_record_bytes"`
+	// Compression of the batches produced to the output topics (every
+	// topic a worker's transaction writes: events_person, the dead letters,
+	// persons, person_distinct_ids, ingestion_warnings, billing_usage,
+	// person_merges): none, snappy, lz4, zstd or gzip. Default none, which
+	// every client reads without a codec (stream.Kafka.OutputCompression).
+	Compression string `mapstructure:"compression"`
 }
 
 // StreamConfig tunes the pipeline.
@@ -298,7 +311,7 @@ func defaultConfig() Config {
 			RetryBackoffMax:    s.Kafka.RetryBackoff,
 			Compression:        s.Kafka.Compression,
 		},
-		Topics: TopicsConfig(s.Topics),
+		Topics: topicsConfig(s.Topics),
 		State: StateConfig{
 			Dir:                    "./data",
 			CacheBytes:             state.DefaultCacheBytes,
@@ -308,7 +321,7 @@ func defaultConfig() Config {
 		},
 		Identity: IdentityConfig{MaxMergeMove: s.MaxMergeMove, MaxPersonPropertiesBytes: s.MaxPersonPropertiesBytes},
 		Input:    InputConfig{MaxEventBytes: s.MaxEventBytes},
-		Output:   OutputConfig{MaxRecordBytes: s.MaxRecordBytes},
+		Output:   OutputConfig{MaxRecordBytes: s.MaxRecordBytes, Compression: s.Kafka.OutputCompression},
 		Stream: StreamConfig{
 			MaxBatchRecords:    s.MaxBatchRecords,
 			Workers:            s.Workers,
@@ -391,7 +404,13 @@ func (c Config) Validate() error {
 	bad := func(key string, value any, reason string, args ...any) {
 		errs = append(errs, &FieldError{Key: key, Value: value, Reason: fmt.Sprintf(reason, args...)})
 	}
-	fromStream := fieldErrors(c.streamConfig().Validate())
+	// An invalid topics.prefix is reported once, as itself, not again in
+	// every topic name it would spoil.
+	unprefixed := c
+	if _, ok := c.Topics.checkPrefix(); !ok {
+		unprefixed.Topics.Prefix = ""
+	}
+	fromStream := fieldErrors(unprefixed.streamConfig().Validate())
 	// section adds the pipeline's errors of a section, in front of the
 	// command's own.
 	section := func(name string) {
@@ -439,6 +458,9 @@ func (c Config) Validate() error {
 		}
 	}
 
+	if reason, ok := c.Topics.checkPrefix(); !ok {
+		bad("topics.prefix", c.Topics.Prefix, "%s", reason)
+	}
 	section("topics")
 
 	section("state")
@@ -607,6 +629,7 @@ func (c Config) streamConfig() stream.Config {
 			TransactionTimeout: c.Kafka.TransactionTimeout,
 			RetryBackoff:       c.Kafka.RetryBackoffMax,
 			Compression:        c.Kafka.Compression,
+			OutputCompression:  c.Output.Compression,
 			GroupProtocol:      c.Kafka.GroupProtocol,
 		},
 		Topics:                   c.streamTopics(),
@@ -628,9 +651,59 @@ func (c Config) streamConfig() stream.Config {
 	}
 }
 
-// streamTopics are the topic names as the stream package has them (the
-// same fields: TopicsConfig only adds the keys' tags).
-func (c Config) streamTopics() stream.Topics { return stream.Topics(c.Topics) }
+// streamTopics are the topic names as the stream package has them: each
+// with topics.prefix in front. Every command that names a topic takes it
+// from here (or from ToStream), never from c.Topics.
+func (c Config) streamTopics() stream.Topics {
+	t, p := c.Topics, c.Topics.Prefix
+	return stream.Topics{
+		Raw: p + t.Raw, Person: p + t.Person, DeadLetter: p + t.DeadLetter, IdentityLog: p + t.IdentityLog,
+		Persons: p + t.Persons, DistinctIDs: p + t.DistinctIDs, Warnings: p + t.Warnings, Billing: p + t.Billing,
+		Commands: p + t.Commands, Merges: p + t.Merges, Keys: p + t.Keys,
+	}
+}
+
+// topicsConfig is the topics section of names without a prefix.
+func topicsConfig(t stream.Topics) TopicsConfig {
+	return TopicsConfig{
+		Raw: t.Raw, Person: t.Person, DeadLetter: t.DeadLetter, IdentityLog: t.IdentityLog,
+		Persons: t.Persons, DistinctIDs: t.DistinctIDs, Warnings: t.Warnings, Billing: t.Billing,
+		Commands: t.Commands, Merges: t.Merges, Keys: t.Keys,
+	}
+}
+
+// maxTopicNameBytes is Kafka's limit on a topic name's length.
+const maxTopicNameBytes = 249
+
+// checkPrefix checks topics.prefix: Kafka's topic characters, and room
+// for the longest name after it. The names themselves are the pipeline's
+// to check (stream.Config.Validate), prefixed.
+func (t TopicsConfig) checkPrefix() (reason string, ok bool) {
+	p := t.Prefix
+	if p == "" {
+		return "", true
+	}
+	for _, r := range p {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
+			return fmt.Sprintf("has %q; topic names allow only letters, digits, '.', '_' and '-'", r), false
+		}
+	}
+	longest := ""
+	for _, n := range t.names() {
+		if len(n) > len(longest) {
+			longest = n
+		}
+	}
+	if len(p)+len(longest) > maxTopicNameBytes {
+		return fmt.Sprintf("is %d characters: with the topic %q the name would be %d, over Kafka's %d", len(p), longest, len(p)+len(longest), maxTopicNameBytes), false
+	}
+	return "", true
+}
+
+// names are the unprefixed topic names.
+func (t TopicsConfig) names() []string {
+	return []string{t.Raw, t.Person, t.DeadLetter, t.IdentityLog, t.Persons, t.DistinctIDs, t.Warnings, t.Billing, t.Commands, t.Merges, t.Keys}
+}
 
 // load builds the *tls.Config; nil when TLS is off. A file that cannot be
 // read or parsed is a *FieldError naming its key.

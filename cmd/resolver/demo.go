@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -22,7 +23,7 @@ import (
 )
 
 func (c *cli) demoCmd() *cobra.Command {
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "Tell the resolver's story on an embedded broker: persons, merges, refusals, dead letters, billing",
 		Long: `demo starts an embedded broker (in memory, on a free loopback port) and the
@@ -30,14 +31,26 @@ pipeline over a throw-away state dir, sends a small realistic story through
 it — anonymous visitors, sign-ups with $identify, a returning user on a second
 device, a CRM alias, a shared laptop where the second login is refused,
 personless traffic, an illegal id and malformed records — waits until every
-record is stamped or dead-lettered, and prints what came out. It needs no
-Kafka and leaves nothing behind.`,
+record is stamped or dead-lettered, and prints what came out: the persons,
+merges, refusals, dead letters and stamped events, the bill of the real counts,
+the month at scale (a simulation: the same mix scaled to --month-events billed
+events, priced with the same tiers), and what to do next. It needs no Kafka and
+leaves nothing behind.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return c.withSetup(cmd, true, func(e env) error { return runDemo(e.ctx, e.cfg, e.log, c.stdout) })
+			n, _ := cmd.Flags().GetInt64("month-events")
+			if n < 1 || n > maxMonthEvents {
+				return &usageError{fmt.Errorf("%s: --month-events %d: must be between 1 and %d", cmd.CommandPath(), n, int64(maxMonthEvents)), cmd.CommandPath()}
+			}
+			return c.withSetup(cmd, true, func(e env) error { return runDemo(e.ctx, e.cfg, e.log, c.stdout, n) })
 		},
 	}
+	cmd.Flags().Int64("month-events", defaultMonthEvents, "billed events of the simulated month at scale")
+	return cmd
 }
+
+// maxMonthEvents bounds --month-events: a trillion events a month.
+const maxMonthEvents = 1e12
 
 // demoWritten is when capture wrote a story record: at its event's
 // timestamp, or the story's morning for a record without one.
@@ -103,7 +116,7 @@ func demoKey(v string) []byte {
 	return []byte("phc_demo:" + e.DistinctID)
 }
 
-func runDemo(ctx context.Context, cfg Config, log *zap.Logger, out io.Writer) error {
+func runDemo(ctx context.Context, cfg Config, log *zap.Logger, out io.Writer, monthEvents int64) error {
 	dir, err := os.MkdirTemp("", "resolver-demo-")
 	if err != nil {
 		return err
@@ -202,10 +215,10 @@ func runDemo(ctx context.Context, cfg Config, log *zap.Logger, out io.Writer) er
 	if err != nil {
 		return err
 	}
-	return printDemo(out, sc, st, got, pricing)
+	return printDemo(out, cfg, sc, st, got, pricing, monthEvents)
 }
 
-func printDemo(out io.Writer, sc stream.Config, st *state.Store, got map[string][]*kgo.Record, pricing billing.Pricing) error {
+func printDemo(out io.Writer, cfg Config, sc stream.Config, st *state.Store, got map[string][]*kgo.Record, pricing billing.Pricing, monthEvents int64) error {
 	// Persons: the distinct-id feed folded by version, grouped by person.
 	dids := map[string]stream.DistinctIDRow{}
 	for _, r := range got[sc.Topics.DistinctIDs] {
@@ -240,15 +253,17 @@ func printDemo(out io.Writer, sc stream.Config, st *state.Store, got map[string]
 	sort.Slice(ids, func(i, j int) bool {
 		return persons[ids[i]].CreatedAt < persons[ids[j]].CreatedAt || persons[ids[i]].CreatedAt == persons[ids[j]].CreatedAt && ids[i] < ids[j]
 	})
+	fmt.Fprintln(out, "WORDS (each means one thing below)")
+	fmt.Fprintln(out, "  identified  a person someone logged in as ($identify with their user id)")
+	fmt.Fprintln(out, "  anonymous   a person that exists but is not identified (yet)")
+	fmt.Fprintln(out, "  personless  an event without person processing ($process_person_profile: false):")
+	fmt.Fprintln(out, "              it creates and changes no person, and it is billed in the cheaper class")
+	fmt.Fprintln(out)
 	fmt.Fprintln(out, "PERSONS (stored; every other id is its own implicit person)")
 	for _, id := range ids {
 		p := persons[id]
-		state := "anonymous"
-		if p.IsIdentified {
-			state = "identified"
-		}
 		sort.Strings(members[id])
-		fmt.Fprintf(out, "  %s  %s, created %s, version %d\n", id, state, p.CreatedAt, p.Version)
+		fmt.Fprintf(out, "  %s  %s, created %s, version %d\n", id, personWord(p.IsIdentified), p.CreatedAt, p.Version)
 		fmt.Fprintf(out, "    distinct ids: %s\n", strings.Join(members[id], ", "))
 		fmt.Fprintf(out, "    properties:   %s\n", p.Properties)
 	}
@@ -285,9 +300,10 @@ func printDemo(out io.Writer, sc stream.Config, st *state.Store, got map[string]
 		fmt.Fprintf(out, "  %-20s %s\n  %-20s %s\n", reason, detail, "", r.Value)
 	}
 
-	fmt.Fprintln(out, "\nSTAMPED EVENTS (events_person)")
+	fmt.Fprintln(out, "\nSTAMPED EVENTS (events_person; kind as in WORDS, the person as it ends the story)")
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "  event\tdistinct_id\tperson_id\tperson_mode\tbilling_class")
+	fmt.Fprintln(tw, "  event\tdistinct_id\tperson_id\tkind\tbilled")
+	var kinds demoKinds
 	for _, r := range got[sc.Topics.Person] {
 		var e struct {
 			Event, DistinctID, PersonID, PersonMode, BillingClass string
@@ -299,11 +315,17 @@ func printDemo(out io.Writer, sc stream.Config, st *state.Store, got map[string]
 		for k, dst := range map[string]*string{"event": &e.Event, "distinct_id": &e.DistinctID, "person_id": &e.PersonID, "person_mode": &e.PersonMode, "billing_class": &e.BillingClass} {
 			_ = json.Unmarshal(raw[k], dst)
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", e.Event, e.DistinctID, e.PersonID, e.PersonMode, e.BillingClass)
+		kind := demoKind(e.PersonMode, persons[e.PersonID].IsIdentified)
+		billed := "yes"
+		if e.BillingClass == billing.Excluded.String() {
+			billed = "no (excluded event)"
+		} else {
+			kinds.add(kind)
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", e.Event, e.DistinctID, e.PersonID, kind, billed)
 	}
 	tw.Flush()
 
-	fmt.Fprintln(out, "\nBILLING (the billing view folded from billing_usage, priced with billing.tiers)")
 	totals := map[billing.Key]int64{}
 	err := st.BillingTotals(func(team, month, class string, n int64) error {
 		c, err := billing.ParseClass(class)
@@ -320,5 +342,163 @@ func printDemo(out io.Writer, sc stream.Config, st *state.Store, got map[string]
 	if err != nil {
 		return err
 	}
-	return rep.WriteTable(out)
+	if err := writeDemoBill(out, rep, kinds); err != nil {
+		return err
+	}
+	if err := writeDemoScale(out, rep, pricing, monthEvents); err != nil {
+		return err
+	}
+	writeDemoNext(out, cfg, sc)
+	return nil
+}
+
+// personWord is the WORDS word of a person.
+func personWord(identified bool) string {
+	if identified {
+		return "identified"
+	}
+	return "anonymous"
+}
+
+// demoKind is the WORDS word of a stamped event: personless without person
+// processing, else the word of its person.
+func demoKind(personMode string, identified bool) string {
+	if personMode == "propertyless" {
+		return "personless"
+	}
+	return personWord(identified)
+}
+
+// demoKinds counts the billed stamped events by kind.
+type demoKinds struct{ identified, anonymous, personless int64 }
+
+func (k *demoKinds) add(kind string) {
+	switch kind {
+	case "identified":
+		k.identified++
+	case "anonymous":
+		k.anonymous++
+	case "personless":
+		k.personless++
+	}
+}
+
+// The bill's two priced lines, in WORDS: events with a person (identified
+// or anonymous) are billing class identified, personless events billing
+// class anonymous (the names of billing_usage and billing.tiers).
+const (
+	withPersonLine = "with a person"
+	personlessLine = "personless"
+)
+
+// writeDemoBill writes the real bill: the billing view's totals, priced.
+func writeDemoBill(out io.Writer, rep *billing.Report, kinds demoKinds) error {
+	fmt.Fprintln(out, "\nBILL (real counts: the billing view folded from billing_usage, priced with billing.tiers)")
+	fmt.Fprintf(out, "  %q events are billing class identified, %q events billing class anonymous\n", withPersonLine, personlessLine)
+	fmt.Fprintf(out, "  (the class names of billing_usage and billing.tiers); %s here: identified %d + anonymous %d.\n",
+		withPersonLine, kinds.identified, kinds.anonymous)
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  team\tmonth\tevents\tcount\ttier\tunit price\tUSD")
+	for _, st := range rep.Statements {
+		if st.Error != "" {
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t\t\t\t\n", st.Team, st.Month, st.Error)
+			continue
+		}
+		demoCostRows(tw, "  "+st.Team+"\t"+st.Month+"\t", withPersonLine, st.Identified)
+		demoCostRows(tw, "  "+st.Team+"\t"+st.Month+"\t", personlessLine, st.Anonymous)
+		fmt.Fprintf(tw, "  %s\t%s\texcluded\t%s\t\t\tnot billed\n", st.Team, st.Month, demoCount(st.ExcludedEvents))
+		fmt.Fprintf(tw, "  %s\t%s\ttotal\t%s\t\t\t%s\n", st.Team, st.Month, demoCount(st.BilledEvents()), billing.FormatUSD(st.Total))
+	}
+	return tw.Flush()
+}
+
+// demoCostRows writes a class's line and its tiers.
+func demoCostRows(tw io.Writer, lead, word string, c billing.Cost) {
+	blank := strings.Repeat("\t", strings.Count(lead, "\t"))
+	fmt.Fprintf(tw, "%s%s\t%s\t\t\t%s\n", lead, word, demoCount(c.Events), billing.FormatUSD(c.Total))
+	for _, t := range c.Tiers {
+		rng := demoCount(t.From) + " - " + demoCount(t.UpTo)
+		if t.UpTo == 0 {
+			rng = "over " + demoCount(t.From)
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", blank, demoCount(t.Events), rng, billing.FormatUSD(t.UnitPrice), billing.FormatUSD(t.Amount))
+	}
+}
+
+// defaultMonthEvents is the billed events of the simulated month.
+const defaultMonthEvents = 10_000_000
+
+// writeDemoScale writes the simulated month: the story's mix of billed
+// events (the share with a person) scaled to monthEvents, priced by
+// billing.Simulate with the same tiers. Nothing of it was measured.
+func writeDemoScale(out io.Writer, rep *billing.Report, pricing billing.Pricing, monthEvents int64) error {
+	var withPerson, billed int64
+	for _, st := range rep.Statements {
+		withPerson += st.Identified.Events
+		billed += st.BilledEvents()
+	}
+	if billed == 0 || monthEvents <= 0 {
+		return nil
+	}
+	share := float64(withPerson) / float64(billed)
+	sim, err := billing.Simulate(pricing, monthEvents, share)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "\nTHE MONTH AT SCALE (SIMULATED, not measured: the story's mix, %d of %d billed events with a person,\n", withPerson, billed)
+	fmt.Fprintf(out, "  scaled to %s billed events in one month of one team and priced with the same billing.tiers;\n", demoCount(monthEvents))
+	fmt.Fprintln(out, "  `resolver billing simulate` prices any other volume and mix)")
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  events\tcount\ttier\tunit price\tUSD")
+	demoCostRows(tw, "  ", withPersonLine, sim.Identified)
+	demoCostRows(tw, "  ", personlessLine, sim.Anonymous)
+	fmt.Fprintf(tw, "  total\t%s\t\t\t%s\n", demoCount(sim.Events), billing.FormatUSD(sim.Total))
+	fmt.Fprintf(tw, "  if all with a person\t%s\t\t\t%s\n", demoCount(sim.Events), billing.FormatUSD(sim.AllIdentified))
+	fmt.Fprintf(tw, "  saved by personless events\t\t\t\t%s\n", billing.FormatUSD(sim.Saving))
+	return tw.Flush()
+}
+
+// writeDemoNext writes what to do after the demo, with this configuration's
+// addresses and topic names.
+func writeDemoNext(out io.Writer, cfg Config, sc stream.Config) {
+	listen, where := cfg.Kafka.Embedded.Listen, "its embedded broker"
+	if len(cfg.Kafka.Brokers) > 0 {
+		listen, where = cfg.Kafka.Brokers[0], "kafka.brokers"
+	}
+	fmt.Fprintln(out, "\nWHAT NEXT (the demo's broker and state are gone with it)")
+	fmt.Fprintf(out, "  1. Run the resolver with %s, and leave it running:\n", where)
+	fmt.Fprintf(out, "       resolver run                      # broker on %s", listen)
+	if cfg.Admin.Addr != "" {
+		fmt.Fprintf(out, ", admin server on %s", cfg.Admin.Addr)
+	}
+	fmt.Fprintln(out)
+	fmt.Fprintln(out, "  2. Produce an event with kcat, and read it back stamped with its person:")
+	fmt.Fprintf(out, "       echo '{\"event\":\"$pageview\",\"distinct_id\":\"anon-1\",\"token\":\"phc_demo\"}' \\\n")
+	fmt.Fprintf(out, "         | kcat -P -b %s -t %s -k 'phc_demo:anon-1'\n", listen, sc.Topics.Raw)
+	fmt.Fprintf(out, "       kcat -C -b %s -t %s -X isolation.level=read_committed -e\n", listen, sc.Topics.Person)
+	if cfg.Admin.Addr != "" {
+		fmt.Fprintf(out, "  3. Open the person explorer: http://%s/ui/  (search team phc_demo, distinct_id anon-1)\n", dialAddr(cfg.Admin.Addr))
+	} else {
+		fmt.Fprintln(out, "  3. Open the person explorer at http://<admin.addr>/ui/ (set admin.addr: it is off)")
+	}
+	fmt.Fprintln(out, "  4. Measure it on this machine against a plain franz-go passthrough:")
+	fmt.Fprintln(out, "       resolver bench --events 200000 --pairs 1")
+}
+
+// demoCount formats n with a comma every three digits: 10,000,000.
+func demoCount(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	if neg {
+		b.WriteByte('-')
+	}
+	for i := range len(s) {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
 }

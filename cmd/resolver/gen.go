@@ -282,7 +282,7 @@ func genKafka(cfg Config) (stream.Kafka, string, error) {
 	if len(k.Brokers) == 0 {
 		k.Brokers = []string{cfg.Kafka.Embedded.Listen}
 	}
-	return k, fmt.Sprintf("%s at %v", cfg.Topics.Raw, k.Brokers), nil
+	return k, fmt.Sprintf("%s at %v", cfg.streamTopics().Raw, k.Brokers), nil
 }
 
 // genToBroker produces the stream to topics.raw, creating the topic first
@@ -292,7 +292,7 @@ func genToBroker(ctx context.Context, cfg Config, k stream.Kafka, g *gen.Generat
 	if err != nil {
 		return 0, err
 	}
-	err = stream.EnsureTopics(ctx, adm, []string{cfg.Topics.Raw}, cfg.Kafka.TopicPartitions, cfg.Kafka.ReplicationFactor, cfg.Kafka.RetryBackoffMax, log.Named("topics"))
+	err = stream.EnsureTopics(ctx, adm, []string{cfg.streamTopics().Raw}, cfg.Kafka.TopicPartitions, cfg.Kafka.ReplicationFactor, cfg.Kafka.RetryBackoffMax, log.Named("topics"))
 	closeAdm()
 	if err != nil {
 		return 0, err
@@ -310,5 +310,5 @@ func genToBroker(ctx context.Context, cfg Config, k stream.Kafka, g *gen.Generat
 		n++
 		return g.Next()
 	}
-	return bench.Produce(ctx, cl, cfg.Topics.Raw, next, func(gen.Record) { done.Add(1) })
+	return bench.Produce(ctx, cl, cfg.streamTopics().Raw, next, func(gen.Record) { done.Add(1) })
 }

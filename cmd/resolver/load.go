@@ -42,6 +42,19 @@ func bindFlag(fs *pflag.FlagSet, name, key string) {
 // The second result lists RESOLVER_* environment variables that name no key,
 // for the caller to warn about once it has a logger.
 func loadConfig(file string, flags *pflag.FlagSet) (Config, []string, error) {
+	cfg, stray, err := readConfig(file, flags)
+	if err != nil {
+		return Config{}, nil, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return Config{}, nil, err
+	}
+	return cfg, stray, nil
+}
+
+// readConfig is loadConfig without the validation: the configuration as
+// read and normalized (`resolver config print` shows an invalid one too).
+func readConfig(file string, flags *pflag.FlagSet) (Config, []string, error) {
 	v := viper.New()
 	defaults := flatten(defaultConfig())
 	for k, val := range defaults {
@@ -84,9 +97,6 @@ func loadConfig(file string, flags *pflag.FlagSet) (Config, []string, error) {
 		return Config{}, nil, configErrorf("%v", err)
 	}
 	cfg.normalize()
-	if err := cfg.Validate(); err != nil {
-		return Config{}, nil, err
-	}
 	return cfg, unknownEnv(os.Environ(), defaults), nil
 }
 

@@ -40,6 +40,7 @@ Exit codes: 0 success, 1 failure, 2 invalid configuration or command line.`,
 		},
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
+	setVersion(root) // resolver --version
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return &usageError{err, cmd.CommandPath()}
 	})
@@ -68,6 +69,9 @@ Exit codes: 0 success, 1 failure, 2 invalid configuration or command line.`,
 		c.genCmd(),
 		c.benchCmd(),
 		c.dlqCmd(),
+		c.versionCmd(),
+		c.healthCmd(),
+		c.configCmd(),
 	)
 	return root
 }

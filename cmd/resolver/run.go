@@ -167,6 +167,10 @@ func (c *cli) runResolver(ctx context.Context, cfg Config, log *zap.Logger) (err
 	m := newMetrics(cfg, st)
 	if m != nil { // not a typed nil in the interface
 		sc.Observer = m
+		// franz-go's client metrics of every client from here on, and the
+		// workers' lag on the input topic.
+		sc.Kafka.ClientHooks = m.ClientHooks
+		m.WatchConsumerLag(sc.Topics.Raw)
 	}
 	p, err := st.Pipeline(sc, log) // stream.New names its logger "stream"
 	if err != nil {

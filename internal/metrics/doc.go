@@ -64,8 +64,29 @@
 //	resolver_state_value_log_gc_reclaimed_bytes_total   disk space they gave back
 //	resolver_outbox_trim_errors_total                   failed outbox trims (logged at warn; retried)
 //
-// And resolver_metrics_team_labels, the number of teams that have their own
-// team label, plus the standard go_* and process_* collectors.
+// From the worker clients, read at scrape time (WatchConsumerLag; one
+// ListOffsets request per scrape):
+//
+//	resolver_consumer_lag_records{topic,partition}      records of topics.raw not consumed yet by this instance: the
+//	                                                    partition's end offset minus the workers' position (after the
+//	                                                    last polled record, else the committed offset), for the
+//	                                                    partitions this instance consumes
+//
+// From every Kafka client of the pipeline (ClientHooks; franz-go's
+// plugin/kprom, namespace resolver, label client_id = the client's role:
+// worker, ops, keys, admin, ...; role-2, ... while several are open):
+//
+//	resolver_connects_total, resolver_connect_errors_total, resolver_disconnects_total{node_id}
+//	resolver_write_bytes_total, resolver_read_bytes_total, resolver_write_errors_total, resolver_read_errors_total{node_id}
+//	resolver_produce_{compressed,uncompressed}_bytes_total, resolver_produce_batches_total,
+//	resolver_produce_records_total{node_id,topic}       what output.compression and kafka.compression save
+//	resolver_fetch_{compressed,uncompressed}_bytes_total, resolver_fetch_batches_total, resolver_fetch_records_total{node_id,topic}
+//	resolver_buffered_{produce,fetch}_records_total, resolver_buffered_{produce,fetch}_bytes
+//
+// And resolver_build_info{version,commit,goversion} (always 1; the labels of
+// `resolver version`), resolver_metrics_team_labels, the number of teams
+// that have their own team label, plus the standard go_* and process_*
+// collectors.
 //
 // # The team label
 //

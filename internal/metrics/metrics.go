@@ -22,6 +22,8 @@ type Config struct {
 	// DefaultTeamCap, 100, by default). Events of later teams count under
 	// team="other"; zero puts every team there.
 	TeamCap int
+	// Build is the labels of resolver_build_info (build.go).
+	Build BuildInfo
 }
 
 // Metrics is the resolver's Prometheus metrics on their own registry. It
@@ -51,6 +53,9 @@ type Metrics struct {
 	teamLabels prometheus.Gauge
 
 	disk diskMetrics // disk.go
+
+	clients clientLabels // kafka.go
+	lag     consumerLag  // kafka.go
 
 	// The label values of reasons and types (labels.go).
 	deadReasons, warningTypes, refusalTypes kindLabels
@@ -158,6 +163,7 @@ func New(cfg Config) *Metrics {
 	m.reg.MustRegister(
 		m.consumed, m.stamped, m.deadLettered, m.warnings, m.opsLogged, m.transactions, m.zombies, m.batchSeconds, m.txnSeconds,
 		m.ops, m.merges, m.refusals, m.lagOffsets, m.lagSeconds, m.paused, m.billing, m.ready, m.teamLabels,
+		buildInfoGauge(cfg.Build),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)

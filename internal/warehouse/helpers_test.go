@@ -78,12 +78,13 @@ func configKeys(t *testing.T) map[string]any {
 	return out
 }
 
-// topicNames are the topics section of configs/resolver.yaml: key → name.
+// topicNames are the topics section of configs/resolver.yaml: key → name
+// (topics.prefix, the prefix of them all, is no topic).
 func topicNames(t *testing.T) map[string]string {
 	t.Helper()
 	out := map[string]string{}
 	for k, v := range configKeys(t) {
-		if name, ok := strings.CutPrefix(k, "topics."); ok {
+		if name, ok := strings.CutPrefix(k, "topics."); ok && name != "prefix" {
 			s, isStr := v.(string)
 			require.True(t, isStr, "topics.%s is not a string", name)
 			out[name] = s

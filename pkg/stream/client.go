@@ -54,6 +54,24 @@ func ClientOpts(k Kafka, log *zap.Logger, name string) []kgo.Opt {
 	if codec, err := ParseCompression(k.Compression); err == nil { // validated by the config's owner
 		opts = append(opts, kgo.ProducerBatchCompression(codec))
 	}
+	if k.ClientHooks != nil {
+		if hooks := k.ClientHooks(name); len(hooks) > 0 {
+			opts = append(opts, kgo.WithHooks(hooks...))
+		}
+	}
+	return opts
+}
+
+// outputClientOpts are ClientOpts with the producer compression of the
+// outputs (Kafka.OutputCompression) in place of kafka.compression: the
+// options of the worker sessions, whose transactions write every output
+// topic. New applies WithDefaults first, so OutputCompression is "none"
+// unless set.
+func outputClientOpts(k Kafka, log *zap.Logger, name string) []kgo.Opt {
+	opts := ClientOpts(k, log, name)
+	if codec, err := ParseCompression(k.OutputCompression); err == nil { // validated by the config's owner
+		opts = append(opts, kgo.ProducerBatchCompression(codec)) // the later option wins
+	}
 	return opts
 }
 

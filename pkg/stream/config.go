@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/resolver-dev/resolver/internal/hostport"
 	"github.com/resolver-dev/resolver/pkg/billing"
 	"github.com/resolver-dev/resolver/pkg/event"
@@ -76,8 +78,25 @@ type Kafka struct {
 	// RetryBackoff caps the backoff between retries when the broker is
 	// unreachable. Default 2s.
 	RetryBackoff time.Duration
-	// Compression of produced batches (ParseCompression); "" is snappy.
+	// Compression of the batches produced to the internal topics
+	// (identity_log, identity_keys, identity_commands): ParseCompression;
+	// "" is snappy. Default snappy.
 	Compression string
+	// OutputCompression is output.compression: the codec of the batches
+	// the worker sessions produce, which is every output topic
+	// (events_person, events_dead_letter, persons, person_distinct_ids,
+	// ingestion_warnings, billing_usage, person_merges) and the erasure
+	// tombstones they write to identity_keys. franz-go compresses per
+	// client, and a worker writes a batch's records to all of those topics
+	// in one transaction, hence with one producer: one codec for all of
+	// them. Default "none", which every Kafka client reads without a codec
+	// library (kafkajs has no snappy, kafka-python needs python-snappy).
+	OutputCompression string
+	// ClientHooks, when not nil, is called for every client ClientOpts
+	// configures, with the client's name (worker, ops, keys, admin, ...);
+	// the hooks it returns become that client's (kgo.WithHooks): how
+	// internal/metrics sees the clients. Not a config key. Default nil.
+	ClientHooks func(name string) []kgo.Hook
 	// GroupProtocol is the consumer group protocol of the worker sessions
 	// (ParseGroupProtocol): GroupProtocolClassic or GroupProtocolConsumer
 	// (KIP-848). "" is DefaultGroupProtocol.
@@ -179,6 +198,7 @@ func DefaultConfig() Config {
 			TransactionTimeout: 10 * time.Second,
 			RetryBackoff:       2 * time.Second,
 			Compression:        "snappy",
+			OutputCompression:  "none",
 			GroupProtocol:      DefaultGroupProtocol,
 		},
 		Topics:                   DefaultTopics(),
@@ -213,6 +233,7 @@ func (c Config) WithDefaults() Config {
 	setDefault(&c.Kafka.TransactionTimeout, d.Kafka.TransactionTimeout)
 	setDefault(&c.Kafka.RetryBackoff, d.Kafka.RetryBackoff)
 	setDefault(&c.Kafka.Compression, d.Kafka.Compression)
+	setDefault(&c.Kafka.OutputCompression, d.Kafka.OutputCompression)
 	setDefault(&c.Kafka.GroupProtocol, d.Kafka.GroupProtocol)
 	setDefault(&c.Topics.Raw, d.Topics.Raw)
 	setDefault(&c.Topics.Person, d.Topics.Person)
@@ -303,6 +324,9 @@ func (c Config) Validate() error {
 	}
 	if _, err := ParseCompression(k.Compression); err != nil {
 		bad("kafka.compression", k.Compression, "must be one of %s", strings.Join(Compressions, ", "))
+	}
+	if _, err := ParseCompression(k.OutputCompression); err != nil || k.OutputCompression == "" {
+		bad("output.compression", k.OutputCompression, "must be one of %s", strings.Join(Compressions, ", "))
 	}
 	switch k.SASL.Mechanism {
 	case "":

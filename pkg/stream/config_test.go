@@ -123,7 +123,7 @@ func TestValidateReportsAll(t *testing.T) {
 	}
 	assert.Equal(t, []string{
 		"kafka.client_id", "kafka.group", "kafka.topic_partitions", "kafka.replication_factor",
-		"kafka.session_timeout", "kafka.transaction_timeout", "kafka.group_protocol", "kafka.retry_backoff_max",
+		"kafka.session_timeout", "kafka.transaction_timeout", "kafka.group_protocol", "kafka.retry_backoff_max", "output.compression",
 		"topics.raw", "topics.person", "topics.dead_letter", "topics.identity_log", "topics.persons",
 		"topics.distinct_ids", "topics.warnings", "topics.billing", "topics.commands", "topics.person_merges", "topics.identity_keys",
 		"identity.max_merge_move", "identity.max_person_properties_bytes", "input.max_event_bytes",
