@@ -53,7 +53,9 @@ func startPassthrough(c *Config, raw, out, group string, log *zap.Logger) (*pass
 		return nil, fmt.Errorf("bench: %w", err)
 	}
 	for i := range c.Instances * c.Workers {
-		opts := append(clientOpts(c.Kafka, log, "limit"), groupOpts...)
+		// Its outputs compressed as the pipeline's workers compress theirs
+		// (output.compression), not as the input (kafka.compression).
+		opts := append(stream.OutputClientOpts(c.Kafka, log, "bench-limit"), groupOpts...)
 		sess, err := kgo.NewGroupTransactSession(append(opts,
 			kgo.ConsumerGroup(group),
 			kgo.ConsumeTopics(raw),

@@ -62,13 +62,16 @@ func ClientOpts(k Kafka, log *zap.Logger, name string) []kgo.Opt {
 	return opts
 }
 
-// outputClientOpts are ClientOpts with the producer compression of the
-// outputs (Kafka.OutputCompression) in place of kafka.compression: the
-// options of the worker sessions, whose transactions write every output
-// topic. New applies WithDefaults first, so OutputCompression is "none"
-// unless set.
-func outputClientOpts(k Kafka, log *zap.Logger, name string) []kgo.Opt {
+// OutputClientOpts are ClientOpts with the producer compression of the
+// outputs (Kafka.OutputCompression, its default when empty) in place of
+// kafka.compression: the options of the worker sessions, whose
+// transactions write every output topic — and of any producer that must
+// write what they write the same way (the bench's passthrough).
+func OutputClientOpts(k Kafka, log *zap.Logger, name string) []kgo.Opt {
 	opts := ClientOpts(k, log, name)
+	if k.OutputCompression == "" {
+		k.OutputCompression = DefaultConfig().Kafka.OutputCompression
+	}
 	if codec, err := ParseCompression(k.OutputCompression); err == nil { // validated by the config's owner
 		opts = append(opts, kgo.ProducerBatchCompression(codec)) // the later option wins
 	}

@@ -99,7 +99,7 @@ func (p *Pipeline) newSession(w *worker) (*kgo.GroupTransactSession, error) {
 	if err != nil {
 		return nil, err
 	}
-	opts := append(outputClientOpts(p.cfg.Kafka, p.log, "worker"), protoOpts...)
+	opts := append(OutputClientOpts(p.cfg.Kafka, p.log, "worker"), protoOpts...)
 	sess, err := kgo.NewGroupTransactSession(append(opts,
 		kgo.ConsumerGroup(p.cfg.Group),
 		kgo.ConsumeTopics(p.cfg.Topics.Raw, p.cfg.Topics.Commands),
