@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
@@ -10,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"time"
 
@@ -22,7 +24,7 @@ import (
 
 // A large state (issue 15, target 2): before the window of a "preloaded"
 // turn, the replica already holds Config.PreloadIDs distinct ids of people
-// seen in the past, written straight into the state (state.Loader), and a
+// seen in the past, written straight into the state (state.BulkLoad), and a
 // share of the window's events (Config.TailShare) comes from a long tail of
 // those old ids, each picked uniformly, so nearly every one is a cold
 // lookup. The rest of the window is the generator's stream: a minority of
@@ -110,7 +112,7 @@ func (s *preloadSet) seen(j int) int64 { return s.start + int64(j)*s.step }
 func (s *preloadSet) id(j, k int) string {
 	if s.identified(j) {
 		if k == 0 {
-			return "old_" + strconv.Itoa(j)
+			return fmt.Sprintf("old_%010d", j) // sorts after every UUID, in j order
 		}
 		k--
 	}
@@ -131,47 +133,111 @@ func (s *preloadSet) id(j, k int) string {
 	return string(out[:])
 }
 
-// write loads person j into l.
-func (s *preloadSet) write(l *state.Loader, j int) error {
-	team, at := s.team(j), s.seen(j)
+// eachID calls fn with person j's distinct ids in ascending byte order: the
+// anonymous UUIDs (whose time prefix rises with k), then the login id.
+func (s *preloadSet) eachID(j int, fn func(k int, did string) error) error {
+	n := s.size(j)
+	if n == 1 {
+		return fn(0, s.id(j, 0))
+	}
+	for k := 1; k < n; k++ {
+		if err := fn(k, s.id(j, k)); err != nil {
+			return err
+		}
+	}
+	return fn(0, s.id(j, 0))
+}
+
+// personID is person j's id: the implicit person of its first anonymous
+// id, which the applier keeps as the survivor of every later merge.
+func (s *preloadSet) personID(j int) unionfind.PersonID {
+	k := 0
+	if s.identified(j) {
+		k = 1
+	}
+	return unionfind.ImplicitPersonID(s.team(j), s.id(j, k))
+}
+
+// person is person j as the applier leaves it.
+func (s *preloadSet) person(j int) unionfind.Person {
+	at := s.seen(j)
+	pid := s.personID(j)
 	if !s.identified(j) {
-		did := s.id(j, 0)
-		pid := unionfind.ImplicitPersonID(team, did)
-		if err := l.PutMapping(team, did, unionfind.Mapping{PersonID: pid}); err != nil {
-			return err
-		}
-		if err := l.PutMember(team, pid, did); err != nil {
-			return err
-		}
-		return l.PutPerson(team, unionfind.Person{ID: pid, CreatedAt: at, Size: 1})
+		return unionfind.Person{ID: pid, CreatedAt: at, Size: 1}
 	}
 	n := s.size(j)
-	pid := unionfind.ImplicitPersonID(team, s.id(j, 1)) // the first anonymous id's person survives
-	for k := range n {
-		did := s.id(j, k)
-		var v uint64
-		if k != 1 {
-			v = 1 // left its implicit person
-		}
-		if err := l.PutMapping(team, did, unionfind.Mapping{PersonID: pid, Version: v}); err != nil {
-			return err
-		}
-		if err := l.PutMember(team, pid, did); err != nil {
-			return err
-		}
-	}
 	prop := func(k, v string) unionfind.Property {
 		b, _ := json.Marshal(v)
 		return unionfind.Property{Key: k, Value: b, Time: at}
 	}
 	plans := [...]string{"free", "pro", "team", "enterprise"}
-	p := unionfind.Person{ID: pid, CreatedAt: at, Identified: true, Version: uint64(n - 1), Size: uint64(n),
+	return unionfind.Person{ID: pid, CreatedAt: at, Identified: true, Version: uint64(n - 1), Size: uint64(n),
 		Props: []unionfind.Property{ // sorted by key
 			prop("email", "old"+strconv.Itoa(j)+"@example.com"),
 			prop("name", "Old User "+strconv.Itoa(j)),
 			prop("plan", plans[s.hash(j, 3)%uint64(len(plans))]),
 		}}
-	return l.PutPerson(team, p)
+}
+
+// mapping is the mapping of person j's k-th id: version 0 for the id whose
+// implicit person it is, 1 for the ids that left theirs to join it.
+func (s *preloadSet) mapping(j, k int) unionfind.Mapping {
+	m := unionfind.Mapping{PersonID: s.personID(j)}
+	if s.identified(j) && k != 1 {
+		m.Version = 1
+	}
+	return m
+}
+
+// load writes the set through b, team by team, in the order BulkLoad
+// wants: a team's mappings by distinct id (persons in j order give rising
+// UUIDs; the login ids, zero-padded, sort after them), then its members and
+// persons by person id. progress, if not nil, gets the ids written so far.
+func (s *preloadSet) load(b *state.BulkLoader, progress func(done int64)) error {
+	var done int64
+	for t := 1; t <= s.teams; t++ {
+		team := gen.TeamName(t)
+		// Mappings: the anonymous ids of every person, then the login ids.
+		for pass := range 2 {
+			for j := t - 1; j < s.persons; j += s.teams {
+				err := s.eachID(j, func(k int, did string) error {
+					if isLogin := s.identified(j) && k == 0; isLogin != (pass == 1) {
+						return nil
+					}
+					done++
+					if progress != nil && done%1_000_000 == 0 {
+						progress(done)
+					}
+					return b.PutMapping(team, did, s.mapping(j, k))
+				})
+				if err != nil {
+					return err
+				}
+			}
+		}
+		// Members and persons, by person id.
+		type byID struct {
+			id unionfind.PersonID
+			j  int
+		}
+		var ps []byID
+		for j := t - 1; j < s.persons; j += s.teams {
+			ps = append(ps, byID{s.personID(j), j})
+		}
+		slices.SortFunc(ps, func(a, b byID) int { return bytes.Compare(a.id[:], b.id[:]) })
+		for _, p := range ps {
+			err := s.eachID(p.j, func(_ int, did string) error { return b.PutMember(team, p.id, did) })
+			if err != nil {
+				return err
+			}
+		}
+		for _, p := range ps {
+			if err := b.PutPerson(team, s.person(p.j)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // tail returns the i-th tail event of the window (uniform over the
@@ -243,32 +309,21 @@ func preload(dir string, set *preloadSet, opts state.Options, log *zap.Logger, p
 		return PreloadStats{}, fmt.Errorf("bench: preload: %w", err)
 	}
 	ps := PreloadStats{IDs: set.ids, Persons: int64(set.persons)}
-	err = func() error {
-		l, err := st.NewLoader()
-		if err != nil {
-			return err
+	for j := range set.persons {
+		if set.identified(j) {
+			ps.Identified++
 		}
-		defer l.Cancel()
-		var ids int64
-		for j := range set.persons {
-			if err := set.write(l, j); err != nil {
-				return err
-			}
-			if set.identified(j) {
-				ps.Identified++
-			}
-			ids += int64(set.size(j))
-			if progress != nil && j%500_000 == 0 {
-				progress(ids)
-			}
-		}
-		ps.Records = l.Written()
-		return l.Flush()
-	}()
+	}
+	err = st.BulkLoad(func(b *state.BulkLoader) error {
+		err := set.load(b, progress)
+		ps.Records = b.Written()
+		return err
+	})
 	if err = errors.Join(err, st.Close()); err != nil {
 		return ps, fmt.Errorf("bench: preload: %w", err)
 	}
-	// Reopened, the memtables are in tables: compact them all.
+	// The stream writer built one level; Compact checks there is nothing
+	// left to merge (a no-op then) and the size is measured open.
 	if st, err = state.Open(dir, opts); err != nil {
 		return ps, fmt.Errorf("bench: preload: %w", err)
 	}
