@@ -35,7 +35,7 @@ func (k Kind) String() string {
 	return fmt.Sprintf("Kind(%d)", uint8(k))
 }
 
-// MaxPreloadIDs bounds Config.PreloadIDs: a billion ids is ~60 GB of
+// MaxPreloadIDs bounds Config.PreloadIDs: a billion ids is ~100 GB of
 // state, past what a benchmark should write.
 const MaxPreloadIDs = 1 << 30
 
