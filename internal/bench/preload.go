@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
@@ -193,13 +194,19 @@ func (s *preloadSet) mapping(j, k int) unionfind.Mapping {
 // wants: a team's mappings by distinct id (persons in j order give rising
 // UUIDs; the login ids, zero-padded, sort after them), then its members and
 // persons by person id. progress, if not nil, gets the ids written so far.
-func (s *preloadSet) load(b *state.BulkLoader, progress func(done int64)) error {
+func (s *preloadSet) load(ctx context.Context, b *state.BulkLoader, progress func(done int64)) error {
 	var done int64
 	for t := 1; t <= s.teams; t++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		team := gen.TeamName(t)
 		// Mappings: the anonymous ids of every person, then the login ids.
 		for pass := range 2 {
 			for j := t - 1; j < s.persons; j += s.teams {
+				if j%(1<<16) == 0 && ctx.Err() != nil {
+					return ctx.Err()
+				}
 				err := s.eachID(j, func(k int, did string) error {
 					if isLogin := s.identified(j) && k == 0; isLogin != (pass == 1) {
 						return nil
@@ -225,6 +232,9 @@ func (s *preloadSet) load(b *state.BulkLoader, progress func(done int64)) error 
 			ps = append(ps, byID{s.personID(j), j})
 		}
 		slices.SortFunc(ps, func(a, b byID) int { return bytes.Compare(a.id[:], b.id[:]) })
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		for _, p := range ps {
 			err := s.eachID(p.j, func(_ int, did string) error { return b.PutMember(team, p.id, did) })
 			if err != nil {
@@ -299,9 +309,9 @@ type PreloadStats struct {
 // BytesPerID is DiskBytes per distinct id.
 func (p PreloadStats) BytesPerID() float64 { return float64(p.DiskBytes) / float64(max(p.IDs, 1)) }
 
-// preload writes set into a new store in dir, flushes it, compacts it and
-// closes it.
-func preload(dir string, set *preloadSet, opts state.Options, log *zap.Logger, progress func(done int64)) (PreloadStats, error) {
+// preload writes set into a new store in dir, compacts it and closes it;
+// it stops, with ctx's error, soon after ctx is done.
+func preload(ctx context.Context, dir string, set *preloadSet, opts state.Options, log *zap.Logger, progress func(done int64)) (PreloadStats, error) {
 	start := time.Now()
 	opts.Logger = log
 	st, err := state.Open(dir, opts)
@@ -315,7 +325,7 @@ func preload(dir string, set *preloadSet, opts state.Options, log *zap.Logger, p
 		}
 	}
 	err = st.BulkLoad(func(b *state.BulkLoader) error {
-		err := set.load(b, progress)
+		err := set.load(ctx, b, progress)
 		ps.Records = b.Written()
 		return err
 	})

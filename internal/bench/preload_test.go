@@ -1,6 +1,8 @@
 package bench
 
 import (
+	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -23,7 +25,7 @@ func TestPreload(t *testing.T) {
 		t.Fatalf("%d ids for 20000 asked", set.ids)
 	}
 	dir := t.TempDir()
-	ps, err := preload(dir, set, state.Options{}, nil, nil)
+	ps, err := preload(t.Context(), dir, set, state.Options{}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,6 +38,13 @@ func TestPreload(t *testing.T) {
 	}
 	if ps.DiskBytes <= 0 || ps.SSTBytes <= 0 || ps.BytesPerID() > 1000 {
 		t.Fatalf("sizes %+v", ps)
+	}
+	// A cancelled preload stops (SIGINT during a 10M-id preload must not
+	// be ignored for minutes).
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, err := preload(ctx, t.TempDir(), set, state.Options{}, nil, nil); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled preload: %v", err)
 	}
 	t.Logf("%d ids, %d people: %.1f B/id on disk, tables %.1f B/id", ps.IDs, ps.Persons, ps.BytesPerID(), float64(ps.SSTBytes)/float64(ps.IDs))
 

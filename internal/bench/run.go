@@ -60,6 +60,14 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	defer closeRunner()
 	c := &r.c
+	if r.tail != nil {
+		ps, remove, err := r.preload(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer remove()
+		rep.Preload = ps
+	}
 	if c.WarmupTurn {
 		n := min(c.Events, 50_000)
 		for _, k := range []Kind{Limit, Resolver} {
@@ -87,6 +95,26 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	rep.LoadAfter = loadAvg()
 	rep.Took = time.Since(rep.Started)
 	return rep, nil
+}
+
+// preload makes the preloaded replica the preloaded turns copy (a
+// template in StateDir) and returns what it made and how to remove it.
+func (r *runner) preload(ctx context.Context) (*PreloadStats, func(), error) {
+	c, tail := &r.c, r.tail
+	dir, err := os.MkdirTemp(c.StateDir, "resolver-bench-preload-")
+	if err != nil {
+		return nil, nil, fmt.Errorf("bench: preload dir: %w", err)
+	}
+	remove := func() { os.RemoveAll(dir) }
+	r.say("preloading %d distinct ids (%d people) into %s", tail.ids, tail.persons, dir)
+	ps, err := preload(ctx, dir, tail, c.State, c.Log, func(done int64) { r.say("  preloaded %d of %d ids", done, tail.ids) })
+	if err != nil {
+		remove()
+		return nil, nil, err
+	}
+	r.say("preloaded %d ids in %v: %.1f bytes on disk per id after compaction", ps.IDs, ps.Took.Round(time.Second), ps.BytesPerID())
+	r.template = dir
+	return &ps, remove, nil
 }
 
 // profiledKind is the kind whose last turn is profiled: the preloaded one
@@ -167,21 +195,7 @@ func newRunner(cfg Config) (_ *runner, _ *Report, release func(), err error) {
 		return nil, nil, nil, err
 	}
 	closers = append(closers, prod.Close)
-	r := &runner{c: c, adm: adm, prod: prod, plan: p, run: strconv.FormatInt(time.Now().UnixNano()%1e9, 36)}
-	if tail != nil {
-		dir, err := os.MkdirTemp(c.StateDir, "resolver-bench-preload-")
-		if err != nil {
-			return nil, nil, nil, fmt.Errorf("bench: preload dir: %w", err)
-		}
-		closers = append(closers, func() { os.RemoveAll(dir) })
-		r.say("preloading %d distinct ids (%d people) into %s", tail.ids, tail.persons, dir)
-		ps, err := preload(dir, tail, c.State, c.Log, func(done int64) { r.say("  preloaded %d of %d ids", done, tail.ids) })
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		r.say("preloaded %d ids in %v: %.1f bytes on disk per id after compaction", ps.IDs, ps.Took.Round(time.Second), ps.BytesPerID())
-		rep.Preload, r.template = &ps, dir
-	}
+	r := &runner{c: c, adm: adm, prod: prod, plan: p, run: strconv.FormatInt(time.Now().UnixNano()%1e9, 36), tail: tail}
 	return r, rep, release, nil
 }
 

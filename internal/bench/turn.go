@@ -87,6 +87,7 @@ type runner struct {
 	// template is the preloaded replica (Config.PreloadIDs) the preloaded
 	// turns copy; "" without.
 	template string
+	tail     *preloadSet // the preloaded people (Config.PreloadIDs); nil: none
 
 	// window, when set, is called as the throughput window opens (true)
 	// and closes (false); benchmarks start and stop their timer there.
