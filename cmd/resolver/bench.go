@@ -77,6 +77,8 @@ Progress goes to stderr, the report to stdout.`,
 	fs.Int("latency-rate", bench.DefaultLatencyRate, "probe records per second")
 	fs.Bool("warmup", true, "run one unreported turn of each kind first (min(--events, 50000) records)")
 	fs.Int64("seed", 0, "seed of the generated input")
+	fs.Int("preload-ids", 0, "add a third turn per pair, \"preloaded\": the pipeline on a replica preloaded with at least this many distinct ids of past people (written straight into the state, then compacted); every turn's input then has --tail-share events of those old ids; 0: none")
+	fs.Float64("tail-share", bench.DefaultTailShare, "with --preload-ids, the share of the window's events that come from preloaded ids, in [0, 0.9]")
 	fs.Bool("plaintext-values", false, "log property values unsealed (no data keys, no AES-GCM), to measure what sealing costs; never a deployment setting")
 	fs.Int("pad-bytes", gen.DefaultPadBytes, "pad every input record to this many bytes")
 	fs.String("cpuprofile", "", "write a CPU profile of the resolver's window in the last pair to FILE")
@@ -100,6 +102,7 @@ func (c *cli) benchConfig(cmd *cobra.Command, cfg Config, log *zap.Logger) (benc
 	}{
 		{"pairs", 1, 1000}, {"instances", 1, 3}, {"partitions", 1, 10000}, {"events", 1, 1 << 30},
 		{"latency-events", 0, 1 << 24}, {"latency-rate", 1, 1 << 24}, {"pad-bytes", 0, gen.MaxPadBytes},
+		{"preload-ids", 0, bench.MaxPreloadIDs},
 	} {
 		v, _ := fs.GetInt(f.name)
 		if v < f.min || v > f.max {
@@ -110,6 +113,13 @@ func (c *cli) benchConfig(cmd *cobra.Command, cfg Config, log *zap.Logger) (benc
 	share, _ := fs.GetFloat64("identity-share")
 	if !(share >= 0 && share <= 0.5) {
 		return bench.Config{}, bad("identity-share", share, "must be in [0, 0.5]")
+	}
+	tail, _ := fs.GetFloat64("tail-share")
+	if !(tail >= 0 && tail <= 0.9) {
+		return bench.Config{}, bad("tail-share", tail, "must be in [0, 0.9]")
+	}
+	if tail == 0 {
+		tail = gen.None
 	}
 	sc, err := cfg.ToStream()
 	if err != nil {
@@ -144,6 +154,8 @@ func (c *cli) benchConfig(cmd *cobra.Command, cfg Config, log *zap.Logger) (benc
 		WarmupTurn:    warmup,
 		Gen:           g,
 		IdentityShare: share,
+		PreloadIDs:    ints["preload-ids"],
+		TailShare:     tail,
 		State:         state.Options{CacheBytes: cfg.State.CacheBytes, SyncWrites: cfg.State.SyncWrites},
 		Stream: func(s *stream.Config) {
 			s.MaxEventBytes, s.MaxMergeMove = sc.MaxEventBytes, sc.MaxMergeMove

@@ -47,6 +47,11 @@ func TestBenchBadFlags(t *testing.T) {
 		{"--identity-share", "0.9"},
 		{"--pairs", "0"},
 		{"--brokers", "nohost"},
+		{"--preload-ids", "-1"},
+		{"--preload-ids", "2000000000"},
+		{"--tail-share", "0.95"},
+		{"--tail-share", "-0.1"},
+		{"--tail-share", "NaN"},
 	} {
 		code, _, stderr := execCLI(t, append([]string{"bench"}, args...)...)
 		assert.Equal(t, exitConfig, code, "%v: %s", args, stderr)
@@ -97,4 +102,19 @@ func atof(t *testing.T, s string) float64 {
 	f, err := strconv.ParseFloat(s, 64)
 	require.NoError(t, err)
 	return f
+}
+
+// TestBenchPreload runs `resolver bench --preload-ids` in-process on a tiny
+// input: a preloaded turn per pair, the preload's line (ids, bytes per id)
+// and tail line, and the preloaded/resolver ratio.
+func TestBenchPreload(t *testing.T) {
+	args := append(append([]string{}, tinyBench...), "--preload-ids", "5000", "--tail-share", "0.3", "--state-dir", t.TempDir())
+	code, stdout, stderr := execCLI(t, args...)
+	require.Equal(t, exitOK, code, stderr)
+	assert.Regexp(t, regexp.MustCompile(`(?m)^preload:\s+500\d distinct ids, \d+ people \(\d+ identified\), \d+ records`), stdout)
+	assert.Regexp(t, regexp.MustCompile(`(?m)^\s+1\s+preloaded\s+\d+`), stdout)
+	assert.Contains(t, stdout, "preloaded/resolver events/s per pair:")
+	m := regexp.MustCompile(`tail:\s+([0-9.]+)% of the window's events`).FindStringSubmatch(stdout)
+	require.NotNil(t, m, stdout)
+	assert.InDelta(t, 30, atof(t, m[1]), 6, "tail share")
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"time"
@@ -40,7 +41,8 @@ kafka.brokers empty it replays from the embedded broker's data in
 state.dir/broker, starting that broker on kafka.embedded.listen.
 
 Progress: a bar on a terminal, else a log line every --progress-interval with
-records/s and ETA. Interrupted (SIGINT), the state keeps what was replayed and
+records/s and ETA; at the end a line on stderr with the identity_log records
+replayed per second (ops/s). Interrupted (SIGINT), the state keeps what was replayed and
 is consistent: run rebuild again, or resolver run continues from there.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -138,8 +140,13 @@ func (c *cli) rebuild(ctx context.Context, cfg Config, log *zap.Logger, every ti
 	if err := st.Close(); err != nil {
 		return stateSummary{}, err
 	}
+	ops := res.Applied + res.Skipped + res.Malformed + res.Rejected
+	rate := float64(ops) / max(res.Took.Seconds(), 1e-9)
 	log.Info("rebuilt", zap.String("state_dir", dir), zap.Int64("ops_applied", res.Applied), zap.Int64("duplicates_skipped", res.Skipped),
-		zap.Int64("malformed", res.Malformed), zap.Int64("rejected", res.Rejected), zap.Duration("took", res.Took.Round(time.Millisecond)), zap.String("fingerprint", sum.Fingerprint))
+		zap.Int64("malformed", res.Malformed), zap.Int64("rejected", res.Rejected), zap.Duration("took", res.Took.Round(time.Millisecond)),
+		zap.Float64("ops_per_s", math.Round(rate)), zap.String("fingerprint", sum.Fingerprint))
+	fmt.Fprintf(c.stderr, "rebuild: %d identity_log records (%d ops applied, %d duplicates skipped) and %d billing_usage offsets in %s: %.0f ops/s\n",
+		ops, res.Applied, res.Skipped, last.BillingDone, res.Took.Round(time.Millisecond), rate)
 	return sum, nil
 }
 

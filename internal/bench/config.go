@@ -17,8 +17,9 @@ type Kind uint8
 
 // Kinds of turn.
 const (
-	Limit    Kind = iota // the transactional passthrough
-	Resolver             // the full pipeline
+	Limit     Kind = iota // the transactional passthrough
+	Resolver              // the full pipeline
+	Preloaded             // the full pipeline on a replica preloaded with Config.PreloadIDs ids
 )
 
 // String returns "limit" or "resolver".
@@ -28,9 +29,15 @@ func (k Kind) String() string {
 		return "limit"
 	case Resolver:
 		return "resolver"
+	case Preloaded:
+		return "preloaded"
 	}
 	return fmt.Sprintf("Kind(%d)", uint8(k))
 }
+
+// MaxPreloadIDs bounds Config.PreloadIDs: a billion ids is ~100 GB of
+// state, past what a benchmark should write.
+const MaxPreloadIDs = 1 << 30
 
 // Defaults of Config, applied by Run to zero fields.
 const (
@@ -124,6 +131,17 @@ type Config struct {
 	// GenConfigFor). Zero keeps Gen as it is (about 5% with the defaults).
 	IdentityShare float64
 
+	// PreloadIDs, when > 0, adds a third turn to every pair, "preloaded":
+	// the full pipeline on a replica that holds at least PreloadIDs
+	// distinct ids of past people before its window (preload.go; written
+	// once into a template, compacted, and copied for each turn), and
+	// gives every turn a skewed input: TailShare of the window's events
+	// come from those old ids. Default 0: no preloaded turns, no tail.
+	PreloadIDs int
+	// TailShare is the share of events from preloaded ids with PreloadIDs,
+	// in [0, 0.9]. Default DefaultTailShare (0.2); None for none.
+	TailShare float64
+
 	// StateDir is the parent of the resolver turns' state directories,
 	// each removed after its turn. Default os.TempDir().
 	StateDir string
@@ -175,6 +193,14 @@ func (c Config) withDefaults() Config {
 	if c.Log == nil {
 		c.Log = zap.NewNop()
 	}
+	switch {
+	case c.PreloadIDs == 0:
+		c.TailShare = 0
+	case c.TailShare == 0:
+		c.TailShare = DefaultTailShare
+	case c.TailShare < 0:
+		c.TailShare = 0
+	}
 	if c.Timeout == 0 {
 		c.Timeout = 10 * time.Minute
 	}
@@ -203,6 +229,10 @@ func (c Config) Validate() error {
 		return bad("LatencyRate", c.LatencyRate, "must be positive")
 	case c.IdentityShare < 0 || c.IdentityShare > 0.5:
 		return bad("IdentityShare", c.IdentityShare, "must be in [0, 0.5]")
+	case c.PreloadIDs < 0 || c.PreloadIDs > MaxPreloadIDs:
+		return bad("PreloadIDs", c.PreloadIDs, fmt.Sprintf("must be in [0, %d]", MaxPreloadIDs))
+	case c.TailShare != c.TailShare || c.TailShare > 0.9:
+		return bad("TailShare", c.TailShare, "must be at most 0.9 (negative means none)")
 	}
 	if err := c.Gen.Validate(); err != nil {
 		return fmt.Errorf("bench: %w", err)

@@ -120,6 +120,8 @@ func GenConfigFor(base gen.Config, share float64) (gen.Config, float64, error) {
 // throughput window's, and the last probes measure latency.
 type plan struct {
 	cfg                    gen.Config
+	tail                   *preloadSet // nil: no tail events
+	tailShare              float64
 	warmup, events, probes int
 	identity, total        int // identity events among the window's records
 	byKind                 map[string]int
@@ -128,7 +130,11 @@ type plan struct {
 
 // newPlan chooses the number of people so that cfg's stream has enough
 // records, and counts the window's identity events.
-func newPlan(cfg gen.Config, warmup, events, probes int) (*plan, error) {
+//
+// With tail, about tailShare of the records (at positions a hash of the
+// position picks) are tail events of preloaded ids instead (preload.go),
+// at the time of the generated record before them.
+func newPlan(cfg gen.Config, warmup, events, probes int, tail *preloadSet, tailShare float64) (*plan, error) {
 	need := warmup + events + probes
 	d := cfg
 	sessions, eps := d.SessionsPerUser, d.EventsPerSession
@@ -138,21 +144,37 @@ func newPlan(cfg gen.Config, warmup, events, probes int) (*plan, error) {
 	if eps == 0 {
 		eps = gen.DefaultEventsPerSession
 	}
-	cfg.Users = max(1, need/(sessions*eps))
+	genNeed := need
+	if tail != nil {
+		genNeed = int(float64(need)*(1-tailShare)) + need/20 + 64 // the tail's share varies a little
+	}
+	cfg.Users = max(1, genNeed/(sessions*eps))
 	cfg.Concurrency = 0
 	for {
 		if err := cfg.Validate(); err != nil {
 			return nil, fmt.Errorf("bench: %w", err)
 		}
-		if gen.New(cfg).Total() >= need {
+		if gen.New(cfg).Total() >= genNeed {
 			break
 		}
 		cfg.Users += cfg.Users/20 + 1
 	}
-	p := &plan{cfg: cfg, warmup: warmup, events: events, probes: probes, byKind: map[string]int{}}
-	g := gen.New(cfg)
+	p := &plan{cfg: cfg, tail: tail, tailShare: tailShare, warmup: warmup, events: events, probes: probes, byKind: map[string]int{}}
+	if tail != nil {
+		// Enough generated records for the tail's actual share.
+		gens := 0
+		for i := range need {
+			if !p.isTail(i) {
+				gens++
+			}
+		}
+		for gen.New(p.cfg).Total() < gens {
+			p.cfg.Users += p.cfg.Users/20 + 1
+		}
+	}
+	next := p.records(0, need)
 	for i := 0; i < need; i++ {
-		r, _ := g.Next()
+		r, _ := next()
 		switch {
 		case i < warmup:
 		case i < warmup+events:
@@ -168,12 +190,29 @@ func newPlan(cfg gen.Config, warmup, events, probes int) (*plan, error) {
 	return p, nil
 }
 
+// isTail reports whether the plan's i-th record is a tail event.
+func (p *plan) isTail(i int) bool {
+	if p.tail == nil || p.tailShare <= 0 {
+		return false
+	}
+	h := uint64(i)*0x9e3779b97f4a7c15 + 0x632be59bd9b4e019
+	h = (h ^ h>>30) * 0xbf58476d1ce4e5b9
+	h = (h ^ h>>27) * 0x94d049bb133111eb
+	h ^= h >> 31
+	return float64(h>>11)/(1<<53) < p.tailShare
+}
+
 // records returns a function yielding the records [from, to) of the
 // plan's stream.
 func (p *plan) records(from, to int) func() (gen.Record, bool) {
 	g := gen.New(p.cfg)
+	last := g.Config().Start.UnixMilli()
 	for i := 0; i < from; i++ {
-		g.Next()
+		if !p.isTail(i) {
+			if r, ok := g.Next(); ok {
+				last = r.Time.UnixMilli()
+			}
+		}
 	}
 	i := from
 	return func() (gen.Record, bool) {
@@ -181,7 +220,14 @@ func (p *plan) records(from, to int) func() (gen.Record, bool) {
 			return gen.Record{}, false
 		}
 		i++
-		return g.Next()
+		if p.isTail(i - 1) {
+			return p.tail.tail(i-1, last, p.cfg.PadBytes), true
+		}
+		r, ok := g.Next()
+		if ok {
+			last = r.Time.UnixMilli()
+		}
+		return r, ok
 	}
 }
 

@@ -16,7 +16,8 @@ import (
 )
 
 // pipelines are Instances resolver pipelines in one group, each on its own
-// fresh state directory with its own transactional id.
+// fresh state directory (a copy of template, if not "") with its own
+// transactional id.
 type pipelines struct {
 	cancel context.CancelFunc
 	pipes  []*stream.Pipeline
@@ -33,7 +34,7 @@ type pipelines struct {
 
 // startPipelines starts the pipelines of one turn over topics and group
 // and waits until every one is ready.
-func startPipelines(c *Config, topics stream.Topics, group string, log *zap.Logger) (_ *pipelines, err error) {
+func startPipelines(c *Config, topics stream.Topics, group string, log *zap.Logger, template string) (_ *pipelines, err error) {
 	dir, err := os.MkdirTemp(c.StateDir, "resolver-bench-")
 	if err != nil {
 		return nil, fmt.Errorf("bench: state dir: %w", err)
@@ -48,7 +49,13 @@ func startPipelines(c *Config, topics stream.Topics, group string, log *zap.Logg
 	for i := range c.Instances {
 		opts := c.State
 		opts.Logger = log
-		st, err := state.Open(filepath.Join(dir, fmt.Sprint("instance-", i)), opts)
+		sdir := filepath.Join(dir, fmt.Sprint("instance-", i))
+		if template != "" {
+			if err := copyDir(template, sdir); err != nil {
+				return nil, fmt.Errorf("bench: copy the preloaded replica: %w", err)
+			}
+		}
+		st, err := state.Open(sdir, opts)
 		if err != nil {
 			return nil, fmt.Errorf("bench: open state: %w", err)
 		}

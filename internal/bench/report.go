@@ -87,7 +87,18 @@ func (r *Report) CPURatios() []float64 {
 	return r.pairRatios(func(t *Turn) (float64, bool) { return t.CPUPerMillion(false), t.CPUOK })
 }
 
+// PreloadRatios returns preloaded/resolver of events/s for each pair: the
+// large state against the small one (Config.PreloadIDs).
+func (r *Report) PreloadRatios() []float64 {
+	return r.kindRatios(Preloaded, Resolver, func(t *Turn) (float64, bool) { return t.EventsPerSec(), true })
+}
+
 func (r *Report) pairRatios(f func(*Turn) (float64, bool)) []float64 {
+	return r.kindRatios(Resolver, Limit, f)
+}
+
+// kindRatios returns num/den of f for each pair that has both.
+func (r *Report) kindRatios(num, den Kind, f func(*Turn) (float64, bool)) []float64 {
 	type pair struct {
 		limit, resolver float64
 		ok              [2]bool
@@ -106,10 +117,11 @@ func (r *Report) pairRatios(f func(*Turn) (float64, bool)) []float64 {
 			byPair[t.Pair] = p
 			order = append(order, t.Pair)
 		}
-		if t.Kind == Limit {
-			p.limit, p.ok[0] = v, true
-		} else {
+		switch t.Kind {
+		case num:
 			p.resolver, p.ok[1] = v, true
+		case den:
+			p.limit, p.ok[0] = v, true
 		}
 	}
 	var out []float64
@@ -148,6 +160,12 @@ func (r *Report) WriteText(w io.Writer) error {
 		}
 	}
 	fmt.Fprintf(&b, "peak RSS:  %s; Go returns freed memory to the OS lazily, so a turn's peak includes what earlier turns left\n", rssNote)
+	if p := r.Preload; p != nil {
+		fmt.Fprintf(&b, "preload:   %d distinct ids, %d people (%d identified), %d records, in %v; after a full compaction %.1f bytes on disk per id (tables %.1f); peak RSS after the preload %s\n",
+			p.IDs, p.Persons, p.Identified, p.Records, p.Took.Round(time.Second), p.BytesPerID(), float64(p.SSTBytes)/float64(max(p.IDs, 1)), mb(float64(p.PeakRSS)))
+		fmt.Fprintf(&b, "tail:      %.1f%% of the window's events are personless $pageviews of preloaded ids, uniformly (%d); every turn has the same input\n",
+			100*float64(r.ByKind[KindPreloaded])/float64(max(c.Events, 1)), r.ByKind[KindPreloaded])
+	}
 	fmt.Fprintf(&b, "run took:  %v\n\n", r.Took.Round(time.Second))
 
 	child := r.Mode == ChildProcess
@@ -176,7 +194,7 @@ func (r *Report) WriteText(w io.Writer) error {
 			line += mb(float64(t.BrokerPeakRSS)) + "\t"
 		}
 		ops := "-"
-		if t.Kind == Resolver {
+		if t.Kind != Limit {
 			ops = fmt.Sprintf("%.2f", 100*float64(t.OpsLogged)/float64(max(t.Events, 1)))
 		}
 		line += fmt.Sprintf("%s\t%s\t%s\t%d/%d\t", ops, ms(t.LatencyP50.Seconds()), ms(t.LatencyP99.Seconds()), t.LatencySamples, t.LatencyExpected)
@@ -199,7 +217,11 @@ func (r *Report) WriteText(w io.Writer) error {
 		head += "broker cpu-s/M\t"
 	}
 	fmt.Fprintln(tw, head+"peak RSS MB\tp50\tp99\t")
-	for _, k := range []Kind{Limit, Resolver} {
+	kinds := []Kind{Limit, Resolver}
+	if r.Preload != nil {
+		kinds = append(kinds, Preloaded)
+	}
+	for _, k := range kinds {
 		s := r.Summary(k)
 		line := fmt.Sprintf("%s\t%d\t%s\t%s\t", k, s.Turns, fmtSpread(s.EventsPerSec, "%.0f"), fmtSpread(s.CPUPerMillion, "%.2f"))
 		if child {
@@ -234,6 +256,12 @@ func (r *Report) WriteText(w io.Writer) error {
 		fmt.Fprintf(&b, "resolver batch time by step (all resolver turns): %s\n", sh)
 	}
 	fmt.Fprintf(&b, "(issue 15 targets: resolver/limit events/s ≥ 0.6 at 5%% identity events, 1 instance, 8 partitions; ≤ 8 µs of resolver-process CPU per event with --broker-process)\n")
+	if pr := r.PreloadRatios(); len(pr) > 0 {
+		s := slices.Clone(pr)
+		slices.Sort(s)
+		fmt.Fprintf(&b, "preloaded/resolver events/s per pair: %s   median %.3f   (issue 15 target: ≥ 0.7 with %d ids preloaded, cache at its default size)\n",
+			fmtList(pr), median(s), r.Preload.IDs)
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }

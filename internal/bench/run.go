@@ -30,6 +30,8 @@ type Report struct {
 	ByKind        map[string]int
 	// Turns are the reported turns in the order they ran.
 	Turns []Turn
+	// Preload is what the preload made (Config.PreloadIDs > 0).
+	Preload *PreloadStats
 	// LoadBefore and LoadAfter are /proc/loadavg's 1, 5 and 15 minute
 	// averages at the start and end of the run ("" where unknown).
 	LoadBefore, LoadAfter string
@@ -58,6 +60,14 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	defer closeRunner()
 	c := &r.c
+	if r.tail != nil {
+		ps, remove, err := r.preload(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer remove()
+		rep.Preload = ps
+	}
 	if c.WarmupTurn {
 		n := min(c.Events, 50_000)
 		for _, k := range []Kind{Limit, Resolver} {
@@ -67,9 +77,13 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			}
 		}
 	}
+	kinds := []Kind{Limit, Resolver}
+	if c.PreloadIDs > 0 {
+		kinds = append(kinds, Preloaded)
+	}
 	for pair := 1; pair <= c.Pairs; pair++ {
-		for _, k := range []Kind{Limit, Resolver} {
-			profile := k == Resolver && pair == c.Pairs && (c.CPUProfile != nil || c.MemProfile != nil)
+		for _, k := range kinds {
+			profile := k == profiledKind(c) && pair == c.Pairs && (c.CPUProfile != nil || c.MemProfile != nil)
 			r.say("pair %d/%d: %s", pair, c.Pairs, k)
 			t, err := r.turn(ctx, k, pair, c.Events, c.LatencyEvents > 0, profile)
 			if err != nil {
@@ -81,6 +95,35 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	rep.LoadAfter = loadAvg()
 	rep.Took = time.Since(rep.Started)
 	return rep, nil
+}
+
+// preload makes the preloaded replica the preloaded turns copy (a
+// template in StateDir) and returns what it made and how to remove it.
+func (r *runner) preload(ctx context.Context) (*PreloadStats, func(), error) {
+	c, tail := &r.c, r.tail
+	dir, err := os.MkdirTemp(c.StateDir, "resolver-bench-preload-")
+	if err != nil {
+		return nil, nil, fmt.Errorf("bench: preload dir: %w", err)
+	}
+	remove := func() { os.RemoveAll(dir) }
+	r.say("preloading %d distinct ids (%d people) into %s", tail.ids, tail.persons, dir)
+	ps, err := preload(ctx, dir, tail, c.State, c.Log, func(done int64) { r.say("  preloaded %d of %d ids", done, tail.ids) })
+	if err != nil {
+		remove()
+		return nil, nil, err
+	}
+	r.say("preloaded %d ids in %v: %.1f bytes on disk per id after compaction", ps.IDs, ps.Took.Round(time.Second), ps.BytesPerID())
+	r.template = dir
+	return &ps, remove, nil
+}
+
+// profiledKind is the kind whose last turn is profiled: the preloaded one
+// when there is one (the large state is what it asks about).
+func profiledKind(c *Config) Kind {
+	if c.PreloadIDs > 0 {
+		return Preloaded
+	}
+	return Resolver
 }
 
 // newRunner applies cfg's defaults, starts the in-process broker if cfg
@@ -127,7 +170,11 @@ func newRunner(cfg Config) (_ *runner, _ *Report, release func(), err error) {
 		}
 		c.Gen = g
 	}
-	p, err := newPlan(c.Gen, c.WarmupEvents, c.Events, c.LatencyEvents)
+	var tail *preloadSet
+	if c.PreloadIDs > 0 {
+		tail = newPreloadSet(c.Gen, c.PreloadIDs)
+	}
+	p, err := newPlan(c.Gen, c.WarmupEvents, c.Events, c.LatencyEvents, tail, c.TailShare)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -148,7 +195,7 @@ func newRunner(cfg Config) (_ *runner, _ *Report, release func(), err error) {
 		return nil, nil, nil, err
 	}
 	closers = append(closers, prod.Close)
-	r := &runner{c: c, adm: adm, prod: prod, plan: p, run: strconv.FormatInt(time.Now().UnixNano()%1e9, 36)}
+	r := &runner{c: c, adm: adm, prod: prod, plan: p, run: strconv.FormatInt(time.Now().UnixNano()%1e9, 36), tail: tail}
 	return r, rep, release, nil
 }
 

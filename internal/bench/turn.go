@@ -87,6 +87,10 @@ type runner struct {
 	plan *plan
 	run  string // unique per run: prefixes every topic and group
 	seq  int
+	// template is the preloaded replica (Config.PreloadIDs) the preloaded
+	// turns copy; "" without.
+	template string
+	tail     *preloadSet // the preloaded people (Config.PreloadIDs); nil: none
 
 	// window, when set, is called as the throughput window opens (true)
 	// and closes (false); benchmarks start and stop their timer there.
@@ -168,8 +172,12 @@ func (r *runner) turn(ctx context.Context, kind Kind, pair int, events int, late
 	switch kind {
 	case Limit:
 		proc, err = startPassthrough(&r.c, n.topics.Raw, n.out, n.group, r.c.Log.Named("limit"))
+	case Preloaded:
+		r.say("  %s: copying the preloaded replica", kind)
+		pipes, err = startPipelines(&r.c, n.topics, n.group, r.c.Log, r.template)
+		proc = pipes
 	default:
-		pipes, err = startPipelines(&r.c, n.topics, n.group, r.c.Log)
+		pipes, err = startPipelines(&r.c, n.topics, n.group, r.c.Log, "")
 		proc = pipes
 	}
 	if err != nil {

@@ -312,3 +312,54 @@ func BenchmarkMergeBatched(b *testing.B) {
 }
 
 var mergeRun int // fresh anonymous ids across benchmark invocations
+
+// BenchmarkFindMiss: Find through a Store with a read-through cache of the
+// default size in front of benchIDs() ids, looked up uniformly, so nearly
+// every lookup misses the cache (the long tail of old ids of a large
+// state): two Badger point reads (mapping, person) in one snapshot, the
+// blocks from Badger's block cache or decompressed. The read-through cache
+// holds about a tenth of them at 1M ids.
+func BenchmarkFindMiss(b *testing.B) {
+	f := loadFixture(b, benchIDs(), 4)
+	s := &Store{eng: f.s.eng, db: f.s.db, cache: newCache(DefaultCacheBytes)}
+	ids := f.ids
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu0 := cpuTime()
+	for i := range b.N {
+		if _, explicit, err := s.Find(benchTeam, ids[i%len(ids)]); err != nil || !explicit {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	reportRate(b, "lookups/s", cpu0)
+	st := s.CacheStats()
+	b.ReportMetric(float64(st.Misses)/float64(max(st.Hits+st.Misses, 1)), "cache-miss-ratio")
+}
+
+// BenchmarkFindNever: Find of distinct_ids the state has never seen (new
+// anonymous devices), over benchIDs() stored ids: a negative point read of
+// the mapping, which Badger's per-table bloom filters answer without
+// reading a block (and the memtables by a skiplist search).
+func BenchmarkFindNever(b *testing.B) {
+	f := loadFixture(b, benchIDs(), 4)
+	s := &Store{eng: f.s.eng, db: f.s.db, cache: newCache(DefaultCacheBytes)}
+	r := rand.New(rand.NewPCG(7, 7))
+	never := make([]string, 1<<16)
+	for i := range never {
+		never[i] = benchDID(r, 1<<40+i) // another time range: never stored
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu0 := cpuTime()
+	for i := range b.N {
+		if i%len(never) == 0 && i > 0 {
+			s.cache.reset() // every lookup a miss of the read-through cache
+		}
+		if _, explicit, err := s.Find(benchTeam, never[i%len(never)]); err != nil || explicit {
+			b.Fatal(err, explicit)
+		}
+	}
+	b.StopTimer()
+	reportRate(b, "lookups/s", cpu0)
+}

@@ -281,6 +281,19 @@ func (c *cache) writeThrough(dirty map[string][]byte) {
 	}
 }
 
+// reset drops every entry (a Loader wrote behind the cache's back). Readers
+// that missed before it insert nothing after it: the generation moved.
+func (c *cache) reset() {
+	c.gen.Add(1)
+	for i := range c.shards {
+		sh := &c.shards[i]
+		sh.mu.Lock()
+		clear(sh.idx)
+		sh.slots, sh.free, sh.hand, sh.bytes = nil, nil, 0, 0
+		sh.mu.Unlock()
+	}
+}
+
 // invalidate drops keys whose committed value is unknown (a failed commit).
 func (c *cache) invalidate(dirty map[string][]byte) {
 	if len(dirty) == 0 {

@@ -31,6 +31,10 @@ var (
 	// IsTxnTooBig.
 	ErrTxnTooBig = errors.New("state: transaction too big")
 
+	// ErrUnsorted is returned by a BulkLoader's write out of its stream's
+	// order (see BulkLoader). Nothing of that record was written.
+	ErrUnsorted = errors.New("state: bulk load records out of order")
+
 	// ErrReadOnly is returned by the write methods of a Tx handed out by
 	// View.
 	ErrReadOnly = errors.New("state: write in a read-only transaction")

@@ -53,7 +53,8 @@ const snapshotCompression = "zstd"
 const snapshotLevel = zstd.SpeedFastest
 
 // ErrNotEmpty is returned by Restore when the target directory already
-// holds something: a snapshot is restored only into a fresh directory.
+// holds something: a snapshot is restored only into a fresh directory; and
+// by BulkLoad on a store that holds anything.
 var ErrNotEmpty = errors.New("state: directory is not empty")
 
 // ErrBadSnapshot is returned by ReadSnapshotHeader and Restore for a file

@@ -146,10 +146,15 @@ type Applier struct {
 	st    *state.Store
 	graph unionfind.Graph
 	log   *zap.Logger
-	batch int
-	ids   redact.IDs
-	obs   Observer    // nil: no reports
-	rep   ApplyReport // reused for every report
+	batch int // records per transaction now: chunk, halved while Badger says too big
+	chunk int // records per transaction: applierBatch, or replayBatch in a rebuild
+	poll  int // records per poll: chunk, or replayPoll in a rebuild
+	// outboxFloor: in a rebuild, the group's committed offsets, below which
+	// an op's outbox rows are not stored (replayMode); nil: all are.
+	outboxFloor map[topicPartition]int64
+	ids         redact.IDs
+	obs         Observer    // nil: no reports
+	rep         ApplyReport // reused for every report
 
 	keys       *shred.Ring   // identity_keys: the data keys of sealed values; nil without a client
 	src        *sourceEnds   // the input topic's end offsets (Source offsets)
@@ -249,6 +254,8 @@ func newApplier(cfg Config, st *state.Store, log *zap.Logger, list func(context.
 		graph:      unionfind.Graph{MaxMergeMove: cfg.MaxMergeMove, MaxPersonPropertiesBytes: cfg.MaxPersonPropertiesBytes},
 		log:        log,
 		batch:      applierBatch,
+		chunk:      applierBatch,
+		poll:       applierBatch,
 		ids:        redact.Show(cfg.LogIDs),
 		obs:        cfg.Observer,
 		src:        &sourceEnds{topic: cfg.Topics.Raw, list: list, log: log, backoff: cfg.Kafka.RetryBackoff},
@@ -301,7 +308,7 @@ func (a *Applier) Run(ctx context.Context) (err error) {
 		stopRemind()
 		wg.Wait()
 	}()
-	return a.f.run(ctx, a.batch, a.fetchErr, func(ctx context.Context, recs []*kgo.Record) error {
+	return a.f.run(ctx, a.poll, a.fetchErr, func(ctx context.Context, recs []*kgo.Record) error {
 		if err := a.apply(ctx, recs); err != nil {
 			if ctx.Err() != nil {
 				return nil // stopped while listing source offsets: nothing was half done; run returns at its next poll
@@ -409,7 +416,7 @@ func (a *Applier) apply(ctx context.Context, recs []*kgo.Record) error {
 		}
 		ents = ents[n:]
 	}
-	a.batch = applierBatch
+	a.batch = a.chunk
 	return nil
 }
 
@@ -668,7 +675,7 @@ func (a *Applier) applyChunk(ents []entry) error {
 				}
 				op = &opened
 				res, err := a.graph.Apply(tx, op)
-				if err == nil && !res.Empty() {
+				if err == nil && !res.Empty() && a.wantsOutbox(op.Source) {
 					err = tx.PutOutbox(op.Source, res)
 				}
 				for i := 0; err == nil && i < len(res.Merges); i++ {
