@@ -50,6 +50,11 @@ type instance struct {
 }
 
 // start runs a pipeline on the replica in dir until stop.
+// readyTimeout bounds the wait for an instance to be ready. Catching up
+// with 20,000 merges (TestReadyAfterCatchUp) under the race detector, on
+// two cores shared with the other packages' tests, took over 30s.
+const readyTimeout = 90 * time.Second
+
 func (h *harness) start(dir string, mutate ...func(*Pipeline)) *instance {
 	h.t.Helper()
 	st, err := state.Open(dir, state.Options{Logger: h.log})
@@ -66,8 +71,8 @@ func (h *harness) start(dir string, mutate ...func(*Pipeline)) *instance {
 	case <-p.Started():
 	case err := <-in.done:
 		h.t.Fatalf("pipeline stopped before ready: %v", err)
-	case <-time.After(30 * time.Second):
-		h.t.Fatal("pipeline not ready after 30s")
+	case <-time.After(readyTimeout):
+		h.t.Fatalf("pipeline not ready after %v", readyTimeout)
 	}
 	return in
 }
