@@ -724,14 +724,17 @@ func (a *Applier) applyChunk(ents []entry) error {
 	if malformed+rejected > 0 {
 		a.logRejected(ents)
 	}
-	a.f.advance(next)
-	var paused bool
-	a.f.locked(func() { paused = len(a.paused) > 0 })
+	// The chunk is reported before advance wakes the waiters (CatchUp,
+	// WaitApplied), so that whoever learns an offset is applied also sees
+	// the counts of the chunk that applied it.
 	if a.obs != nil {
+		var paused bool
+		a.f.locked(func() { paused = len(a.paused) > 0 })
 		rep.Applied, rep.Skipped, rep.Malformed, rep.Rejected = int(applied), int(skipped), int(malformed), int(rejected)
 		rep.Paused = paused
 		a.obs.ObserveApply(rep)
 	}
+	a.f.advance(next)
 	return nil
 }
 

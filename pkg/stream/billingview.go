@@ -151,7 +151,8 @@ func (v *BillingView) fold(recs []*kgo.Record) error {
 			fmt.Errorf("a count of %d would carry its total past the range of int64 (or is negative)", deltas[i].Count)})
 	}
 	v.logSkipped(skipped)
-	v.f.advance(next)
+	// The fold is reported before advance wakes CatchUp's waiters, so that
+	// whoever learns the view has caught up also sees the fold's counts.
 	if v.obs != nil {
 		v.rep = BillingReport{Folded: len(deltas) - len(refused)}
 		for _, s := range skipped {
@@ -163,6 +164,7 @@ func (v *BillingView) fold(recs []*kgo.Record) error {
 		}
 		v.obs.ObserveBilling(&v.rep)
 	}
+	v.f.advance(next)
 	return nil
 }
 
