@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -142,22 +143,27 @@ func (pc *partitionCluster) startAll() {
 	pc.waitStable(3)
 }
 
-// holdAt arms a trap in the broker: at the first request of kind key that
-// match accepts, the broker stops (its whole request loop) until the
-// returned release is called, after hit is closed. The test cuts a link
-// there, so the request is served but its answer never reaches the client.
-// If the test does not release within 10s, the broker goes on alone.
+// holdAt arms a trap in the broker: the first request of kind key that
+// match accepts is held (kfake's SleepControl) until the returned release
+// is called, after hit is closed. The test cuts a link there, so the
+// request is served but its answer never reaches the client. Only that
+// request's connection waits: the broker serves every other connection
+// meanwhile — the test's own producer, and every member's heartbeats. (It
+// once stopped the broker's whole request loop, and a feed still producing
+// when the trap sprang waited out the 10s below, long enough for every
+// member's 6s session to expire.) If the test does not release within 10s,
+// the request goes on alone.
 func (pc *partitionCluster) holdAt(key kmsg.Key, match func(kmsg.Request) bool) (hit <-chan struct{}, release func()) {
 	h, r := make(chan struct{}), make(chan struct{})
-	var once sync.Once
+	var sprung atomic.Bool
 	kf := pc.broker.Kfake()
 	kf.ControlKey(int16(key), func(req kmsg.Request) (kmsg.Response, error, bool) {
-		if !match(req) {
+		if !match(req) || !sprung.CompareAndSwap(false, true) {
 			return nil, nil, false
 		}
 		kf.DropControl()
-		once.Do(func() {
-			close(h)
+		close(h)
+		kf.SleepControl(func() {
 			select {
 			case <-r:
 			case <-time.After(10 * time.Second):
