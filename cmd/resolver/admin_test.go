@@ -243,31 +243,10 @@ func TestRunAdminRealPipeline(t *testing.T) {
 		t.Skip("starts the real pipeline")
 	}
 	const token = "t0ken"
-	dir := t.TempDir()
-	cfgFile := writeFile(t, "resolver.yaml", "kafka:\n  session_timeout: 6s\nstream:\n  shutdown_timeout: 20s\n"+
+	run := startRealRun(t, "kafka:\n  session_timeout: 6s\nstream:\n  shutdown_timeout: 20s\n"+
 		"admin:\n  token: "+token+"\n  metrics_team_cap: 1\n")
-	var stdout, stderr syncBuffer
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	done := make(chan int, 1)
-	go func() {
-		done <- execute(ctx, []string{"--config", cfgFile, "--state-dir", dir, "--log-format", "json",
-			"run", "--embedded-listen", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0"}, &stdout, &stderr)
-	}()
-	var base, broker string
-	wait(t, 30*time.Second, "the pipeline to start", func() bool {
-		select {
-		case code := <-done:
-			t.Fatalf("run exited with %d; stderr:\n%s", code, stderr.String())
-		default:
-		}
-		a, ok1 := firstLogField(stderr.String(), "admin listening", "addr")
-		b, ok2 := firstLogField(stderr.String(), "pipeline starting", "brokers")
-		if ok1 && ok2 {
-			base, broker = "http://"+a.(string), b.([]any)[0].(string)
-		}
-		return ok1 && ok2
-	})
+	base, broker, stderr := run.base, run.broker, run.stderr
+	ctx := t.Context()
 	code, body := mustGet(t, base+"/metrics", "")
 	require.Equal(t, http.StatusUnauthorized, code, "%s", body)
 	code, _ = mustGet(t, base+"/healthz", "")
@@ -393,13 +372,7 @@ func TestRunAdminRealPipeline(t *testing.T) {
 	code, body = mustGet(t, base+"/v1/billing?month=2026-13", token)
 	assert.Equal(t, http.StatusBadRequest, code, "%s", body)
 
-	cancel()
-	select {
-	case code := <-done:
-		require.Equal(t, exitOK, code, "stderr:\n%s", stderr.String())
-	case <-time.After(40 * time.Second):
-		t.Fatalf("run did not stop; stderr:\n%s", stderr.String())
-	}
+	run.stop(t)
 	for _, id := range []string{"anon-1", "user-1", "user-2", "a@example.com"} {
 		assert.NotContains(t, stderr.String(), id, "a distinct id or property value in the log")
 	}

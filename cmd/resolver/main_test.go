@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 )
 
@@ -169,5 +170,58 @@ func TestExitCode(t *testing.T) {
 		if got := exitCode(tt.err); got != tt.code {
 			t.Errorf("exitCode(%v) = %d, want %d", tt.err, got, tt.code)
 		}
+	}
+}
+
+// realRun is `resolver run` started in this process on the embedded
+// broker, with its admin server on a free port.
+type realRun struct {
+	base   string // the admin server, http://host:port
+	broker string // the embedded broker's address
+	stderr *syncBuffer
+	cancel context.CancelFunc
+	done   chan int
+}
+
+// startRealRun starts `resolver run` with a config file of cfgYAML and a
+// fresh state directory, and waits until it has logged its admin and
+// broker addresses. The run is stopped when the test ends, if stop was
+// not called.
+func startRealRun(t *testing.T, cfgYAML string) *realRun {
+	t.Helper()
+	cfgFile := writeFile(t, "resolver.yaml", cfgYAML)
+	ctx, cancel := context.WithCancel(t.Context())
+	r := &realRun{stderr: &syncBuffer{}, cancel: cancel, done: make(chan int, 1)}
+	go func() {
+		var stdout syncBuffer
+		r.done <- execute(ctx, []string{"--config", cfgFile, "--state-dir", t.TempDir(), "--log-format", "json",
+			"run", "--embedded-listen", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0"}, &stdout, r.stderr)
+	}()
+	t.Cleanup(cancel)
+	wait(t, 30*time.Second, "the pipeline to start", func() bool {
+		select {
+		case code := <-r.done:
+			t.Fatalf("run exited with %d; stderr:\n%s", code, r.stderr.String())
+		default:
+		}
+		a, ok1 := firstLogField(r.stderr.String(), "admin listening", "addr")
+		b, ok2 := firstLogField(r.stderr.String(), "pipeline starting", "brokers")
+		if ok1 && ok2 {
+			r.base, r.broker = "http://"+a.(string), b.([]any)[0].(string)
+		}
+		return ok1 && ok2
+	})
+	return r
+}
+
+// stop cancels the run and requires it to exit cleanly within 40s.
+func (r *realRun) stop(t *testing.T) {
+	t.Helper()
+	r.cancel()
+	select {
+	case code := <-r.done:
+		require.Equal(t, exitOK, code, "stderr:\n%s", r.stderr.String())
+	case <-time.After(40 * time.Second):
+		t.Fatalf("run did not stop; stderr:\n%s", r.stderr.String())
 	}
 }

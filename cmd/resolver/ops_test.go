@@ -415,22 +415,8 @@ func TestHealthAgainstRun(t *testing.T) {
 	}
 	const token = "t0ken-health"
 	t.Setenv("RESOLVER_ADMIN_TOKEN", token)
-	dir := t.TempDir()
-	var stdout, stderr syncBuffer
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan int, 1)
-	go func() {
-		done <- execute(ctx, []string{"--state-dir", dir, "--log-format", "json", "run",
-			"--embedded-listen", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0"}, &stdout, &stderr)
-	}()
-	var addr string
-	wait(t, 30*time.Second, "admin listening", func() bool {
-		a, ok := firstLogField(stderr.String(), "admin listening", "addr")
-		if ok {
-			addr = a.(string)
-		}
-		return ok
-	})
+	run := startRealRun(t, "")
+	addr := strings.TrimPrefix(run.base, "http://")
 	code, out, _ := opsCLI(t, "health", "--admin", addr, "--live")
 	assert.Equal(t, exitOK, code)
 	assert.Contains(t, out, "ok: GET /healthz: 200 ok")
@@ -438,8 +424,7 @@ func TestHealthAgainstRun(t *testing.T) {
 		code, _, _ := opsCLI(t, "health", "--admin", addr)
 		return code == exitOK
 	})
-	cancel()
-	require.Equal(t, exitOK, <-done, stderr.String())
+	run.stop(t)
 	code, _, errOut := opsCLI(t, "health", "--admin", addr)
 	assert.Equal(t, exitFailure, code)
 	assert.Contains(t, errOut, "resolver: unhealthy: GET http://"+addr+"/readyz")
@@ -481,31 +466,10 @@ func TestOpsRealRun(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the real pipeline")
 	}
-	dir := t.TempDir()
-	cfgFile := writeFile(t, "resolver.yaml", "kafka:\n  session_timeout: 6s\n  topic_partitions: 2\nstream:\n  shutdown_timeout: 20s\n"+
+	run := startRealRun(t, "kafka:\n  session_timeout: 6s\n  topic_partitions: 2\nstream:\n  shutdown_timeout: 20s\n"+
 		"topics:\n  prefix: t16.\noutput:\n  compression: gzip\n")
-	var stdout, stderr syncBuffer
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	done := make(chan int, 1)
-	go func() {
-		done <- execute(ctx, []string{"--config", cfgFile, "--state-dir", dir, "--log-format", "json",
-			"run", "--embedded-listen", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0"}, &stdout, &stderr)
-	}()
-	var base, broker string
-	wait(t, 30*time.Second, "the pipeline to start", func() bool {
-		select {
-		case code := <-done:
-			t.Fatalf("run exited with %d; stderr:\n%s", code, stderr.String())
-		default:
-		}
-		a, ok1 := firstLogField(stderr.String(), "admin listening", "addr")
-		b, ok2 := firstLogField(stderr.String(), "pipeline starting", "brokers")
-		if ok1 && ok2 {
-			base, broker = "http://"+a.(string), b.([]any)[0].(string)
-		}
-		return ok1 && ok2
-	})
+	base, broker := run.base, run.broker
+	ctx := t.Context()
 	wait(t, 60*time.Second, "/readyz", func() bool {
 		code, _, err := httpGet(t, base+"/readyz", "")
 		return err == nil && code == http.StatusOK
@@ -601,8 +565,7 @@ func TestOpsRealRun(t *testing.T) {
 		assert.Contains(t, clientIDs(mfs), role)
 	}
 
-	cancel()
-	require.Equal(t, exitOK, <-done, stderr.String())
+	run.stop(t)
 }
 
 // clientIDs lists the client_id label values of franz-go's connection
