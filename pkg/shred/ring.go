@@ -129,6 +129,12 @@ func NewRing(cfg RingConfig) (*Ring, error) {
 			kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 			kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 			kgo.KeepControlRecords(),
+			// franz-go v1.22.3's Close reads each source's fetch session id
+			// without a lock while a fetch still in flight may write it
+			// (bumpEpoch): a data race under -race (TestRebuild, CI). The
+			// ring reads one small topic, so incremental fetch sessions
+			// save nothing worth that.
+			kgo.DisableFetchSessions(),
 		)
 		var err error
 		if cl, err = kgo.NewClient(opts...); err != nil {
