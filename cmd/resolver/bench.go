@@ -156,7 +156,7 @@ func (c *cli) benchConfig(cmd *cobra.Command, cfg Config, log *zap.Logger) (benc
 		IdentityShare: share,
 		PreloadIDs:    ints["preload-ids"],
 		TailShare:     tail,
-		State:         state.Options{CacheBytes: cfg.State.CacheBytes, SyncWrites: cfg.State.SyncWrites},
+		State:         state.Options{CacheBytes: cfg.State.CacheBytes, SyncWrites: cfg.State.SyncWrites, Compression: state.Compression(cfg.State.Compression)},
 		Stream: func(s *stream.Config) {
 			s.MaxEventBytes, s.MaxMergeMove = sc.MaxEventBytes, sc.MaxMergeMove
 			s.ExcludedEvents = sc.ExcludedEvents

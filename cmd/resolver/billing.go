@@ -12,7 +12,6 @@ import (
 
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/resolver-dev/resolver/pkg/billing"
@@ -135,12 +134,9 @@ func readBillingTotals(cfg Config, f billing.Filter, log *zap.Logger) (map[billi
 		}
 		return nil, fmt.Errorf("state directory %s: %w", dir, err)
 	}
-	st, err := state.Open(dir, state.Options{
-		CacheBytes: -1, // reads the billing keys only
-		// Badger narrates every open at info level; a report wants only
-		// its warnings.
-		Logger: log.Named("state").WithOptions(zap.IncreaseLevel(zapcore.WarnLevel)),
-	})
+	o := stateOptions(cfg, log)
+	o.CacheBytes = -1 // reads the billing keys only
+	st, err := state.Open(dir, o)
 	if err != nil {
 		if state.IsLocked(err) {
 			return nil, fmt.Errorf("state directory %s is in use, most likely by a running resolver: "+

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -168,6 +169,10 @@ type StateConfig struct {
 	// ValueLogGCDiscardRatio is the share of garbage at which a value log
 	// file is rewritten, in (0, 1). Default 0.5 (state.DefaultGCDiscardRatio).
 	ValueLogGCDiscardRatio float64 `mapstructure:"value_log_gc_discard_ratio"`
+	// Compression is how Badger compresses the table blocks it writes from
+	// now on: zstd (default) or none (state.Options.Compression).
+	// Existing tables keep theirs until compactions rewrite them.
+	Compression string `mapstructure:"compression"`
 }
 
 // IdentityConfig are limits of the identity rules.
@@ -318,6 +323,7 @@ func defaultConfig() Config {
 			MinFreeBytes:           1 << 30,
 			ValueLogGCInterval:     10 * time.Minute,
 			ValueLogGCDiscardRatio: state.DefaultGCDiscardRatio,
+			Compression:            string(state.CompressionZSTD),
 		},
 		Identity: IdentityConfig{MaxMergeMove: s.MaxMergeMove, MaxPersonPropertiesBytes: s.MaxPersonPropertiesBytes},
 		Input:    InputConfig{MaxEventBytes: s.MaxEventBytes},
@@ -475,6 +481,9 @@ func (c Config) Validate() error {
 	}
 	if r := c.State.ValueLogGCDiscardRatio; !state.ValidGCDiscardRatio(r) {
 		bad("state.value_log_gc_discard_ratio", r, "must be between 0 and 1, exclusive")
+	}
+	if !slices.Contains(state.Compressions, state.Compression(c.State.Compression)) {
+		bad("state.compression", c.State.Compression, "must be zstd or none")
 	}
 
 	section("identity")

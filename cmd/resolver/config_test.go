@@ -440,6 +440,10 @@ func TestValidateStateAndRedactKeys(t *testing.T) {
 		{"gc ratio 0", func(c *Config) { c.State.ValueLogGCDiscardRatio = 0 }, "state.value_log_gc_discard_ratio"},
 		{"gc ratio 1", func(c *Config) { c.State.ValueLogGCDiscardRatio = 1 }, "state.value_log_gc_discard_ratio"},
 		{"short redact key", func(c *Config) { c.Log.RedactKey = "short-secret" }, "log.redact_key"},
+		{"unknown table compression", func(c *Config) { c.State.Compression = "lz4" }, "state.compression"},
+		{"snappy tables (not offered)", func(c *Config) { c.State.Compression = "snappy" }, "state.compression"},
+		{"empty table compression", func(c *Config) { c.State.Compression = "" }, "state.compression"},
+		{"table compression in capitals", func(c *Config) { c.State.Compression = "ZSTD" }, "state.compression"},
 	} {
 		err := defaultConfigWith(tc.edit).Validate()
 		var fe *FieldError
@@ -454,6 +458,7 @@ func TestValidateStateAndRedactKeys(t *testing.T) {
 		"random key":      func(c *Config) { c.Log.RedactKey = "" },
 		"gc ratio 0.7":    func(c *Config) { c.State.ValueLogGCDiscardRatio = 0.7 },
 		"floor of 10 GiB": func(c *Config) { c.State.MinFreeBytes = 10 << 30 },
+		"no compression":  func(c *Config) { c.State.Compression = "none" },
 	} {
 		assert.NoError(t, defaultConfigWith(edit).Validate(), name)
 	}

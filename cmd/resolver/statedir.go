@@ -25,9 +25,10 @@ func identityDir(cfg Config) string { return filepath.Join(cfg.State.Dir, "ident
 // every open and close at info level; a command wants only its warnings.
 func stateOptions(cfg Config, log *zap.Logger) state.Options {
 	return state.Options{
-		CacheBytes: cfg.State.CacheBytes,
-		SyncWrites: cfg.State.SyncWrites,
-		Logger:     log.Named("state").WithOptions(zap.IncreaseLevel(zapcore.WarnLevel)),
+		CacheBytes:  cfg.State.CacheBytes,
+		SyncWrites:  cfg.State.SyncWrites,
+		Compression: state.Compression(cfg.State.Compression),
+		Logger:      log.Named("state").WithOptions(zap.IncreaseLevel(zapcore.WarnLevel)),
 	}
 }
 

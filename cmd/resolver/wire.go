@@ -15,6 +15,8 @@ func openState(dir string, sc StateConfig, log *zap.Logger) (stateStore, error) 
 		CacheBytes: sc.CacheBytes,
 		Logger:     log,
 		SyncWrites: sc.SyncWrites,
+		// Validated: one of state.Compressions.
+		Compression: state.Compression(sc.Compression),
 		// Validated: not negative.
 		MinFreeBytes: uint64(sc.MinFreeBytes),
 	})

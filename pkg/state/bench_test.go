@@ -86,7 +86,7 @@ func loadFixture(b *testing.B, n, perPerson int) *fixture {
 	if err != nil {
 		b.Fatal(err)
 	}
-	o := Options{CacheBytes: 1 << 30, NoCompression: os.Getenv("RESOLVER_BENCH_NOCOMPRESSION") != ""}
+	o := Options{CacheBytes: 1 << 30, Compression: Compression(os.Getenv("RESOLVER_BENCH_COMPRESSION"))}
 	s, err := Open(dir, o)
 	if err != nil {
 		b.Fatal(err)

@@ -1,6 +1,8 @@
 package state
 
 import (
+	"fmt"
+
 	"github.com/dgraph-io/badger/v4"
 	"github.com/dgraph-io/badger/v4/options"
 	"go.uber.org/zap"
@@ -32,10 +34,12 @@ type Options struct {
 	// an IsTxnTooBig error. Zero means 64 MiB.
 	MemTableBytes int64
 
-	// BlockCacheBytes is Badger's cache of table blocks, which serves the
-	// cold path of Find. Zero means 256 MiB; negative disables it with
-	// NoCompression, and is minBlockCacheBytes otherwise (Badger needs a
-	// block cache to read compressed tables).
+	// BlockCacheBytes is Badger's cache of decompressed table blocks, which
+	// serves the cold path of Find. Zero means 256 MiB; negative means the
+	// least Badger reads compressed tables with (minBlockCacheBytes): a
+	// store's older tables keep the compression they were written with,
+	// whatever Compression says now, and Badger panics opening a compressed
+	// table without a block cache.
 	BlockCacheBytes int64
 
 	// NumCompactors is the number of Badger compaction goroutines (at
@@ -50,30 +54,58 @@ type Options struct {
 	// (default 1 GiB).
 	MinFreeBytes uint64
 
-	// NoCompression stores Badger's tables uncompressed. Default: ZSTD
-	// level 1, which stores a distinct_id in 68 bytes instead of 166 after
-	// a full compaction (BenchmarkDiskPerID, 1M UUIDv7 ids, 4 per person) —
-	// ids are mostly hex, keys repeat team prefixes — and measured no
-	// slower for cold Find.
-	NoCompression bool
+	// Compression is how new table blocks are compressed (state.compression):
+	// CompressionZSTD (the default, also "") or CompressionNone. It applies to tables written from now on: Badger
+	// records each table's compression in its manifest, so a store written
+	// with one opens with another, and compactions rewrite it over time.
+	// The trade-off (BENCHMARKS.md §0, target 2): ZSTD level 1 stores an id
+	// in the fewest bytes (98 with the bench's preload mix, 68 with 4 ids a
+	// person) but a Find whose block is not in the block cache decompresses
+	// a 4 KB block; without compression it reads the block in place from
+	// the memory-mapped table, at about twice the disk.
+	Compression Compression
 }
 
-// minBlockCacheBytes is the block cache of a negative BlockCacheBytes on
-// compressed tables.
+// Compression is the compression of a store's new table blocks.
+type Compression string
+
+// The compressions of Options.Compression.
+const (
+	CompressionZSTD Compression = "zstd"
+	CompressionNone Compression = "none"
+)
+
+// Compressions lists the valid values of Options.Compression, default
+// first.
+var Compressions = []Compression{CompressionZSTD, CompressionNone}
+
+// badger returns Badger's compression type for c ("" is ZSTD).
+func (c Compression) badger() (options.CompressionType, error) {
+	switch c {
+	case "", CompressionZSTD:
+		return options.ZSTD, nil
+	case CompressionNone:
+		return options.None, nil
+	}
+	return options.None, fmt.Errorf("state: unknown compression %q (zstd or none)", string(c))
+}
+
+// minBlockCacheBytes is the block cache of a negative BlockCacheBytes.
 const minBlockCacheBytes = 1 << 20
 
 // badgerOptions maps Options onto Badger's.
-func (o Options) badgerOptions(dir string, log *zap.Logger) badger.Options {
+func (o Options) badgerOptions(dir string, log *zap.Logger) (badger.Options, error) {
+	comp, err := o.Compression.badger()
+	if err != nil {
+		return badger.Options{}, err
+	}
 	b := badger.DefaultOptions(dir).
 		WithLogger(badgerLogger{log.Named("badger").Sugar()}).
 		WithSyncWrites(o.SyncWrites).
 		WithDetectConflicts(false).
 		WithMetricsEnabled(false).
-		WithCompression(options.ZSTD).
+		WithCompression(comp).
 		WithZSTDCompressionLevel(1)
-	if o.NoCompression {
-		b = b.WithCompression(options.None)
-	}
 	if o.MemTableBytes > 0 {
 		// Values up to the threshold live in the LSM tree (ours are small);
 		// Badger requires the threshold to fit into one batch (~15% of a
@@ -83,15 +115,14 @@ func (o Options) badgerOptions(dir string, log *zap.Logger) badger.Options {
 	switch {
 	case o.BlockCacheBytes > 0:
 		b = b.WithBlockCacheSize(o.BlockCacheBytes)
-	case o.BlockCacheBytes < 0 && o.NoCompression:
-		b = b.WithBlockCacheSize(0)
 	case o.BlockCacheBytes < 0:
 		// Badger refuses to open compressed tables without a block cache
-		// (it panics: "BlockCacheSize should be set"): the least it takes.
+		// (it panics: "BlockCacheSize should be set"), and any store may
+		// hold some: the least it takes.
 		b = b.WithBlockCacheSize(minBlockCacheBytes)
 	}
 	if o.NumCompactors > 0 {
 		b = b.WithNumCompactors(max(o.NumCompactors, 2))
 	}
-	return b
+	return b, nil
 }

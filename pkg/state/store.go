@@ -60,6 +60,14 @@ func NewMemory() *Memory {
 // by another process, or by another Open in this one, gives an error for
 // which IsLocked is true, naming dir.
 func Open(dir string, o Options) (*Store, error) {
+	log := o.Logger
+	if log == nil {
+		log = zap.NewNop()
+	}
+	bo, err := o.badgerOptions(dir, log)
+	if err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("state: create %s: %w", dir, err)
 	}
@@ -74,11 +82,7 @@ func Open(dir string, o Options) (*Store, error) {
 		lock.release()
 		return nil, err
 	}
-	log := o.Logger
-	if log == nil {
-		log = zap.NewNop()
-	}
-	db, err := badger.Open(o.badgerOptions(dir, log))
+	db, err := badger.Open(bo)
 	if err != nil {
 		lock.release()
 		if isBadgerLockErr(err) {
