@@ -170,7 +170,7 @@ type StateConfig struct {
 	// file is rewritten, in (0, 1). Default 0.5 (state.DefaultGCDiscardRatio).
 	ValueLogGCDiscardRatio float64 `mapstructure:"value_log_gc_discard_ratio"`
 	// Compression is how Badger compresses the table blocks it writes from
-	// now on: zstd (default) or none (state.Options.Compression).
+	// now on: none (default) or zstd (state.Options.Compression).
 	// Existing tables keep theirs until compactions rewrite them.
 	Compression string `mapstructure:"compression"`
 }
@@ -323,7 +323,7 @@ func defaultConfig() Config {
 			MinFreeBytes:           1 << 30,
 			ValueLogGCInterval:     10 * time.Minute,
 			ValueLogGCDiscardRatio: state.DefaultGCDiscardRatio,
-			Compression:            string(state.CompressionZSTD),
+			Compression:            string(state.CompressionNone),
 		},
 		Identity: IdentityConfig{MaxMergeMove: s.MaxMergeMove, MaxPersonPropertiesBytes: s.MaxPersonPropertiesBytes},
 		Input:    InputConfig{MaxEventBytes: s.MaxEventBytes},
@@ -483,7 +483,7 @@ func (c Config) Validate() error {
 		bad("state.value_log_gc_discard_ratio", r, "must be between 0 and 1, exclusive")
 	}
 	if !slices.Contains(state.Compressions, state.Compression(c.State.Compression)) {
-		bad("state.compression", c.State.Compression, "must be zstd or none")
+		bad("state.compression", c.State.Compression, "must be none or zstd")
 	}
 
 	section("identity")

@@ -458,7 +458,7 @@ func TestValidateStateAndRedactKeys(t *testing.T) {
 		"random key":      func(c *Config) { c.Log.RedactKey = "" },
 		"gc ratio 0.7":    func(c *Config) { c.State.ValueLogGCDiscardRatio = 0.7 },
 		"floor of 10 GiB": func(c *Config) { c.State.MinFreeBytes = 10 << 30 },
-		"no compression":  func(c *Config) { c.State.Compression = "none" },
+		"zstd tables":     func(c *Config) { c.State.Compression = "zstd" },
 	} {
 		assert.NoError(t, defaultConfigWith(edit).Validate(), name)
 	}
