@@ -12,6 +12,7 @@ import (
 )
 
 func main() {
+	setGCPercent()
 	os.Exit(execute(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
 }
 

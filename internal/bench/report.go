@@ -146,7 +146,7 @@ func (r *Report) WriteText(w io.Writer) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "resolver bench: limit (franz-go GroupTransactSession passthrough, no processing) vs resolver (full pipeline), A B A B in one process\n")
 	fmt.Fprintf(&b, "broker:    %s, at %s\n", r.Mode, strings.Join(r.Brokers, ","))
-	fmt.Fprintf(&b, "machine:   %d CPUs, GOMAXPROCS %d; load average %s at start, %s at end\n", r.NumCPU, r.GOMAXPROCS, orUnknown(r.LoadBefore), orUnknown(r.LoadAfter))
+	fmt.Fprintf(&b, "machine:   %d CPUs, GOMAXPROCS %d, GOGC %d; load average %s at start, %s at end\n", r.NumCPU, r.GOMAXPROCS, r.GCPercent, orUnknown(r.LoadBefore), orUnknown(r.LoadAfter))
 	fmt.Fprintf(&b, "input:     %d events per turn (after %d warm-up; then %d latency probes at %d/s), %d partitions, %d instance(s), ≤ %d records per poll and transaction\n",
 		c.Events, c.WarmupEvents, c.LatencyEvents, c.LatencyRate, c.Partitions, c.Instances, c.BatchRecords)
 	fmt.Fprintf(&b, "generator: %s\n", genSummary(gen.New(c.Gen).Config()))

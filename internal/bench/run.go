@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/metrics"
 	"strconv"
 	"strings"
 	"time"
@@ -36,6 +37,7 @@ type Report struct {
 	// averages at the start and end of the run ("" where unknown).
 	LoadBefore, LoadAfter string
 	GOMAXPROCS, NumCPU    int
+	GCPercent             int // the collector's GOGC (-1: off)
 	Started               time.Time
 	Took                  time.Duration
 }
@@ -134,7 +136,7 @@ func newRunner(cfg Config) (_ *runner, _ *Report, release func(), err error) {
 		return nil, nil, nil, err
 	}
 	c := cfg.withDefaults()
-	rep := &Report{Started: time.Now(), LoadBefore: loadAvg(), GOMAXPROCS: runtime.GOMAXPROCS(0), NumCPU: runtime.NumCPU()}
+	rep := &Report{Started: time.Now(), LoadBefore: loadAvg(), GOMAXPROCS: runtime.GOMAXPROCS(0), NumCPU: runtime.NumCPU(), GCPercent: gcPercent()}
 	var closers []func()
 	release = func() {
 		for i := len(closers) - 1; i >= 0; i-- {
@@ -226,4 +228,11 @@ func loadAvg() string {
 func genSummary(g gen.Config) string {
 	return fmt.Sprintf("seed %d, %d teams, %d users, %d sessions/user, %d events/session, identify share %.3f, pad %d B",
 		g.Seed, g.Teams, g.Users, g.SessionsPerUser, g.EventsPerSession, g.IdentifyShare, g.PadBytes)
+}
+
+// gcPercent is the collector's GOGC now (-1: off), for the report.
+func gcPercent() int {
+	s := []metrics.Sample{{Name: "/gc/gogc:percent"}}
+	metrics.Read(s)
+	return int(int64(s[0].Value.Uint64()))
 }
