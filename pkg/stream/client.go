@@ -62,6 +62,17 @@ func ClientOpts(k Kafka, log *zap.Logger, name string) []kgo.Opt {
 	return opts
 }
 
+// noFetchSessions is an option of the direct (groupless) consumers that
+// are closed while they may have a fetch in flight (the followers of
+// identity_log and billing_usage, a request's wait for its outcome).
+// franz-go v1.22.3's Client.Close reads each source's fetch session id
+// without a lock while the in-flight fetch's response may still write it
+// (fetchSession.bumpEpoch): a data race under -race, seen in CI in the
+// shred ring's client (pkg/shred, which sets the same option). These
+// consumers read a few partitions each, so incremental fetch sessions
+// (KIP-227) save nothing worth that.
+var noFetchSessions = kgo.DisableFetchSessions()
+
 // OutputClientOpts are ClientOpts with the producer compression of the
 // outputs (Kafka.OutputCompression, its default when empty) in place of
 // kafka.compression: the options of the worker sessions, whose

@@ -59,7 +59,7 @@ func (f *follower) consume(cfg Kafka, parts []int32, log *zap.Logger, name strin
 		}
 	}
 	cl, err := kgo.NewClient(append(append(ClientOpts(cfg, log, name),
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{f.topic: start})),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{f.topic: start}), noFetchSessions),
 		opts...)...)
 	if err != nil {
 		return err

@@ -88,6 +88,7 @@ func Request(ctx context.Context, k Kafka, t Topics, c lifecycle.Command, wait t
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{t.Merges: from}),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.FetchMaxWait(200*time.Millisecond),
+		noFetchSessions,
 	)...)
 	if err != nil {
 		return out, fmt.Errorf("stream: %w", err)
