@@ -98,7 +98,7 @@ func stampedEvent(t *testing.T) []byte {
 	ev, err := event.NewDecoder(event.Options{}).Decode([]byte(in), event.Source{Topic: "events_raw", Timestamp: time.Now()})
 	require.NoError(t, err)
 	return ev.AppendStamped(nil, event.Stamp{
-		PersonID: unionfind.ImplicitPersonID(ev.Team, ev.DistinctID).String(), PersonCreatedAt: unionfind.ImplicitCreatedAt,
+		PersonID: unionfind.ImplicitPersonID(ev.Team, ev.DistinctID), PersonCreatedAt: unionfind.ImplicitCreatedAt,
 		PersonMode: "propertyless", BillingClass: "anonymous",
 	})
 }

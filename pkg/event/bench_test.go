@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // cpuTime is the CPU time the process has used, user and system.
@@ -45,7 +47,7 @@ func sampleLines(tb testing.TB) [][]byte {
 }
 
 var benchStamp = Stamp{
-	PersonID:         "246f7a43-5507-564f-b687-793ee3c2dd79",
+	PersonID:         uuid.MustParse("246f7a43-5507-564f-b687-793ee3c2dd79"),
 	PersonCreatedAt:  time.Date(2026, 11, 28, 9, 15, 2, 114_000_000, time.UTC),
 	PersonProperties: []byte(`{"email":"ana@example.com","plan":"pro"}`),
 	PersonMode:       "propertyless",

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/resolver-dev/resolver/pkg/event"
 )
 
@@ -22,7 +24,7 @@ func Example() {
 	}
 	fmt.Println(e.Team, e.DistinctID, e.Kind, e.MergeOther, e.Mode)
 	out := e.AppendStamped(nil, event.Stamp{
-		PersonID:         "45c17302-ee44-5596-916a-0eba21f4b638",
+		PersonID:         uuid.MustParse("45c17302-ee44-5596-916a-0eba21f4b638"),
 		PersonCreatedAt:  time.Date(2026, 11, 28, 9, 16, 40, 2_000_000, time.UTC),
 		PersonProperties: []byte(`{"plan":"pro"}`),
 		PersonMode:       "full",
@@ -55,7 +57,7 @@ func ExampleOptions_fastPath() {
 	url, _ := e.Property("$current_url")
 	fmt.Println(e.Mode, string(url), e.Properties == nil)
 	out := e.AppendStamped(nil, event.Stamp{
-		PersonID:        "00ce873a-549c-548e-bbec-cc804a385dd8",
+		PersonID:        uuid.MustParse("00ce873a-549c-548e-bbec-cc804a385dd8"),
 		PersonCreatedAt: time.Unix(5, 0),
 		PersonMode:      "propertyless",
 		BillingClass:    "anonymous",

@@ -13,7 +13,7 @@ import (
 )
 
 var implicitStamp = Stamp{
-	PersonID:        "246f7a43-5507-564f-b687-793ee3c2dd79",
+	PersonID:        uuid.MustParse("246f7a43-5507-564f-b687-793ee3c2dd79"),
 	PersonCreatedAt: time.Unix(5, 0),
 	PersonMode:      "propertyless",
 	BillingClass:    "anonymous",
@@ -25,7 +25,7 @@ func TestAppendStamped(t *testing.T) {
 		`"properties":{"$anon_distinct_id":"a","$set":{"a":1},"b":"\u00e9\n"},"$set":{"c":2},"$set_once":{"d":3},"custom":{"k":[1,2]}}`
 	e := mustDecode(t, in)
 	out := e.AppendStamped([]byte("prefix:"), Stamp{
-		PersonID:         "246f7a43-5507-564f-b687-793ee3c2dd79",
+		PersonID:         uuid.MustParse("246f7a43-5507-564f-b687-793ee3c2dd79"),
 		PersonCreatedAt:  time.Date(2026, 11, 28, 9, 0, 0, 123_000_000, time.FixedZone("x", 3600)),
 		PersonProperties: json.RawMessage(`{"a":1}`),
 		PersonMode:       "full",

@@ -412,7 +412,7 @@ func (r *runner) eventStep(c *checker, i int, s *step) {
 	if x.Person == "" || x.PersonMode == "" || x.BillingClass == "" {
 		c.fatalf("an accepted event needs expect.person, expect.person_mode and expect.billing_class")
 	}
-	c.eq("person", r.name(st.PersonID), r.name(r.personRef(c, team, x.Person).String()))
+	c.eq("person", r.name(st.PersonID.String()), r.name(r.personRef(c, team, x.Person).String()))
 	c.eq("person_mode", st.PersonMode, x.PersonMode)
 	c.eq("billing_class", st.BillingClass, x.BillingClass)
 	c.eq("billing class (Stamp's Class)", class.String(), st.BillingClass)

@@ -31,7 +31,7 @@ type Stamper struct {
 // version), else nil and Stamp serialises them; the stamp shares it.
 func (s *Stamper) Stamp(ev *event.Event, p *unionfind.Person, props []byte, explicit bool) (event.Stamp, billing.Class) {
 	st := event.Stamp{
-		PersonID:         p.ID.String(),
+		PersonID:         p.ID,
 		PersonCreatedAt:  unionfind.ImplicitCreatedAt,
 		PersonProperties: emptyObject,
 	}
