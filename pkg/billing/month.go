@@ -25,6 +25,25 @@ func Month(t time.Time) string {
 	return string(b[:])
 }
 
+// MonthCache is Month for a run of times that mostly fall in one month (a
+// batch of events): it keeps the last month's string, so the run
+// allocates it once instead of once per time. The zero value is ready; not
+// safe for concurrent use.
+type MonthCache struct {
+	y    int
+	m    time.Month
+	last string
+}
+
+// Month returns Month(t).
+func (c *MonthCache) Month(t time.Time) string {
+	y, m, _ := t.UTC().Date()
+	if c.last == "" || y != c.y || m != c.m {
+		c.y, c.m, c.last = y, m, Month(t)
+	}
+	return c.last
+}
+
 // ParseMonth parses "YYYY-MM" strictly (two-digit month, 01–12) and returns
 // the first instant of that month in UTC. Use it to validate a --month or
 // ?month= filter.

@@ -36,6 +36,47 @@ func TestMonth(t *testing.T) {
 	}
 }
 
+// TestMonthCache: the cache answers Month for every time of a run that
+// goes back and forth across month, year and time-zone boundaries.
+func TestMonthCache(t *testing.T) {
+	plus1 := time.FixedZone("+01:00", 3600)
+	run := []time.Time{
+		time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC),
+		time.Date(2026, 11, 30, 23, 59, 59, 999_999_999, time.UTC),
+		time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(2026, 12, 1, 0, 30, 0, 0, plus1), // still November in UTC
+		time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC),
+		time.Date(2025, 12, 2, 0, 0, 0, 0, time.UTC), // same month, another year
+		time.Date(2025, 12, 2, 0, 0, 0, 0, time.UTC),
+		{}, // the zero time: 0001-01
+		time.Unix(0, 0),
+		time.Date(9999, 12, 31, 23, 0, 0, 0, time.UTC),
+	}
+	var c MonthCache
+	for i, tt := range run {
+		assert.Equal(t, Month(tt), c.Month(tt), "time %d: %s", i, tt)
+	}
+}
+
+// BenchmarkMonth: Month allocates its string for every time; MonthCache
+// once per month of a run (here one month).
+func BenchmarkMonth(b *testing.B) {
+	t0 := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
+	b.Run("Month", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			_ = Month(t0.Add(time.Duration(i%1000) * time.Second))
+		}
+	})
+	b.Run("MonthCache", func(b *testing.B) {
+		b.ReportAllocs()
+		var c MonthCache
+		for i := 0; b.Loop(); i++ {
+			_ = c.Month(t0.Add(time.Duration(i%1000) * time.Second))
+		}
+	})
+}
+
 func TestParseMonth(t *testing.T) {
 	got, err := ParseMonth("2026-11")
 	require.NoError(t, err)

@@ -771,6 +771,7 @@ func (p *Pipeline) stampAndProduce(items []item, out *producer) error {
 	recs := slices.Grow(out.bufs.recs[:0], len(items))[:len(items)]
 	out.bufs.recs = recs
 	meter := billing.NewMeter()
+	var months billing.MonthCache
 	for i := range items {
 		it := &items[i]
 		if it.cmd != nil {
@@ -805,7 +806,7 @@ func (p *Pipeline) stampAndProduce(items []item, out *producer) error {
 		// The month of the input record's Kafka timestamp, when capture
 		// wrote it (docs/SEMANTICS.md §7): the event's own timestamp is the
 		// client's to backdate, into months of their own free tiers.
-		meter.Add(ev.Team, billing.Month(it.rec.Timestamp), it.class, 1)
+		meter.Add(ev.Team, months.Month(it.rec.Timestamp), it.class, 1)
 		for _, w := range ev.Warnings {
 			row := WarningRow{Team: ev.Team, Type: w.Type, EventUUID: ev.UUID.String(), DistinctID: ev.DistinctID, Details: w.Details, Timestamp: ev.Timestamp.UTC().Format(feed.TimeFormat)}
 			out.json(p.cfg.Topics.Warnings, row.Team, row)

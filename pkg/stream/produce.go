@@ -39,6 +39,9 @@ type producer struct {
 	// as the broker acknowledged them; nil until a record is acknowledged.
 	// A zombie's log names them.
 	acked atomic.Pointer[producerEpoch]
+
+	// promiseFn is o.promise, made once (see produce).
+	promiseFn func(*kgo.Record, error)
 }
 
 // producerEpoch is a transactional producer's id and epoch.
@@ -67,7 +70,12 @@ func (o *producer) warning(typ string) {
 }
 
 func (o *producer) produce(r *kgo.Record) {
-	o.sess.Produce(o.ctx, r, o.promise)
+	if o.promiseFn == nil {
+		// Once: a method value passed on each call is a closure allocated
+		// per record.
+		o.promiseFn = o.promise
+	}
+	o.sess.Produce(o.ctx, r, o.promiseFn)
 }
 
 func (o *producer) promise(r *kgo.Record, err error) {
