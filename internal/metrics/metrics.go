@@ -204,7 +204,6 @@ func (m *Metrics) ObserveBatch(r *stream.BatchReport) {
 	if !r.Committed {
 		return
 	}
-	m.consumed.Add(float64(r.Records))
 	for i := range r.Stamped {
 		d := &r.Stamped[i]
 		m.stamped.WithLabelValues(m.teamLabel(d.Team), d.Class.String()).Add(float64(d.Count))
@@ -215,6 +214,11 @@ func (m *Metrics) ObserveBatch(r *stream.BatchReport) {
 	for _, c := range r.Warnings {
 		m.warnings.WithLabelValues(m.warningTypes.label(c.Key)).Add(float64(c.N))
 	}
+	// Consumed last: a reader that has seen resolver_events_consumed_total
+	// reach N sees, from its next scrape on, what happened to those N
+	// records on the other counters (one scrape is not a snapshot: it may
+	// read a counter before this batch and consumed after it).
+	m.consumed.Add(float64(r.Records))
 }
 
 // ObserveApply counts a chunk applied by the applier (stream.Observer).
