@@ -389,6 +389,7 @@ func (p *Pipeline) transact(ctx context.Context, w *worker, ops *kgo.Client, app
 	w.bufs.reset()
 	w.reusable = false
 	out := &producer{sess: sess, ctx: ctx, max: p.cfg.MaxRecordBytes, bufs: &w.bufs}
+	out.promiseFn = out.promise
 	if p.cfg.Observer != nil {
 		out.rep = &w.rep
 		out.rep.reset()

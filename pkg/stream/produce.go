@@ -40,7 +40,8 @@ type producer struct {
 	// A zombie's log names them.
 	acked atomic.Pointer[producerEpoch]
 
-	// promiseFn is o.promise, made once (see produce).
+	// promiseFn is o.promise, made once when the producer is: a method
+	// value passed on each produce would be a closure allocated per record.
 	promiseFn func(*kgo.Record, error)
 }
 
@@ -70,11 +71,6 @@ func (o *producer) warning(typ string) {
 }
 
 func (o *producer) produce(r *kgo.Record) {
-	if o.promiseFn == nil {
-		// Once: a method value passed on each call is a closure allocated
-		// per record.
-		o.promiseFn = o.promise
-	}
 	o.sess.Produce(o.ctx, r, o.promiseFn)
 }
 
