@@ -13,7 +13,6 @@ import (
 	"github.com/resolver-dev/resolver/internal/bench"
 	"github.com/resolver-dev/resolver/internal/gen"
 	"github.com/resolver-dev/resolver/internal/hostport"
-	"github.com/resolver-dev/resolver/pkg/state"
 	"github.com/resolver-dev/resolver/pkg/stream"
 )
 
@@ -156,7 +155,7 @@ func (c *cli) benchConfig(cmd *cobra.Command, cfg Config, log *zap.Logger) (benc
 		IdentityShare: share,
 		PreloadIDs:    ints["preload-ids"],
 		TailShare:     tail,
-		State:         state.Options{CacheBytes: cfg.State.CacheBytes, SyncWrites: cfg.State.SyncWrites, Compression: state.Compression(cfg.State.Compression)},
+		State:         cfg.State.storeOptions(),
 		Stream: func(s *stream.Config) {
 			s.MaxEventBytes, s.MaxMergeMove = sc.MaxEventBytes, sc.MaxMergeMove
 			s.ExcludedEvents = sc.ExcludedEvents

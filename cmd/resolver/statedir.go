@@ -24,11 +24,19 @@ func identityDir(cfg Config) string { return filepath.Join(cfg.State.Dir, "ident
 // stateOptions are the store options of an offline command. Badger narrates
 // every open and close at info level; a command wants only its warnings.
 func stateOptions(cfg Config, log *zap.Logger) state.Options {
+	o := cfg.State.storeOptions()
+	o.Logger = log.Named("state").WithOptions(zap.IncreaseLevel(zapcore.WarnLevel))
+	return o
+}
+
+// storeOptions are the store options every command takes from the state.*
+// keys (validated): `run`, the offline commands and `bench` open their
+// stores with them, so a new key is added here once.
+func (sc StateConfig) storeOptions() state.Options {
 	return state.Options{
-		CacheBytes:  cfg.State.CacheBytes,
-		SyncWrites:  cfg.State.SyncWrites,
-		Compression: state.Compression(cfg.State.Compression),
-		Logger:      log.Named("state").WithOptions(zap.IncreaseLevel(zapcore.WarnLevel)),
+		CacheBytes:  sc.CacheBytes,
+		SyncWrites:  sc.SyncWrites,
+		Compression: state.Compression(sc.Compression),
 	}
 }
 

@@ -11,15 +11,10 @@ import (
 
 // openState is the real openStateFunc: a Badger store in dir.
 func openState(dir string, sc StateConfig, log *zap.Logger) (stateStore, error) {
-	st, err := state.Open(dir, state.Options{
-		CacheBytes: sc.CacheBytes,
-		Logger:     log,
-		SyncWrites: sc.SyncWrites,
-		// Validated: one of state.Compressions.
-		Compression: state.Compression(sc.Compression),
-		// Validated: not negative.
-		MinFreeBytes: uint64(sc.MinFreeBytes),
-	})
+	o := sc.storeOptions()
+	o.Logger = log
+	o.MinFreeBytes = uint64(sc.MinFreeBytes) // validated: not negative
+	st, err := state.Open(dir, o)
 	if err != nil {
 		if state.IsLocked(err) {
 			return nil, fmt.Errorf("state directory %s is locked by another process: is another resolver running with the same state.dir? (%w)", dir, err)
