@@ -13,15 +13,18 @@ import (
 type badgerEngine struct {
 	db   *badger.DB
 	disk *diskGuard // checked before every write transaction; nil: none
+	pipe pipe       // pipelined commits (pipelined.go)
 }
 
 func (e *badgerEngine) view(fn func(kvReader) error) error {
+	e.pipe.settle() // a reader sees every update that returned
 	return e.db.View(func(txn *badger.Txn) error {
 		return fn(badgerTxn{txn: txn})
 	})
 }
 
 func (e *badgerEngine) begin() (kvReader, func(), error) {
+	e.pipe.settle()
 	txn := e.db.NewTransaction(false)
 	return badgerTxn{txn: txn}, txn.Discard, nil
 }
@@ -47,7 +50,7 @@ func (e *badgerEngine) update(fn func(kvWriter) error) error {
 }
 
 func (e *badgerEngine) close() error {
-	return e.db.Close()
+	return errors.Join(e.sync(), e.db.Close())
 }
 
 // badgerTxn adapts a badger.Txn to kvWriter.

@@ -66,8 +66,26 @@ func engineCases() []engineCase {
 			s, _ := openTest(t, o)
 			return s
 		}},
+		{"badger-pipelined", func(t *testing.T) *Store { return openPipelined(t, testOptions(t)) }},
+		{"badger-pipelined-nocache", func(t *testing.T) *Store {
+			o := testOptions(t)
+			o.CacheBytes = -1
+			return openPipelined(t, o)
+		}},
 		{"memory", func(t *testing.T) *Store { return NewMemory().Store }},
 	}
+}
+
+// openPipelined opens a test store whose Updates are pipelined
+// (SetPipelined): every Update reads the one before it from the overlay
+// while its commit is in flight.
+func openPipelined(t *testing.T, o Options) *Store {
+	t.Helper()
+	s, _ := openTest(t, o)
+	if err := s.SetPipelined(true); err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
 
 // chooser is a source of choices: random (determinism tests) or fuzz bytes.

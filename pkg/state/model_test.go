@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"testing"
 
 	"github.com/resolver-dev/resolver/pkg/unionfind"
@@ -288,6 +289,9 @@ func FuzzGraphModel(f *testing.F) {
 		o := testOptions(t)
 		o.CacheBytes = 16 << 10 // small: evictions happen
 		s, _ := openTest(t, o)
+		// piped applies the same ops with pipelined commits: each Update
+		// reads the last one's writes from the overlay (pipelined.go).
+		piped := openPipelined(t, o)
 		mem := NewMemory()
 		m := newModel(maxMove, u.illegal)
 		vw := newVersionWatch()
@@ -312,10 +316,23 @@ func FuzzGraphModel(f *testing.F) {
 			}); err != nil {
 				t.Fatalf("op %d %s: %v", i, describeOp(&op), err)
 			}
+			var pres unionfind.Result
+			if err := piped.Update(func(tx Tx) (err error) {
+				pres, err = g.Apply(tx, &op)
+				return err
+			}); err != nil {
+				t.Fatalf("op %d %s, pipelined: %v", i, describeOp(&op), err)
+			}
+			if !reflect.DeepEqual(pres, res) {
+				t.Fatalf("op %d %s: pipelined result %+v, synchronous %+v", i, describeOp(&op), pres, res)
+			}
 			m.apply(&op)
 			after, err := s.Fingerprint()
 			if err != nil {
 				t.Fatal(err)
+			}
+			if pfp, err := piped.Fingerprint(); err != nil || pfp != after {
+				t.Fatalf("op %d %s: pipelined fingerprint %s (%v), synchronous %s", i, describeOp(&op), pfp, err, after)
 			}
 			snap := takeSnapshot(t, s)
 			checkInvariants(t, snap)

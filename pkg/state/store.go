@@ -41,6 +41,62 @@ type Store struct {
 	// maint serialises the maintenance that rewrites Badger's files (value
 	// log GC) with Snapshot's backup.
 	maint sync.Mutex
+
+	// pipelined: Update hands its commit off (SetPipelined). Under mu.
+	pipelined bool
+}
+
+// pipeliner is an engine that can pipeline its commits (pipelined.go).
+type pipeliner interface {
+	updatePipelined(fn func(kvWriter) error) error
+	sync() error
+}
+
+// SetPipelined switches Update to pipelined commits (on) or back to
+// synchronous ones (off, which first waits for the commit in flight and
+// returns its error). It is for one writer replaying the identity log into
+// a store nothing else writes identity rows to (stream.Rebuild).
+//
+// With it on, Update returns once its writes are handed to Badger's
+// writer, and the next Update runs while they are written; it reads them
+// as it would committed ones. Readers (View, Find's cold path, Finder,
+// Fingerprint, …) first wait for the commit in flight, so they still see
+// every Update that returned; the cache already holds its identity values.
+// A commit that fails after its Update returned fails the next Update (its
+// fn's writes are dropped too) or Sync, and empties the cache. The memory
+// engine ignores it: its commits are synchronous anyway.
+func (s *Store) SetPipelined(on bool) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.eng.(pipeliner); !ok || s.closed.Load() {
+		return nil
+	}
+	if on {
+		s.pipelined = true
+		return nil
+	}
+	s.pipelined = false
+	return s.syncLocked()
+}
+
+// Sync waits for the commit in flight of a pipelined Update (SetPipelined)
+// and returns its error, or that of any pipelined commit that failed
+// since. It returns nil at once otherwise.
+func (s *Store) Sync() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.pipelined || s.closed.Load() {
+		return nil
+	}
+	return s.syncLocked()
+}
+
+func (s *Store) syncLocked() error {
+	err := s.eng.(pipeliner).sync()
+	if err != nil && s.cache != nil {
+		s.cache.reset()
+	}
+	return err
 }
 
 // Memory is a Store whose engine is a sorted in-memory map instead of
@@ -136,7 +192,11 @@ func (s *Store) Update(fn func(Tx) error) error {
 		t.dirty = make(map[string][]byte)
 	}
 	fnOK := false
-	err := s.eng.update(func(w kvWriter) error {
+	update := s.eng.update
+	if s.pipelined {
+		update = s.eng.(pipeliner).updatePipelined
+	}
+	err := update(func(w kvWriter) error {
 		t.r, t.w = w, w
 		if err := fn(t); err != nil {
 			return err
@@ -146,7 +206,13 @@ func (s *Store) Update(fn func(Tx) error) error {
 	})
 	t.r, t.w = nil, nil
 	if err != nil {
-		if fnOK && s.cache != nil {
+		switch {
+		case s.cache == nil:
+		case errors.Is(err, errPipelinedCommit):
+			// An earlier Update's commit, whose values the cache holds
+			// since that Update returned.
+			s.cache.reset()
+		case fnOK:
 			s.cache.invalidate(t.dirty)
 		}
 		if IsTxnTooBig(err) && !errors.Is(err, ErrTxnTooBig) {

@@ -123,6 +123,14 @@ func Rebuild(ctx context.Context, cfg Config, st *state.Store, log *zap.Logger, 
 		applier.f.cl.Close() // Run owns the client, and Run never ran
 		return RebuildResult{}, err
 	}
+	// The applier's commits are pipelined (state.Store.SetPipelined): it
+	// applies the next chunk while Badger writes the last. Switched back
+	// (which waits for the commit in flight) once the applier has stopped.
+	if err := st.SetPipelined(true); err != nil {
+		applier.f.cl.Close()
+		return RebuildResult{}, fmt.Errorf("stream: rebuild: %w", err)
+	}
+	defer st.SetPipelined(false) //nolint:errcheck // the error path's; the way out below checks it
 	log.Info("replaying", zap.String("identity_log", cfg.Topics.IdentityLog), zap.Int64("identity_records", span(idBase, idEnd)),
 		zap.String("billing_usage", cfg.Topics.Billing), zap.Int64("billing_offsets", span(billBase, billEnd)))
 	runCtx, stop := context.WithCancel(ctx)
@@ -201,6 +209,9 @@ func Rebuild(ctx context.Context, cfg Config, st *state.Store, log *zap.Logger, 
 	case err := <-errs:
 		return RebuildResult{}, err
 	default:
+	}
+	if err := st.SetPipelined(false); err != nil {
+		return RebuildResult{}, fmt.Errorf("stream: rebuild: %w", err)
 	}
 	res := RebuildResult{
 		Applied:   applier.Applied.Load(),

@@ -30,9 +30,20 @@ func BenchmarkRebuildReplay(b *testing.B) {
 	b.Run(fmt.Sprintf("ops=%d/live", n), func(b *testing.B) { benchReplay(b, recs, false, state.CompressionZSTD) })
 	b.Run(fmt.Sprintf("ops=%d/replay", n), func(b *testing.B) { benchReplay(b, recs, true, state.CompressionZSTD) })
 	b.Run(fmt.Sprintf("ops=%d/replay/none", n), func(b *testing.B) { benchReplay(b, recs, true, state.CompressionNone) })
+	// replay/none/pipelined: as Rebuild runs it now, with pipelined
+	// commits (state.Store.SetPipelined).
+	b.Run(fmt.Sprintf("ops=%d/replay/none/pipelined", n), func(b *testing.B) { benchReplayPipelined(b, recs, state.CompressionNone, true) })
 }
 
 func benchReplay(b *testing.B, recs []*kgo.Record, replay bool, comp state.Compression) {
+	benchReplayOpts(b, recs, replay, comp, false)
+}
+
+func benchReplayPipelined(b *testing.B, recs []*kgo.Record, comp state.Compression, pipelined bool) {
+	benchReplayOpts(b, recs, true, comp, pipelined)
+}
+
+func benchReplayOpts(b *testing.B, recs []*kgo.Record, replay bool, comp state.Compression, pipelined bool) {
 	n := len(recs)
 	b.ReportAllocs()
 	var cpu time.Duration
@@ -46,12 +57,18 @@ func benchReplay(b *testing.B, recs []*kgo.Record, replay bool, comp state.Compr
 		if replay {
 			a.replayMode(map[topicPartition]int64{{DefaultTopics().Raw, 0}: int64(n)})
 		}
+		if err := st.SetPipelined(pipelined); err != nil {
+			b.Fatal(err)
+		}
 		b.StartTimer()
 		c0 := processCPU()
 		for i := 0; i < n; i += a.pollMax() {
 			if err := a.apply(context.Background(), recs[i:min(i+a.pollMax(), n)]); err != nil {
 				b.Fatal(err)
 			}
+		}
+		if err := st.Sync(); err != nil { // the last commit has landed
+			b.Fatal(err)
 		}
 		cpu += processCPU() - c0
 		b.StopTimer()
