@@ -14,6 +14,10 @@
 //     codec.go), so the same ops give byte-identical state, and
 //     Fingerprint — a SHA-256 over the identity keys — is equal across
 //     replicas, engines and batch boundaries.
+//   - Pipelined replay. With SetPipelined (stream.Rebuild) an Update
+//     returns once its commit is handed to Badger, and the next one reads
+//     that commit's writes from an overlay while it is written
+//     (pipelined.go); readers wait for it, so nothing else changes.
 //   - Two engines, one logic. Open gives Badger; NewMemory a sorted map for
 //     fast tests. Both run the same transaction code (tx.go) over a tiny
 //     key-value interface (kv.go), and one conformance suite tests both.

@@ -7,7 +7,9 @@ package state
 // the same bytes for the same operations.
 //
 // Slices handed to callbacks are valid only during the callback. Slices
-// handed to set must not be modified afterwards (the engine may keep them).
+// handed to set or del must not be modified afterwards (the engine may keep
+// them: Badger until the commit, a pipelined commit's overlay until the next
+// one, pipelined.go).
 
 // kvReader reads one consistent snapshot.
 type kvReader interface {

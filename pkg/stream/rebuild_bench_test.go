@@ -3,6 +3,8 @@ package stream
 import (
 	"context"
 	"fmt"
+	"os"
+	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -19,8 +21,16 @@ import (
 // poll of at most the replay poll size at a time, and reports ops/s. The
 // records are in memory: this measures the applier and the state, not the
 // broker's fetch (`resolver rebuild` prints the end-to-end ops/s).
+//
+// RESOLVER_REPLAY_OPS sets n (50,000 by default); from 1M on, each run logs
+// its ops/s per million ops, to show how replay slows as the state grows:
+//
+//	RESOLVER_REPLAY_OPS=10000000 go test -run XXX -bench 'BenchmarkRebuildReplay/.*/pipelined' -benchtime 1x -timeout 2h -v ./pkg/stream/
 func BenchmarkRebuildReplay(b *testing.B) {
-	const n = 50_000
+	n := 50_000
+	if v, err := strconv.Atoi(os.Getenv("RESOLVER_REPLAY_OPS")); err == nil && v > 0 {
+		n = v
+	}
 	recs := mergeWorkload(b, n)
 	// live: the applier as a running instance has it (applierBatch, every
 	// outbox row); replay: as Rebuild sets it up (replayMode), with the
@@ -30,9 +40,9 @@ func BenchmarkRebuildReplay(b *testing.B) {
 	b.Run(fmt.Sprintf("ops=%d/live", n), func(b *testing.B) { benchReplay(b, recs, false, state.CompressionZSTD) })
 	b.Run(fmt.Sprintf("ops=%d/replay", n), func(b *testing.B) { benchReplay(b, recs, true, state.CompressionZSTD) })
 	b.Run(fmt.Sprintf("ops=%d/replay/none", n), func(b *testing.B) { benchReplay(b, recs, true, state.CompressionNone) })
-	// replay/none/pipelined: as Rebuild runs it now, with pipelined
+	// pipelined: as Rebuild runs it now, replay/none with pipelined
 	// commits (state.Store.SetPipelined).
-	b.Run(fmt.Sprintf("ops=%d/replay/none/pipelined", n), func(b *testing.B) { benchReplayPipelined(b, recs, state.CompressionNone, true) })
+	b.Run(fmt.Sprintf("ops=%d/pipelined", n), func(b *testing.B) { benchReplayPipelined(b, recs, state.CompressionNone, true) })
 }
 
 func benchReplay(b *testing.B, recs []*kgo.Record, replay bool, comp state.Compression) {
@@ -62,9 +72,16 @@ func benchReplayOpts(b *testing.B, recs []*kgo.Record, replay bool, comp state.C
 		}
 		b.StartTimer()
 		c0 := processCPU()
+		lap, lapCPU, lapAt := time.Now(), c0, 0
 		for i := 0; i < n; i += a.pollMax() {
 			if err := a.apply(context.Background(), recs[i:min(i+a.pollMax(), n)]); err != nil {
 				b.Fatal(err)
+			}
+			if done := min(i+a.pollMax(), n); done-lapAt >= 1_000_000 {
+				now, cpuNow := time.Now(), processCPU()
+				b.Logf("ops %d–%d: %.0f ops/s, %.1f cpu-µs/op", lapAt, done,
+					float64(done-lapAt)/now.Sub(lap).Seconds(), float64((cpuNow-lapCPU).Microseconds())/float64(done-lapAt))
+				lap, lapCPU, lapAt = now, cpuNow, done
 			}
 		}
 		if err := st.Sync(); err != nil { // the last commit has landed
