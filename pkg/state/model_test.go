@@ -309,20 +309,17 @@ func FuzzGraphModel(f *testing.F) {
 		for i := 0; !c.empty() && i < 300; i++ {
 			op := genOp(c, u, unionfind.Source{Topic: "ev", Offset: int64(i)}, resolve)
 			ops = append(ops, op)
-			var res unionfind.Result
-			if err := s.Update(func(tx Tx) (err error) {
-				res, err = g.Apply(tx, &op)
-				return err
-			}); err != nil {
-				t.Fatalf("op %d %s: %v", i, describeOp(&op), err)
+			apply := func(st *Store, which string) (res unionfind.Result) {
+				if err := st.Update(func(tx Tx) (err error) {
+					res, err = g.Apply(tx, &op)
+					return err
+				}); err != nil {
+					t.Fatalf("op %d %s%s: %v", i, describeOp(&op), which, err)
+				}
+				return res
 			}
-			var pres unionfind.Result
-			if err := piped.Update(func(tx Tx) (err error) {
-				pres, err = g.Apply(tx, &op)
-				return err
-			}); err != nil {
-				t.Fatalf("op %d %s, pipelined: %v", i, describeOp(&op), err)
-			}
+			res := apply(s, "")
+			pres := apply(piped, ", pipelined")
 			if !reflect.DeepEqual(pres, res) {
 				t.Fatalf("op %d %s: pipelined result %+v, synchronous %+v", i, describeOp(&op), pres, res)
 			}
