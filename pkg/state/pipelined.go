@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"unsafe"
 
@@ -68,17 +69,17 @@ func (o *overlay) sortedFrom(prefix, from []byte) []string {
 	if bytes.Compare(from, prefix) > 0 {
 		start = from
 	}
-	var keys []string
 	if o.sealed {
 		i, _ := slices.BinarySearchFunc(o.keys, start, func(k string, s []byte) int { return cmp.Compare(k, unsafe.String(unsafe.SliceData(s), len(s))) })
 		j := i
-		for j < len(o.keys) && len(o.keys[j]) >= len(prefix) && o.keys[j][:len(prefix)] == string(prefix) {
+		for j < len(o.keys) && strings.HasPrefix(o.keys[j], string(prefix)) {
 			j++
 		}
 		return o.keys[i:j]
 	}
+	var keys []string
 	for k := range o.vals {
-		if len(k) >= len(prefix) && k[:len(prefix)] == string(prefix) && k >= string(start) {
+		if strings.HasPrefix(k, string(prefix)) && k >= string(start) {
 			keys = append(keys, k)
 		}
 	}
