@@ -72,8 +72,24 @@ func engineCases() []engineCase {
 			o.CacheBytes = -1
 			return openPipelined(t, o)
 		}},
+		// As stream.Rebuild replays: pipelined, with the replay filter.
+		{"badger-replay", func(t *testing.T) *Store { return openReplay(t, testOptions(t)) }},
 		{"memory", func(t *testing.T) *Store { return NewMemory().Store }},
+		{"memory-replay-filter", func(t *testing.T) *Store {
+			s := NewMemory().Store
+			must(t, s.SetReplayFilter(true))
+			return s
+		}},
 	}
+}
+
+// openReplay opens a test store set up as stream.Rebuild sets up its own:
+// pipelined commits and the replay filter (replayfilter.go).
+func openReplay(t *testing.T, o Options) *Store {
+	t.Helper()
+	s := openPipelined(t, o)
+	must(t, s.SetReplayFilter(true))
+	return s
 }
 
 // openPipelined opens a test store whose Updates are pipelined

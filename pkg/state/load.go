@@ -36,6 +36,7 @@ func (s *Store) BulkLoad(fn func(*BulkLoader) error) error {
 	}
 	s.mu.Lock() // no Update meanwhile
 	defer s.mu.Unlock()
+	s.filter = nil // it would not know the loaded keys (replayfilter.go)
 	empty := true
 	err := s.eng.view(func(r kvReader) error {
 		return r.scan(nil, nil, true, func([]byte, []byte) (bool, error) {

@@ -289,9 +289,10 @@ func FuzzGraphModel(f *testing.F) {
 		o := testOptions(t)
 		o.CacheBytes = 16 << 10 // small: evictions happen
 		s, _ := openTest(t, o)
-		// piped applies the same ops with pipelined commits: each Update
-		// reads the last one's writes from the overlay (pipelined.go).
-		piped := openPipelined(t, o)
+		// piped applies the same ops as stream.Rebuild does: pipelined
+		// commits (each Update reads the last one's writes from the
+		// overlay, pipelined.go) and the replay filter (replayfilter.go).
+		piped := openReplay(t, o)
 		mem := NewMemory()
 		m := newModel(maxMove, u.illegal)
 		vw := newVersionWatch()

@@ -44,6 +44,9 @@ type Store struct {
 
 	// pipelined: Update hands its commit off (SetPipelined). Under mu.
 	pipelined bool
+	// filter: the replay filter of Update's transactions
+	// (SetReplayFilter, replayfilter.go); nil: off. Under mu.
+	filter *replayFilter
 }
 
 // pipeliner is an engine that can pipeline its commits (pipelined.go).
@@ -95,6 +98,9 @@ func (s *Store) syncLocked() error {
 	err := s.eng.(pipeliner).sync()
 	if err != nil && s.cache != nil {
 		s.cache.reset()
+	}
+	if err != nil && s.filter != nil {
+		s.filter.dropLists() // they hold the failed commit's writes
 	}
 	return err
 }
@@ -187,7 +193,7 @@ func (s *Store) Update(fn func(Tx) error) error {
 	if s.closed.Load() {
 		return ErrClosed
 	}
-	t := &tx{c: s.cache}
+	t := &tx{c: s.cache, filter: s.filter}
 	if s.cache != nil {
 		t.dirty = make(map[string][]byte)
 	}
@@ -206,6 +212,9 @@ func (s *Store) Update(fn func(Tx) error) error {
 	})
 	t.r, t.w = nil, nil
 	if err != nil {
+		if s.filter != nil {
+			s.filter.dropLists() // they may hold fn's writes
+		}
 		switch {
 		case s.cache == nil:
 		case errors.Is(err, errPipelinedCommit):

@@ -74,6 +74,9 @@ type tx struct {
 	// these writes laid over it, which costs no sort of all of the
 	// transaction's pending writes.
 	touched map[string]map[string]bool
+	// filter: the Store's replay filter (replayfilter.go) in an Update
+	// with it on; nil otherwise.
+	filter *replayFilter
 }
 
 func (t *tx) reader() (kvReader, error) {
@@ -112,6 +115,9 @@ func (t *tx) touch(key []byte, n int, set bool) {
 // of the set laid over it. Through the transaction itself, Badger would
 // sort all of its pending writes for every scan.
 func (t *tx) scanSet(r kvReader, prefix []byte, fn func(key []byte) (bool, error)) error {
+	if t.filter != nil && filteredSet(prefix) && !t.filter.mayHave(prefix) {
+		return nil // never written (replayfilter.go)
+	}
 	if t.w == nil {
 		return r.scan(prefix, nil, true, func(key, _ []byte) (bool, error) { return fn(key) })
 	}
@@ -161,6 +167,9 @@ func (t *tx) Mapping(team, distinctID string) (unionfind.Mapping, bool, error) {
 	}
 	k := mappingKey(t.kb[:0], team, distinctID)
 	t.kb = k
+	if t.filter != nil && !t.filter.mayHave(k) {
+		return unionfind.Mapping{}, false, nil // never written (replayfilter.go)
+	}
 	if t.c != nil {
 		if v, ok := t.dirty[string(k)]; ok {
 			m, err := decodeMapping(v)
@@ -192,6 +201,9 @@ func (t *tx) PutMapping(team, distinctID string, m unionfind.Mapping) error {
 	}
 	k := mappingKey(make([]byte, 0, 8+len(team)+len(distinctID)), team, distinctID)
 	v := appendMapping(make([]byte, 0, 2+16+10), m)
+	if t.filter != nil {
+		t.filter.add(k)
+	}
 	if err := w.set(k, v); err != nil {
 		return wrapKey(err, k)
 	}
@@ -253,6 +265,16 @@ func (t *tx) Members(team string, id unionfind.PersonID, fn func(distinctID stri
 		return err
 	}
 	prefix := memberPrefix(nil, team, id)
+	if t.filter != nil {
+		if list, listed := t.filter.members[string(prefix)]; listed {
+			for _, d := range list {
+				if err := fn(d); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}
 	return t.scanSet(r, prefix, func(key []byte) (bool, error) {
 		return true, fn(string(key[len(prefix):]))
 	})
@@ -265,7 +287,11 @@ func (t *tx) PutMember(team string, id unionfind.PersonID, distinctID string) er
 		return err
 	}
 	k := memberKey(make([]byte, 0, 24+len(team)+len(distinctID)), team, id, distinctID)
-	t.touch(k, len(k)-len(distinctID), true)
+	n := len(k) - len(distinctID)
+	if t.filter != nil {
+		t.filter.putMember(k[:n], distinctID)
+	}
+	t.touch(k, n, true)
 	return wrapKey(w.set(k, nil), k)
 }
 
@@ -276,7 +302,11 @@ func (t *tx) DeleteMember(team string, id unionfind.PersonID, distinctID string)
 		return err
 	}
 	k := memberKey(make([]byte, 0, 24+len(team)+len(distinctID)), team, id, distinctID)
-	t.touch(k, len(k)-len(distinctID), false)
+	n := len(k) - len(distinctID)
+	if t.filter != nil {
+		t.filter.deleteMember(k[:n], distinctID)
+	}
+	t.touch(k, n, false)
 	return wrapKey(w.del(k), k)
 }
 
@@ -384,7 +414,11 @@ func (t *tx) PutRef(team string, id unionfind.PersonID, k unionfind.KeyRef) erro
 		return err
 	}
 	key := refKey(make([]byte, 0, 32+len(team)+len(k.DistinctID)), team, id, k)
-	t.touch(key, len(refPrefix(t.kb[:0], team, id)), true)
+	n := len(refPrefix(t.kb[:0], team, id))
+	if t.filter != nil {
+		t.filter.add(key[:n])
+	}
+	t.touch(key, n, true)
 	return wrapKey(w.set(key, nil), key)
 }
 
@@ -452,6 +486,9 @@ func (t *tx) PutAbsorbed(team string, id, absorbed unionfind.PersonID) error {
 		return err
 	}
 	key := absorbedKey(make([]byte, 0, 40+len(team)), team, id, absorbed)
+	if t.filter != nil {
+		t.filter.add(key[:len(key)-16])
+	}
 	t.touch(key, len(key)-16, true)
 	return wrapKey(w.set(key, nil), key)
 }

@@ -126,11 +126,19 @@ func Rebuild(ctx context.Context, cfg Config, st *state.Store, log *zap.Logger, 
 	// The applier's commits are pipelined (state.Store.SetPipelined): it
 	// applies the next chunk while Badger writes the last. Switched back
 	// (which waits for the commit in flight) once the applier has stopped.
+	// Its ops skip the reads of what was never written, and merges read
+	// the members of persons made during the replay from memory
+	// (state.Store.SetReplayFilter): the state starts empty.
 	if err := st.SetPipelined(true); err != nil {
 		applier.f.cl.Close()
 		return RebuildResult{}, fmt.Errorf("stream: rebuild: %w", err)
 	}
 	defer st.SetPipelined(false) //nolint:errcheck // the error path's; the way out below checks it
+	if err := st.SetReplayFilter(true); err != nil {
+		applier.f.cl.Close()
+		return RebuildResult{}, fmt.Errorf("stream: rebuild: %w", err)
+	}
+	defer st.SetReplayFilter(false) //nolint:errcheck // only frees it; cannot fail on an open store
 	log.Info("replaying", zap.String("identity_log", cfg.Topics.IdentityLog), zap.Int64("identity_records", span(idBase, idEnd)),
 		zap.String("billing_usage", cfg.Topics.Billing), zap.Int64("billing_offsets", span(billBase, billEnd)))
 	runCtx, stop := context.WithCancel(ctx)

@@ -25,7 +25,7 @@ import (
 // RESOLVER_REPLAY_OPS sets n (50,000 by default); from 1M on, each run logs
 // its ops/s per million ops, to show how replay slows as the state grows:
 //
-//	RESOLVER_REPLAY_OPS=10000000 go test -run XXX -bench 'BenchmarkRebuildReplay/.*/pipelined' -benchtime 1x -timeout 2h -v ./pkg/stream/
+//	RESOLVER_REPLAY_OPS=10000000 go test -run XXX -bench 'BenchmarkRebuildReplay/.*/filtered' -benchtime 1x -timeout 2h -v ./pkg/stream/
 func BenchmarkRebuildReplay(b *testing.B) {
 	n := 50_000
 	if v, err := strconv.Atoi(os.Getenv("RESOLVER_REPLAY_OPS")); err == nil && v > 0 {
@@ -37,37 +37,50 @@ func BenchmarkRebuildReplay(b *testing.B) {
 	// group's offsets committed past every source.
 	// replay/none: into a store whose tables are written uncompressed
 	// (state.compression: none), which spares the memtable flushes ZSTD.
-	b.Run(fmt.Sprintf("ops=%d/live", n), func(b *testing.B) { benchReplay(b, recs, false, state.CompressionZSTD) })
-	b.Run(fmt.Sprintf("ops=%d/replay", n), func(b *testing.B) { benchReplay(b, recs, true, state.CompressionZSTD) })
-	b.Run(fmt.Sprintf("ops=%d/replay/none", n), func(b *testing.B) { benchReplay(b, recs, true, state.CompressionNone) })
-	// pipelined: as Rebuild runs it now, replay/none with pipelined
-	// commits (state.Store.SetPipelined).
-	b.Run(fmt.Sprintf("ops=%d/pipelined", n), func(b *testing.B) { benchReplayPipelined(b, recs, state.CompressionNone, true) })
+	b.Run(fmt.Sprintf("ops=%d/live", n), func(b *testing.B) { benchReplayOpts(b, recs, replayOpts{comp: state.CompressionZSTD}) })
+	b.Run(fmt.Sprintf("ops=%d/replay", n), func(b *testing.B) {
+		benchReplayOpts(b, recs, replayOpts{replay: true, comp: state.CompressionZSTD})
+	})
+	b.Run(fmt.Sprintf("ops=%d/replay/none", n), func(b *testing.B) {
+		benchReplayOpts(b, recs, replayOpts{replay: true, comp: state.CompressionNone})
+	})
+	// pipelined: replay/none with pipelined commits
+	// (state.Store.SetPipelined); filtered: as Rebuild runs it now,
+	// pipelined with the replay filter (state.Store.SetReplayFilter).
+	b.Run(fmt.Sprintf("ops=%d/pipelined", n), func(b *testing.B) {
+		benchReplayOpts(b, recs, replayOpts{replay: true, comp: state.CompressionNone, pipelined: true})
+	})
+	b.Run(fmt.Sprintf("ops=%d/filtered", n), func(b *testing.B) {
+		benchReplayOpts(b, recs, replayOpts{replay: true, comp: state.CompressionNone, pipelined: true, filter: true})
+	})
 }
 
-func benchReplay(b *testing.B, recs []*kgo.Record, replay bool, comp state.Compression) {
-	benchReplayOpts(b, recs, replay, comp, false)
+// replayOpts is how benchReplayOpts sets up the applier and the store.
+type replayOpts struct {
+	replay    bool // Rebuild's replayMode
+	comp      state.Compression
+	pipelined bool // state.Store.SetPipelined
+	filter    bool // state.Store.SetReplayFilter
 }
 
-func benchReplayPipelined(b *testing.B, recs []*kgo.Record, comp state.Compression, pipelined bool) {
-	benchReplayOpts(b, recs, true, comp, pipelined)
-}
-
-func benchReplayOpts(b *testing.B, recs []*kgo.Record, replay bool, comp state.Compression, pipelined bool) {
+func benchReplayOpts(b *testing.B, recs []*kgo.Record, o replayOpts) {
 	n := len(recs)
 	b.ReportAllocs()
 	var cpu time.Duration
 	for b.Loop() {
 		b.StopTimer()
-		st, err := state.Open(b.TempDir(), state.Options{Compression: comp})
+		st, err := state.Open(b.TempDir(), state.Options{Compression: o.comp})
 		if err != nil {
 			b.Fatal(err)
 		}
 		a := newApplier(Config{Topics: DefaultTopics()}, st, zap.NewNop(), endsAt(map[int32]int64{0: int64(n)}))
-		if replay {
+		if o.replay {
 			a.replayMode(map[topicPartition]int64{{DefaultTopics().Raw, 0}: int64(n)})
 		}
-		if err := st.SetPipelined(pipelined); err != nil {
+		if err := st.SetPipelined(o.pipelined); err != nil {
+			b.Fatal(err)
+		}
+		if err := st.SetReplayFilter(o.filter); err != nil {
 			b.Fatal(err)
 		}
 		b.StartTimer()
