@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -43,7 +44,8 @@ state.dir/broker, starting that broker on kafka.embedded.listen.
 Progress: a bar on a terminal, else a log line every --progress-interval with
 records/s and ETA; at the end a line on stderr with the identity_log records
 replayed per second (ops/s). Interrupted (SIGINT), the state keeps what was replayed and
-is consistent: run rebuild again, or resolver run continues from there.`,
+is consistent: run rebuild again, or resolver run continues from there.
+--cpuprofile FILE writes a CPU profile of the replay (go tool pprof -top FILE).`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			format, err := getFormat(cmd, "table", "json")
@@ -55,6 +57,13 @@ is consistent: run rebuild again, or resolver run continues from there.`,
 				return &usageError{fmt.Errorf("--progress-interval %s: must be positive", every), cmd.CommandPath()}
 			}
 			return c.withSetup(cmd, true, func(e env) error {
+				if path, _ := cmd.Flags().GetString("cpuprofile"); path != "" {
+					stop, err := startCPUProfile(path)
+					if err != nil {
+						return err
+					}
+					defer stop()
+				}
 				sum, err := c.rebuild(e.ctx, e.cfg, e.log, every)
 				if err != nil {
 					return err
@@ -69,6 +78,7 @@ is consistent: run rebuild again, or resolver run continues from there.`,
 	fs.String("embedded-listen", def.Kafka.Embedded.Listen, "listen address of the embedded broker, when kafka.brokers is empty (kafka.embedded.listen)")
 	bindFlag(fs, "embedded-listen", "kafka.embedded.listen")
 	fs.Duration("progress-interval", 10*time.Second, "how often to log progress when stderr is not a terminal")
+	fs.String("cpuprofile", "", "write a CPU profile of the rebuild to FILE")
 	formatFlag(cmd, "table", "json")
 	return cmd
 }
@@ -176,4 +186,21 @@ func checkIdentityLog(ctx context.Context, sc stream.Config, log *zap.Logger) er
 		return fmt.Errorf("rebuild: %w; nothing was deleted", err)
 	}
 	return nil
+}
+
+// startCPUProfile starts a CPU profile into path; stop ends it and closes
+// the file.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("--cpuprofile %s: %w", path, err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }

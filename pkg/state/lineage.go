@@ -334,6 +334,9 @@ func (t *tx) PutLineage(row unionfind.MergeRow) error {
 	for ; ; n++ {
 		k := lineageKey(t.kb[:0], row.Team, lpos{part: row.Log.Partition, off: row.Log.Offset, index: n})
 		t.kb = k
+		if t.filter != nil && !t.filter.mayHave(k) {
+			break // never written (replayfilter.go)
+		}
 		same := false
 		found, err := w.get(k, func(val []byte) error {
 			same = bytes.Equal(val, v)
@@ -351,6 +354,9 @@ func (t *tx) PutLineage(row unionfind.MergeRow) error {
 	}
 	p := lpos{part: row.Log.Partition, off: row.Log.Offset, index: n}
 	k := lineageKey(nil, row.Team, p)
+	if t.filter != nil {
+		t.filter.add(k)
+	}
 	if err := w.set(k, v); err != nil {
 		return wrapKey(err, k)
 	}

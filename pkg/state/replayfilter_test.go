@@ -47,14 +47,43 @@ func TestReplayFilterSeesStoredKeys(t *testing.T) {
 			p := unionfind.ImplicitPersonID("1", "a")
 			g := unionfind.ImplicitPersonID("1", "g")
 			k := unionfind.KeyRef{DistinctID: "a", Gen: 1}
+			row := unionfind.MergeRow{Team: "1", Rule: unionfind.RuleAlias, Survivor: p, Absorbed: g,
+				Moved: []string{"b"}, Log: unionfind.LogPos{Offset: 9}}
 			update(t, s, func(tx Tx) error {
 				must(t, tx.PutMapping("1", "a", unionfind.Mapping{PersonID: p, Version: 1}))
 				must(t, tx.PutMember("1", p, "a"))
 				must(t, tx.PutMember("1", p, "b"))
 				must(t, tx.PutRef("1", p, k))
+				must(t, tx.PutKey("1", k, unionfind.KeyState{Holders: 1}))
+				must(t, tx.PutLineage(row))
 				return tx.PutAbsorbed("1", p, g)
 			})
 			must(t, s.SetReplayFilter(true))
+			update(t, s, func(tx Tx) error {
+				if st, ok, err := tx.Key("1", k); err != nil || !ok || st.Holders != 1 {
+					t.Fatalf("stored key record through the filter: %+v %v %v", st, ok, err)
+				}
+				if has, err := tx.HasRef("1", p, k); err != nil || !has {
+					t.Fatalf("stored ref through the filter: %v %v", has, err)
+				}
+				if has, err := tx.HasRef("1", g, k); err != nil || has {
+					t.Fatalf("never-written ref: %v %v", has, err)
+				}
+				if _, ok, err := tx.Key("1", unionfind.KeyRef{DistinctID: "never", Gen: 1}); ok || err != nil {
+					t.Fatalf("never-written key record: %v %v", ok, err)
+				}
+				// The op's next row goes after the stored one (index 1), and
+				// the stored row again (a retried op) adds nothing.
+				second := row
+				second.Moved = []string{"c"}
+				must(t, tx.PutLineage(second))
+				return tx.PutLineage(row)
+			})
+			var moved []string
+			must(t, s.EachLineage(func(r unionfind.MergeRow, _ uint64) error { moved = append(moved, r.Moved...); return nil }))
+			if !slices.Equal(moved, []string{"b", "c"}) {
+				t.Fatalf("lineage rows moved %v, want [b c]: a stored row was overwritten or repeated", moved)
+			}
 			other := unionfind.ImplicitPersonID("1", "z")
 			update(t, s, func(tx Tx) error {
 				if m, ok, err := tx.Mapping("1", "a"); err != nil || !ok || m.PersonID != p {

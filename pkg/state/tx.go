@@ -403,6 +403,9 @@ func (t *tx) HasRef(team string, id unionfind.PersonID, k unionfind.KeyRef) (boo
 	}
 	key := refKey(t.kb[:0], team, id, k)
 	t.kb = key
+	if t.filter != nil && !t.filter.mayHave(key[:setPrefixLen(team)]) {
+		return false, nil // the person's r/ set was never written (replayfilter.go)
+	}
 	found, err := r.get(key, func([]byte) error { return nil })
 	return found, wrapKey(err, key)
 }
@@ -441,6 +444,9 @@ func (t *tx) Key(team string, k unionfind.KeyRef) (unionfind.KeyState, bool, err
 	}
 	key := dataKeyKey(t.kb[:0], team, k)
 	t.kb = key
+	if t.filter != nil && !t.filter.mayHave(key) {
+		return unionfind.KeyState{}, false, nil // never written (replayfilter.go)
+	}
 	var st unionfind.KeyState
 	found, err := r.get(key, func(v []byte) (err error) {
 		st, err = decodeKeyState(v)
@@ -459,6 +465,9 @@ func (t *tx) PutKey(team string, k unionfind.KeyRef, st unionfind.KeyState) erro
 		return err
 	}
 	key := dataKeyKey(make([]byte, 0, 16+len(team)+len(k.DistinctID)), team, k)
+	if t.filter != nil {
+		t.filter.add(key)
+	}
 	return wrapKey(w.set(key, appendKeyState(make([]byte, 0, 12), st)), key)
 }
 
