@@ -17,7 +17,10 @@
 //   - Pipelined replay. With SetPipelined (stream.Rebuild) an Update
 //     returns once its commit is handed to Badger, and the next one reads
 //     that commit's writes from an overlay while it is written
-//     (pipelined.go); readers wait for it, so nothing else changes.
+//     (pipelined.go); readers wait for it, so nothing else changes. With
+//     SetReplayFilter a replay's transactions also skip reading what was
+//     never written, and read the members of persons made during the
+//     replay from memory (replayfilter.go).
 //   - Two engines, one logic. Open gives Badger; NewMemory a sorted map for
 //     fast tests. Both run the same transaction code (tx.go) over a tiny
 //     key-value interface (kv.go), and one conformance suite tests both.
