@@ -57,6 +57,7 @@ type replayFilter struct {
 
 	members     map[string][]string // m/ prefix → distinct_ids in byte order
 	memberBytes int64               // approximate bytes of members
+	maxBytes    int64               // bound of memberBytes: maxMemberListBytes
 }
 
 const (
@@ -70,9 +71,10 @@ const (
 
 func newReplayFilter() *replayFilter {
 	return &replayFilter{
-		seed:    maphash.MakeSeed(),
-		bits:    make([]uint64, replayFilterBits/64),
-		members: map[string][]string{},
+		seed:     maphash.MakeSeed(),
+		bits:     make([]uint64, replayFilterBits/64),
+		members:  map[string][]string{},
+		maxBytes: maxMemberListBytes,
 	}
 }
 
@@ -124,8 +126,11 @@ func (f *replayFilter) putMember(prefix []byte, did string) {
 		}
 		f.members[string(prefix)] = slices.Insert(list, i, did)
 		f.memberBytes += int64(len(did)) + 16
+		if f.memberBytes > f.maxBytes { // lists grow too, not only new ones
+			f.evict()
+		}
 	case !f.mayHave(prefix):
-		if f.memberBytes >= maxMemberListBytes {
+		if f.memberBytes >= f.maxBytes {
 			f.evict()
 		}
 		f.members[string(prefix)] = []string{did}

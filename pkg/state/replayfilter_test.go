@@ -136,14 +136,18 @@ func TestReplayFilterSeesStoredKeys(t *testing.T) {
 // falls back to scanning.
 func TestReplayFilterMemberLists(t *testing.T) {
 	on := openReplay(t, testOptions(t))
+	on.filter.maxBytes = 2 << 10 // small: lists are evicted as they grow
 	off, _ := openTest(t, testOptions(t))
 	r := rand.New(rand.NewPCG(7, 7))
-	persons := make([]unionfind.PersonID, 6)
+	persons := make([]unionfind.PersonID, 40)
 	for i := range persons {
 		persons[i] = unionfind.ImplicitPersonID("1", fmt.Sprint("p", i))
 	}
 	boom := errors.New("fn fails")
 	for round := range 400 {
+		if on.filter.memberBytes > on.filter.maxBytes {
+			t.Fatalf("round %d: member lists hold ~%d bytes, bound %d", round, on.filter.memberBytes, on.filter.maxBytes)
+		}
 		fail := r.IntN(10) == 0
 		type w struct {
 			p   int
@@ -235,4 +239,31 @@ func TestBulkLoadTurnsReplayFilterOff(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestReplayFilterListBound: the member lists stay within their byte
+// bound whether they are many new ones or a few that grow.
+func TestReplayFilterListBound(t *testing.T) {
+	f := newReplayFilter()
+	f.maxBytes = 4 << 10
+	prefixes := make([][]byte, 30)
+	for i := range prefixes {
+		prefixes[i] = memberPrefix(nil, "1", unionfind.ImplicitPersonID("1", fmt.Sprint("p", i)))
+		f.putMember(prefixes[i], "m00") // 30 new lists: under the bound
+	}
+	for j := 1; j < 40; j++ { // then each grows
+		for _, p := range prefixes {
+			f.putMember(p, fmt.Sprintf("m%02d", j))
+			if f.memberBytes > f.maxBytes {
+				t.Fatalf("member lists hold ~%d bytes, bound %d", f.memberBytes, f.maxBytes)
+			}
+		}
+	}
+	// An evicted set is never listed again (the Bloom filter has it); a
+	// list that is left got every put: complete and in order.
+	for p, list := range f.members {
+		if len(list) != 40 || !slices.IsSorted(list) {
+			t.Fatalf("list of %x: %v", p, list)
+		}
+	}
 }
