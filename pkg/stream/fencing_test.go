@@ -48,7 +48,26 @@ func TestPipelineSurvivesFencing(t *testing.T) {
 	require.NoError(t, imp.EndTransaction(ctx, kgo.TryAbort))
 	imp.Close()
 
+	committed, logged := inst.p.Stats().Committed.Load(), time.Now()
 	h.produce(recs[half:])
+	// The instance must go on committing batches. If it stopped, say with
+	// what error; if it hangs, say what its counters saw (CI once timed
+	// out here in collect with 500 of 1,790 records out and nothing logged).
+	wait(t, 120*time.Second, "a batch committed after the fencing", func() bool {
+		select {
+		case err := <-inst.done:
+			t.Fatalf("pipeline stopped after being fenced: %v", err)
+		default:
+		}
+		if s := inst.p.Stats(); s.Committed.Load() > committed {
+			return true
+		} else if time.Since(logged) > 30*time.Second {
+			logged = time.Now()
+			t.Logf("still waiting: committed %d (%d before the second half), fenced %d, group-fenced %d",
+				s.Committed.Load(), committed, s.Fenced.Load(), s.GroupFenced.Load())
+		}
+		return false
+	})
 	h.collect(t, in)
 	select {
 	case err := <-inst.done:
