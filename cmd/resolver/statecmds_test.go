@@ -253,12 +253,26 @@ func TestRebuildCommand(t *testing.T) {
 	before := summaryOf(t, out)
 	require.NotEmpty(t, before.IdentityLog, "the sample logged no identity ops")
 
-	code, out, errOut = runCLI(t, "--config", cfgFile, "--state-dir", dir, "rebuild", "--embedded-listen", "127.0.0.1:0", "--format", "json")
+	prof := filepath.Join(t.TempDir(), "rebuild.pprof")
+	code, out, errOut = runCLI(t, "--config", cfgFile, "--state-dir", dir, "rebuild", "--embedded-listen", "127.0.0.1:0", "--format", "json", "--cpuprofile", prof)
 	require.Equal(t, 0, code, errOut)
 	after := summaryOf(t, out)
 	assert.Equal(t, before, after, "rebuild reproduces the state")
 	_, ok := firstLogField(errOut, "rebuild replayed", "records_per_s")
 	assert.True(t, ok, "no final progress line on a non-terminal:\n%s", errOut)
+	if st, err := os.Stat(prof); assert.NoError(t, err, "--cpuprofile wrote no file") {
+		assert.Positive(t, st.Size(), "--cpuprofile wrote an empty file")
+	}
+
+	// A --cpuprofile that cannot be created: refused, naming it, before
+	// anything is deleted.
+	code, _, errOut = runCLI(t, "--config", cfgFile, "--state-dir", dir, "rebuild", "--embedded-listen", "127.0.0.1:0",
+		"--cpuprofile", filepath.Join(t.TempDir(), "missing", "dir", "p.pprof"))
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut, "--cpuprofile")
+	code, out, _ = runCLI(t, "--config", cfgFile, "--state-dir", dir, "fingerprint", "--format", "json")
+	require.Equal(t, 0, code)
+	assert.Equal(t, before, summaryOf(t, out), "a refused --cpuprofile deleted the state")
 
 	// A cluster without identity_log: refused, nothing deleted.
 	other := t.TempDir()
