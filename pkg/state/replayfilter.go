@@ -223,21 +223,17 @@ func (s *Store) SetReplayFilter(on bool) error {
 	}
 	f := newReplayFilter()
 	err := s.eng.view(func(r kvReader) error {
-		for _, tag := range [][]byte{tagMapping, tagKey, tagLineage} {
-			if err := r.scan(tag, nil, true, func(key, _ []byte) (bool, error) {
-				f.add(key)
-				return true, nil
-			}); err != nil {
-				return err
-			}
-		}
-		for _, tag := range [][]byte{tagMember, tagRef, tagAbsorbed} {
+		for _, tag := range [][]byte{tagMapping, tagKey, tagLineage, tagMember, tagRef, tagAbsorbed} {
+			set := filteredSet(tag) // the filter holds a person set's prefix, not its keys
 			err := r.scan(tag, nil, true, func(key, _ []byte) (bool, error) {
-				p, err := setPrefixOf(key, tag)
-				if err != nil {
-					return false, err
+				if set {
+					p, err := setPrefixOf(key, tag)
+					if err != nil {
+						return false, err
+					}
+					key = p
 				}
-				f.add(p)
+				f.add(key)
 				return true, nil
 			})
 			if err != nil {

@@ -417,7 +417,7 @@ func (t *tx) PutRef(team string, id unionfind.PersonID, k unionfind.KeyRef) erro
 		return err
 	}
 	key := refKey(make([]byte, 0, 32+len(team)+len(k.DistinctID)), team, id, k)
-	n := len(refPrefix(t.kb[:0], team, id))
+	n := setPrefixLen(team)
 	if t.filter != nil {
 		t.filter.add(key[:n])
 	}
@@ -432,7 +432,7 @@ func (t *tx) DeleteRef(team string, id unionfind.PersonID, k unionfind.KeyRef) e
 		return err
 	}
 	key := refKey(make([]byte, 0, 32+len(team)+len(k.DistinctID)), team, id, k)
-	t.touch(key, len(refPrefix(t.kb[:0], team, id)), false)
+	t.touch(key, setPrefixLen(team), false)
 	return wrapKey(w.del(key), key)
 }
 
