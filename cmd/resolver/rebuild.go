@@ -44,7 +44,10 @@ state.dir/broker, starting that broker on kafka.embedded.listen.
 Progress: a bar on a terminal, else a log line every --progress-interval with
 records/s and ETA; at the end a line on stderr with the identity_log records
 replayed per second (ops/s). Interrupted (SIGINT), the state keeps what was replayed and
-is consistent: run rebuild again, or resolver run continues from there.
+is consistent: run rebuild again, or resolver run continues from there. Killed
+(or after a failed write) it is not: the replay writes each batch as several
+Badger transactions, in key order, for speed; such a state is refused by every
+command until rebuild makes it again.
 --cpuprofile FILE writes a CPU profile of the replay (go tool pprof -top FILE).`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -138,7 +141,7 @@ func (c *cli) rebuild(ctx context.Context, cfg Config, log *zap.Logger, every ti
 	})
 	bar.finish(last)
 	if err != nil {
-		if ctx.Err() != nil {
+		if ctx.Err() != nil && !errors.Is(err, state.ErrUnfinishedReplay) {
 			return stateSummary{}, fmt.Errorf("rebuild interrupted after %d of %d records: %s holds what was replayed and is consistent; run rebuild again, or resolver run continues from there", last.Done(), last.Total(), dir)
 		}
 		return stateSummary{}, fmt.Errorf("rebuild: %w", err)

@@ -363,3 +363,70 @@ func BenchmarkFindNever(b *testing.B) {
 	b.StopTimer()
 	reportRate(b, "lookups/s", cpu0)
 }
+
+// BenchmarkReplayCommit: what a replay's commits cost Badger, per write.
+// Pipelined Updates of 20,000 new mappings each (a replay's chunk writes
+// ~20,000 keys, BenchmarkRebuildReplay in pkg/stream) into a store that
+// already holds 300,000, written as one Badger transaction (unsorted: the
+// memtable takes them in Go map order) or as a sorted commit
+// (SetSortedCommits). The CPU rate counts Badger's writer goroutine, where
+// the memtable inserts run; compare the two with benchstat:
+//
+//	go test -run x -bench ReplayCommit -count 6 ./pkg/state/ | benchstat -col /commit -
+func BenchmarkReplayCommit(b *testing.B) {
+	for _, sorted := range []bool{false, true} {
+		name := "commit=unsorted"
+		if sorted {
+			name = "commit=sorted"
+		}
+		b.Run(name, func(b *testing.B) { benchReplayCommit(b, sorted) })
+	}
+}
+
+func benchReplayCommit(b *testing.B, sorted bool) {
+	const chunk = 20_000
+	s, err := Open(b.TempDir(), Options{CacheBytes: -1, Compression: CompressionNone})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.SetPipelined(true); err != nil {
+		b.Fatal(err)
+	}
+	if err := s.SetSortedCommits(sorted); err != nil {
+		b.Fatal(err)
+	}
+	next := 0
+	put := func(n int) {
+		err := s.Update(func(tx Tx) error {
+			for range n {
+				did := fmt.Sprintf("%016x-%d", uint64(next)*0x9e3779b97f4a7c15, next) // spread over the key space
+				next++
+				if err := tx.PutMapping(benchTeam, did, unionfind.Mapping{PersonID: unionfind.ImplicitPersonID(benchTeam, did), Version: 1}); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	for range 300_000 / chunk {
+		put(chunk)
+	}
+	if err := s.Sync(); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu0 := cpuTime()
+	for done := 0; done < b.N; done += chunk {
+		put(min(chunk, b.N-done))
+	}
+	if err := s.Sync(); err != nil {
+		b.Fatal(err)
+	}
+	b.StopTimer()
+	reportRate(b, "writes/s", cpu0)
+}

@@ -133,18 +133,22 @@ func TestDeterminism(t *testing.T) {
 	// Pipelined commits (Store.SetPipelined, as stream.Rebuild replays):
 	// every batch reads the one before it from the overlay while that
 	// one's commit is in flight. Small batches make that the common case.
-	// With the replay filter too (Store.SetReplayFilter), as Rebuild has it.
+	// With the replay filter too (Store.SetReplayFilter), and sorted
+	// commits (Store.SetSortedCommits: a batch of 500 is many Badger
+	// transactions), as Rebuild has them.
 	for _, batch := range []int{500, 7} {
-		for _, filter := range []bool{false, true} {
+		for _, mode := range []struct{ filter, sorted bool }{{false, false}, {true, false}, {false, true}, {true, true}} {
 			s, _ := openTest(t, o)
 			must(t, s.SetPipelined(true))
-			must(t, s.SetReplayFilter(filter))
+			must(t, s.SetReplayFilter(mode.filter))
+			must(t, s.SetSortedCommits(mode.sorted))
 			if err := applyLog(t, s, ops, batch, -1); err != nil {
 				t.Fatal(err)
 			}
+			must(t, s.SetSortedCommits(false))
 			must(t, s.Sync())
 			if p := fingerprint(t, s); p != a {
-				t.Fatalf("pipelined (replay filter %v), batches of %d: %s, synchronous: %s", filter, batch, p, a)
+				t.Fatalf("pipelined (replay filter %v, sorted %v), batches of %d: %s, synchronous: %s", mode.filter, mode.sorted, batch, p, a)
 			}
 		}
 	}

@@ -8,7 +8,8 @@
 //   - Atomic batches. Update runs a batch of unionfind.Graph.Apply calls
 //     and the log offset they reach (Tx.SetApplied), the per-source high
 //     water marks and the outbox rows in one Badger transaction: a crash
-//     never leaves state and offsets disagreeing. The applier resumes from
+//     never leaves state and offsets disagreeing (sorted commits, below,
+//     trade this for speed in a replay, and mark the store meanwhile). The applier resumes from
 //     AppliedOffsets.
 //   - Determinism. Keys and values have one encoding each (keys.go,
 //     codec.go), so the same ops give byte-identical state, and
@@ -20,7 +21,10 @@
 //     (pipelined.go); readers wait for it, so nothing else changes. With
 //     SetReplayFilter a replay's transactions also skip reading what was
 //     never written, and read the members of persons made during the
-//     replay from memory (replayfilter.go).
+//     replay from memory (replayfilter.go). With SetSortedCommits a
+//     commit is written in key order as several Badger transactions, at
+//     half the memtable's cost; the store is marked until they have all
+//     landed, and Open refuses a marked store (ErrUnfinishedReplay).
 //   - Two engines, one logic. Open gives Badger; NewMemory a sorted map for
 //     fast tests. Both run the same transaction code (tx.go) over a tiny
 //     key-value interface (kv.go), and one conformance suite tests both.

@@ -2,8 +2,10 @@ package state
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/dgraph-io/badger/v4"
 )
@@ -50,7 +52,27 @@ func (e *badgerEngine) update(fn func(kvWriter) error) error {
 }
 
 func (e *badgerEngine) close() error {
+	if e.pipe.sorted {
+		// All landed: the store is whole, and unmarked.
+		return errors.Join(e.setSorted(false), e.db.Close())
+	}
 	return errors.Join(e.sync(), e.db.Close())
+}
+
+// unfinished reports when sorted commits began, if the store still has
+// their marker (pipelined.go).
+func (e *badgerEngine) unfinished() (since time.Time, marked bool, err error) {
+	err = e.db.View(func(txn *badger.Txn) error {
+		var gerr error
+		marked, gerr = badgerTxn{txn: txn}.get(unfinishedKey, func(v []byte) error {
+			if len(v) == 8 {
+				since = time.UnixMilli(int64(binary.BigEndian.Uint64(v))).UTC()
+			}
+			return nil
+		})
+		return gerr
+	})
+	return since, marked, err
 }
 
 // badgerTxn adapts a badger.Txn to kvWriter.

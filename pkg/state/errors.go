@@ -45,6 +45,13 @@ var (
 	// rebuild it from the identity log.
 	ErrCorrupt = errors.New("state: corrupt record")
 
+	// ErrUnfinishedReplay is matched by the error of Open for a store whose
+	// replay used sorted commits (Store.SetSortedCommits) and stopped
+	// without ending them cleanly: a crash, or a commit that failed. A
+	// sorted commit is several Badger transactions, so part of a batch may
+	// be missing. Make the state again with resolver rebuild.
+	ErrUnfinishedReplay = errors.New("state: a replay with sorted commits did not finish")
+
 	// ErrClosed is returned by every method of a Store after Close.
 	ErrClosed = errors.New("state: store is closed")
 

@@ -72,7 +72,8 @@ func engineCases() []engineCase {
 			o.CacheBytes = -1
 			return openPipelined(t, o)
 		}},
-		// As stream.Rebuild replays: pipelined, with the replay filter.
+		// As stream.Rebuild replays: pipelined, with the replay filter,
+		// sorted commits.
 		{"badger-replay", func(t *testing.T) *Store { return openReplay(t, testOptions(t)) }},
 		{"memory", func(t *testing.T) *Store { return NewMemory().Store }},
 		{"memory-replay-filter", func(t *testing.T) *Store {
@@ -84,11 +85,13 @@ func engineCases() []engineCase {
 }
 
 // openReplay opens a test store set up as stream.Rebuild sets up its own:
-// pipelined commits and the replay filter (replayfilter.go).
+// pipelined commits, the replay filter (replayfilter.go) and sorted
+// commits.
 func openReplay(t *testing.T, o Options) *Store {
 	t.Helper()
 	s := openPipelined(t, o)
 	must(t, s.SetReplayFilter(true))
+	must(t, s.SetSortedCommits(true))
 	return s
 }
 

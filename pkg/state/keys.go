@@ -37,6 +37,7 @@ import (
 //	b@/ i32(billing_usage partition)                 i64: next billing_usage offset to fold
 //	l/ str(team) i32(log partition) i64(offset) u32(index)  MergeRow (lineage.go): one lineage row
 //	h/ str(team) kind …  pos                         lineage index (lineage.go): per id, per person
+//	u/                                               i64 unix ms: sorted commits began (SetSortedCommits); Open refuses the store
 //
 // The identity state that Fingerprint hashes is exactly the d/, k/, m/,
 // p/, r/ and t/ keys (docs/SEMANTICS.md §8: the key refs and records are
@@ -60,6 +61,9 @@ var (
 	tagOutbox    = []byte("x/")
 	tagBilling   = []byte("b/")
 	tagBillOff   = []byte("b@/")
+	// unfinishedKey is the one key of its tag: sorted commits (SetSortedCommits,
+	// pipelined.go) are on, or were when the process stopped.
+	unfinishedKey = []byte("u/")
 )
 
 // identityTags are the prefixes that make up the identity state, in key

@@ -29,7 +29,8 @@ import (
 // (MaxKeyBytes, MaxValueBytes) are refused like in Update. If fn or the
 // load fails, the store is left empty or partly loaded: open a new one.
 // Nothing else may use the store meanwhile; the read-through cache is
-// emptied at the end.
+// emptied at the end. BulkLoad turns the replay filter and sorted commits
+// off.
 func (s *Store) BulkLoad(fn func(*BulkLoader) error) error {
 	if s.closed.Load() {
 		return ErrClosed
@@ -37,6 +38,13 @@ func (s *Store) BulkLoad(fn func(*BulkLoader) error) error {
 	s.mu.Lock() // no Update meanwhile
 	defer s.mu.Unlock()
 	s.filter = nil // it would not know the loaded keys (replayfilter.go)
+	if e, ok := s.eng.(*badgerEngine); ok {
+		// Its marker would make the store look full; the stream writer
+		// would drop it anyway.
+		if err := e.setSorted(false); err != nil {
+			return fmt.Errorf("state: bulk load: %w", err)
+		}
+	}
 	empty := true
 	err := s.eng.view(func(r kvReader) error {
 		return r.scan(nil, nil, true, func([]byte, []byte) (bool, error) {

@@ -61,11 +61,21 @@ func TestReopenKeepsState(t *testing.T) {
 }
 
 // An Update too big for one Badger transaction fails with IsTxnTooBig and
-// writes nothing; half the batch fits.
+// writes nothing; half the batch fits. The same with pipelined and with
+// sorted commits: a replay must refuse exactly the ops the live applier
+// refuses.
 func TestUpdateTxnTooBig(t *testing.T) {
+	for _, mode := range []string{"sync", "pipelined", "sorted"} {
+		t.Run(mode, func(t *testing.T) { testUpdateTxnTooBig(t, mode) })
+	}
+}
+
+func testUpdateTxnTooBig(t *testing.T, mode string) {
 	o := testOptions(t)
 	o.MemTableBytes = 1 << 20 // a transaction may hold ~150 KB
 	s, _ := openTest(t, o)
+	must(t, s.SetPipelined(mode != "sync"))
+	must(t, s.SetSortedCommits(mode == "sorted"))
 	g := unionfind.Graph{}
 	ops := func(n int) func(Tx) error {
 		return func(tx Tx) error {
@@ -93,6 +103,11 @@ func TestUpdateTxnTooBig(t *testing.T) {
 	}
 	if err := s.Update(ops(400)); err != nil {
 		t.Fatalf("smaller update: %v", err)
+	}
+	must(t, s.SetSortedCommits(false))
+	must(t, s.Sync())
+	if _, explicit, _ := s.Find("1", "some-long-distinct-id-000399"); !explicit {
+		t.Fatal("the smaller update's last op is not stored")
 	}
 }
 

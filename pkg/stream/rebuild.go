@@ -69,10 +69,13 @@ type RebuildResult struct {
 // billing_usage that was truncated is only logged (its totals will lack the
 // deleted deltas). If ctx is cancelled the replica keeps what was applied,
 // which is consistent: a later Rebuild or `resolver run` continues from
-// there.
+// there. Its commits are sorted (state.Store.SetSortedCommits), which are
+// not atomic: if the process dies mid-replay, or a commit fails (the error
+// then matches state.ErrUnfinishedReplay), the store stays marked and
+// state.Open refuses it — it must be rebuilt from the start.
 //
 // The topics must exist. st must not be used by anything else meanwhile.
-func Rebuild(ctx context.Context, cfg Config, st *state.Store, log *zap.Logger, progress func(RebuildProgress)) (RebuildResult, error) {
+func Rebuild(ctx context.Context, cfg Config, st *state.Store, log *zap.Logger, progress func(RebuildProgress)) (_ RebuildResult, err error) {
 	start := time.Now()
 	cfg = cfg.WithDefaults()
 	if err := cfg.validateToRun(); err != nil {
@@ -139,6 +142,22 @@ func Rebuild(ctx context.Context, cfg Config, st *state.Store, log *zap.Logger, 
 		return RebuildResult{}, fmt.Errorf("stream: rebuild: %w", err)
 	}
 	defer st.SetReplayFilter(false) //nolint:errcheck // only frees it; cannot fail on an open store
+	// And sorted (state.Store.SetSortedCommits): Badger's memtable takes
+	// each commit's writes in key order, at half the cost, as several
+	// transactions. A replay that stops without ending them (a crash, a
+	// failed commit) leaves the store marked, and Open refuses it: it is
+	// rebuilt, not continued.
+	if err := st.SetSortedCommits(true); err != nil {
+		applier.f.cl.Close()
+		return RebuildResult{}, fmt.Errorf("stream: rebuild: %w", err)
+	}
+	defer func() {
+		// Once the applier has stopped (the deferred stop below runs
+		// first): every commit lands, then the mark goes.
+		if serr := st.SetSortedCommits(false); serr != nil {
+			err = errors.Join(err, fmt.Errorf("stream: rebuild: %w", serr))
+		}
+	}()
 	log.Info("replaying", zap.String("identity_log", cfg.Topics.IdentityLog), zap.Int64("identity_records", span(idBase, idEnd)),
 		zap.String("billing_usage", cfg.Topics.Billing), zap.Int64("billing_offsets", span(billBase, billEnd)))
 	runCtx, stop := context.WithCancel(ctx)
@@ -217,6 +236,9 @@ func Rebuild(ctx context.Context, cfg Config, st *state.Store, log *zap.Logger, 
 	case err := <-errs:
 		return RebuildResult{}, err
 	default:
+	}
+	if err := st.SetSortedCommits(false); err != nil {
+		return RebuildResult{}, fmt.Errorf("stream: rebuild: %w", err)
 	}
 	if err := st.SetPipelined(false); err != nil {
 		return RebuildResult{}, fmt.Errorf("stream: rebuild: %w", err)

@@ -25,7 +25,7 @@ import (
 // RESOLVER_REPLAY_OPS sets n (50,000 by default); from 1M on, each run logs
 // its ops/s per million ops, to show how replay slows as the state grows:
 //
-//	RESOLVER_REPLAY_OPS=10000000 go test -run XXX -bench 'BenchmarkRebuildReplay/.*/filtered' -benchtime 1x -timeout 2h -v ./pkg/stream/
+//	RESOLVER_REPLAY_OPS=10000000 go test -run XXX -bench 'BenchmarkRebuildReplay/.*/sorted' -benchtime 1x -timeout 2h -v ./pkg/stream/
 func BenchmarkRebuildReplay(b *testing.B) {
 	n := 50_000
 	if v, err := strconv.Atoi(os.Getenv("RESOLVER_REPLAY_OPS")); err == nil && v > 0 {
@@ -45,13 +45,17 @@ func BenchmarkRebuildReplay(b *testing.B) {
 		benchReplayOpts(b, recs, replayOpts{replay: true, comp: state.CompressionNone})
 	})
 	// pipelined: replay/none with pipelined commits
-	// (state.Store.SetPipelined); filtered: as Rebuild runs it now,
-	// pipelined with the replay filter (state.Store.SetReplayFilter).
+	// (state.Store.SetPipelined); filtered: pipelined with the replay
+	// filter (state.Store.SetReplayFilter); sorted: as Rebuild runs it
+	// now, filtered with sorted commits (state.Store.SetSortedCommits).
 	b.Run(fmt.Sprintf("ops=%d/pipelined", n), func(b *testing.B) {
 		benchReplayOpts(b, recs, replayOpts{replay: true, comp: state.CompressionNone, pipelined: true})
 	})
 	b.Run(fmt.Sprintf("ops=%d/filtered", n), func(b *testing.B) {
 		benchReplayOpts(b, recs, replayOpts{replay: true, comp: state.CompressionNone, pipelined: true, filter: true})
+	})
+	b.Run(fmt.Sprintf("ops=%d/sorted", n), func(b *testing.B) {
+		benchReplayOpts(b, recs, replayOpts{replay: true, comp: state.CompressionNone, pipelined: true, filter: true, sorted: true})
 	})
 }
 
@@ -61,6 +65,7 @@ type replayOpts struct {
 	comp      state.Compression
 	pipelined bool // state.Store.SetPipelined
 	filter    bool // state.Store.SetReplayFilter
+	sorted    bool // state.Store.SetSortedCommits
 }
 
 func benchReplayOpts(b *testing.B, recs []*kgo.Record, o replayOpts) {
@@ -83,6 +88,9 @@ func benchReplayOpts(b *testing.B, recs []*kgo.Record, o replayOpts) {
 		if err := st.SetReplayFilter(o.filter); err != nil {
 			b.Fatal(err)
 		}
+		if err := st.SetSortedCommits(o.sorted); err != nil {
+			b.Fatal(err)
+		}
 		b.StartTimer()
 		c0 := processCPU()
 		lap, lapCPU, lapAt := time.Now(), c0, 0
@@ -96,6 +104,9 @@ func benchReplayOpts(b *testing.B, recs []*kgo.Record, o replayOpts) {
 					float64(done-lapAt)/now.Sub(lap).Seconds(), float64((cpuNow-lapCPU).Microseconds())/float64(done-lapAt))
 				lap, lapCPU, lapAt = now, cpuNow, done
 			}
+		}
+		if err := st.SetSortedCommits(false); err != nil { // every commit has landed
+			b.Fatal(err)
 		}
 		if err := st.Sync(); err != nil { // the last commit has landed
 			b.Fatal(err)
