@@ -180,12 +180,12 @@ func Open(dir string, o Options) (*Store, error) {
 	}
 	eng := &badgerEngine{db: db, disk: guard}
 	if since, marked, err := eng.unfinished(); err != nil || marked {
-		err = errors.Join(err, db.Close(), lock.release())
+		cerr := errors.Join(db.Close(), lock.release())
 		if marked {
-			err = fmt.Errorf("%w: %s: a replay (resolver rebuild) wrote it with sorted commits from %s and stopped without ending them (a crash, or a write that failed), so part of a batch may be missing: run resolver rebuild to make it again",
-				ErrUnfinishedReplay, dir, since.Format(time.RFC3339))
+			return nil, errors.Join(fmt.Errorf("%w in %s: resolver rebuild was writing it with sorted commits (since %s) and stopped without ending them — it was killed, or a write failed — so part of a batch may be missing; run resolver rebuild to make it again",
+				ErrUnfinishedReplay, dir, since.Format(time.RFC3339)), cerr)
 		}
-		return nil, fmt.Errorf("state: open %s: %w", dir, err)
+		return nil, fmt.Errorf("state: open %s: %w", dir, errors.Join(err, cerr))
 	}
 	s := &Store{eng: eng, db: db, lock: lock, dir: dir, disk: guard}
 	switch {
