@@ -15,6 +15,7 @@ import (
 	"unsafe"
 
 	"github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/skl"
 )
 
 // Pipelined commits (Store.SetPipelined): the Badger engine hands a
@@ -108,6 +109,9 @@ type pipe struct {
 	// sorted: commits are sorted (see commitSorted). Written by the
 	// Store under its writer lock, between updates.
 	sorted bool
+	// bound: Badger's bound on one transaction, empty, for the updates of
+	// sorted commits; nil: they count with a Badger transaction.
+	bound *txnBound
 	// torn: a sorted commit failed, so part of it may be written; the
 	// unfinished marker then stays.
 	torn atomic.Bool
@@ -183,6 +187,10 @@ func (e *badgerEngine) updatePipelined(fn func(kvWriter) error) error {
 		hint = len(p.prev.vals)
 	}
 	t := &pipeTxn{txn: txn, base: base, prev: p.prev, cur: newOverlay(hint)}
+	if p.sorted && p.bound != nil {
+		b := *p.bound
+		t.bound = &b
+	}
 	if err := fn(t); err != nil {
 		txn.Discard()
 		return err
@@ -203,8 +211,9 @@ func (e *badgerEngine) updatePipelined(fn func(kvWriter) error) error {
 	p.done = done
 	p.mu.Unlock()
 	if p.sorted {
-		// txn was only for Badger's bound on one transaction: an update
-		// that does not fit fails as it would unsorted.
+		// txn (or t.bound) was only for Badger's bound on one
+		// transaction: an update that does not fit fails as it would
+		// unsorted.
 		txn.Discard()
 		go p.commitSorted(e.db, t.cur, p.sender(), done)
 		return nil
@@ -311,6 +320,7 @@ func (e *badgerEngine) setSorted(on bool) error {
 		return nil
 	}
 	if on {
+		p.bound = newTxnBound(e.db.Opts())
 		err := e.update(func(w kvWriter) error {
 			return w.set(unfinishedKey, binary.BigEndian.AppendUint64(nil, uint64(time.Now().UnixMilli())))
 		})
@@ -347,10 +357,11 @@ func (e *badgerEngine) sync() error {
 // pipeTxn is a write transaction of updatePipelined: a Badger transaction
 // whose snapshot lacks the commit in flight (prev).
 type pipeTxn struct {
-	txn  *badger.Txn // writes; its snapshot is base's
-	base *badger.Txn // read-only, the same snapshot
-	prev *overlay    // the commit in flight; nil: none
-	cur  *overlay    // this transaction's writes
+	txn   *badger.Txn // writes; its snapshot is base's
+	base  *badger.Txn // read-only, the same snapshot
+	prev  *overlay    // the commit in flight; nil: none
+	cur   *overlay    // this transaction's writes
+	bound *txnBound   // a sorted commit's: counts the writes instead of txn
 }
 
 func (t *pipeTxn) get(key []byte, fn func([]byte) error) (bool, error) {
@@ -372,7 +383,13 @@ func (t *pipeTxn) set(key, val []byte) error {
 	if err := checkWrite(key, val); err != nil {
 		return err
 	}
-	if err := t.txn.Set(key, val); err != nil {
+	var err error
+	if t.bound != nil {
+		err = t.bound.add(len(key), len(val))
+	} else {
+		err = t.txn.Set(key, val)
+	}
+	if err != nil {
 		return err
 	}
 	t.cur.put(key, wval{v: val})
@@ -380,7 +397,13 @@ func (t *pipeTxn) set(key, val []byte) error {
 }
 
 func (t *pipeTxn) del(key []byte) error {
-	if err := t.txn.Delete(key); err != nil {
+	var err error
+	if t.bound != nil {
+		err = t.bound.add(len(key), 0)
+	} else {
+		err = t.txn.Delete(key)
+	}
+	if err != nil {
 		return err
 	}
 	t.cur.put(key, wval{del: true})
@@ -484,4 +507,43 @@ func (t *pipeTxn) merged(prefix, from []byte, keysOnly bool, overs []*overlay, f
 			it.Next()
 		}
 	}
+}
+
+// txnBound is Badger's bound on the writes of one transaction
+// (badger.Txn's checkSize, v4.9.6), counted without a transaction: a
+// sorted commit's update would otherwise put every write into a Badger
+// transaction only to learn whether they fit one — a map insert and an
+// allocation per write, a quarter of a replay's applier
+// (BENCHMARKS.md, target 3). A replay must refuse exactly the ops the live
+// applier refuses, so TestTxnBoundMatchesBadger checks it write by write
+// against Badger's own transaction, and newTxnBound gives up (nil: count
+// with a transaction) for a setting it does not model.
+type txnBound struct {
+	maxCount, maxSize, threshold int64
+	count, size                  int64
+}
+
+// newTxnBound is the empty bound of a transaction of a DB with options o,
+// or nil if Badger's value threshold can move (VLogPercentile).
+func newTxnBound(o badger.Options) *txnBound {
+	if o.VLogPercentile != 0 {
+		return nil
+	}
+	maxSize := 15 * o.MemTableSize / 100
+	return &txnBound{maxCount: maxSize / int64(skl.MaxNodeSize), maxSize: maxSize, threshold: o.ValueThreshold}
+}
+
+// add counts a write (a delete has no value) and returns
+// badger.ErrTxnTooBig, without counting it, if it does not fit.
+func (b *txnBound) add(keyLen, valLen int) error {
+	est := int64(keyLen) + int64(valLen) + 2 // meta, user meta
+	if int64(valLen) >= b.threshold {
+		est = int64(keyLen) + 12 + 2 // a value pointer
+	}
+	count, size := b.count+1, b.size+est+10 // the version in the key
+	if count >= b.maxCount || size >= b.maxSize {
+		return badger.ErrTxnTooBig
+	}
+	b.count, b.size = count, size
+	return nil
 }

@@ -3,6 +3,7 @@ package state
 import (
 	"errors"
 	"fmt"
+	"math/rand"
 	"strings"
 	"sync"
 	"testing"
@@ -251,4 +252,71 @@ func hasMapping(t *testing.T, s *Store, team, did string) bool {
 		return err
 	})
 	return ok
+}
+
+// TestTxnBoundMatchesBadger: the bound a sorted commit's update counts
+// (txnBound) refuses the same write as Badger's own transaction, write by
+// write — over big and small memtables (the size bound and the count
+// bound), values over the value threshold, deletes and rewrites of a key.
+// If a Badger upgrade changes its bound, this fails: a replay must refuse
+// exactly the ops the live applier refuses.
+func TestTxnBoundMatchesBadger(t *testing.T) {
+	for _, mem := range []int64{1 << 20, 4 << 20, 64 << 20} {
+		o := testOptions(t)
+		o.MemTableBytes = mem
+		s, _ := openTest(t, o)
+		db := s.eng.(*badgerEngine).db
+		for seed := range int64(4) {
+			rng := rand.New(rand.NewSource(seed))
+			big := seed%2 == 1 // big values: the size bound; small: the count bound
+			b := newTxnBound(db.Opts())
+			if b == nil {
+				t.Fatal("no bound for the store's options")
+			}
+			txn := db.NewTransaction(true)
+			var keys [][]byte
+			for i := 0; ; i++ {
+				var key []byte
+				if len(keys) > 0 && rng.Intn(10) == 0 {
+					key = keys[rng.Intn(len(keys))] // written again
+				} else {
+					key = make([]byte, 1+rng.Intn(200))
+					rng.Read(key)
+					key[0] = 'd' // never Badger's own prefix
+					keys = append(keys, key)
+				}
+				var val []byte
+				if rng.Intn(5) > 0 {
+					n := rng.Intn(40)
+					if big {
+						th := int(db.Opts().ValueThreshold)
+						n = rng.Intn(th * 2) // some over the threshold
+						if rng.Intn(3) == 0 {
+							n = th - 1 + rng.Intn(3) // at its edge
+						}
+					}
+					val = make([]byte, n)
+				}
+				var want, got error
+				if val == nil && rng.Intn(2) == 0 {
+					want, got = txn.Delete(key), b.add(len(key), 0)
+				} else {
+					want, got = txn.Set(key, val), b.add(len(key), len(val))
+				}
+				if !errors.Is(got, want) && !(got == nil && want == nil) {
+					t.Fatalf("memtable %d, seed %d, write %d (key %d B, value %d B): Badger says %v, the bound %v", mem, seed, i, len(key), len(val), want, got)
+				}
+				if want != nil {
+					if !errors.Is(want, badger.ErrTxnTooBig) {
+						t.Fatalf("write %d: %v", i, want)
+					}
+					break
+				}
+				if i > 1_000_000 {
+					t.Fatal("no bound reached")
+				}
+			}
+			txn.Discard()
+		}
+	}
 }
