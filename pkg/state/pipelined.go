@@ -230,8 +230,9 @@ func (e *badgerEngine) updatePipelined(fn func(kvWriter) error) error {
 // and the cost halves (measured: BENCHMARKS.md, target 3). A transaction's
 // order cannot be chosen, so a sorted commit is the update's writes in key
 // order, cut into Badger transactions of sortedCommitKeys keys, sent one
-// after the other; the update's own transaction is discarded once fn has
-// shown that its writes fit one transaction.
+// after the other. The update's writes still have to fit one transaction,
+// as unsorted: its bound is counted as Badger counts it (txnBound, below),
+// and its own transaction, which then holds no write, is discarded.
 //
 // The price is atomicity: a crash, or a failed write, between two of the
 // transactions leaves part of an update written. So the store carries a
