@@ -115,36 +115,33 @@ func TestSortedCommitsCutInKeyOrder(t *testing.T) {
 // marked, and Open refuses a marked store — the process stopped without
 // ending them. Ending them (SetSortedCommits off, or Close) unmarks it.
 func TestSortedCommitsMarkTheStore(t *testing.T) {
-	t.Run("off unmarks", func(t *testing.T) {
-		dir := t.TempDir()
-		s := sortedStore(t, dir)
-		must(t, s.Update(putMappings("1", 600)))
-		must(t, s.SetSortedCommits(false))
-		must(t, s.Update(putMappings("2", 10))) // pipelined, not sorted
-		must(t, s.Close())
-		s, err := Open(dir, testOptions(t))
-		if err != nil {
-			t.Fatalf("open after sorted commits ended: %v", err)
-		}
-		defer s.Close()
-		if !hasMapping(t, s, "1", "id-00599") {
-			t.Fatal("a sorted commit's write is missing")
-		}
-	})
-	t.Run("close unmarks", func(t *testing.T) {
-		dir := t.TempDir()
-		s := sortedStore(t, dir)
-		must(t, s.Update(putMappings("1", 600))) // in flight as Close starts
-		must(t, s.Close())
-		s, err := Open(dir, testOptions(t))
-		if err != nil {
-			t.Fatalf("open after Close ended sorted commits: %v", err)
-		}
-		defer s.Close()
-		if !hasMapping(t, s, "1", "id-00599") {
-			t.Fatal("the commit in flight at Close is missing")
-		}
-	})
+	for _, c := range []struct {
+		name, missing string
+		end           func(t *testing.T, s *Store) // before Close
+	}{
+		{"off unmarks", "a sorted commit's write is missing", func(t *testing.T, s *Store) {
+			must(t, s.SetSortedCommits(false))
+			must(t, s.Update(putMappings("2", 10))) // pipelined, not sorted
+		}},
+		// The commit is in flight as Close starts.
+		{"close unmarks", "the commit in flight at Close is missing", func(*testing.T, *Store) {}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			s := sortedStore(t, dir)
+			must(t, s.Update(putMappings("1", 600)))
+			c.end(t, s)
+			must(t, s.Close())
+			s, err := Open(dir, testOptions(t))
+			if err != nil {
+				t.Fatalf("open after sorted commits ended (%s): %v", c.name, err)
+			}
+			defer s.Close()
+			if !hasMapping(t, s, "1", "id-00599") {
+				t.Fatal(c.missing)
+			}
+		})
+	}
 	t.Run("stopped without ending", func(t *testing.T) {
 		dir := t.TempDir()
 		s := sortedStore(t, dir)
