@@ -71,7 +71,10 @@ type replayOpts struct {
 func benchReplayOpts(b *testing.B, recs []*kgo.Record, o replayOpts) {
 	n := len(recs)
 	b.ReportAllocs()
-	var cpu time.Duration
+	var (
+		cpu         time.Duration
+		rows, bytes int64 // of the last run
+	)
 	for b.Loop() {
 		b.StopTimer()
 		st, err := state.Open(b.TempDir(), state.Options{Compression: o.comp})
@@ -113,9 +116,22 @@ func benchReplayOpts(b *testing.B, recs []*kgo.Record, o replayOpts) {
 		}
 		cpu += processCPU() - c0
 		b.StopTimer()
+		// What the replay left in the state, per op: rows and their key
+		// and value bytes (deterministic, unlike the timings).
+		kinds, err := st.RowStats()
+		if err != nil {
+			b.Fatal(err)
+		}
+		rows, bytes = 0, 0
+		for _, k := range kinds {
+			rows += k.Rows
+			bytes += k.KeyBytes + k.ValueBytes
+		}
 		st.Close()
 		b.StartTimer()
 	}
+	b.ReportMetric(float64(rows)/float64(n), "rows/op")
+	b.ReportMetric(float64(bytes)/float64(n), "row-B/op")
 	b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "ops/s")
 	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N*n), "cpu-µs/op")
 	b.ReportMetric(0, "ns/op")
