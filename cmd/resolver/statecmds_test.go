@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -88,6 +90,26 @@ func TestStateCommands(t *testing.T) {
 	require.Equal(t, 0, code)
 	assert.Contains(t, out, "fingerprint     "+fp)
 	assert.Contains(t, out, "identity_log    2 (0:2)")
+	assert.NotContains(t, out, "lineage index") // only with --rows
+
+	// --rows: the store's own count, in JSON and as a table.
+	st, err = state.Open(filepath.Join(dir, "identity"), state.Options{})
+	require.NoError(t, err)
+	wantRows, err := st.RowStats()
+	require.NoError(t, err)
+	require.NoError(t, st.Close())
+	require.NotEmpty(t, wantRows)
+	code, out, errOut = runCLI(t, "--state-dir", dir, "fingerprint", "--rows", "--format", "json")
+	require.Equal(t, 0, code, errOut)
+	withRows := want
+	withRows.Rows = wantRows
+	assert.Equal(t, withRows, summaryOf(t, out))
+	code, out, _ = runCLI(t, "--state-dir", dir, "fingerprint", "--rows")
+	require.Equal(t, 0, code)
+	assert.Contains(t, out, "fingerprint     "+fp)
+	for _, k := range wantRows {
+		assert.Regexp(t, fmt.Sprintf(`%s +%s +%d +%d +%d +[0-9.]+%%`, regexp.QuoteMeta(k.Kind), regexp.QuoteMeta(k.Tag), k.Rows, k.KeyBytes, k.ValueBytes), out)
+	}
 
 	code, out, errOut = runCLI(t, "--state-dir", dir, "lookup", "--team", "1", "--distinct-id", "anon-1", "--format", "json")
 	require.Equal(t, 0, code, errOut)

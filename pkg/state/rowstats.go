@@ -10,11 +10,13 @@ import (
 // Badger's own overhead (version, block index, Bloom filter, compression).
 type RowKind struct {
 	// Tag is the key tag, e.g. "d/"; Kind says what the rows are.
-	Tag, Kind string
-	Rows      int64
+	Tag  string `json:"tag"`
+	Kind string `json:"kind"`
+	Rows int64  `json:"rows"`
 	// KeyBytes and ValueBytes are the sums of the rows' key and value
 	// lengths.
-	KeyBytes, ValueBytes int64
+	KeyBytes   int64 `json:"key_bytes"`
+	ValueBytes int64 `json:"value_bytes"`
 }
 
 // rowKindName is what RowStats calls the rows under tag.
