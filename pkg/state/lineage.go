@@ -360,9 +360,15 @@ func (t *tx) PutLineage(row unionfind.MergeRow) error {
 	if err := w.set(k, v); err != nil {
 		return wrapKey(err, k)
 	}
+	// In a replay the index rows may be held back (deferredindex.go).
+	pt, _ := w.(*pipeTxn)
 	put := func(k []byte, role byte) error {
 		k = appendPos(k, p)
-		return wrapKey(w.set(k, appendHist(make([]byte, 0, histValueLen+binary.MaxVarintLen64), &row, role)), k)
+		v := appendHist(make([]byte, 0, histValueLen+binary.MaxVarintLen64), &row, role)
+		if pt != nil && pt.defers {
+			return wrapKey(pt.deferWrite(k, v), k)
+		}
+		return wrapKey(w.set(k, v), k)
 	}
 	if row.Refused == "" {
 		for _, id := range row.Moved {

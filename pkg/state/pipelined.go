@@ -115,6 +115,9 @@ type pipe struct {
 	// torn: a sorted commit failed, so part of it may be written; the
 	// unfinished marker then stays.
 	torn atomic.Bool
+	// index: the lineage index rows held back (deferredindex.go); nil:
+	// they are written with their update. Only with sorted on.
+	index *deferredIndex
 }
 
 // sender returns how to send a commit: p.commit if set, else Badger's
@@ -186,7 +189,7 @@ func (e *badgerEngine) updatePipelined(fn func(kvWriter) error) error {
 	if p.prev != nil {
 		hint = len(p.prev.vals)
 	}
-	t := &pipeTxn{txn: txn, base: base, prev: p.prev, cur: newOverlay(hint)}
+	t := &pipeTxn{txn: txn, base: base, prev: p.prev, cur: newOverlay(hint), defers: p.index != nil}
 	if p.sorted && p.bound != nil {
 		b := *p.bound
 		t.bound = &b
@@ -202,6 +205,9 @@ func (e *badgerEngine) updatePipelined(fn func(kvWriter) error) error {
 		txn.Discard()
 		p.prev = nil
 		return err
+	}
+	if p.index != nil {
+		p.index.add(t.deferred) // the update is accepted: its index rows are held
 	}
 	p.next, p.nextBase = e.db.NewTransaction(true), e.db.NewTransaction(false)
 	t.cur.seal()
@@ -333,6 +339,14 @@ func (e *badgerEngine) setSorted(on bool) error {
 	}
 	p.sorted = false
 	err := e.sync()
+	if err == nil && !p.torn.Load() {
+		err = e.writeIndex()
+	}
+	if p.index != nil { // not written: the store stays marked
+		p.torn.Store(true)
+		err = errors.Join(err, p.index.discard())
+		p.index = nil
+	}
 	if p.torn.Load() {
 		return errors.Join(err, fmt.Errorf("%w: a sorted commit failed, part of it may be written; the store stays marked", ErrUnfinishedReplay))
 	}
@@ -343,6 +357,57 @@ func (e *badgerEngine) setSorted(on bool) error {
 		return fmt.Errorf("state: sorted commits: unmark the store: %w", err)
 	}
 	return nil
+}
+
+// writeIndex writes the lineage index rows held back, if any; every
+// commit has landed. A failure tears the store.
+func (e *badgerEngine) writeIndex() error {
+	p := &e.pipe
+	if p.index == nil {
+		return nil
+	}
+	err := p.index.stream(e.db)
+	p.index = nil
+	if err != nil {
+		p.torn.Store(true)
+		return fmt.Errorf("state: write the deferred lineage index: %w", err)
+	}
+	return nil
+}
+
+// setDeferredIndex turns the deferred lineage index on (sorted commits
+// must be on; its runs spill to dir) or off (every commit lands, then the
+// rows held are written); the caller holds the Store's writer lock.
+func (e *badgerEngine) setDeferredIndex(on bool, dir string) error {
+	p := &e.pipe
+	if on {
+		if !p.sorted {
+			return errors.New("state: the deferred lineage index needs sorted commits (SetSortedCommits)")
+		}
+		if p.index == nil {
+			d, err := newDeferredIndex(dir)
+			if err != nil {
+				return err
+			}
+			p.index = d
+		}
+		return nil
+	}
+	if p.index == nil {
+		return nil
+	}
+	err := e.sync()
+	if err == nil {
+		err = e.writeIndex()
+	}
+	if err != nil {
+		p.torn.Store(true) // rows held may be lost: the store stays marked
+	}
+	if p.index != nil {
+		err = errors.Join(err, p.index.discard())
+		p.index = nil
+	}
+	return err
 }
 
 // sync waits for the commit in flight and returns the error of any commit
@@ -363,6 +428,30 @@ type pipeTxn struct {
 	prev  *overlay    // the commit in flight; nil: none
 	cur   *overlay    // this transaction's writes
 	bound *txnBound   // a sorted commit's: counts the writes instead of txn
+	// defers: lineage index rows are held back (deferWrite,
+	// deferredindex.go), in deferred until the update is handed off.
+	defers   bool
+	deferred []deferredRow
+}
+
+// deferWrite holds back a write of the lineage index (deferredindex.go):
+// checked and counted against the transaction's bound like set, but not
+// written nor readable.
+func (t *pipeTxn) deferWrite(key, val []byte) error {
+	if err := checkWrite(key, val); err != nil {
+		return err
+	}
+	var err error
+	if t.bound != nil {
+		err = t.bound.add(len(key), len(val))
+	} else {
+		err = t.txn.Set(key, val) // a sorted commit's txn only counts (updatePipelined)
+	}
+	if err != nil {
+		return err
+	}
+	t.deferred = append(t.deferred, deferredRow{key, val})
+	return nil
 }
 
 func (t *pipeTxn) get(key []byte, fn func([]byte) error) (bool, error) {

@@ -108,6 +108,30 @@ func (s *Store) SetSortedCommits(on bool) error {
 	return err
 }
 
+// SetDeferredIndex turns the deferred lineage index on or off, on Badger
+// (on Memory it does nothing). With it on, an Update's lineage index rows
+// (h/: what explain and lookup --as-of read, never an op) are held back —
+// in memory, then in sorted run files under the store's directory — and
+// written when it goes off, also by SetSortedCommits(false) and Close, in
+// key order with Badger's stream writer: a replay then pushes a third
+// fewer rows through Badger's write path (deferredindex.go). Until then
+// explain and lookup --as-of miss them. It needs sorted commits on (SetSortedCommits), whose mark the
+// store keeps until the rows are written: if writing them fails, or the
+// process dies first, Open refuses the store. For stream.Rebuild.
+func (s *Store) SetDeferredIndex(on bool) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.eng.(*badgerEngine)
+	if !ok || s.closed.Load() {
+		return nil
+	}
+	err := e.setDeferredIndex(on, runDir(s.dir))
+	if err != nil && s.cache != nil {
+		s.cache.reset()
+	}
+	return err
+}
+
 // Sync waits for the commit in flight of a pipelined Update (SetPipelined)
 // and returns its error, or that of any pipelined commit that failed
 // since. It returns nil at once otherwise.

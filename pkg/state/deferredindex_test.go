@@ -1,0 +1,197 @@
+package state
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/resolver-dev/resolver/pkg/unionfind"
+)
+
+// rawRows is every key and value of s but the sorted commits' mark.
+func rawRows(t *testing.T, s *Store) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	require.NoError(t, s.eng.view(func(r kvReader) error {
+		return r.scan(nil, nil, false, func(k, v []byte) (bool, error) {
+			if !bytes.Equal(k, unfinishedKey) {
+				out[string(k)] = string(v)
+			}
+			return true, nil
+		})
+	}))
+	return out
+}
+
+// applyLogged applies op as the stream applier does: at identity_log
+// offset off, with its lineage rows stored.
+func applyLogged(tx Tx, g *unionfind.Graph, op unionfind.Op, off int64) error {
+	op.Log = unionfind.LogPos{Partition: 0, Offset: off, Time: 1700000000000 + off}
+	res, err := g.Apply(tx, &op)
+	for i := 0; err == nil && i < len(res.Merges); i++ {
+		err = tx.PutLineage(res.Merges[i])
+	}
+	return err
+}
+
+// TestDeferredIndexSameState applies the same random ops (merges, splits,
+// deletions, properties) to a store that writes them as they come and to
+// one set up as a long rebuild sets up its own — pipelined, filtered,
+// sorted commits, the lineage index held back and spilled every few rows
+// — and, once the deferral ends, finds every row equal: the lineage index
+// included, and without the rows of an update that failed.
+func TestDeferredIndexSameState(t *testing.T) {
+	defer func(n int64) { deferSpillBytes = n }(deferSpillBytes)
+	deferSpillBytes = 2 << 10 // many runs
+	plain, _ := openTest(t, testOptions(t))
+	replay, dir := openTest(t, testOptions(t))
+	must(t, replay.SetPipelined(true))
+	must(t, replay.SetReplayFilter(true))
+	must(t, replay.SetSortedCommits(true))
+	must(t, replay.SetDeferredIndex(true))
+	u := bigUniverse(40)
+	c := randChooser{rand.New(rand.NewPCG(7, 7))}
+	g := unionfind.Graph{MaxMergeMove: 5}
+	resolve := func(team, did string) unionfind.PersonID {
+		p, _, err := plain.Find(team, did)
+		require.NoError(t, err)
+		return p.ID
+	}
+	boom := errors.New("boom")
+	for i := range 600 {
+		op := genOp(c, u, unionfind.Source{Topic: "ev", Offset: int64(i)}, resolve)
+		fail := i%97 == 50 // applied, then the update fails: nothing of it stays
+		for _, s := range []*Store{plain, replay} {
+			err := s.Update(func(tx Tx) error {
+				if err := applyLogged(tx, &g, op, int64(i)); err != nil {
+					return err
+				}
+				if fail {
+					return boom
+				}
+				return nil
+			})
+			if fail {
+				require.ErrorIs(t, err, boom)
+			} else {
+				require.NoError(t, err, "op %d %s", i, describeOp(&op))
+			}
+		}
+	}
+	_, err := os.Stat(runDir(dir))
+	require.NoError(t, err, "the index spilled runs")
+	must(t, replay.SetSortedCommits(false)) // writes the index, then unmarks
+	_, err = os.Stat(runDir(dir))
+	require.ErrorIs(t, err, os.ErrNotExist, "runs removed once written")
+	want, got := rawRows(t, plain), rawRows(t, replay)
+	require.NotEmpty(t, want)
+	n := 0
+	for k := range want {
+		if bytes.HasPrefix([]byte(k), tagHistory) {
+			n++
+		}
+	}
+	require.Greater(t, n, 100, "lineage index rows")
+	require.Equal(t, want, got)
+	// The store is whole: it opens again.
+	must(t, replay.Close())
+	again, err := Open(dir, testOptions(t))
+	require.NoError(t, err)
+	require.NoError(t, again.Close())
+}
+
+// TestDeferredIndexTxnBound: an update whose lineage index is held back
+// still counts it against Badger's bound on one transaction, so exactly
+// the updates that fit with the index written fit with it held back — a
+// replay must refuse the ops the live applier refuses.
+func TestDeferredIndexTxnBound(t *testing.T) {
+	merges := func(n int) func(Tx) error {
+		g := unionfind.Graph{}
+		return func(tx Tx) error {
+			for i := range n {
+				// Logins, every other one merging the last two users:
+				// lineage rows with their index.
+				op := unionfind.Op{Kind: unionfind.OpEvent, Team: "1", Timestamp: 1,
+					Source:     unionfind.Source{Topic: "ev", Offset: int64(i)},
+					DistinctID: fmt.Sprintf("user-with-a-long-distinct-id-%06d", i),
+					Merge:      &unionfind.Merge{Other: fmt.Sprintf("anon-with-a-long-distinct-id-%06d", i), Guarded: true}}
+				if i%2 == 1 {
+					op.DistinctID, op.Merge = fmt.Sprintf("user-with-a-long-distinct-id-%06d", i-1),
+						&unionfind.Merge{Other: fmt.Sprintf("user-with-a-long-distinct-id-%06d", i-2)}
+				}
+				if err := applyLogged(tx, &g, op, int64(i)); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}
+	fits := func(deferred bool, n int) bool {
+		o := testOptions(t)
+		o.MemTableBytes = 1 << 20 // a transaction may hold ~150 KB
+		s, _ := openTest(t, o)
+		must(t, s.SetPipelined(true))
+		must(t, s.SetSortedCommits(true))
+		must(t, s.SetDeferredIndex(deferred))
+		err := s.Update(merges(n))
+		if err != nil && !IsTxnTooBig(err) {
+			t.Fatalf("update of %d merges: %v", n, err)
+		}
+		must(t, s.SetSortedCommits(false))
+		must(t, s.Close())
+		return err == nil
+	}
+	// The most merges one transaction takes with the index written.
+	lo, hi := 1, 4000
+	require.True(t, fits(false, lo))
+	require.False(t, fits(false, hi))
+	for hi-lo > 1 {
+		mid := (lo + hi) / 2
+		if fits(false, mid) {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	t.Logf("%d merges fit one transaction, %d do not", lo, hi)
+	require.True(t, fits(true, lo), "index held back: %d merges fit, as written", lo)
+	require.False(t, fits(true, hi), "index held back: %d merges do not fit, as written", hi)
+}
+
+// TestDeferredIndexFails: if the held-back rows cannot be written (here a
+// spill fails: a file stands where the runs go), ending the sorted commits
+// says so, the store stays marked, and Open refuses it until it is made
+// again; and the deferral needs sorted commits.
+func TestDeferredIndexFails(t *testing.T) {
+	defer func(n int64) { deferSpillBytes = n }(deferSpillBytes)
+	deferSpillBytes = 1
+	s, dir := openTest(t, testOptions(t))
+	require.Error(t, s.SetDeferredIndex(true), "without sorted commits")
+	must(t, s.SetPipelined(true))
+	must(t, s.SetSortedCommits(true))
+	must(t, s.SetDeferredIndex(true))
+	require.NoError(t, os.WriteFile(runDir(dir), []byte("in the way"), 0o644))
+	g := unionfind.Graph{}
+	for i, op := range []unionfind.Op{
+		{Kind: unionfind.OpEvent, Team: "1", DistinctID: "u", Timestamp: 1, Merge: &unionfind.Merge{Other: "a", Guarded: true}},
+		{Kind: unionfind.OpEvent, Team: "1", DistinctID: "v", Timestamp: 2, Merge: &unionfind.Merge{Other: "b", Guarded: true}},
+		{Kind: unionfind.OpEvent, Team: "1", DistinctID: "v", Timestamp: 3, Merge: &unionfind.Merge{Other: "u"}},
+	} {
+		require.NoError(t, s.Update(func(tx Tx) error { return applyLogged(tx, &g, op, int64(i)) }),
+			"the update is committed; its index rows fail later")
+	}
+	err := s.SetSortedCommits(false)
+	require.ErrorIs(t, err, ErrUnfinishedReplay)
+	require.ErrorContains(t, err, "deferred lineage index")
+	must(t, s.Close())
+	_, err = Open(dir, testOptions(t))
+	require.ErrorIs(t, err, ErrUnfinishedReplay)
+
+	// Memory has no deferral: nothing to turn on.
+	require.NoError(t, NewMemory().SetDeferredIndex(true))
+}
