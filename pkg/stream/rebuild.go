@@ -158,6 +158,18 @@ func Rebuild(ctx context.Context, cfg Config, st *state.Store, log *zap.Logger, 
 			err = errors.Join(err, fmt.Errorf("stream: rebuild: %w", serr))
 		}
 	}()
+	// And, for a long replay, the lineage index rows held back
+	// (state.Store.SetDeferredIndex): no op reads them, so they are
+	// written at the end, in key order, as tables of their own rather than
+	// through Badger's memtables; ending the sorted commits writes them
+	// before the mark goes. That end costs seconds, which a short replay
+	// does not win back (deferIndexFrom).
+	if span(idBase, idEnd) >= deferIndexFrom {
+		if err := st.SetDeferredIndex(true); err != nil {
+			applier.f.cl.Close()
+			return RebuildResult{}, fmt.Errorf("stream: rebuild: %w", err)
+		}
+	}
 	log.Info("replaying", zap.String("identity_log", cfg.Topics.IdentityLog), zap.Int64("identity_records", span(idBase, idEnd)),
 		zap.String("billing_usage", cfg.Topics.Billing), zap.Int64("billing_offsets", span(billBase, billEnd)))
 	runCtx, stop := context.WithCancel(ctx)
@@ -258,6 +270,12 @@ func Rebuild(ctx context.Context, cfg Config, st *state.Store, log *zap.Logger, 
 	}
 	return res, nil
 }
+
+// deferIndexFrom is the fewest identity_log records a rebuild replays with
+// the lineage index held back (state.Store.SetDeferredIndex). Measured
+// (BENCHMARKS.md, target 3): 12% slower at 200k ops, even at 500k, 26%
+// faster at 1M. A variable for the tests.
+var deferIndexFrom int64 = 500_000
 
 // replayRange returns, per partition of topic, where a replay into the
 // replica starts (the replica's recorded offset, else the log start) and

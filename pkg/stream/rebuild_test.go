@@ -12,7 +12,22 @@ import (
 
 	"github.com/resolver-dev/resolver/internal/gen"
 	"github.com/resolver-dev/resolver/pkg/state"
+	"github.com/resolver-dev/resolver/pkg/unionfind"
 )
+
+// lineageRows is the lineage rows (l/) and index (h/) of st, counted.
+func lineageRows(t *testing.T, st *state.Store) map[string]state.RowKind {
+	t.Helper()
+	kinds, err := st.RowStats()
+	require.NoError(t, err)
+	out := map[string]state.RowKind{}
+	for _, k := range kinds {
+		if k.Tag == "l/" || k.Tag == "h/" {
+			out[k.Tag] = k
+		}
+	}
+	return out
+}
 
 func billingOf(t *testing.T, st *state.Store) map[string]int64 {
 	t.Helper()
@@ -82,6 +97,37 @@ func TestRebuild(t *testing.T) {
 	bo, err := orig.BillingOffsets()
 	require.NoError(t, err)
 	assert.Equal(t, bo, res.BillingUsage, "billing offsets: the instance's view had caught up too")
+
+	// As a long rebuild runs, with the lineage index held back and written
+	// at the end (state.Store.SetDeferredIndex): the same state, lineage
+	// index included, row for row.
+	saved := deferIndexFrom
+	defer func() { deferIndexFrom = saved }()
+	deferIndexFrom = 0
+	deferred, err := state.Open(t.TempDir(), state.Options{Logger: h.log})
+	require.NoError(t, err)
+	defer deferred.Close()
+	_, err = Rebuild(ctx, h.cfg, deferred, h.log, nil)
+	require.NoError(t, err)
+	fp, err = deferred.Fingerprint()
+	require.NoError(t, err)
+	assert.Equal(t, wantFP, fp, "rebuilt fingerprint, index deferred")
+	assert.Equal(t, lineageRows(t, st), lineageRows(t, deferred), "lineage rows and index, deferred")
+	assert.NotZero(t, lineageRows(t, deferred)["h/"].Rows)
+	require.NoError(t, orig.EachLineage(func(row unionfind.MergeRow, _ uint64) error {
+		for _, id := range []string{row.Into, row.Other} {
+			if id == "" {
+				continue
+			}
+			want, err := orig.Lineage(row.Team, id)
+			require.NoError(t, err)
+			got, err := deferred.Lineage(row.Team, id)
+			require.NoError(t, err)
+			require.Equal(t, want, got, "explain %s/%s, index deferred", row.Team, id)
+		}
+		return nil
+	}))
+	deferIndexFrom = saved
 
 	// Again on the rebuilt replica: nothing to do.
 	res, err = Rebuild(ctx, h.cfg, st, h.log, func(p RebuildProgress) { last = p })
