@@ -24,7 +24,10 @@
 //     replay from memory (replayfilter.go). With SetSortedCommits a
 //     commit is written in key order as several Badger transactions, at
 //     half the memtable's cost; the store is marked until they have all
-//     landed, and Open refuses a marked store (ErrUnfinishedReplay).
+//     landed, and Open refuses a marked store (ErrUnfinishedReplay). With
+//     SetDeferredIndex the lineage index rows, which no op reads, are held
+//     back and stream-written in key order when the sorted commits end
+//     (deferredindex.go).
 //   - Two engines, one logic. Open gives Badger; NewMemory a sorted map for
 //     fast tests. Both run the same transaction code (tx.go) over a tiny
 //     key-value interface (kv.go), and one conformance suite tests both.

@@ -38,6 +38,7 @@ import (
 //	l/ str(team) i32(log partition) i64(offset) u32(index)  MergeRow (lineage.go): one lineage row
 //	h/ str(team) kind …  pos                         lineage index (lineage.go): per id, per person
 //	u/                                               i64 unix ms: sorted commits began (SetSortedCommits); Open refuses the store
+//	v/flush                                          empty, never stays: written and dropped to flush Badger's memtables (deferredindex.go)
 //
 // The identity state that Fingerprint hashes is exactly the d/, k/, m/,
 // p/, r/ and t/ keys (docs/SEMANTICS.md §8: the key refs and records are
