@@ -62,9 +62,21 @@ type deferredIndex struct {
 	arena [][]byte // chunks of arenaChunk bytes (or one row's, if larger)
 	rows  []arenaRow
 	bytes int64
-	runs  []string // spilled, oldest first
-	err   error    // a spill that failed: reported when the rows are written
+	runs  []runFile // spilled, oldest first
+	err   error     // a spill that failed: reported when the rows are written
 }
+
+// runFile is a spilled run: tier 0 is one spill, tier t+1 the merge of
+// deferFanIn runs of tier t.
+type runFile struct {
+	name string
+	tier int
+}
+
+// deferFanIn is how many runs of one tier are merged into one of the next:
+// the runs stay few (a few tiers of fewer than deferFanIn), so the final
+// merge opens few files, and each row is rewritten once per tier.
+var deferFanIn = 32
 
 // arenaRow is a row's key and value in the arena: in chunk c, key at
 // [off, off+kl), value right after it.
@@ -129,33 +141,78 @@ func (d *deferredIndex) spill() (err error) {
 		return err
 	}
 	d.sortRows()
-	f, err := os.CreateTemp(d.dir, "run-*")
+	i := 0
+	name, err := writeRun(d.dir, func() ([]byte, []byte, bool, error) {
+		if i == len(d.rows) {
+			return nil, nil, false, nil
+		}
+		r := d.rows[i]
+		i++
+		return d.key(r), d.val(r), true, nil
+	})
 	if err != nil {
 		return err
 	}
-	d.runs = append(d.runs, f.Name())
-	defer func() { err = errors.Join(err, f.Close()) }()
-	w := bufio.NewWriterSize(f, 1<<20)
-	var lb [2 * binary.MaxVarintLen64]byte
-	for _, r := range d.rows {
-		if _, err := w.Write(binary.AppendUvarint(lb[:0], uint64(r.kl))); err != nil {
-			return err
-		}
-		if _, err := w.Write(d.key(r)); err != nil {
-			return err
-		}
-		if _, err := w.Write(binary.AppendUvarint(lb[:0], uint64(r.vl))); err != nil {
-			return err
-		}
-		if _, err := w.Write(d.val(r)); err != nil {
-			return err
-		}
-	}
-	if err := w.Flush(); err != nil {
-		return err
-	}
+	d.runs = append(d.runs, runFile{name: name})
 	d.arena, d.rows, d.bytes = nil, d.rows[:0], 0
-	return nil
+	// Merge the youngest runs while deferFanIn of them share a tier.
+	for {
+		n, last := 0, d.runs[len(d.runs)-1].tier
+		for n < len(d.runs) && d.runs[len(d.runs)-1-n].tier == last {
+			n++
+		}
+		if n < deferFanIn {
+			return nil
+		}
+		group := d.runs[len(d.runs)-n:]
+		next, closeAll, err := mergeRuns(group, nil)
+		if err != nil {
+			return err
+		}
+		name, err := writeRun(d.dir, next)
+		closeAll()
+		if err != nil {
+			return err
+		}
+		for _, r := range group {
+			if err := os.Remove(r.name); err != nil {
+				return err
+			}
+		}
+		d.runs = append(d.runs[:len(d.runs)-n], runFile{name: name, tier: last + 1})
+	}
+}
+
+// writeRun writes the rows of next, in order, to a new run file in dir: a
+// run is its rows as uvarint(len key) key uvarint(len value) value.
+func writeRun(dir string, next func() ([]byte, []byte, bool, error)) (name string, err error) {
+	f, err := os.CreateTemp(dir, "run-*")
+	if err != nil {
+		return "", err
+	}
+	defer func() {
+		err = errors.Join(err, f.Close())
+		if err != nil {
+			os.Remove(f.Name())
+		}
+	}()
+	w := bufio.NewWriterSize(f, 1<<20)
+	var kb, vb [binary.MaxVarintLen64]byte
+	for {
+		k, v, ok, err := next()
+		if err != nil {
+			return "", err
+		}
+		if !ok {
+			break
+		}
+		for _, b := range [][]byte{binary.AppendUvarint(kb[:0], uint64(len(k))), k, binary.AppendUvarint(vb[:0], uint64(len(v))), v} {
+			if _, err := w.Write(b); err != nil {
+				return "", err
+			}
+		}
+	}
+	return f.Name(), w.Flush()
 }
 
 // discard drops the rows held and removes the run files.
@@ -232,6 +289,12 @@ func (d *deferredIndex) stream(db *badger.DB) error {
 // slices it returns are valid until the next call.
 func (d *deferredIndex) merged() (next func() (k, v []byte, ok bool, err error), closeAll func(), err error) {
 	d.sortRows()
+	return mergeRuns(d.runs, &memRun{d: d})
+}
+
+// mergeRuns merges runs (oldest first) and mem, if not nil (newest), into
+// one stream in key order, each key once: its write in the newest source.
+func mergeRuns(runs []runFile, mem run) (next func() (k, v []byte, ok bool, err error), closeAll func(), err error) {
 	var files []*os.File
 	closeAll = func() {
 		for _, f := range files {
@@ -240,8 +303,8 @@ func (d *deferredIndex) merged() (next func() (k, v []byte, ok bool, err error),
 	}
 	h := &runHeap{}
 	// Sources, oldest first: the runs, then the rows in memory.
-	for _, name := range d.runs {
-		f, err := os.Open(name)
+	for _, r := range runs {
+		f, err := os.Open(r.name)
 		if err != nil {
 			closeAll()
 			return nil, nil, err
@@ -249,7 +312,9 @@ func (d *deferredIndex) merged() (next func() (k, v []byte, ok bool, err error),
 		files = append(files, f)
 		h.srcs = append(h.srcs, &fileRun{r: bufio.NewReaderSize(f, 1<<20)})
 	}
-	h.srcs = append(h.srcs, &memRun{d: d})
+	if mem != nil {
+		h.srcs = append(h.srcs, mem)
+	}
 	for i, s := range h.srcs {
 		if err := s.advance(); err != nil {
 			closeAll()

@@ -46,8 +46,8 @@ func applyLogged(tx Tx, g *unionfind.Graph, op unionfind.Op, off int64) error {
 // — and, once the deferral ends, finds every row equal: the lineage index
 // included, and without the rows of an update that failed.
 func TestDeferredIndexSameState(t *testing.T) {
-	defer func(n int64) { deferSpillBytes = n }(deferSpillBytes)
-	deferSpillBytes = 2 << 10 // many runs
+	defer func(n int64, f int) { deferSpillBytes, deferFanIn = n, f }(deferSpillBytes, deferFanIn)
+	deferSpillBytes, deferFanIn = 2<<10, 3 // many runs, merged into tiers
 	plain, _ := openTest(t, testOptions(t))
 	replay, dir := openTest(t, testOptions(t))
 	must(t, replay.SetPipelined(true))
@@ -83,8 +83,20 @@ func TestDeferredIndexSameState(t *testing.T) {
 			}
 		}
 	}
-	_, err := os.Stat(runDir(dir))
-	require.NoError(t, err, "the index spilled runs")
+	require.NoError(t, replay.eng.(*badgerEngine).pipe.index.err)
+	runs := replay.eng.(*badgerEngine).pipe.index.runs
+	require.NotEmpty(t, runs, "the index spilled runs")
+	files, err := os.ReadDir(runDir(dir))
+	require.NoError(t, err)
+	require.Len(t, files, len(runs), "merged runs are removed")
+	tiers := map[int]int{}
+	for _, r := range runs {
+		tiers[r.tier]++
+	}
+	require.GreaterOrEqual(t, len(tiers), 3, "runs merged into tiers: %v", tiers)
+	for tier, n := range tiers {
+		require.Less(t, n, deferFanIn, "tier %d", tier)
+	}
 	must(t, replay.SetSortedCommits(false)) // writes the index, then unmarks
 	_, err = os.Stat(runDir(dir))
 	require.ErrorIs(t, err, os.ErrNotExist, "runs removed once written")
