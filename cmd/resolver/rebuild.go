@@ -46,7 +46,7 @@ records/s and ETA; at the end a line on stderr with the identity_log records
 replayed per second (ops/s). Interrupted (SIGINT), the state keeps what was replayed and
 is consistent: run rebuild again, or resolver run continues from there. Killed
 (or after a failed write) it is not: the replay writes each batch as several
-Badger transactions, in key order, for speed, and from 500,000 records holds the
+Badger transactions, in key order, for speed, and from 2,000,000 records holds the
 lineage index back (in memory, then in state.dir/identity/deferred-index) to
 write it in one pass at the end; such a state is refused by every command until
 rebuild makes it again.

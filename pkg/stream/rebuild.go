@@ -273,9 +273,12 @@ func Rebuild(ctx context.Context, cfg Config, st *state.Store, log *zap.Logger, 
 
 // deferIndexFrom is the fewest identity_log records a rebuild replays with
 // the lineage index held back (state.Store.SetDeferredIndex). Measured
-// (BENCHMARKS.md, target 3): 12% slower at 200k ops, even at 500k, 26%
-// faster at 1M. A variable for the tests.
-var deferIndexFrom int64 = 500_000
+// (BENCHMARKS.md, target 3), with the store's Close: on the benchmark's
+// merge workload 12% slower at 200k ops, even at 500k, 26% faster at 1M,
+// 66% at 10M; end to end on generated traffic slower at 240k and 600k
+// records, even at 2M (the rebuild itself 17% faster, the close after it
+// slower). A variable for the tests.
+var deferIndexFrom int64 = 2_000_000
 
 // replayRange returns, per partition of topic, where a replay into the
 // replica starts (the replica's recorded offset, else the log start) and
