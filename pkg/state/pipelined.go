@@ -438,20 +438,24 @@ type pipeTxn struct {
 // checked and counted against the transaction's bound like set, but not
 // written nor readable.
 func (t *pipeTxn) deferWrite(key, val []byte) error {
-	if err := checkWrite(key, val); err != nil {
-		return err
-	}
-	var err error
-	if t.bound != nil {
-		err = t.bound.add(len(key), len(val))
-	} else {
-		err = t.txn.Set(key, val) // a sorted commit's txn only counts (updatePipelined)
-	}
-	if err != nil {
+	if err := t.count(key, val); err != nil {
 		return err
 	}
 	t.deferred = append(t.deferred, deferredRow{key, val})
 	return nil
+}
+
+// count checks a write and counts it against the transaction's bound: in
+// t.bound, or by setting it in txn (which a sorted commit only counts
+// with: updatePipelined discards it).
+func (t *pipeTxn) count(key, val []byte) error {
+	if err := checkWrite(key, val); err != nil {
+		return err
+	}
+	if t.bound != nil {
+		return t.bound.add(len(key), len(val))
+	}
+	return t.txn.Set(key, val)
 }
 
 func (t *pipeTxn) get(key []byte, fn func([]byte) error) (bool, error) {
@@ -470,16 +474,7 @@ func (t *pipeTxn) get(key []byte, fn func([]byte) error) (bool, error) {
 }
 
 func (t *pipeTxn) set(key, val []byte) error {
-	if err := checkWrite(key, val); err != nil {
-		return err
-	}
-	var err error
-	if t.bound != nil {
-		err = t.bound.add(len(key), len(val))
-	} else {
-		err = t.txn.Set(key, val)
-	}
-	if err != nil {
+	if err := t.count(key, val); err != nil {
 		return err
 	}
 	t.cur.put(key, wval{v: val})
