@@ -95,13 +95,20 @@ func (s *Store) SetPipelined(on bool) error {
 // ErrUnfinishedReplay. For a replay into a store that is made again if it
 // stops: stream.Rebuild. BulkLoad turns them off.
 func (s *Store) SetSortedCommits(on bool) error {
+	return s.onBadger(func(e *badgerEngine) error { return e.setSorted(on) })
+}
+
+// onBadger runs a switch of the Badger engine under the writer lock (none
+// on Memory, or once closed); its error empties the cache, whose values
+// may be of commits that did not land.
+func (s *Store) onBadger(fn func(*badgerEngine) error) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e, ok := s.eng.(*badgerEngine)
 	if !ok || s.closed.Load() {
 		return nil
 	}
-	err := e.setSorted(on)
+	err := fn(e)
 	if err != nil && s.cache != nil {
 		s.cache.reset()
 	}
@@ -115,21 +122,12 @@ func (s *Store) SetSortedCommits(on bool) error {
 // written when it goes off, also by SetSortedCommits(false) and Close, in
 // key order with Badger's stream writer: a replay then pushes a third
 // fewer rows through Badger's write path (deferredindex.go). Until then
-// explain and lookup --as-of miss them. It needs sorted commits on (SetSortedCommits), whose mark the
-// store keeps until the rows are written: if writing them fails, or the
-// process dies first, Open refuses the store. For stream.Rebuild.
+// explain and lookup --as-of miss them. It needs sorted commits on
+// (SetSortedCommits), whose mark the store keeps until the rows are
+// written: if writing them fails, or the process dies first, Open refuses
+// the store. For stream.Rebuild.
 func (s *Store) SetDeferredIndex(on bool) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	e, ok := s.eng.(*badgerEngine)
-	if !ok || s.closed.Load() {
-		return nil
-	}
-	err := e.setDeferredIndex(on, runDir(s.dir))
-	if err != nil && s.cache != nil {
-		s.cache.reset()
-	}
-	return err
+	return s.onBadger(func(e *badgerEngine) error { return e.setDeferredIndex(on, runDir(s.dir)) })
 }
 
 // Sync waits for the commit in flight of a pipelined Update (SetPipelined)
