@@ -207,3 +207,47 @@ func TestDeferredIndexFails(t *testing.T) {
 	// Memory has no deferral: nothing to turn on.
 	require.NoError(t, NewMemory().SetDeferredIndex(true))
 }
+
+// TestDeferredIndexHostileIDs: the longest distinct_ids a lineage row may
+// name (1,024 bytes) give the same rows held back as written, and one
+// byte more is refused the same way, before anything is held.
+func TestDeferredIndexHostileIDs(t *testing.T) {
+	long := func(c byte, n int) string { return string(bytes.Repeat([]byte{c}, n)) }
+	for _, n := range []int{maxLineageString, maxLineageString + 1} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			plain, _ := openTest(t, testOptions(t))
+			replay, _ := openTest(t, testOptions(t))
+			must(t, replay.SetPipelined(true))
+			must(t, replay.SetSortedCommits(true))
+			must(t, replay.SetDeferredIndex(true))
+			row := unionfind.MergeRow{Team: "1", Rule: unionfind.RuleAlias, Survivor: unionfind.PersonID{1},
+				Absorbed: unionfind.PersonID{2}, Moved: []string{long('a', n), long('b', n)},
+				Other: long('a', n), Into: long('c', n), Log: unionfind.LogPos{Offset: 7}}
+			var errs []error
+			for _, s := range []*Store{plain, replay} {
+				errs = append(errs, s.Update(func(tx Tx) error { return tx.PutLineage(row) }))
+			}
+			if n > maxLineageString {
+				for _, err := range errs {
+					require.ErrorContains(t, err, "longer than 1024 bytes")
+				}
+			} else {
+				require.NoError(t, errors.Join(errs...))
+			}
+			must(t, replay.SetSortedCommits(false))
+			got := rawRows(t, replay)
+			require.Equal(t, rawRows(t, plain), got)
+			held := 0
+			for k := range got {
+				if bytes.HasPrefix([]byte(k), tagHistory) {
+					held++
+				}
+			}
+			if n <= maxLineageString {
+				require.Equal(t, 4, held, "the index rows: two moved ids, survivor, absorbed")
+			} else {
+				require.Zero(t, held)
+			}
+		})
+	}
+}
