@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -309,4 +310,43 @@ func TestDeferredLineageOpRows(t *testing.T) {
 		{part: 2, off: 6, index: 0}: true, {part: 2, off: 6, index: 1}: true,
 		{part: 2, off: 7, index: 0}: true,
 	}, stored)
+}
+
+// TestDeferredSortOrder: sortRows orders rows exactly as their keys
+// compare bytewise, the later write of one key first — for keys that share
+// a long prefix, keys that end inside the 8 bytes it reads ahead, keys
+// that differ only in zero bytes, and duplicates; across spills (the
+// shared prefix starts again) and after keys of another team shrink it.
+func TestDeferredSortOrder(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for round := range 200 {
+		var d deferredIndex
+		prefix := []byte("h/\x04team")
+		if round%4 == 3 {
+			prefix = prefix[:2+r.IntN(6)] // a shorter shared prefix
+		}
+		var rows []deferredRow
+		for i := range 1 + r.IntN(300) {
+			k := append([]byte(nil), prefix...)
+			if round%5 == 4 && i%7 == 0 {
+				k = []byte("h/\x05other") // another team
+			}
+			for range r.IntN(12) {
+				k = append(k, []byte{0, 1, 0xff, 'a'}[r.IntN(4)])
+			}
+			rows = append(rows, deferredRow{k, []byte{byte(i), byte(i >> 8)}})
+		}
+		d.add(rows)
+		d.sortRows()
+		want := slices.Clone(rows)
+		for i := range want { // later first among equal keys, then stable
+			want[i].v = rows[len(rows)-1-i].v
+			want[i].k = rows[len(rows)-1-i].k
+		}
+		slices.SortStableFunc(want, func(a, b deferredRow) int { return bytes.Compare(a.k, b.k) })
+		for i, row := range d.rows {
+			require.Equal(t, want[i].k, d.key(row), "round %d row %d", round, i)
+			require.Equal(t, want[i].v, d.val(row), "round %d row %d: the later write first", round, i)
+		}
+	}
 }
