@@ -48,6 +48,10 @@ type Store struct {
 	// filter: the replay filter of Update's transactions
 	// (SetReplayFilter, replayfilter.go); nil: off. Under mu.
 	filter *replayFilter
+	// hints: the sizes of the last Update's maps, to make the next one's
+	// at that size (an applier's updates are alike: without it each grew
+	// its maps from empty, rehashing on the way). Under mu.
+	hints updateHints
 }
 
 // pipeliner is an engine that can pipeline its commits (pipelined.go).
@@ -252,8 +256,12 @@ func (s *Store) Update(fn func(Tx) error) error {
 	}
 	t := &tx{c: s.cache, filter: s.filter}
 	if s.cache != nil {
-		t.dirty = make(map[string][]byte)
+		t.dirty = make(map[string][]byte, s.hints.dirty)
 	}
+	if s.hints.touched > 0 {
+		t.touched = make(map[string]map[string]bool, s.hints.touched)
+	}
+	defer func() { s.hints = updateHints{dirty: len(t.dirty), touched: len(t.touched)} }()
 	fnOK := false
 	update := s.eng.update
 	if s.pipelined {
@@ -291,6 +299,9 @@ func (s *Store) Update(fn func(Tx) error) error {
 	}
 	return nil
 }
+
+// updateHints are sizes of an Update's maps (Store.hints).
+type updateHints struct{ dirty, touched int }
 
 // View runs fn in a read-only snapshot. The Tx's write methods return
 // ErrReadOnly.
