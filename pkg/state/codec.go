@@ -36,6 +36,8 @@ import (
 //	              varint log time (lineage.go's appendMergeHead) ‖ uvarint m ‖ m × bytes moved
 //	            ‖ uvarint n ‖ n × (bytes distinct_id ‖ uvarint gen): Erased
 //	            (v1 is written when Merges and Erased are empty; both are read)
+//	outbox batch: 0x03 ‖ uvarint n ‖ n × (varint offset ‖ uvarint index ‖ bytes Result v1 or v2)
+//	            (several sources of one partition in one row: outbox.go)
 //	high water: i64 offset ‖ u32 index, big-endian (12 bytes)
 //	int64 values (applied offsets, billing totals and offsets): 8 bytes big-endian
 //
@@ -43,6 +45,10 @@ import (
 const (
 	codecV1 = 1
 	codecV2 = 2
+	// outboxBatch is the first byte of an outbox row that holds the
+	// results of several sources (outbox.go); a row of one source starts
+	// with codecV1 or codecV2.
+	outboxBatch = 3
 )
 
 const (

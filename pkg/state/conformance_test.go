@@ -25,6 +25,7 @@ func TestConformance(t *testing.T) {
 			t.Run("tx-after-return", func(t *testing.T) { testTxAfterReturn(t, ec.make(t)) })
 			t.Run("offsets", func(t *testing.T) { testOffsets(t, ec.make(t)) })
 			t.Run("outbox", func(t *testing.T) { testOutbox(t, ec.make(t)) })
+			t.Run("outbox-batches", func(t *testing.T) { testOutboxBatches(t, ec.make(t)) })
 			t.Run("billing", func(t *testing.T) { testBilling(t, ec.make(t)) })
 			t.Run("find", func(t *testing.T) { testFind(t, ec.make(t)) })
 			t.Run("refs-keys-absorbed", func(t *testing.T) { testRefsKeysAbsorbed(t, ec.make(t)) })

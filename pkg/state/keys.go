@@ -32,7 +32,7 @@ import (
 //	t/ str(team) person(16) person(16)               empty: the second person's tombstone was absorbed into the first
 //	a/ i32(log partition)                            i64: next identity_log offset to apply
 //	o/ i32(log partition) str(topic) i32(partition)  i64 offset ‖ u32 index: highest applied unionfind.Source
-//	x/ str(topic) i32(partition) i64(offset) u32(index)  Result (codec.go): the feed rows one op produced
+//	x/ str(topic) i32(partition) i64(offset) u32(index)  Result (codec.go): the feed rows one op produced, or a batch of a partition's (outbox.go)
 //	b/ str(team) str(month) class                    i64: billing total of (team, month, class)
 //	b@/ i32(billing_usage partition)                 i64: next billing_usage offset to fold
 //	l/ str(team) i32(log partition) i64(offset) u32(index)  MergeRow (lineage.go): one lineage row

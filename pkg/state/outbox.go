@@ -1,6 +1,7 @@
 package state
 
 import (
+	"encoding/binary"
 	"fmt"
 
 	"github.com/resolver-dev/resolver/pkg/unionfind"
@@ -8,6 +9,102 @@ import (
 
 // trimChunk is how many outbox keys one TrimOutbox transaction deletes.
 const trimChunk = 4096
+
+// The outbox (x/) holds the feed rows of the ops an Update applied, per
+// source, until the worker of the source partition has read them and its
+// Kafka transaction has committed those offsets (TrimOutbox). An Update's
+// rows are written when its fn returns (flushOutbox): the results of one
+// source partition's consecutive sources go into one row, under the key of
+// the last of them, as
+//
+//	outboxBatch ‖ uvarint n ‖ n × (varint offset ‖ uvarint index ‖ bytes result)
+//
+// with the sources in rising order and each result as a row of one source
+// is (encodeResult), up to maxOutboxBatchBytes a row. A partition with
+// one source in the Update, or sources out of order (none are expected:
+// the applier applies a partition's sources in order, skipping those under
+// its high-water mark), gets a row per source, keyed by it, as before
+// batches: rows of both kinds are read. One row for a batch's ops, not
+// one per op: each row is a skiplist insert into Badger's memtable, a
+// write-ahead log entry, a key the worker's read iterates, and a delete
+// when trimmed (BENCHMARKS.md, target 1). A batch row's key is its last
+// source, so TrimOutbox deletes it only once all of its sources are below
+// the committed offset, and OutboxSpans finds it from the span's start.
+const maxOutboxBatchBytes = 256 << 10
+
+// outboxEntry is one PutOutbox: a source and its encoded result.
+type outboxEntry struct {
+	src unionfind.Source
+	val []byte
+}
+
+// flushOutbox writes the rows of t's PutOutbox calls, batched per source
+// partition (above), in the order of their first PutOutbox.
+func (t *tx) flushOutbox() error {
+	if len(t.outbox) == 0 {
+		return nil
+	}
+	w, err := t.writer()
+	if err != nil {
+		return err
+	}
+	type part struct {
+		topic string
+		p     int32
+	}
+	var order []part
+	groups := map[part][]outboxEntry{}
+	for _, e := range t.outbox {
+		k := part{e.src.Topic, e.src.Partition}
+		if _, ok := groups[k]; !ok {
+			order = append(order, k)
+		}
+		groups[k] = append(groups[k], e)
+	}
+	t.outbox = nil
+	for _, k := range order {
+		g := groups[k]
+		if len(g) == 1 || !outboxRising(g) {
+			for _, e := range g {
+				key := outboxKey(nil, e.src)
+				if err := w.set(key, e.val); err != nil {
+					return wrapKey(err, key)
+				}
+			}
+			continue
+		}
+		for len(g) > 0 {
+			n, size := 0, 0
+			for n < len(g) && (n == 0 || size+len(g[n].val) <= maxOutboxBatchBytes) {
+				size += len(g[n].val)
+				n++
+			}
+			v := make([]byte, 0, 1+binary.MaxVarintLen64+size+n*3*binary.MaxVarintLen64)
+			v = binary.AppendUvarint(append(v, outboxBatch), uint64(n))
+			for _, e := range g[:n] {
+				v = binary.AppendVarint(v, e.src.Offset)
+				v = binary.AppendUvarint(v, uint64(e.src.Index))
+				v = append(binary.AppendUvarint(v, uint64(len(e.val))), e.val...)
+			}
+			key := outboxKey(nil, g[n-1].src)
+			if err := w.set(key, v); err != nil {
+				return wrapKey(err, key)
+			}
+			g = g[n:]
+		}
+	}
+	return nil
+}
+
+// outboxRising reports whether g's sources rise strictly.
+func outboxRising(g []outboxEntry) bool {
+	for i := 1; i < len(g); i++ {
+		if !g[i-1].src.Less(g[i].src) {
+			return false
+		}
+	}
+	return true
+}
 
 // OutboxSpan is a range of source offsets of one partition, both ends
 // included.
@@ -39,6 +136,10 @@ func (s *Store) OutboxSpans(topic string, spans []OutboxSpan, fn func(unionfind.
 				src := unionfind.Source{Topic: topic, Partition: sp.Partition, Offset: kr.i64(), Index: kr.u32()}
 				if !kr.done() {
 					return false, wrapKey(corrupt("outbox key", "bad source"), key)
+				}
+				if len(val) > 0 && val[0] == outboxBatch {
+					more, err := eachOutboxBatch(val, src, sp, fn)
+					return more, wrapKey(err, key)
 				}
 				if src.Offset > sp.To {
 					return false, nil
@@ -96,4 +197,46 @@ func (s *Store) TrimOutbox(topic string, partition int32, below int64) error {
 			return nil
 		}
 	}
+}
+
+// eachOutboxBatch calls fn with the results of a batch row (flushOutbox)
+// keyed by last whose sources are in sp, and reports whether the scan
+// goes on: not once a source is past sp.To. The sources must rise and end
+// at last.
+func eachOutboxBatch(val []byte, last unionfind.Source, sp OutboxSpan, fn func(unionfind.Source, unionfind.Result) error) (bool, error) {
+	d := decoder{b: val[1:]}
+	n := d.count()
+	if d.err == nil && n == 0 {
+		d.fail("empty batch")
+	}
+	var prev unionfind.Source
+	for i := uint64(0); i < n && d.err == nil; i++ {
+		src := unionfind.Source{Topic: last.Topic, Partition: last.Partition, Offset: d.varint(), Index: d.u32()}
+		v := d.bytes()
+		if d.err != nil {
+			break
+		}
+		if i > 0 && !prev.Less(src) || i == n-1 && src != last {
+			d.fail("sources out of order")
+			break
+		}
+		prev = src
+		if src.Offset < sp.From {
+			continue
+		}
+		if src.Offset > sp.To {
+			return false, nil
+		}
+		res, err := decodeResult(v)
+		if err != nil {
+			return false, err
+		}
+		if err := fn(src, res); err != nil {
+			return false, err
+		}
+	}
+	if err := d.finish("outbox row"); err != nil {
+		return false, err
+	}
+	return true, nil
 }

@@ -272,6 +272,9 @@ func (s *Store) Update(fn func(Tx) error) error {
 		if err := fn(t); err != nil {
 			return err
 		}
+		if err := t.flushOutbox(); err != nil {
+			return err
+		}
 		fnOK = true
 		return nil
 	})

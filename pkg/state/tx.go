@@ -77,6 +77,8 @@ type tx struct {
 	// filter: the Store's replay filter (replayfilter.go) in an Update
 	// with it on; nil otherwise.
 	filter *replayFilter
+	// outbox: the rows of PutOutbox, written by flushOutbox.
+	outbox []outboxEntry
 }
 
 func (t *tx) reader() (kvReader, error) {
@@ -365,17 +367,22 @@ func (t *tx) SetHighWater(logPartition int32, src unionfind.Source) error {
 	return wrapKey(w.set(k, encodeHighWater(src)), k)
 }
 
-// PutOutbox implements Tx.
+// PutOutbox implements Tx. The rows are written when fn returns
+// (flushOutbox): an op's row is checked here, as it would be written alone,
+// so an op whose rows are too big is refused by this call as before.
 func (t *tx) PutOutbox(src unionfind.Source, res unionfind.Result) error {
-	w, err := t.writer()
-	if err != nil {
+	if _, err := t.writer(); err != nil {
 		return err
 	}
 	if res.Empty() {
 		return nil
 	}
-	k := outboxKey(nil, src)
-	return wrapKey(w.set(k, encodeResult(&res)), k)
+	v := encodeResult(&res)
+	if err := checkWrite(outboxKey(t.kb[:0], src), v); err != nil {
+		return wrapKey(err, outboxKey(nil, src))
+	}
+	t.outbox = append(t.outbox, outboxEntry{src, v})
+	return nil
 }
 
 // Refs implements unionfind.Store: the r/ keys of the person, in key order.

@@ -61,6 +61,7 @@ func benchApply(b *testing.B, name string, recs []*kgo.Record, chunk int) {
 	{
 		b.Run(fmt.Sprintf("%s/chunk=%d", name, chunk), func(b *testing.B) {
 			b.ReportAllocs()
+			var rows, outbox int64 // of the last store: deterministic
 			for b.Loop() {
 				b.StopTimer()
 				st, err := state.Open(b.TempDir(), state.Options{})
@@ -76,10 +77,25 @@ func benchApply(b *testing.B, name string, recs []*kgo.Record, chunk int) {
 					}
 				}
 				b.StopTimer()
+				kinds, err := st.RowStats()
+				if err != nil {
+					b.Fatal(err)
+				}
+				rows, outbox = 0, 0
+				for _, k := range kinds {
+					rows += k.Rows
+					if k.Tag == "x/" {
+						outbox = k.Rows
+					}
+				}
 				st.Close()
 				b.StartTimer()
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/op-applied")
+			// The rows the store holds per op (nothing is trimmed here), and
+			// those of the outbox (x/): one per op before batches.
+			b.ReportMetric(float64(rows)/float64(n), "rows/op")
+			b.ReportMetric(float64(outbox)/float64(n), "outbox-rows/op")
 		})
 	}
 }
