@@ -77,17 +77,9 @@ func benchApply(b *testing.B, name string, recs []*kgo.Record, chunk int) {
 					}
 				}
 				b.StopTimer()
-				kinds, err := st.RowStats()
-				if err != nil {
-					b.Fatal(err)
-				}
-				rows, outbox = 0, 0
-				for _, k := range kinds {
-					rows += k.Rows
-					if k.Tag == "x/" {
-						outbox = k.Rows
-					}
-				}
+				var kinds map[string]int64
+				rows, _, kinds = rowTotals(b, st)
+				outbox = kinds["x/"]
 				st.Close()
 				b.StartTimer()
 			}
@@ -98,4 +90,21 @@ func benchApply(b *testing.B, name string, recs []*kgo.Record, chunk int) {
 			b.ReportMetric(float64(outbox)/float64(n), "outbox-rows/op")
 		})
 	}
+}
+
+// rowTotals returns the rows a store holds (state.Store.RowStats), their
+// key and value bytes, and the rows per key tag.
+func rowTotals(tb testing.TB, st *state.Store) (rows, bytes int64, byTag map[string]int64) {
+	tb.Helper()
+	kinds, err := st.RowStats()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	byTag = map[string]int64{}
+	for _, k := range kinds {
+		rows += k.Rows
+		bytes += k.KeyBytes + k.ValueBytes
+		byTag[k.Tag] = k.Rows
+	}
+	return rows, bytes, byTag
 }

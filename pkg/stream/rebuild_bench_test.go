@@ -125,15 +125,7 @@ func benchReplayOpts(b *testing.B, recs []*kgo.Record, o replayOpts) {
 		// and value bytes (deterministic, unlike the timings).
 		b.StopTimer()
 		c1 := processCPU()
-		kinds, err := st.RowStats()
-		if err != nil {
-			b.Fatal(err)
-		}
-		rows, bytes = 0, 0
-		for _, k := range kinds {
-			rows += k.Rows
-			bytes += k.KeyBytes + k.ValueBytes
-		}
+		rows, bytes, _ = rowTotals(b, st)
 		c0 += processCPU() - c1
 		b.StartTimer()
 		// Timed: a rebuild is done once its store is closed (Badger
