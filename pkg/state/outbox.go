@@ -20,11 +20,13 @@ const trimChunk = 4096
 //	outboxBatch ‖ uvarint n ‖ n × (varint offset ‖ uvarint index ‖ bytes result)
 //
 // with the sources in rising order and each result as a row of one source
-// is (encodeResult), up to maxOutboxBatchBytes a row. A partition with
-// one source in the Update, or sources out of order (none are expected:
-// the applier applies a partition's sources in order, skipping those under
-// its high-water mark), gets a row per source, keyed by it, as before
-// batches: rows of both kinds are read. One row for a batch's ops, not
+// is (encodeResult), up to maxOutboxBatchBytes of results a row. A result
+// alone (one source of its partition in the Update, or one bigger than a
+// batch row), and sources out of order (none are expected: the applier
+// applies a partition's sources in order, skipping those under its
+// high-water mark), get a row per source, keyed by it, as before batches:
+// rows of both kinds are read. So a batch row is never near the value
+// bound, and a lone op writes what it always wrote. One row for a batch's ops, not
 // one per op: each row is a skiplist insert into Badger's memtable, a
 // write-ahead log entry, a key the worker's read iterates, and a delete
 // when trimmed (BENCHMARKS.md, target 1). A batch row's key is its last
@@ -62,35 +64,59 @@ func (t *tx) flushOutbox() error {
 		groups[k] = append(groups[k], e)
 	}
 	t.outbox = nil
+	one := func(e outboxEntry) error {
+		key := outboxKey(nil, e.src)
+		return wrapKey(w.set(key, e.val), key)
+	}
 	for _, k := range order {
 		g := groups[k]
-		if len(g) == 1 || !outboxRising(g) {
+		if !outboxRising(g) {
 			for _, e := range g {
-				key := outboxKey(nil, e.src)
-				if err := w.set(key, e.val); err != nil {
-					return wrapKey(err, key)
+				if err := one(e); err != nil {
+					return err
 				}
 			}
 			continue
 		}
-		for len(g) > 0 {
-			n, size := 0, 0
-			for n < len(g) && (n == 0 || size+len(g[n].val) <= maxOutboxBatchBytes) {
-				size += len(g[n].val)
-				n++
+		// Runs of results that fit a batch row together; a run of one,
+		// and a result bigger than a batch row, are written alone.
+		var run []outboxEntry
+		size := 0
+		flush := func() error {
+			defer func() { run, size = run[:0], 0 }()
+			if len(run) == 1 {
+				return one(run[0])
 			}
-			v := make([]byte, 0, 1+binary.MaxVarintLen64+size+n*3*binary.MaxVarintLen64)
-			v = binary.AppendUvarint(append(v, outboxBatch), uint64(n))
-			for _, e := range g[:n] {
+			if len(run) == 0 {
+				return nil
+			}
+			v := make([]byte, 0, 1+binary.MaxVarintLen64+size+len(run)*3*binary.MaxVarintLen64)
+			v = binary.AppendUvarint(append(v, outboxBatch), uint64(len(run)))
+			for _, e := range run {
 				v = binary.AppendVarint(v, e.src.Offset)
 				v = binary.AppendUvarint(v, uint64(e.src.Index))
 				v = append(binary.AppendUvarint(v, uint64(len(e.val))), e.val...)
 			}
-			key := outboxKey(nil, g[n-1].src)
-			if err := w.set(key, v); err != nil {
-				return wrapKey(err, key)
+			key := outboxKey(nil, run[len(run)-1].src)
+			return wrapKey(w.set(key, v), key)
+		}
+		for _, e := range g {
+			if size+len(e.val) > maxOutboxBatchBytes {
+				if err := flush(); err != nil {
+					return err
+				}
 			}
-			g = g[n:]
+			if len(e.val) > maxOutboxBatchBytes {
+				if err := one(e); err != nil {
+					return err
+				}
+				continue
+			}
+			run = append(run, e)
+			size += len(e.val)
+		}
+		if err := flush(); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -28,7 +28,8 @@ func outboxRows(t *testing.T, s *Store) map[string][]byte {
 // testOutboxBatches: the results of one partition's rising sources in one
 // Update are one row, under the last source's key, and read back source by
 // source; a partition with one source, or sources out of order, gets a row
-// per source; a batch over maxOutboxBatchBytes is cut; a trim deletes a
+// per source; a batch over maxOutboxBatchBytes is cut, and a result
+// bigger than a batch row is written alone; a trim deletes a
 // batch row once all of its sources are below the offset.
 func testOutboxBatches(t *testing.T, s *Store) {
 	row := func(i int64, pad int) unionfind.Result {
@@ -54,6 +55,9 @@ func testOutboxBatches(t *testing.T, s *Store) {
 		for off := int64(40); off < 45; off++ {
 			must(t, tx.PutOutbox(src(4, off, 0), row(off, big)))
 		}
+		for off := int64(50); off < 54; off++ { // 51 is bigger than a batch row
+			must(t, tx.PutOutbox(src(5, off, 0), row(off, map[bool]int{true: maxOutboxBatchBytes}[off == 51])))
+		}
 		return nil
 	})
 	rows := outboxRows(t, s)
@@ -65,7 +69,10 @@ func testOutboxBatches(t *testing.T, s *Store) {
 		string(outboxKey(nil, src(3, 31, 0))): codecV1,
 		string(outboxKey(nil, src(4, 41, 0))): outboxBatch,
 		string(outboxKey(nil, src(4, 43, 0))): outboxBatch,
-		string(outboxKey(nil, src(4, 44, 0))): outboxBatch,
+		string(outboxKey(nil, src(4, 44, 0))): codecV1, // the rest, alone
+		string(outboxKey(nil, src(5, 50, 0))): codecV1,
+		string(outboxKey(nil, src(5, 51, 0))): codecV1,
+		string(outboxKey(nil, src(5, 53, 0))): outboxBatch,
 	}
 	got := map[string]byte{}
 	for k, v := range rows {
@@ -97,6 +104,7 @@ func testOutboxBatches(t *testing.T, s *Store) {
 		{1, 0, 99, []unionfind.Source{src(1, 10, 0), src(1, 11, 0), src(1, 12, 0), src(1, 14, 0)}},
 		{3, 0, 99, []unionfind.Source{src(3, 30, 0), src(3, 31, 0)}},
 		{4, 41, 43, []unionfind.Source{src(4, 41, 0), src(4, 42, 0), src(4, 43, 0)}},
+		{5, 0, 99, []unionfind.Source{src(5, 50, 0), src(5, 51, 0), src(5, 52, 0), src(5, 53, 0)}},
 	} {
 		if got := read(c.p, c.from, c.to); !reflect.DeepEqual(got, c.want) {
 			t.Fatalf("partition %d, %d..%d:\n got %+v\nwant %+v", c.p, c.from, c.to, got, c.want)
