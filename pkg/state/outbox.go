@@ -101,16 +101,12 @@ func (t *tx) flushOutbox() error {
 			return wrapKey(w.set(key, v), key)
 		}
 		for _, e := range g {
+			// A run of two or more holds at most maxOutboxBatchBytes of
+			// results: a bigger result ends up in a run of its own.
 			if size+len(e.val) > maxOutboxBatchBytes {
 				if err := flush(); err != nil {
 					return err
 				}
-			}
-			if len(e.val) > maxOutboxBatchBytes {
-				if err := one(e); err != nil {
-					return err
-				}
-				continue
 			}
 			run = append(run, e)
 			size += len(e.val)
