@@ -159,18 +159,14 @@ func (s *Store) OutboxSpans(topic string, spans []OutboxSpan, fn func(unionfind.
 				if !kr.done() {
 					return false, wrapKey(corrupt("outbox key", "bad source"), key)
 				}
+				var more bool
+				var err error
 				if len(val) > 0 && val[0] == outboxBatch {
-					more, err := eachOutboxBatch(val, src, sp, fn)
-					return more, wrapKey(err, key)
+					more, err = eachOutboxBatch(val, src, sp, fn)
+				} else {
+					more, err = visitOutbox(src, val, sp, fn)
 				}
-				if src.Offset > sp.To {
-					return false, nil
-				}
-				res, err := decodeResult(val)
-				if err != nil {
-					return false, wrapKey(err, key)
-				}
-				return true, fn(src, res)
+				return more, wrapKey(err, key)
 			})
 			if err != nil {
 				return err
@@ -243,22 +239,29 @@ func eachOutboxBatch(val []byte, last unionfind.Source, sp OutboxSpan, fn func(u
 			break
 		}
 		prev = src
-		if src.Offset < sp.From {
-			continue
-		}
-		if src.Offset > sp.To {
-			return false, nil
-		}
-		res, err := decodeResult(v)
-		if err != nil {
-			return false, err
-		}
-		if err := fn(src, res); err != nil {
-			return false, err
+		if more, err := visitOutbox(src, v, sp, fn); !more || err != nil {
+			return more, err
 		}
 	}
 	if err := d.finish("outbox row"); err != nil {
 		return false, err
 	}
 	return true, nil
+}
+
+// visitOutbox calls fn with the result v of src if src is in sp, and
+// reports whether the scan goes on: not past sp.To. A source before
+// sp.From (in a batch row found from the span's start) is passed over.
+func visitOutbox(src unionfind.Source, v []byte, sp OutboxSpan, fn func(unionfind.Source, unionfind.Result) error) (bool, error) {
+	switch {
+	case src.Offset < sp.From:
+		return true, nil
+	case src.Offset > sp.To:
+		return false, nil
+	}
+	res, err := decodeResult(v)
+	if err != nil {
+		return false, err
+	}
+	return true, fn(src, res)
 }
