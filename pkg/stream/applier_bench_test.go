@@ -61,7 +61,7 @@ func benchApply(b *testing.B, name string, recs []*kgo.Record, chunk int) {
 	{
 		b.Run(fmt.Sprintf("%s/chunk=%d", name, chunk), func(b *testing.B) {
 			b.ReportAllocs()
-			var rows, outbox int64 // of the last store: deterministic
+			var rows, bytes, outbox, lineage int64 // of the last store: deterministic
 			for b.Loop() {
 				b.StopTimer()
 				st, err := state.Open(b.TempDir(), state.Options{})
@@ -77,9 +77,10 @@ func benchApply(b *testing.B, name string, recs []*kgo.Record, chunk int) {
 					}
 				}
 				b.StopTimer()
-				var kinds map[string]int64
-				rows, _, kinds = rowTotals(b, st)
-				outbox = kinds["x/"]
+				var kinds map[string]state.RowKind
+				rows, bytes, kinds = rowTotals(b, st)
+				outbox = kinds["x/"].Rows
+				lineage = kinds["l/"].KeyBytes + kinds["l/"].ValueBytes + kinds["h/"].KeyBytes + kinds["h/"].ValueBytes
 				st.Close()
 				b.StartTimer()
 			}
@@ -88,23 +89,26 @@ func benchApply(b *testing.B, name string, recs []*kgo.Record, chunk int) {
 			// those of the outbox (x/): one per op before batches.
 			b.ReportMetric(float64(rows)/float64(n), "rows/op")
 			b.ReportMetric(float64(outbox)/float64(n), "outbox-rows/op")
+			// Their key and value bytes, and those of lineage (l/ and h/).
+			b.ReportMetric(float64(bytes)/float64(n), "row-B/op")
+			b.ReportMetric(float64(lineage)/float64(n), "lineage-B/op")
 		})
 	}
 }
 
 // rowTotals returns the rows a store holds (state.Store.RowStats), their
-// key and value bytes, and the rows per key tag.
-func rowTotals(tb testing.TB, st *state.Store) (rows, bytes int64, byTag map[string]int64) {
+// key and value bytes, and the rows and bytes per key tag.
+func rowTotals(tb testing.TB, st *state.Store) (rows, bytes int64, byTag map[string]state.RowKind) {
 	tb.Helper()
 	kinds, err := st.RowStats()
 	if err != nil {
 		tb.Fatal(err)
 	}
-	byTag = map[string]int64{}
+	byTag = map[string]state.RowKind{}
 	for _, k := range kinds {
 		rows += k.Rows
 		bytes += k.KeyBytes + k.ValueBytes
-		byTag[k.Tag] = k.Rows
+		byTag[k.Tag] = k
 	}
 	return rows, bytes, byTag
 }
