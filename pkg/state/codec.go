@@ -450,7 +450,7 @@ func (d *decoder) uuid() (id unionfind.PersonID) {
 
 func (d *decoder) uvarint() uint64 {
 	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
+	if n <= 0 || overlong(d.b, n) {
 		d.fail("bad uvarint")
 		return 0
 	}
@@ -460,13 +460,19 @@ func (d *decoder) uvarint() uint64 {
 
 func (d *decoder) varint() int64 {
 	v, n := binary.Varint(d.b)
-	if n <= 0 {
+	if n <= 0 || overlong(d.b, n) {
 		d.fail("bad varint")
 		return 0
 	}
 	d.b = d.b[n:]
 	return v
 }
+
+// overlong reports whether the n-byte varint at the start of b is longer
+// than its value needs (a last byte of 0 after the first): every value is
+// written with binary.Append(U)varint, so a value has one encoding, and
+// decode-then-encode gives back its bytes.
+func overlong(b []byte, n int) bool { return n > 1 && b[n-1] == 0 }
 
 // bytes reads uvarint len ‖ bytes and returns them without copying.
 func (d *decoder) bytes() []byte {

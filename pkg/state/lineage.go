@@ -3,8 +3,10 @@ package state
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"time"
 
@@ -17,7 +19,7 @@ import (
 // and indexed three ways so that the queries below read only what they
 // need:
 //
-//	l/ str(team) i32(log partition) i64(log offset) u32(index in op)   MergeRow v1
+//	l/ str(team) i32(log partition) i64(log offset) u32(index in op)   MergeRow v2 (v1 before 2026-12-07)
 //	h/ str(team) 'm' str(distinct_id) pos                               hist: a row that moved the id
 //	h/ str(team) 'r' str(distinct_id) pos                               hist: a refused row naming the id (Other or Into)
 //	h/ str(team) 'p' person(16) pos                                     hist: a row that moved ids into (survivor) or out of (absorbed) the person
@@ -28,6 +30,9 @@ import (
 // would order by partition number first), and
 //
 //	hist = rule(1) ‖ role(1) ‖ survivor(16) ‖ absorbed(16) ‖ varint log time
+//
+// except that under a person's key the value leaves that person out
+// (appendHist).
 //
 // The index values carry what the history queries need (who, when), so
 // AsOf and the person chains never decode a whole row.
@@ -138,6 +143,14 @@ func lineageKey(b []byte, team string, p lpos) []byte {
 	return binary.BigEndian.AppendUint32(b, p.index)
 }
 
+// parseLineageKey takes an l/ key apart.
+func parseLineageKey(k []byte) (team string, p lpos, ok bool) {
+	r := newKeyReader(k, tagLineage)
+	team = r.str()
+	p = lpos{part: r.i32(), off: r.i64(), index: r.u32()}
+	return team, p, r.done()
+}
+
 // histIDPrefix is h/ str(team) kind str(distinct_id).
 func histIDPrefix(b []byte, team string, kind byte, did string) []byte {
 	b = append(b, tagHistory...)
@@ -163,29 +176,66 @@ type histEntry struct {
 	time               int64
 }
 
+// h/ values:
+//
+//	long:  rule(1) ‖ role(1) ‖ survivor(16) ‖ absorbed(16) ‖ varint log time
+//	short: rule(1) ‖ role(1) ‖ other person(16) ‖ varint log time
+//
+// An entry under a distinct_id ('m', 'r' keys) is long. One under a person
+// ('p' keys) is short since 2026-12-07: the key's person is the survivor
+// (roleSurvivor) or the absorbed (roleAbsorbed), so the value keeps only
+// the other one; older replicas hold long ones there, and both are read.
+// Their lengths tell them apart (long ≥ 35 bytes, short ≤ 28).
 func appendHist(b []byte, row *unionfind.MergeRow, role byte) []byte {
 	b = append(b, byte(row.Rule), role)
-	b = append(b, row.Survivor[:]...)
-	b = append(b, row.Absorbed[:]...)
+	switch role {
+	case roleSurvivor:
+		b = append(b, row.Absorbed[:]...)
+	case roleAbsorbed:
+		b = append(b, row.Survivor[:]...)
+	default:
+		b = append(b, row.Survivor[:]...)
+		b = append(b, row.Absorbed[:]...)
+	}
 	return binary.AppendVarint(b, row.Log.Time)
 }
 
-func decodeHist(p lpos, v []byte) (histEntry, error) {
-	if len(v) <= histValueLen {
+// decodeHist reads an h/ value at position p. keyPerson is the person of
+// a 'p' key (nil for a distinct_id's), which a short value leaves out.
+func decodeHist(p lpos, v []byte, keyPerson *unionfind.PersonID) (histEntry, error) {
+	if len(v) < 2 {
 		return histEntry{}, corrupt("lineage index", "truncated")
 	}
 	e := histEntry{pos: p, rule: unionfind.Rule(v[0]), role: v[1]}
-	copy(e.survivor[:], v[2:18])
-	copy(e.absorbed[:], v[18:34])
-	t, n := binary.Varint(v[histValueLen:])
-	if n <= 0 || histValueLen+n != len(v) {
+	var rest []byte
+	switch {
+	case len(v) > histValueLen:
+		copy(e.survivor[:], v[2:18])
+		copy(e.absorbed[:], v[18:34])
+		rest = v[histValueLen:]
+	case keyPerson == nil || len(v) <= 2+16:
+		return histEntry{}, corrupt("lineage index", "truncated")
+	case e.role == roleSurvivor:
+		e.survivor = *keyPerson
+		copy(e.absorbed[:], v[2:18])
+		rest = v[18:]
+	case e.role == roleAbsorbed:
+		e.absorbed = *keyPerson
+		copy(e.survivor[:], v[2:18])
+		rest = v[18:]
+	default:
+		return histEntry{}, corrupt("lineage index", "short value of a role without a person key")
+	}
+	t, n := binary.Varint(rest)
+	if n <= 0 || n != len(rest) || overlong(rest, n) {
 		return histEntry{}, corrupt("lineage index", "bad time")
 	}
 	e.time = t
 	return e, nil
 }
 
-// Lineage row encoding:
+// Lineage row encoding (l/ values). Rows written before 2026-12-07 are v1,
+// those since v2; both are read.
 //
 //	MergeRow v1: 0x01 ‖ rule(1) ‖ survivor(16) ‖ absorbed(16) ‖ bytes team ‖
 //	             bytes refused ‖ bytes other ‖ bytes into ‖ bytes event_uuid ‖
@@ -193,8 +243,55 @@ func decodeHist(p lpos, v []byte) (histEntry, error) {
 //	             varint source offset ‖ uvarint source index ‖ varint log partition ‖
 //	             varint log offset ‖ varint log time ‖ uvarint moved total ‖
 //	             uvarint n ‖ n × bytes distinct_id     (n = min(total, MaxLineageMovedKept))
+//	MergeRow v2: 0x02 ‖ flags(1) ‖ rule(1) ‖ survivor(16) ‖ absorbed(16) ‖
+//	             bytes refused ‖ bytes other ‖ bytes into ‖ event_uuid ‖
+//	             varint timestamp ‖ bytes source topic ‖ varint source partition ‖
+//	             varint source offset ‖ uvarint source index ‖ varint log time ‖ moved
+//
+// v2 leaves out what the key holds (the team, the log partition and
+// offset: l/ str(team) pos), writes a canonical event UUID (lowercase,
+// hyphenated: what pkg/event stamps) as its 16 bytes (flag lineageUUID;
+// any other string as bytes event_uuid), and writes nothing for moved when
+// the one id moved is the request's other or into (flags lineageMovedOther,
+// lineageMovedInto); else moved is uvarint total ‖ uvarint n ‖ n × bytes
+// distinct_id as in v1. Each row has one v2 encoding: the decoder refuses
+// a value that leaves a flag unset where it applies, so equal rows are
+// equal bytes on every replica.
+const (
+	lineageUUID       = 1 << 0
+	lineageMovedOther = 1 << 1
+	lineageMovedInto  = 1 << 2
+	lineageFlags      = lineageUUID | lineageMovedOther | lineageMovedInto
+)
+
+// appendMergeRow appends row's v2 value.
 func appendMergeRow(b []byte, row *unionfind.MergeRow) []byte {
-	b = appendMergeHead(append(b, codecV1), row)
+	var flags byte
+	uuid, canonical := parseCanonicalUUID(row.EventUUID)
+	if canonical {
+		flags |= lineageUUID
+	}
+	flags |= movedFlag(row)
+	b = append(b, codecV2, flags, byte(row.Rule))
+	b = append(b, row.Survivor[:]...)
+	b = append(b, row.Absorbed[:]...)
+	b = appendBytes(b, row.Refused)
+	b = appendBytes(b, row.Other)
+	b = appendBytes(b, row.Into)
+	if canonical {
+		b = append(b, uuid[:]...)
+	} else {
+		b = appendBytes(b, row.EventUUID)
+	}
+	b = binary.AppendVarint(b, row.Timestamp)
+	b = appendBytes(b, row.Source.Topic)
+	b = binary.AppendVarint(b, int64(row.Source.Partition))
+	b = binary.AppendVarint(b, row.Source.Offset)
+	b = binary.AppendUvarint(b, uint64(row.Source.Index))
+	b = binary.AppendVarint(b, row.Log.Time)
+	if flags&(lineageMovedOther|lineageMovedInto) != 0 {
+		return b
+	}
 	kept := row.Moved[:min(len(row.Moved), MaxLineageMovedKept)]
 	b = binary.AppendUvarint(b, uint64(len(row.Moved)))
 	b = binary.AppendUvarint(b, uint64(len(kept)))
@@ -204,8 +301,67 @@ func appendMergeRow(b []byte, row *unionfind.MergeRow) []byte {
 	return b
 }
 
+// movedFlag is the v2 flag that stands for row's moved ids, or 0.
+func movedFlag(row *unionfind.MergeRow) byte {
+	switch {
+	case len(row.Moved) != 1:
+		return 0
+	case row.Moved[0] == row.Other:
+		return lineageMovedOther
+	case row.Moved[0] == row.Into:
+		return lineageMovedInto
+	}
+	return 0
+}
+
+// parseCanonicalUUID returns the 16 bytes of s if s is a UUID in the one
+// form that formatting them gives back (36 characters, lowercase hex,
+// hyphens at 8, 13, 18 and 23).
+func parseCanonicalUUID(s string) (u [16]byte, ok bool) {
+	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
+		return u, false
+	}
+	for j, i := range uuidHexAt {
+		hi, ok1 := lowerHex(s[i])
+		lo, ok2 := lowerHex(s[i+1])
+		if !ok1 || !ok2 {
+			return u, false
+		}
+		u[j] = hi<<4 | lo
+	}
+	return u, true
+}
+
+// uuidHexAt is where each byte's two hex digits start in a canonical UUID.
+var uuidHexAt = [16]int{0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34}
+
+func lowerHex(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	}
+	return 0, false
+}
+
+// formatUUID is the canonical form of u (parseCanonicalUUID's inverse).
+func formatUUID(u [16]byte) string {
+	var out [36]byte
+	hex.Encode(out[0:8], u[0:4])
+	out[8] = '-'
+	hex.Encode(out[9:13], u[4:6])
+	out[13] = '-'
+	hex.Encode(out[14:18], u[6:8])
+	out[18] = '-'
+	hex.Encode(out[19:23], u[8:10])
+	out[23] = '-'
+	hex.Encode(out[24:], u[10:])
+	return string(out[:])
+}
+
 // appendMergeHead appends every field of a lineage row but its moved ids:
-// the part that the l/ rows and the outbox (codec.go) write alike.
+// the part that v1 l/ rows and the outbox (codec.go) write alike.
 func appendMergeHead(b []byte, row *unionfind.MergeRow) []byte {
 	b = append(b, byte(row.Rule))
 	b = append(b, row.Survivor[:]...)
@@ -245,15 +401,79 @@ func decodeMergeHead(d *decoder, row *unionfind.MergeRow) {
 	row.Log.Time = d.varint()
 }
 
-// decodeMergeRow decodes a stored row, keeping at most keepMoved of its
-// moved ids (all are checked); total is how many moved in all. It does not
-// keep v.
-func decodeMergeRow(v []byte, keepMoved int) (row unionfind.MergeRow, total uint64, err error) {
+// decodeMergeRow decodes the row stored under l/ str(team) p, keeping at
+// most keepMoved of its moved ids (all are checked); total is how many
+// moved in all. It does not keep v.
+func decodeMergeRow(team string, p lpos, v []byte, keepMoved int) (row unionfind.MergeRow, total uint64, err error) {
 	d := decoder{b: v}
-	if d.byte() != codecV1 {
+	var flags byte
+	v2 := false
+	switch d.byte() {
+	case codecV1:
+		decodeMergeHead(&d, &row)
+	case codecV2:
+		v2, flags = true, d.byte()
+		decodeMergeRowV2(&d, flags, &row)
+		row.Team, row.Log.Partition, row.Log.Offset = team, p.part, p.off
+	default:
 		return unionfind.MergeRow{}, 0, corrupt("lineage row", "unknown version")
 	}
-	decodeMergeHead(&d, &row)
+	switch {
+	case flags&(lineageMovedOther|lineageMovedInto) != 0:
+		total = 1
+		if keepMoved > 0 {
+			row.Moved = []string{row.Other}
+			if flags&lineageMovedInto != 0 {
+				row.Moved[0] = row.Into
+			}
+		}
+	case v2:
+		total = decodeMoved(&d, &row, max(keepMoved, 1))
+		if d.err == nil && total == 1 && movedFlag(&row) != 0 {
+			d.fail("moved id not flagged") // v2 has one encoding per row
+		}
+		row.Moved = row.Moved[:min(len(row.Moved), max(keepMoved, 0))]
+	default:
+		total = decodeMoved(&d, &row, keepMoved)
+	}
+	if err := d.finish("lineage row"); err != nil {
+		return unionfind.MergeRow{}, 0, err
+	}
+	return row, total, nil
+}
+
+// decodeMergeRowV2 reads a v2 value's fields after its flags.
+func decodeMergeRowV2(d *decoder, flags byte, row *unionfind.MergeRow) {
+	if flags&^lineageFlags != 0 || flags&lineageMovedOther != 0 && flags&lineageMovedInto != 0 {
+		d.fail("unknown flags")
+		return
+	}
+	row.Rule = unionfind.Rule(d.byte())
+	row.Survivor = d.uuid()
+	row.Absorbed = d.uuid()
+	row.Refused = string(d.bytes())
+	row.Other = string(d.bytes())
+	row.Into = string(d.bytes())
+	if flags&lineageUUID != 0 {
+		row.EventUUID = formatUUID(d.uuid())
+	} else {
+		id := d.bytes()
+		if _, ok := parseCanonicalUUID(string(id)); ok {
+			d.fail("canonical event uuid not flagged")
+		}
+		row.EventUUID = string(id)
+	}
+	row.Timestamp = d.varint()
+	row.Source.Topic = string(d.bytes())
+	row.Source.Partition = d.i32()
+	row.Source.Offset = d.varint()
+	row.Source.Index = d.u32()
+	row.Log.Time = d.varint()
+}
+
+// decodeMoved reads uvarint total ‖ uvarint n ‖ n × bytes distinct_id into
+// row.Moved (at most keepMoved of them, all checked) and returns total.
+func decodeMoved(d *decoder, row *unionfind.MergeRow, keepMoved int) (total uint64) {
 	total = d.uvarint()
 	n := d.count()
 	if d.err == nil && (n > total || n > MaxLineageMovedKept || n < min(total, MaxLineageMovedKept)) {
@@ -273,10 +493,7 @@ func decodeMergeRow(v []byte, keepMoved int) (row unionfind.MergeRow, total uint
 			row.Moved = append(row.Moved, string(id))
 		}
 	}
-	if err := d.finish("lineage row"); err != nil {
-		return unionfind.MergeRow{}, 0, err
-	}
-	return row, total, nil
+	return total
 }
 
 // ErrInvalidLineage is what PutLineage returns (wrapped) for a row it
@@ -339,7 +556,7 @@ func (t *tx) PutLineage(row unionfind.MergeRow) error {
 		}
 		same := false
 		found, err := w.get(k, func(val []byte) error {
-			same = bytes.Equal(val, v)
+			same = bytes.Equal(val, v) || len(val) > 0 && val[0] == codecV1 && sameAsV1(val, &row)
 			return nil
 		})
 		if err != nil {
@@ -549,7 +766,7 @@ func (t *tx) history(prefix []byte, keep int) (ents []histEntry, cut bool, err e
 		if !ok {
 			return false, corrupt("lineage index", "malformed key")
 		}
-		e, err := decodeHist(p, val)
+		e, err := decodeHist(p, val, nil)
 		if err != nil {
 			return false, err
 		}
@@ -603,7 +820,7 @@ func (t *tx) growth(team string, id unionfind.PersonID) (ents []histEntry, cut b
 		if !ok {
 			return false, corrupt("lineage index", "malformed key")
 		}
-		e, err := decodeHist(p, val)
+		e, err := decodeHist(p, val, &id)
 		if err != nil {
 			return false, err
 		}
@@ -641,7 +858,7 @@ func (t *tx) row(team string, p lpos) (row unionfind.MergeRow, total uint64, err
 	}
 	k := lineageKey(nil, team, p)
 	found, err := r.get(k, func(v []byte) (err error) {
-		row, total, err = decodeMergeRow(v, maxViewMoved)
+		row, total, err = decodeMergeRow(team, p, v, maxViewMoved)
 		return err
 	})
 	if err == nil && !found {
@@ -1005,6 +1222,18 @@ func (t *tx) refusalsBetween(team, a, b string) (ents []histEntry, cut bool, err
 	return ents, cut, nil
 }
 
+// sameAsV1 reports whether a v1 value (written before 2026-12-07) holds
+// row, so that an op retried across an upgrade is not stored twice.
+func sameAsV1(val []byte, row *unionfind.MergeRow) bool {
+	got, total, err := decodeMergeRow("", lpos{}, val, MaxLineageMovedKept)
+	if err != nil || total != uint64(len(row.Moved)) ||
+		!slices.Equal(got.Moved, row.Moved[:min(len(row.Moved), MaxLineageMovedKept)]) {
+		return false
+	}
+	got.Moved = row.Moved
+	return reflect.DeepEqual(got, *row)
+}
+
 func sortedUnique(ids []string) bool {
 	for i := 1; i < len(ids); i++ {
 		if ids[i-1] >= ids[i] {
@@ -1026,7 +1255,11 @@ func (s *Store) EachLineage(fn func(row unionfind.MergeRow, moved uint64) error)
 			return err
 		}
 		return r.scan(tagLineage, nil, false, func(key, val []byte) (bool, error) {
-			row, total, err := decodeMergeRow(val, MaxLineageMovedKept)
+			team, p, ok := parseLineageKey(key)
+			if !ok {
+				return false, wrapKey(corrupt("lineage row", "malformed key"), key)
+			}
+			row, total, err := decodeMergeRow(team, p, val, MaxLineageMovedKept)
 			if err != nil {
 				return false, wrapKey(err, key)
 			}

@@ -1,6 +1,7 @@
 package state
 
 import (
+	"encoding/binary"
 	"errors"
 	"reflect"
 	"slices"
@@ -28,32 +29,92 @@ func sampleRow() unionfind.MergeRow {
 	}
 }
 
+// appendMergeRowV1 is the l/ value written before 2026-12-07, which
+// replicas of then still hold.
+func appendMergeRowV1(b []byte, row *unionfind.MergeRow) []byte {
+	b = appendMergeHead(append(b, codecV1), row)
+	kept := row.Moved[:min(len(row.Moved), MaxLineageMovedKept)]
+	b = binary.AppendUvarint(b, uint64(len(row.Moved)))
+	b = binary.AppendUvarint(b, uint64(len(kept)))
+	for _, id := range kept {
+		b = appendBytes(b, id)
+	}
+	return b
+}
+
+// rowPos is row's l/ position at index 0.
+func rowPos(row *unionfind.MergeRow) lpos {
+	return lpos{part: row.Log.Partition, off: row.Log.Offset}
+}
+
+// identifyRow is an $identify as the applier writes it: a canonical event
+// uuid, one id moved, the one the request named.
+func identifyRow() unionfind.MergeRow {
+	row := sampleRow()
+	row.EventUUID = "0190c2a4-7b3e-7c1d-9f2e-4a5b6c7d8e9f"
+	row.Moved = []string{"anon"}
+	return row
+}
+
 func TestMergeRowRoundTrip(t *testing.T) {
-	rows := []unionfind.MergeRow{sampleRow(), {}, {Team: "t", Rule: unionfind.RuleDelete, Refused: unionfind.RefuseUnknownDistinctID, Into: "x", Timestamp: -5,
-		Source: unionfind.Source{Partition: -1, Offset: -2}, Log: unionfind.LogPos{Partition: 1 << 30, Offset: 1 << 40, Time: -1}}}
+	intoMoved := identifyRow()
+	intoMoved.Moved = []string{"user"}
+	upper := identifyRow()
+	upper.EventUUID = strings.ToUpper(upper.EventUUID) // not canonical: kept as a string
+	otherMoved := identifyRow()
+	otherMoved.Moved = []string{"someone-else"}
+	rows := []unionfind.MergeRow{sampleRow(), identifyRow(), intoMoved, upper, otherMoved, {},
+		{Team: "t", Rule: unionfind.RuleDelete, Refused: unionfind.RefuseUnknownDistinctID, Into: "x", Timestamp: -5,
+			Source: unionfind.Source{Partition: -1, Offset: -2}, Log: unionfind.LogPos{Partition: 1 << 30, Offset: 1 << 40, Time: -1}}}
 	for _, row := range rows {
-		got, total, err := decodeMergeRow(appendMergeRow(nil, &row), MaxLineageMovedKept)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if total != uint64(len(row.Moved)) {
-			t.Fatalf("total %d", total)
-		}
-		if len(row.Moved) == 0 {
-			row.Moved = nil
-		}
-		if len(got.Moved) == 0 {
-			got.Moved = nil
-		}
-		if !reflect.DeepEqual(got, row) {
-			t.Fatalf("round trip:\n got %+v\nwant %+v", got, row)
+		for _, enc := range []struct {
+			name string
+			b    []byte
+		}{{"v2", appendMergeRow(nil, &row)}, {"v1", appendMergeRowV1(nil, &row)}} {
+			got, total, err := decodeMergeRow(row.Team, rowPos(&row), enc.b, MaxLineageMovedKept)
+			if err != nil {
+				t.Fatalf("%s: %v", enc.name, err)
+			}
+			if total != uint64(len(row.Moved)) {
+				t.Fatalf("%s: total %d", enc.name, total)
+			}
+			want := row
+			if len(want.Moved) == 0 {
+				want.Moved = nil
+			}
+			if len(got.Moved) == 0 {
+				got.Moved = nil
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("%s round trip:\n got %+v\nwant %+v", enc.name, got, want)
+			}
 		}
 	}
 	// keepMoved cuts what is returned, not what is checked.
 	row := sampleRow()
-	got, total, err := decodeMergeRow(appendMergeRow(nil, &row), 1)
+	got, total, err := decodeMergeRow("1", rowPos(&row), appendMergeRow(nil, &row), 1)
 	if err != nil || total != 2 || !slices.Equal(got.Moved, []string{"anon"}) {
 		t.Fatalf("keep 1: %v %d %v", got.Moved, total, err)
+	}
+	row = identifyRow()
+	got, total, err = decodeMergeRow("1", rowPos(&row), appendMergeRow(nil, &row), 0)
+	if err != nil || total != 1 || len(got.Moved) != 0 {
+		t.Fatalf("keep 0: %v %d %v", got.Moved, total, err)
+	}
+}
+
+// v2 leaves out what the key holds and writes an identify's uuid and moved
+// id in fewer bytes: exactly these.
+func TestMergeRowV2Size(t *testing.T) {
+	row := identifyRow()
+	v1, v2 := appendMergeRowV1(nil, &row), appendMergeRow(nil, &row)
+	saved := 1 + len(row.Team) + // bytes team
+		2 + // varint log partition (0) and offset (12): one byte each
+		1 + 36 - 16 + // the uuid: 16 bytes, not bytes of 36 characters
+		1 + 1 + 1 + len("anon") - // the moved list: total, n, bytes anon
+		1 // v2's flags
+	if len(v1)-len(v2) != saved {
+		t.Fatalf("v1 %d bytes, v2 %d: saved %d, want %d", len(v1), len(v2), len(v1)-len(v2), saved)
 	}
 }
 
@@ -66,7 +127,7 @@ func TestMergeRowKeepsBoundedMoved(t *testing.T) {
 	}
 	slices.Sort(row.Moved)
 	b := appendMergeRow(nil, &row)
-	got, total, err := decodeMergeRow(b, MaxLineageMovedKept+10)
+	got, total, err := decodeMergeRow("1", lpos{}, b, MaxLineageMovedKept+10)
 	if err != nil || total != MaxLineageMovedKept+5 || len(got.Moved) != MaxLineageMovedKept {
 		t.Fatalf("got %d of %d: %v", len(got.Moved), total, err)
 	}
@@ -77,38 +138,169 @@ func TestDecodeMergeRowRejects(t *testing.T) {
 	good := appendMergeRow(nil, &row)
 	unsorted := row
 	unsorted.Moved = []string{"b", "a"}
+	id := identifyRow()
+	flagged := appendMergeRow(nil, &id)
+	// The same identify with its flags cleared, each field written in full:
+	// a second encoding of one row, which v2 refuses.
+	unflagged := func(flags byte) []byte {
+		r := id
+		b := append([]byte{codecV2, flags, byte(r.Rule)}, r.Survivor[:]...)
+		b = append(b, r.Absorbed[:]...)
+		for _, s := range []string{r.Refused, r.Other, r.Into} {
+			b = appendBytes(b, s)
+		}
+		if flags&lineageUUID != 0 {
+			u, _ := parseCanonicalUUID(r.EventUUID)
+			b = append(b, u[:]...)
+		} else {
+			b = appendBytes(b, r.EventUUID)
+		}
+		b = binary.AppendVarint(b, r.Timestamp)
+		b = appendBytes(b, r.Source.Topic)
+		b = binary.AppendVarint(b, int64(r.Source.Partition))
+		b = binary.AppendVarint(b, r.Source.Offset)
+		b = binary.AppendUvarint(b, uint64(r.Source.Index))
+		b = binary.AppendVarint(b, r.Log.Time)
+		if flags&lineageMovedOther == 0 {
+			b = append(b, 1, 1)
+			b = appendBytes(b, "anon")
+		}
+		return b
+	}
+	if _, _, err := decodeMergeRow("1", lpos{}, unflagged(lineageUUID|lineageMovedOther), 10); err != nil {
+		t.Fatalf("the helper's canonical encoding: %v", err)
+	}
 	cases := map[string][]byte{
-		"empty":     {},
-		"version":   append([]byte{2}, good[1:]...),
-		"truncated": good[:len(good)-1],
-		"trailing":  append(append([]byte(nil), good...), 0),
-		"unsorted":  appendMergeRow(nil, &unsorted),
+		"empty":              {},
+		"version":            append([]byte{9}, good[1:]...),
+		"truncated":          good[:len(good)-1],
+		"trailing":           append(append([]byte(nil), good...), 0),
+		"unsorted":           appendMergeRow(nil, &unsorted),
+		"unknown flag":       append([]byte{codecV2, flagged[1] | 1<<7}, flagged[2:]...),
+		"both moved flags":   append([]byte{codecV2, flagged[1] | lineageMovedInto}, flagged[2:]...),
+		"uuid as a string":   unflagged(lineageMovedOther),
+		"moved other listed": unflagged(lineageUUID),
+		"v1 truncated":       appendMergeRowV1(nil, &row)[:20],
 	}
 	for name, b := range cases {
-		if _, _, err := decodeMergeRow(b, 10); !isCorrupt(err) {
+		if _, _, err := decodeMergeRow("1", lpos{}, b, 10); !isCorrupt(err) {
+			t.Errorf("%s: %v, want ErrCorrupt", name, err)
+		}
+	}
+}
+
+// Under a person's key an h/ value leaves that person out; under a
+// distinct_id's it keeps both. Long values (older replicas) are read
+// under both.
+func TestHistValues(t *testing.T) {
+	row := sampleRow()
+	p := lpos{part: 0, off: 12, index: 1}
+	for _, tc := range []struct {
+		role byte
+		key  *unionfind.PersonID
+		len  int
+	}{
+		{roleSurvivor, &row.Survivor, 2 + 16 + 6},
+		{roleAbsorbed, &row.Absorbed, 2 + 16 + 6},
+		{roleMoved, nil, histValueLen + 6},
+		{roleNamed, nil, histValueLen + 6},
+	} {
+		v := appendHist(nil, &row, tc.role)
+		if len(v) != tc.len {
+			t.Fatalf("role %d: %d bytes, want %d", tc.role, len(v), tc.len)
+		}
+		e, err := decodeHist(p, v, tc.key)
+		want := histEntry{pos: p, rule: row.Rule, role: tc.role, survivor: row.Survivor, absorbed: row.Absorbed, time: row.Log.Time}
+		if err != nil || e != want {
+			t.Fatalf("role %d: %+v %v", tc.role, e, err)
+		}
+		// The long form, as before 2026-12-07, under the same key.
+		long := append([]byte{byte(row.Rule), tc.role}, row.Survivor[:]...)
+		long = binary.AppendVarint(append(long, row.Absorbed[:]...), row.Log.Time)
+		if e, err := decodeHist(p, long, tc.key); err != nil || e != want {
+			t.Fatalf("role %d, long value: %+v %v", tc.role, e, err)
+		}
+	}
+	short := appendHist(nil, &row, roleSurvivor)
+	bad := map[string]struct {
+		v   []byte
+		key *unionfind.PersonID
+	}{
+		"short without a person key":  {short, nil},
+		"short of a distinct_id role": {append([]byte{short[0], roleMoved}, short[2:]...), &row.Survivor},
+		"truncated":                   {short[:18], &row.Survivor},
+		"trailing":                    {append(append([]byte(nil), short...), 0), &row.Survivor},
+		"one byte":                    {short[:1], &row.Survivor},
+	}
+	for name, tc := range bad {
+		if _, err := decodeHist(p, tc.v, tc.key); !isCorrupt(err) {
 			t.Errorf("%s: %v, want ErrCorrupt", name, err)
 		}
 	}
 }
 
 // FuzzDecodeMergeRow: the lineage decoders never panic; what they accept
-// re-encodes to the same bytes.
+// re-encodes to the same bytes (v2 has one encoding per row).
 func FuzzDecodeMergeRow(f *testing.F) {
 	row := sampleRow()
+	id := identifyRow()
 	f.Add(appendMergeRow(nil, &row))
+	f.Add(appendMergeRow(nil, &id))
+	f.Add(appendMergeRowV1(nil, &row))
 	f.Add(appendHist(nil, &row, roleMoved))
+	f.Add(appendHist(nil, &row, roleSurvivor))
 	f.Add([]byte{1})
+	key := unionfind.ImplicitPersonID("1", "key")
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if r, total, err := decodeMergeRow(b, MaxLineageMovedKept); err == nil && total == uint64(len(r.Moved)) {
-			if again := appendMergeRow(nil, &r); string(again) != string(b) {
-				t.Fatalf("re-encode differs")
+		r, total, err := decodeMergeRow("1", lpos{off: 12}, b, MaxLineageMovedKept)
+		if err == nil && total == uint64(len(r.Moved)) {
+			again := appendMergeRow(nil, &r)
+			if b[0] == codecV1 {
+				again = appendMergeRowV1(nil, &r)
+			}
+			if string(again) != string(b) {
+				t.Fatalf("re-encode differs:\n%x\n%x", again, b)
 			}
 		}
-		decodeHist(lpos{}, b)
+		decodeHist(lpos{}, b, nil)
+		if e, err := decodeHist(lpos{}, b, &key); err == nil && len(b) <= histValueLen {
+			h := unionfind.MergeRow{Rule: e.rule, Survivor: e.survivor, Absorbed: e.absorbed, Log: unionfind.LogPos{Time: e.time}}
+			if again := appendHist(nil, &h, e.role); string(again) != string(b) {
+				t.Fatalf("index value re-encodes differently:\n%x\n%x", again, b)
+			}
+		}
 		readPos(b)
 		describeKey(append([]byte("h/"), b...))
 		describeKey(append([]byte("l/"), b...))
 	})
+}
+
+// A replica of before 2026-12-07 holds v1 rows: they read as before, and
+// an op retried after the upgrade (the same row again) is not stored a
+// second time.
+func TestLineageV1RowsAfterUpgrade(t *testing.T) {
+	for _, ec := range engineCases() {
+		t.Run(ec.name, func(t *testing.T) {
+			s := ec.make(t)
+			row := identifyRow()
+			k := lineageKey(nil, row.Team, rowPos(&row))
+			must(t, s.eng.update(func(w kvWriter) error { return w.set(k, appendMergeRowV1(nil, &row)) }))
+			must(t, s.Update(func(tx Tx) error { return tx.PutLineage(row) }))
+			var rows []unionfind.MergeRow
+			must(t, s.EachLineage(func(r unionfind.MergeRow, _ uint64) error { rows = append(rows, r); return nil }))
+			if len(rows) != 1 || !reflect.DeepEqual(rows[0], row) {
+				t.Fatalf("rows after the retry: %+v", rows)
+			}
+			other := row
+			other.Timestamp++ // a different row at the same op: stored next
+			must(t, s.Update(func(tx Tx) error { return tx.PutLineage(other) }))
+			rows = rows[:0]
+			must(t, s.EachLineage(func(r unionfind.MergeRow, _ uint64) error { rows = append(rows, r); return nil }))
+			if len(rows) != 2 || !reflect.DeepEqual(rows[1], other) {
+				t.Fatalf("rows: %+v", rows)
+			}
+		})
+	}
 }
 
 func TestPutLineageIndexAndIdempotence(t *testing.T) {
