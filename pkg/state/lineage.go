@@ -554,11 +554,15 @@ func (t *tx) PutLineage(row unionfind.MergeRow) error {
 		if t.filter != nil && !t.filter.mayHave(k) {
 			break // never written (replayfilter.go)
 		}
-		same := false
+		same, v1 := false, false
 		found, err := w.get(k, func(val []byte) error {
-			same = bytes.Equal(val, v) || len(val) > 0 && val[0] == codecV1 && sameAsV1(val, &row)
+			same = bytes.Equal(val, v)
+			v1 = !same && len(val) > 0 && val[0] == codecV1
 			return nil
 		})
+		if err == nil && v1 {
+			same, err = sameAsV1(w, k, &row)
+		}
 		if err != nil {
 			return wrapKey(err, k)
 		}
@@ -1222,16 +1226,26 @@ func (t *tx) refusalsBetween(team, a, b string) (ents []histEntry, cut bool, err
 	return ents, cut, nil
 }
 
-// sameAsV1 reports whether a v1 value (written before 2026-12-07) holds
-// row, so that an op retried across an upgrade is not stored twice.
-func sameAsV1(val []byte, row *unionfind.MergeRow) bool {
-	got, total, err := decodeMergeRow("", lpos{}, val, MaxLineageMovedKept)
-	if err != nil || total != uint64(len(row.Moved)) ||
+// sameAsV1 reports whether the v1 value under k (written before
+// 2026-12-07) holds row, so that an op retried across an upgrade is not
+// stored twice. It is a function of its own, not part of PutLineage's
+// callback, so that row stays off the heap on the common path.
+func sameAsV1(w kvWriter, k []byte, row *unionfind.MergeRow) (bool, error) {
+	var got unionfind.MergeRow
+	var total uint64
+	var derr error
+	if _, err := w.get(k, func(val []byte) error {
+		got, total, derr = decodeMergeRow("", lpos{}, val, MaxLineageMovedKept)
+		return nil
+	}); err != nil {
+		return false, err
+	}
+	if derr != nil || total != uint64(len(row.Moved)) ||
 		!slices.Equal(got.Moved, row.Moved[:min(len(row.Moved), MaxLineageMovedKept)]) {
-		return false
+		return false, nil // a corrupt old row is not this row: the new one goes next to it
 	}
 	got.Moved = row.Moved
-	return reflect.DeepEqual(got, *row)
+	return reflect.DeepEqual(got, *row), nil
 }
 
 func sortedUnique(ids []string) bool {
