@@ -3,7 +3,6 @@ package state
 import (
 	"bytes"
 	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"reflect"
@@ -283,17 +282,28 @@ func appendMergeRow(b []byte, row *unionfind.MergeRow) []byte {
 	} else {
 		b = appendBytes(b, row.EventUUID)
 	}
-	b = binary.AppendVarint(b, row.Timestamp)
-	b = appendBytes(b, row.Source.Topic)
-	b = binary.AppendVarint(b, int64(row.Source.Partition))
-	b = binary.AppendVarint(b, row.Source.Offset)
-	b = binary.AppendUvarint(b, uint64(row.Source.Index))
+	b = appendSource(binary.AppendVarint(b, row.Timestamp), row.Source)
 	b = binary.AppendVarint(b, row.Log.Time)
 	if flags&(lineageMovedOther|lineageMovedInto) != 0 {
 		return b
 	}
-	kept := row.Moved[:min(len(row.Moved), MaxLineageMovedKept)]
-	b = binary.AppendUvarint(b, uint64(len(row.Moved)))
+	return appendMoved(b, row.Moved)
+}
+
+// appendSource appends bytes topic ‖ varint partition ‖ varint offset ‖
+// uvarint index: a row's source event, as v1 and v2 write it.
+func appendSource(b []byte, src unionfind.Source) []byte {
+	b = appendBytes(b, src.Topic)
+	b = binary.AppendVarint(b, int64(src.Partition))
+	b = binary.AppendVarint(b, src.Offset)
+	return binary.AppendUvarint(b, uint64(src.Index))
+}
+
+// appendMoved appends uvarint total ‖ uvarint n ‖ n × bytes distinct_id:
+// the first MaxLineageMovedKept of moved (decodeMoved reads it).
+func appendMoved(b []byte, moved []string) []byte {
+	kept := moved[:min(len(moved), MaxLineageMovedKept)]
+	b = binary.AppendUvarint(b, uint64(len(moved)))
 	b = binary.AppendUvarint(b, uint64(len(kept)))
 	for _, id := range kept {
 		b = appendBytes(b, id)
@@ -345,21 +355,6 @@ func lowerHex(c byte) (byte, bool) {
 	return 0, false
 }
 
-// formatUUID is the canonical form of u (parseCanonicalUUID's inverse).
-func formatUUID(u [16]byte) string {
-	var out [36]byte
-	hex.Encode(out[0:8], u[0:4])
-	out[8] = '-'
-	hex.Encode(out[9:13], u[4:6])
-	out[13] = '-'
-	hex.Encode(out[14:18], u[6:8])
-	out[18] = '-'
-	hex.Encode(out[19:23], u[8:10])
-	out[23] = '-'
-	hex.Encode(out[24:], u[10:])
-	return string(out[:])
-}
-
 // appendMergeHead appends every field of a lineage row but its moved ids:
 // the part that v1 l/ rows and the outbox (codec.go) write alike.
 func appendMergeHead(b []byte, row *unionfind.MergeRow) []byte {
@@ -371,11 +366,7 @@ func appendMergeHead(b []byte, row *unionfind.MergeRow) []byte {
 	b = appendBytes(b, row.Other)
 	b = appendBytes(b, row.Into)
 	b = appendBytes(b, row.EventUUID)
-	b = binary.AppendVarint(b, row.Timestamp)
-	b = appendBytes(b, row.Source.Topic)
-	b = binary.AppendVarint(b, int64(row.Source.Partition))
-	b = binary.AppendVarint(b, row.Source.Offset)
-	b = binary.AppendUvarint(b, uint64(row.Source.Index))
+	b = appendSource(binary.AppendVarint(b, row.Timestamp), row.Source)
 	b = binary.AppendVarint(b, int64(row.Log.Partition))
 	b = binary.AppendVarint(b, row.Log.Offset)
 	return binary.AppendVarint(b, row.Log.Time)
@@ -455,7 +446,7 @@ func decodeMergeRowV2(d *decoder, flags byte, row *unionfind.MergeRow) {
 	row.Other = string(d.bytes())
 	row.Into = string(d.bytes())
 	if flags&lineageUUID != 0 {
-		row.EventUUID = formatUUID(d.uuid())
+		row.EventUUID = d.uuid().String() // the canonical form, as parseCanonicalUUID read it
 	} else {
 		id := d.bytes()
 		if _, ok := parseCanonicalUUID(string(id)); ok {

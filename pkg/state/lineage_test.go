@@ -32,14 +32,7 @@ func sampleRow() unionfind.MergeRow {
 // appendMergeRowV1 is the l/ value written before 2026-12-07, which
 // replicas of then still hold.
 func appendMergeRowV1(b []byte, row *unionfind.MergeRow) []byte {
-	b = appendMergeHead(append(b, codecV1), row)
-	kept := row.Moved[:min(len(row.Moved), MaxLineageMovedKept)]
-	b = binary.AppendUvarint(b, uint64(len(row.Moved)))
-	b = binary.AppendUvarint(b, uint64(len(kept)))
-	for _, id := range kept {
-		b = appendBytes(b, id)
-	}
-	return b
+	return appendMoved(appendMergeHead(append(b, codecV1), row), row.Moved)
 }
 
 // rowPos is row's l/ position at index 0.
@@ -155,11 +148,7 @@ func TestDecodeMergeRowRejects(t *testing.T) {
 		} else {
 			b = appendBytes(b, r.EventUUID)
 		}
-		b = binary.AppendVarint(b, r.Timestamp)
-		b = appendBytes(b, r.Source.Topic)
-		b = binary.AppendVarint(b, int64(r.Source.Partition))
-		b = binary.AppendVarint(b, r.Source.Offset)
-		b = binary.AppendUvarint(b, uint64(r.Source.Index))
+		b = appendSource(binary.AppendVarint(b, r.Timestamp), r.Source)
 		b = binary.AppendVarint(b, r.Log.Time)
 		if flags&lineageMovedOther == 0 {
 			b = append(b, 1, 1)
