@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,6 +15,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/google/uuid"
 	"go.uber.org/zap"
 
 	"github.com/resolver-dev/resolver/internal/gen"
@@ -121,17 +121,7 @@ func (s *preloadSet) id(j, k int) string {
 	var b [16]byte
 	binary.BigEndian.PutUint64(b[:8], uint64(s.seen(j)+int64(k))<<16|0x7000|s.hash(j, uint64(2+k))&0x0fff)
 	binary.BigEndian.PutUint64(b[8:], s.hash(j, uint64(10+k))&^(3<<62)|1<<63)
-	var out [36]byte
-	hex.Encode(out[0:8], b[0:4])
-	out[8] = '-'
-	hex.Encode(out[9:13], b[4:6])
-	out[13] = '-'
-	hex.Encode(out[14:18], b[6:8])
-	out[18] = '-'
-	hex.Encode(out[19:23], b[8:10])
-	out[23] = '-'
-	hex.Encode(out[24:], b[10:])
-	return string(out[:])
+	return uuid.UUID(b).String()
 }
 
 // eachID calls fn with person j's distinct ids in ascending byte order: the
