@@ -1,8 +1,10 @@
 package state
 
 import (
+	"cmp"
 	"encoding/binary"
 	"fmt"
+	"slices"
 
 	"github.com/resolver-dev/resolver/pkg/unionfind"
 )
@@ -118,6 +120,11 @@ func (t *tx) flushOutbox() error {
 	return nil
 }
 
+// compareSource orders sources of one topic and partition.
+func compareSource(a, b unionfind.Source) int {
+	return cmp.Or(cmp.Compare(a.Offset, b.Offset), cmp.Compare(a.Index, b.Index))
+}
+
 // outboxRising reports whether g's sources rise strictly.
 func outboxRising(g []outboxEntry) bool {
 	for i := 1; i < len(g); i++ {
@@ -141,6 +148,13 @@ type OutboxSpan struct {
 // all its partitions' rows with one engine transaction, not one each).
 // Sources whose op produced nothing have no rows and are not visited. fn
 // must not call Update.
+//
+// A batch row is keyed by its last source, and the rows of two applier
+// transactions can interleave (10, 50, 150 under 150 and 20, 60, 120 under
+// 120: one source partition's ops in two identity_log partitions), so no
+// row past To ends the read — rows past To are rare (a crashed owner's
+// larger batch) and the outbox is trimmed below the committed offsets —
+// and a span's sources are put in order before fn sees them.
 func (s *Store) OutboxSpans(topic string, spans []OutboxSpan, fn func(unionfind.Source, unionfind.Result) error) error {
 	if s.closed.Load() {
 		return ErrClosed
@@ -148,32 +162,52 @@ func (s *Store) OutboxSpans(topic string, spans []OutboxSpan, fn func(unionfind.
 	if len(spans) == 0 {
 		return nil
 	}
+	var got []sourcedResult
 	return s.eng.view(func(r kvReader) error {
 		var prefix, start []byte
 		for _, sp := range spans {
 			prefix = outboxPrefix(prefix[:0], topic, sp.Partition)
 			start = appendI64(append(start[:0], prefix...), sp.From)
+			got = got[:0]
+			add := func(src unionfind.Source, res unionfind.Result) error {
+				got = append(got, sourcedResult{src, res})
+				return nil
+			}
 			err := r.scan(prefix, start, false, func(key, val []byte) (bool, error) {
 				kr := keyReader{b: key[len(prefix):], ok: true}
 				src := unionfind.Source{Topic: topic, Partition: sp.Partition, Offset: kr.i64(), Index: kr.u32()}
 				if !kr.done() {
 					return false, wrapKey(corrupt("outbox key", "bad source"), key)
 				}
-				var more bool
 				var err error
 				if len(val) > 0 && val[0] == outboxBatch {
-					more, err = eachOutboxBatch(val, src, sp, fn)
+					err = eachOutboxBatch(val, src, sp, add)
 				} else {
-					more, err = visitOutbox(src, val, sp, fn)
+					err = visitOutbox(src, val, sp, add)
 				}
-				return more, wrapKey(err, key)
+				return err == nil, wrapKey(err, key)
 			})
 			if err != nil {
 				return err
 			}
+			bySource := func(a, b sourcedResult) int { return compareSource(a.src, b.src) }
+			if !slices.IsSortedFunc(got, bySource) {
+				slices.SortFunc(got, bySource)
+			}
+			for i := range got {
+				if err := fn(got[i].src, got[i].res); err != nil {
+					return err
+				}
+			}
 		}
 		return nil
 	})
+}
+
+// sourcedResult is one source's outbox result, read.
+type sourcedResult struct {
+	src unionfind.Source
+	res unionfind.Result
 }
 
 // TrimOutbox deletes the outbox rows of the partition with offset < below,
@@ -218,10 +252,9 @@ func (s *Store) TrimOutbox(topic string, partition int32, below int64) error {
 }
 
 // eachOutboxBatch calls fn with the results of a batch row (flushOutbox)
-// keyed by last whose sources are in sp, and reports whether the scan
-// goes on: not once a source is past sp.To. The sources must rise and end
-// at last.
-func eachOutboxBatch(val []byte, last unionfind.Source, sp OutboxSpan, fn func(unionfind.Source, unionfind.Result) error) (bool, error) {
+// keyed by last whose sources are in sp. The sources must rise and end at
+// last.
+func eachOutboxBatch(val []byte, last unionfind.Source, sp OutboxSpan, fn func(unionfind.Source, unionfind.Result) error) error {
 	d := decoder{b: val[1:]}
 	n := d.count()
 	if d.err == nil && n == 0 {
@@ -239,29 +272,23 @@ func eachOutboxBatch(val []byte, last unionfind.Source, sp OutboxSpan, fn func(u
 			break
 		}
 		prev = src
-		if more, err := visitOutbox(src, v, sp, fn); !more || err != nil {
-			return more, err
+		if err := visitOutbox(src, v, sp, fn); err != nil {
+			return err
 		}
 	}
-	if err := d.finish("outbox row"); err != nil {
-		return false, err
-	}
-	return true, nil
+	return d.finish("outbox row")
 }
 
-// visitOutbox calls fn with the result v of src if src is in sp, and
-// reports whether the scan goes on: not past sp.To. A source before
-// sp.From (in a batch row found from the span's start) is passed over.
-func visitOutbox(src unionfind.Source, v []byte, sp OutboxSpan, fn func(unionfind.Source, unionfind.Result) error) (bool, error) {
-	switch {
-	case src.Offset < sp.From:
-		return true, nil
-	case src.Offset > sp.To:
-		return false, nil
+// visitOutbox calls fn with the result v of src if src is in sp; a source
+// outside sp (in a batch row found from the span's start, or a row past
+// its end) is passed over.
+func visitOutbox(src unionfind.Source, v []byte, sp OutboxSpan, fn func(unionfind.Source, unionfind.Result) error) error {
+	if src.Offset < sp.From || src.Offset > sp.To {
+		return nil
 	}
 	res, err := decodeResult(v)
 	if err != nil {
-		return false, err
+		return err
 	}
-	return true, fn(src, res)
+	return fn(src, res)
 }
