@@ -389,8 +389,10 @@ func testOutbox(t *testing.T, s *Store) {
 	if got, want := read(2, 256), []unionfind.Source{src(2, 0), src(2, 1), src(5, 0), src(5, 1), src(256, 0), src(256, 1)}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("outbox 2..256:\n got %+v\nwant %+v", got, want)
 	}
+	// The sources were put out of order: one batch row holds them sorted,
+	// under the last (300), and stays until all of them are trimmed.
 	must(t, s.TrimOutbox("ev", 0, 5))
-	if got, want := read(0, 1000), []unionfind.Source{src(5, 0), src(5, 1), src(256, 0), src(256, 1), src(300, 0), src(300, 1)}; !reflect.DeepEqual(got, want) {
+	if got, want := read(0, 1000), []unionfind.Source{src(1, 0), src(1, 1), src(2, 0), src(2, 1), src(5, 0), src(5, 1), src(256, 0), src(256, 1), src(300, 0), src(300, 1)}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("outbox after trim:\n got %+v\nwant %+v", got, want)
 	}
 	// Several partitions in one call: span by span, each in source order,
@@ -406,6 +408,10 @@ func testOutbox(t *testing.T, s *Store) {
 	must(t, outbox(s, "ev2", 0, 0, 10, func(unionfind.Source, unionfind.Result) error { n++; return nil }))
 	if n != 2 {
 		t.Fatalf("trim touched other partitions: %d rows left, want 2", n)
+	}
+	must(t, s.TrimOutbox("ev", 0, 301))
+	if got := read(0, 1000); len(got) != 0 {
+		t.Fatalf("outbox after the trim past its last source: %+v", got)
 	}
 }
 

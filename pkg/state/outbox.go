@@ -21,13 +21,14 @@ const trimChunk = 4096
 //
 //	outboxBatch ‖ uvarint n ‖ n × (varint offset ‖ uvarint index ‖ bytes result)
 //
-// with the sources in rising order and each result as a row of one source
-// is (encodeResult), up to maxOutboxBatchBytes of results a row. A result
-// alone (one source of its partition in the Update, or one bigger than a
-// batch row), and sources out of order (none are expected: the applier
-// applies a partition's sources in order, skipping those under its
-// high-water mark), get a row per source, keyed by it, as before batches:
-// rows of both kinds are read. So a batch row is never near the value
+// with the sources in rising order (an Update gets one partition's sources
+// interleaved when their ops' teams log to different identity_log
+// partitions: they are sorted first) and each result as a row of one
+// source is (encodeResult), up to maxOutboxBatchBytes of results a row. A
+// result alone (one source of its partition in the Update, or one bigger
+// than a batch row), and a partition's results when a source comes twice
+// (none is expected: the high-water marks skip a repeated op), get a row
+// per source, keyed by it, as before batches: rows of both kinds are read. So a batch row is never near the value
 // bound, and a lone op writes what it always wrote. One row for a batch's ops, not
 // one per op: each row is a skiplist insert into Badger's memtable, a
 // write-ahead log entry, a key the worker's read iterates, and a delete
@@ -72,7 +73,15 @@ func (t *tx) flushOutbox() error {
 	}
 	for _, k := range order {
 		g := groups[k]
-		if !outboxRising(g) {
+		// A partition's sources reach an Update through as many
+		// identity_log partitions as their ops' teams: in order within
+		// each, interleaved between them. Batched in source order.
+		if !slices.IsSortedFunc(g, compareEntries) {
+			g = slices.Clone(g)
+			slices.SortStableFunc(g, compareEntries)
+		}
+		if !outboxRising(g) { // a source twice: one row each, the last put wins
+			g = groups[k]
 			for _, e := range g {
 				if err := one(e); err != nil {
 					return err
@@ -124,6 +133,8 @@ func (t *tx) flushOutbox() error {
 func compareSource(a, b unionfind.Source) int {
 	return cmp.Or(cmp.Compare(a.Offset, b.Offset), cmp.Compare(a.Index, b.Index))
 }
+
+func compareEntries(a, b outboxEntry) int { return compareSource(a.src, b.src) }
 
 // outboxRising reports whether g's sources rise strictly.
 func outboxRising(g []outboxEntry) bool {

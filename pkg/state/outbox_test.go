@@ -50,8 +50,11 @@ func testOutboxBatches(t *testing.T, s *Store) {
 			must(t, tx.PutOutbox(src(1, off, 0), row(off, 0)))
 		}
 		must(t, tx.PutOutbox(src(2, 20, 0), row(20, 0))) // alone
-		must(t, tx.PutOutbox(src(3, 31, 0), row(31, 0))) // out of order
+		must(t, tx.PutOutbox(src(3, 31, 0), row(31, 0))) // out of order: batched in order
 		must(t, tx.PutOutbox(src(3, 30, 0), row(30, 0)))
+		must(t, tx.PutOutbox(src(7, 71, 0), row(0, 0))) // a source twice: a row each, the last wins
+		must(t, tx.PutOutbox(src(7, 70, 0), row(70, 0)))
+		must(t, tx.PutOutbox(src(7, 71, 0), row(71, 0)))
 		for off := int64(40); off < 45; off++ {
 			must(t, tx.PutOutbox(src(4, off, 0), row(off, big)))
 		}
@@ -65,8 +68,9 @@ func testOutboxBatches(t *testing.T, s *Store) {
 		string(outboxKey(nil, src(0, 14, 1))): outboxBatch,
 		string(outboxKey(nil, src(1, 14, 0))): outboxBatch,
 		string(outboxKey(nil, src(2, 20, 0))): codecV1,
-		string(outboxKey(nil, src(3, 30, 0))): codecV1,
-		string(outboxKey(nil, src(3, 31, 0))): codecV1,
+		string(outboxKey(nil, src(3, 31, 0))): outboxBatch,
+		string(outboxKey(nil, src(7, 70, 0))): codecV1,
+		string(outboxKey(nil, src(7, 71, 0))): codecV1,
 		string(outboxKey(nil, src(4, 41, 0))): outboxBatch,
 		string(outboxKey(nil, src(4, 43, 0))): outboxBatch,
 		string(outboxKey(nil, src(4, 44, 0))): codecV1, // the rest, alone
@@ -103,6 +107,7 @@ func testOutboxBatches(t *testing.T, s *Store) {
 		{0, 15, 99, nil},
 		{1, 0, 99, []unionfind.Source{src(1, 10, 0), src(1, 11, 0), src(1, 12, 0), src(1, 14, 0)}},
 		{3, 0, 99, []unionfind.Source{src(3, 30, 0), src(3, 31, 0)}},
+		{7, 0, 99, []unionfind.Source{src(7, 70, 0), src(7, 71, 0)}},
 		{4, 41, 43, []unionfind.Source{src(4, 41, 0), src(4, 42, 0), src(4, 43, 0)}},
 		{5, 0, 99, []unionfind.Source{src(5, 50, 0), src(5, 51, 0), src(5, 52, 0), src(5, 53, 0)}},
 	} {
