@@ -108,6 +108,17 @@ func TestRun(t *testing.T) {
 	if rep.Turns[1].OpsLogged == 0 {
 		t.Error("the resolver turn logged no identity ops")
 	}
+	// The resolver turn's replica: its rows by kind, per op it holds.
+	rows := map[string]int64{}
+	for _, k := range rep.Turns[1].Rows {
+		rows[k.Tag] = k.Rows
+	}
+	if r := rep.Turns[1]; r.RowsOps < r.OpsLogged || rows["d/"] == 0 || rows["p/"] == 0 || rows["a/"] == 0 {
+		t.Errorf("replica rows %v for %d ops (%d in the window)", rows, r.RowsOps, r.OpsLogged)
+	}
+	if len(rep.Turns[0].Rows) != 0 {
+		t.Errorf("the limit turn reports replica rows: %v", rep.Turns[0].Rows)
+	}
 	if len(rep.Ratios()) != 1 || rep.MedianRatio() <= 0 {
 		t.Errorf("ratios %v", rep.Ratios())
 	}
@@ -119,7 +130,8 @@ func TestRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Log("\n" + out.String())
-	for _, want := range []string{"embedded kfake in this process", "resolver/limit events/s per pair", "limit", "resolver"} {
+	for _, want := range []string{"embedded kfake in this process", "resolver/limit events/s per pair", "limit", "resolver",
+		"resolver replica after pair 1's turn: ", " ops; per op ", "d/ "} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("report lacks %q", want)
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -119,6 +120,28 @@ func (p *pipelines) opsLogged() int64 {
 		n += pl.Stats().OpsLogged.Load()
 	}
 	return n
+}
+
+// rowStats sums the rows of the pipelines' replicas by key kind.
+func (p *pipelines) rowStats() ([]state.RowKind, error) {
+	var out []state.RowKind
+	for _, st := range p.stores {
+		kinds, err := st.RowStats()
+		if err != nil {
+			return nil, fmt.Errorf("bench: replica rows: %w", err)
+		}
+		for _, k := range kinds {
+			i := slices.IndexFunc(out, func(o state.RowKind) bool { return o.Tag == k.Tag })
+			if i < 0 {
+				out = append(out, k)
+				continue
+			}
+			out[i].Rows += k.Rows
+			out[i].KeyBytes += k.KeyBytes
+			out[i].ValueBytes += k.ValueBytes
+		}
+	}
+	return out, nil
 }
 
 func (p *pipelines) failed() error {

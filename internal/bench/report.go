@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"slices"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/resolver-dev/resolver/internal/gen"
+	"github.com/resolver-dev/resolver/pkg/state"
 	"github.com/resolver-dev/resolver/pkg/stream"
 )
 
@@ -255,6 +257,12 @@ func (r *Report) WriteText(w io.Writer) error {
 	if sh := stepShares(steps); sh != "" {
 		fmt.Fprintf(&b, "resolver batch time by step (all resolver turns): %s\n", sh)
 	}
+	for i := range r.Turns {
+		if t := &r.Turns[i]; t.Kind == Resolver && t.Pair > 0 && len(t.Rows) > 0 && t.RowsOps > 0 {
+			fmt.Fprintf(&b, "resolver replica after pair %d's turn: %s\n", t.Pair, rowsPerOp(t.Rows, t.RowsOps))
+			break
+		}
+	}
 	fmt.Fprintf(&b, "(issue 15 targets: resolver/limit events/s ≥ 0.6 at 5%% identity events, 1 instance, 8 partitions; ≤ 8 µs of resolver-process CPU per event with --broker-process)\n")
 	if pr := r.PreloadRatios(); len(pr) > 0 {
 		s := slices.Clone(pr)
@@ -307,4 +315,22 @@ func fmtList(vs []float64) string {
 		parts[i] = fmt.Sprintf("%.3f", v)
 	}
 	return strings.Join(parts, " ")
+}
+
+// rowsPerOp says what a replica holds per identity op: rows and key and
+// value bytes in all, then by key kind, the most bytes first.
+func rowsPerOp(kinds []state.RowKind, ops int64) string {
+	kinds = slices.Clone(kinds)
+	slices.SortStableFunc(kinds, func(a, b state.RowKind) int {
+		return cmp.Compare(b.KeyBytes+b.ValueBytes, a.KeyBytes+a.ValueBytes)
+	})
+	var rows, bytes int64
+	parts := make([]string, 0, len(kinds))
+	for _, k := range kinds {
+		rows += k.Rows
+		bytes += k.KeyBytes + k.ValueBytes
+		parts = append(parts, fmt.Sprintf("%s %.2f rows %.0f B", k.Tag, float64(k.Rows)/float64(ops), float64(k.KeyBytes+k.ValueBytes)/float64(ops)))
+	}
+	return fmt.Sprintf("%d ops; per op %.2f rows, %.0f B of keys and values (%s)",
+		ops, float64(rows)/float64(ops), float64(bytes)/float64(ops), strings.Join(parts, ", "))
 }

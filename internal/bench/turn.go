@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/resolver-dev/resolver/pkg/state"
 	"github.com/resolver-dev/resolver/pkg/stream"
 )
 
@@ -56,6 +57,13 @@ type Turn struct {
 	Steps [stream.NumSteps]time.Duration
 	// Profiled is true for the turn the CPU and memory profiles cover.
 	Profiled bool
+	// Rows are what a resolver turn's replicas hold at its end, by key
+	// kind (state.Store.RowStats, summed over instances), and RowsOps the
+	// identity ops they hold the rows of: every op the turn's pipelines
+	// logged, warm-up and latency probes included. Not read for preloaded
+	// turns (the preload's rows would swamp the turn's).
+	Rows    []state.RowKind
+	RowsOps int64
 }
 
 // EventsPerSec is the window's throughput.
@@ -279,6 +287,12 @@ func (r *runner) turn(ctx context.Context, kind Kind, pair int, events int, late
 		t.LatencySamples, t.LatencyExpected = len(lat), expected
 		t.LatencyP50, t.LatencyP99 = percentile(lat, 50), percentile(lat, 99)
 		r.say("  %s: latency p50 %v p99 %v (%d of %d probes)", kind, t.LatencyP50, t.LatencyP99, len(lat), expected)
+	}
+	if kind == Resolver && pipes != nil {
+		if t.Rows, err = pipes.rowStats(); err != nil {
+			return t, err
+		}
+		t.RowsOps = pipes.opsLogged()
 	}
 	return t, nil
 }
