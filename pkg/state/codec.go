@@ -284,8 +284,11 @@ func decodeI64(what string, v []byte) (int64, error) {
 }
 
 // encodeResult encodes the feed rows and warnings of one op.
-func encodeResult(r *unionfind.Result) []byte {
-	b := make([]byte, 0, 64)
+func encodeResult(r *unionfind.Result) []byte { return appendResult(nil, r) }
+
+// appendResult appends the encoding of r to b (encodeResult), without a
+// buffer of its own: an Update encodes its ops' results into one arena.
+func appendResult(b []byte, r *unionfind.Result) []byte {
 	v2 := len(r.Merges) > 0 || len(r.Erased) > 0
 	if v2 {
 		b = append(b, codecV2)
@@ -296,8 +299,7 @@ func encodeResult(r *unionfind.Result) []byte {
 	for i := range r.Persons {
 		row := &r.Persons[i]
 		b = appendBytes(b, row.Team)
-		pb := appendPerson(nil, &row.Person)
-		b = appendBytes(b, string(pb))
+		b = appendPrefixed(b, func(b []byte) []byte { return appendPerson(b, &row.Person) })
 	}
 	b = binary.AppendUvarint(b, uint64(len(r.DistinctIDs)))
 	for _, row := range r.DistinctIDs {
@@ -337,6 +339,21 @@ func encodeResult(r *unionfind.Result) []byte {
 		b = appendBytes(b, k.DistinctID)
 		b = binary.AppendUvarint(b, uint64(k.Gen))
 	}
+	return b
+}
+
+// appendPrefixed appends uvarint len(x) ‖ x, where x is what enc appends:
+// bytes x of a value encoded in place, with no buffer of its own (x is
+// moved right by the length's size).
+func appendPrefixed(b []byte, enc func([]byte) []byte) []byte {
+	start := len(b)
+	b = enc(b)
+	n := len(b) - start
+	var hdr [binary.MaxVarintLen64]byte
+	h := binary.PutUvarint(hdr[:], uint64(n))
+	b = append(b, hdr[:h]...)
+	copy(b[start+h:], b[start:start+n])
+	copy(b[start:], hdr[:h])
 	return b
 }
 

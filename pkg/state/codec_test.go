@@ -6,6 +6,7 @@ import (
 	"errors"
 	"reflect"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/resolver-dev/resolver/pkg/unionfind"
@@ -245,6 +246,19 @@ func TestDecodeRejects(t *testing.T) {
 			t.Errorf("%s: decoded", name)
 		} else if !isCorrupt(err) {
 			t.Errorf("%s: %v is not ErrCorrupt", name, err)
+		}
+	}
+}
+
+// appendPrefixed writes what appendBytes writes, for lengths on each side
+// of a uvarint's size steps, after bytes already in the buffer.
+func TestAppendPrefixed(t *testing.T) {
+	for _, n := range []int{0, 1, 127, 128, 129, 16383, 16384, 70000} {
+		x := strings.Repeat("p", n)
+		want := appendBytes([]byte("head"), x)
+		got := appendPrefixed([]byte("head"), func(b []byte) []byte { return append(b, x...) })
+		if !bytes.Equal(got, want) {
+			t.Fatalf("len %d: prefixed in place differs from appendBytes", n)
 		}
 	}
 }

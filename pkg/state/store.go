@@ -48,9 +48,10 @@ type Store struct {
 	// filter: the replay filter of Update's transactions
 	// (SetReplayFilter, replayfilter.go); nil: off. Under mu.
 	filter *replayFilter
-	// hints: the sizes of the last Update's maps, to make the next one's
-	// at that size (an applier's updates are alike: without it each grew
-	// its maps from empty, rehashing on the way). Under mu.
+	// hints: the sizes of the last Update's maps and outbox arena, to make
+	// the next one's at that size (an applier's updates are alike: without
+	// it each grew them from empty, rehashing or copying on the way).
+	// Under mu.
 	hints updateHints
 }
 
@@ -261,7 +262,12 @@ func (s *Store) Update(fn func(Tx) error) error {
 	if s.hints.touched > 0 {
 		t.touched = make(map[string]map[string]bool, s.hints.touched)
 	}
-	defer func() { s.hints = updateHints{dirty: len(t.dirty), touched: len(t.touched)} }()
+	if s.hints.outbox > 0 {
+		t.outboxArena = make([]byte, 0, s.hints.outbox)
+	}
+	defer func() {
+		s.hints = updateHints{dirty: len(t.dirty), touched: len(t.touched), outbox: min(len(t.outboxArena), maxOutboxHint)}
+	}()
 	fnOK := false
 	update := s.eng.update
 	if s.pipelined {
@@ -303,8 +309,12 @@ func (s *Store) Update(fn func(Tx) error) error {
 	return nil
 }
 
-// updateHints are sizes of an Update's maps (Store.hints).
-type updateHints struct{ dirty, touched int }
+// updateHints are sizes of an Update's maps and outbox arena (Store.hints).
+type updateHints struct{ dirty, touched, outbox int }
+
+// maxOutboxHint bounds the outbox arena an Update starts with: one Update
+// with a huge result must not make every later one allocate as much.
+const maxOutboxHint = 4 << 20
 
 // View runs fn in a read-only snapshot. The Tx's write methods return
 // ErrReadOnly.

@@ -77,8 +77,12 @@ type tx struct {
 	// filter: the Store's replay filter (replayfilter.go) in an Update
 	// with it on; nil otherwise.
 	filter *replayFilter
-	// outbox: the rows of PutOutbox, written by flushOutbox.
-	outbox []outboxEntry
+	// outbox: the rows of PutOutbox, written by flushOutbox; their values
+	// are encoded one after another into outboxArena. A value is never
+	// changed once encoded (the engine may hold it until the commit), and
+	// one whose arena has since grown stays in the old array.
+	outbox      []outboxEntry
+	outboxArena []byte
 }
 
 func (t *tx) reader() (kvReader, error) {
@@ -377,8 +381,11 @@ func (t *tx) PutOutbox(src unionfind.Source, res unionfind.Result) error {
 	if res.Empty() {
 		return nil
 	}
-	v := encodeResult(&res)
+	start := len(t.outboxArena)
+	t.outboxArena = appendResult(t.outboxArena, &res)
+	v := t.outboxArena[start:len(t.outboxArena):len(t.outboxArena)]
 	if err := checkWrite(outboxKey(t.kb[:0], src), v); err != nil {
+		t.outboxArena = t.outboxArena[:start] // refused: not held
 		return wrapKey(err, outboxKey(nil, src))
 	}
 	t.outbox = append(t.outbox, outboxEntry{src, v})
