@@ -2,6 +2,7 @@ package stream
 
 import (
 	"encoding/json"
+	"slices"
 	"strconv"
 	"testing"
 
@@ -84,5 +85,65 @@ func TestApplierSkipsDuplicateSources(t *testing.T) {
 		if err != nil || hw.Offset != c.want {
 			t.Errorf("high water of log %d, source partition %d: %+v (err %v), want offset %d", c.log, c.part, hw, err, c.want)
 		}
+	}
+}
+
+// One source partition's events belong to several teams, whose ops log to
+// different identity_log partitions: the applier gets the partition's
+// sources interleaved. Their outbox results still go into one row per
+// transaction, and a worker's span reads every source in it — also one
+// whose row ends past the span (a smaller batch after a crashed owner's).
+func TestApplierOutboxAcrossLogPartitions(t *testing.T) {
+	st, err := state.Open(t.TempDir(), state.Options{Logger: zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	a := newApplier(Config{Topics: DefaultTopics()}, st, zaptest.NewLogger(t), endsAt(map[int32]int64{0: 100, 1: 100}))
+	next := map[int32]int64{}
+	rec := func(logPart int32, team string, srcOff int64) *kgo.Record {
+		op := unionfind.Op{Kind: unionfind.OpEvent, Source: unionfind.Source{Topic: "events_raw", Partition: 0, Offset: srcOff},
+			Team: team, DistinctID: "id-" + strconv.FormatInt(srcOff, 10), Timestamp: 1, Set: []unionfind.KV{{Key: "n", Value: json.RawMessage("1")}}}
+		r := &kgo.Record{Topic: "identity_log", Partition: logPart, Offset: next[logPart], Value: oplog.Encode(&op)}
+		next[logPart]++
+		return r
+	}
+	outboxRows := func() int64 {
+		kinds, err := st.RowStats()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range kinds {
+			if k.Tag == "x/" {
+				return k.Rows
+			}
+		}
+		return 0
+	}
+	// One transaction: team 1's ops (log 0) and team 2's (log 1), each in
+	// source order, interleaved between them: one outbox row.
+	if err := a.apply(t.Context(), []*kgo.Record{rec(0, "1", 10), rec(0, "1", 50), rec(1, "2", 20), rec(1, "2", 60)}); err != nil {
+		t.Fatal(err)
+	}
+	if n := outboxRows(); n != 1 {
+		t.Fatalf("%d outbox rows for one transaction's sources of one partition, want 1", n)
+	}
+	// Two more transactions whose rows interleave: 150 and 120 (then 90).
+	if err := a.apply(t.Context(), []*kgo.Record{rec(0, "1", 70), rec(0, "1", 150)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.apply(t.Context(), []*kgo.Record{rec(1, "2", 80), rec(1, "2", 120)}); err != nil {
+		t.Fatal(err)
+	}
+	var got []int64
+	err = st.OutboxSpans("events_raw", []state.OutboxSpan{{Partition: 0, From: 15, To: 100}}, func(src unionfind.Source, _ unionfind.Result) error {
+		got = append(got, src.Offset)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []int64{20, 50, 60, 70, 80}; !slices.Equal(got, want) {
+		t.Fatalf("span 15..100 read %v, want %v", got, want)
 	}
 }
