@@ -299,6 +299,11 @@ func appendSource(b []byte, src unionfind.Source) []byte {
 	return binary.AppendUvarint(b, uint64(src.Index))
 }
 
+// decodeSource reads what appendSource wrote.
+func decodeSource(d *decoder) unionfind.Source {
+	return unionfind.Source{Topic: string(d.bytes()), Partition: d.i32(), Offset: d.varint(), Index: d.u32()}
+}
+
 // appendMoved appends uvarint total ‖ uvarint n ‖ n × bytes distinct_id:
 // the first MaxLineageMovedKept of moved (decodeMoved reads it).
 func appendMoved(b []byte, moved []string) []byte {
@@ -383,10 +388,7 @@ func decodeMergeHead(d *decoder, row *unionfind.MergeRow) {
 	row.Into = string(d.bytes())
 	row.EventUUID = string(d.bytes())
 	row.Timestamp = d.varint()
-	row.Source.Topic = string(d.bytes())
-	row.Source.Partition = d.i32()
-	row.Source.Offset = d.varint()
-	row.Source.Index = d.u32()
+	row.Source = decodeSource(d)
 	row.Log.Partition = d.i32()
 	row.Log.Offset = d.varint()
 	row.Log.Time = d.varint()
@@ -455,10 +457,7 @@ func decodeMergeRowV2(d *decoder, flags byte, row *unionfind.MergeRow) {
 		row.EventUUID = string(id)
 	}
 	row.Timestamp = d.varint()
-	row.Source.Topic = string(d.bytes())
-	row.Source.Partition = d.i32()
-	row.Source.Offset = d.varint()
-	row.Source.Index = d.u32()
+	row.Source = decodeSource(d)
 	row.Log.Time = d.varint()
 }
 
