@@ -32,9 +32,10 @@ const trimChunk = 4096
 // read. So a batch row is never near the value bound, and a lone op writes
 // what it always wrote. One row for a batch's ops, not one per op: each
 // row is a skiplist insert into Badger's memtable, a write-ahead log
-// entry, a key the worker's read iterates, and a delete when trimmed (BENCHMARKS.md, target 1). A batch row's key is its last
-// source, so TrimOutbox deletes it only once all of its sources are below
-// the committed offset, and OutboxSpans finds it from the span's start.
+// entry, a key the worker's read iterates, and a delete when trimmed
+// (BENCHMARKS.md, target 1). A batch row's key is its last source, so
+// TrimOutbox deletes it only once all of its sources are below the
+// committed offset, and OutboxSpans finds it from the span's start.
 const maxOutboxBatchBytes = 256 << 10
 
 // outboxEntry is one PutOutbox: a source and its encoded result.
