@@ -1,6 +1,6 @@
 // Package jsonlit reads and writes the JSON literals that this module
-// handles by hand rather than through encoding/json: strings, numbers, and
-// times written as RFC 3339 strings.
+// handles by hand rather than through encoding/json: strings, numbers,
+// times written as RFC 3339 strings, and UUIDs.
 //
 // The decoder in pkg/event, the stamped events it writes, the person
 // properties of pkg/unionfind, the op values of pkg/resolve and the
@@ -28,6 +28,12 @@
 //
 // ScanNumber and IsNumber follow the number grammar of RFC 8259 §6
 // exactly, as encoding/json and json.Valid do.
+//
+// # UUIDs
+//
+// ParseUUID reads the 36-character form of a UUID, either case, as the
+// event decoder takes an event's uuid and the lineage codec of pkg/state
+// packs a canonical one into 16 bytes.
 //
 // # Times
 //

@@ -591,18 +591,6 @@ func TestKindAndModeStrings(t *testing.T) {
 	assert.Equal(t, "mode(7)", Mode(7).String())
 }
 
-func TestParseCanonicalUUID(t *testing.T) {
-	for _, s := range []string{"01935a2e-7c1f-7a3b-9c55-2f1d3e4a5b6c", "01935A2E-7C1F-7A3B-9C55-2F1D3E4A5B6C", "00000000-0000-0000-0000-000000000000"} {
-		u, ok := parseCanonicalUUID([]byte(s))
-		assert.True(t, ok, s)
-		assert.Equal(t, uuid.MustParse(s), u)
-	}
-	for _, s := range []string{"01935a2e-7c1f-7a3b-9c55-2f1d3e4a5b6g", "01935a2e-7c1f-7a3b-9c55x2f1d3e4a5b6c", "01935a2e7c1f-7a3b-9c55-2f1d3e4a5b6c0", "01935a2e-7c1f-7a3b-9c55-2f1d3e4a5b6", ""} {
-		_, ok := parseCanonicalUUID([]byte(s))
-		assert.False(t, ok, s)
-	}
-}
-
 // TestRawMessagesAreCapacityLimited: appending to a property value must
 // not write into the shared copy of the record (the next property, keys).
 func TestRawMessagesAreCapacityLimited(t *testing.T) {

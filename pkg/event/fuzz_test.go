@@ -239,23 +239,6 @@ func FuzzParseRFC3339(f *testing.F) {
 	})
 }
 
-// FuzzUUID checks parseCanonicalUUID against uuid.ParseBytes on 36-byte
-// inputs: both accept the same texts, as the same uuid.
-func FuzzUUID(f *testing.F) {
-	f.Add([]byte("01935a2e-7c1f-7a3b-9c55-2f1d3e4a5b6c"))
-	f.Add([]byte("01935A2E-7C1F-7A3B-9C55-2F1D3E4A5B6C"))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		if len(b) != 36 {
-			return
-		}
-		got, ok := parseCanonicalUUID(b)
-		want, err := uuid.ParseBytes(b)
-		if ok != (err == nil) || ok && got != want {
-			t.Fatalf("%q: parseCanonicalUUID %v %v, uuid.ParseBytes %v %v", b, got, ok, want, err)
-		}
-	})
-}
-
 // fastOptions are the Decoder options that take another code path than
 // the default and must not change what comes out.
 var fastOptions = map[string]Options{

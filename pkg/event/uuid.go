@@ -5,6 +5,8 @@ import (
 	"strconv"
 
 	"github.com/google/uuid"
+
+	"github.com/resolver-dev/resolver/internal/jsonlit"
 )
 
 // EventNamespace is the UUIDv5 namespace of derived event uuids. It is
@@ -39,7 +41,7 @@ func uuidOf(v val, src Source) (uuid.UUID, *Rejection) {
 	if bytes.IndexByte(inner, '\\') >= 0 {
 		inner = unescape(nil, inner)
 	}
-	if u, ok := parseCanonicalUUID(inner); ok {
+	if u, ok := jsonlit.ParseUUID(inner); ok {
 		return u, nil
 	}
 	u, err := uuid.ParseBytes(inner)
@@ -50,37 +52,6 @@ func uuidOf(v val, src Source) (uuid.UUID, *Rejection) {
 }
 
 const hexDigits = "0123456789abcdef"
-
-// unhex maps a hex digit to its value and anything else to 0xFF.
-var unhex = func() (t [256]byte) {
-	for i := range t {
-		t[i] = 0xFF
-	}
-	for i, c := range hexDigits {
-		t[c] = byte(i)
-	}
-	for i, c := range "ABCDEF" {
-		t[c] = byte(10 + i)
-	}
-	return t
-}()
-
-// parseCanonicalUUID parses the 36-character 8-4-4-4-12 form, the one
-// nearly every event carries, without uuid.ParseBytes's generality.
-func parseCanonicalUUID(b []byte) (u uuid.UUID, ok bool) {
-	if len(b) != 36 || b[8] != '-' || b[13] != '-' || b[18] != '-' || b[23] != '-' {
-		return u, false
-	}
-	var bad byte
-	j := 0
-	for _, i := range [16]byte{0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34} {
-		hi, lo := unhex[b[i]], unhex[b[i+1]]
-		bad |= hi | lo
-		u[j] = hi<<4 | lo
-		j++
-	}
-	return u, bad&0xF0 == 0
-}
 
 // appendUUID appends u in canonical form, without quotes.
 func appendUUID(dst []byte, u uuid.UUID) []byte {

@@ -7,8 +7,12 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 	"time"
 
+	"github.com/google/uuid"
+
+	"github.com/resolver-dev/resolver/internal/jsonlit"
 	"github.com/resolver-dev/resolver/pkg/unionfind"
 )
 
@@ -266,7 +270,7 @@ const (
 // appendMergeRow appends row's v2 value.
 func appendMergeRow(b []byte, row *unionfind.MergeRow) []byte {
 	var flags byte
-	uuid, canonical := parseCanonicalUUID(row.EventUUID)
+	eventUUID, canonical := parseCanonicalUUID(row.EventUUID)
 	if canonical {
 		flags |= lineageUUID
 	}
@@ -278,7 +282,7 @@ func appendMergeRow(b []byte, row *unionfind.MergeRow) []byte {
 	b = appendBytes(b, row.Other)
 	b = appendBytes(b, row.Into)
 	if canonical {
-		b = append(b, uuid[:]...)
+		b = append(b, eventUUID[:]...)
 	} else {
 		b = appendBytes(b, row.EventUUID)
 	}
@@ -330,34 +334,11 @@ func movedFlag(row *unionfind.MergeRow) byte {
 }
 
 // parseCanonicalUUID returns the 16 bytes of s if s is a UUID in the one
-// form that formatting them gives back (36 characters, lowercase hex,
-// hyphens at 8, 13, 18 and 23).
-func parseCanonicalUUID(s string) (u [16]byte, ok bool) {
-	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
-		return u, false
-	}
-	for j, i := range uuidHexAt {
-		hi, ok1 := lowerHex(s[i])
-		lo, ok2 := lowerHex(s[i+1])
-		if !ok1 || !ok2 {
-			return u, false
-		}
-		u[j] = hi<<4 | lo
-	}
-	return u, true
-}
-
-// uuidHexAt is where each byte's two hex digits start in a canonical UUID.
-var uuidHexAt = [16]int{0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34}
-
-func lowerHex(c byte) (byte, bool) {
-	switch {
-	case '0' <= c && c <= '9':
-		return c - '0', true
-	case 'a' <= c && c <= 'f':
-		return c - 'a' + 10, true
-	}
-	return 0, false
+// form that formatting them gives back (uuid.UUID.String: 36 characters,
+// lowercase hex, hyphens at 8, 13, 18 and 23).
+func parseCanonicalUUID(s string) (uuid.UUID, bool) {
+	u, ok := jsonlit.ParseUUID(s)
+	return u, ok && !strings.ContainsAny(s, "ABCDEF")
 }
 
 // appendMergeHead appends every field of a lineage row but its moved ids:
