@@ -393,6 +393,8 @@ func decodeMergeRow(team string, p lpos, v []byte, keepMoved int) (row unionfind
 		return unionfind.MergeRow{}, 0, corrupt("lineage row", "unknown version")
 	}
 	switch {
+	case flags&lineageMovedInto != 0 && row.Into == row.Other:
+		d.fail("moved id flagged as into, which is other") // appendMergeRow flags other first
 	case flags&(lineageMovedOther|lineageMovedInto) != 0:
 		total = 1
 		if keepMoved > 0 {

@@ -133,6 +133,15 @@ func TestDecodeMergeRowRejects(t *testing.T) {
 	unsorted.Moved = []string{"b", "a"}
 	id := identifyRow()
 	flagged := appendMergeRow(nil, &id)
+	// A row whose other and into are one id, flagged as moving into: the
+	// encoder flags other, so this is a second encoding of a row.
+	sameIDs := id
+	sameIDs.Into = sameIDs.Other
+	intoForOther := appendMergeRow(nil, &sameIDs)
+	if intoForOther[1]&lineageMovedOther == 0 {
+		t.Fatal("the encoder did not flag other")
+	}
+	intoForOther[1] = intoForOther[1]&^lineageMovedOther | lineageMovedInto
 	// The same identify with its flags cleared, each field written in full:
 	// a second encoding of one row, which v2 refuses.
 	unflagged := func(flags byte) []byte {
@@ -167,6 +176,7 @@ func TestDecodeMergeRowRejects(t *testing.T) {
 		"unsorted":           appendMergeRow(nil, &unsorted),
 		"unknown flag":       append([]byte{codecV2, flagged[1] | 1<<7}, flagged[2:]...),
 		"both moved flags":   append([]byte{codecV2, flagged[1] | lineageMovedInto}, flagged[2:]...),
+		"into for other":     intoForOther,
 		"uuid as a string":   unflagged(lineageMovedOther),
 		"moved other listed": unflagged(lineageUUID),
 		"v1 truncated":       appendMergeRowV1(nil, &row)[:20],
