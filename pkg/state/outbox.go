@@ -1,7 +1,6 @@
 package state
 
 import (
-	"cmp"
 	"encoding/binary"
 	"fmt"
 	"slices"
@@ -130,12 +129,7 @@ func (t *tx) flushOutbox() error {
 	return nil
 }
 
-// compareSource orders sources of one topic and partition.
-func compareSource(a, b unionfind.Source) int {
-	return cmp.Or(cmp.Compare(a.Offset, b.Offset), cmp.Compare(a.Index, b.Index))
-}
-
-func compareEntries(a, b outboxEntry) int { return compareSource(a.src, b.src) }
+func compareEntries(a, b outboxEntry) int { return a.src.Compare(b.src) }
 
 // outboxRising reports whether g's sources rise strictly.
 func outboxRising(g []outboxEntry) bool {
@@ -202,7 +196,7 @@ func (s *Store) OutboxSpans(topic string, spans []OutboxSpan, fn func(unionfind.
 			if err != nil {
 				return err
 			}
-			bySource := func(a, b sourcedResult) int { return compareSource(a.src, b.src) }
+			bySource := func(a, b sourcedResult) int { return a.src.Compare(b.src) }
 			if !slices.IsSortedFunc(got, bySource) {
 				slices.SortFunc(got, bySource)
 			}

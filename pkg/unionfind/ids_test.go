@@ -1,6 +1,7 @@
 package unionfind_test
 
 import (
+	"cmp"
 	"strings"
 	"testing"
 
@@ -65,5 +66,21 @@ func BenchmarkImplicitPersonID(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		_ = unionfind.ImplicitPersonID("1", "0190a4f2-6c1e-7b3a-9d2e-5f4b3c2a1908")
+	}
+}
+
+// Sources order by offset, then index; Less agrees with Compare.
+func TestSourceCompare(t *testing.T) {
+	srcs := []unionfind.Source{{Offset: 1}, {Offset: 1, Index: 1}, {Offset: 2}, {Offset: 10, Index: 0}}
+	for i, a := range srcs {
+		for j, b := range srcs {
+			want := cmp.Compare(i, j)
+			if got := a.Compare(b); got != want {
+				t.Errorf("%+v.Compare(%+v) = %d, want %d", a, b, got, want)
+			}
+			if a.Less(b) != (want < 0) {
+				t.Errorf("%+v.Less(%+v) = %v", a, b, a.Less(b))
+			}
+		}
 	}
 }

@@ -1,6 +1,9 @@
 package unionfind
 
-import "encoding/json"
+import (
+	"cmp"
+	"encoding/json"
+)
 
 // OpKind says what an Op does.
 type OpKind uint8
@@ -41,10 +44,14 @@ type Source struct {
 	Index     uint32 `json:"i,omitempty"`
 }
 
-// Less orders sources of the same topic and partition.
-func (s Source) Less(o Source) bool {
-	return s.Offset < o.Offset || s.Offset == o.Offset && s.Index < o.Index
+// Compare orders sources of the same topic and partition (by offset, then
+// index): -1, 0 or +1, for slices.SortFunc and the like.
+func (s Source) Compare(o Source) int {
+	return cmp.Or(cmp.Compare(s.Offset, o.Offset), cmp.Compare(s.Index, o.Index))
 }
+
+// Less orders sources of the same topic and partition.
+func (s Source) Less(o Source) bool { return s.Compare(o) < 0 }
 
 // Merge is a merge request (docs/SEMANTICS.md §4): move Other's person into the
 // person of the op's DistinctID. Guarded requests ($identify,
