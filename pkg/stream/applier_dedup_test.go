@@ -15,16 +15,23 @@ import (
 	"github.com/resolver-dev/resolver/pkg/unionfind"
 )
 
-// An op re-logged after a crash is applied once: within one chunk, across
-// chunks, and per (log partition, source partition) — the high-water marks
-// the applier keeps for a chunk reach the replica with the chunk.
-func TestApplierSkipsDuplicateSources(t *testing.T) {
+// twoLogPartitionApplier is an applier of identity_log partitions 0 and 1
+// over a fresh Badger store, closed at the test's end.
+func twoLogPartitionApplier(t *testing.T) (*state.Store, *Applier) {
+	t.Helper()
 	st, err := state.Open(t.TempDir(), state.Options{Logger: zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
-	a := newApplier(Config{Topics: DefaultTopics()}, st, zaptest.NewLogger(t), endsAt(map[int32]int64{0: 100, 1: 100}))
+	t.Cleanup(func() { st.Close() })
+	return st, newApplier(Config{Topics: DefaultTopics()}, st, zaptest.NewLogger(t), endsAt(map[int32]int64{0: 100, 1: 100}))
+}
+
+// An op re-logged after a crash is applied once: within one chunk, across
+// chunks, and per (log partition, source partition) — the high-water marks
+// the applier keeps for a chunk reach the replica with the chunk.
+func TestApplierSkipsDuplicateSources(t *testing.T) {
+	st, a := twoLogPartitionApplier(t)
 
 	var next = map[int32]int64{}
 	rec := func(logPart, srcPart int32, srcOff int64, did string, n int) *kgo.Record {
@@ -94,12 +101,7 @@ func TestApplierSkipsDuplicateSources(t *testing.T) {
 // transaction, and a worker's span reads every source in it — also one
 // whose row ends past the span (a smaller batch after a crashed owner's).
 func TestApplierOutboxAcrossLogPartitions(t *testing.T) {
-	st, err := state.Open(t.TempDir(), state.Options{Logger: zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	a := newApplier(Config{Topics: DefaultTopics()}, st, zaptest.NewLogger(t), endsAt(map[int32]int64{0: 100, 1: 100}))
+	st, a := twoLogPartitionApplier(t)
 	next := map[int32]int64{}
 	rec := func(logPart int32, team string, srcOff int64) *kgo.Record {
 		op := unionfind.Op{Kind: unionfind.OpEvent, Source: unionfind.Source{Topic: "events_raw", Partition: 0, Offset: srcOff},
@@ -136,7 +138,7 @@ func TestApplierOutboxAcrossLogPartitions(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got []int64
-	err = st.OutboxSpans("events_raw", []state.OutboxSpan{{Partition: 0, From: 15, To: 100}}, func(src unionfind.Source, _ unionfind.Result) error {
+	err := st.OutboxSpans("events_raw", []state.OutboxSpan{{Partition: 0, From: 15, To: 100}}, func(src unionfind.Source, _ unionfind.Result) error {
 		got = append(got, src.Offset)
 		return nil
 	})
