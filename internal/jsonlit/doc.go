@@ -33,7 +33,8 @@
 //
 // ParseUUID reads the 36-character form of a UUID, either case, as the
 // event decoder takes an event's uuid and the lineage codec of pkg/state
-// packs a canonical one into 16 bytes.
+// packs a canonical one into 16 bytes. AppendUUID writes the canonical
+// form (uuid.UUID.String's) into a buffer: stamped events and feed rows.
 //
 // # Times
 //

@@ -37,3 +37,16 @@ func ParseUUID[T string | []byte](s T) (u uuid.UUID, ok bool) {
 	}
 	return u, bad&0xF0 == 0
 }
+
+const hexDigits = "0123456789abcdef"
+
+// AppendUUID appends u in its canonical form, 36 lower-case characters
+// without quotes: what uuid.UUID.String returns, without allocating it.
+func AppendUUID(dst []byte, u uuid.UUID) []byte {
+	var buf [36]byte
+	for i, at := range uuidHexAt {
+		buf[at], buf[at+1] = hexDigits[u[i]>>4], hexDigits[u[i]&0xF]
+	}
+	buf[8], buf[13], buf[18], buf[23] = '-', '-', '-', '-'
+	return append(dst, buf[:]...)
+}

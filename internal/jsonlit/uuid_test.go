@@ -41,5 +41,15 @@ func FuzzUUID(f *testing.F) {
 		if s, sok := ParseUUID(string(b)); s != got || sok != ok {
 			t.Fatalf("%q: the string form differs", b)
 		}
+		if ok && string(AppendUUID(nil, got)) != want.String() {
+			t.Fatalf("%q: AppendUUID wrote %q, uuid.String %q", b, AppendUUID(nil, got), want.String())
+		}
 	})
+}
+
+func TestAppendUUID(t *testing.T) {
+	for _, s := range []string{"01935a2e-7c1f-7a3b-9c55-2f1d3e4a5b6c", "00000000-0000-0000-0000-000000000000", "ffffffff-ffff-ffff-ffff-ffffffffffff"} {
+		assert.Equal(t, s, string(AppendUUID(nil, uuid.MustParse(s))))
+		assert.Equal(t, "x"+s, string(AppendUUID([]byte("x"), uuid.MustParse(s))), "appends")
+	}
 }

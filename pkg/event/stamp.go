@@ -48,7 +48,7 @@ type Stamp struct {
 func (e *Event) AppendStamped(dst []byte, s Stamp) []byte {
 	dst = slices.Grow(dst, e.StampedSize(s))
 	dst = append(dst, `{"uuid":"`...)
-	dst = appendUUID(dst, e.UUID)
+	dst = jsonlit.AppendUUID(dst, e.UUID)
 	dst = append(dst, `","event":`...)
 	dst = jsonlit.AppendString(dst, e.Name)
 	dst = append(dst, `,"distinct_id":`...)
@@ -70,7 +70,7 @@ func (e *Event) AppendStamped(dst []byte, s Stamp) []byte {
 		dst = append(dst, x.raw...)
 	}
 	dst = append(dst, `,"person_id":"`...)
-	dst = appendUUID(dst, s.PersonID)
+	dst = jsonlit.AppendUUID(dst, s.PersonID)
 	dst = append(dst, `","person_created_at":"`...)
 	dst = jsonlit.AppendTime(dst, s.PersonCreatedAt)
 	dst = append(dst, `","person_properties":`...)

@@ -131,12 +131,6 @@ func TestParseRFC3339ReadsAppendTime(t *testing.T) {
 	}
 }
 
-func TestAppendUUID(t *testing.T) {
-	for _, s := range []string{"01935a2e-7c1f-7a3b-9c55-2f1d3e4a5b6c", "00000000-0000-0000-0000-000000000000", "ffffffff-ffff-ffff-ffff-ffffffffffff"} {
-		assert.Equal(t, s, string(appendUUID(nil, uuid.MustParse(s))))
-	}
-}
-
 // TestAppendStampedKeyOrder pins the property order for keys that are not
 // their own text in the input (escapes, invalid UTF-8) and for repeats.
 func TestAppendStampedKeyOrder(t *testing.T) {

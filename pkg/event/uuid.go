@@ -50,26 +50,3 @@ func uuidOf(v val, src Source) (uuid.UUID, *Rejection) {
 	}
 	return u, nil
 }
-
-const hexDigits = "0123456789abcdef"
-
-// appendUUID appends u in canonical form, without quotes.
-func appendUUID(dst []byte, u uuid.UUID) []byte {
-	var buf [36]byte
-	hexPairs(buf[0:8], u[0:4])
-	buf[8] = '-'
-	hexPairs(buf[9:13], u[4:6])
-	buf[13] = '-'
-	hexPairs(buf[14:18], u[6:8])
-	buf[18] = '-'
-	hexPairs(buf[19:23], u[8:10])
-	buf[23] = '-'
-	hexPairs(buf[24:36], u[10:16])
-	return append(dst, buf[:]...)
-}
-
-func hexPairs(dst, src []byte) {
-	for i, c := range src {
-		dst[2*i], dst[2*i+1] = hexDigits[c>>4], hexDigits[c&0xF]
-	}
-}
