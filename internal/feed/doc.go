@@ -11,4 +11,9 @@
 // stream.DistinctIDRow, stream.WarningRow): a program that reads the feeds
 // names them there, and this package's helpers (FromPerson, FormatMillis)
 // are the pipeline's own.
+//
+// The row types and From… define the rows; the pipeline writes them with
+// AppendPerson, AppendDistinctID and AppendMerge (and their keys), which
+// write exactly json.Marshal's bytes for those rows without building them
+// (json.go).
 package feed

@@ -1,5 +1,7 @@
 package stream
 
+import "github.com/twmb/franz-go/pkg/kgo"
+
 // arenaBlock is the size of an arena's blocks: a batch of 2,000 stamped
 // events of ~1 KiB fills two.
 const arenaBlock = 1 << 20
@@ -74,4 +76,38 @@ func (as arenas) reset() {
 	for i := range as {
 		as[i].reset()
 	}
+}
+
+// recordBlock is how many records a recordSlab block holds.
+const recordBlock = 256
+
+// recordSlab hands out a batch's feed records from blocks that never move
+// (kgo keeps a pointer to each record until the transaction has ended),
+// reused batch after batch, instead of one allocation per record. Reset it
+// when the arenas are reset. One goroutine uses a slab at a time.
+type recordSlab struct {
+	blocks [][]kgo.Record // blocks[:cur+1] are in use this batch
+	cur    int
+}
+
+// next returns a zero record, valid until reset.
+func (s *recordSlab) next() *kgo.Record {
+	for s.cur < len(s.blocks) && len(s.blocks[s.cur]) == cap(s.blocks[s.cur]) {
+		s.cur++
+	}
+	if s.cur == len(s.blocks) {
+		s.blocks = append(s.blocks, make([]kgo.Record, 0, recordBlock))
+	}
+	b := &s.blocks[s.cur]
+	*b = append(*b, kgo.Record{})
+	return &(*b)[len(*b)-1]
+}
+
+// reset makes every block reusable, dropping the records' references.
+func (s *recordSlab) reset() {
+	for i := range s.blocks {
+		clear(s.blocks[i])
+		s.blocks[i] = s.blocks[i][:0]
+	}
+	s.cur = 0
 }

@@ -327,11 +327,13 @@ type worker struct {
 
 // batchBuffers are the memory of one batch that a worker reuses for the
 // next, once the batch's transaction has ended: its items, the stamped
-// values and keys (arenas), and the stamped records.
+// values and keys and the feed rows (arenas), the stamped records and the
+// feed records.
 type batchBuffers struct {
-	items  []item
-	arenas arenas
-	recs   []kgo.Record
+	items    []item
+	arenas   arenas
+	recs     []kgo.Record
+	feedRecs recordSlab
 }
 
 // reset readies the buffers for the next batch, dropping the last batch's
@@ -342,6 +344,7 @@ func (b *batchBuffers) reset() {
 	clear(b.recs)
 	b.recs = b.recs[:0]
 	b.arenas.reset()
+	b.feedRecs.reset()
 }
 
 // work runs one worker's poll → transact loop until ctx is done or a fatal
@@ -722,13 +725,29 @@ func (p *Pipeline) feedRowsOf(ctx context.Context, keys *shred.Ring, topic strin
 				}
 			}
 		}
+		// Rows are written into the first arena: this is the worker's
+		// goroutine, before stamping uses the arenas (step 3).
+		ar := out.bufs.arenas.get(0)
 		for i := range res.Persons {
-			row := feed.FromPerson(&res.Persons[i])
-			out.json(p.cfg.Topics.Persons, row.Team+":"+row.ID, row)
+			r := &res.Persons[i]
+			start, b := ar.room(rowRoom(2*len(r.Team)) + r.Person.PropertiesJSONSize())
+			b = feed.AppendPersonKey(b, r)
+			k := len(b) - start
+			b, err := feed.AppendPerson(b, r)
+			if err != nil {
+				// As json.Marshal failed before: the batch fails.
+				ar.keep(start, b[:start])
+				out.promise(nil, fmt.Errorf("stream: persons row of team %s: %w", r.Team, err))
+				continue
+			}
+			out.feedRow(ar, p.cfg.Topics.Persons, start, k, b)
 		}
 		for i := range res.DistinctIDs {
-			row := feed.FromDistinctID(&res.DistinctIDs[i])
-			out.json(p.cfg.Topics.DistinctIDs, row.Team+":"+row.DistinctID, row)
+			r := &res.DistinctIDs[i]
+			start, b := ar.room(rowRoom(2 * (len(r.Team) + len(r.DistinctID))))
+			b = feed.AppendDistinctIDKey(b, r)
+			k := len(b) - start
+			out.feedRow(ar, p.cfg.Topics.DistinctIDs, start, k, feed.AppendDistinctID(b, r))
 		}
 		for i := range res.Warnings {
 			row := feed.FromWarning(&res.Warnings[i])
@@ -736,8 +755,17 @@ func (p *Pipeline) feedRowsOf(ctx context.Context, keys *shred.Ring, topic strin
 			out.warning(row.Type)
 		}
 		for i := range res.Merges {
-			for _, row := range feed.FromMerge(&res.Merges[i]) {
-				out.json(p.cfg.Topics.Merges, row.Team+":"+row.SurvivorPersonID, row)
+			r := &res.Merges[i]
+			n := 2*len(r.Team) + len(r.Refused) + len(r.Other) + len(r.Into) + len(r.EventUUID) + len(r.Source.Topic)
+			for part := 1; part <= feed.MergeParts(r); part++ {
+				moved := 0
+				for _, id := range feed.MergePartMoved(r, part) {
+					moved += 3 + len(id)
+				}
+				start, b := ar.room(rowRoom(n + moved))
+				b = feed.AppendMergeKey(b, r)
+				k := len(b) - start
+				out.feedRow(ar, p.cfg.Topics.Merges, start, k, feed.AppendMerge(b, r, part))
 			}
 		}
 		return nil
@@ -747,6 +775,13 @@ func (p *Pipeline) feedRowsOf(ctx context.Context, keys *shred.Ring, topic strin
 	}
 	return nil
 }
+
+// rowRoom is the arena room a feed row's key and value need at most, but
+// for person properties, when the strings written in them (the team in
+// both) add up to n bytes: its fixed text, times, numbers and person ids,
+// and every string byte escaped as \u00XX. A longer row only makes the
+// arena grow.
+func rowRoom(n int) int { return 512 + 6*n }
 
 // erasingTeam is the team of an op's result that erased keys: a deletion,
 // whose rows all carry its team.

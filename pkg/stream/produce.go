@@ -110,9 +110,24 @@ func (o *producer) json(topic, key string, v any) {
 		o.promise(nil, err)
 		return
 	}
-	r := &kgo.Record{Topic: topic, Key: []byte(key), Value: b}
-	if recordBytes(r) > o.max {
-		o.oversizeRows = append(o.oversizeRows, oversizeRow{topic: topic, bytes: recordBytes(r)})
+	o.produceRow(&kgo.Record{Topic: topic, Key: []byte(key), Value: b})
+}
+
+// feedRow produces a feed row written into the arena ar: b is the block
+// room returned at start, with the row's key (k bytes) and then its value
+// appended. The record comes from the batch's slab.
+func (o *producer) feedRow(ar *arena, topic string, start, k int, b []byte) {
+	kv := ar.keep(start, b)
+	r := o.bufs.feedRecs.next()
+	r.Topic, r.Key, r.Value = topic, kv[:k:k], kv[k:]
+	o.produceRow(r)
+}
+
+// produceRow produces a feed row, unless it is over the record bound (see
+// json).
+func (o *producer) produceRow(r *kgo.Record) {
+	if n := recordBytes(r); n > o.max {
+		o.oversizeRows = append(o.oversizeRows, oversizeRow{topic: r.Topic, bytes: n})
 		return
 	}
 	o.produce(r)
