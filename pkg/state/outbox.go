@@ -3,6 +3,7 @@ package state
 import (
 	"encoding/binary"
 	"fmt"
+	"math"
 	"slices"
 
 	"github.com/resolver-dev/resolver/pkg/unionfind"
@@ -67,10 +68,7 @@ func (t *tx) flushOutbox() error {
 		groups[k] = append(groups[k], e)
 	}
 	t.outbox = nil
-	one := func(e outboxEntry) error {
-		key := outboxKey(nil, e.src)
-		return wrapKey(w.set(key, e.val), key)
-	}
+	one := func(e outboxEntry) error { return putOutboxRow(w, []outboxEntry{e}) }
 	for _, k := range order {
 		g := groups[k]
 		// A partition's sources reach an Update through as many
@@ -95,21 +93,10 @@ func (t *tx) flushOutbox() error {
 		size := 0
 		flush := func() error {
 			defer func() { run, size = run[:0], 0 }()
-			if len(run) == 1 {
-				return one(run[0])
-			}
 			if len(run) == 0 {
 				return nil
 			}
-			v := make([]byte, 0, 1+binary.MaxVarintLen64+size+len(run)*3*binary.MaxVarintLen64)
-			v = binary.AppendUvarint(append(v, outboxBatch), uint64(len(run)))
-			for _, e := range run {
-				v = binary.AppendVarint(v, e.src.Offset)
-				v = binary.AppendUvarint(v, uint64(e.src.Index))
-				v = append(binary.AppendUvarint(v, uint64(len(e.val))), e.val...)
-			}
-			key := outboxKey(nil, run[len(run)-1].src)
-			return wrapKey(w.set(key, v), key)
+			return putOutboxRow(w, run)
 		}
 		for _, e := range g {
 			// A run of two or more holds at most maxOutboxBatchBytes of
@@ -127,6 +114,104 @@ func (t *tx) flushOutbox() error {
 		}
 	}
 	return nil
+}
+
+// putOutboxRow writes the row of run (sources rising, keyed by the last),
+// merged with a row already stored under that key. There is one only when
+// a source's op was applied again: logged again on a retry through
+// another identity_log partition (its team changed meanwhile: a reloaded
+// teams.file), where that partition's high-water marks do not skip it.
+// Both applications changed the replica, so the row keeps the rows of
+// both (a source in both gets the two results, the earlier first) and
+// those of the earlier row's other sources; writing over it would lose
+// them (the row was a batch) or the first application's rows.
+func putOutboxRow(w kvWriter, run []outboxEntry) error {
+	last := run[len(run)-1].src
+	key := outboxKey(nil, last)
+	var old []outboxEntry
+	found, err := w.get(key, func(v []byte) (err error) {
+		old, err = outboxRowEntries(last, v)
+		return err
+	})
+	if err != nil {
+		return wrapKey(err, key)
+	}
+	if found {
+		if run, err = mergeOutbox(old, run); err != nil {
+			return wrapKey(err, key)
+		}
+	}
+	if len(run) == 1 {
+		return wrapKey(w.set(key, run[0].val), key)
+	}
+	size := 0
+	for _, e := range run {
+		size += len(e.val)
+	}
+	v := make([]byte, 0, 1+binary.MaxVarintLen64+size+len(run)*3*binary.MaxVarintLen64)
+	v = binary.AppendUvarint(append(v, outboxBatch), uint64(len(run)))
+	for _, e := range run {
+		v = binary.AppendVarint(v, e.src.Offset)
+		v = binary.AppendUvarint(v, uint64(e.src.Index))
+		v = append(binary.AppendUvarint(v, uint64(len(e.val))), e.val...)
+	}
+	return wrapKey(w.set(key, v), key)
+}
+
+// outboxRowEntries returns the entries of the outbox row v keyed by last,
+// a batch row or a lone one, their results copied out of v.
+func outboxRowEntries(last unionfind.Source, v []byte) ([]outboxEntry, error) {
+	if len(v) == 0 || v[0] != outboxBatch {
+		if _, err := decodeResult(v); err != nil {
+			return nil, err
+		}
+		return []outboxEntry{{src: last, val: slices.Clone(v)}}, nil
+	}
+	var out []outboxEntry
+	all := OutboxSpan{Partition: last.Partition, From: math.MinInt64, To: math.MaxInt64}
+	err := eachOutboxBatch(v, last, all, func(src unionfind.Source, res unionfind.Result) error {
+		out = append(out, outboxEntry{src: src, val: encodeResult(&res)})
+		return nil
+	})
+	return out, err
+}
+
+// mergeOutbox merges two rows' entries, each in rising source order: a
+// source in both gets one result, a's rows then b's (combineResults).
+func mergeOutbox(a, b []outboxEntry) ([]outboxEntry, error) {
+	out := make([]outboxEntry, 0, len(a)+len(b))
+	for len(a) > 0 || len(b) > 0 {
+		switch {
+		case len(b) == 0 || len(a) > 0 && a[0].src.Less(b[0].src):
+			out, a = append(out, a[0]), a[1:]
+		case len(a) == 0 || b[0].src.Less(a[0].src):
+			out, b = append(out, b[0]), b[1:]
+		default:
+			ra, err := decodeResult(a[0].val)
+			if err != nil {
+				return nil, err
+			}
+			rb, err := decodeResult(b[0].val)
+			if err != nil {
+				return nil, err
+			}
+			r := combineResults(ra, rb)
+			out = append(out, outboxEntry{src: a[0].src, val: encodeResult(&r)})
+			a, b = a[1:], b[1:]
+		}
+	}
+	return out, nil
+}
+
+// combineResults is the rows of a, then those of b: two applications of
+// one source's op.
+func combineResults(a, b unionfind.Result) unionfind.Result {
+	a.Persons = append(a.Persons, b.Persons...)
+	a.DistinctIDs = append(a.DistinctIDs, b.DistinctIDs...)
+	a.Warnings = append(a.Warnings, b.Warnings...)
+	a.Merges = append(a.Merges, b.Merges...)
+	a.Erased = append(a.Erased, b.Erased...)
+	return a
 }
 
 func compareEntries(a, b outboxEntry) int { return a.src.Compare(b.src) }
@@ -160,7 +245,9 @@ type OutboxSpan struct {
 // 120: one source partition's ops in two identity_log partitions), so no
 // row past To ends the read — rows past To are rare (a crashed owner's
 // larger batch) and the outbox is trimmed below the committed offsets —
-// and a span's sources are put in order before fn sees them.
+// and a span's sources are put in order before fn sees them. fn sees each
+// source once: a source applied twice (putOutboxRow) with the rows of
+// both applications.
 func (s *Store) OutboxSpans(topic string, spans []OutboxSpan, fn func(unionfind.Source, unionfind.Result) error) error {
 	if s.closed.Load() {
 		return ErrClosed
@@ -198,9 +285,20 @@ func (s *Store) OutboxSpans(topic string, spans []OutboxSpan, fn func(unionfind.
 			}
 			bySource := func(a, b sourcedResult) int { return a.src.Compare(b.src) }
 			if !slices.IsSortedFunc(got, bySource) {
-				slices.SortFunc(got, bySource)
+				slices.SortStableFunc(got, bySource)
 			}
+			// A source in two rows (applied again, its second row under
+			// another key: putOutboxRow) is one call with the rows of both.
+			n := 0
 			for i := range got {
+				if n > 0 && got[n-1].src == got[i].src {
+					got[n-1].res = combineResults(got[n-1].res, got[i].res)
+					continue
+				}
+				got[n] = got[i]
+				n++
+			}
+			for i := range got[:n] {
 				if err := fn(got[i].src, got[i].res); err != nil {
 					return err
 				}

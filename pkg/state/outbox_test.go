@@ -52,7 +52,7 @@ func testOutboxBatches(t *testing.T, s *Store) {
 		must(t, tx.PutOutbox(src(2, 20, 0), row(20, 0))) // alone
 		must(t, tx.PutOutbox(src(3, 31, 0), row(31, 0))) // out of order: batched in order
 		must(t, tx.PutOutbox(src(3, 30, 0), row(30, 0)))
-		must(t, tx.PutOutbox(src(7, 71, 0), row(0, 0))) // a source twice: a row each, the last wins
+		must(t, tx.PutOutbox(src(7, 71, 0), row(0, 0))) // a source twice: a row each, the second with both results
 		must(t, tx.PutOutbox(src(7, 70, 0), row(70, 0)))
 		must(t, tx.PutOutbox(src(7, 71, 0), row(71, 0)))
 		for off := int64(40); off < 45; off++ {
@@ -87,7 +87,9 @@ func testOutboxBatches(t *testing.T, s *Store) {
 	read := func(p int32, from, to int64) []unionfind.Source {
 		var out []unionfind.Source
 		must(t, outbox(s, "ev", p, from, to, func(src unionfind.Source, r unionfind.Result) error {
-			if r.DistinctIDs[0].Version != uint64(src.Offset) {
+			// The last application's rows come last (a source applied
+			// twice has both).
+			if r.DistinctIDs[len(r.DistinctIDs)-1].Version != uint64(src.Offset) || src == (unionfind.Source{Topic: "ev", Partition: 7, Offset: 71}) && len(r.DistinctIDs) != 2 {
 				t.Fatalf("rows of %+v: %+v", src, r)
 			}
 			out = append(out, src)
@@ -132,6 +134,36 @@ func testOutboxBatches(t *testing.T, s *Store) {
 	require.Equal(t, []unionfind.Source{src(6, 10, 0), src(6, 20, 0), src(6, 50, 0), src(6, 60, 0)}, read(6, 10, 90))
 	require.Equal(t, []unionfind.Source{src(6, 50, 0), src(6, 60, 0), src(6, 120, 0)}, read(6, 30, 120))
 	require.Equal(t, []unionfind.Source{src(6, 150, 0)}, read(6, 121, 200))
+
+	// A source applied again in a later Update (its op logged again
+	// through another identity_log partition): every source of the
+	// earlier batch row keeps its rows, and the source has the rows of
+	// both applications — whether the new row has the batch row's key
+	// (30) or its own (20, inside the batch row under 30).
+	update(t, s, func(tx Tx) error {
+		for _, off := range []int64{10, 20, 30} {
+			must(t, tx.PutOutbox(src(8, off, 0), row(off, 0)))
+		}
+		return nil
+	})
+	again := func(off int64) {
+		update(t, s, func(tx Tx) error { return tx.PutOutbox(src(8, off, 0), row(off+1000, 0)) })
+	}
+	again(30)
+	again(20)
+	versions := map[int64][]uint64{}
+	var calls []int64
+	must(t, outbox(s, "ev", 8, 0, 99, func(src unionfind.Source, r unionfind.Result) error {
+		calls = append(calls, src.Offset)
+		for _, d := range r.DistinctIDs {
+			versions[src.Offset] = append(versions[src.Offset], d.Version)
+		}
+		return nil
+	}))
+	require.Equal(t, []uint64{30, 1030}, versions[30], "the batch row's key: merged, earlier first")
+	require.ElementsMatch(t, []uint64{20, 1020}, versions[20], "a key inside the batch row: both rows read")
+	require.Equal(t, []uint64{10}, versions[10])
+	require.Equal(t, []int64{10, 20, 30}, calls, "one call per source")
 
 	// A batch row stays until all of its sources are trimmed.
 	must(t, s.TrimOutbox("ev", 0, 14))
