@@ -128,13 +128,13 @@ func bulkLoad(b *testing.B, s *Store, n, perPerson int) []string {
 					{Key: "email", Value: json.RawMessage(fmt.Sprintf(`"user%d@example.com"`, i)), Time: 1_780_000_000_000 + int64(i)},
 					{Key: "plan", Value: json.RawMessage(`"free"`), Time: 1_780_000_000_000 + int64(i)},
 				}}
-			must2(b, wb.Set(personKey(nil, benchTeam, pid), encodePerson(&p)))
+			must2(b, wb.Set(personKey(nil, benchTeam, pid), encodePersonValue(&p)))
 		}
 		v := uint64(1)
 		if first {
 			v = 0
 		}
-		must2(b, wb.Set(mappingKey(nil, benchTeam, did), appendMapping(nil, unionfind.Mapping{PersonID: pid, Version: v})))
+		must2(b, wb.Set(mappingKey(nil, benchTeam, did), appendMapping(nil, benchTeam, did, unionfind.Mapping{PersonID: pid, Version: v})))
 		must2(b, wb.Set(memberKey(nil, benchTeam, pid, did), nil))
 	}
 	must2(b, wb.Flush())

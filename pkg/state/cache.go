@@ -258,15 +258,17 @@ func (c *cache) writeThrough(dirty map[string][]byte) {
 		var e centry
 		switch {
 		case hasTag(k, tagMapping):
-			m, err := decodeMapping(v)
-			if err != nil {
+			team, did, ok := mappingKeyIDs(k)
+			m, err := decodeMapping(team, did, v)
+			if !ok || err != nil {
 				c.drop(k)
 				continue
 			}
 			e = centry{ok: true, m: m, cost: mappingOverhead}
 		case hasTag(k, tagPerson):
-			p, err := decodePerson(v)
-			if err != nil {
+			id, ok := personKeyID(k)
+			p, err := decodePersonValue(id, v)
+			if !ok || err != nil {
 				c.drop(k)
 				continue
 			}

@@ -21,10 +21,19 @@ import (
 //	            (v1 is written whenever blocked, held, gen and fresh are all zero — every
 //	            mapping before docs/SEMANTICS.md §8 — so those keep their bytes and
 //	            fingerprints; v2 otherwise. Both are read.)
+//	Mapping v3: 0x03 ‖ flags as v2 ‖ uvarint version ‖ uvarint gen ‖ [fresh(16) when bit2]
+//	            the person is the id's implicit one (unionfind.ImplicitPersonID of the
+//	            key's team and distinct_id), so it is not written. Since 2026-12-07 it is
+//	            written whenever that holds — most ids, whose person is the one they
+//	            founded — and v1 or v2 otherwise; older v1 and v2 values naming the
+//	            implicit person are still read.
 //	KeyState v1: 0x01 ‖ flags(1: bit0 erased) ‖ uvarint holders
 //	Person  v1: 0x01 ‖ flags(1: bit0 identified, bit1 deleted) ‖ id(16) ‖
 //	            varint created_at ‖ uvarint version ‖ uvarint size ‖ uvarint n ‖
 //	            n × (uvarint len ‖ key ‖ uvarint len ‖ value ‖ varint time)
+//	Person  v2: 0x02 ‖ v1 without id(16): the value of a p/ key, which holds the id.
+//	            Since 2026-12-07 p/ values are v2 (older v1 values are read);
+//	            outbox results keep v1, as they have no key to take the id from.
 //	Result  v1: 0x01 ‖ uvarint n ‖ n × (bytes team ‖ bytes Person v1)
 //	            ‖ uvarint n ‖ n × (bytes team ‖ bytes distinct_id ‖ person(16) ‖ uvarint version ‖ deleted(1))
 //	            ‖ uvarint n ‖ n × (bytes team ‖ bytes type ‖ bytes uuid ‖ bytes distinct_id ‖ bytes details ‖ varint time)
@@ -45,6 +54,7 @@ import (
 const (
 	codecV1 = 1
 	codecV2 = 2
+	codecV3 = 3 // mappings only
 	// outboxBatch is the first byte of an outbox row that holds the
 	// results of several sources (outbox.go); a row of one source starts
 	// with codecV1 or codecV2.
@@ -63,8 +73,44 @@ const (
 	personDeleted    = 1 << 1
 )
 
-// appendMapping appends the encoding of m.
-func appendMapping(b []byte, m unionfind.Mapping) []byte {
+// appendMapping appends the value of the mapping key of (team,
+// distinctID): v3 when m names the id's implicit person, else
+// appendMappingFull's.
+func appendMapping(b []byte, team, distinctID string, m unionfind.Mapping) []byte {
+	if m.PersonID != unionfind.ImplicitPersonID(team, distinctID) {
+		return appendMappingFull(b, m)
+	}
+	flags := mappingFlags(m)
+	b = append(b, codecV3, flags)
+	b = binary.AppendUvarint(b, m.Version)
+	b = binary.AppendUvarint(b, uint64(m.Gen))
+	if flags&mappingFresh != 0 {
+		b = append(b, m.Fresh[:]...)
+	}
+	return b
+}
+
+// mappingFlags is the flags byte of m's v2 and v3 encodings.
+func mappingFlags(m unionfind.Mapping) byte {
+	var flags byte
+	if m.Deleted {
+		flags |= mappingDeleted
+	}
+	if m.Blocked {
+		flags |= mappingBlocked
+	}
+	if m.Fresh != (unionfind.PersonID{}) {
+		flags |= mappingFresh
+	}
+	if m.Held {
+		flags |= mappingHeld
+	}
+	return flags
+}
+
+// appendMappingFull appends the v1 or v2 encoding of m, which writes its
+// person: every mapping before v3, and what Fingerprint hashes.
+func appendMappingFull(b []byte, m unionfind.Mapping) []byte {
 	var flags byte
 	if m.Deleted {
 		flags |= mappingDeleted
@@ -94,26 +140,31 @@ func appendMapping(b []byte, m unionfind.Mapping) []byte {
 	return b
 }
 
-// decodeMapping decodes a Mapping, v1 or v2. It does not keep v.
-func decodeMapping(v []byte) (unionfind.Mapping, error) {
+// decodeMapping decodes the value of the mapping key of (team,
+// distinctID), v1, v2 or v3. It does not keep v.
+func decodeMapping(team, distinctID string, v []byte) (unionfind.Mapping, error) {
 	d := decoder{b: v}
 	ver := d.byte()
-	if ver != codecV1 && ver != codecV2 {
+	if ver != codecV1 && ver != codecV2 && ver != codecV3 {
 		return unionfind.Mapping{}, corrupt("mapping", "unknown version")
 	}
 	flags := d.byte()
 	known := byte(mappingDeleted)
-	if ver == codecV2 {
+	if ver != codecV1 {
 		known |= mappingBlocked | mappingFresh | mappingHeld
 	}
 	if flags&^known != 0 {
 		return unionfind.Mapping{}, corrupt("mapping", "unknown flags")
 	}
 	var m unionfind.Mapping
-	m.PersonID = d.uuid()
+	if ver == codecV3 {
+		m.PersonID = unionfind.ImplicitPersonID(team, distinctID)
+	} else {
+		m.PersonID = d.uuid()
+	}
 	m.Version = d.uvarint()
 	m.Deleted = flags&mappingDeleted != 0
-	if ver == codecV2 {
+	if ver != codecV1 {
 		m.Blocked = flags&mappingBlocked != 0
 		m.Held = flags&mappingHeld != 0
 		gen := d.uvarint()
@@ -127,7 +178,7 @@ func decodeMapping(v []byte) (unionfind.Mapping, error) {
 				d.fail("zero fresh person")
 			}
 		}
-		if !m.Blocked && !m.Held && m.Gen == 0 && flags&mappingFresh == 0 && d.err == nil {
+		if ver == codecV2 && !m.Blocked && !m.Held && m.Gen == 0 && flags&mappingFresh == 0 && d.err == nil {
 			d.fail("v2 encoding of a v1 mapping")
 		}
 	}
@@ -166,6 +217,19 @@ func decodeKeyState(v []byte) (unionfind.KeyState, error) {
 
 // appendPerson appends the encoding of p.
 func appendPerson(b []byte, p *unionfind.Person) []byte {
+	b = append(b, codecV1, personFlags(p))
+	b = append(b, p.ID[:]...)
+	return appendPersonBody(b, p)
+}
+
+// appendPersonValue appends the value of p's p/ key: Person v2, the id
+// left to the key.
+func appendPersonValue(b []byte, p *unionfind.Person) []byte {
+	b = append(b, codecV2, personFlags(p))
+	return appendPersonBody(b, p)
+}
+
+func personFlags(p *unionfind.Person) byte {
 	var flags byte
 	if p.Identified {
 		flags |= personIdentified
@@ -173,8 +237,12 @@ func appendPerson(b []byte, p *unionfind.Person) []byte {
 	if p.Deleted {
 		flags |= personDeleted
 	}
-	b = append(b, codecV1, flags)
-	b = append(b, p.ID[:]...)
+	return flags
+}
+
+// appendPersonBody appends what follows the id in Person v1 (all that
+// follows the flags in v2).
+func appendPersonBody(b []byte, p *unionfind.Person) []byte {
 	b = binary.AppendVarint(b, p.CreatedAt)
 	b = binary.AppendUvarint(b, p.Version)
 	b = binary.AppendUvarint(b, p.Size)
@@ -198,17 +266,33 @@ func personSize(p *unionfind.Person) int {
 	return n
 }
 
-// encodePerson returns the encoding of p in a buffer of its own.
-func encodePerson(p *unionfind.Person) []byte {
-	return appendPerson(make([]byte, 0, personSize(p)), p)
+// encodePersonValue returns the value of p's p/ key in a buffer of its
+// own.
+func encodePersonValue(p *unionfind.Person) []byte {
+	return appendPersonValue(make([]byte, 0, personSize(p)), p)
 }
 
-// decodePerson decodes a Person. It does not keep v: the properties' keys
-// and values share one private copy of the property bytes, which nothing
-// ever writes to, so the result is safe to keep and to share read-only.
+// decodePerson decodes a Person v1 (an outbox result's). It does not keep
+// v: the properties' keys and values share one private copy of the
+// property bytes, which nothing ever writes to, so the result is safe to
+// keep and to share read-only.
 func decodePerson(v []byte) (unionfind.Person, error) {
+	return decodePersonAs(v, nil)
+}
+
+// decodePersonValue decodes the value of the p/ key of person id: v2, or
+// v1 (written before 2026-12-07), whose id must be id. Like decodePerson
+// it does not keep v.
+func decodePersonValue(id unionfind.PersonID, v []byte) (unionfind.Person, error) {
+	return decodePersonAs(v, &id)
+}
+
+// decodePersonAs decodes a Person v1, or with keyID (a p/ key's person) v2
+// too.
+func decodePersonAs(v []byte, keyID *unionfind.PersonID) (unionfind.Person, error) {
 	d := decoder{b: v}
-	if d.byte() != codecV1 {
+	ver := d.byte()
+	if ver != codecV1 && (keyID == nil || ver != codecV2) {
 		return unionfind.Person{}, corrupt("person", "unknown version")
 	}
 	flags := d.byte()
@@ -216,11 +300,18 @@ func decodePerson(v []byte) (unionfind.Person, error) {
 		return unionfind.Person{}, corrupt("person", "unknown flags")
 	}
 	p := unionfind.Person{
-		ID:         d.uuid(),
-		CreatedAt:  d.varint(),
 		Identified: flags&personIdentified != 0,
 		Deleted:    flags&personDeleted != 0,
 	}
+	if ver == codecV1 {
+		p.ID = d.uuid()
+		if keyID != nil && d.err == nil && p.ID != *keyID {
+			return unionfind.Person{}, corrupt("person", "id differs from the key's")
+		}
+	} else {
+		p.ID = *keyID
+	}
+	p.CreatedAt = d.varint()
 	p.Version = d.uvarint()
 	p.Size = d.uvarint()
 	n := d.uvarint()

@@ -49,7 +49,10 @@ func samePerson(a, b unionfind.Person) bool {
 }
 
 // FuzzCodecRoundTrip: for any Mapping and Person, decode(encode(x)) == x,
-// and encoding is deterministic (encode(decode(encode(x))) == encode(x)).
+// and encoding is deterministic (encode(decode(encode(x))) == encode(x)),
+// in each encoding: a person in v1 (outbox results) and as a p/ value
+// (v2), a mapping as a d/ value (v3 when it names the id's implicit
+// person) and in its full form (what Fingerprint hashes).
 func FuzzCodecRoundTrip(f *testing.F) {
 	f.Add([]byte("0123456789abcdef"), int64(0), uint64(0), uint64(1), uint8(0), "", []byte(nil), int64(0))
 	f.Add([]byte("\xff\xff"), int64(-1), uint64(1<<63), uint64(1<<40), uint8(3), "email\x00name\x00plan", []byte(`"x@y.z"`), int64(-5))
@@ -60,28 +63,51 @@ func FuzzCodecRoundTrip(f *testing.F) {
 			ks = append(ks, string(k))
 		}
 		p := personFrom(id, created, version, size, flags, ks, val, tm)
-		enc := encodePerson(&p)
-		got, err := decodePerson(enc)
-		if err != nil {
-			t.Fatalf("decode person: %v", err)
-		}
-		if !samePerson(p, got) {
-			t.Fatalf("person round trip:\n got %+v\nwant %+v", got, p)
-		}
-		if again := encodePerson(&got); !bytes.Equal(again, enc) {
-			t.Fatalf("person encoding not deterministic")
+		for _, enc := range []struct {
+			name   string
+			encode func(*unionfind.Person) []byte
+			decode func([]byte) (unionfind.Person, error)
+		}{
+			{"v1", func(p *unionfind.Person) []byte { return appendPerson(nil, p) }, decodePerson},
+			{"p/ value", encodePersonValue, func(b []byte) (unionfind.Person, error) { return decodePersonValue(p.ID, b) }},
+		} {
+			b := enc.encode(&p)
+			got, err := enc.decode(b)
+			if err != nil {
+				t.Fatalf("decode person %s: %v", enc.name, err)
+			}
+			if !samePerson(p, got) {
+				t.Fatalf("person %s round trip:\n got %+v\nwant %+v", enc.name, got, p)
+			}
+			if again := enc.encode(&got); !bytes.Equal(again, b) {
+				t.Fatalf("person %s encoding not deterministic", enc.name)
+			}
 		}
 
+		team, did := keys, string(val)
 		m := unionfind.Mapping{PersonID: p.ID, Version: version, Deleted: flags&4 != 0,
 			Blocked: flags&8 != 0, Gen: uint32(size)}
 		if flags&16 != 0 {
 			copy(m.Fresh[:], val)
 			m.Fresh[15] |= 1 // never zero
 		}
-		mb := appendMapping(nil, m)
-		gm, err := decodeMapping(mb)
+		if flags&128 != 0 {
+			m.PersonID = unionfind.ImplicitPersonID(team, did)
+		}
+		mb := appendMapping(nil, team, did, m)
+		if (mb[0] == codecV3) != (m.PersonID == unionfind.ImplicitPersonID(team, did)) {
+			t.Fatalf("mapping %+v of (%q, %q) encoded as version %d", m, team, did, mb[0])
+		}
+		gm, err := decodeMapping(team, did, mb)
 		if err != nil || gm != m {
 			t.Fatalf("mapping round trip: %+v %v, want %+v", gm, err, m)
+		}
+		if again := appendMapping(nil, team, did, gm); !bytes.Equal(again, mb) {
+			t.Fatalf("mapping encoding not deterministic")
+		}
+		full := appendMappingFull(nil, m)
+		if gm, err := decodeMapping(team, did, full); err != nil || gm != m || full[0] == codecV3 {
+			t.Fatalf("full mapping round trip: %+v %v, want %+v", gm, err, m)
 		}
 		kst := unionfind.KeyState{Holders: version, Erased: flags&32 != 0}
 		if gk, err := decodeKeyState(appendKeyState(nil, kst)); err != nil || gk != kst {
@@ -116,13 +142,15 @@ func FuzzCodecRoundTrip(f *testing.F) {
 // re-encodes to a value that decodes to the same thing.
 func FuzzDecode(f *testing.F) {
 	p := personFrom([]byte("id"), 5, 1, 2, 1, []string{"a", "b"}, []byte(`1`), 9)
-	f.Add(encodePerson(&p))
-	f.Add(appendMapping(nil, unionfind.Mapping{Version: 3}))
+	f.Add(appendPerson(nil, &p))
+	f.Add(encodePersonValue(&p))
+	f.Add(appendMapping(nil, "1", "a", unionfind.Mapping{Version: 3}))
+	f.Add(appendMapping(nil, "1", "a", unionfind.Mapping{PersonID: unionfind.ImplicitPersonID("1", "a"), Version: 3, Held: true}))
 	f.Add(encodeResult(&unionfind.Result{Persons: []unionfind.PersonRow{{Team: "1", Person: p}}}))
 	f.Add([]byte{1, 0})
 	f.Add([]byte{})
-	f.Add(appendMapping(nil, unionfind.Mapping{Version: 3, Deleted: true, Blocked: true, Gen: 2, Fresh: unionfind.ImplicitPersonID("1", "a")}))
-	f.Add(appendMapping(nil, unionfind.Mapping{Version: 3, Held: true, Gen: 1}))
+	f.Add(appendMapping(nil, "1", "a", unionfind.Mapping{Version: 3, Deleted: true, Blocked: true, Gen: 2, Fresh: unionfind.ImplicitPersonID("1", "a")}))
+	f.Add(appendMapping(nil, "1", "a", unionfind.Mapping{Version: 3, Held: true, Gen: 1}))
 	f.Add(appendKeyState(nil, unionfind.KeyState{Holders: 2, Erased: true}))
 	f.Add(encodeResult(&unionfind.Result{
 		Merges: []unionfind.MergeRow{{Team: "1", Moved: []string{"a", "b"}, Rule: unionfind.RuleSplit, Refused: "x", Log: unionfind.LogPos{Offset: 4}}},
@@ -138,19 +166,33 @@ func FuzzDecode(f *testing.F) {
 			}
 		}
 		if p, err := decodePerson(b); err == nil {
-			q, err := decodePerson(encodePerson(&p))
+			q, err := decodePerson(appendPerson(nil, &p))
 			if err != nil || !samePerson(p, q) {
 				t.Fatalf("person re-encode: %v", err)
 			}
 		}
-		if m, err := decodeMapping(b); err == nil {
-			again := appendMapping(nil, m)
-			q, err := decodeMapping(again)
+		// A p/ value of the person "id…" (a v1 value must name it).
+		var key unionfind.PersonID
+		copy(key[:], "id")
+		if p, err := decodePersonValue(key, b); err == nil {
+			q, err := decodePersonValue(key, encodePersonValue(&p))
+			if err != nil || !samePerson(p, q) || p.ID != key {
+				t.Fatalf("person value re-encode: %v", err)
+			}
+		}
+		// A d/ value of ("1", "a"): v1 and v2 values naming the implicit
+		// person (written before v3) re-encode as v3.
+		if m, err := decodeMapping("1", "a", b); err == nil {
+			again := appendMapping(nil, "1", "a", m)
+			q, err := decodeMapping("1", "a", again)
 			if err != nil || q != m {
 				t.Fatalf("mapping re-encode: %v", err)
 			}
-			if !bytes.Equal(appendMapping(nil, q), again) {
+			if !bytes.Equal(appendMapping(nil, "1", "a", q), again) {
 				t.Fatalf("mapping: encoding of %+v not stable", m)
+			}
+			if b[0] != codecV3 && !bytes.Equal(appendMappingFull(nil, m), b) {
+				t.Fatalf("mapping: v%d value %x has another encoding %x", b[0], b, appendMappingFull(nil, m))
 			}
 		}
 		if r, err := decodeResult(b); err == nil {
@@ -182,11 +224,29 @@ func TestMappingCodecVersions(t *testing.T) {
 	id := unionfind.ImplicitPersonID("1", "a")
 	plain := unionfind.Mapping{PersonID: id, Version: 300, Deleted: true}
 	v1 := append(append([]byte{1, 1}, id[:]...), 0xac, 0x02)
-	if got := appendMapping(nil, plain); !bytes.Equal(got, v1) {
+	// id is "a"'s implicit person, not "b"'s: the mapping of "b" writes it.
+	if got := appendMapping(nil, "1", "b", plain); !bytes.Equal(got, v1) {
 		t.Fatalf("plain mapping encodes as %x, want the v1 bytes %x", got, v1)
 	}
-	if m, err := decodeMapping(v1); err != nil || m != plain {
-		t.Fatalf("v1 decode: %+v %v", m, err)
+	for _, did := range []string{"a", "b"} {
+		if m, err := decodeMapping("1", did, v1); err != nil || m != plain {
+			t.Fatalf("v1 decode as %q's: %+v %v", did, m, err)
+		}
+	}
+	// The mapping of "a" itself leaves its person out (v3); older v1
+	// bytes of it still decode (above), and Fingerprint hashes those.
+	v3 := []byte{3, 1, 0xac, 0x02, 0}
+	if got := appendMapping(nil, "1", "a", plain); !bytes.Equal(got, v3) {
+		t.Fatalf("implicit mapping encodes as %x, want the v3 bytes %x", got, v3)
+	}
+	if m, err := decodeMapping("1", "a", v3); err != nil || m != plain {
+		t.Fatalf("v3 decode: %+v %v", m, err)
+	}
+	if m, err := decodeMapping("1", "b", v3); err != nil || m.PersonID != unionfind.ImplicitPersonID("1", "b") {
+		t.Fatalf("v3 decode under another key: %+v %v, want that key's implicit person", m, err)
+	}
+	if got := appendMappingFull(nil, plain); !bytes.Equal(got, v1) {
+		t.Fatalf("full form %x, want %x", got, v1)
 	}
 	fresh := unionfind.ImplicitPersonID("1", "b")
 	for _, m := range []unionfind.Mapping{
@@ -197,12 +257,19 @@ func TestMappingCodecVersions(t *testing.T) {
 		{PersonID: id, Version: 3, Held: true},
 		{PersonID: id, Version: 3, Gen: 2, Held: true},
 	} {
-		b := appendMapping(nil, m)
+		b := appendMapping(nil, "1", "b", m)
 		if b[0] != 2 {
 			t.Fatalf("%+v encodes as version %d, want 2", m, b[0])
 		}
-		if got, err := decodeMapping(b); err != nil || got != m {
+		if got, err := decodeMapping("1", "b", b); err != nil || got != m {
 			t.Fatalf("v2 round trip: %+v %v, want %+v", got, err, m)
+		}
+		b3 := appendMapping(nil, "1", "a", m)
+		if b3[0] != 3 || len(b3) != len(b)-16 {
+			t.Fatalf("%+v of its own id encodes as %x, want v3 without the person", m, b3)
+		}
+		if got, err := decodeMapping("1", "a", b3); err != nil || got != m {
+			t.Fatalf("v3 round trip: %+v %v, want %+v", got, err, m)
 		}
 	}
 	bad := map[string][]byte{
@@ -211,12 +278,17 @@ func TestMappingCodecVersions(t *testing.T) {
 		"v2 zero fresh":       append(append(append([]byte{2, 4}, id[:]...), 5, 1), make([]byte, 16)...),
 		"v2 gen over 32 bits": append(append([]byte{2, 0}, id[:]...), 5, 0x80, 0x80, 0x80, 0x80, 0x10),
 		"v2 truncated fresh":  append(append([]byte{2, 4}, id[:]...), 5, 1, 9),
-		"version 3":           append(append([]byte{3, 0}, id[:]...), 5),
+		"version 4":           {4, 0, 5, 0},
+		"v3 with a person":    append(append([]byte{3, 0}, id[:]...), 5, 0),
+		"v3 unknown flag":     {3, 16, 5, 0},
+		"v3 zero fresh":       append([]byte{3, 4, 5, 1}, make([]byte, 16)...),
+		"v3 truncated":        {3, 0, 5},
+		"v3 trailing":         {3, 0, 5, 0, 0},
 		"v1 with held":        append(append([]byte{1, 8}, id[:]...), 5),
 		"unknown flag":        append(append([]byte{2, 16}, id[:]...), 5, 1),
 	}
 	for name, b := range bad {
-		if _, err := decodeMapping(b); !isCorrupt(err) {
+		if _, err := decodeMapping("1", "a", b); !isCorrupt(err) {
 			t.Errorf("%s: %v, want ErrCorrupt", name, err)
 		}
 	}
@@ -229,7 +301,7 @@ func TestMappingCodecVersions(t *testing.T) {
 
 func TestDecodeRejects(t *testing.T) {
 	p := personFrom([]byte("id"), 5, 1, 2, 1, []string{"a", "b"}, []byte(`1`), 9)
-	good := encodePerson(&p)
+	good := appendPerson(nil, &p)
 	cases := map[string][]byte{
 		"empty":           {},
 		"version":         append([]byte{2}, good[1:]...),
@@ -247,6 +319,37 @@ func TestDecodeRejects(t *testing.T) {
 		} else if !isCorrupt(err) {
 			t.Errorf("%s: %v is not ErrCorrupt", name, err)
 		}
+	}
+
+	// p/ values: v2 (no id), or v1 naming the key's person.
+	value := encodePersonValue(&p)
+	if len(value) != len(good)-16 || value[0] != codecV2 {
+		t.Fatalf("p/ value %x, want v2 without the id", value)
+	}
+	for name, b := range map[string][]byte{"v1": good, "v2": value} {
+		if q, err := decodePersonValue(p.ID, b); err != nil || !samePerson(p, q) {
+			t.Errorf("p/ value %s: %+v %v", name, q, err)
+		}
+	}
+	other := p.ID
+	other[0] ^= 1
+	for name, b := range map[string][]byte{
+		"v1 of another person": good,
+		"v3":                   append([]byte{3}, value[1:]...),
+		"v2 flags":             append([]byte{2, 0x80}, value[2:]...),
+		"v2 truncated":         value[:len(value)-1],
+		"v2 trailing":          append(append([]byte(nil), value...), 0),
+		"v2 with an id":        append(append([]byte{2, value[1]}, p.ID[:]...), value[2:]...),
+	} {
+		if _, err := decodePersonValue(other, b); !isCorrupt(err) && name == "v1 of another person" {
+			t.Errorf("%s: %v, want ErrCorrupt", name, err)
+		}
+		if _, err := decodePersonValue(p.ID, b); name != "v1 of another person" && !isCorrupt(err) {
+			t.Errorf("%s: %v, want ErrCorrupt", name, err)
+		}
+	}
+	if _, err := decodePerson(value); !isCorrupt(err) {
+		t.Errorf("a p/ value (v2) read as v1: %v, want ErrCorrupt", err)
 	}
 }
 

@@ -49,7 +49,7 @@ func (s *Store) ContentDigest() (string, error) {
 			if !kr.ok {
 				return false, wrapKey(corrupt("mapping key", "bad key"), key)
 			}
-			m, err := decodeMapping(val)
+			m, err := decodeMapping(team, did, val)
 			if err != nil {
 				return false, wrapKey(err, key)
 			}
@@ -82,10 +82,11 @@ func (s *Store) ContentDigest() (string, error) {
 		return r.scan(tagPerson, nil, false, func(key, val []byte) (bool, error) {
 			kr := newKeyReader(key, tagPerson)
 			team := kr.str()
-			if !kr.ok {
+			id, ok := personKeyID(key)
+			if !kr.ok || !ok {
 				return false, wrapKey(corrupt("person key", "bad key"), key)
 			}
-			p, err := decodePerson(val)
+			p, err := decodePersonValue(id, val)
 			if err != nil {
 				return false, wrapKey(err, key)
 			}

@@ -207,7 +207,7 @@ func dumpMappings(t testing.TB, s *Store) map[string]map[string]unionfind.Mappin
 			if !kr.ok {
 				return false, fmt.Errorf("bad d/ key %q", key)
 			}
-			m, err := decodeMapping(val)
+			m, err := decodeMapping(team, did, val)
 			if err != nil {
 				return false, err
 			}
@@ -246,7 +246,7 @@ func dumpPersons(t testing.TB, s *Store) map[teamPerson]unionfind.Person {
 			}
 			var id unionfind.PersonID
 			copy(id[:], kr.b)
-			p, err := decodePerson(val)
+			p, err := decodePersonValue(id, val)
 			if err != nil {
 				return false, err
 			}

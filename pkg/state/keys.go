@@ -2,6 +2,7 @@ package state
 
 import (
 	"encoding/binary"
+	"unsafe"
 
 	"github.com/resolver-dev/resolver/pkg/unionfind"
 )
@@ -24,10 +25,10 @@ import (
 // as the second byte of each tag.
 //
 //	key                                              value
-//	d/ str(team) distinct_id                         Mapping (codec.go): person id, version, deleted, blocked, gen, held, fresh
+//	d/ str(team) distinct_id                         Mapping (codec.go): person id (left out when it is the id's implicit person), version, deleted, blocked, gen, held, fresh
 //	k/ str(team) str(distinct_id) u32(gen)           KeyState (codec.go): holders, erased — one data key's record
 //	m/ str(team) person(16) distinct_id              empty: membership, iterated by Members in distinct_id order
-//	p/ str(team) person(16)                          Person (codec.go): created_at, flags, version, size, properties
+//	p/ str(team) person(16)                          Person (codec.go): created_at, flags, version, size, properties (the id is the key's)
 //	r/ str(team) person(16) str(distinct_id) u32(gen)  empty: the person holds a ref to data key (distinct_id, gen)
 //	t/ str(team) person(16) person(16)               empty: the second person's tombstone was absorbed into the first
 //	a/ i32(log partition)                            i64: next identity_log offset to apply
@@ -252,3 +253,32 @@ func (r *keyReader) rest() string {
 
 // done reports whether the key parsed and nothing is left over.
 func (r *keyReader) done() bool { return r.ok && len(r.b) == 0 }
+
+// mappingKeyIDs returns the team and distinct_id of a mapping key, as
+// strings that share key's bytes: use them only while key is unchanged
+// (to decode its value, say).
+func mappingKeyIDs(key []byte) (team, distinctID string, ok bool) {
+	if !hasTag(key, tagMapping) {
+		return "", "", false
+	}
+	b := key[len(tagMapping):]
+	n, k := binary.Uvarint(b)
+	if k <= 0 || uint64(len(b)-k) < n {
+		return "", "", false
+	}
+	return unsafe.String(unsafe.SliceData(b[k:]), int(n)), unsafe.String(unsafe.SliceData(b[k+int(n):]), len(b)-k-int(n)), true
+}
+
+// personKeyID returns the person of a p/ key.
+func personKeyID(key []byte) (id unionfind.PersonID, ok bool) {
+	if !hasTag(key, tagPerson) {
+		return id, false
+	}
+	b := key[len(tagPerson):]
+	n, k := binary.Uvarint(b)
+	if k <= 0 || uint64(len(b)-k) != n+uint64(len(id)) {
+		return id, false
+	}
+	copy(id[:], b[k+int(n):])
+	return id, true
+}

@@ -123,7 +123,7 @@ func (b *BulkLoader) Written() int64 { return b.n }
 // PutMapping writes a distinct_id's mapping (d/), as Tx.PutMapping.
 func (b *BulkLoader) PutMapping(team, distinctID string, m unionfind.Mapping) error {
 	return b.put(bulkStream{'d', team}, distinctID, mappingKey(make([]byte, 0, 8+len(team)+len(distinctID)), team, distinctID),
-		appendMapping(make([]byte, 0, 2+16+10), m))
+		appendMapping(make([]byte, 0, 2+16+10), team, distinctID, m))
 }
 
 // PutMember writes that distinctID is a member of person id (m/), as
@@ -134,7 +134,7 @@ func (b *BulkLoader) PutMember(team string, id unionfind.PersonID, distinctID st
 
 // PutPerson writes a person (p/), as Tx.PutPerson.
 func (b *BulkLoader) PutPerson(team string, p unionfind.Person) error {
-	return b.put(bulkStream{'p', team}, "", personKey(make([]byte, 0, 24+len(team)), team, p.ID), encodePerson(&p))
+	return b.put(bulkStream{'p', team}, "", personKey(make([]byte, 0, 24+len(team)), team, p.ID), encodePersonValue(&p))
 }
 
 func (b *BulkLoader) put(st bulkStream, did string, k, v []byte) error {

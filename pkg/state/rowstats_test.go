@@ -19,11 +19,11 @@ func TestRowStats(t *testing.T) {
 	want := map[string]RowKind{
 		"d/": {Tag: "d/", Kind: "distinct_id mappings", Rows: 2,
 			KeyBytes:   int64(len(mappingKey(nil, "team", "alice")) + len(mappingKey(nil, "team", "bob-7"))),
-			ValueBytes: int64(len(appendMapping(nil, mA)) + len(appendMapping(nil, mB)))},
+			ValueBytes: int64(len(appendMapping(nil, "team", "alice", mA)) + len(appendMapping(nil, "team", "bob-7", mB)))},
 		"m/": {Tag: "m/", Kind: "person members", Rows: 2,
 			KeyBytes: int64(len(memberKey(nil, "team", alice, "alice")) + len(memberKey(nil, "team", alice, "bob-7")))},
 		"p/": {Tag: "p/", Kind: "persons", Rows: 1,
-			KeyBytes: int64(len(personKey(nil, "team", alice))), ValueBytes: int64(len(encodePerson(&p)))},
+			KeyBytes: int64(len(personKey(nil, "team", alice))), ValueBytes: int64(len(encodePersonValue(&p)))},
 		"a/": {Tag: "a/", Kind: "applied offsets", Rows: 1,
 			KeyBytes: int64(len(appliedKey(nil, 3))), ValueBytes: int64(len(encodeI64(42)))},
 		"?": {Tag: "?", Kind: "unknown", Rows: 1, KeyBytes: 3, ValueBytes: 5},

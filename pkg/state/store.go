@@ -415,7 +415,7 @@ func (s *Store) readPerson(sn snapshotter, team string, id unionfind.PersonID) (
 	pk := personKey(nil, team, id)
 	gen0, err := sn.view(func(r kvReader) (err error) {
 		ok, err = r.get(pk, func(v []byte) (err error) {
-			p, err = decodePerson(v)
+			p, err = decodePersonValue(id, v)
 			return err
 		})
 		return err
@@ -441,7 +441,7 @@ func (s *Store) findMiss(sn snapshotter, team, distinctID string) (unionfind.Per
 	)
 	gen0, err := sn.view(func(r kvReader) (err error) {
 		mOK, err = r.get(dk, func(v []byte) (err error) {
-			m, err = decodeMapping(v)
+			m, err = decodeMapping(team, distinctID, v)
 			return err
 		})
 		if err != nil {
@@ -452,7 +452,7 @@ func (s *Store) findMiss(sn snapshotter, team, distinctID string) (unionfind.Per
 		}
 		pk = personKey(nil, team, m.PersonID)
 		pOK, err = r.get(pk, func(v []byte) (err error) {
-			p, err = decodePerson(v)
+			p, err = decodePersonValue(m.PersonID, v)
 			return err
 		})
 		if err != nil {

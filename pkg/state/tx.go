@@ -178,7 +178,7 @@ func (t *tx) Mapping(team, distinctID string) (unionfind.Mapping, bool, error) {
 	}
 	if t.c != nil {
 		if v, ok := t.dirty[string(k)]; ok {
-			m, err := decodeMapping(v)
+			m, err := decodeMapping(team, distinctID, v)
 			return m, err == nil, wrapKey(err, k)
 		}
 		if h, hit := t.c.getMapping(k); hit {
@@ -187,7 +187,7 @@ func (t *tx) Mapping(team, distinctID string) (unionfind.Mapping, bool, error) {
 	}
 	var m unionfind.Mapping
 	found, err := r.get(k, func(v []byte) (err error) {
-		m, err = decodeMapping(v)
+		m, err = decodeMapping(team, distinctID, v)
 		return err
 	})
 	if err != nil {
@@ -206,7 +206,7 @@ func (t *tx) PutMapping(team, distinctID string, m unionfind.Mapping) error {
 		return err
 	}
 	k := mappingKey(make([]byte, 0, 8+len(team)+len(distinctID)), team, distinctID)
-	v := appendMapping(make([]byte, 0, 2+16+10), m)
+	v := appendMapping(make([]byte, 0, 2+16+10), team, distinctID, m)
 	if t.filter != nil {
 		t.filter.add(k)
 	}
@@ -227,7 +227,7 @@ func (t *tx) Person(team string, id unionfind.PersonID) (unionfind.Person, bool,
 	t.kb = k
 	if t.c != nil {
 		if v, ok := t.dirty[string(k)]; ok {
-			p, err := decodePerson(v)
+			p, err := decodePersonValue(id, v)
 			return p, err == nil, wrapKey(err, k)
 		}
 		if p, _, ok, hit := t.c.getPerson(k); hit {
@@ -236,7 +236,7 @@ func (t *tx) Person(team string, id unionfind.PersonID) (unionfind.Person, bool,
 	}
 	var p unionfind.Person
 	found, err := r.get(k, func(v []byte) (err error) {
-		p, err = decodePerson(v)
+		p, err = decodePersonValue(id, v)
 		return err
 	})
 	if err != nil {
@@ -255,7 +255,7 @@ func (t *tx) PutPerson(team string, p unionfind.Person) error {
 		return err
 	}
 	k := personKey(make([]byte, 0, 24+len(team)), team, p.ID)
-	v := encodePerson(&p)
+	v := encodePersonValue(&p)
 	if err := w.set(k, v); err != nil {
 		return wrapKey(err, k)
 	}
