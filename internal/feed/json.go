@@ -78,8 +78,12 @@ func AppendMergeKey(dst []byte, r *unionfind.MergeRow) []byte {
 }
 
 // AppendPerson appends the persons row of r: json.Marshal(FromPerson(r)).
-// It fails only as json.Marshal would, for properties that are not JSON
-// (a value the applier validated cannot be: Apply checks every value).
+// The property values must be JSON, as every stored one is (Apply checks
+// each value before it is stored). It does not check them again — that
+// re-scan is most of what json.Marshal spent here — so a value that is not
+// JSON fails, as json.Marshal fails, only where it would be compacted
+// (whitespace outside strings, or '<', '>', '&', U+2028, U+2029); else it
+// is written as it is.
 func AppendPerson(dst []byte, r *unionfind.PersonRow) ([]byte, error) {
 	p := &r.Person
 	dst = append(dst, `{"team":`...)
