@@ -2,6 +2,7 @@ package state
 
 import (
 	"encoding/hex"
+	"errors"
 	"strconv"
 	"strings"
 
@@ -23,6 +24,15 @@ type keyError struct {
 
 func (e *keyError) Error() string { return e.text }
 func (e *keyError) Unwrap() error { return e.err }
+
+// wrapKeyOnce is wrapKey, unless err already names a key: an error of one
+// key read in a scan of k's prefix names that key, not the prefix.
+func wrapKeyOnce(err error, k []byte) error {
+	if _, named := errors.AsType[*keyError](err); named {
+		return err
+	}
+	return wrapKey(err, k)
+}
 
 // wrapKey wraps a storage error about key k (see keyError); nil stays nil.
 func wrapKey(err error, k []byte) error {
@@ -113,6 +123,13 @@ func describeKey(k []byte) string {
 				part("person", personText(&r))
 			} else {
 				part("distinct_id", redact.Hash(r.str()))
+			}
+			if r.ok && len(r.b) > 0 { // a whole key, not a prefix: its row's position
+				part("identity_log partition", num(int64(r.i32())))
+				part("offset", num(r.i64()))
+				part("index", num(int64(r.u32())))
+				ok = r.done()
+				break
 			}
 		}
 		ok = r.ok

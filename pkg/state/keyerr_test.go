@@ -27,6 +27,9 @@ func TestDescribeKey(t *testing.T) {
 		{billingKey(nil, "1", "2026-11", "identified"), `billing key (team "1", month "2026-11", class "identified")`},
 		{billingOffsetKey(nil, 5), `billing-offset key (billing_usage partition 5)`},
 		{mappingKey(nil, strings.Repeat("t", 300), "x"), `mapping key (team "` + strings.Repeat("t", 64) + `"…, distinct_id ` + redact.Hash("x") + `)`},
+		{appendPos(histPersonPrefix(nil, "1", pid), lpos{part: 2, off: 9, index: 1}), `lineage index key (team "1", person ` + pid.String() + `, identity_log partition 2, offset 9, index 1)`},
+		{appendPos(histIDPrefix(nil, "1", histMoved, "a"), lpos{part: 0, off: 7}), `lineage index key (team "1", distinct_id ` + redact.Hash("a") + `, identity_log partition 0, offset 7, index 0)`},
+		{histPersonPrefix(nil, "1", pid), `lineage index key (team "1", person ` + pid.String() + `)`},
 		{[]byte("p/\x05ab"), `key with tag "p/" (5 bytes, malformed)`},
 		{[]byte("zz"), `key with tag "zz" (2 bytes, malformed)`},
 	} {
@@ -107,5 +110,18 @@ func TestBadgerLoggerHidesKeys(t *testing.T) {
 		if got := msg(tc.f, tc.a); got != tc.want {
 			t.Errorf("msg(%q) = %q, want %q", tc.f, got, tc.want)
 		}
+	}
+}
+
+// TestLineageIndexErrorNamesKey: a corrupt lineage index value found by a
+// query is named by its own key — its row's position — not by the index
+// prefix the query scanned.
+func TestLineageIndexErrorNamesKey(t *testing.T) {
+	s := NewMemory().Store
+	k := appendPos(histIDPrefix(nil, "1", histMoved, "a"), lpos{part: 0, off: 7})
+	must(t, s.eng.update(func(w kvWriter) error { return w.set(k, []byte{0xff}) }))
+	_, err := s.Lineage("1", "a")
+	if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "offset 7, index 0") || strings.Count(err.Error(), "lineage index key") != 1 {
+		t.Fatalf("%v", err)
 	}
 }

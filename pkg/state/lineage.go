@@ -741,17 +741,17 @@ func (t *tx) history(prefix []byte, keep int) (ents []histEntry, cut bool, err e
 	err = r.scan(prefix, nil, false, func(k, val []byte) (bool, error) {
 		p, ok := readPos(k[len(prefix):])
 		if !ok {
-			return false, corrupt("lineage index", "malformed key")
+			return false, wrapKey(corrupt("lineage index", "malformed key"), k)
 		}
 		e, err := decodeHist(p, val, nil)
 		if err != nil {
-			return false, err
+			return false, wrapKey(err, k)
 		}
 		rg.add(e)
 		return true, nil
 	})
 	if err != nil {
-		return nil, false, wrapKey(err, prefix)
+		return nil, false, wrapKeyOnce(err, prefix)
 	}
 	return rg.list(), rg.cut, nil
 }
@@ -795,11 +795,11 @@ func (t *tx) growth(team string, id unionfind.PersonID) (ents []histEntry, cut b
 	err = r.scan(prefix, nil, false, func(k, val []byte) (bool, error) {
 		p, ok := readPos(k[len(prefix):])
 		if !ok {
-			return false, corrupt("lineage index", "malformed key")
+			return false, wrapKey(corrupt("lineage index", "malformed key"), k)
 		}
 		e, err := decodeHist(p, val, &id)
 		if err != nil {
-			return false, err
+			return false, wrapKey(err, k)
 		}
 		switch {
 		case e.role == roleAbsorbed && e.rule != unionfind.RuleSplit:
@@ -810,7 +810,7 @@ func (t *tx) growth(team string, id unionfind.PersonID) (ents []histEntry, cut b
 		return true, nil
 	})
 	if err != nil {
-		return nil, false, wrapKey(err, prefix)
+		return nil, false, wrapKeyOnce(err, prefix)
 	}
 	return rg.list(), rg.cut, nil
 }
