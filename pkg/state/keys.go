@@ -276,7 +276,7 @@ func personKeyID(key []byte) (id unionfind.PersonID, ok bool) {
 	}
 	b := key[len(tagPerson):]
 	n, k := binary.Uvarint(b)
-	if k <= 0 || uint64(len(b)-k) != n+uint64(len(id)) {
+	if k <= 0 || n > uint64(len(b)-k) || uint64(len(b)-k)-n != uint64(len(id)) {
 		return id, false
 	}
 	copy(id[:], b[k+int(n):])

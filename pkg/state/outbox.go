@@ -27,9 +27,8 @@ const trimChunk = 4096
 // source is (encodeResult), up to maxOutboxBatchBytes of results a row. A
 // result alone (one source of its partition in the Update, or one bigger
 // than a batch row), and a partition's results when a source comes twice
-// (none is expected: the high-water marks skip a repeated op), get a row
-// per source, keyed by it, as before batches: rows of both kinds are
-// read. So a batch row is never near the value bound, and a lone op writes
+// (an op applied again: putOutboxRow), get a row per source, keyed by it,
+// as before batches: rows of both kinds are read. So a batch row is never near the value bound, and a lone op writes
 // what it always wrote. One row for a batch's ops, not one per op: each
 // row is a skiplist insert into Badger's memtable, a write-ahead log
 // entry, a key the worker's read iterates, and a delete when trimmed
@@ -78,7 +77,7 @@ func (t *tx) flushOutbox() error {
 			g = slices.Clone(g)
 			slices.SortStableFunc(g, compareEntries)
 		}
-		if !outboxRising(g) { // a source twice: one row each, the last put wins
+		if !outboxRising(g) { // a source twice: one row each, the second merged with the first
 			g = groups[k]
 			for _, e := range g {
 				if err := one(e); err != nil {
@@ -125,24 +124,45 @@ func (t *tx) flushOutbox() error {
 // both (a source in both gets the two results, the earlier first) and
 // those of the earlier row's other sources; writing over it would lose
 // them (the row was a batch) or the first application's rows.
+//
+// The row is written as before merges — over the stored one — when the
+// stored row does not decode (a corrupt row the worker could not read
+// either), or when the merged row would pass MaxValueBytes (two huge
+// results of one source): a write the store refuses there would fail the
+// Update after its ops were applied, with no op to reject, on every
+// replica.
 func putOutboxRow(w kvWriter, run []outboxEntry) error {
 	last := run[len(run)-1].src
 	key := outboxKey(nil, last)
 	var old []outboxEntry
-	found, err := w.get(key, func(v []byte) (err error) {
-		old, err = outboxRowEntries(last, v)
-		return err
+	found, err := w.get(key, func(v []byte) error {
+		var derr error
+		if old, derr = outboxRowEntries(last, v); derr != nil {
+			old = nil
+		}
+		return nil
 	})
 	if err != nil {
 		return wrapKey(err, key)
 	}
-	if found {
-		if run, err = mergeOutbox(old, run); err != nil {
+	v := outboxRowValue(run)
+	if found && len(old) > 0 {
+		merged, err := mergeOutbox(old, run)
+		if err != nil {
 			return wrapKey(err, key)
 		}
+		if mv := outboxRowValue(merged); len(mv) <= MaxValueBytes {
+			v = mv
+		}
 	}
+	return wrapKey(w.set(key, v), key)
+}
+
+// outboxRowValue is the value of the row of run: its one result, or a
+// batch row.
+func outboxRowValue(run []outboxEntry) []byte {
 	if len(run) == 1 {
-		return wrapKey(w.set(key, run[0].val), key)
+		return run[0].val
 	}
 	size := 0
 	for _, e := range run {
@@ -155,7 +175,7 @@ func putOutboxRow(w kvWriter, run []outboxEntry) error {
 		v = binary.AppendUvarint(v, uint64(e.src.Index))
 		v = append(binary.AppendUvarint(v, uint64(len(e.val))), e.val...)
 	}
-	return wrapKey(w.set(key, v), key)
+	return v
 }
 
 // outboxRowEntries returns the entries of the outbox row v keyed by last,
@@ -247,7 +267,8 @@ type OutboxSpan struct {
 // larger batch) and the outbox is trimmed below the committed offsets —
 // and a span's sources are put in order before fn sees them. fn sees each
 // source once: a source applied twice (putOutboxRow) with the rows of
-// both applications.
+// both applications — in the order they were applied when they share a
+// row, else in the order of their rows' keys.
 func (s *Store) OutboxSpans(topic string, spans []OutboxSpan, fn func(unionfind.Source, unionfind.Result) error) error {
 	if s.closed.Load() {
 		return ErrClosed

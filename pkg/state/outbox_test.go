@@ -266,3 +266,60 @@ func FuzzOutboxBatch(f *testing.F) {
 		}
 	})
 }
+
+// TestOutboxMergeEdges: where merging with the stored row cannot be done,
+// the row is written as before merges, over it — a stored row that does
+// not decode, and a merge that would pass MaxValueBytes (two huge results
+// of one source, each within the bound) — so the Update is not failed
+// after its ops were applied, on every replica alike.
+func TestOutboxMergeEdges(t *testing.T) {
+	src := unionfind.Source{Topic: "ev", Partition: 0, Offset: 5}
+	res := func(v uint64, pad int) unionfind.Result {
+		return unionfind.Result{DistinctIDs: []unionfind.DistinctIDRow{{Team: "1", DistinctID: "d", PersonID: pidA, Version: v}},
+			Warnings: []unionfind.Warning{{Type: "w", Details: strings.Repeat("x", pad)}}}
+	}
+	versions := func(s *Store) []uint64 {
+		var out []uint64
+		must(t, outbox(s, "ev", 0, 0, 99, func(_ unionfind.Source, r unionfind.Result) error {
+			for _, d := range r.DistinctIDs {
+				out = append(out, d.Version)
+			}
+			return nil
+		}))
+		return out
+	}
+
+	s := NewMemory().Store
+	must(t, s.eng.update(func(w kvWriter) error { return w.set(outboxKey(nil, src), []byte{0x09, 0xff}) }))
+	update(t, s, func(tx Tx) error { return tx.PutOutbox(src, res(2, 0)) })
+	require.Equal(t, []uint64{2}, versions(s), "a corrupt stored row is written over")
+
+	s = NewMemory().Store
+	huge := MaxValueBytes * 3 / 5
+	update(t, s, func(tx Tx) error { return tx.PutOutbox(src, res(1, huge)) })
+	update(t, s, func(tx Tx) error { return tx.PutOutbox(src, res(2, huge)) })
+	require.Equal(t, []uint64{2}, versions(s), "a merge over the value bound: the new row alone")
+	update(t, s, func(tx Tx) error { return tx.PutOutbox(src, res(3, 0)) })
+	require.Equal(t, []uint64{2, 3}, versions(s), "a merge within it")
+}
+
+// TestPersonKeyIDBounds: a p/ key whose team length is near 2^64 is not a
+// person key (the length check must not wrap), and Fingerprint and
+// ContentDigest report it as corrupt instead of panicking.
+func TestPersonKeyIDBounds(t *testing.T) {
+	bad := binary.AppendUvarint([]byte("p/"), 1<<64-16)
+	_, ok := personKeyID(bad)
+	require.False(t, ok)
+	_, ok = personKeyID(personKey(nil, "1", pidA)[:19])
+	require.False(t, ok)
+	id, ok := personKeyID(personKey(nil, "team", pidA))
+	require.True(t, ok)
+	require.Equal(t, pidA, id)
+
+	s := NewMemory().Store
+	must(t, s.eng.update(func(w kvWriter) error { return w.set(bad, []byte{codecV2, 0, 0, 0, 0, 0}) }))
+	_, err := s.Fingerprint()
+	require.ErrorIs(t, err, ErrCorrupt)
+	_, err = s.ContentDigest()
+	require.ErrorIs(t, err, ErrCorrupt)
+}
