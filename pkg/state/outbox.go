@@ -28,11 +28,12 @@ const trimChunk = 4096
 // result alone (one source of its partition in the Update, or one bigger
 // than a batch row), and a partition's results when a source comes twice
 // (an op applied again: putOutboxRow), get a row per source, keyed by it,
-// as before batches: rows of both kinds are read. So a batch row is never near the value bound, and a lone op writes
-// what it always wrote. One row for a batch's ops, not one per op: each
-// row is a skiplist insert into Badger's memtable, a write-ahead log
-// entry, a key the worker's read iterates, and a delete when trimmed
-// (BENCHMARKS.md, target 1). A batch row's key is its last source, so
+// as before batches: rows of both kinds are read. So a batch row is never
+// near the value bound, and a lone op writes what it always wrote (but
+// for an op applied again, whose row keeps both applications'). One row
+// for a batch's ops, not one per op: each row is a skiplist insert into
+// Badger's memtable, a write-ahead log entry, a key the worker's read
+// iterates, and a delete when trimmed (BENCHMARKS.md, target 1). A batch row's key is its last source, so
 // TrimOutbox deletes it only once all of its sources are below the
 // committed offset, and OutboxSpans finds it from the span's start.
 const maxOutboxBatchBytes = 256 << 10
