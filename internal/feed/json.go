@@ -49,13 +49,6 @@ func appendPersonString(dst []byte, id unionfind.PersonID) []byte {
 	return append(dst, '"')
 }
 
-func appendBool(dst []byte, v bool) []byte {
-	if v {
-		return append(dst, "true"...)
-	}
-	return append(dst, "false"...)
-}
-
 // AppendPersonKey appends the key of r's persons record: team:person id.
 func AppendPersonKey(dst []byte, r *unionfind.PersonRow) []byte {
 	return jsonlit.AppendUUID(append(append(dst, r.Team...), ':'), r.Person.ID)
@@ -107,9 +100,9 @@ func AppendPerson(dst []byte, r *unionfind.PersonRow) ([]byte, error) {
 		dst = append(dst[:start], e.Bytes()...)
 	}
 	dst = append(dst, `,"is_identified":`...)
-	dst = appendBool(dst, p.Identified)
+	dst = strconv.AppendBool(dst, p.Identified)
 	dst = append(dst, `,"is_deleted":`...)
-	dst = appendBool(dst, p.Deleted)
+	dst = strconv.AppendBool(dst, p.Deleted)
 	dst = append(dst, `,"version":`...)
 	dst = strconv.AppendUint(dst, p.Version, 10)
 	return append(dst, '}'), nil
@@ -149,7 +142,7 @@ func AppendDistinctID(dst []byte, r *unionfind.DistinctIDRow) []byte {
 	dst = append(dst, `","version":`...)
 	dst = strconv.AppendUint(dst, r.Version, 10)
 	dst = append(dst, `,"is_deleted":`...)
-	dst = appendBool(dst, r.Deleted)
+	dst = strconv.AppendBool(dst, r.Deleted)
 	return append(dst, '}')
 }
 
