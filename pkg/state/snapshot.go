@@ -254,6 +254,15 @@ func Restore(dir string, r io.Reader, o Options) (*Store, SnapshotHeader, error)
 	// Nothing has read the store yet, so the cache is empty and Badger's
 	// loader may write under it.
 	err = s.db.Load(backup, 256)
+	if err != nil && h.Compression != "" {
+		// zstd checks a frame's checksum at its end: bytes of a damaged
+		// frame can reach the loader, and fail it, before. The rest of the
+		// stream says whether the file is damaged, which is the error to
+		// give.
+		if _, derr := io.Copy(io.Discard, backup); derr != nil {
+			err = derr
+		}
+	}
 	release()
 	if err != nil {
 		return fail(fmt.Errorf("%w: load into %s: %w (truncated or damaged file?)", ErrBadSnapshot, dir, err))
