@@ -142,11 +142,15 @@ func (s *preloadSet) eachID(j int, fn func(k int, did string) error) error {
 // personID is person j's id: the implicit person of its first anonymous
 // id, which the applier keeps as the survivor of every later merge.
 func (s *preloadSet) personID(j int) unionfind.PersonID {
-	k := 0
+	return unionfind.ImplicitPersonID(s.team(j), s.id(j, s.founder(j)))
+}
+
+// founder is the index of person j's founder: its first anonymous id.
+func (s *preloadSet) founder(j int) int {
 	if s.identified(j) {
-		k = 1
+		return 1
 	}
-	return unionfind.ImplicitPersonID(s.team(j), s.id(j, k))
+	return 0
 }
 
 // person is person j as the applier leaves it.
@@ -226,13 +230,18 @@ func (s *preloadSet) load(ctx context.Context, b *state.BulkLoader, progress fun
 			return err
 		}
 		for _, p := range ps {
-			err := s.eachID(p.j, func(_ int, did string) error { return b.PutMember(team, p.id, did) })
+			err := s.eachID(p.j, func(k int, did string) error {
+				if k == s.founder(p.j) {
+					return nil // kept with the person (state.BulkLoader.PutPerson)
+				}
+				return b.PutMember(team, p.id, did)
+			})
 			if err != nil {
 				return err
 			}
 		}
 		for _, p := range ps {
-			if err := b.PutPerson(team, s.person(p.j)); err != nil {
+			if err := b.PutPerson(team, s.person(p.j), s.id(p.j, s.founder(p.j))); err != nil {
 				return err
 			}
 		}

@@ -61,8 +61,8 @@ type cache struct {
 
 const cacheShards = 64
 
-// The approximate bytes an entry costs: its slot (80) and map entry (~24,
-// with the map's slack); a person also its struct and properties.
+// The approximate bytes an entry costs: its slot and map entry (with the
+// map's slack); a person also its struct and properties.
 const (
 	mappingOverhead = 104
 	personOverhead  = 104 + 96
@@ -99,8 +99,15 @@ type centry struct {
 	cost  int32
 	m     unionfind.Mapping  // d/ entries
 	alt   unionfind.PersonID // d/ entries: the implicit person, once computed
-	p     *unionfind.Person  // p/ entries that exist; read-only
+	p     *cachedPerson      // p/ entries that exist; read-only
 	pj    []byte             // p/ entries that exist: p's properties as JSON, built once per version; read-only
+}
+
+// cachedPerson is a cached person and its founder: the member kept in the
+// person's value instead of an m/ key (founder.go), "" for none.
+type cachedPerson struct {
+	unionfind.Person
+	founder string
 }
 
 // mappingHit is what a d/ lookup returns.
@@ -176,12 +183,36 @@ func (c *cache) getPerson(k []byte) (p unionfind.Person, pj []byte, ok, hit bool
 		e.ref = true
 	}
 	if e.ok {
-		p, pj = *e.p, e.pj
+		p, pj = e.p.Person, e.pj
 	}
 	ok = e.ok
 	sh.hits++
 	sh.mu.Unlock()
 	return p, pj, ok, true
+}
+
+// getPersonRecord is getPerson with the person's founder member
+// (founder.go) instead of its properties' JSON.
+func (c *cache) getPersonRecord(k []byte) (p unionfind.Person, founder string, ok, hit bool) {
+	sh, h := c.shard(k)
+	sh.mu.Lock()
+	i := sh.find(h)
+	if i < 0 {
+		sh.misses++
+		sh.mu.Unlock()
+		return unionfind.Person{}, "", false, false
+	}
+	e := &sh.slots[i]
+	if !e.ref {
+		e.ref = true
+	}
+	if e.ok {
+		p, founder = e.p.Person, e.p.founder
+	}
+	ok = e.ok
+	sh.hits++
+	sh.mu.Unlock()
+	return p, founder, ok, true
 }
 
 // setAlt records the implicit person of an absent or deleted mapping, if
@@ -214,8 +245,8 @@ func (c *cache) fillMapping(k []byte, m unionfind.Mapping, ok bool, alt unionfin
 // fillPerson inserts a person read from the engine; see fillMapping. It
 // returns the person's properties as JSON (built for the entry whether or
 // not it is inserted).
-func (c *cache) fillPerson(k []byte, p unionfind.Person, ok bool, gen0 uint64, checkGen bool) []byte {
-	e := personEntry(p, ok)
+func (c *cache) fillPerson(k []byte, p unionfind.Person, founder string, ok bool, gen0 uint64, checkGen bool) []byte {
+	e := personEntry(p, founder, ok)
 	sh, h := c.shard(k)
 	sh.mu.Lock()
 	if checkGen && c.gen.Load() != gen0 {
@@ -231,14 +262,15 @@ func (c *cache) fillPerson(k []byte, p unionfind.Person, ok bool, gen0 uint64, c
 // personEntry is the cache entry of a person. Its properties are serialised
 // here, once per person version, rather than for every event stamped with
 // them.
-func personEntry(p unionfind.Person, ok bool) centry {
+func personEntry(p unionfind.Person, founder string, ok bool) centry {
 	cost := personOverhead
 	e := centry{ok: ok}
 	if ok {
+		cost += len(founder)
 		for _, pr := range p.Props {
 			cost += propOverhead + len(pr.Key) + len(pr.Value)
 		}
-		e.p = &p
+		e.p = &cachedPerson{p, founder}
 		e.pj = p.AppendPropertiesJSON(nil)
 		cost += len(e.pj)
 	}
@@ -267,12 +299,12 @@ func (c *cache) writeThrough(dirty map[string][]byte) {
 			e = centry{ok: true, m: m, cost: mappingOverhead}
 		case hasTag(k, tagPerson):
 			id, ok := personKeyID(k)
-			p, err := decodePersonValue(id, v)
+			p, founder, err := decodePersonRecord(id, v)
 			if !ok || err != nil {
 				c.drop(k)
 				continue
 			}
-			e = personEntry(p, true)
+			e = personEntry(p, founder, true)
 		default:
 			continue
 		}

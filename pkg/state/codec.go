@@ -34,6 +34,10 @@ import (
 //	Person  v2: 0x02 ‖ v1 without id(16): the value of a p/ key, which holds the id.
 //	            Since 2026-12-07 p/ values are v2 (older v1 values are read);
 //	            outbox results keep v1, as they have no key to take the id from.
+//	Person  v3: 0x03 ‖ flags ‖ bytes founder ‖ what follows the flags in v2: a person
+//	            whose founder (the distinct_id whose implicit person it is) is one of its
+//	            members. That membership is kept here instead of as an m/ key (founder.go);
+//	            written since 2026-12-08 whenever it holds, v2 otherwise.
 //	Result  v1: 0x01 ‖ uvarint n ‖ n × (bytes team ‖ bytes Person v1)
 //	            ‖ uvarint n ‖ n × (bytes team ‖ bytes distinct_id ‖ person(16) ‖ uvarint version ‖ deleted(1))
 //	            ‖ uvarint n ‖ n × (bytes team ‖ bytes type ‖ bytes uuid ‖ bytes distinct_id ‖ bytes details ‖ varint time)
@@ -54,7 +58,7 @@ import (
 const (
 	codecV1 = 1
 	codecV2 = 2
-	codecV3 = 3 // mappings only
+	codecV3 = 3 // mappings and p/ values
 	// outboxBatch is the first byte of an outbox row that holds the
 	// results of several sources (outbox.go); a row of one source starts
 	// with codecV1 or codecV2.
@@ -223,9 +227,16 @@ func appendPerson(b []byte, p *unionfind.Person) []byte {
 }
 
 // appendPersonValue appends the value of p's p/ key: Person v2, the id
-// left to the key.
-func appendPersonValue(b []byte, p *unionfind.Person) []byte {
-	b = append(b, codecV2, personFlags(p))
+// left to the key, or v3 with its founder member (founder.go) if there is
+// one.
+func appendPersonValue(b []byte, p *unionfind.Person, founder string) []byte {
+	if founder == "" {
+		b = append(b, codecV2, personFlags(p))
+		return appendPersonBody(b, p)
+	}
+	b = append(b, codecV3, personFlags(p))
+	b = binary.AppendUvarint(b, uint64(len(founder)))
+	b = append(b, founder...)
 	return appendPersonBody(b, p)
 }
 
@@ -266,10 +277,10 @@ func personSize(p *unionfind.Person) int {
 	return n
 }
 
-// encodePersonValue returns the value of p's p/ key in a buffer of its
-// own.
-func encodePersonValue(p *unionfind.Person) []byte {
-	return appendPersonValue(make([]byte, 0, personSize(p)), p)
+// encodePersonValue returns the value of p's p/ key, with its founder
+// member ("" for none), in a buffer of its own.
+func encodePersonValue(p *unionfind.Person, founder string) []byte {
+	return appendPersonValue(make([]byte, 0, personSize(p)+binary.MaxVarintLen32+len(founder)), p, founder)
 }
 
 // decodePerson decodes a Person v1 (an outbox result's). It does not keep
@@ -277,38 +288,55 @@ func encodePersonValue(p *unionfind.Person) []byte {
 // property bytes, which nothing ever writes to, so the result is safe to
 // keep and to share read-only.
 func decodePerson(v []byte) (unionfind.Person, error) {
-	return decodePersonAs(v, nil)
+	p, _, err := decodePersonAs(v, nil)
+	return p, err
 }
 
-// decodePersonValue decodes the value of the p/ key of person id: v2, or
-// v1 (written before 2026-12-07), whose id must be id. Like decodePerson
-// it does not keep v.
+// decodePersonValue decodes the value of the p/ key of person id: v3 or
+// v2, or v1 (written before 2026-12-07), whose id must be id. Like
+// decodePerson it does not keep v. A v3 value's founder is not returned:
+// decodePersonRecord.
 func decodePersonValue(id unionfind.PersonID, v []byte) (unionfind.Person, error) {
+	p, _, err := decodePersonAs(v, &id)
+	return p, err
+}
+
+// decodePersonRecord is decodePersonValue with the person's founder
+// member ("" for none: v1, v2, or v3 without one), copied out of v.
+func decodePersonRecord(id unionfind.PersonID, v []byte) (unionfind.Person, string, error) {
 	return decodePersonAs(v, &id)
 }
 
 // decodePersonAs decodes a Person v1, or with keyID (a p/ key's person) v2
-// too.
-func decodePersonAs(v []byte, keyID *unionfind.PersonID) (unionfind.Person, error) {
+// and v3 too.
+func decodePersonAs(v []byte, keyID *unionfind.PersonID) (p unionfind.Person, founder string, err error) {
 	d := decoder{b: v}
 	ver := d.byte()
-	if ver != codecV1 && (keyID == nil || ver != codecV2) {
-		return unionfind.Person{}, corrupt("person", "unknown version")
+	if ver != codecV1 && (keyID == nil || (ver != codecV2 && ver != codecV3)) {
+		return p, "", corrupt("person", "unknown version")
 	}
 	flags := d.byte()
 	if flags&^(personIdentified|personDeleted) != 0 {
-		return unionfind.Person{}, corrupt("person", "unknown flags")
+		return p, "", corrupt("person", "unknown flags")
 	}
-	p := unionfind.Person{
+	p = unionfind.Person{
 		Identified: flags&personIdentified != 0,
 		Deleted:    flags&personDeleted != 0,
 	}
-	if ver == codecV1 {
+	switch ver {
+	case codecV1:
 		p.ID = d.uuid()
 		if keyID != nil && d.err == nil && p.ID != *keyID {
-			return unionfind.Person{}, corrupt("person", "id differs from the key's")
+			return p, "", corrupt("person", "id differs from the key's")
 		}
-	} else {
+	case codecV3:
+		f := d.bytes()
+		if d.err == nil && len(f) == 0 {
+			return p, "", corrupt("person", "empty founder")
+		}
+		founder = string(f)
+		p.ID = *keyID
+	default:
 		p.ID = *keyID
 	}
 	p.CreatedAt = d.varint()
@@ -316,10 +344,10 @@ func decodePersonAs(v []byte, keyID *unionfind.PersonID) (unionfind.Person, erro
 	p.Size = d.uvarint()
 	n := d.uvarint()
 	if d.err != nil {
-		return unionfind.Person{}, corrupt("person", d.err.Error())
+		return unionfind.Person{}, "", corrupt("person", d.err.Error())
 	}
 	if n > uint64(len(d.b))/3 { // every property takes at least 3 bytes
-		return unionfind.Person{}, corrupt("person", "property count exceeds value")
+		return unionfind.Person{}, "", corrupt("person", "property count exceeds value")
 	}
 	if n > 0 {
 		own := append([]byte(nil), d.b...) // keys and values alias this copy
@@ -330,22 +358,22 @@ func decodePersonAs(v []byte, keyID *unionfind.PersonID) (unionfind.Person, erro
 			val := d.bytes()
 			t := d.varint()
 			if d.err != nil {
-				return unionfind.Person{}, corrupt("person", d.err.Error())
+				return unionfind.Person{}, "", corrupt("person", d.err.Error())
 			}
 			pr := unionfind.Property{Value: val[:len(val):len(val)], Time: t}
 			if len(k) > 0 {
 				pr.Key = unsafe.String(&k[0], len(k))
 			}
 			if i > 0 && p.Props[i-1].Key >= pr.Key {
-				return unionfind.Person{}, corrupt("person", "properties out of order")
+				return unionfind.Person{}, "", corrupt("person", "properties out of order")
 			}
 			p.Props[i] = pr
 		}
 	}
 	if err := d.finish("person"); err != nil {
-		return unionfind.Person{}, err
+		return unionfind.Person{}, "", err
 	}
-	return p, nil
+	return p, founder, nil
 }
 
 // encodeHighWater encodes the (offset, index) of a source.

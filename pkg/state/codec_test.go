@@ -69,7 +69,14 @@ func FuzzCodecRoundTrip(f *testing.F) {
 			decode func([]byte) (unionfind.Person, error)
 		}{
 			{"v1", func(p *unionfind.Person) []byte { return appendPerson(nil, p) }, decodePerson},
-			{"p/ value", encodePersonValue, func(b []byte) (unionfind.Person, error) { return decodePersonValue(p.ID, b) }},
+			{"p/ value", func(p *unionfind.Person) []byte { return encodePersonValue(p, "") }, func(b []byte) (unionfind.Person, error) { return decodePersonValue(p.ID, b) }},
+			{"p/ value with a founder", func(p *unionfind.Person) []byte { return encodePersonValue(p, keys+"f") }, func(b []byte) (unionfind.Person, error) {
+				q, founder, err := decodePersonRecord(p.ID, b)
+				if err == nil && founder != keys+"f" {
+					t.Fatalf("founder %q, want %q", founder, keys+"f")
+				}
+				return q, err
+			}},
 		} {
 			b := enc.encode(&p)
 			got, err := enc.decode(b)
@@ -143,7 +150,8 @@ func FuzzCodecRoundTrip(f *testing.F) {
 func FuzzDecode(f *testing.F) {
 	p := personFrom([]byte("id"), 5, 1, 2, 1, []string{"a", "b"}, []byte(`1`), 9)
 	f.Add(appendPerson(nil, &p))
-	f.Add(encodePersonValue(&p))
+	f.Add(encodePersonValue(&p, ""))
+	f.Add(encodePersonValue(&p, "anon-1"))
 	f.Add(appendMapping(nil, "1", "a", unionfind.Mapping{Version: 3}))
 	f.Add(appendMapping(nil, "1", "a", unionfind.Mapping{PersonID: unionfind.ImplicitPersonID("1", "a"), Version: 3, Held: true}))
 	f.Add(encodeResult(&unionfind.Result{Persons: []unionfind.PersonRow{{Team: "1", Person: p}}}))
@@ -174,9 +182,9 @@ func FuzzDecode(f *testing.F) {
 		// A p/ value of the person "id…" (a v1 value must name it).
 		var key unionfind.PersonID
 		copy(key[:], "id")
-		if p, err := decodePersonValue(key, b); err == nil {
-			q, err := decodePersonValue(key, encodePersonValue(&p))
-			if err != nil || !samePerson(p, q) || p.ID != key {
+		if p, founder, err := decodePersonRecord(key, b); err == nil {
+			q, f2, err := decodePersonRecord(key, encodePersonValue(&p, founder))
+			if err != nil || !samePerson(p, q) || p.ID != key || f2 != founder {
 				t.Fatalf("person value re-encode: %v", err)
 			}
 		}
@@ -322,20 +330,35 @@ func TestDecodeRejects(t *testing.T) {
 	}
 
 	// p/ values: v2 (no id), or v1 naming the key's person.
-	value := encodePersonValue(&p)
+	value := encodePersonValue(&p, "")
 	if len(value) != len(good)-16 || value[0] != codecV2 {
 		t.Fatalf("p/ value %x, want v2 without the id", value)
 	}
-	for name, b := range map[string][]byte{"v1": good, "v2": value} {
+	founded := encodePersonValue(&p, "anon-1")
+	if len(founded) != len(value)+1+len("anon-1") || founded[0] != codecV3 {
+		t.Fatalf("p/ value with a founder %x, want v3", founded)
+	}
+	for name, b := range map[string][]byte{"v1": good, "v2": value, "v3": founded} {
 		if q, err := decodePersonValue(p.ID, b); err != nil || !samePerson(p, q) {
 			t.Errorf("p/ value %s: %+v %v", name, q, err)
 		}
+	}
+	if _, f, err := decodePersonRecord(p.ID, founded); err != nil || f != "anon-1" {
+		t.Errorf("v3 founder %q, %v", f, err)
+	}
+	if _, f, err := decodePersonRecord(p.ID, value); err != nil || f != "" {
+		t.Errorf("v2 founder %q, %v", f, err)
 	}
 	other := p.ID
 	other[0] ^= 1
 	for name, b := range map[string][]byte{
 		"v1 of another person": good,
-		"v3":                   append([]byte{3}, value[1:]...),
+		"v4":                   append([]byte{4}, value[1:]...),
+		"v3 empty founder":     append([]byte{3, value[1], 0}, value[2:]...),
+		"v3 truncated founder": append([]byte{3, value[1], 100}, value[2:]...),
+		"v3 without founder":   append([]byte{3}, value[1:2]...),
+		"v3 trailing":          append(append([]byte(nil), founded...), 0),
+		"v3 flags":             append([]byte{3, 0x80}, founded[2:]...),
 		"v2 flags":             append([]byte{2, 0x80}, value[2:]...),
 		"v2 truncated":         value[:len(value)-1],
 		"v2 trailing":          append(append([]byte(nil), value...), 0),

@@ -1,6 +1,7 @@
 package state
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -26,8 +27,20 @@ func (s *Store) Fingerprint() (string, error) {
 	h := sha256.New()
 	var lb [binary.MaxVarintLen64]byte
 	var vb []byte
+	write := func(key, v []byte) {
+		h.Write(binary.AppendUvarint(lb[:0], uint64(len(key))))
+		h.Write(key)
+		h.Write(binary.AppendUvarint(lb[:0], uint64(len(v))))
+		h.Write(v)
+	}
 	err := s.eng.view(func(r kvReader) error {
 		for _, tag := range identityTags {
+			if string(tag) == string(tagMember) {
+				if err := fingerprintMembers(r, write); err != nil {
+					return err
+				}
+				continue
+			}
 			err := r.scan(tag, nil, false, func(key, val []byte) (bool, error) {
 				v, built, err := fingerprintValue(vb[:0], tag, key, val)
 				if err != nil {
@@ -36,10 +49,7 @@ func (s *Store) Fingerprint() (string, error) {
 				if built {
 					vb = v // reused for the next; never val, which is the engine's
 				}
-				h.Write(binary.AppendUvarint(lb[:0], uint64(len(key))))
-				h.Write(key)
-				h.Write(binary.AppendUvarint(lb[:0], uint64(len(v))))
-				h.Write(v)
+				write(key, v)
 				return true, nil
 			})
 			if err != nil {
@@ -87,4 +97,141 @@ func fingerprintValue(b []byte, tag, key, val []byte) (v []byte, built bool, err
 		return appendPerson(b, &p), true, nil
 	}
 	return val, false, nil
+}
+
+// fingerprintMembers writes the m/ keys and values, with the m/ key of
+// every founder kept in a person's value (founder.go) merged in, in key
+// order: an m/ key and the founder's key of the same membership (which
+// no write makes, but a store might hold) are one.
+func fingerprintMembers(r kvReader, write func(key, val []byte)) error {
+	members := newScanCursor(r, tagMember, true, func(key, val []byte, out func(k, v []byte)) error {
+		out(key, val)
+		return nil
+	})
+	var kb []byte
+	founders := newScanCursor(r, tagPerson, false, func(key, val []byte, out func(k, v []byte)) error {
+		if len(val) == 0 || val[0] != codecV3 {
+			return nil
+		}
+		id, ok := personKeyID(key)
+		if !ok {
+			return wrapKey(corrupt("person key", "bad key"), key)
+		}
+		_, founder, err := decodePersonRecord(id, val)
+		if err != nil {
+			return wrapKey(err, key)
+		}
+		if founder == "" {
+			return nil
+		}
+		kb = append(append(append(kb[:0], tagMember...), key[len(tagPerson):]...), founder...)
+		out(kb, nil)
+		return nil
+	})
+	mk, mv, mok, err := members.next()
+	if err != nil {
+		return err
+	}
+	fk, _, fok, err := founders.next()
+	if err != nil {
+		return err
+	}
+	for mok || fok {
+		c := 0
+		switch {
+		case !fok:
+			c = -1
+		case !mok:
+			c = 1
+		default:
+			c = bytes.Compare(mk, fk)
+		}
+		if c <= 0 {
+			write(mk, mv)
+			if mk, mv, mok, err = members.next(); err != nil {
+				return err
+			}
+		} else {
+			write(fk, nil)
+		}
+		if c >= 0 {
+			if fk, _, fok, err = founders.next(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// scanCursor gives the entries under a prefix one at a time, as pick
+// makes them of the stored ones, in key order, reading them in chunks of
+// scanCursorChunk by separate scans (so two cursors can be read in turn:
+// a scan is never opened inside another's callback). Its key and value
+// are valid until the next call of next.
+type scanCursor struct {
+	r        kvReader
+	prefix   []byte
+	from     []byte
+	keysOnly bool
+	pick     func(key, val []byte, out func(k, v []byte)) error
+	keys     [][]byte
+	vals     [][]byte
+	arena    []byte
+	i        int
+	done     bool
+}
+
+const scanCursorChunk = 1024
+
+func newScanCursor(r kvReader, prefix []byte, keysOnly bool, pick func(key, val []byte, out func(k, v []byte)) error) *scanCursor {
+	return &scanCursor{r: r, prefix: prefix, keysOnly: keysOnly, pick: pick}
+}
+
+func (c *scanCursor) next() (key, val []byte, ok bool, err error) {
+	for c.i == len(c.keys) {
+		if c.done {
+			return nil, nil, false, nil
+		}
+		if err := c.fill(); err != nil {
+			return nil, nil, false, err
+		}
+	}
+	key, val = c.keys[c.i], c.vals[c.i]
+	c.i++
+	return key, val, true, nil
+}
+
+// fill reads the next chunk: up to scanCursorChunk stored entries from
+// c.from on.
+func (c *scanCursor) fill() error {
+	c.keys, c.vals, c.arena, c.i = c.keys[:0], c.vals[:0], c.arena[:0], 0
+	type span struct{ k0, k1, v1 int }
+	var spans []span
+	out := func(k, v []byte) {
+		k0 := len(c.arena)
+		c.arena = append(c.arena, k...)
+		k1 := len(c.arena)
+		c.arena = append(c.arena, v...)
+		spans = append(spans, span{k0, k1, len(c.arena)})
+	}
+	n := 0
+	var last []byte
+	err := c.r.scan(c.prefix, c.from, c.keysOnly, func(key, val []byte) (bool, error) {
+		n++
+		last = append(last[:0], key...)
+		return n < scanCursorChunk, c.pick(key, val, out)
+	})
+	if err != nil {
+		return err
+	}
+	for _, s := range spans { // the arena has stopped moving
+		c.keys = append(c.keys, c.arena[s.k0:s.k1])
+		c.vals = append(c.vals, c.arena[s.k1:s.v1])
+	}
+	if n < scanCursorChunk {
+		c.done = true
+		return nil
+	}
+	c.from = append(last, 0) // the least key after last
+	return nil
 }

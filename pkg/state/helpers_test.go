@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 	"testing"
 
@@ -285,6 +286,35 @@ func dumpMembers(t testing.TB, s *Store) map[teamPerson][]string {
 		if !sort.StringsAreSorted(v) {
 			t.Fatalf("m/ keys not in distinct_id order: %q", v)
 		}
+	}
+	// Founders kept in p/ values (founder.go): members too, never also an
+	// m/ key, and each the founder of its person.
+	err = s.eng.view(func(r kvReader) error {
+		return r.scan(tagPerson, nil, false, func(key, val []byte) (bool, error) {
+			kr := newKeyReader(key, tagPerson)
+			team := kr.str()
+			id, ok := personKeyID(key)
+			if !kr.ok || !ok {
+				return false, fmt.Errorf("bad p/ key %q", key)
+			}
+			_, founder, err := decodePersonRecord(id, val)
+			if err != nil || founder == "" {
+				return err == nil, err
+			}
+			if unionfind.ImplicitPersonID(team, founder) != id {
+				return false, fmt.Errorf("p/ %s/%s keeps %q, which did not found it", team, id, founder)
+			}
+			tp := teamPerson{team, id}
+			i, found := slices.BinarySearch(out[tp], founder)
+			if found {
+				return false, fmt.Errorf("p/ %s/%s keeps founder %q, which also has an m/ key", team, id, founder)
+			}
+			out[tp] = slices.Insert(out[tp], i, founder)
+			return true, nil
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 	return out
 }

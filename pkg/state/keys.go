@@ -27,8 +27,8 @@ import (
 //	key                                              value
 //	d/ str(team) distinct_id                         Mapping (codec.go): person id (left out when it is the id's implicit person), version, deleted, blocked, gen, held, fresh
 //	k/ str(team) str(distinct_id) u32(gen)           KeyState (codec.go): holders, erased — one data key's record
-//	m/ str(team) person(16) distinct_id              empty: membership, iterated by Members in distinct_id order
-//	p/ str(team) person(16)                          Person (codec.go): created_at, flags, version, size, properties (the id is the key's)
+//	m/ str(team) person(16) distinct_id              empty: membership, iterated by Members in distinct_id order; not for the person's founder (founder.go)
+//	p/ str(team) person(16)                          Person (codec.go): created_at, flags, version, size, properties (the id is the key's), the founder if a member
 //	r/ str(team) person(16) str(distinct_id) u32(gen)  empty: the person holds a ref to data key (distinct_id, gen)
 //	t/ str(team) person(16) person(16)               empty: the second person's tombstone was absorbed into the first
 //	a/ i32(log partition)                            i64: next identity_log offset to apply

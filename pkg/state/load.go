@@ -93,7 +93,8 @@ const bulkBufBytes = 4 << 20
 // after another began) and in ascending order within it:
 //
 //   - PutMapping: by distinct_id bytes;
-//   - PutMember: by person id bytes, then distinct_id bytes;
+//   - PutMember: by person id bytes, then distinct_id bytes (a person's
+//     founder is not one: PutPerson takes it);
 //   - PutPerson: by person id bytes.
 //
 // A record out of order, a duplicate, or a record of a stream already
@@ -127,14 +128,24 @@ func (b *BulkLoader) PutMapping(team, distinctID string, m unionfind.Mapping) er
 }
 
 // PutMember writes that distinctID is a member of person id (m/), as
-// Tx.PutMember.
+// Tx.PutMember, for every member but the person's founder (the
+// distinct_id whose implicit person id is, founder.go), which goes to
+// PutPerson.
 func (b *BulkLoader) PutMember(team string, id unionfind.PersonID, distinctID string) error {
+	if isFounder(team, id, distinctID) {
+		return fmt.Errorf("state: bulk load: a person's founder member is given to PutPerson, not PutMember")
+	}
 	return b.put(bulkStream{'m', team}, distinctID, memberKey(make([]byte, 0, 24+len(team)+len(distinctID)), team, id, distinctID), nil)
 }
 
-// PutPerson writes a person (p/), as Tx.PutPerson.
-func (b *BulkLoader) PutPerson(team string, p unionfind.Person) error {
-	return b.put(bulkStream{'p', team}, "", personKey(make([]byte, 0, 24+len(team)), team, p.ID), encodePersonValue(&p))
+// PutPerson writes a person (p/), as Tx.PutPerson, with its founder
+// member: the distinct_id whose implicit person p is, if it is one of p's
+// members, else "".
+func (b *BulkLoader) PutPerson(team string, p unionfind.Person, founder string) error {
+	if founder != "" && !isFounder(team, p.ID, founder) {
+		return fmt.Errorf("state: bulk load: the founder given to PutPerson is not the person's founder")
+	}
+	return b.put(bulkStream{'p', team}, "", personKey(make([]byte, 0, 24+len(team)), team, p.ID), encodePersonValue(&p, founder))
 }
 
 func (b *BulkLoader) put(st bulkStream, did string, k, v []byte) error {

@@ -225,16 +225,21 @@ func TestBulkLoadTurnsReplayFilterOff(t *testing.T) {
 	must(t, s.SetReplayFilter(true))
 	p := unionfind.ImplicitPersonID("1", "a")
 	must(t, s.BulkLoad(func(b *BulkLoader) error {
-		if err := b.PutMapping("1", "a", unionfind.Mapping{PersonID: p}); err != nil {
+		for _, d := range []string{"a", "b"} {
+			if err := b.PutMapping("1", d, unionfind.Mapping{PersonID: p}); err != nil {
+				return err
+			}
+		}
+		if err := b.PutMember("1", p, "b"); err != nil {
 			return err
 		}
-		return b.PutMember("1", p, "a")
+		return b.PutPerson("1", unionfind.Person{ID: p, Size: 2}, "a") // a founded p
 	}))
 	update(t, s, func(tx Tx) error {
 		if _, ok, err := tx.Mapping("1", "a"); !ok || err != nil {
 			t.Fatalf("bulk-loaded mapping: %v %v", ok, err)
 		}
-		if got := members(t, tx, "1", p); !slices.Equal(got, []string{"a"}) {
+		if got := members(t, tx, "1", p); !slices.Equal(got, []string{"a", "b"}) {
 			t.Fatalf("bulk-loaded members: %v", got)
 		}
 		return nil

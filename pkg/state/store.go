@@ -278,6 +278,9 @@ func (s *Store) Update(fn func(Tx) error) error {
 		if err := fn(t); err != nil {
 			return err
 		}
+		if err := t.flushFounders(); err != nil {
+			return err
+		}
 		if err := t.flushOutbox(); err != nil {
 			return err
 		}
@@ -413,9 +416,10 @@ func (s *Store) find(sn snapshotter, team, distinctID string) (p unionfind.Perso
 func (s *Store) readPerson(sn snapshotter, team string, id unionfind.PersonID) (p unionfind.Person, props []byte, ok bool, err error) {
 	c := s.cache
 	pk := personKey(nil, team, id)
+	var founder string
 	gen0, err := sn.view(func(r kvReader) (err error) {
 		ok, err = r.get(pk, func(v []byte) (err error) {
-			p, err = decodePersonValue(id, v)
+			p, founder, err = decodePersonRecord(id, v)
 			return err
 		})
 		return err
@@ -423,7 +427,7 @@ func (s *Store) readPerson(sn snapshotter, team string, id unionfind.PersonID) (
 	if err != nil {
 		return unionfind.Person{}, nil, false, wrapKey(err, pk)
 	}
-	props = c.fillPerson(pk, p, ok, gen0, true)
+	props = c.fillPerson(pk, p, founder, ok, gen0, true)
 	return p, props, ok, nil
 }
 
@@ -438,6 +442,7 @@ func (s *Store) findMiss(sn snapshotter, team, distinctID string) (unionfind.Per
 		p          unionfind.Person
 		pk         []byte
 		explicitOK bool
+		founder    string
 	)
 	gen0, err := sn.view(func(r kvReader) (err error) {
 		mOK, err = r.get(dk, func(v []byte) (err error) {
@@ -452,7 +457,7 @@ func (s *Store) findMiss(sn snapshotter, team, distinctID string) (unionfind.Per
 		}
 		pk = personKey(nil, team, m.PersonID)
 		pOK, err = r.get(pk, func(v []byte) (err error) {
-			p, err = decodePersonValue(m.PersonID, v)
+			p, founder, err = decodePersonRecord(m.PersonID, v)
 			return err
 		})
 		if err != nil {
@@ -473,7 +478,7 @@ func (s *Store) findMiss(sn snapshotter, team, distinctID string) (unionfind.Per
 		return unionfind.Person{ID: alt, Size: 1}, nil, false, m, nil
 	}
 	c.fillMapping(dk, m, mOK, unionfind.PersonID{}, false, gen0, true)
-	props := c.fillPerson(pk, p, pOK, gen0, true)
+	props := c.fillPerson(pk, p, founder, pOK, gen0, true)
 	return p, props, true, m, nil
 }
 

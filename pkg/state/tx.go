@@ -83,6 +83,9 @@ type tx struct {
 	// one whose arena has since grown stays in the old array.
 	outbox      []outboxEntry
 	outboxArena []byte
+	// founders: per p/ key, what the transaction knows of the person's
+	// founder member (founder.go).
+	founders map[string]*founderState
 }
 
 func (t *tx) reader() (kvReader, error) {
@@ -219,33 +222,8 @@ func (t *tx) PutMapping(team, distinctID string, m unionfind.Mapping) error {
 
 // Person implements unionfind.Store.
 func (t *tx) Person(team string, id unionfind.PersonID) (unionfind.Person, bool, error) {
-	r, err := t.reader()
-	if err != nil {
-		return unionfind.Person{}, false, err
-	}
-	k := personKey(t.kb[:0], team, id)
-	t.kb = k
-	if t.c != nil {
-		if v, ok := t.dirty[string(k)]; ok {
-			p, err := decodePersonValue(id, v)
-			return p, err == nil, wrapKey(err, k)
-		}
-		if p, _, ok, hit := t.c.getPerson(k); hit {
-			return p, ok, nil
-		}
-	}
-	var p unionfind.Person
-	found, err := r.get(k, func(v []byte) (err error) {
-		p, err = decodePersonValue(id, v)
-		return err
-	})
-	if err != nil {
-		return unionfind.Person{}, false, wrapKey(err, k)
-	}
-	if t.c != nil {
-		t.c.fillPerson(k, p, found, 0, false)
-	}
-	return p, found, nil
+	p, _, found, err := t.personRecord(team, id)
+	return p, found, err
 }
 
 // PutPerson implements unionfind.Store.
@@ -254,8 +232,13 @@ func (t *tx) PutPerson(team string, p unionfind.Person) error {
 	if err != nil {
 		return err
 	}
+	st, err := t.founderEntry(team, p.ID)
+	if err != nil {
+		return err
+	}
+	st.pending = false
 	k := personKey(make([]byte, 0, 24+len(team)), team, p.ID)
-	v := encodePersonValue(&p)
+	v := encodePersonValue(&p, st.did)
 	if err := w.set(k, v); err != nil {
 		return wrapKey(err, k)
 	}
@@ -263,31 +246,53 @@ func (t *tx) PutPerson(team string, p unionfind.Person) error {
 	return nil
 }
 
-// Members implements unionfind.Store: the m/ keys of the person, which sort
-// by distinct_id bytes.
+// Members implements unionfind.Store: the m/ keys of the person and its
+// founder (founder.go), in distinct_id byte order.
 func (t *tx) Members(team string, id unionfind.PersonID, fn func(distinctID string) error) error {
 	r, err := t.reader()
 	if err != nil {
 		return err
 	}
+	st, err := t.founderEntry(team, id)
+	if err != nil {
+		return err
+	}
+	merge := founderMerge{founder: st.did, fn: fn}
 	prefix := memberPrefix(nil, team, id)
 	if t.filter != nil {
 		if list, listed := t.filter.members[string(prefix)]; listed {
 			for _, d := range list {
-				if err := fn(d); err != nil {
+				if err := merge.next(d); err != nil {
 					return err
 				}
 			}
-			return nil
+			return merge.end()
 		}
 	}
-	return t.scanSet(r, prefix, func(key []byte) (bool, error) {
-		return true, fn(string(key[len(prefix):]))
+	err = t.scanSet(r, prefix, func(key []byte) (bool, error) {
+		return true, merge.next(string(key[len(prefix):]))
 	})
+	if err != nil {
+		return err
+	}
+	return merge.end()
 }
 
-// PutMember implements unionfind.Store.
+// PutMember implements unionfind.Store. A person's founder is kept with
+// the person (founder.go).
 func (t *tx) PutMember(team string, id unionfind.PersonID, distinctID string) error {
+	if _, err := t.writer(); err != nil {
+		return err
+	}
+	if isFounder(team, id, distinctID) {
+		t.setFounder(team, id, distinctID)
+		return nil
+	}
+	return t.putMemberKey(team, id, distinctID)
+}
+
+// putMemberKey writes the m/ key of a membership.
+func (t *tx) putMemberKey(team string, id unionfind.PersonID, distinctID string) error {
 	w, err := t.writer()
 	if err != nil {
 		return err
@@ -301,11 +306,22 @@ func (t *tx) PutMember(team string, id unionfind.PersonID, distinctID string) er
 	return wrapKey(w.set(k, nil), k)
 }
 
-// DeleteMember implements unionfind.Store.
+// DeleteMember implements unionfind.Store. A founder kept with the person
+// is cleared there (founder.go); any other membership is an m/ key.
 func (t *tx) DeleteMember(team string, id unionfind.PersonID, distinctID string) error {
 	w, err := t.writer()
 	if err != nil {
 		return err
+	}
+	if isFounder(team, id, distinctID) {
+		st, err := t.founderEntry(team, id)
+		if err != nil {
+			return err
+		}
+		if st.did == distinctID {
+			t.setFounder(team, id, "")
+			return nil
+		}
 	}
 	k := memberKey(make([]byte, 0, 24+len(team)+len(distinctID)), team, id, distinctID)
 	n := len(k) - len(distinctID)

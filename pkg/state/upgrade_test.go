@@ -90,11 +90,18 @@ func TestReadOldEncodings(t *testing.T) {
 								v = appendMappingFull(nil, m)
 							case hasTag(key, tagPerson):
 								id, _ := personKeyID(key)
-								p, err := decodePersonValue(id, val)
+								p, founder, err := decodePersonRecord(id, val)
 								if err != nil {
 									return false, err
 								}
 								v = appendPerson(nil, &p)
+								if founder != "" { // its m/ key, as before 2026-12-08
+									kr := newKeyReader(key, tagPerson)
+									team := kr.str()
+									if err := w.set(memberKey(nil, team, id, founder), nil); err != nil {
+										return false, err
+									}
+								}
 							}
 							return true, w.set(append([]byte(nil), key...), v)
 						})

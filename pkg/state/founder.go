@@ -1,0 +1,167 @@
+package state
+
+import (
+	"github.com/resolver-dev/resolver/pkg/unionfind"
+)
+
+// Founders. A person's founder is the distinct_id whose implicit person it
+// is (unionfind.ImplicitPersonID of the team and the distinct_id): the id
+// that started it. Most persons have their founder among their members —
+// every person an anonymous id started, and the survivors of its merges —
+// and that one membership is kept in the person's p/ value (Person v3,
+// codec.go) instead of as an m/ key, which would repeat the person id and
+// the distinct_id once more: about 20 bytes on disk per id, and one row
+// fewer per new person (BENCHMARKS.md §0, target 2).
+//
+// The membership is the same either way: Members gives the m/ keys and the
+// founder, in distinct_id order; PutMember of a founder records it in the
+// transaction and the person's next PutPerson writes it; DeleteMember of it
+// clears it. Fingerprint hashes the m/ key a founder would have had, so a
+// store that keeps founders in m/ keys (written before 2026-12-08, or
+// upgraded midway) and one that keeps them in p/ values have equal
+// fingerprints when their memberships are equal. An m/ key of a founder
+// written before is read as before, and deleted when it leaves.
+//
+// Every op of unionfind.Graph that changes a person's founder also writes
+// the person (PutPerson) in the same op. Should one not, flushFounders
+// writes the person's value again when the transaction ends, or, for a
+// person without a value, the membership as an m/ key.
+
+// founderState is what a transaction knows of one person's founder.
+type founderState struct {
+	team    string
+	id      unionfind.PersonID
+	did     string // the founder among the members, "" for none
+	pending bool   // changed since the person's value was last written
+}
+
+// isFounder reports whether did is the founder of person id of team.
+func isFounder(team string, id unionfind.PersonID, did string) bool {
+	return id == unionfind.ImplicitPersonID(team, did)
+}
+
+// founderEntry returns the transaction's state of person id's founder,
+// reading it from the person's value the first time.
+func (t *tx) founderEntry(team string, id unionfind.PersonID) (*founderState, error) {
+	k := personKey(t.kb[:0], team, id)
+	t.kb = k
+	if st, ok := t.founders[string(k)]; ok {
+		return st, nil
+	}
+	key := string(k)
+	_, f, _, err := t.personRecord(team, id)
+	if err != nil {
+		return nil, err
+	}
+	st := &founderState{team: team, id: id, did: f}
+	if t.founders == nil {
+		t.founders = map[string]*founderState{}
+	}
+	t.founders[key] = st
+	return st, nil
+}
+
+// setFounder records did ("" for none) as person id's founder, to be
+// written with the person.
+func (t *tx) setFounder(team string, id unionfind.PersonID, did string) {
+	k := personKey(t.kb[:0], team, id)
+	t.kb = k
+	st, ok := t.founders[string(k)]
+	if !ok {
+		st = &founderState{team: team, id: id}
+		if t.founders == nil {
+			t.founders = map[string]*founderState{}
+		}
+		t.founders[string(k)] = st
+	}
+	st.did, st.pending = did, true
+}
+
+// personRecord reads person id with its founder: this transaction's own
+// writes, then the cache, then the engine.
+func (t *tx) personRecord(team string, id unionfind.PersonID) (p unionfind.Person, founder string, found bool, err error) {
+	r, err := t.reader()
+	if err != nil {
+		return p, "", false, err
+	}
+	k := personKey(t.kb[:0], team, id)
+	t.kb = k
+	if t.c != nil {
+		if v, ok := t.dirty[string(k)]; ok {
+			p, founder, err = decodePersonRecord(id, v)
+			return p, founder, err == nil, wrapKey(err, k)
+		}
+		if p, founder, ok, hit := t.c.getPersonRecord(k); hit {
+			return p, founder, ok, nil
+		}
+	}
+	found, err = r.get(k, func(v []byte) (err error) {
+		p, founder, err = decodePersonRecord(id, v)
+		return err
+	})
+	if err != nil {
+		return unionfind.Person{}, "", false, wrapKey(err, k)
+	}
+	if t.c != nil {
+		t.c.fillPerson(k, p, founder, found, 0, false)
+	}
+	return p, founder, found, nil
+}
+
+// flushFounders writes what PutMember and DeleteMember changed of a
+// founder and no PutPerson wrote since: the person's value again, or, for
+// a person without one, its founder as an m/ key. Update calls it after
+// fn.
+func (t *tx) flushFounders() error {
+	for _, st := range t.founders {
+		if !st.pending {
+			continue
+		}
+		p, _, found, err := t.personRecord(st.team, st.id)
+		if err != nil {
+			return err
+		}
+		if found {
+			if err := t.PutPerson(st.team, p); err != nil {
+				return err
+			}
+			continue
+		}
+		st.pending = false
+		if st.did != "" {
+			if err := t.putMemberKey(st.team, st.id, st.did); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// mergeFounder calls fn for founder ("" for none) and every distinct_id
+// next gives (in byte order), in byte order, founder once.
+type founderMerge struct {
+	founder string
+	fn      func(string) error
+}
+
+func (m *founderMerge) next(d string) error {
+	if m.founder != "" && m.founder <= d {
+		f := m.founder
+		m.founder = ""
+		if f != d {
+			if err := m.fn(f); err != nil {
+				return err
+			}
+		}
+	}
+	return m.fn(d)
+}
+
+func (m *founderMerge) end() error {
+	if m.founder == "" {
+		return nil
+	}
+	f := m.founder
+	m.founder = ""
+	return m.fn(f)
+}

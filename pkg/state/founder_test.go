@@ -1,0 +1,213 @@
+package state
+
+import (
+	"bytes"
+	"slices"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/resolver-dev/resolver/pkg/unionfind"
+)
+
+// rawMemberKeys returns the distinct_ids of person id's m/ keys as stored.
+func rawMemberKeys(t *testing.T, s *Store, team string, id unionfind.PersonID) []string {
+	t.Helper()
+	prefix := memberPrefix(nil, team, id)
+	var out []string
+	must(t, s.eng.view(func(r kvReader) error {
+		return r.scan(prefix, nil, true, func(key, _ []byte) (bool, error) {
+			out = append(out, string(key[len(prefix):]))
+			return true, nil
+		})
+	}))
+	return out
+}
+
+// storedFounder returns person id's p/ value's version byte and founder.
+func storedFounder(t *testing.T, s *Store, team string, id unionfind.PersonID) (byte, string) {
+	t.Helper()
+	var ver byte
+	var founder string
+	must(t, s.eng.view(func(r kvReader) error {
+		found, err := r.get(personKey(nil, team, id), func(v []byte) (err error) {
+			ver = v[0]
+			_, founder, err = decodePersonRecord(id, v)
+			return err
+		})
+		if !found && err == nil {
+			t.Fatalf("no p/ value of %s", id)
+		}
+		return err
+	}))
+	return ver, founder
+}
+
+// TestFounderKeptWithPerson, on every engine: a person's founder is a
+// member kept in its p/ value (v3), not as an m/ key; Members gives it in
+// distinct_id order among the others, in Updates and Views, once; it
+// leaves by DeleteMember; and a founder change without a PutPerson in the
+// same Update is still written (with the person's value, or as an m/ key
+// for a person without one).
+func TestFounderKeptWithPerson(t *testing.T) {
+	pb := unionfind.ImplicitPersonID("1", "b") // founded by b
+	for _, ec := range engineCases() {
+		t.Run(ec.name, func(t *testing.T) {
+			s := ec.make(t)
+			update(t, s, func(tx Tx) error {
+				for _, d := range []string{"a", "b", "c"} {
+					must(t, tx.PutMapping("1", d, unionfind.Mapping{PersonID: pb}))
+				}
+				must(t, tx.PutMember("1", pb, "c"))
+				must(t, tx.PutMember("1", pb, "b"))
+				must(t, tx.PutMember("1", pb, "a"))
+				require.Equal(t, []string{"a", "b", "c"}, members(t, tx, "1", pb), "own writes")
+				return tx.PutPerson("1", unionfind.Person{ID: pb, Size: 3})
+			})
+			require.NoError(t, s.Sync())
+			require.Equal(t, []string{"a", "c"}, rawMemberKeys(t, s, "1", pb))
+			ver, f := storedFounder(t, s, "1", pb)
+			require.Equal(t, byte(codecV3), ver)
+			require.Equal(t, "b", f)
+			view(t, s, func(tx Tx) error {
+				require.Equal(t, []string{"a", "b", "c"}, members(t, tx, "1", pb))
+				return nil
+			})
+			update(t, s, func(tx Tx) error {
+				require.Equal(t, []string{"a", "b", "c"}, members(t, tx, "1", pb), "committed")
+				// A property change keeps the founder.
+				p, ok, err := tx.Person("1", pb)
+				require.True(t, ok)
+				require.NoError(t, err)
+				p.Version++
+				return tx.PutPerson("1", p)
+			})
+			_, f = storedFounder(t, s, "1", pb)
+			require.Equal(t, "b", f, "kept by a later PutPerson")
+
+			// The founder leaves.
+			update(t, s, func(tx Tx) error {
+				must(t, tx.DeleteMember("1", pb, "b"))
+				require.Equal(t, []string{"a", "c"}, members(t, tx, "1", pb))
+				return tx.PutPerson("1", unionfind.Person{ID: pb, Size: 2})
+			})
+			ver, f = storedFounder(t, s, "1", pb)
+			require.Equal(t, byte(codecV2), ver)
+			require.Empty(t, f)
+			view(t, s, func(tx Tx) error {
+				require.Equal(t, []string{"a", "c"}, members(t, tx, "1", pb))
+				return nil
+			})
+
+			// It comes back without a PutPerson: flushFounders writes it.
+			update(t, s, func(tx Tx) error { return tx.PutMember("1", pb, "b") })
+			_, f = storedFounder(t, s, "1", pb)
+			require.Equal(t, "b", f)
+			require.Equal(t, []string{"a", "c"}, rawMemberKeys(t, s, "1", pb))
+			// And leaves without one.
+			update(t, s, func(tx Tx) error { return tx.DeleteMember("1", pb, "b") })
+			_, f = storedFounder(t, s, "1", pb)
+			require.Empty(t, f)
+
+			// A founder of a person without a value: an m/ key.
+			pz := unionfind.ImplicitPersonID("1", "z")
+			update(t, s, func(tx Tx) error { return tx.PutMember("1", pz, "z") })
+			require.Equal(t, []string{"z"}, rawMemberKeys(t, s, "1", pz))
+			update(t, s, func(tx Tx) error {
+				require.Equal(t, []string{"z"}, members(t, tx, "1", pz))
+				return tx.DeleteMember("1", pz, "z")
+			})
+			require.Empty(t, rawMemberKeys(t, s, "1", pz))
+		})
+	}
+}
+
+// TestFounderOldMemberKey: a store written before 2026-12-08 keeps a
+// founder as an m/ key beside a v2 p/ value. Members gives it once (also
+// if a store held both forms), DeleteMember removes the key, and the
+// fingerprint is that of the same membership kept in the p/ value.
+func TestFounderOldMemberKey(t *testing.T) {
+	pb := unionfind.ImplicitPersonID("1", "b")
+	for _, ec := range engineCases() {
+		t.Run(ec.name, func(t *testing.T) {
+			newer, older := ec.make(t), ec.make(t)
+			update(t, newer, func(tx Tx) error {
+				must(t, tx.PutMapping("1", "b", unionfind.Mapping{PersonID: pb}))
+				must(t, tx.PutMember("1", pb, "b"))
+				return tx.PutPerson("1", unionfind.Person{ID: pb, Size: 1})
+			})
+			require.NoError(t, newer.Sync())
+			p := unionfind.Person{ID: pb, Size: 1}
+			must(t, older.eng.update(func(w kvWriter) error {
+				must(t, w.set(mappingKey(nil, "1", "b"), appendMapping(nil, "1", "b", unionfind.Mapping{PersonID: pb})))
+				must(t, w.set(memberKey(nil, "1", pb, "b"), nil))
+				return w.set(personKey(nil, "1", pb), encodePersonValue(&p, ""))
+			}))
+			if older.filter != nil {
+				must(t, older.SetReplayFilter(false))
+				must(t, older.SetReplayFilter(true))
+			}
+			require.Equal(t, fingerprint(t, newer), fingerprint(t, older))
+			view(t, older, func(tx Tx) error {
+				require.Equal(t, []string{"b"}, members(t, tx, "1", pb))
+				return nil
+			})
+
+			// Both forms at once: one member, one fingerprint entry.
+			both := ec.make(t)
+			must(t, both.eng.update(func(w kvWriter) error {
+				must(t, w.set(mappingKey(nil, "1", "b"), appendMapping(nil, "1", "b", unionfind.Mapping{PersonID: pb})))
+				must(t, w.set(memberKey(nil, "1", pb, "b"), nil))
+				return w.set(personKey(nil, "1", pb), encodePersonValue(&p, "b"))
+			}))
+			if both.filter != nil {
+				must(t, both.SetReplayFilter(false))
+				must(t, both.SetReplayFilter(true))
+			}
+			require.Equal(t, fingerprint(t, newer), fingerprint(t, both))
+			view(t, both, func(tx Tx) error {
+				require.Equal(t, []string{"b"}, members(t, tx, "1", pb))
+				return nil
+			})
+
+			update(t, older, func(tx Tx) error {
+				must(t, tx.DeleteMember("1", pb, "b"))
+				return tx.PutPerson("1", unionfind.Person{ID: pb, Deleted: true})
+			})
+			require.Empty(t, rawMemberKeys(t, older, "1", pb))
+			view(t, older, func(tx Tx) error {
+				require.Empty(t, members(t, tx, "1", pb))
+				return nil
+			})
+		})
+	}
+}
+
+// TestFingerprintMembersChunks: the m/ keys and the founders are merged
+// in key order across the cursors' chunks (more persons than one chunk).
+func TestFingerprintMembersChunks(t *testing.T) {
+	s := NewMemory().Store
+	const n = 2*scanCursorChunk + 17
+	update(t, s, func(tx Tx) error {
+		for i := range n {
+			f := "f" + string(rune('a'+i%26)) + string(rune('a'+i/26%26)) + string(rune('a'+i/676))
+			id := unionfind.ImplicitPersonID("1", f)
+			must(t, tx.PutMember("1", id, f))
+			if i%3 == 0 {
+				must(t, tx.PutMember("1", id, "0first"))
+				must(t, tx.PutMember("1", id, "zlast"))
+			}
+			must(t, tx.PutPerson("1", unionfind.Person{ID: id, Size: 1}))
+		}
+		return nil
+	})
+	var keys [][]byte
+	must(t, s.eng.view(func(r kvReader) error {
+		return fingerprintMembers(r, func(k, _ []byte) { keys = append(keys, slices.Clone(k)) })
+	}))
+	require.Len(t, keys, n+2*((n+2)/3))
+	require.True(t, slices.IsSortedFunc(keys, func(a, b []byte) int { return bytes.Compare(a, b) }))
+	for i := 1; i < len(keys); i++ {
+		require.NotEqual(t, keys[i-1], keys[i])
+	}
+}
