@@ -37,7 +37,7 @@ import (
 //	Person  v3: 0x03 ‖ flags ‖ bytes founder ‖ what follows the flags in v2: a person
 //	            whose founder (the distinct_id whose implicit person it is) is one of its
 //	            members. That membership is kept here instead of as an m/ key (founder.go);
-//	            written since 2026-12-08 whenever it holds, v2 otherwise.
+//	            written since 2026-12-07 (after v2) whenever it holds, v2 otherwise.
 //	Result  v1: 0x01 ‖ uvarint n ‖ n × (bytes team ‖ bytes Person v1)
 //	            ‖ uvarint n ‖ n × (bytes team ‖ bytes distinct_id ‖ person(16) ‖ uvarint version ‖ deleted(1))
 //	            ‖ uvarint n ‖ n × (bytes team ‖ bytes type ‖ bytes uuid ‖ bytes distinct_id ‖ bytes details ‖ varint time)

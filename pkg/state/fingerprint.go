@@ -19,7 +19,8 @@ import (
 // wrote before 2026-12-07 (appendMappingFull, Person v1), whichever the
 // store holds: a replica written since (mapping v3, person v2) and one
 // written before, or upgraded midway, have equal fingerprints when their
-// state is equal.
+// state is equal. Likewise a person's founder kept in its value (person
+// v3, founder.go) is hashed as the m/ key it was kept as before.
 func (s *Store) Fingerprint() (string, error) {
 	if s.closed.Load() {
 		return "", ErrClosed

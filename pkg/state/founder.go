@@ -17,7 +17,7 @@ import (
 // founder, in distinct_id order; PutMember of a founder records it in the
 // transaction and the person's next PutPerson writes it; DeleteMember of it
 // clears it. Fingerprint hashes the m/ key a founder would have had, so a
-// store that keeps founders in m/ keys (written before 2026-12-08, or
+// store that keeps founders in m/ keys (written before person v3, or
 // upgraded midway) and one that keeps them in p/ values have equal
 // fingerprints when their memberships are equal. An m/ key of a founder
 // written before is read as before, and deleted when it leaves.

@@ -122,7 +122,7 @@ func TestFounderKeptWithPerson(t *testing.T) {
 	}
 }
 
-// TestFounderOldMemberKey: a store written before 2026-12-08 keeps a
+// TestFounderOldMemberKey: a store written before person v3 keeps a
 // founder as an m/ key beside a v2 p/ value. Members gives it once (also
 // if a store held both forms), DeleteMember removes the key, and the
 // fingerprint is that of the same membership kept in the p/ value.

@@ -95,7 +95,7 @@ func TestReadOldEncodings(t *testing.T) {
 									return false, err
 								}
 								v = appendPerson(nil, &p)
-								if founder != "" { // its m/ key, as before 2026-12-08
+								if founder != "" { // its m/ key, as before person v3
 									kr := newKeyReader(key, tagPerson)
 									team := kr.str()
 									if err := w.set(memberKey(nil, team, id, founder), nil); err != nil {
