@@ -61,6 +61,36 @@ func (t *tx) founderEntry(team string, id unionfind.PersonID) (*founderState, er
 	return st, nil
 }
 
+// noteFounder records founder, just read from person id's value, unless
+// the transaction knows the person's founder already.
+func (t *tx) noteFounder(team string, id unionfind.PersonID, founder string) {
+	k := personKey(t.kb[:0], team, id)
+	t.kb = k
+	if _, ok := t.founders[string(k)]; ok {
+		return
+	}
+	if t.founders == nil {
+		t.founders = map[string]*founderState{}
+	}
+	t.founders[string(k)] = &founderState{team: team, id: id, did: founder}
+}
+
+// hasMemberKey reports whether the membership of did in person id is
+// stored as an m/ key.
+func (t *tx) hasMemberKey(team string, id unionfind.PersonID, did string) (bool, error) {
+	r, err := t.reader()
+	if err != nil {
+		return false, err
+	}
+	k := memberKey(t.kb[:0], team, id, did)
+	t.kb = k
+	if t.filter != nil && !t.filter.mayHave(k[:len(k)-len(did)]) {
+		return false, nil // the person's set was never written (replayfilter.go)
+	}
+	found, err := r.get(k, func([]byte) error { return nil })
+	return found, wrapKey(err, k)
+}
+
 // setFounder records did ("" for none) as person id's founder, to be
 // written with the person.
 func (t *tx) setFounder(team string, id unionfind.PersonID, did string) {

@@ -2,6 +2,7 @@ package state
 
 import (
 	"bytes"
+	"encoding/json"
 	"slices"
 	"testing"
 
@@ -210,4 +211,76 @@ func TestFingerprintMembersChunks(t *testing.T) {
 	for i := 1; i < len(keys); i++ {
 		require.NotEqual(t, keys[i-1], keys[i])
 	}
+}
+
+// TestFounderBothFormsDeleted: a membership a store holds both as an m/
+// key and in the p/ value (the id rejoined a person whose founder key an
+// older binary, or flushFounders for a person without a value, wrote) is
+// gone after DeleteMember, in both forms (found by review).
+func TestFounderBothFormsDeleted(t *testing.T) {
+	pz := unionfind.ImplicitPersonID("1", "z")
+	for _, ec := range engineCases() {
+		t.Run(ec.name, func(t *testing.T) {
+			s := ec.make(t)
+			update(t, s, func(tx Tx) error { return tx.PutMember("1", pz, "z") }) // no value: an m/ key
+			update(t, s, func(tx Tx) error {
+				must(t, tx.PutMember("1", pz, "z"))
+				return tx.PutPerson("1", unionfind.Person{ID: pz, Size: 1})
+			})
+			update(t, s, func(tx Tx) error {
+				must(t, tx.DeleteMember("1", pz, "z"))
+				return tx.PutPerson("1", unionfind.Person{ID: pz})
+			})
+			require.NoError(t, s.Sync())
+			require.Empty(t, rawMemberKeys(t, s, "1", pz))
+			view(t, s, func(tx Tx) error {
+				require.Empty(t, members(t, tx, "1", pz))
+				return nil
+			})
+		})
+	}
+}
+
+// countingWriter counts the reads of p/ keys.
+type countingWriter struct {
+	kvWriter
+	personGets *int
+}
+
+func (c countingWriter) get(k []byte, fn func([]byte) error) (bool, error) {
+	if bytes.HasPrefix(k, tagPerson) {
+		*c.personGets++
+	}
+	return c.kvWriter.get(k, fn)
+}
+
+// TestFounderNoExtraReads: keeping founders in p/ values reads no p/ key
+// more than before (no cache, where every read reaches the engine): an
+// event that sets a property of a known person reads it once, a merge of
+// two known persons three times (found by review: PutPerson and Members
+// read the person again).
+func TestFounderNoExtraReads(t *testing.T) {
+	var g unionfind.Graph
+	count := func(s *Store, op *unionfind.Op) int {
+		n := 0
+		must(t, s.eng.update(func(w kvWriter) error {
+			cw := countingWriter{w, &n}
+			_, err := g.Apply(&tx{r: cw, w: cw}, op)
+			return err
+		}))
+		return n
+	}
+	s := NewMemory().Store
+	for _, d := range []string{"u", "a"} {
+		update(t, s, func(tx Tx) error {
+			_, err := g.Apply(tx, &unionfind.Op{Kind: unionfind.OpEvent, Team: "1", DistinctID: d, Timestamp: 5})
+			return err
+		})
+	}
+	set := &unionfind.Op{Kind: unionfind.OpEvent, Team: "1", DistinctID: "u", Timestamp: 6,
+		Set: []unionfind.KV{{Key: "k", Value: json.RawMessage(`2`)}}}
+	require.Equal(t, 1, count(s, set), "p/ reads of a property change")
+	merge := &unionfind.Op{Kind: unionfind.OpEvent, Team: "1", DistinctID: "u", Timestamp: 7,
+		Merge: &unionfind.Merge{Other: "a", Guarded: true}}
+	require.Equal(t, 3, count(s, merge), "p/ reads of a merge")
 }

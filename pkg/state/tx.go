@@ -220,9 +220,13 @@ func (t *tx) PutMapping(team, distinctID string, m unionfind.Mapping) error {
 	return nil
 }
 
-// Person implements unionfind.Store.
+// Person implements unionfind.Store. The founder it reads is kept for
+// the person's next PutPerson or Members (founder.go).
 func (t *tx) Person(team string, id unionfind.PersonID) (unionfind.Person, bool, error) {
-	p, _, found, err := t.personRecord(team, id)
+	p, founder, found, err := t.personRecord(team, id)
+	if err == nil {
+		t.noteFounder(team, id, founder)
+	}
 	return p, found, err
 }
 
@@ -320,7 +324,11 @@ func (t *tx) DeleteMember(team string, id unionfind.PersonID, distinctID string)
 		}
 		if st.did == distinctID {
 			t.setFounder(team, id, "")
-			return nil
+			// A store may also hold it as an m/ key (one written before
+			// person v3 that the id rejoined since): that goes too.
+			if has, err := t.hasMemberKey(team, id, distinctID); err != nil || !has {
+				return err
+			}
 		}
 	}
 	k := memberKey(make([]byte, 0, 24+len(team)+len(distinctID)), team, id, distinctID)
