@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"unsafe"
 
+	"github.com/google/uuid"
+
 	"github.com/resolver-dev/resolver/pkg/unionfind"
 )
 
@@ -34,9 +36,11 @@ import (
 //	Person  v2: 0x02 ‖ v1 without id(16): the value of a p/ key, which holds the id.
 //	            Since 2026-12-07 p/ values are v2 (older v1 values are read);
 //	            outbox results keep v1, as they have no key to take the id from.
-//	Person  v3: 0x03 ‖ flags ‖ bytes founder ‖ what follows the flags in v2: a person
-//	            whose founder (the distinct_id whose implicit person it is) is one of its
-//	            members. That membership is kept here instead of as an m/ key (founder.go);
+//	Person  v3: 0x03 ‖ flags(v2's, bit2 founder uuid) ‖ founder ‖ what follows the flags
+//	            in v2: a person whose founder (the distinct_id whose implicit person it is)
+//	            is one of its members. That membership is kept here instead of as an m/ key
+//	            (founder.go). founder is 16 bytes when bit2 is set (a canonical UUID, such
+//	            as the anonymous ids of posthog-js: 20 bytes fewer), else bytes founder;
 //	            written since 2026-12-07 (after v2) whenever it holds, v2 otherwise.
 //	Result  v1: 0x01 ‖ uvarint n ‖ n × (bytes team ‖ bytes Person v1)
 //	            ‖ uvarint n ‖ n × (bytes team ‖ bytes distinct_id ‖ person(16) ‖ uvarint version ‖ deleted(1))
@@ -75,6 +79,9 @@ const (
 
 	personIdentified = 1 << 0
 	personDeleted    = 1 << 1
+	// personFounderUUID (v3 only): the founder is a canonical UUID
+	// (parseCanonicalUUID), written as its 16 bytes.
+	personFounderUUID = 1 << 2
 )
 
 // appendMapping appends the value of the mapping key of (team,
@@ -234,6 +241,11 @@ func appendPersonValue(b []byte, p *unionfind.Person, founder string) []byte {
 		b = append(b, codecV2, personFlags(p))
 		return appendPersonBody(b, p)
 	}
+	if u, ok := parseCanonicalUUID(founder); ok {
+		b = append(b, codecV3, personFlags(p)|personFounderUUID)
+		b = append(b, u[:]...)
+		return appendPersonBody(b, p)
+	}
 	b = append(b, codecV3, personFlags(p))
 	b = binary.AppendUvarint(b, uint64(len(founder)))
 	b = append(b, founder...)
@@ -316,7 +328,11 @@ func decodePersonAs(v []byte, keyID *unionfind.PersonID) (p unionfind.Person, fo
 		return p, "", corrupt("person", "unknown version")
 	}
 	flags := d.byte()
-	if flags&^(personIdentified|personDeleted) != 0 {
+	known := byte(personIdentified | personDeleted)
+	if ver == codecV3 {
+		known |= personFounderUUID
+	}
+	if flags&^known != 0 {
 		return p, "", corrupt("person", "unknown flags")
 	}
 	p = unionfind.Person{
@@ -330,11 +346,19 @@ func decodePersonAs(v []byte, keyID *unionfind.PersonID) (p unionfind.Person, fo
 			return p, "", corrupt("person", "id differs from the key's")
 		}
 	case codecV3:
-		f := d.bytes()
-		if d.err == nil && len(f) == 0 {
-			return p, "", corrupt("person", "empty founder")
+		if flags&personFounderUUID != 0 {
+			if u := d.uuid(); d.err == nil {
+				founder = uuid.UUID(u).String() // the canonical form, as parseCanonicalUUID read it
+			}
+		} else {
+			f := d.bytes()
+			if d.err == nil {
+				if _, ok := parseCanonicalUUID(string(f)); ok || len(f) == 0 {
+					return p, "", corrupt("person", "founder not in its shortest form")
+				}
+			}
+			founder = string(f)
 		}
-		founder = string(f)
 		p.ID = *keyID
 	default:
 		p.ID = *keyID

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/uuid"
+
 	"github.com/resolver-dev/resolver/pkg/unionfind"
 )
 
@@ -74,6 +76,13 @@ func FuzzCodecRoundTrip(f *testing.F) {
 				q, founder, err := decodePersonRecord(p.ID, b)
 				if err == nil && founder != keys+"f" {
 					t.Fatalf("founder %q, want %q", founder, keys+"f")
+				}
+				return q, err
+			}},
+			{"p/ value with a UUID founder", func(p *unionfind.Person) []byte { return encodePersonValue(p, uuid.UUID(p.ID).String()) }, func(b []byte) (unionfind.Person, error) {
+				q, founder, err := decodePersonRecord(p.ID, b)
+				if err == nil && founder != uuid.UUID(p.ID).String() {
+					t.Fatalf("founder %q, want %q", founder, uuid.UUID(p.ID).String())
 				}
 				return q, err
 			}},
@@ -152,6 +161,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add(appendPerson(nil, &p))
 	f.Add(encodePersonValue(&p, ""))
 	f.Add(encodePersonValue(&p, "anon-1"))
+	f.Add(encodePersonValue(&p, "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"))
 	f.Add(appendMapping(nil, "1", "a", unionfind.Mapping{Version: 3}))
 	f.Add(appendMapping(nil, "1", "a", unionfind.Mapping{PersonID: unionfind.ImplicitPersonID("1", "a"), Version: 3, Held: true}))
 	f.Add(encodeResult(&unionfind.Result{Persons: []unionfind.PersonRow{{Team: "1", Person: p}}}))
@@ -349,6 +359,19 @@ func TestDecodeRejects(t *testing.T) {
 	if _, f, err := decodePersonRecord(p.ID, value); err != nil || f != "" {
 		t.Errorf("v2 founder %q, %v", f, err)
 	}
+	// A founder that is a canonical UUID is its 16 bytes; any other form
+	// of a UUID is kept as written.
+	const anon = "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+	short := encodePersonValue(&p, anon)
+	if len(short) != len(value)+16 || short[0] != codecV3 || short[1]&personFounderUUID == 0 {
+		t.Fatalf("p/ value with a UUID founder %x, want v3 with its 16 bytes", short)
+	}
+	for _, f := range []string{anon, strings.ToUpper(anon), "{" + anon + "}", anon[:35], "0190a1b2c3d47e5f8a9b0c1d2e3f4a5b"} {
+		q, got, err := decodePersonRecord(p.ID, encodePersonValue(&p, f))
+		if err != nil || got != f || !samePerson(p, q) {
+			t.Errorf("founder %q: got %q, %v", f, got, err)
+		}
+	}
 	other := p.ID
 	other[0] ^= 1
 	for name, b := range map[string][]byte{
@@ -359,6 +382,10 @@ func TestDecodeRejects(t *testing.T) {
 		"v3 without founder":   append([]byte{3}, value[1:2]...),
 		"v3 trailing":          append(append([]byte(nil), founded...), 0),
 		"v3 flags":             append([]byte{3, 0x80}, founded[2:]...),
+		"v3 uuid truncated":    short[:2+15],
+		"v3 uuid trailing":     append(append([]byte(nil), short...), 0),
+		"v3 uuid not short":    append(append([]byte{3, short[1] &^ personFounderUUID, 36}, anon...), short[2+16:]...),
+		"v2 uuid flag":         append([]byte{2, value[1] | personFounderUUID}, value[2:]...),
 		"v2 flags":             append([]byte{2, 0x80}, value[2:]...),
 		"v2 truncated":         value[:len(value)-1],
 		"v2 trailing":          append(append([]byte(nil), value...), 0),
