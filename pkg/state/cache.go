@@ -4,6 +4,7 @@ import (
 	"hash/maphash"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/resolver-dev/resolver/pkg/unionfind"
 )
@@ -61,12 +62,17 @@ type cache struct {
 
 const cacheShards = 64
 
-// The approximate bytes an entry costs: its slot and map entry (with the
-// map's slack); a person also its struct and properties.
+// The bytes an entry holds on the Go heap, which is what the bound counts
+// (TestCacheCountsItsMemory measures them): its slot, with the slice's
+// growth slack and a free-list index, and its index map entry, with the
+// map's slack between growths (map[uint64]int32 holds 26 to 52 bytes per
+// entry); a person also its cachedPerson and what that points to, each
+// allocation rounded up as the allocator does (heapBytes).
 const (
-	mappingOverhead = 104
-	personOverhead  = 104 + 96
-	propOverhead    = 48
+	slotBytes       = int(unsafe.Sizeof(centry{}))
+	mappingOverhead = slotBytes + slotBytes/8 + 4 + 40
+	personOverhead  = mappingOverhead + int(unsafe.Sizeof(cachedPerson{}))
+	propBytes       = int(unsafe.Sizeof(unionfind.Property{}))
 )
 
 type cacheShard struct {
@@ -100,14 +106,16 @@ type centry struct {
 	m     unionfind.Mapping  // d/ entries
 	alt   unionfind.PersonID // d/ entries: the implicit person, once computed
 	p     *cachedPerson      // p/ entries that exist; read-only
-	pj    []byte             // p/ entries that exist: p's properties as JSON, built once per version; read-only
 }
 
-// cachedPerson is a cached person and its founder: the member kept in the
-// person's value instead of an m/ key (founder.go), "" for none.
+// cachedPerson is a cached person, its founder (the member kept in the
+// person's value instead of an m/ key, founder.go; "" for none) and its
+// properties as JSON, built once per person version. Read-only. Kept out of
+// the slot, which every mapping entry pays for too.
 type cachedPerson struct {
 	unionfind.Person
 	founder string
+	pj      []byte
 }
 
 // mappingHit is what a d/ lookup returns.
@@ -183,7 +191,7 @@ func (c *cache) getPerson(k []byte) (p unionfind.Person, pj []byte, ok, hit bool
 		e.ref = true
 	}
 	if e.ok {
-		p, pj = e.p.Person, e.pj
+		p, pj = e.p.Person, e.p.pj
 	}
 	ok = e.ok
 	sh.hits++
@@ -238,7 +246,7 @@ func (c *cache) fillMapping(k []byte, m unionfind.Mapping, ok bool, alt unionfin
 		sh.mu.Unlock()
 		return
 	}
-	sh.put(c.shardCap, h, centry{ok: ok, m: m, alt: alt, altOK: altOK, cost: mappingOverhead})
+	sh.put(c.shardCap, h, centry{ok: ok, m: m, alt: alt, altOK: altOK, cost: int32(mappingOverhead)})
 	sh.mu.Unlock()
 }
 
@@ -252,30 +260,57 @@ func (c *cache) fillPerson(k []byte, p unionfind.Person, founder string, ok bool
 	if checkGen && c.gen.Load() != gen0 {
 		sh.stale++
 		sh.mu.Unlock()
-		return e.pj
+		return e.pjOrNil()
 	}
 	sh.put(c.shardCap, h, e)
 	sh.mu.Unlock()
-	return e.pj
+	return e.pjOrNil()
+}
+
+// pjOrNil is the properties' JSON of a person entry, nil for an absent one.
+func (e *centry) pjOrNil() []byte {
+	if e.p == nil {
+		return nil
+	}
+	return e.p.pj
 }
 
 // personEntry is the cache entry of a person. Its properties are serialised
 // here, once per person version, rather than for every event stamped with
 // them.
 func personEntry(p unionfind.Person, founder string, ok bool) centry {
-	cost := personOverhead
 	e := centry{ok: ok}
-	if ok {
-		cost += len(founder)
-		for _, pr := range p.Props {
-			cost += propOverhead + len(pr.Key) + len(pr.Value)
-		}
-		e.p = &cachedPerson{p, founder}
-		e.pj = p.AppendPropertiesJSON(nil)
-		cost += len(e.pj)
+	if !ok {
+		e.cost = int32(mappingOverhead)
+		return e
 	}
+	cost := personOverhead + heapBytes(len(founder)) + heapBytes(cap(p.Props)*propBytes)
+	for _, pr := range p.Props {
+		cost += heapBytes(len(pr.Key)) + heapBytes(cap(pr.Value))
+	}
+	pj := p.AppendPropertiesJSON(nil)
+	cost += heapBytes(cap(pj))
+	e.p = &cachedPerson{Person: p, founder: founder, pj: pj}
 	e.cost = int32(min(cost, 1<<30))
 	return e
+}
+
+// heapBytes is about what an allocation of n bytes holds: the allocator
+// rounds small sizes up to its size classes (8, 16, 24, 32, 48, 64, 80, 96,
+// 112, 128, then steps of 16 to 32 bytes up to 256, coarser above).
+// Rounding to 16 bytes, and to an eighth above 256, is within a few bytes
+// of them.
+func heapBytes(n int) int {
+	switch {
+	case n <= 0:
+		return 0
+	case n <= 8:
+		return 8
+	case n <= 256:
+		return (n + 15) &^ 15
+	default:
+		return n + n/8
+	}
 }
 
 // writeThrough installs the identity values an Update committed. It runs
@@ -296,7 +331,7 @@ func (c *cache) writeThrough(dirty map[string][]byte) {
 				c.drop(k)
 				continue
 			}
-			e = centry{ok: true, m: m, cost: mappingOverhead}
+			e = centry{ok: true, m: m, cost: int32(mappingOverhead)}
 		case hasTag(k, tagPerson):
 			id, ok := personKeyID(k)
 			p, founder, err := decodePersonRecord(id, v)
