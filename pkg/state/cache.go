@@ -67,10 +67,13 @@ const cacheShards = 64
 // growth slack and a free-list index, and its index map entry, with the
 // map's slack between growths (map[uint64]int32 holds 26 to 52 bytes per
 // entry); a person also its cachedPerson and what that points to, each
-// allocation rounded up as the allocator does (heapBytes).
+// allocation rounded up as the allocator does (heapBytes). Slots and map
+// entries freed by evictions are not counted: a shard compacts itself when
+// a quarter of its slots are free (cacheShard.compact), so they stay a
+// bounded fraction of what is counted.
 const (
 	slotBytes       = int(unsafe.Sizeof(centry{}))
-	mappingOverhead = slotBytes + slotBytes/8 + 4 + 40
+	mappingOverhead = slotBytes + slotBytes/8 + 4 + 36
 	personOverhead  = mappingOverhead + int(unsafe.Sizeof(cachedPerson{}))
 	propBytes       = int(unsafe.Sizeof(unionfind.Property{}))
 )
@@ -288,7 +291,7 @@ func personEntry(p unionfind.Person, founder string, ok bool) centry {
 	for _, pr := range p.Props {
 		cost += heapBytes(len(pr.Key)) + heapBytes(cap(pr.Value))
 	}
-	pj := p.AppendPropertiesJSON(nil)
+	pj := p.AppendPropertiesJSON(make([]byte, 0, p.PropertiesJSONSize()))
 	cost += heapBytes(cap(pj))
 	e.p = &cachedPerson{Person: p, founder: founder, pj: pj}
 	e.cost = int32(min(cost, 1<<30))
@@ -403,6 +406,7 @@ func (sh *cacheShard) put(capacity int64, h keyHash, e centry) {
 		return
 	}
 	sh.evictUntil(capacity-int64(e.cost), -1)
+	sh.compact()
 	var i int32
 	if n := len(sh.free); n > 0 {
 		i = sh.free[n-1]
@@ -444,6 +448,38 @@ func (sh *cacheShard) remove(i int32) {
 	sh.bytes -= int64(e.cost)
 	*e = centry{}
 	sh.free = append(sh.free, i)
+}
+
+// minCompactSlots is the fewest slots a shard compacts.
+const minCompactSlots = 256
+
+// compact rebuilds the shard's slots and index without the free slots
+// once a quarter of them are free — after the cache filled with small
+// entries, then with large ones, the slots and the map's groups of the
+// evicted would otherwise stay allocated and uncounted. It costs a pass
+// over the shard, at most once per len/4 evictions. The caller holds the
+// lock.
+func (sh *cacheShard) compact() {
+	n := len(sh.slots)
+	if n < minCompactSlots || len(sh.free) < n/4 {
+		return
+	}
+	live := len(sh.slots) - len(sh.free)
+	slots := make([]centry, 0, live+live/8)
+	idx := make(map[uint64]int32, live)
+	hand := 0 // the CLOCK hand keeps its place: the live slots before it
+	for i := range sh.slots {
+		e := &sh.slots[i]
+		if !e.used {
+			continue
+		}
+		if i < sh.hand {
+			hand++
+		}
+		idx[e.hash] = int32(len(slots))
+		slots = append(slots, *e)
+	}
+	sh.slots, sh.idx, sh.free, sh.hand = slots, idx, nil, hand
 }
 
 // CacheStats are the counters of a Store's read-through cache, for metrics.
