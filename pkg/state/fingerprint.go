@@ -125,6 +125,14 @@ func fingerprintMembers(r kvReader, write func(key, val []byte)) error {
 		if founder == "" {
 			return nil
 		}
+		// The decoder takes any founder (checking it would cost a SHA-1 per
+		// read on the find path); the fingerprint, which reads them all to
+		// compare replicas, is where one that is not the person's own
+		// shows: a damaged value, not a membership.
+		kr := newKeyReader(key, tagPerson)
+		if team := kr.str(); !isFounder(team, id, founder) {
+			return wrapKey(corrupt("person", "a founder that is not the person's implicit id"), key)
+		}
 		kb = append(append(append(kb[:0], tagMember...), key[len(tagPerson):]...), founder...)
 		out(kb, nil)
 		return nil

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -283,4 +284,105 @@ func TestFounderNoExtraReads(t *testing.T) {
 	merge := &unionfind.Op{Kind: unionfind.OpEvent, Team: "1", DistinctID: "u", Timestamp: 7,
 		Merge: &unionfind.Merge{Other: "a", Guarded: true}}
 	require.Equal(t, 3, count(s, merge), "p/ reads of a merge")
+}
+
+// TestFounderOddStrings, on every engine: founders of every shape — a
+// canonical UUID (stored as 16 bytes), the same UUID in upper case (a
+// different distinct_id, stored as it is), a near-UUID, NUL bytes, invalid
+// UTF-8 — come back exactly from Members, leave by DeleteMember, and give
+// the fingerprint of a store that holds the same memberships as m/ keys,
+// the layout before person v3. (From the review of c38f4fd.)
+func TestFounderOddStrings(t *testing.T) {
+	anon := "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+	ids := []string{anon, strings.ToUpper(anon), anon[:35] + "B", anon[:35] + "\x00", "x\xff\xfe", "\x00"}
+	for _, ec := range engineCases() {
+		t.Run(ec.name, func(t *testing.T) {
+			newer, older := ec.make(t), ec.make(t)
+			update(t, newer, func(tx Tx) error {
+				for _, d := range ids {
+					pid := unionfind.ImplicitPersonID("1", d)
+					must(t, tx.PutMapping("1", d, unionfind.Mapping{PersonID: pid}))
+					must(t, tx.PutMember("1", pid, d))
+					must(t, tx.PutMember("1", pid, "zz-other"))
+					must(t, tx.PutPerson("1", unionfind.Person{ID: pid, Size: 2}))
+				}
+				return nil
+			})
+			must(t, older.eng.update(func(w kvWriter) error {
+				for _, d := range ids {
+					pid := unionfind.ImplicitPersonID("1", d)
+					p := unionfind.Person{ID: pid, Size: 2}
+					must(t, w.set(mappingKey(nil, "1", d), appendMapping(nil, "1", d, unionfind.Mapping{PersonID: pid})))
+					must(t, w.set(memberKey(nil, "1", pid, d), nil))
+					must(t, w.set(memberKey(nil, "1", pid, "zz-other"), nil))
+					must(t, w.set(personKey(nil, "1", pid), appendPerson(nil, &p)))
+				}
+				return nil
+			}))
+			if older.filter != nil {
+				must(t, older.SetReplayFilter(false))
+				must(t, older.SetReplayFilter(true))
+			}
+			require.Equal(t, fingerprint(t, older), fingerprint(t, newer))
+			for _, d := range ids {
+				pid := unionfind.ImplicitPersonID("1", d)
+				ver, f := storedFounder(t, newer, "1", pid)
+				require.Equal(t, byte(codecV3), ver)
+				require.Equal(t, d, f)
+				view(t, newer, func(tx Tx) error {
+					require.Equal(t, []string{d, "zz-other"}, members(t, tx, "1", pid))
+					return nil
+				})
+			}
+			update(t, newer, func(tx Tx) error {
+				for _, d := range ids {
+					pid := unionfind.ImplicitPersonID("1", d)
+					must(t, tx.DeleteMember("1", pid, d))
+					must(t, tx.PutPerson("1", unionfind.Person{ID: pid, Size: 1}))
+				}
+				return nil
+			})
+			for _, d := range ids {
+				ver, f := storedFounder(t, newer, "1", unionfind.ImplicitPersonID("1", d))
+				require.Equal(t, byte(codecV2), ver, d)
+				require.Empty(t, f)
+			}
+		})
+	}
+}
+
+// TestFounderEncodings: every founder string round-trips through the p/
+// value exactly, and only a canonical (lower-case) UUID takes the 16-byte
+// form.
+func TestFounderEncodings(t *testing.T) {
+	p := unionfind.Person{ID: unionfind.ImplicitPersonID("1", "x"), Size: 1}
+	anon := "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+	for _, f := range []string{anon, strings.ToUpper(anon), "00000000-0000-0000-0000-000000000000",
+		"ffffffff-ffff-ffff-ffff-ffffffffffff", "FFFFFFFF-ffff-ffff-ffff-ffffffffffff", anon + " ", " " + anon,
+		"\x00", "\xff", anon[:8] + "_" + anon[9:], "urn:uuid:" + anon, anon[:35] + "g"} {
+		v := encodePersonValue(&p, f)
+		_, got, err := decodePersonRecord(p.ID, v)
+		require.NoError(t, err, "%q", f)
+		require.Equal(t, f, got)
+		_, canonical := parseCanonicalUUID(f)
+		require.Equal(t, canonical, v[1]&personFounderUUID != 0, "%q", f)
+	}
+}
+
+// TestFingerprintRefusesForeignFounder: a p/ value whose founder is not the
+// person's implicit id (damage: the applier never writes one) fails the
+// fingerprint as corrupt instead of hashing a membership nobody made.
+func TestFingerprintRefusesForeignFounder(t *testing.T) {
+	for _, ec := range engineCases() {
+		t.Run(ec.name, func(t *testing.T) {
+			s := ec.make(t)
+			pid := unionfind.ImplicitPersonID("1", "alice")
+			must(t, s.eng.update(func(w kvWriter) error {
+				p := unionfind.Person{ID: pid, Size: 1}
+				return w.set(personKey(nil, "1", pid), encodePersonValue(&p, "mallory"))
+			}))
+			_, err := s.Fingerprint()
+			require.ErrorIs(t, err, ErrCorrupt)
+		})
+	}
 }
