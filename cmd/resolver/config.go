@@ -173,6 +173,9 @@ type StateConfig struct {
 	// now on: none (default) or zstd (state.Options.Compression).
 	// Existing tables keep theirs until compactions rewrite them.
 	Compression string `mapstructure:"compression"`
+	// BlockBytes is the size of the table blocks Badger writes from now
+	// on, in bytes (state.Options.BlockBytes). Default 4096.
+	BlockBytes int `mapstructure:"block_bytes"`
 }
 
 // IdentityConfig are limits of the identity rules.
@@ -324,6 +327,7 @@ func defaultConfig() Config {
 			ValueLogGCInterval:     10 * time.Minute,
 			ValueLogGCDiscardRatio: state.DefaultGCDiscardRatio,
 			Compression:            string(state.CompressionNone),
+			BlockBytes:             4096,
 		},
 		Identity: IdentityConfig{MaxMergeMove: s.MaxMergeMove, MaxPersonPropertiesBytes: s.MaxPersonPropertiesBytes},
 		Input:    InputConfig{MaxEventBytes: s.MaxEventBytes},
@@ -484,6 +488,9 @@ func (c Config) Validate() error {
 	}
 	if !slices.Contains(state.Compressions, state.Compression(c.State.Compression)) {
 		bad("state.compression", c.State.Compression, "must be none or zstd")
+	}
+	if b := c.State.BlockBytes; b < state.MinBlockBytes || b > state.MaxBlockBytes {
+		bad("state.block_bytes", b, "must be between %d and %d", state.MinBlockBytes, state.MaxBlockBytes)
 	}
 
 	section("identity")

@@ -444,6 +444,10 @@ func TestValidateStateAndRedactKeys(t *testing.T) {
 		{"snappy tables (not offered)", func(c *Config) { c.State.Compression = "snappy" }, "state.compression"},
 		{"empty table compression", func(c *Config) { c.State.Compression = "" }, "state.compression"},
 		{"table compression in capitals", func(c *Config) { c.State.Compression = "ZSTD" }, "state.compression"},
+		{"no block size", func(c *Config) { c.State.BlockBytes = 0 }, "state.block_bytes"},
+		{"blocks under 1 KiB", func(c *Config) { c.State.BlockBytes = 1023 }, "state.block_bytes"},
+		{"blocks over 1 MiB", func(c *Config) { c.State.BlockBytes = 1<<20 + 1 }, "state.block_bytes"},
+		{"negative block size", func(c *Config) { c.State.BlockBytes = -4096 }, "state.block_bytes"},
 	} {
 		err := defaultConfigWith(tc.edit).Validate()
 		var fe *FieldError
@@ -459,6 +463,8 @@ func TestValidateStateAndRedactKeys(t *testing.T) {
 		"gc ratio 0.7":    func(c *Config) { c.State.ValueLogGCDiscardRatio = 0.7 },
 		"floor of 10 GiB": func(c *Config) { c.State.MinFreeBytes = 10 << 30 },
 		"zstd tables":     func(c *Config) { c.State.Compression = "zstd" },
+		"16 KiB blocks":   func(c *Config) { c.State.BlockBytes = 16 << 10 },
+		"1 MiB blocks":    func(c *Config) { c.State.BlockBytes = 1 << 20 },
 	} {
 		assert.NoError(t, defaultConfigWith(edit).Validate(), name)
 	}
@@ -466,6 +472,8 @@ func TestValidateStateAndRedactKeys(t *testing.T) {
 	assert.Equal(t, int64(1<<30), d.State.MinFreeBytes)
 	assert.Equal(t, 10*time.Minute, d.State.ValueLogGCInterval)
 	assert.Equal(t, 0.5, d.State.ValueLogGCDiscardRatio)
+	assert.Equal(t, 4096, d.State.BlockBytes)
+	assert.Equal(t, 16<<10, defaultConfigWith(func(c *Config) { c.State.BlockBytes = 16 << 10 }).State.storeOptions().BlockBytes, "state.block_bytes reaches the store")
 	assert.Empty(t, d.Log.RedactKey)
 }
 

@@ -37,6 +37,7 @@ func (sc StateConfig) storeOptions() state.Options {
 		CacheBytes:  sc.CacheBytes,
 		SyncWrites:  sc.SyncWrites,
 		Compression: state.Compression(sc.Compression),
+		BlockBytes:  sc.BlockBytes,
 	}
 }
 

@@ -60,13 +60,30 @@ type Options struct {
 	// table's compression in its manifest, so a store written with one
 	// opens with the other, and compactions rewrite it over time. The
 	// trade-off (BENCHMARKS.md §0, target 2): ZSTD stores an id in about
-	// half the bytes (98 vs 186 with the bench's preload mix), but every
-	// read of a block that is not in the block cache decompresses it into
-	// the Go heap; uncompressed, Badger reads it in place from the
-	// memory-mapped table. Measured: 17% less CPU per event with 10M ids
-	// preloaded, 12–18% less peak RSS in the default bench.
+	// half the bytes (75 vs 137 with the bench's preload mix at 10M ids),
+	// but every read of a block that is not in the block cache
+	// decompresses it into the Go heap; uncompressed, Badger reads it in
+	// place from the memory-mapped table. Measured: 0.80 against 0.64 of
+	// the small state's events/s with 10M ids preloaded, 12–18% less peak
+	// RSS in the default bench.
 	Compression Compression
+
+	// BlockBytes is the size of the table blocks written from now on
+	// (state.block_bytes). Zero means Badger's 4 KiB. Larger blocks
+	// compress better — with ZSTD, 16 KiB store the bench's 10M ids in
+	// 69.5 bytes each instead of 75.1 — and a cold read decompresses (or,
+	// uncompressed, touches) a whole block, so finds cost more: 0.575
+	// against 0.635 of the small state's events/s (BENCHMARKS.md §0,
+	// target 2). Tables keep the block size they were written with, so it
+	// can be changed at any time. At most MaxBlockBytes.
+	BlockBytes int
 }
+
+// The bounds of Options.BlockBytes (state.block_bytes), when set.
+const (
+	MinBlockBytes = 1 << 10
+	MaxBlockBytes = 1 << 20
+)
 
 // Compression is the compression of a store's new table blocks.
 type Compression string
@@ -122,6 +139,13 @@ func (o Options) badgerOptions(dir string, log *zap.Logger) (badger.Options, err
 		// (it panics: "BlockCacheSize should be set"), and any store may
 		// hold some: the least it takes.
 		b = b.WithBlockCacheSize(minBlockCacheBytes)
+	}
+	switch {
+	case o.BlockBytes == 0:
+	case o.BlockBytes < MinBlockBytes || o.BlockBytes > MaxBlockBytes:
+		return badger.Options{}, fmt.Errorf("state: block size %d bytes outside [%d, %d]", o.BlockBytes, MinBlockBytes, MaxBlockBytes)
+	default:
+		b = b.WithBlockSize(o.BlockBytes)
 	}
 	if o.NumCompactors > 0 {
 		b = b.WithNumCompactors(max(o.NumCompactors, 2))
