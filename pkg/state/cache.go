@@ -94,6 +94,7 @@ type cacheShard struct {
 	bytes int64
 
 	hits, misses, stale, evictions uint64
+	compactions                    uint64   // for the tests
 	_                              [64]byte // keep shards' hot fields on separate cache lines
 }
 
@@ -450,8 +451,9 @@ func (sh *cacheShard) remove(i int32) {
 	sh.free = append(sh.free, i)
 }
 
-// minCompactSlots is the fewest slots a shard compacts.
-const minCompactSlots = 256
+// minCompactSlots is the fewest slots a shard compacts (a variable for
+// the tests, which make small caches compact).
+var minCompactSlots = 256
 
 // compact rebuilds the shard's slots and index without the free slots
 // once a quarter of them are free — after the cache filled with small
@@ -480,6 +482,7 @@ func (sh *cacheShard) compact() {
 		slots = append(slots, *e)
 	}
 	sh.slots, sh.idx, sh.free, sh.hand = slots, idx, nil, hand
+	sh.compactions++
 }
 
 // CacheStats are the counters of a Store's read-through cache, for metrics.

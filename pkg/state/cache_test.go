@@ -55,6 +55,8 @@ func TestCacheRefusesStaleFill(t *testing.T) {
 func TestFindConcurrentWithUpdate(t *testing.T) {
 	o := testOptions(t)
 	o.CacheBytes = 64 << 10 // small: fills and evictions race with the writer too
+	defer func(n int) { minCompactSlots = n }(minCompactSlots)
+	minCompactSlots = 2 // and shards compact as they go
 	s, _ := openTest(t, o)
 	const ids = 60
 	did := func(i int) string { return fmt.Sprintf("d%02d", i) }
@@ -146,6 +148,17 @@ func TestFindConcurrentWithUpdate(t *testing.T) {
 	if st.Hits == 0 || st.Misses == 0 {
 		t.Fatalf("cache stats not counting: %+v", st)
 	}
+	compactions := uint64(0)
+	for i := range s.cache.shards {
+		sh := &s.cache.shards[i]
+		sh.mu.Lock()
+		compactions += sh.compactions
+		sh.mu.Unlock()
+	}
+	if compactions == 0 {
+		t.Fatalf("no shard compacted (%+v)", st)
+	}
+	checkShards(t, s.cache)
 }
 
 // The cache stays within its byte bound and keeps answering correctly
