@@ -327,7 +327,7 @@ func defaultConfig() Config {
 			ValueLogGCInterval:     10 * time.Minute,
 			ValueLogGCDiscardRatio: state.DefaultGCDiscardRatio,
 			Compression:            string(state.CompressionNone),
-			BlockBytes:             4096,
+			BlockBytes:             state.DefaultBlockBytes,
 		},
 		Identity: IdentityConfig{MaxMergeMove: s.MaxMergeMove, MaxPersonPropertiesBytes: s.MaxPersonPropertiesBytes},
 		Input:    InputConfig{MaxEventBytes: s.MaxEventBytes},

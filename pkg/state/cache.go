@@ -466,7 +466,7 @@ func (sh *cacheShard) compact() {
 	if n < minCompactSlots || len(sh.free) < n/4 {
 		return
 	}
-	live := len(sh.slots) - len(sh.free)
+	live := n - len(sh.free)
 	slots := make([]centry, 0, live+live/8)
 	idx := make(map[uint64]int32, live)
 	hand := 0 // the CLOCK hand keeps its place: the live slots before it

@@ -69,7 +69,7 @@ type Options struct {
 	Compression Compression
 
 	// BlockBytes is the size of the table blocks written from now on
-	// (state.block_bytes). Zero means Badger's 4 KiB. Larger blocks
+	// (state.block_bytes). Zero means DefaultBlockBytes. Larger blocks
 	// compress better — with ZSTD, 16 KiB store the bench's 10M ids in
 	// 69.5 bytes each instead of 75.1 — and a cold read decompresses (or,
 	// uncompressed, touches) a whole block, so finds cost more: 0.575
@@ -79,10 +79,12 @@ type Options struct {
 	BlockBytes int
 }
 
-// The bounds of Options.BlockBytes (state.block_bytes), when set.
+// The default and the bounds of Options.BlockBytes (state.block_bytes);
+// the default is Badger's.
 const (
-	MinBlockBytes = 1 << 10
-	MaxBlockBytes = 1 << 20
+	DefaultBlockBytes = 4 << 10
+	MinBlockBytes     = 1 << 10
+	MaxBlockBytes     = 1 << 20
 )
 
 // Compression is the compression of a store's new table blocks.
@@ -140,13 +142,14 @@ func (o Options) badgerOptions(dir string, log *zap.Logger) (badger.Options, err
 		// hold some: the least it takes.
 		b = b.WithBlockCacheSize(minBlockCacheBytes)
 	}
-	switch {
-	case o.BlockBytes == 0:
-	case o.BlockBytes < MinBlockBytes || o.BlockBytes > MaxBlockBytes:
-		return badger.Options{}, fmt.Errorf("state: block size %d bytes outside [%d, %d]", o.BlockBytes, MinBlockBytes, MaxBlockBytes)
-	default:
-		b = b.WithBlockSize(o.BlockBytes)
+	blockBytes := o.BlockBytes
+	if blockBytes == 0 {
+		blockBytes = DefaultBlockBytes
 	}
+	if blockBytes < MinBlockBytes || blockBytes > MaxBlockBytes {
+		return badger.Options{}, fmt.Errorf("state: block size %d bytes outside [%d, %d]", o.BlockBytes, MinBlockBytes, MaxBlockBytes)
+	}
+	b = b.WithBlockSize(blockBytes)
 	if o.NumCompactors > 0 {
 		b = b.WithNumCompactors(max(o.NumCompactors, 2))
 	}

@@ -26,17 +26,22 @@ func TestOpenWithoutBlockCache(t *testing.T) {
 	}
 }
 
+// fingerprintOfOps is the fingerprint of a store that applied ops with
+// the test options: what a store written any other way must match.
+func fingerprintOfOps(t *testing.T, ops []unionfind.Op) string {
+	t.Helper()
+	s, _ := openTest(t, testOptions(t))
+	applyInChunks(t, s, ops)
+	return fingerprint(t, s)
+}
+
 // TestCompressionSwitch pins what state.compression promises: a store
 // written with one compression opens and reads with another, each table
 // keeps the compression it was written with (Badger's manifest records
 // it), and the state is that of the same ops written under one.
 func TestCompressionSwitch(t *testing.T) {
 	ops := compressibleOps(3000)
-	want := func() string {
-		s, _ := openTest(t, testOptions(t))
-		applyInChunks(t, s, ops)
-		return fingerprint(t, s)
-	}()
+	want := fingerprintOfOps(t, ops)
 	for _, order := range [][]Compression{
 		{CompressionZSTD, CompressionNone, CompressionZSTD},
 		{CompressionNone, CompressionZSTD, CompressionNone},
@@ -135,11 +140,7 @@ func compressibleOps(n int) []unionfind.Op {
 // size, and a size out of range is refused by Open.
 func TestBlockSizeSwitch(t *testing.T) {
 	ops := compressibleOps(3000)
-	want := func() string {
-		s, _ := openTest(t, testOptions(t))
-		applyInChunks(t, s, ops)
-		return fingerprint(t, s)
-	}()
+	want := fingerprintOfOps(t, ops)
 	dir := t.TempDir()
 	open := func(blockBytes int) *Store {
 		o := testOptions(t)
