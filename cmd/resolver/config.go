@@ -231,7 +231,8 @@ type OutputConfig struct {
 
 // StreamConfig tunes the pipeline.
 type StreamConfig struct {
-	// MaxBatchRecords bounds one poll, hence one transaction. Default 2000.
+	// MaxBatchRecords bounds one poll, hence one transaction. Default 5000
+	// (stream.Config.MaxBatchRecords says why).
 	MaxBatchRecords int `mapstructure:"max_batch_records"`
 	// Workers is the number of partition-worker sessions per instance, each
 	// a group member with its own transaction. Default 1.

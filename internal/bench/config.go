@@ -106,7 +106,7 @@ type Config struct {
 	Events int
 	// BatchRecords bounds one poll, hence one transaction, on both sides
 	// (stream.max_batch_records). Default: the pipeline's
-	// (stream.DefaultConfig().MaxBatchRecords, 2000).
+	// (stream.DefaultConfig().MaxBatchRecords, 5000).
 	BatchRecords int
 	// WarmupEvents are processed before the window, once the group is
 	// stable. Default 400.

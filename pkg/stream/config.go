@@ -120,7 +120,13 @@ type Config struct {
 	TopicPartitions int
 	// ReplicationFactor of created topics; -1 is the broker default.
 	ReplicationFactor int
-	// MaxBatchRecords bounds one poll, hence one transaction. Default 2000.
+	// MaxBatchRecords bounds one poll (the records of all the worker's
+	// partitions together), hence one transaction. Default 5000: each
+	// batch pays fixed round trips (its identity ops, the applier's wait,
+	// the flush, the commit) and one commit marker per partition it wrote,
+	// so larger batches spend less per event (BENCHMARKS.md, target 1,
+	// "Larger batches"); a poll's bytes are bounded by the client's fetch
+	// sizes whatever the count.
 	MaxBatchRecords int
 	// Workers is the number of partition-worker sessions of the instance
 	// (stream.workers): each is a member of the group with its own
@@ -205,7 +211,7 @@ func DefaultConfig() Config {
 		Group:                    "resolver",
 		TopicPartitions:          8,
 		ReplicationFactor:        -1,
-		MaxBatchRecords:          2000,
+		MaxBatchRecords:          5000,
 		Workers:                  1,
 		MaxEventBytes:            event.DefaultMaxEventBytes,
 		MaxMergeMove:             unionfind.DefaultMaxMergeMove,
