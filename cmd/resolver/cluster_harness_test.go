@@ -198,6 +198,22 @@ func clusterGroupSettings(t *testing.T) (protocol string, workers int) {
 	return protocol, workers
 }
 
+// clusterBatch is the stream.max_batch_records of the cluster tests'
+// instances: 500, not the default, so that their small input makes many
+// transactions for a kill to land between or inside;
+// CLUSTER_TEST_BATCH overrides it (e.g. the default, 5000, to check that
+// larger transactions recover the same way).
+func clusterBatch(t *testing.T) int {
+	t.Helper()
+	if v := os.Getenv("CLUSTER_TEST_BATCH"); v != "" {
+		n, err := strconv.Atoi(v)
+		require.NoError(t, err, "CLUSTER_TEST_BATCH")
+		require.Positive(t, n, "CLUSTER_TEST_BATCH")
+		return n
+	}
+	return 500
+}
+
 // newCluster builds the binary and starts `resolver broker` on a free port
 // with its data in a temp dir. The whole test must end before timeout.
 func newCluster(t *testing.T, name string, timeout time.Duration) *cluster {
@@ -299,7 +315,7 @@ func (c *cluster) instanceEnv(stateDir string) []string {
 		"RESOLVER_KAFKA_GROUP_PROTOCOL="+c.protocol,
 		"RESOLVER_STREAM_WORKERS="+strconv.Itoa(c.workers),
 		"RESOLVER_KAFKA_RETRY_BACKOFF_MAX=500ms",
-		"RESOLVER_STREAM_MAX_BATCH_RECORDS=500",
+		"RESOLVER_STREAM_MAX_BATCH_RECORDS="+strconv.Itoa(clusterBatch(c.t)),
 		"RESOLVER_STREAM_OUTBOX_TRIM_INTERVAL=2s",
 		"RESOLVER_STREAM_SHUTDOWN_TIMEOUT=30s",
 	)
