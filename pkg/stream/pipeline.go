@@ -45,6 +45,7 @@ type Stats struct {
 	Fenced       atomic.Int64 // batches aborted because the worker's transactional producer was fenced (a zombie's; the session is replaced)
 	GroupFenced  atomic.Int64 // batches aborted because the group had moved their partitions on (a zombie's)
 	OversizeRows atomic.Int64 // feed rows over output.max_record_bytes, not produced
+	StampWaits   atomic.Int64 // waits inside a batch for its stamped events' acknowledgements (stampBudget)
 }
 
 // Pipeline is one resolver instance's streaming path: the applier and the
@@ -508,6 +509,8 @@ type item struct {
 	key     []byte        // its output key, team:distinct_id (step 3)
 	stamped []byte        // the stamped event (step 3)
 	class   billing.Class // its billing class
+	late    bool          // left by stampAll at stampBudget: stamped as it is produced
+	tail    *tailArena    // the arena a late item was stamped into
 
 	out *kgo.Record // its stamped event, once within the record bound
 }
@@ -801,17 +804,26 @@ func erasingTeam(res *unionfind.Result) string {
 // produce in input order; dead-letter the rest. Then the batch's billing
 // deltas.
 func (p *Pipeline) stampAndProduce(items []item, out *producer) error {
-	if err := p.stampAll(items, &out.bufs.arenas); err != nil {
+	var budget atomic.Int64
+	budget.Store(stampBudget)
+	if err := p.stampAll(items, &out.bufs.arenas, &budget); err != nil {
 		return err
 	}
 	recs := slices.Grow(out.bufs.recs[:0], len(items))[:len(items)]
 	out.bufs.recs = recs
 	meter := billing.NewMeter()
 	var months billing.MonthCache
+	tail := tailStamper{p: p, out: out}
+	defer tail.close()
 	for i := range items {
 		it := &items[i]
 		if it.cmd != nil {
 			continue // a command's outputs are its op's rows (step 2)
+		}
+		if it.late {
+			if err := tail.stamp(it); err != nil {
+				return err
+			}
 		}
 		if it.blocked {
 			it.ev.Release()
@@ -837,7 +849,11 @@ func (p *Pipeline) stampAndProduce(items []item, out *producer) error {
 			continue
 		}
 		ev := it.ev
-		out.produce(it.out)
+		if it.tail != nil {
+			tail.produce(it.tail, it.out)
+		} else {
+			out.produce(it.out)
+		}
 		out.stamped++
 		// The month of the input record's Kafka timestamp, when capture
 		// wrote it (docs/SEMANTICS.md §7): the event's own timestamp is the
@@ -871,12 +887,104 @@ const stampChunk = 256
 // other event once the batch's ops are applied, so it runs in parallel;
 // producing stays in input order (the caller), because records of one key
 // must keep their order.
-func (p *Pipeline) stampAll(items []item, as *arenas) error {
+func (p *Pipeline) stampAll(items []item, as *arenas, budget *atomic.Int64) error {
 	for i := range min(runtime.GOMAXPROCS(0), len(items)/stampChunk) {
 		as.get(i) // made before the goroutines share the slice
 	}
 	as.get(0)
-	return inParallel(items, func(part int, chunk []item) error { return p.stampRange(chunk, &(*as)[part]) })
+	return inParallel(items, func(part int, chunk []item) error { return p.stampRange(chunk, &(*as)[part], budget) })
+}
+
+// stampBudget bounds the bytes of stamped events (keys and values) a batch
+// holds at once. A stamped event carries its person's properties
+// (docs/SEMANTICS.md §6), so a batch's output is not bounded by its input:
+// 5000 small events of one person whose properties are at
+// identity.max_person_properties_bytes (512 KiB) stamp to 2.5 GiB. The
+// parallel stamping (stampAll) stops at the budget; the events it left
+// (late) are stamped one by one as they are produced, into two arenas of
+// their own in turn, half the budget each: an arena is reused once the
+// broker has acknowledged every record stamped into it, while the other
+// fills. So a batch holds about twice the budget, and stamping still
+// overlaps the broker's intake. A variable for tests.
+var stampBudget int64 = 64 << 20
+
+// tailStamper stamps a batch's late events (stampBudget) in input order,
+// as stampAndProduce produces them. Its arenas are the batch's own, never
+// the worker's reused ones: a batch that fails may leave records in
+// flight that point into them.
+type tailStamper struct {
+	p    *Pipeline
+	out  *producer
+	find *state.Finder
+	ars  [2]*tailArena
+	cur  int
+}
+
+// tailArena is one of a tailStamper's arenas, the bytes stamped into it
+// since its last reset and its records not yet acknowledged.
+type tailArena struct {
+	ar      arena
+	held    int64
+	pending sync.WaitGroup
+}
+
+// stamp stamps a late item into the current arena; when that arena holds
+// half the budget, into the other, once the broker has acknowledged (or
+// failed) every record stamped into it.
+func (t *tailStamper) stamp(it *item) error {
+	it.late = false
+	if t.find == nil {
+		t.find = t.p.st.Finder()
+		t.ars = [2]*tailArena{{}, {}}
+	}
+	a := t.ars[t.cur]
+	if a.held >= stampBudget/2 {
+		t.cur ^= 1
+		a = t.ars[t.cur]
+		if err := t.drain(a); err != nil {
+			return err
+		}
+		a.ar.reset()
+		a.held = 0
+		t.p.stats.StampWaits.Add(1)
+	}
+	if err := t.p.stampOne(t.find, it, &a.ar); err != nil {
+		return err
+	}
+	a.held += int64(len(it.key) + len(it.stamped))
+	it.tail = a
+	return nil
+}
+
+// produce produces a late item's stamped record, counting it pending in
+// its arena until its promise.
+func (t *tailStamper) produce(a *tailArena, r *kgo.Record) {
+	a.pending.Add(1)
+	t.out.sess.Produce(t.out.ctx, r, func(r *kgo.Record, err error) {
+		t.out.promise(r, err)
+		a.pending.Done()
+	})
+}
+
+// drain waits until every record stamped into a is acknowledged or failed.
+func (t *tailStamper) drain(a *tailArena) error {
+	done := make(chan struct{})
+	go func() {
+		a.pending.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-t.out.ctx.Done():
+		return fmt.Errorf("stream: wait for a batch's stamped events: %w", t.out.ctx.Err())
+	}
+}
+
+func (t *tailStamper) close() {
+	if t.find != nil {
+		t.find.Close()
+	}
 }
 
 // decodeRange decodes the items' records (one Decoder is safe for
@@ -933,31 +1041,56 @@ func inParallel(items []item, fn func(part int, chunk []item) error) error {
 
 // stampRange stamps items one after another, its cache misses sharing one
 // snapshot.
-func (p *Pipeline) stampRange(items []item, ar *arena) error {
+func (p *Pipeline) stampRange(items []item, ar *arena, budget *atomic.Int64) error {
 	find := p.st.Finder()
 	defer find.Close()
+	// The shared budget is charged every budgetStep bytes, not every
+	// event: the goroutines would otherwise contend for its cache line.
+	var used int64
+	over := false
 	for i := range items {
 		it := &items[i]
-		ev := it.ev
-		if ev == nil {
+		if it.ev == nil {
 			continue
 		}
-		f, err := find.Resolve(ev.Team, ev.DistinctID)
-		if err != nil {
-			return fmt.Errorf("%w: find in replica (team %s): %w", errFatal, ev.Team, p.ids.Error(err, ev.DistinctID))
-		}
-		if f.Blocked {
-			it.blocked = true // dead-lettered in input order (stampAndProduce)
+		if over {
+			it.late = true // stamped as it is produced (stampBudget)
 			continue
 		}
-		st, class := p.stamper.Stamp(ev, &f.Person, f.Props, f.Explicit)
-		n := ev.StampedSize(st) + len(ev.Team) + 1 + len(ev.DistinctID)
-		start, b := ar.room(n)
-		b = append(append(append(b, ev.Team...), ':'), ev.DistinctID...)
-		it.key = ar.keep(start, b)
-		start, b = ar.room(n - len(it.key))
-		it.stamped, it.class = ar.keep(start, ev.AppendStamped(b, st)), class
+		if err := p.stampOne(find, it, ar); err != nil {
+			return err
+		}
+		if used += int64(len(it.key) + len(it.stamped)); used >= budgetStep {
+			over = budget.Add(-used) <= 0
+			used = 0
+		}
 	}
+	return nil
+}
+
+// budgetStep is how many bytes a stamping goroutine stamps between charges
+// to the batch's stampBudget: each may pass the budget by that and one
+// event.
+const budgetStep = 256 << 10
+
+// stampOne stamps an item's event into ar, or marks it blocked.
+func (p *Pipeline) stampOne(find *state.Finder, it *item, ar *arena) error {
+	ev := it.ev
+	f, err := find.Resolve(ev.Team, ev.DistinctID)
+	if err != nil {
+		return fmt.Errorf("%w: find in replica (team %s): %w", errFatal, ev.Team, p.ids.Error(err, ev.DistinctID))
+	}
+	if f.Blocked {
+		it.blocked = true // dead-lettered in input order (stampAndProduce)
+		return nil
+	}
+	st, class := p.stamper.Stamp(ev, &f.Person, f.Props, f.Explicit)
+	n := ev.StampedSize(st) + len(ev.Team) + 1 + len(ev.DistinctID)
+	start, b := ar.room(n)
+	b = append(append(append(b, ev.Team...), ':'), ev.DistinctID...)
+	it.key = ar.keep(start, b)
+	start, b = ar.room(n - len(it.key))
+	it.stamped, it.class = ar.keep(start, ev.AppendStamped(b, st)), class
 	return nil
 }
 

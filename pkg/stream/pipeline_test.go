@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -109,4 +110,45 @@ func TestPipelineSmall(t *testing.T) {
 		counts[d.Class] += d.Count
 	}
 	assert.Equal(t, map[string]int64{"anonymous": 1, "identified": 2}, counts, fmt.Sprint(counts))
+}
+
+// TestStampBudget: a batch whose stamped events outgrow stampBudget — one
+// person's properties copied into each of its events — is stamped in part
+// as it is produced, into arenas reused once their records are
+// acknowledged, and comes out the same: every event once, in input order,
+// stamped with the properties.
+func TestStampBudget(t *testing.T) {
+	defer func(b int64) { stampBudget = b }(stampBudget)
+	stampBudget = 16 << 10
+
+	h := newHarness(t)
+	dir := t.TempDir()
+	ts := func(s int) string {
+		return time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC).Add(time.Duration(s) * time.Second).Format(time.RFC3339)
+	}
+	props := `{"bio":"` + strings.Repeat("x", 2000) + `"}`
+	ev := func(n int, name string, p string) *kgo.Record {
+		return &kgo.Record{Key: []byte("1:k"), Value: fmt.Appendf(nil, `{"uuid":"00000000-0000-4000-8000-%012d","event":%q,"distinct_id":"big","team_id":1,"timestamp":%q,"properties":%s}`, n, name, ts(n), p)}
+	}
+	in := h.start(dir)
+	h.produce([]*kgo.Record{ev(0, "$set", `{"$set":`+props+`}`)})
+	h.readCommitted(1, 60*time.Second, h.cfg.Topics.Person)
+	in.stop(t)
+
+	const n = 300 // one poll (MaxBatchRecords 500): ~650 KB stamped, 40 budgets
+	var batch []*kgo.Record
+	for i := 1; i <= n; i++ {
+		batch = append(batch, ev(i, "$pageview", `{}`))
+	}
+	h.produce(batch)
+	in = h.start(dir)
+	defer in.stop(t)
+	out := h.readCommitted(1+n, 60*time.Second, h.cfg.Topics.Person)[h.cfg.Topics.Person]
+	require.Len(t, out, 1+n)
+	for i, r := range out[1:] {
+		s := decodeStamped(t, r)
+		require.Equal(t, fmt.Sprintf("00000000-0000-4000-8000-%012d", i+1), s.UUID, "input order")
+		require.JSONEq(t, props, string(s.PersonProps), "event %d", i+1)
+	}
+	assert.Positive(t, in.p.stats.StampWaits.Load(), "the batch passed the budget and reused its arenas")
 }
