@@ -126,9 +126,8 @@ type Config struct {
 	// the flush, the commit) and one commit marker per partition it wrote,
 	// so larger batches spend less per event (BENCHMARKS.md, target 1,
 	// "Larger batches"); a poll's bytes are bounded by the client's fetch
-	// sizes whatever the count, but not its stamped events', which carry
-	// their person's properties: about MaxBatchRecords × (MaxEventBytes +
-	// MaxPersonPropertiesBytes) at most, held until the transaction ends.
+	// sizes whatever the count, and its stamped events' (which carry their
+	// person's properties) by stampBudget.
 	MaxBatchRecords int
 	// Workers is the number of partition-worker sessions of the instance
 	// (stream.workers): each is a member of the group with its own
