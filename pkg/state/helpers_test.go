@@ -18,6 +18,9 @@ import (
 // TestMain checks for leaked goroutines after the benchmarks' shared stores
 // are closed.
 func TestMain(m *testing.M) {
+	if dir := os.Getenv(badgerOpenEnv); dir != "" {
+		os.Exit(badgerOpenChild(dir))
+	}
 	code := m.Run()
 	closeFixtures()
 	if code == 0 {

@@ -190,6 +190,17 @@ func Open(dir string, o Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Empty write-ahead logs left by a crash (emptylogs.go) would stop
+	// Badger's Open.
+	removed, err := removeEmptyLogs(dir)
+	if err != nil {
+		lock.release()
+		return nil, err
+	}
+	for _, name := range removed {
+		log.Warn("removed an empty write-ahead log file left by a crash while Badger was creating it; it held nothing (dgraph-io/badger#2207)",
+			zap.String("dir", dir), zap.String("file", name))
+	}
 	guard := newDiskGuard(dir, o.MinFreeBytes)
 	if err := guard.refresh(); err != nil {
 		// Badger writes at once on open (a new memtable WAL): not below
