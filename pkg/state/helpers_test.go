@@ -21,6 +21,9 @@ func TestMain(m *testing.M) {
 	if dir := os.Getenv(badgerOpenEnv); dir != "" {
 		os.Exit(badgerOpenChild(dir))
 	}
+	if dir := os.Getenv(killWriterEnv); dir != "" {
+		os.Exit(killWriterChild(dir))
+	}
 	code := m.Run()
 	closeFixtures()
 	if code == 0 {
