@@ -10,7 +10,10 @@
 //     water marks and the outbox rows in one Badger transaction: a crash
 //     never leaves state and offsets disagreeing (sorted commits, below,
 //     trade this for speed in a replay, and mark the store meanwhile). The applier resumes from
-//     AppliedOffsets.
+//     AppliedOffsets. A process killed while Badger creates a write-ahead
+//     log leaves it empty, which Badger cannot open; Open removes such
+//     files first (emptylogs.go; TestKilledWriterReopens kills a writer
+//     and reopens its store 40 times).
 //   - Determinism. Keys and values have one encoding each (keys.go,
 //     codec.go), so the same ops give byte-identical state, and
 //     Fingerprint — a SHA-256 over the identity keys — is equal across
