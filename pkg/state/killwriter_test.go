@@ -29,6 +29,9 @@ func killOp(i int) unionfind.Op {
 	return op
 }
 
+// killProgressOps is how often the killed writer says how far it got.
+const killProgressOps = 50
+
 // killWriterOptions rotate Badger's memtables (a new write-ahead log file
 // each time) every few hundred ops.
 func killWriterOptions() Options {
@@ -37,7 +40,8 @@ func killWriterOptions() Options {
 
 // killWriterChild opens dir and applies killOp from the store's applied
 // offset on, each in its own Update with the offset after it, until it is
-// killed. It returns only on an error.
+// killed, printing on stdout how many it has applied every
+// killProgressOps. It returns only on an error.
 func killWriterChild(dir string) int {
 	s, err := Open(dir, killWriterOptions())
 	if err != nil {
@@ -50,7 +54,11 @@ func killWriterChild(dir string) int {
 		return 1
 	}
 	var g unionfind.Graph
-	for i := int(offs[0]); ; i++ {
+	start := int(offs[0])
+	for i := start; ; i++ {
+		if (i-start)%killProgressOps == 0 {
+			fmt.Println(i - start) // TestKilledWriterReopens waits on these
+		}
 		op := killOp(i)
 		if err := s.Update(func(tx Tx) error {
 			if _, err := g.Apply(tx, &op); err != nil {

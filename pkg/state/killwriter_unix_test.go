@@ -3,6 +3,8 @@
 package state
 
 import (
+	"bufio"
+	"bytes"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -21,8 +23,9 @@ import (
 
 // TestKilledWriterReopens SIGKILLs a process that writes a store — during
 // Badger's Open, mid-write, across memtable rotations — 40 times
-// (STATE_KILL_TEST_KILLS sets how many), each
-// after a random delay, and reopens the store after each kill: it must
+// (STATE_KILL_TEST_KILLS sets how many): every other one a random moment
+// after it starts, the others after a random number of its writes. It
+// reopens the store after each kill: the store must
 // open (the kill test once met a store Badger would not open again,
 // emptylogs.go), and hold exactly the ops before its applied offset, as a
 // store that applied only those has them (an Update and its offset are
@@ -43,35 +46,57 @@ func TestKilledWriterReopens(t *testing.T) {
 	for k := range kills {
 		cmd := exec.Command(os.Args[0], "-test.run=^$")
 		cmd.Env = append(os.Environ(), killWriterEnv+"="+dir)
-		var stderr []byte
-		out, err := cmd.StderrPipe()
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.StdoutPipe()
 		require.NoError(t, err)
 		require.NoError(t, cmd.Start())
+		// The writer prints how many ops it has applied since it started,
+		// every killProgressOps.
+		progress := make(chan int, 1)
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
-			buf := make([]byte, 4096)
-			for {
-				n, err := out.Read(buf)
-				stderr = append(stderr, buf[:n]...)
-				if err != nil {
-					return
+			sc := bufio.NewScanner(out)
+			for sc.Scan() {
+				if n, err := strconv.Atoi(sc.Text()); err == nil {
+					select {
+					case <-progress:
+					default:
+					}
+					progress <- n
 				}
 			}
 		}()
-		// Early kills land in Badger's Open, later ones among the writes.
-		delay := time.Duration(rng.IntN(30_000)) * time.Microsecond
-		if k%2 == 1 {
-			delay = 30*time.Millisecond + time.Duration(rng.IntN(150_000))*time.Microsecond
+		if k%2 == 0 {
+			// Within Badger's Open, or soon after.
+			time.Sleep(time.Duration(rng.IntN(30_000)) * time.Microsecond)
+		} else {
+			// Among the writes, once there have been some however slow the
+			// build (-race): a memtable holds a few hundred ops.
+			want := 200 + rng.IntN(600)
+			deadline := time.After(time.Minute)
+		wait:
+			for {
+				select {
+				case n := <-progress:
+					if n >= want {
+						break wait
+					}
+				case <-done:
+					t.Fatalf("kill %d: the writer stopped by itself: %s", k, stderr.String())
+				case <-deadline:
+					t.Fatalf("kill %d: the writer made no progress in a minute: %s", k, stderr.String())
+				}
+			}
 		}
-		time.Sleep(delay)
 		require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
 		<-done
 		err = cmd.Wait()
 		var exit *exec.ExitError
-		require.ErrorAs(t, err, &exit, "kill %d: the writer stopped by itself: %s", k, stderr)
+		require.ErrorAs(t, err, &exit, "kill %d: the writer stopped by itself: %s", k, stderr.String())
 		if ws, ok := exit.Sys().(syscall.WaitStatus); !ok || ws.Signal() != syscall.SIGKILL {
-			t.Fatalf("kill %d: the writer exited (%v) before the kill: %s", k, err, stderr)
+			t.Fatalf("kill %d: the writer exited (%v) before the kill: %s", k, err, stderr.String())
 		}
 
 		o := killWriterOptions()
