@@ -20,7 +20,9 @@ func (c *cli) restoreCmd() *cobra.Command {
 must not exist or be empty: it bootstraps a new instance without replaying
 identity_log from the beginning. It checks that the loaded state has the
 fingerprint and offsets the snapshot's header names, and removes what it wrote
-if not. It reads the compressed snapshots resolver snapshot writes (format 2)
+if not. It loads beside the directory and moves the result into place only
+once checked, so a restore that is killed leaves no partial state behind (run
+it again; it removes what the killed one left). It reads the compressed snapshots resolver snapshot writes (format 2)
 and the uncompressed ones of earlier versions (format 1).
 
 Start the instance with resolver run and the same state.dir: its applier

@@ -9,9 +9,12 @@ import (
 	"io"
 	"maps"
 	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/klauspost/compress/zstd"
+	"go.uber.org/zap"
 )
 
 // A snapshot file is a copy of a whole replica that a new instance can start
@@ -221,6 +224,13 @@ func (d decompressErrs) Read(p []byte) (int, error) {
 // anything fails it closes the store and removes what it wrote, leaving dir
 // as it found it (absent or empty).
 //
+// The store is loaded and checked in a sibling directory of dir (named
+// .BASE.restoring-*) and only then renamed to dir, so dir never holds part
+// of a snapshot: a restore killed halfway (SIGKILL, the OOM killer, a lost
+// node) leaves dir as it was, not a store that opens and looks whole but
+// lacks most of its keys, which an instance would run from. What a killed
+// restore left beside dir is removed by the next Restore into dir.
+//
 // The restored store is a replica as of the snapshot: the applier resumes
 // from the header's IdentityLog offsets and the billing view from its
 // BillingUsage offsets.
@@ -234,18 +244,24 @@ func Restore(dir string, r io.Reader, o Options) (*Store, SnapshotHeader, error)
 	if err != nil {
 		return nil, SnapshotHeader{}, err
 	}
-	s, err := Open(dir, o)
+	parent := filepath.Dir(dir)
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return nil, SnapshotHeader{}, fmt.Errorf("state: restore: %w", err)
+	}
+	removeStaleRestores(dir, o.Logger)
+	tmp, err := os.MkdirTemp(parent, restoringPrefix(dir))
+	if err == nil {
+		err = os.Chmod(tmp, 0o755) // as Open makes a state directory
+	}
 	if err != nil {
-		return nil, SnapshotHeader{}, err
+		return nil, SnapshotHeader{}, errors.Join(fmt.Errorf("state: restore: %w", err), os.RemoveAll(tmp))
+	}
+	s, err := Open(tmp, o)
+	if err != nil {
+		return nil, SnapshotHeader{}, errors.Join(err, os.RemoveAll(tmp))
 	}
 	fail := func(err error) (*Store, SnapshotHeader, error) {
-		err = errors.Join(err, s.Close())
-		if existed {
-			err = errors.Join(err, removeContents(dir), removeLockFile(dir))
-		} else {
-			err = errors.Join(err, os.RemoveAll(dir))
-		}
-		return nil, SnapshotHeader{}, err
+		return nil, SnapshotHeader{}, errors.Join(err, s.Close(), os.RemoveAll(tmp))
 	}
 	backup, release, err := backupReader(h, br)
 	if err != nil {
@@ -281,7 +297,61 @@ func Restore(dir string, r io.Reader, o Options) (*Store, SnapshotHeader, error)
 	case !maps.Equal(got.BillingUsage, h.BillingUsage):
 		return fail(fmt.Errorf("%w: restored billing_usage offsets %v, header says %v", ErrBadSnapshot, got.BillingUsage, h.BillingUsage))
 	}
+	// Into place: closed first (Badger names its files by its directory),
+	// then renamed to dir — which must still be absent, or empty and
+	// removed first: both fail if anything wrote there meanwhile — and
+	// opened there.
+	if err := s.Close(); err != nil {
+		return nil, SnapshotHeader{}, errors.Join(fmt.Errorf("state: restore: %w", err), os.RemoveAll(tmp))
+	}
+	if existed {
+		if err := os.Remove(dir); err != nil {
+			err = fmt.Errorf("state: restore: replace the empty %s (did something write there meanwhile?): %w", dir, err)
+			return nil, SnapshotHeader{}, errors.Join(err, os.RemoveAll(tmp))
+		}
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		err = fmt.Errorf("state: restore: move the loaded store into %s (did something write there meanwhile?): %w", dir, err)
+		return nil, SnapshotHeader{}, errors.Join(err, os.RemoveAll(tmp))
+	}
+	if s, err = Open(dir, o); err != nil {
+		return nil, SnapshotHeader{}, fmt.Errorf("state: restore: open the restored store: %w", err)
+	}
 	return s, h, nil
+}
+
+// restoringPrefix is the name prefix of the directories Restore loads a
+// snapshot into, beside dir.
+func restoringPrefix(dir string) string { return "." + filepath.Base(dir) + ".restoring-" }
+
+// removeStaleRestores removes what restores into dir that were killed left
+// beside it; one still running (its store's lock held) is left alone.
+func removeStaleRestores(dir string, log *zap.Logger) {
+	if log == nil {
+		log = zap.NewNop()
+	}
+	parent, prefix := filepath.Dir(dir), restoringPrefix(dir)
+	entries, err := os.ReadDir(parent)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if !e.IsDir() || !strings.HasPrefix(e.Name(), prefix) {
+			continue
+		}
+		stale := filepath.Join(parent, e.Name())
+		lock, err := lockDir(stale)
+		if err != nil {
+			continue // another restore is loading it, or it is not ours to judge
+		}
+		err = os.RemoveAll(stale)
+		lock.release()
+		if err != nil {
+			log.Warn("could not remove what a killed restore left", zap.String("dir", stale), zap.Error(err))
+			continue
+		}
+		log.Warn("removed what a killed restore left", zap.String("dir", stale))
+	}
 }
 
 // checkEmptyDir returns whether dir exists, and ErrNotEmpty if it has

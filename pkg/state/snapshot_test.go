@@ -10,8 +10,10 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
+	"testing/iotest"
 
 	"github.com/klauspost/compress/zstd"
 )
@@ -139,6 +141,9 @@ func TestRestoreRefuses(t *testing.T) {
 		case !existing && !errors.Is(statErr, os.ErrNotExist):
 			t.Fatalf("target created: %v", statErr)
 		}
+		if left := restoringDirs(t, dir); len(left) > 0 {
+			t.Fatalf("the load directory was left: %v", left)
+		}
 	}
 	t.Run("not a snapshot", func(t *testing.T) { check(t, []byte("hello\n"), false) })
 	t.Run("unknown format", func(t *testing.T) {
@@ -170,6 +175,111 @@ func TestRestoreRefuses(t *testing.T) {
 		must(t, err)
 		check(t, bytes.Replace(snap, []byte(h.Fingerprint), []byte(emptyFingerprint(t)), 1), true)
 	})
+}
+
+// restoringDirs lists the directories beside dir that Restore loads into.
+func restoringDirs(t *testing.T, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(filepath.Dir(dir))
+	must(t, err)
+	var out []string
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), restoringPrefix(dir)) {
+			out = append(out, e.Name())
+		}
+	}
+	return out
+}
+
+// watchedReader calls fn once, when at bytes of data have been read.
+type watchedReader struct {
+	r        *bytes.Reader
+	at       int64
+	read     int64
+	fn       func()
+	finished bool
+}
+
+func (w *watchedReader) Read(p []byte) (int, error) {
+	n, err := w.r.Read(p)
+	w.read += int64(n)
+	if !w.finished && w.read >= w.at {
+		w.finished = true
+		w.fn()
+	}
+	return n, err
+}
+
+// TestRestoreNeverPartial: while a snapshot loads, dir holds nothing of it
+// (it loads beside dir, and is renamed into place once checked), so a
+// restore killed halfway cannot leave a partial store that an instance
+// would run from; the next Restore into dir removes what a killed one left
+// beside it, but not the directory of a restore that is still running.
+func TestRestoreNeverPartial(t *testing.T) {
+	src := snapshotSource(t)
+	var buf bytes.Buffer
+	_, err := src.Snapshot(&buf)
+	must(t, err)
+	fp, err := src.Fingerprint()
+	must(t, err)
+	// Read a byte at a time, and look at dir just before the last bytes:
+	// the header is most of this small file, and the load is under way
+	// once the backup is being read.
+	for _, existing := range []bool{false, true} {
+		t.Run(map[bool]string{false: "absent", true: "empty"}[existing], func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "identity")
+			if existing {
+				must(t, os.Mkdir(dir, 0o755))
+			}
+			killed := filepath.Join(filepath.Dir(dir), restoringPrefix(dir)+"killed")
+			must(t, os.MkdirAll(killed, 0o755))
+			must(t, os.WriteFile(filepath.Join(killed, "000001.sst"), []byte("part of a store"), 0o644))
+			running := filepath.Join(filepath.Dir(dir), restoringPrefix(dir)+"running")
+			must(t, os.MkdirAll(running, 0o755))
+			lock, err := lockDir(running)
+			must(t, err)
+			defer lock.release()
+
+			var during []string
+			var loading []string
+			r := &watchedReader{r: bytes.NewReader(buf.Bytes()), at: int64(buf.Len() - 8), fn: func() {
+				entries, err := os.ReadDir(dir)
+				if err == nil {
+					for _, e := range entries {
+						during = append(during, e.Name())
+					}
+				} else if !errors.Is(err, os.ErrNotExist) {
+					during = append(during, err.Error())
+				}
+				loading = restoringDirs(t, dir)
+			}}
+			dst, _, err := Restore(dir, iotest.OneByteReader(r), testOptions(t))
+			must(t, err)
+			defer dst.Close()
+			if !r.finished {
+				t.Fatal("the snapshot was not read to its end")
+			}
+			if len(during) > 0 {
+				t.Fatalf("dir held %v while the snapshot loaded", during)
+			}
+			if len(loading) != 2 || !slices.Contains(loading, filepath.Base(running)) {
+				t.Fatalf("while loading, beside dir: %v (want the running one and the load's own)", loading)
+			}
+			if left := restoringDirs(t, dir); len(left) != 1 || left[0] != filepath.Base(running) {
+				t.Fatalf("after the restore, beside dir: %v (want only the running one)", left)
+			}
+			got, err := dst.Fingerprint()
+			must(t, err)
+			if got != fp {
+				t.Fatalf("restored fingerprint %s, source %s", got, fp)
+			}
+			fi, err := os.Stat(dir)
+			must(t, err)
+			if fi.Mode().Perm() != 0o755 {
+				t.Fatalf("restored directory mode %v, want 0755 as Open makes it", fi.Mode().Perm())
+			}
+		})
+	}
 }
 
 // TestSnapshotNeedsBadger: the in-memory store has no backup.
