@@ -1,10 +1,14 @@
 package state
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
 )
 
 // lockName is the lock file Open keeps in a state directory (lockFile in
@@ -21,7 +25,11 @@ const lockName = "resolver.lock"
 // error.
 //
 // Wipe works on the files, not through Badger, so it also clears a state
-// Badger can no longer open.
+// Badger can no longer open. It deletes them in an order (wipeOrder) that
+// leaves, if it is killed partway, a directory that opens as the state it
+// was wiping less its newest transactions, or as an empty one — each
+// consistent with its applied offsets, so resolver run can continue from
+// it and resolver rebuild can start again.
 func Wipe(dir string) error {
 	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
 		return nil
@@ -49,28 +57,62 @@ func CheckUnlocked(dir string) error {
 	return lock.release()
 }
 
-// removeContents deletes everything in dir but the lock file.
+// removeContents deletes everything in dir but the lock file, in
+// wipeOrder.
 func removeContents(dir string) error {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return fmt.Errorf("state: wipe %s: %w", dir, err)
 	}
+	names := make([]string, 0, len(entries))
 	for _, e := range entries {
-		if e.Name() == lockName {
-			continue
+		if e.Name() != lockName {
+			names = append(names, e.Name())
 		}
-		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+	}
+	for _, name := range wipeOrder(names) {
+		if err := os.RemoveAll(filepath.Join(dir, name)); err != nil {
 			return fmt.Errorf("state: wipe %s: %w", dir, err)
 		}
 	}
 	return nil
 }
 
-// removeLockFile deletes the lock file of a directory no Store holds.
-func removeLockFile(dir string) error {
-	err := os.Remove(filepath.Join(dir, lockName))
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("state: remove lock file of %s: %w", dir, err)
+// wipeOrder orders the files of a Badger directory so that a wipe killed
+// after any of them leaves a directory that opens as a consistent state —
+// the one wiped, less its newest transactions — or as an empty one, never
+// as part of the state with the offsets of all of it:
+//
+//  1. the memtables' write-ahead logs (NNNNN.mem), newest first: they hold
+//     the transactions not yet in a table, in order, so removing the
+//     newest ones first drops a suffix of the transactions (a store killed
+//     before its last writes were flushed looks the same);
+//  2. the MANIFEST: without it Badger opens an empty store, and deletes the
+//     tables no manifest names;
+//  3. everything else.
+//
+// In name order — what it was — the tables went first, and a wipe killed
+// among them left a MANIFEST naming tables that were gone: a directory
+// Badger refuses ("file does not exist for table N"); one killed among the
+// .mem files, oldest first, left newer transactions without older ones.
+func wipeOrder(names []string) []string {
+	rank := func(name string) (int, int64) {
+		if fid, ok := strings.CutSuffix(name, ".mem"); ok {
+			n, err := strconv.ParseInt(fid, 10, 64)
+			if err == nil {
+				return 0, -n // newest first
+			}
+		}
+		if name == "MANIFEST" {
+			return 1, 0
+		}
+		return 2, 0
 	}
-	return nil
+	out := slices.Clone(names)
+	slices.SortStableFunc(out, func(a, b string) int {
+		ra, fa := rank(a)
+		rb, fb := rank(b)
+		return cmp.Or(cmp.Compare(ra, rb), cmp.Compare(fa, fb), strings.Compare(a, b))
+	})
+	return out
 }
