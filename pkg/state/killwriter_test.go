@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"testing"
 
 	"github.com/resolver-dev/resolver/pkg/unionfind"
 )
@@ -70,4 +71,35 @@ func killWriterChild(dir string) int {
 			return 1
 		}
 	}
+}
+
+// killRef is what the killed writer's store must hold: a memory store that
+// has applied killOp(0) … killOp(applied-1).
+type killRef struct {
+	s       *Memory
+	g       unionfind.Graph
+	applied int
+}
+
+func newKillRef() *killRef { return &killRef{s: NewMemory()} }
+
+func (r *killRef) close() { r.s.Close() }
+
+// at returns the fingerprint of the state after the first n ops; n never
+// goes back (the stores it is compared with only move on).
+func (r *killRef) at(t *testing.T, n int) string {
+	t.Helper()
+	if n < r.applied {
+		t.Fatalf("the applied offset went back: %d after %d", n, r.applied)
+	}
+	update(t, r.s.Store, func(tx Tx) error {
+		for ; r.applied < n; r.applied++ {
+			op := killOp(r.applied)
+			if _, err := r.g.Apply(tx, &op); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return fingerprint(t, r.s.Store)
 }

@@ -20,8 +20,6 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
-
-	"github.com/resolver-dev/resolver/pkg/unionfind"
 )
 
 // TestKilledWriterReopens SIGKILLs a process that writes a store — during
@@ -35,10 +33,8 @@ import (
 // one transaction).
 func TestKilledWriterReopens(t *testing.T) {
 	dir := t.TempDir()
-	ref := NewMemory()
-	defer ref.Close()
-	var g unionfind.Graph
-	applied := 0
+	ref := newKillRef()
+	defer ref.close()
 	rng := rand.New(rand.NewPCG(3, 4))
 	kills := 40
 	if v, err := strconv.Atoi(os.Getenv("STATE_KILL_TEST_KILLS")); err == nil && v > 0 {
@@ -47,13 +43,7 @@ func TestKilledWriterReopens(t *testing.T) {
 	core, logs := observer.New(zapcore.WarnLevel)
 	log := zap.New(core)
 	for k := range kills {
-		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), killWriterEnv+"="+dir)
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		out, err := cmd.StdoutPipe()
-		require.NoError(t, err)
-		require.NoError(t, cmd.Start())
+		cmd, out, stderr := startKillWriter(t, dir)
 		// The writer prints how many ops it has applied since it started,
 		// every killProgressOps.
 		progress := make(chan int, 1)
@@ -95,7 +85,7 @@ func TestKilledWriterReopens(t *testing.T) {
 		}
 		require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
 		<-done
-		err = cmd.Wait()
+		err := cmd.Wait()
 		var exit *exec.ExitError
 		require.ErrorAs(t, err, &exit, "kill %d: the writer stopped by itself: %s", k, stderr.String())
 		if ws, ok := exit.Sys().(syscall.WaitStatus); !ok || ws.Signal() != syscall.SIGKILL {
@@ -109,22 +99,26 @@ func TestKilledWriterReopens(t *testing.T) {
 		offs, err := s.AppliedOffsets()
 		require.NoError(t, err)
 		n := int(offs[0])
-		require.GreaterOrEqual(t, n, applied, "kill %d: the applied offset went back", k)
-		update(t, ref.Store, func(tx Tx) error {
-			for ; applied < n; applied++ {
-				op := killOp(applied)
-				if _, err := g.Apply(tx, &op); err != nil {
-					return err
-				}
-			}
-			return tx.SetApplied(0, int64(n))
-		})
-		require.Equal(t, fingerprint(t, ref.Store), fingerprint(t, s), "kill %d: the store after %d ops", k, n)
+		require.Equal(t, ref.at(t, n), fingerprint(t, s), "kill %d: the store after %d ops", k, n)
 		require.NoError(t, s.Close())
 	}
-	require.Greater(t, applied, 1000, "the writer got far enough to rotate memtables")
-	t.Logf("%d kills, %d ops applied; empty write-ahead logs removed on %d reopens", kills, applied,
+	require.Greater(t, ref.applied, 1000, "the writer got far enough to rotate memtables")
+	t.Logf("%d kills, %d ops applied; empty write-ahead logs removed on %d reopens", kills, ref.applied,
 		logs.FilterMessageSnippet("empty write-ahead log").Len())
+}
+
+// startKillWriter starts the killed writer (killWriterChild) on dir, with
+// its stdout to read and its stderr collected.
+func startKillWriter(t *testing.T, dir string) (*exec.Cmd, io.Reader, *bytes.Buffer) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), killWriterEnv+"="+dir)
+	stderr := new(bytes.Buffer)
+	cmd.Stderr = stderr
+	out, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	return cmd, out, stderr
 }
 
 // crashImage leaves in dir a store as a writer killed mid-stream leaves it:
@@ -132,13 +126,7 @@ func TestKilledWriterReopens(t *testing.T) {
 // memtables not yet flushed).
 func crashImage(t *testing.T, dir string, ops int) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), killWriterEnv+"="+dir)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
+	cmd, out, stderr := startKillWriter(t, dir)
 	sc := bufio.NewScanner(out)
 	reached := false
 	for !reached && sc.Scan() {
@@ -187,24 +175,9 @@ func TestWipeKilledAtAnyStep(t *testing.T) {
 	order := wipeOrder(names)
 	img := readSparse(t, image)
 
-	ref := NewMemory()
-	defer ref.Close()
-	var g unionfind.Graph
-	applied := 0
-	refAt := func(n int) string { // the reference store after ops [0, n)
-		require.GreaterOrEqual(t, n, applied, "the offsets went back")
-		update(t, ref.Store, func(tx Tx) error {
-			for ; applied < n; applied++ {
-				op := killOp(applied)
-				if _, err := g.Apply(tx, &op); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		return fingerprint(t, ref.Store)
-	}
-	empty := fingerprint(t, NewMemory().Store)
+	ref := newKillRef()
+	defer ref.close()
+	empty := ref.at(t, 0)
 	// From the most removed to the least, so the reference only moves on.
 	for k := len(order); k >= 0; k-- {
 		dir := filepath.Join(t.TempDir(), "identity")
@@ -217,13 +190,13 @@ func TestWipeKilledAtAnyStep(t *testing.T) {
 		offs, err := s.AppliedOffsets()
 		require.NoError(t, err)
 		if n, ok := offs[0]; ok {
-			require.Equal(t, refAt(int(n)), fingerprint(t, s), "after %d deletions: the state at offset %d", k, n)
+			require.Equal(t, ref.at(t, int(n)), fingerprint(t, s), "after %d deletions: the state at offset %d", k, n)
 		} else {
 			require.Equal(t, empty, fingerprint(t, s), "after %d deletions: no offset, so an empty state", k)
 		}
 		require.NoError(t, s.Close())
 	}
-	require.GreaterOrEqual(t, applied, 20_000, "the whole image is the state after its offset")
+	require.GreaterOrEqual(t, ref.applied, 20_000, "the whole image is the state after its offset")
 }
 
 // sparseImage is a directory's files as their written parts: a killed
