@@ -2,6 +2,7 @@ package stream
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -77,6 +78,18 @@ func TestPipelineSurvivesFencing(t *testing.T) {
 	assert.GreaterOrEqual(t, inst.p.Stats().Fenced.Load(), int64(1), "the instance was fenced and replaced its session")
 	checkFeedMatchesReplica(t, h.fold(t), inst.st)
 	inst.stop(t)
+}
+
+// TestIsFenced: the errors that make the worker replace its session, and
+// some that do not.
+func TestIsFenced(t *testing.T) {
+	for _, err := range []error{kerr.ProducerFenced, kerr.InvalidProducerEpoch, kerr.InvalidTxnState,
+		fmt.Errorf("stream: end transaction: %w", kerr.InvalidTxnState)} {
+		assert.True(t, isFenced(err), "%v", err)
+	}
+	for _, err := range []error{nil, kerr.NotCoordinator, kerr.ConcurrentTransactions, kerr.UnknownTopicOrPartition, context.Canceled} {
+		assert.False(t, isFenced(err), "%v", err)
+	}
 }
 
 // TestNoteFencing: fencings older than the window are forgotten.
