@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 )
 
 // Badger creates each write-ahead log file — a memtable's (NNNNN.mem) or a
@@ -22,9 +21,6 @@ import (
 // creating): nothing is lost, and Badger makes the file again when it
 // needs that number.
 
-// emptyLogSuffixes are the write-ahead logs Badger cannot open empty.
-var emptyLogSuffixes = []string{".mem", ".vlog"}
-
 // removeEmptyLogs removes the empty write-ahead log files in dir and
 // returns their names.
 func removeEmptyLogs(dir string) ([]string, error) {
@@ -34,7 +30,8 @@ func removeEmptyLogs(dir string) ([]string, error) {
 	}
 	var removed []string
 	for _, e := range entries {
-		if !e.Type().IsRegular() || !hasAnySuffix(e.Name(), emptyLogSuffixes) {
+		// The write-ahead logs Badger cannot open empty.
+		if ext := filepath.Ext(e.Name()); !e.Type().IsRegular() || ext != ".mem" && ext != ".vlog" {
 			continue
 		}
 		fi, err := e.Info()
@@ -53,13 +50,4 @@ func removeEmptyLogs(dir string) ([]string, error) {
 		removed = append(removed, e.Name())
 	}
 	return removed, nil
-}
-
-func hasAnySuffix(s string, suffixes []string) bool {
-	for _, x := range suffixes {
-		if strings.HasSuffix(s, x) {
-			return true
-		}
-	}
-	return false
 }

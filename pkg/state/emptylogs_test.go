@@ -25,9 +25,7 @@ func TestOpenAfterCrashInLogCreation(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			o := testOptions(t)
 			s, dir := openTest(t, o)
-			applyOps(t, s, opsForFingerprint())
-			update(t, s, func(tx Tx) error { return tx.SetApplied(2, 42) })
-			fp := fingerprint(t, s)
+			fp := writeReopenState(t, s)
 			must(t, s.Close())
 
 			empty := filepath.Join(dir, name)
@@ -54,14 +52,7 @@ func TestOpenAfterCrashInLogCreation(t *testing.T) {
 				t.Fatalf("Open with an empty %s: %v", name, err)
 			}
 			defer s.Close()
-			if got := fingerprint(t, s); got != fp {
-				t.Fatal("fingerprint changed")
-			}
-			offs, err := s.AppliedOffsets()
-			must(t, err)
-			if offs[2] != 42 {
-				t.Fatalf("applied offsets: %v", offs)
-			}
+			checkReopenState(t, s, fp)
 			if _, err := os.Stat(kept); err != nil {
 				t.Fatalf("a file that is not a log was touched: %v", err)
 			}

@@ -36,9 +36,7 @@ func TestOpenLockedDir(t *testing.T) {
 func TestReopenKeepsState(t *testing.T) {
 	o := testOptions(t)
 	s, dir := openTest(t, o)
-	applyOps(t, s, opsForFingerprint())
-	update(t, s, func(tx Tx) error { return tx.SetApplied(2, 42) })
-	fp := fingerprint(t, s)
+	fp := writeReopenState(t, s)
 	must(t, s.Close())
 	must(t, s.Close()) // idempotent
 	if _, _, err := s.Find("1", "user-1"); !errors.Is(err, ErrClosed) {
@@ -50,6 +48,21 @@ func TestReopenKeepsState(t *testing.T) {
 	s, err := Open(dir, o)
 	must(t, err)
 	defer s.Close()
+	checkReopenState(t, s, fp)
+}
+
+// writeReopenState writes the state the reopen tests expect back (ops and
+// an applied offset) and returns its fingerprint.
+func writeReopenState(t *testing.T, s *Store) string {
+	t.Helper()
+	applyOps(t, s, opsForFingerprint())
+	update(t, s, func(tx Tx) error { return tx.SetApplied(2, 42) })
+	return fingerprint(t, s)
+}
+
+// checkReopenState checks that s holds what writeReopenState wrote.
+func checkReopenState(t *testing.T, s *Store, fp string) {
+	t.Helper()
 	if got := fingerprint(t, s); got != fp {
 		t.Fatal("fingerprint changed across reopen")
 	}
