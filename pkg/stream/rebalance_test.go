@@ -3,6 +3,9 @@ package stream
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -167,4 +170,100 @@ func TestBrokerConsumerGroupTimeouts(t *testing.T) {
 	took := time.Since(joined)
 	assert.GreaterOrEqual(t, took, 2*time.Second)
 	t.Logf("silent member fenced %v after joining", took.Round(10*time.Millisecond))
+}
+
+// TestGroupSpreadsTheInput: under either kafka.group_protocol, a second
+// member joining a group whose first member owns everything takes half of
+// the input topic's partitions — not the partitions of another topic the
+// members consume. The workers consume events_raw and identity_commands;
+// a balancer that only evens out the count of partitions per member (the
+// broker's "uniform" assignor under KIP-848, as it was) could move a whole
+// topic instead, and a second worker or instance then took the commands
+// and left every event to the first (found with the bench: stream.workers
+// 2 stamped no faster than 1). Each topic is tried as the one of eight
+// partitions and as the one of one, and with both at eight.
+func TestGroupSpreadsTheInput(t *testing.T) {
+	for _, protocol := range GroupProtocols {
+		for _, parts := range []struct{ raw, cmds int32 }{{8, 1}, {8, 8}, {1, 8}} {
+			t.Run(fmt.Sprintf("%s/raw=%d,cmds=%d", protocol, parts.raw, parts.cmds), func(t *testing.T) {
+				testGroupSpread(t, protocol, parts.raw, parts.cmds)
+			})
+		}
+	}
+}
+
+func testGroupSpread(t *testing.T, protocol string, rawParts, cmdParts int32) {
+	h := newHarness(t)
+	h.cfg.Kafka.GroupProtocol = protocol
+	adm := kadm.NewClient(h.client())
+	raw, cmds := "spread-raw", "spread-cmds"
+	for name, n := range map[string]int32{raw: rawParts, cmds: cmdParts} {
+		_, err := adm.CreateTopic(t.Context(), n, 1, nil, name)
+		require.NoError(t, err)
+	}
+	protoOpts, err := GroupProtocolOpts(h.cfg.Kafka)
+	require.NoError(t, err)
+
+	type member struct {
+		cl    *kgo.Client
+		owned atomic.Pointer[map[string][]int32]
+	}
+	join := func() *member {
+		m := &member{}
+		empty := map[string][]int32{}
+		m.owned.Store(&empty)
+		// kgo's callbacks are given the change; the member keeps the sum.
+		change := func(add bool) func(context.Context, *kgo.Client, map[string][]int32) {
+			return func(_ context.Context, _ *kgo.Client, ch map[string][]int32) {
+				owned := maps.Clone(*m.owned.Load())
+				for topic, ps := range ch {
+					for _, p := range ps {
+						has := slices.Contains(owned[topic], p)
+						if add && !has {
+							owned[topic] = append(slices.Clone(owned[topic]), p)
+						} else if !add && has {
+							owned[topic] = slices.DeleteFunc(slices.Clone(owned[topic]), func(q int32) bool { return q == p })
+						}
+					}
+				}
+				m.owned.Store(&owned)
+			}
+		}
+		cl := h.client(append(protoOpts,
+			kgo.ConsumerGroup("spread-"+protocol),
+			kgo.ConsumeTopics(raw, cmds),
+			kgo.OnPartitionsAssigned(change(true)), kgo.OnPartitionsRevoked(change(false)), kgo.OnPartitionsLost(change(false)),
+		)...)
+		m.cl = cl
+		go func() { // a group member must poll to take part
+			for cl.Context().Err() == nil {
+				cl.PollFetches(cl.Context())
+			}
+		}()
+		return m
+	}
+	count := func(m *member, topic string) int { return len((*m.owned.Load())[topic]) }
+
+	a := join()
+	wait(t, 30*time.Second, "the first member to own every partition", func() bool {
+		return count(a, raw) == int(rawParts) && count(a, cmds) == int(cmdParts)
+	})
+	b := join()
+	half := func(n int32) (lo, hi int) { return int(n / 2), int((n + 1) / 2) }
+	var last string
+	wait(t, 60*time.Second, "both members to own a share of each topic", func() bool {
+		last = fmt.Sprintf("first %v, second %v", *a.owned.Load(), *b.owned.Load())
+		for _, tp := range []struct {
+			topic string
+			n     int32
+		}{{raw, rawParts}, {cmds, cmdParts}} {
+			lo, hi := half(tp.n)
+			ca, cb := count(a, tp.topic), count(b, tp.topic)
+			if ca+cb != int(tp.n) || min(ca, cb) < lo || max(ca, cb) > hi {
+				return false
+			}
+		}
+		return true
+	})
+	t.Logf("%s: %s", protocol, last)
 }

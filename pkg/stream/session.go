@@ -31,11 +31,11 @@ const (
 	GroupProtocolClassic = "classic"
 	// GroupProtocolConsumer is KIP-848's protocol: each member only
 	// heartbeats (ConsumerGroupHeartbeat), the broker assigns the
-	// partitions (its "uniform" assignor, sticky) and moves a partition
-	// to a new owner only once the old one has released it or has been
-	// fenced. It needs Kafka 4.0 or later, or the embedded broker; kgo
-	// falls back to the classic protocol (with the eager sticky balancer)
-	// on a broker without it. The session timeout is then the broker's
+	// partitions (its "range" assignor: each topic's partitions spread
+	// over the members) and moves a partition to a new owner only once
+	// the old one has released it or has been fenced. It needs Kafka 4.0
+	// or later, or the embedded broker; kgo falls back to the classic
+	// protocol (with the eager range balancer) on a broker without it. The session timeout is then the broker's
 	// (group.consumer.session.timeout.ms; the embedded broker sets it from
 	// kafka.session_timeout, see broker.Config), not the client's.
 	GroupProtocolConsumer = "consumer"
@@ -85,9 +85,14 @@ func GroupProtocolOpts(k Kafka) ([]kgo.Opt, error) {
 	}
 	if protocol == GroupProtocolConsumer {
 		// ServerSideBalancer takes effect only with the range or the
-		// (eager) sticky balancer first; sticky asks for the broker's
-		// sticky "uniform" assignor.
-		opts = append(opts, kgo.Balancers(kgo.StickyBalancer()), kgo.ServerSideBalancer())
+		// (eager) sticky balancer first, and asks for the broker's assignor
+		// of that name. Range spreads each topic over the members; the
+		// broker's "uniform" (what sticky asks for) only evens out the
+		// count of partitions per member, and moved a whole topic to a
+		// joining member — with the events on one member and the commands
+		// on the other, a second worker or instance added nothing
+		// (TestGroupSpreadsTheInput).
+		opts = append(opts, kgo.Balancers(kgo.RangeBalancer()), kgo.ServerSideBalancer())
 	}
 	return opts, nil
 }
