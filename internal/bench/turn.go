@@ -155,7 +155,10 @@ func (r *runner) turn(ctx context.Context, kind Kind, pair int, events int, late
 	n := r.names(kind)
 	topics := n.all(kind)
 
-	resps, err := r.adm.CreateTopics(ctx, r.c.Partitions, -1, nil, topics...)
+	// Created as the pipeline creates them (stream.Topics.TopicOptions:
+	// identity_commands of one partition, identity_keys compacted), so
+	// that the group spreads the same partitions as in production.
+	resps, err := stream.CreateTopics(ctx, r.adm, topics, r.c.Partitions, -1, n.topics.TopicOptions()...)
 	if err == nil {
 		err = resps.Error()
 	}

@@ -102,6 +102,20 @@ func (t Topics) TopicOptions() []TopicOption {
 	return []TopicOption{CompactTopics(t.Keys), SinglePartition(t.Commands)}
 }
 
+// CreateTopics creates the topics names, without first listing them, as
+// EnsureTopics creates the missing ones (opts as its), and returns each
+// topic's response. It is for topics known not to exist yet: the bench's
+// turns. (A listing before the creation would leave adm's client with
+// metadata that says the topics do not exist, which kgo keeps for a few
+// seconds, and requests routed by it would fail.)
+func CreateTopics(ctx context.Context, adm *kadm.Client, names []string, partitions int32, replication int16, opts ...TopicOption) (kadm.CreateTopicResponses, error) {
+	var o topicOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return createTopics(ctx, adm, names, partitions, replication, o)
+}
+
 func ensureTopics(ctx context.Context, adm *kadm.Client, names []string, partitions int32, replication int16, o topicOptions, log *zap.Logger) error {
 	details, err := adm.ListTopics(ctx, names...)
 	if err != nil {
@@ -116,8 +130,27 @@ func ensureTopics(ctx context.Context, adm *kadm.Client, names []string, partiti
 	if len(missing) == 0 {
 		return nil
 	}
+	resps, err := createTopics(ctx, adm, missing, partitions, replication, o)
+	if err != nil {
+		return err
+	}
+	for _, r := range resps.Sorted() {
+		switch {
+		case r.Err == nil:
+			log.Info("created missing topic", zap.String("topic", r.Topic), zap.Int32("partitions", r.NumPartitions))
+		case errors.Is(r.Err, kerr.TopicAlreadyExists):
+		default:
+			return fmt.Errorf("stream: create topic %s: %w", r.Topic, r.Err)
+		}
+	}
+	return nil
+}
+
+// createTopics creates names: compacted those o names so, of one
+// partition those o names so, the rest plain.
+func createTopics(ctx context.Context, adm *kadm.Client, names []string, partitions int32, replication int16, o topicOptions) (kadm.CreateTopicResponses, error) {
 	var plain, compact, single []string
-	for _, n := range missing {
+	for _, n := range names {
 		switch {
 		case o.compact[n]:
 			compact = append(compact, n)
@@ -138,20 +171,11 @@ func ensureTopics(ctx context.Context, adm *kadm.Client, names []string, partiti
 		}
 		rs, err := adm.CreateTopics(ctx, set.partitions, replication, set.configs, set.names...)
 		if err != nil {
-			return fmt.Errorf("stream: create topics %v: %w", set.names, err)
+			return nil, fmt.Errorf("stream: create topics %v: %w", set.names, err)
 		}
 		for n, r := range rs {
 			resps[n] = r
 		}
 	}
-	for _, r := range resps.Sorted() {
-		switch {
-		case r.Err == nil:
-			log.Info("created missing topic", zap.String("topic", r.Topic), zap.Int32("partitions", r.NumPartitions))
-		case errors.Is(r.Err, kerr.TopicAlreadyExists):
-		default:
-			return fmt.Errorf("stream: create topic %s: %w", r.Topic, r.Err)
-		}
-	}
-	return nil
+	return resps, nil
 }
