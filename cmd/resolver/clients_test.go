@@ -206,7 +206,10 @@ func TestRealClients(t *testing.T) {
 			"-X", "isolation.level=read_uncommitted", "-f", "%s\n", "-q", "-e").Output()
 		require.NoError(t, err)
 		assert.Contains(t, string(out), `{"uuid":"aborted","aborted":true}`, "read_uncommitted sees the aborted transaction")
-		assert.Len(t, readLines(string(out)), len(evs)+1)
+		// At least every committed record and the aborted one: a batch
+		// aborted by a rebalance (a worker of the instance joining the
+		// group) is there too, redone in a later transaction.
+		assert.GreaterOrEqual(t, len(readLines(string(out))), len(evs)+1)
 	})
 
 	t.Run("confluent-kafka", func(t *testing.T) {

@@ -235,7 +235,7 @@ type StreamConfig struct {
 	// (stream.Config.MaxBatchRecords says why).
 	MaxBatchRecords int `mapstructure:"max_batch_records"`
 	// Workers is the number of partition-worker sessions per instance, each
-	// a group member with its own transaction. Default 1.
+	// a group member with its own transaction. Default 2.
 	Workers int `mapstructure:"workers"`
 	// OutboxTrimInterval is how often the outbox is trimmed. Default 30s.
 	OutboxTrimInterval time.Duration `mapstructure:"outbox_trim_interval"`

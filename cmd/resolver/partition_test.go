@@ -420,7 +420,10 @@ func (pc *partitionCluster) checkZombie(i int, fates ...string) {
 		pc.t.Logf("%s: %s (fate %s, %s, producer %v epoch %v, member epoch %d, %d records of %v)", p.name, z.Msg, z.Fate, z.TransactionID,
 			deref(z.ProducerID), deref(z.ProducerEpoch), z.MemberEpoch, z.Records, z.Partitions)
 		assert.Contains(pc.t, fates, z.Fate, "the zombie's fate")
-		assert.Equal(pc.t, txnID(i), z.TransactionID)
+		// The instance's transactional id, or one of its other workers'
+		// (<id>-w1, ...).
+		assert.True(pc.t, z.TransactionID == txnID(i) || strings.HasPrefix(z.TransactionID, txnID(i)+"-w"),
+			"the zombie's transactional id %q is one of %s's workers'", z.TransactionID, txnID(i))
 		assert.NotNil(pc.t, z.ProducerEpoch, "the zombie's log names its producer epoch")
 		assert.Positive(pc.t, z.Records)
 	}

@@ -99,7 +99,8 @@ type Config struct {
 	Instances int
 	// Workers is stream.workers of each pipeline: its number of worker
 	// sessions. The passthrough gets as many sessions per instance, so both
-	// sides have Instances×Workers transactional group members. Default 1.
+	// sides have Instances×Workers transactional group members. Default
+	// stream's (2).
 	Workers int
 	// Events is the number of input records of each turn's throughput
 	// window. Default 500,000.
@@ -178,7 +179,7 @@ func (c Config) withDefaults() Config {
 	}
 	def(&c.Pairs, DefaultPairs)
 	def(&c.Instances, DefaultInstances)
-	def(&c.Workers, 1)
+	def(&c.Workers, stream.DefaultConfig().Workers)
 	def(&c.Events, DefaultEvents)
 	def(&c.BatchRecords, stream.DefaultConfig().MaxBatchRecords)
 	def(&c.WarmupEvents, DefaultWarmupEvents)

@@ -133,7 +133,7 @@ type Config struct {
 	// (stream.workers): each is a member of the group with its own
 	// transactional id (TransactionalID, then TransactionalID-w1, -w2, …),
 	// so while one waits on the identity log or its commit another
-	// decodes and stamps. Default 1.
+	// decodes and stamps. Default 2 (configs/resolver.yaml says why).
 	Workers int
 	// MaxEventBytes is input.max_event_bytes. Default 1 MiB.
 	MaxEventBytes int
@@ -213,7 +213,7 @@ func DefaultConfig() Config {
 		TopicPartitions:          8,
 		ReplicationFactor:        -1,
 		MaxBatchRecords:          5000,
-		Workers:                  1,
+		Workers:                  2,
 		MaxEventBytes:            event.DefaultMaxEventBytes,
 		MaxMergeMove:             unionfind.DefaultMaxMergeMove,
 		MaxRecordBytes:           DefaultMaxRecordBytes,

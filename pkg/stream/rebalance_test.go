@@ -99,16 +99,17 @@ func testGroupProtocol(t *testing.T, protocol string) {
 	}
 	kip848 := protocol == GroupProtocolConsumer
 	var last string
-	wait(t, 30*time.Second, "a stable group of two members sharing every partition", func() bool {
-		state, members, parts, err := describe(kip848)
-		last = fmt.Sprintf("state %s, %d members, %d partitions assigned, err %v", state, members, parts, err)
+	members := 2 * h.cfg.Workers // two instances' worker sessions
+	wait(t, 30*time.Second, fmt.Sprintf("a stable group of %d members sharing every partition", members), func() bool {
+		state, n, parts, err := describe(kip848)
+		last = fmt.Sprintf("state %s, %d members, %d partitions assigned, err %v", state, n, parts, err)
 		// events_raw's and identity_commands' one; kfake's KIP-848 describe
 		// omits topic names, so partition 0 counts once there
 		want := h.cfg.TopicPartitions + 1
 		if kip848 {
 			want = h.cfg.TopicPartitions
 		}
-		return err == nil && state == "Stable" && members == 2 && parts == want
+		return err == nil && state == "Stable" && n == members && parts == want
 	})
 	t.Logf("group: %s", last)
 	_, others, _, _ := describe(!kip848)
