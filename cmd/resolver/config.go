@@ -231,7 +231,7 @@ type OutputConfig struct {
 
 // StreamConfig tunes the pipeline.
 type StreamConfig struct {
-	// MaxBatchRecords bounds one poll, hence one transaction. Default 5000
+	// MaxBatchRecords bounds one poll, hence one transaction. Default 2500
 	// (stream.Config.MaxBatchRecords says why).
 	MaxBatchRecords int `mapstructure:"max_batch_records"`
 	// Workers is the number of partition-worker sessions per instance, each

@@ -107,7 +107,7 @@ type Config struct {
 	Events int
 	// BatchRecords bounds one poll, hence one transaction, on both sides
 	// (stream.max_batch_records). Default: the pipeline's
-	// (stream.DefaultConfig().MaxBatchRecords, 5000).
+	// (stream.DefaultConfig().MaxBatchRecords, 2500).
 	BatchRecords int
 	// WarmupEvents are processed before the window, once the group is
 	// stable. Default 400.

@@ -121,11 +121,13 @@ type Config struct {
 	// ReplicationFactor of created topics; -1 is the broker default.
 	ReplicationFactor int
 	// MaxBatchRecords bounds one poll (the records of all the worker's
-	// partitions together), hence one transaction. Default 5000: each
-	// batch pays fixed round trips (its identity ops, the applier's wait,
-	// the flush, the commit) and one commit marker per partition it wrote,
-	// so larger batches spend less per event (BENCHMARKS.md, target 1,
-	// "Larger batches"); a poll's bytes are bounded by the client's fetch
+	// partitions together), hence one transaction. Default 2500, with the
+	// default two workers (Workers): each batch pays fixed round trips
+	// (its identity ops, the applier's wait, the flush, the commit) and one
+	// commit marker per partition it wrote, so larger batches spend less
+	// per event (BENCHMARKS.md, target 1, "Larger batches"), but each
+	// worker holds its batch: two of 2500 keep the memory of one of 5000
+	// (BENCHMARKS.md, target 1, eighth stop); a poll's bytes are bounded by the client's fetch
 	// sizes whatever the count, and its stamped events' (which carry their
 	// person's properties) by stampBudget.
 	MaxBatchRecords int
@@ -212,7 +214,7 @@ func DefaultConfig() Config {
 		Group:                    "resolver",
 		TopicPartitions:          8,
 		ReplicationFactor:        -1,
-		MaxBatchRecords:          5000,
+		MaxBatchRecords:          2500,
 		Workers:                  2,
 		MaxEventBytes:            event.DefaultMaxEventBytes,
 		MaxMergeMove:             unionfind.DefaultMaxMergeMove,
