@@ -201,7 +201,7 @@ func clusterGroupSettings(t *testing.T) (protocol string, workers int) {
 // clusterBatch is the stream.max_batch_records of the cluster tests'
 // instances: 500, not the default, so that their small input makes many
 // transactions for a kill to land between or inside;
-// CLUSTER_TEST_BATCH overrides it (e.g. the default, 5000, to check that
+// CLUSTER_TEST_BATCH overrides it (e.g. the default, 2500, or 5000, to check that
 // larger transactions recover the same way).
 func clusterBatch(t *testing.T) int {
 	t.Helper()
