@@ -25,10 +25,7 @@ import (
 // cleanup.policy=compact (identity_keys: the newest record of a key is
 // all that must stay).
 func EnsureTopics(ctx context.Context, adm *kadm.Client, names []string, partitions, replication int, maxBackoff time.Duration, log *zap.Logger, opts ...TopicOption) error {
-	var o topicOptions
-	for _, opt := range opts {
-		opt(&o)
-	}
+	o := newTopicOptions(opts)
 	backoff := 100 * time.Millisecond
 	for {
 		err := ensureTopics(ctx, adm, names, int32(partitions), int16(replication), o, log) // validated
@@ -71,6 +68,15 @@ type topicOptions struct {
 	single  map[string]bool
 }
 
+// newTopicOptions applies opts.
+func newTopicOptions(opts []TopicOption) topicOptions {
+	var o topicOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return o
+}
+
 // CompactTopics makes EnsureTopics create the named topics compacted.
 func CompactTopics(names ...string) TopicOption {
 	return func(o *topicOptions) { o.compact = addNames(o.compact, names) }
@@ -109,11 +115,7 @@ func (t Topics) TopicOptions() []TopicOption {
 // metadata that says the topics do not exist, which kgo keeps for a few
 // seconds, and requests routed by it would fail.)
 func CreateTopics(ctx context.Context, adm *kadm.Client, names []string, partitions int32, replication int16, opts ...TopicOption) (kadm.CreateTopicResponses, error) {
-	var o topicOptions
-	for _, opt := range opts {
-		opt(&o)
-	}
-	return createTopics(ctx, adm, names, partitions, replication, o)
+	return createTopics(ctx, adm, names, partitions, replication, newTopicOptions(opts))
 }
 
 func ensureTopics(ctx context.Context, adm *kadm.Client, names []string, partitions int32, replication int16, o topicOptions, log *zap.Logger) error {
