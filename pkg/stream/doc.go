@@ -13,10 +13,12 @@
 // batch's ops are applied) run on GOMAXPROCS goroutines over contiguous
 // chunks of records; everything that is produced is produced in input
 // order. Identity ops travel as oplog.proto's Op (package oplog);
-// version-1 JSON records stay readable. The worker sessions join the group
-// with kafka.group_protocol (KIP-848 "consumer" by default) and initialise
-// their transactional producer as soon as they exist, so a restarted
-// instance aborts what its killed predecessor left open.
+// version-1 JSON records stay readable. The worker sessions (two per
+// instance by default) join the group with kafka.group_protocol (KIP-848
+// "consumer" by default, asking the broker for its range assignor, which
+// spreads each topic's partitions over the members) and initialise their
+// transactional producer as soon as they exist, so a restarted instance
+// aborts what its killed predecessor left open.
 //
 // No single record of identity_log or billing_usage stops the fleet: the
 // applier and the billing view skip, identically on every replica, what no
