@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -98,11 +99,10 @@ func TestObserver(t *testing.T) {
 	rec := newRecorder()
 	h.cfg.Observer = rec
 	h.cfg.LagInterval = 100 * time.Millisecond
-	failed := false
+	var failed atomic.Bool // the instance's workers share it
 	in := h.start(t.TempDir(), func(p *Pipeline) {
 		p.failBeforeEnd = func() error {
-			if !failed {
-				failed = true
+			if failed.CompareAndSwap(false, true) {
 				return errors.New("injected failure")
 			}
 			return nil
@@ -150,9 +150,14 @@ func TestObserver(t *testing.T) {
 	assert.Equal(t, map[string]int{unionfind.WarnAlreadyIdentified: 1}, rec.refusals)
 	assert.Equal(t, 1, rec.merges)
 	// Ops logged by an aborted batch are logged again by its redo: the
-	// applier applies each once and skips the duplicates.
+	// applier applies each once and skips the duplicates. A batch that
+	// fails after producing its ops but before counting them (its
+	// partitions revoked: the instance's two workers rebalance at
+	// start-up) reports fewer than it logged, so the reports' count is at
+	// most what the applier saw, and at least the committed batch's two.
 	assert.Equal(t, 2, rec.applied)
-	assert.Equal(t, rec.opsLogged, rec.applied+rec.skipped)
+	assert.GreaterOrEqual(t, rec.opsLogged, rec.applied)
+	assert.LessOrEqual(t, rec.opsLogged, rec.applied+rec.skipped)
 	assert.False(t, rec.negativeDuration)
 	assert.False(t, rec.endGtAll, "EndDuration is part of Duration")
 	assert.False(t, rec.stepsOverAll, "the steps are parts of Duration")
