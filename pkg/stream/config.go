@@ -127,9 +127,9 @@ type Config struct {
 	// commit marker per partition it wrote, so larger batches spend less
 	// per event (BENCHMARKS.md, target 1, "Larger batches"), but each
 	// worker holds its batch: two of 2500 keep the memory of one of 5000
-	// (BENCHMARKS.md, target 1, eighth stop); a poll's bytes are bounded by the client's fetch
-	// sizes whatever the count, and its stamped events' (which carry their
-	// person's properties) by stampBudget.
+	// (BENCHMARKS.md, target 1, eighth stop); a poll's bytes are bounded
+	// by the client's fetch sizes whatever the count, and its stamped
+	// events' (which carry their person's properties) by stampBudget.
 	MaxBatchRecords int
 	// Workers is the number of partition-worker sessions of the instance
 	// (stream.workers): each is a member of the group with its own

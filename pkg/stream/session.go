@@ -35,7 +35,8 @@ const (
 	// over the members) and moves a partition to a new owner only once
 	// the old one has released it or has been fenced. It needs Kafka 4.0
 	// or later, or the embedded broker; kgo falls back to the classic
-	// protocol (with the eager range balancer) on a broker without it. The session timeout is then the broker's
+	// protocol (with the eager range balancer) on a broker without it.
+	// The session timeout is then the broker's
 	// (group.consumer.session.timeout.ms; the embedded broker sets it from
 	// kafka.session_timeout, see broker.Config), not the client's.
 	GroupProtocolConsumer = "consumer"
