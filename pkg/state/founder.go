@@ -84,8 +84,14 @@ func (t *tx) hasMemberKey(team string, id unionfind.PersonID, did string) (bool,
 	}
 	k := memberKey(t.kb[:0], team, id, did)
 	t.kb = k
-	if t.filter != nil && !t.filter.mayHave(k[:len(k)-len(did)]) {
-		return false, nil // the person's set was never written (replayfilter.go)
+	if t.filter != nil {
+		prefix := k[:len(k)-len(did)]
+		if !t.filter.mayHave(prefix) {
+			return false, nil // the person's set was never written (replayfilter.go)
+		}
+		if has, listed := t.filter.hasMember(prefix, did); listed {
+			return has, nil // the set's complete list (replayfilter.go)
+		}
 	}
 	found, err := r.get(k, func([]byte) error { return nil })
 	return found, wrapKey(err, k)

@@ -139,6 +139,17 @@ func (f *replayFilter) putMember(prefix []byte, did string) {
 	f.add(prefix)
 }
 
+// hasMember reports whether did is in the set with m/ prefix, if the set
+// is listed (its list is complete); listed is false otherwise.
+func (f *replayFilter) hasMember(prefix []byte, did string) (has, listed bool) {
+	list, listed := f.members[string(prefix)]
+	if !listed {
+		return false, false
+	}
+	_, has = slices.BinarySearch(list, did)
+	return has, true
+}
+
 // deleteMember removes did from the set's list, if the set is listed.
 func (f *replayFilter) deleteMember(prefix []byte, did string) {
 	list, listed := f.members[string(prefix)]

@@ -161,7 +161,11 @@ func TestReplayFilterMemberLists(t *testing.T) {
 			if p == 0 {
 				n = maxListedMembers + 10 // this one outgrows its list
 			}
-			ws = append(ws, w{p, fmt.Sprint("d", r.IntN(n)), r.IntN(3) == 0})
+			did := fmt.Sprint("d", r.IntN(n))
+			if r.IntN(4) == 0 {
+				did = fmt.Sprint("p", p) // the founder: kept with the person, or an m/ key when it has no value
+			}
+			ws = append(ws, w{p, did, r.IntN(3) == 0})
 		}
 		for _, st := range []*Store{on, off} {
 			err := st.Update(func(tx Tx) error {
@@ -193,6 +197,71 @@ func TestReplayFilterMemberLists(t *testing.T) {
 	if _, listed := on.filter.members[string(memberPrefix(nil, "1", persons[0]))]; listed {
 		t.Fatalf("a person with up to %d members is still listed (bound %d)", maxListedMembers+10, maxListedMembers)
 	}
+}
+
+// memberReads counts the engine reads of m/ keys.
+type memberReads struct {
+	kvWriter
+	n *int
+}
+
+func (c memberReads) get(k []byte, fn func([]byte) error) (bool, error) {
+	if hasTag(k, tagMember) {
+		*c.n++
+	}
+	return c.kvWriter.get(k, fn)
+}
+
+// TestReplayFilterFounderDelete: deleting a person's founder asks whether
+// an m/ key holds it too (TestFounderBothFormsDeleted). When the replay
+// filter lists the person's members, the list answers, with no read, and
+// the answer is right both ways: an m/ key of the founder (written for a
+// person without a value) is deleted with it.
+func TestReplayFilterFounderDelete(t *testing.T) {
+	for _, keyed := range []bool{false, true} {
+		t.Run(fmt.Sprint("founder-m-key=", keyed), func(t *testing.T) {
+			s := NewMemory().Store
+			must(t, s.SetReplayFilter(true))
+			p := unionfind.ImplicitPersonID("1", "a")
+			if keyed { // no person value yet: the founder becomes an m/ key
+				update(t, s, func(tx Tx) error { return tx.PutMember("1", p, "a") })
+			}
+			update(t, s, func(tx Tx) error {
+				must(t, tx.PutMember("1", p, "a"))
+				must(t, tx.PutMember("1", p, "b"))
+				return tx.PutPerson("1", unionfind.Person{ID: p, Size: 2})
+			})
+			if got := len(rawMemberKeys(t, s, "1", p)); got != 1+b2i(keyed) {
+				t.Fatalf("%d m/ keys before the delete, want %d", got, 1+b2i(keyed))
+			}
+			reads := 0
+			must(t, s.eng.update(func(w kvWriter) error {
+				cw := memberReads{w, &reads}
+				x := &tx{r: cw, w: cw, filter: s.filter}
+				must(t, x.DeleteMember("1", p, "a"))
+				return x.PutPerson("1", unionfind.Person{ID: p, Size: 1})
+			}))
+			if reads != 0 {
+				t.Fatalf("deleting the founder of a listed person read %d m/ keys", reads)
+			}
+			if got := rawMemberKeys(t, s, "1", p); len(got) != 1 {
+				t.Fatalf("m/ keys after the delete: %q, want only b's", got)
+			}
+			view(t, s, func(tx Tx) error {
+				if got := members(t, tx, "1", p); !slices.Equal(got, []string{"b"}) {
+					t.Fatalf("members after the delete: %v", got)
+				}
+				return nil
+			})
+		})
+	}
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // TestReplayFilterCommitFails: a pipelined commit that fails after its
