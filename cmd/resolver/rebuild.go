@@ -126,7 +126,9 @@ func (c *cli) rebuild(ctx context.Context, cfg Config, log *zap.Logger, every ti
 		return stateSummary{}, err
 	}
 	log.Info("state deleted; replaying", zap.String("state_dir", dir), zap.Strings("brokers", sc.Kafka.Brokers))
-	st, err := state.Open(dir, writingStateOptions(cfg, log))
+	opts := writingStateOptions(cfg, log)
+	opts.Replay = true // a replay into the empty state: level 0 compacted once, at the end
+	st, err := state.Open(dir, opts)
 	if err != nil {
 		if state.IsLocked(err) {
 			return stateSummary{}, lockedError(dir, "rebuild", err)

@@ -250,6 +250,18 @@ func (d *deferredIndex) discard() error {
 	return os.RemoveAll(d.dir)
 }
 
+// flushAndCompactL0 makes Badger flush its memtables and compact every
+// level-0 table into the levels below, now, whatever its compaction
+// priorities say: it writes flushKey and drops its prefix (DropPrefix
+// flushes the memtables, then compacts all of level 0, dropping the key).
+// Nothing else may write meanwhile.
+func flushAndCompactL0(db *badger.DB) error {
+	if err := db.Update(func(txn *badger.Txn) error { return txn.Set(flushKey, nil) }); err != nil {
+		return err
+	}
+	return db.DropPrefix(flushKey)
+}
+
 // flushKey is written and dropped to make Badger flush its memtables
 // (DropPrefix flushes them only when the prefix has a key).
 var flushKey = []byte("v/flush")
@@ -273,10 +285,7 @@ func (d *deferredIndex) stream(db *badger.DB) error {
 		return errors.Join(err, d.discard())
 	}
 	// The incremental stream writer needs empty memtables.
-	if err := db.Update(func(txn *badger.Txn) error { return txn.Set(flushKey, nil) }); err != nil {
-		return err
-	}
-	if err := db.DropPrefix(flushKey); err != nil {
+	if err := flushAndCompactL0(db); err != nil {
 		return err
 	}
 	rt := db.NewTransaction(false)

@@ -30,7 +30,10 @@
 //     landed, and Open refuses a marked store (ErrUnfinishedReplay). With
 //     SetDeferredIndex the lineage index rows, which no op reads, are held
 //     back and stream-written in key order when the sorted commits end
-//     (deferredindex.go).
+//     (deferredindex.go). A store opened with Options.Replay lets Badger's
+//     level-0 tables wait (up to ReplayLevelZeroTables) instead of
+//     compacting them into the levels as the state grows, and
+//     CompactLevelZero compacts them in one pass at the replay's end.
 //   - Two engines, one logic. Open gives Badger; NewMemory a sorted map for
 //     fast tests. Both run the same transaction code (tx.go) over a tiny
 //     key-value interface (kv.go), and one conformance suite tests both.

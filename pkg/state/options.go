@@ -77,7 +77,24 @@ type Options struct {
 	// target 2). Tables keep the block size they were written with, so it
 	// can be changed at any time. At most MaxBlockBytes.
 	BlockBytes int
+
+	// Replay opens the store for a replay into an empty state (`resolver
+	// rebuild`): Badger compacts no level-0 tables until
+	// ReplayLevelZeroTables of them wait, and Store.CompactLevelZero at the
+	// replay's end compacts those left into the levels below in one pass.
+	// Badger's leveled compactions otherwise rewrite every row several
+	// times while the state grows: 46% of a 10M-op replay's CPU
+	// (BENCHMARKS.md §0, target 3). The price: a read that reaches the
+	// tables checks each level-0 table's Bloom filter, which a replay
+	// mostly avoids (its filter and cache answer first). For a store that
+	// is written live, leave it off.
+	Replay bool
 }
+
+// ReplayLevelZeroTables is how many level-0 tables a store opened with
+// Options.Replay lets wait before Badger compacts them (all at once):
+// 4 GiB of 64 MiB memtables. Writes stall at 16 more.
+const ReplayLevelZeroTables = 64
 
 // The default and the bounds of Options.BlockBytes (state.block_bytes);
 // the default is Badger's.
@@ -152,6 +169,9 @@ func (o Options) badgerOptions(dir string, log *zap.Logger) (badger.Options, err
 	b = b.WithBlockSize(blockBytes)
 	if o.NumCompactors > 0 {
 		b = b.WithNumCompactors(max(o.NumCompactors, 2))
+	}
+	if o.Replay {
+		b = b.WithNumLevelZeroTables(ReplayLevelZeroTables).WithNumLevelZeroTablesStall(ReplayLevelZeroTables + 16)
 	}
 	return b, nil
 }

@@ -103,6 +103,24 @@ func (s *Store) SetSortedCommits(on bool) error {
 	return s.onBadger(func(e *badgerEngine) error { return e.setSorted(on) })
 }
 
+// CompactLevelZero waits for the commit in flight (SetPipelined), then
+// flushes Badger's memtables and compacts every level-0 table into the
+// levels below in one pass — for the end of a replay into a store opened
+// with Options.Replay, which left them all in level 0; a store otherwise
+// settled stays so. On a Memory store it does nothing. Nothing else may
+// write meanwhile.
+func (s *Store) CompactLevelZero() error {
+	return s.onBadger(func(e *badgerEngine) error {
+		if err := e.sync(); err != nil {
+			return err
+		}
+		if err := flushAndCompactL0(e.db); err != nil {
+			return fmt.Errorf("state: compact level 0 of %s: %w", s.dir, err)
+		}
+		return nil
+	})
+}
+
 // onBadger runs a switch of the Badger engine under the writer lock (none
 // on Memory, or once closed); its error empties the cache, whose values
 // may be of commits that did not land.

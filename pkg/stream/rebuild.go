@@ -74,6 +74,11 @@ type RebuildResult struct {
 // then matches state.ErrUnfinishedReplay), the store stays marked and
 // state.Open refuses it — it must be rebuilt from the start.
 //
+// At its end it compacts the store's level-0 tables in one pass
+// (state.Store.CompactLevelZero): a store opened with state.Options.Replay,
+// as `resolver rebuild` opens it, lets them wait until then instead of
+// compacting as it grows.
+//
 // The topics must exist. st must not be used by anything else meanwhile.
 func Rebuild(ctx context.Context, cfg Config, st *state.Store, log *zap.Logger, progress func(RebuildProgress)) (_ RebuildResult, err error) {
 	start := time.Now()
@@ -248,6 +253,13 @@ func Rebuild(ctx context.Context, cfg Config, st *state.Store, log *zap.Logger, 
 	case err := <-errs:
 		return RebuildResult{}, err
 	default:
+	}
+	// A store opened with state.Options.Replay (`resolver rebuild`) has
+	// let its level-0 tables wait: they are compacted now, in one pass,
+	// before the lineage index held back is written above them (any other
+	// store has a few level-0 tables at most).
+	if err := st.CompactLevelZero(); err != nil {
+		return RebuildResult{}, fmt.Errorf("stream: rebuild: %w", err)
 	}
 	if err := st.SetSortedCommits(false); err != nil {
 		return RebuildResult{}, fmt.Errorf("stream: rebuild: %w", err)

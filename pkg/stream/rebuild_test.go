@@ -127,6 +127,21 @@ func TestRebuild(t *testing.T) {
 		}
 		return nil
 	}))
+
+	// As `resolver rebuild` runs it: into a store opened with
+	// state.Options.Replay, level 0 compacted once at the end
+	// (CompactLevelZero), small memtables so that it holds several tables,
+	// the index held back too: the same state and lineage.
+	bulk, err := state.Open(t.TempDir(), state.Options{Logger: h.log, Replay: true, MemTableBytes: 1 << 20})
+	require.NoError(t, err)
+	defer bulk.Close()
+	_, err = Rebuild(ctx, h.cfg, bulk, h.log, nil)
+	require.NoError(t, err)
+	fp, err = bulk.Fingerprint()
+	require.NoError(t, err)
+	assert.Equal(t, wantFP, fp, "rebuilt fingerprint, Replay store")
+	assert.Equal(t, lineageRows(t, st), lineageRows(t, bulk), "lineage rows and index, Replay store")
+	assert.Equal(t, billingOf(t, st), billingOf(t, bulk), "billing totals, Replay store")
 	deferIndexFrom = saved
 
 	// Again on the rebuilt replica: nothing to do.
