@@ -85,7 +85,7 @@ func TestReplayKeepsLevelZero(t *testing.T) {
 
 // TestCompactLevelZeroMemory: nothing to compact on a Memory store.
 func TestCompactLevelZeroMemory(t *testing.T) {
-	if err := NewMemory().Store.CompactLevelZero(); err != nil {
+	if err := NewMemory().CompactLevelZero(); err != nil {
 		t.Fatal(err)
 	}
 }
