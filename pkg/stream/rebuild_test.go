@@ -104,15 +104,23 @@ func TestRebuild(t *testing.T) {
 	saved := deferIndexFrom
 	defer func() { deferIndexFrom = saved }()
 	deferIndexFrom = 0
-	deferred, err := state.Open(t.TempDir(), state.Options{Logger: h.log})
-	require.NoError(t, err)
-	defer deferred.Close()
-	_, err = Rebuild(ctx, h.cfg, deferred, h.log, nil)
-	require.NoError(t, err)
-	fp, err = deferred.Fingerprint()
-	require.NoError(t, err)
-	assert.Equal(t, wantFP, fp, "rebuilt fingerprint, index deferred")
-	assert.Equal(t, lineageRows(t, st), lineageRows(t, deferred), "lineage rows and index, deferred")
+	// rebuildInto rebuilds into a new store opened with o and checks that
+	// it holds what the first rebuild made.
+	rebuildInto := func(how string, o state.Options) *state.Store {
+		t.Helper()
+		into, err := state.Open(t.TempDir(), o)
+		require.NoError(t, err)
+		t.Cleanup(func() { into.Close() })
+		_, err = Rebuild(ctx, h.cfg, into, h.log, nil)
+		require.NoError(t, err)
+		fp, err := into.Fingerprint()
+		require.NoError(t, err)
+		assert.Equal(t, wantFP, fp, "rebuilt fingerprint, %s", how)
+		assert.Equal(t, lineageRows(t, st), lineageRows(t, into), "lineage rows and index, %s", how)
+		assert.Equal(t, billingOf(t, st), billingOf(t, into), "billing totals, %s", how)
+		return into
+	}
+	deferred := rebuildInto("index deferred", state.Options{Logger: h.log})
 	assert.NotZero(t, lineageRows(t, deferred)["h/"].Rows)
 	require.NoError(t, orig.EachLineage(func(row unionfind.MergeRow, _ uint64) error {
 		for _, id := range []string{row.Into, row.Other} {
@@ -132,16 +140,7 @@ func TestRebuild(t *testing.T) {
 	// state.Options.Replay, level 0 compacted once at the end
 	// (CompactLevelZero), small memtables so that it holds several tables,
 	// the index held back too: the same state and lineage.
-	bulk, err := state.Open(t.TempDir(), state.Options{Logger: h.log, Replay: true, MemTableBytes: 1 << 20})
-	require.NoError(t, err)
-	defer bulk.Close()
-	_, err = Rebuild(ctx, h.cfg, bulk, h.log, nil)
-	require.NoError(t, err)
-	fp, err = bulk.Fingerprint()
-	require.NoError(t, err)
-	assert.Equal(t, wantFP, fp, "rebuilt fingerprint, Replay store")
-	assert.Equal(t, lineageRows(t, st), lineageRows(t, bulk), "lineage rows and index, Replay store")
-	assert.Equal(t, billingOf(t, st), billingOf(t, bulk), "billing totals, Replay store")
+	rebuildInto("Replay store", state.Options{Logger: h.log, Replay: true, MemTableBytes: 1 << 20})
 	deferIndexFrom = saved
 
 	// Again on the rebuilt replica: nothing to do.
