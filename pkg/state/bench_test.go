@@ -128,7 +128,7 @@ func bulkLoad(b *testing.B, s *Store, n, perPerson int) []string {
 					{Key: "email", Value: json.RawMessage(fmt.Sprintf(`"user%d@example.com"`, i)), Time: 1_780_000_000_000 + int64(i)},
 					{Key: "plan", Value: json.RawMessage(`"free"`), Time: 1_780_000_000_000 + int64(i)},
 				}}
-			must2(b, wb.Set(personKey(nil, benchTeam, pid), encodePersonValue(&p, "")))
+			must2(b, wb.Set(personKey(nil, benchTeam, pid), encodePersonValue(&p, personMeta{})))
 		}
 		v := uint64(1)
 		if first {

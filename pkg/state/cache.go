@@ -112,14 +112,15 @@ type centry struct {
 	p     *cachedPerson      // p/ entries that exist; read-only
 }
 
-// cachedPerson is a cached person, its founder (the member kept in the
-// person's value instead of an m/ key, founder.go; "" for none) and its
+// cachedPerson is a cached person, what its value keeps beside it (its
+// founder, the member kept in the person's value instead of an m/ key,
+// founder.go, and its lineage head, lineage.go) and its
 // properties as JSON, built once per person version. Read-only. Kept out of
 // the slot, which every mapping entry pays for too.
 type cachedPerson struct {
 	unionfind.Person
-	founder string
-	pj      []byte
+	meta personMeta
+	pj   []byte
 }
 
 // mappingHit is what a d/ lookup returns.
@@ -203,28 +204,28 @@ func (c *cache) getPerson(k []byte) (p unionfind.Person, pj []byte, ok, hit bool
 	return p, pj, ok, true
 }
 
-// getPersonRecord is getPerson with the person's founder member
-// (founder.go) instead of its properties' JSON.
-func (c *cache) getPersonRecord(k []byte) (p unionfind.Person, founder string, ok, hit bool) {
+// getPersonRecord is getPerson with what the person's value keeps beside
+// it (personMeta) instead of its properties' JSON.
+func (c *cache) getPersonRecord(k []byte) (p unionfind.Person, meta personMeta, ok, hit bool) {
 	sh, h := c.shard(k)
 	sh.mu.Lock()
 	i := sh.find(h)
 	if i < 0 {
 		sh.misses++
 		sh.mu.Unlock()
-		return unionfind.Person{}, "", false, false
+		return unionfind.Person{}, personMeta{}, false, false
 	}
 	e := &sh.slots[i]
 	if !e.ref {
 		e.ref = true
 	}
 	if e.ok {
-		p, founder = e.p.Person, e.p.founder
+		p, meta = e.p.Person, e.p.meta
 	}
 	ok = e.ok
 	sh.hits++
 	sh.mu.Unlock()
-	return p, founder, ok, true
+	return p, meta, ok, true
 }
 
 // setAlt records the implicit person of an absent or deleted mapping, if
@@ -257,8 +258,8 @@ func (c *cache) fillMapping(k []byte, m unionfind.Mapping, ok bool, alt unionfin
 // fillPerson inserts a person read from the engine; see fillMapping. It
 // returns the person's properties as JSON (built for the entry whether or
 // not it is inserted).
-func (c *cache) fillPerson(k []byte, p unionfind.Person, founder string, ok bool, gen0 uint64, checkGen bool) []byte {
-	e := personEntry(p, founder, ok)
+func (c *cache) fillPerson(k []byte, p unionfind.Person, meta personMeta, ok bool, gen0 uint64, checkGen bool) []byte {
+	e := personEntry(p, meta, ok)
 	sh, h := c.shard(k)
 	sh.mu.Lock()
 	if checkGen && c.gen.Load() != gen0 {
@@ -282,19 +283,19 @@ func (e *centry) pjOrNil() []byte {
 // personEntry is the cache entry of a person. Its properties are serialised
 // here, once per person version, rather than for every event stamped with
 // them.
-func personEntry(p unionfind.Person, founder string, ok bool) centry {
+func personEntry(p unionfind.Person, meta personMeta, ok bool) centry {
 	e := centry{ok: ok}
 	if !ok {
 		e.cost = int32(mappingOverhead)
 		return e
 	}
-	cost := personOverhead + heapBytes(len(founder)) + heapBytes(cap(p.Props)*propBytes)
+	cost := personOverhead + heapBytes(len(meta.founder)) + heapBytes(cap(p.Props)*propBytes)
 	for _, pr := range p.Props {
 		cost += heapBytes(len(pr.Key)) + heapBytes(cap(pr.Value))
 	}
 	pj := p.AppendPropertiesJSON(make([]byte, 0, p.PropertiesJSONSize()))
 	cost += heapBytes(cap(pj))
-	e.p = &cachedPerson{Person: p, founder: founder, pj: pj}
+	e.p = &cachedPerson{Person: p, meta: meta, pj: pj}
 	e.cost = int32(min(cost, 1<<30))
 	return e
 }
@@ -338,12 +339,12 @@ func (c *cache) writeThrough(dirty map[string][]byte) {
 			e = centry{ok: true, m: m, cost: int32(mappingOverhead)}
 		case hasTag(k, tagPerson):
 			id, ok := personKeyID(k)
-			p, founder, err := decodePersonRecord(id, v)
+			p, meta, err := decodePersonRecord(id, v)
 			if !ok || err != nil {
 				c.drop(k)
 				continue
 			}
-			e = personEntry(p, founder, true)
+			e = personEntry(p, meta, true)
 		default:
 			continue
 		}

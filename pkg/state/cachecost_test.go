@@ -41,12 +41,12 @@ func fillPersons(c *cache, from, n, props, valueLen int) {
 			v := fmt.Sprintf(`"value-%d-%d-%s"`, i, j, strings.Repeat("v", valueLen))
 			p.Props = append(p.Props, unionfind.Property{Key: fmt.Sprintf("key%02d", j), Value: json.RawMessage(v), Time: 1})
 		}
-		stored := encodePersonValue(&p, fmt.Sprint("founder-", i))
-		got, founder, err := decodePersonRecord(p.ID, stored)
+		stored := encodePersonValue(&p, founderMeta(fmt.Sprint("founder-", i)))
+		got, founder, err := decodeFounder(p.ID, stored)
 		if err != nil {
 			panic(err)
 		}
-		c.fillPerson(personKey(nil, "1", p.ID), got, founder, true, 0, false)
+		c.fillPerson(personKey(nil, "1", p.ID), got, founderMeta(founder), true, 0, false)
 	}
 }
 
@@ -175,13 +175,13 @@ func TestCacheCompactKeepsEntries(t *testing.T) {
 	}
 	for i := range persons {
 		id := unionfind.ImplicitPersonID("1", fmt.Sprint("p", i))
-		p, founder, ok, hit := c.getPersonRecord(personKey(nil, "1", id))
+		p, meta, ok, hit := c.getPersonRecord(personKey(nil, "1", id))
 		if !hit {
 			continue
 		}
 		hits++
-		if !ok || p.ID != id || founder != fmt.Sprint("founder-", i) || len(p.Props) != 1 {
-			t.Fatalf("person %d: %+v %q %v", i, p, founder, ok)
+		if !ok || p.ID != id || meta.founder != fmt.Sprint("founder-", i) || len(p.Props) != 1 {
+			t.Fatalf("person %d: %+v %q %v", i, p, meta.founder, ok)
 		}
 	}
 	if st := c.stats(); hits < st.Entries/2 || st.Bytes > st.Capacity {

@@ -42,6 +42,9 @@ import (
 //	            (founder.go). founder is 16 bytes when bit2 is set (a canonical UUID, such
 //	            as the anonymous ids of posthog-js: 20 bytes fewer), else bytes founder;
 //	            written since 2026-12-07 (after v2) whenever it holds, v2 otherwise.
+//	            Since 2026-12-08 a v2 or v3 value with flags bit3 (linked) has the head of
+//	            the person's lineage chain (lineage.go) right after its flags: uvarint log
+//	            partition ‖ uvarint log offset ‖ uvarint index; v1 has none.
 //	Result  v1: 0x01 ‖ uvarint n ‖ n × (bytes team ‖ bytes Person v1)
 //	            ‖ uvarint n ‖ n × (bytes team ‖ bytes distinct_id ‖ person(16) ‖ uvarint version ‖ deleted(1))
 //	            ‖ uvarint n ‖ n × (bytes team ‖ bytes type ‖ bytes uuid ‖ bytes distinct_id ‖ bytes details ‖ varint time)
@@ -82,6 +85,10 @@ const (
 	// personFounderUUID (v3 only): the founder is a canonical UUID
 	// (parseCanonicalUUID), written as its 16 bytes.
 	personFounderUUID = 1 << 2
+	// personLinked (v2 and v3 values, since 2026-12-08): the value holds
+	// the head of the person's lineage chain (lineage.go) right after its
+	// flags: uvarint log partition ‖ uvarint log offset ‖ uvarint index.
+	personLinked = 1 << 3
 )
 
 // appendMapping appends the value of the mapping key of (team,
@@ -233,23 +240,62 @@ func appendPerson(b []byte, p *unionfind.Person) []byte {
 	return appendPersonBody(b, p)
 }
 
+// personMeta is what a p/ value keeps beside the person itself: its
+// founder member (founder.go; "" for none) and the head of its lineage
+// chain (lineage.go; linked false for none).
+type personMeta struct {
+	founder string
+	head    lpos
+	linked  bool
+}
+
 // appendPersonValue appends the value of p's p/ key: Person v2, the id
 // left to the key, or v3 with its founder member (founder.go) if there is
+// one; either with the head of its lineage chain (personLinked) if it has
 // one.
-func appendPersonValue(b []byte, p *unionfind.Person, founder string) []byte {
-	if founder == "" {
-		b = append(b, codecV2, personFlags(p))
-		return appendPersonBody(b, p)
+func appendPersonValue(b []byte, p *unionfind.Person, m personMeta) []byte {
+	flags := personFlags(p)
+	if m.linked {
+		flags |= personLinked
 	}
-	if u, ok := parseCanonicalUUID(founder); ok {
-		b = append(b, codecV3, personFlags(p)|personFounderUUID)
+	u, uuidFounder := parseCanonicalUUID(m.founder)
+	switch {
+	case m.founder == "":
+		b = append(b, codecV2, flags)
+	case uuidFounder:
+		b = append(b, codecV3, flags|personFounderUUID)
+	default:
+		b = append(b, codecV3, flags)
+	}
+	if m.linked {
+		b = appendHead(b, m.head)
+	}
+	switch {
+	case m.founder == "":
+	case uuidFounder:
 		b = append(b, u[:]...)
-		return appendPersonBody(b, p)
+	default:
+		b = binary.AppendUvarint(b, uint64(len(m.founder)))
+		b = append(b, m.founder...)
 	}
-	b = append(b, codecV3, personFlags(p))
-	b = binary.AppendUvarint(b, uint64(len(founder)))
-	b = append(b, founder...)
 	return appendPersonBody(b, p)
+}
+
+// appendHead appends a lineage chain's head as a p/ value keeps it.
+func appendHead(b []byte, p lpos) []byte {
+	b = binary.AppendUvarint(b, uint64(p.part))
+	b = binary.AppendUvarint(b, uint64(p.off))
+	return binary.AppendUvarint(b, uint64(p.index))
+}
+
+// head reads what appendHead wrote.
+func (d *decoder) head() lpos {
+	part, off, index := d.uvarint(), d.uvarint(), d.u32()
+	if part > 1<<31-1 || off > 1<<63-1 {
+		d.fail("lineage head out of range")
+		return lpos{}
+	}
+	return lpos{part: int32(part), off: int64(off), index: index}
 }
 
 func personFlags(p *unionfind.Person) byte {
@@ -289,10 +335,10 @@ func personSize(p *unionfind.Person) int {
 	return n
 }
 
-// encodePersonValue returns the value of p's p/ key, with its founder
-// member ("" for none), in a buffer of its own.
-func encodePersonValue(p *unionfind.Person, founder string) []byte {
-	return appendPersonValue(make([]byte, 0, personSize(p)+binary.MaxVarintLen32+len(founder)), p, founder)
+// encodePersonValue returns the value of p's p/ key, with what m holds,
+// in a buffer of its own.
+func encodePersonValue(p *unionfind.Person, m personMeta) []byte {
+	return appendPersonValue(make([]byte, 0, personSize(p)+binary.MaxVarintLen32+len(m.founder)+3*binary.MaxVarintLen64), p, m)
 }
 
 // decodePerson decodes a Person v1 (an outbox result's). It does not keep
@@ -313,51 +359,58 @@ func decodePersonValue(id unionfind.PersonID, v []byte) (unionfind.Person, error
 	return p, err
 }
 
-// decodePersonRecord is decodePersonValue with the person's founder
-// member ("" for none: v1, v2, or v3 without one), copied out of v.
-func decodePersonRecord(id unionfind.PersonID, v []byte) (unionfind.Person, string, error) {
+// decodePersonRecord is decodePersonValue with what the value keeps
+// beside the person (its founder member, copied out of v, and its lineage
+// head; none in v1).
+func decodePersonRecord(id unionfind.PersonID, v []byte) (unionfind.Person, personMeta, error) {
 	return decodePersonAs(v, &id)
 }
 
 // decodePersonAs decodes a Person v1, or with keyID (a p/ key's person) v2
 // and v3 too.
-func decodePersonAs(v []byte, keyID *unionfind.PersonID) (p unionfind.Person, founder string, err error) {
+func decodePersonAs(v []byte, keyID *unionfind.PersonID) (p unionfind.Person, m personMeta, err error) {
 	d := decoder{b: v}
 	ver := d.byte()
 	if ver != codecV1 && (keyID == nil || (ver != codecV2 && ver != codecV3)) {
-		return p, "", corrupt("person", "unknown version")
+		return p, m, corrupt("person", "unknown version")
 	}
 	flags := d.byte()
 	known := byte(personIdentified | personDeleted)
+	if ver != codecV1 {
+		known |= personLinked
+	}
 	if ver == codecV3 {
 		known |= personFounderUUID
 	}
 	if flags&^known != 0 {
-		return p, "", corrupt("person", "unknown flags")
+		return p, m, corrupt("person", "unknown flags")
 	}
 	p = unionfind.Person{
 		Identified: flags&personIdentified != 0,
 		Deleted:    flags&personDeleted != 0,
 	}
+	if flags&personLinked != 0 {
+		m.head, m.linked = d.head(), true
+	}
 	switch ver {
 	case codecV1:
 		p.ID = d.uuid()
 		if keyID != nil && d.err == nil && p.ID != *keyID {
-			return p, "", corrupt("person", "id differs from the key's")
+			return p, m, corrupt("person", "id differs from the key's")
 		}
 	case codecV3:
 		if flags&personFounderUUID != 0 {
 			if u := d.uuid(); d.err == nil {
-				founder = uuid.UUID(u).String() // the canonical form, as parseCanonicalUUID read it
+				m.founder = uuid.UUID(u).String() // the canonical form, as parseCanonicalUUID read it
 			}
 		} else {
 			f := d.bytes()
 			if d.err == nil {
 				if _, ok := parseCanonicalUUID(string(f)); ok || len(f) == 0 {
-					return p, "", corrupt("person", "founder not in its shortest form")
+					return p, m, corrupt("person", "founder not in its shortest form")
 				}
 			}
-			founder = string(f)
+			m.founder = string(f)
 		}
 		p.ID = *keyID
 	default:
@@ -368,10 +421,10 @@ func decodePersonAs(v []byte, keyID *unionfind.PersonID) (p unionfind.Person, fo
 	p.Size = d.uvarint()
 	n := d.uvarint()
 	if d.err != nil {
-		return unionfind.Person{}, "", corrupt("person", d.err.Error())
+		return unionfind.Person{}, personMeta{}, corrupt("person", d.err.Error())
 	}
 	if n > uint64(len(d.b))/3 { // every property takes at least 3 bytes
-		return unionfind.Person{}, "", corrupt("person", "property count exceeds value")
+		return unionfind.Person{}, personMeta{}, corrupt("person", "property count exceeds value")
 	}
 	if n > 0 {
 		own := append([]byte(nil), d.b...) // keys and values alias this copy
@@ -382,22 +435,22 @@ func decodePersonAs(v []byte, keyID *unionfind.PersonID) (p unionfind.Person, fo
 			val := d.bytes()
 			t := d.varint()
 			if d.err != nil {
-				return unionfind.Person{}, "", corrupt("person", d.err.Error())
+				return unionfind.Person{}, personMeta{}, corrupt("person", d.err.Error())
 			}
 			pr := unionfind.Property{Value: val[:len(val):len(val)], Time: t}
 			if len(k) > 0 {
 				pr.Key = unsafe.String(&k[0], len(k))
 			}
 			if i > 0 && p.Props[i-1].Key >= pr.Key {
-				return unionfind.Person{}, "", corrupt("person", "properties out of order")
+				return unionfind.Person{}, personMeta{}, corrupt("person", "properties out of order")
 			}
 			p.Props[i] = pr
 		}
 	}
 	if err := d.finish("person"); err != nil {
-		return unionfind.Person{}, "", err
+		return unionfind.Person{}, personMeta{}, err
 	}
-	return p, founder, nil
+	return p, m, nil
 }
 
 // encodeHighWater encodes the (offset, index) of a source.

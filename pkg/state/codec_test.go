@@ -71,16 +71,16 @@ func FuzzCodecRoundTrip(f *testing.F) {
 			decode func([]byte) (unionfind.Person, error)
 		}{
 			{"v1", func(p *unionfind.Person) []byte { return appendPerson(nil, p) }, decodePerson},
-			{"p/ value", func(p *unionfind.Person) []byte { return encodePersonValue(p, "") }, func(b []byte) (unionfind.Person, error) { return decodePersonValue(p.ID, b) }},
-			{"p/ value with a founder", func(p *unionfind.Person) []byte { return encodePersonValue(p, keys+"f") }, func(b []byte) (unionfind.Person, error) {
-				q, founder, err := decodePersonRecord(p.ID, b)
+			{"p/ value", func(p *unionfind.Person) []byte { return encodePersonValue(p, personMeta{}) }, func(b []byte) (unionfind.Person, error) { return decodePersonValue(p.ID, b) }},
+			{"p/ value with a founder", func(p *unionfind.Person) []byte { return encodePersonValue(p, founderMeta(keys+"f")) }, func(b []byte) (unionfind.Person, error) {
+				q, founder, err := decodeFounder(p.ID, b)
 				if err == nil && founder != keys+"f" {
 					t.Fatalf("founder %q, want %q", founder, keys+"f")
 				}
 				return q, err
 			}},
-			{"p/ value with a UUID founder", func(p *unionfind.Person) []byte { return encodePersonValue(p, uuid.UUID(p.ID).String()) }, func(b []byte) (unionfind.Person, error) {
-				q, founder, err := decodePersonRecord(p.ID, b)
+			{"p/ value with a UUID founder", func(p *unionfind.Person) []byte { return encodePersonValue(p, founderMeta(uuid.UUID(p.ID).String())) }, func(b []byte) (unionfind.Person, error) {
+				q, founder, err := decodeFounder(p.ID, b)
 				if err == nil && founder != uuid.UUID(p.ID).String() {
 					t.Fatalf("founder %q, want %q", founder, uuid.UUID(p.ID).String())
 				}
@@ -159,9 +159,11 @@ func FuzzCodecRoundTrip(f *testing.F) {
 func FuzzDecode(f *testing.F) {
 	p := personFrom([]byte("id"), 5, 1, 2, 1, []string{"a", "b"}, []byte(`1`), 9)
 	f.Add(appendPerson(nil, &p))
-	f.Add(encodePersonValue(&p, ""))
-	f.Add(encodePersonValue(&p, "anon-1"))
-	f.Add(encodePersonValue(&p, "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"))
+	f.Add(encodePersonValue(&p, personMeta{}))
+	f.Add(encodePersonValue(&p, founderMeta("anon-1")))
+	f.Add(encodePersonValue(&p, founderMeta("0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b")))
+	f.Add(encodePersonValue(&p, personMeta{founder: "anon-1", head: lpos{part: 3, off: 1 << 40, index: 2}, linked: true}))
+	f.Add(encodePersonValue(&p, personMeta{linked: true}))
 	f.Add(appendMapping(nil, "1", "a", unionfind.Mapping{Version: 3}))
 	f.Add(appendMapping(nil, "1", "a", unionfind.Mapping{PersonID: unionfind.ImplicitPersonID("1", "a"), Version: 3, Held: true}))
 	f.Add(encodeResult(&unionfind.Result{Persons: []unionfind.PersonRow{{Team: "1", Person: p}}}))
@@ -192,16 +194,16 @@ func FuzzDecode(f *testing.F) {
 		// A p/ value of the person "id…" (a v1 value must name it).
 		var key unionfind.PersonID
 		copy(key[:], "id")
-		if p, founder, err := decodePersonRecord(key, b); err == nil {
-			q, f2, err := decodePersonRecord(key, encodePersonValue(&p, founder))
-			if err != nil || !samePerson(p, q) || p.ID != key || f2 != founder {
+		if p, meta, err := decodePersonRecord(key, b); err == nil {
+			q, m2, err := decodePersonRecord(key, encodePersonValue(&p, meta))
+			if err != nil || !samePerson(p, q) || p.ID != key || m2 != meta {
 				t.Fatalf("person value re-encode: %v", err)
 			}
 			// v2 and v3 values have one encoding each: what is accepted is
 			// what the encoder writes (no long form of a UUID founder, no
-			// flag set for nothing).
-			if len(b) > 0 && b[0] != codecV1 && !bytes.Equal(encodePersonValue(&p, founder), b) {
-				t.Fatalf("p/ value %x decodes, but is written %x", b, encodePersonValue(&p, founder))
+			// flag set for nothing, no overlong lineage head).
+			if len(b) > 0 && b[0] != codecV1 && !bytes.Equal(encodePersonValue(&p, meta), b) {
+				t.Fatalf("p/ value %x decodes, but is written %x", b, encodePersonValue(&p, meta))
 			}
 		}
 		// A d/ value of ("1", "a"): v1 and v2 values naming the implicit
@@ -346,11 +348,11 @@ func TestDecodeRejects(t *testing.T) {
 	}
 
 	// p/ values: v2 (no id), or v1 naming the key's person.
-	value := encodePersonValue(&p, "")
+	value := encodePersonValue(&p, personMeta{})
 	if len(value) != len(good)-16 || value[0] != codecV2 {
 		t.Fatalf("p/ value %x, want v2 without the id", value)
 	}
-	founded := encodePersonValue(&p, "anon-1")
+	founded := encodePersonValue(&p, founderMeta("anon-1"))
 	if len(founded) != len(value)+1+len("anon-1") || founded[0] != codecV3 {
 		t.Fatalf("p/ value with a founder %x, want v3", founded)
 	}
@@ -359,21 +361,21 @@ func TestDecodeRejects(t *testing.T) {
 			t.Errorf("p/ value %s: %+v %v", name, q, err)
 		}
 	}
-	if _, f, err := decodePersonRecord(p.ID, founded); err != nil || f != "anon-1" {
+	if _, f, err := decodeFounder(p.ID, founded); err != nil || f != "anon-1" {
 		t.Errorf("v3 founder %q, %v", f, err)
 	}
-	if _, f, err := decodePersonRecord(p.ID, value); err != nil || f != "" {
+	if _, f, err := decodeFounder(p.ID, value); err != nil || f != "" {
 		t.Errorf("v2 founder %q, %v", f, err)
 	}
 	// A founder that is a canonical UUID is its 16 bytes; any other form
 	// of a UUID is kept as written.
 	const anon = "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
-	short := encodePersonValue(&p, anon)
+	short := encodePersonValue(&p, founderMeta(anon))
 	if len(short) != len(value)+16 || short[0] != codecV3 || short[1]&personFounderUUID == 0 {
 		t.Fatalf("p/ value with a UUID founder %x, want v3 with its 16 bytes", short)
 	}
 	for _, f := range []string{anon, strings.ToUpper(anon), "{" + anon + "}", anon[:35], "0190a1b2c3d47e5f8a9b0c1d2e3f4a5b"} {
-		q, got, err := decodePersonRecord(p.ID, encodePersonValue(&p, f))
+		q, got, err := decodeFounder(p.ID, encodePersonValue(&p, founderMeta(f)))
 		if err != nil || got != f || !samePerson(p, q) {
 			t.Errorf("founder %q: got %q, %v", f, got, err)
 		}

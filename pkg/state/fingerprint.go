@@ -118,7 +118,8 @@ func fingerprintMembers(r kvReader, write func(key, val []byte)) error {
 		if !ok {
 			return wrapKey(corrupt("person key", "bad key"), key)
 		}
-		_, founder, err := decodePersonRecord(id, val)
+		_, meta, err := decodePersonRecord(id, val)
+		founder := meta.founder
 		if err != nil {
 			return wrapKey(err, key)
 		}

@@ -27,12 +27,21 @@ import (
 // writes the person's value again when the transaction ends, or, for a
 // person without a value, the membership as an m/ key.
 
-// founderState is what a transaction knows of one person's founder.
+// founderState is what a transaction knows of one person's value beside
+// the person: its founder, and the head of its lineage chain (lineage.go).
 type founderState struct {
 	team    string
 	id      unionfind.PersonID
 	did     string // the founder among the members, "" for none
-	pending bool   // changed since the person's value was last written
+	head    lpos   // the person's lineage head, if linked
+	linked  bool
+	pending bool // changed since the person's value was last written
+	written bool // the person's value was written in this transaction
+}
+
+// meta is what st says the person's value keeps beside the person.
+func (st *founderState) meta() personMeta {
+	return personMeta{founder: st.did, head: st.head, linked: st.linked}
 }
 
 // isFounder reports whether did is the founder of person id of team.
@@ -49,11 +58,11 @@ func (t *tx) founderEntry(team string, id unionfind.PersonID) (*founderState, er
 		return st, nil
 	}
 	key := string(k)
-	_, f, _, err := t.personRecord(team, id)
+	_, m, _, err := t.personRecord(team, id)
 	if err != nil {
 		return nil, err
 	}
-	st := &founderState{team: team, id: id, did: f}
+	st := &founderState{team: team, id: id, did: m.founder, head: m.head, linked: m.linked}
 	if t.founders == nil {
 		t.founders = map[string]*founderState{}
 	}
@@ -61,9 +70,9 @@ func (t *tx) founderEntry(team string, id unionfind.PersonID) (*founderState, er
 	return st, nil
 }
 
-// noteFounder records founder, just read from person id's value, unless
-// the transaction knows the person's founder already.
-func (t *tx) noteFounder(team string, id unionfind.PersonID, founder string) {
+// noteFounder records m, just read from person id's value, unless the
+// transaction knows the person's founder already.
+func (t *tx) noteFounder(team string, id unionfind.PersonID, m personMeta) {
 	k := personKey(t.kb[:0], team, id)
 	t.kb = k
 	if _, ok := t.founders[string(k)]; ok {
@@ -72,7 +81,7 @@ func (t *tx) noteFounder(team string, id unionfind.PersonID, founder string) {
 	if t.founders == nil {
 		t.founders = map[string]*founderState{}
 	}
-	t.founders[string(k)] = &founderState{team: team, id: id, did: founder}
+	t.founders[string(k)] = &founderState{team: team, id: id, did: m.founder, head: m.head, linked: m.linked}
 }
 
 // hasMemberKey reports whether the membership of did in person id is
@@ -113,41 +122,41 @@ func (t *tx) setFounder(team string, id unionfind.PersonID, did string) {
 	st.did, st.pending = did, true
 }
 
-// personRecord reads person id with its founder: this transaction's own
-// writes, then the cache, then the engine.
-func (t *tx) personRecord(team string, id unionfind.PersonID) (p unionfind.Person, founder string, found bool, err error) {
+// personRecord reads person id with what its value keeps beside it: this
+// transaction's own writes, then the cache, then the engine.
+func (t *tx) personRecord(team string, id unionfind.PersonID) (p unionfind.Person, m personMeta, found bool, err error) {
 	r, err := t.reader()
 	if err != nil {
-		return p, "", false, err
+		return p, m, false, err
 	}
 	k := personKey(t.kb[:0], team, id)
 	t.kb = k
 	if t.c != nil {
 		if v, ok := t.dirty[string(k)]; ok {
-			p, founder, err = decodePersonRecord(id, v)
-			return p, founder, err == nil, wrapKey(err, k)
+			p, m, err = decodePersonRecord(id, v)
+			return p, m, err == nil, wrapKey(err, k)
 		}
-		if p, founder, ok, hit := t.c.getPersonRecord(k); hit {
-			return p, founder, ok, nil
+		if p, m, ok, hit := t.c.getPersonRecord(k); hit {
+			return p, m, ok, nil
 		}
 	}
 	found, err = r.get(k, func(v []byte) (err error) {
-		p, founder, err = decodePersonRecord(id, v)
+		p, m, err = decodePersonRecord(id, v)
 		return err
 	})
 	if err != nil {
-		return unionfind.Person{}, "", false, wrapKey(err, k)
+		return unionfind.Person{}, personMeta{}, false, wrapKey(err, k)
 	}
 	if t.c != nil {
-		t.c.fillPerson(k, p, founder, found, 0, false)
+		t.c.fillPerson(k, p, m, found, 0, false)
 	}
-	return p, founder, found, nil
+	return p, m, found, nil
 }
 
 // flushFounders writes what PutMember and DeleteMember changed of a
-// founder and no PutPerson wrote since: the person's value again, or, for
-// a person without one, its founder as an m/ key. Update calls it after
-// fn.
+// founder, and PutLineage of a lineage head, and no PutPerson wrote since:
+// the person's value again, or, for a person without one, its founder as
+// an m/ key. Update calls it after fn.
 func (t *tx) flushFounders() error {
 	for _, st := range t.founders {
 		if !st.pending {

@@ -34,7 +34,7 @@ func storedFounder(t *testing.T, s *Store, team string, id unionfind.PersonID) (
 	must(t, s.eng.view(func(r kvReader) error {
 		found, err := r.get(personKey(nil, team, id), func(v []byte) (err error) {
 			ver = v[0]
-			_, founder, err = decodePersonRecord(id, v)
+			_, founder, err = decodeFounder(id, v)
 			return err
 		})
 		if !found && err == nil {
@@ -143,7 +143,7 @@ func TestFounderOldMemberKey(t *testing.T) {
 			must(t, older.eng.update(func(w kvWriter) error {
 				must(t, w.set(mappingKey(nil, "1", "b"), appendMapping(nil, "1", "b", unionfind.Mapping{PersonID: pb})))
 				must(t, w.set(memberKey(nil, "1", pb, "b"), nil))
-				return w.set(personKey(nil, "1", pb), encodePersonValue(&p, ""))
+				return w.set(personKey(nil, "1", pb), encodePersonValue(&p, personMeta{}))
 			}))
 			if older.filter != nil {
 				must(t, older.SetReplayFilter(false))
@@ -160,7 +160,7 @@ func TestFounderOldMemberKey(t *testing.T) {
 			must(t, both.eng.update(func(w kvWriter) error {
 				must(t, w.set(mappingKey(nil, "1", "b"), appendMapping(nil, "1", "b", unionfind.Mapping{PersonID: pb})))
 				must(t, w.set(memberKey(nil, "1", pb, "b"), nil))
-				return w.set(personKey(nil, "1", pb), encodePersonValue(&p, "b"))
+				return w.set(personKey(nil, "1", pb), encodePersonValue(&p, founderMeta("b")))
 			}))
 			if both.filter != nil {
 				must(t, both.SetReplayFilter(false))
@@ -360,8 +360,8 @@ func TestFounderEncodings(t *testing.T) {
 	for _, f := range []string{anon, strings.ToUpper(anon), "00000000-0000-0000-0000-000000000000",
 		"ffffffff-ffff-ffff-ffff-ffffffffffff", "FFFFFFFF-ffff-ffff-ffff-ffffffffffff", anon + " ", " " + anon,
 		"\x00", "\xff", anon[:8] + "_" + anon[9:], "urn:uuid:" + anon, anon[:35] + "g"} {
-		v := encodePersonValue(&p, f)
-		_, got, err := decodePersonRecord(p.ID, v)
+		v := encodePersonValue(&p, founderMeta(f))
+		_, got, err := decodeFounder(p.ID, v)
 		require.NoError(t, err, "%q", f)
 		require.Equal(t, f, got)
 		_, canonical := parseCanonicalUUID(f)
@@ -379,7 +379,7 @@ func TestFingerprintRefusesForeignFounder(t *testing.T) {
 			pid := unionfind.ImplicitPersonID("1", "alice")
 			must(t, s.eng.update(func(w kvWriter) error {
 				p := unionfind.Person{ID: pid, Size: 1}
-				return w.set(personKey(nil, "1", pid), encodePersonValue(&p, "mallory"))
+				return w.set(personKey(nil, "1", pid), encodePersonValue(&p, founderMeta("mallory")))
 			}))
 			_, err := s.Fingerprint()
 			require.ErrorIs(t, err, ErrCorrupt)

@@ -303,7 +303,7 @@ func dumpMembers(t testing.TB, s *Store) map[teamPerson][]string {
 			if !kr.ok || !ok {
 				return false, fmt.Errorf("bad p/ key %q", key)
 			}
-			_, founder, err := decodePersonRecord(id, val)
+			_, founder, err := decodeFounder(id, val)
 			if err != nil || founder == "" {
 				return err == nil, err
 			}
@@ -417,4 +417,14 @@ func envInt(name string, def int) int {
 		}
 	}
 	return def
+}
+
+// founderMeta is the personMeta of a value with founder f and no lineage
+// head.
+func founderMeta(f string) personMeta { return personMeta{founder: f} }
+
+// decodeFounder is decodePersonRecord giving only the founder.
+func decodeFounder(id unionfind.PersonID, v []byte) (unionfind.Person, string, error) {
+	p, m, err := decodePersonRecord(id, v)
+	return p, m.founder, err
 }

@@ -267,15 +267,16 @@ const (
 	lineageFlags      = lineageUUID | lineageMovedOther | lineageMovedInto
 )
 
-// appendMergeRow appends row's v2 value.
-func appendMergeRow(b []byte, row *unionfind.MergeRow) []byte {
+// appendMergeBody appends what follows the version byte in a v2 value
+// (flags and fields), and in a v3 value what follows its links.
+func appendMergeBody(b []byte, row *unionfind.MergeRow) []byte {
 	var flags byte
 	eventUUID, canonical := parseCanonicalUUID(row.EventUUID)
 	if canonical {
 		flags |= lineageUUID
 	}
 	flags |= movedFlag(row)
-	b = append(b, codecV2, flags, byte(row.Rule))
+	b = append(b, flags, byte(row.Rule))
 	b = append(b, row.Survivor[:]...)
 	b = append(b, row.Absorbed[:]...)
 	b = appendBytes(b, row.Refused)
@@ -292,6 +293,172 @@ func appendMergeRow(b []byte, row *unionfind.MergeRow) []byte {
 		return b
 	}
 	return appendMoved(b, row.Moved)
+}
+
+// mergeBody returns what follows a v2 value's version byte, or a v3
+// value's links: the same bytes for the same row, whichever wrote it. ok
+// is false for other versions and malformed links.
+func mergeBody(v []byte) (body []byte, ok bool) {
+	switch {
+	case len(v) > 0 && v[0] == codecV2:
+		return v[1:], true
+	case len(v) > 0 && v[0] == codecV3:
+		d := decoder{b: v[1:]}
+		skipLink(&d)
+		skipLink(&d)
+		return d.b, d.err == nil
+	}
+	return nil, false
+}
+
+// Lineage chains (since 2026-12-08, l/ v3). A person's history — the rows
+// that moved ids into it (survivor), split ids out of it, or ended it
+// (absorbed whole, deleted) — is a chain: its p/ value holds the position
+// of the newest such row (personMeta.head), and each v3 row holds, for
+// its survivor and its absorbed person, the position of the row before it
+// in that person's chain (its links). The person index rows (h/ … 'p') of
+// before are no longer written: they were two of the three index rows of
+// most merges (BENCHMARKS.md, target 1), while the p/ values a row's
+// persons hold are written by the op anyway. A chain's first row links to
+// nothing; what came before it is in the h/ rows of an older replica
+// (growth reads both).
+//
+// A row links a person only when the op wrote the person's value (every
+// survivor, every split person, every tombstone); the one person it does
+// not write — the implicit person of an id that an identify or alias
+// moves — has no value to hold a head, and nothing asks for its history:
+// should the id's person be made again, its chain starts afresh, as the
+// h/ rows of before reset at that row.
+//
+//	MergeRow v3: 0x03 ‖ link(survivor) ‖ link(absorbed) ‖ what follows 0x02 in v2
+//	link:        0x00 (none) | 0x01 ‖ uvarint (offset − link's offset) ‖ uvarint link's index
+//	             (same log partition) | 0x02 ‖ uvarint partition ‖ uvarint offset ‖ uvarint index
+//
+// A link always names an earlier position than its row's (checked when
+// read), so a chain ends.
+type lineageLinks struct {
+	survivor, absorbed       lpos
+	hasSurvivor, hasAbsorbed bool
+}
+
+const (
+	linkNone      = 0
+	linkSamePart  = 1
+	linkOtherPart = 2
+)
+
+// maxChainHops bounds the rows a history query reads along one chain
+// (split rows, which add no step, included); past it the list is cut.
+const maxChainHops = 10 * maxViewSteps
+
+func appendLink(b []byte, at, prev lpos, has bool) []byte {
+	switch {
+	case !has:
+		return append(b, linkNone)
+	case prev.part == at.part:
+		b = append(b, linkSamePart)
+		b = binary.AppendUvarint(b, uint64(at.off-prev.off))
+		return binary.AppendUvarint(b, uint64(prev.index))
+	default:
+		b = append(b, linkOtherPart)
+		return appendHead(b, prev)
+	}
+}
+
+// appendLinkedRow appends the v3 value of the row at position at: its
+// links, then body (appendMergeBody).
+func appendLinkedRow(b []byte, at lpos, links lineageLinks, body []byte) []byte {
+	b = append(b, codecV3)
+	b = appendLink(b, at, links.survivor, links.hasSurvivor)
+	b = appendLink(b, at, links.absorbed, links.hasAbsorbed)
+	return append(b, body...)
+}
+
+// readLinks reads the links of the v3 row at position at (after its
+// version byte).
+func readLinks(d *decoder, at lpos) (l lineageLinks) {
+	l.survivor, l.hasSurvivor = readLink(d, at)
+	l.absorbed, l.hasAbsorbed = readLink(d, at)
+	return l
+}
+
+// readLink reads a link of the row at position at.
+func readLink(d *decoder, at lpos) (prev lpos, has bool) {
+	switch d.byte() {
+	case linkNone:
+		return lpos{}, false
+	case linkSamePart:
+		delta, index := d.uvarint(), d.u32()
+		if delta > uint64(at.off) {
+			d.fail("link before the log's start")
+			return lpos{}, false
+		}
+		prev = lpos{part: at.part, off: at.off - int64(delta), index: index}
+	case linkOtherPart:
+		prev = d.head()
+		if d.err == nil && prev.part == at.part {
+			d.fail("link to the same partition in its long form")
+		}
+	default:
+		d.fail("unknown link")
+	}
+	if d.err != nil {
+		return lpos{}, false
+	}
+	if prev.cmp(at) >= 0 {
+		d.fail("link not to an earlier row")
+		return lpos{}, false
+	}
+	return prev, true
+}
+
+func skipLink(d *decoder) {
+	switch d.byte() {
+	case linkNone:
+	case linkSamePart:
+		d.uvarint()
+		d.uvarint()
+	case linkOtherPart:
+		d.head()
+	default:
+		d.fail("unknown link")
+	}
+}
+
+// chainStep is what a history query reads of a row in a chain.
+type chainStep struct {
+	rule               unionfind.Rule
+	survivor, absorbed unionfind.PersonID
+	links              lineageLinks
+}
+
+// chainRow reads the links, rule and persons of the v3 row at p.
+func (t *tx) chainRow(team string, p lpos) (chainStep, error) {
+	r, err := t.reader()
+	if err != nil {
+		return chainStep{}, err
+	}
+	k := lineageKey(nil, team, p)
+	var c chainStep
+	found, err := r.get(k, func(v []byte) error {
+		d := decoder{b: v}
+		if d.byte() != codecV3 {
+			return corrupt("lineage chain", "links a row that has no links")
+		}
+		c.links = readLinks(&d, p)
+		d.byte() // flags, checked when the row is read whole
+		c.rule = unionfind.Rule(d.byte())
+		c.survivor = d.uuid()
+		c.absorbed = d.uuid()
+		if d.err != nil {
+			return corrupt("lineage row", d.err.Error())
+		}
+		return nil
+	})
+	if err == nil && !found {
+		err = corrupt("lineage chain", "links a missing row")
+	}
+	return c, wrapKey(err, k)
 }
 
 // appendSource appends bytes topic ‖ varint partition ‖ varint offset ‖
@@ -385,7 +552,10 @@ func decodeMergeRow(team string, p lpos, v []byte, keepMoved int) (row unionfind
 	switch d.byte() {
 	case codecV1:
 		decodeMergeHead(&d, &row)
-	case codecV2:
+	case codecV2, codecV3:
+		if v[0] == codecV3 {
+			readLinks(&d, p)
+		}
 		v2, flags = true, d.byte()
 		decodeMergeRowV2(&d, flags, &row)
 		row.Team, row.Log.Partition, row.Log.Offset = team, p.part, p.off
@@ -514,11 +684,28 @@ func (t *tx) PutLineage(row unionfind.MergeRow) error {
 	if !sortedUnique(row.Moved) { // the contract says sorted; be sure
 		row.Moved = slices.Compact(slices.Sorted(slices.Values(row.Moved)))
 	}
-	v := appendMergeRow(nil, &row)
+	// The persons whose chains this row joins (links above), and where
+	// each chain stood.
+	var chained [2]*founderState
+	var links lineageLinks
+	if row.Refused == "" {
+		chained[0] = t.chainOf(row.Team, row.Survivor)
+		if row.Absorbed != row.Survivor {
+			chained[1] = t.chainOf(row.Team, row.Absorbed)
+		}
+		if st := chained[0]; st != nil {
+			links.survivor, links.hasSurvivor = st.head, st.linked
+		}
+		if st := chained[1]; st != nil {
+			links.absorbed, links.hasAbsorbed = st.head, st.linked
+		}
+	}
+	body := appendMergeBody(nil, &row)
 	// The row's index among its op's rows: how many are stored before it.
-	// Storing an equal row again (a retried op) changes nothing. The index
-	// is found by point reads of index 0, 1, … (an op has one row or a
-	// few), not by a scan of the op's prefix: a scan inside a write
+	// Storing an equal row again (a retried op) changes nothing: rows are
+	// compared without their links, which a retry finds moved on. The
+	// index is found by point reads of index 0, 1, … (an op has one row
+	// or a few), not by a scan of the op's prefix: a scan inside a write
 	// transaction costs a sort of all of its pending writes.
 	var n uint32
 	for ; ; n++ {
@@ -529,7 +716,8 @@ func (t *tx) PutLineage(row unionfind.MergeRow) error {
 		}
 		same, v1 := false, false
 		found, err := w.get(k, func(val []byte) error {
-			same = bytes.Equal(val, v)
+			got, ok := mergeBody(val)
+			same = ok && bytes.Equal(got, body)
 			v1 = !same && len(val) > 0 && val[0] == codecV1
 			return nil
 		})
@@ -547,12 +735,18 @@ func (t *tx) PutLineage(row unionfind.MergeRow) error {
 		}
 	}
 	p := lpos{part: row.Log.Partition, off: row.Log.Offset, index: n}
+	v := appendLinkedRow(make([]byte, 0, 1+2*(1+3*binary.MaxVarintLen64)+len(body)), p, links, body)
 	k := lineageKey(nil, row.Team, p)
 	if t.filter != nil {
 		t.filter.add(k)
 	}
 	if err := w.set(k, v); err != nil {
 		return wrapKey(err, k)
+	}
+	for _, st := range chained {
+		if st != nil {
+			st.head, st.linked, st.pending = p, true, true // flushFounders writes the person
+		}
 	}
 	// In a replay the index rows may be held back (deferredindex.go).
 	pt, _ := w.(*pipeTxn)
@@ -570,16 +764,6 @@ func (t *tx) PutLineage(row unionfind.MergeRow) error {
 				return err
 			}
 		}
-		if row.Survivor != (unionfind.PersonID{}) {
-			if err := put(histPersonPrefix(nil, row.Team, row.Survivor), roleSurvivor); err != nil {
-				return err
-			}
-		}
-		if row.Absorbed != (unionfind.PersonID{}) && row.Absorbed != row.Survivor {
-			if err := put(histPersonPrefix(nil, row.Team, row.Absorbed), roleAbsorbed); err != nil {
-				return err
-			}
-		}
 		return nil
 	}
 	for i, id := range []string{row.Other, row.Into} {
@@ -589,6 +773,21 @@ func (t *tx) PutLineage(row unionfind.MergeRow) error {
 		if err := put(histIDPrefix(nil, row.Team, histRefused, id), roleNamed); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// chainOf returns the transaction's state of person id when this
+// transaction wrote the person's value (so its flush writes the head
+// again), nil otherwise or for the zero id: see "Lineage chains".
+func (t *tx) chainOf(team string, id unionfind.PersonID) *founderState {
+	if id == (unionfind.PersonID{}) {
+		return nil
+	}
+	k := personKey(t.kb[:0], team, id)
+	t.kb = k
+	if st, ok := t.founders[string(k)]; ok && st.written {
+		return st
 	}
 	return nil
 }
@@ -784,8 +983,63 @@ func (r *ring) list() []histEntry {
 }
 
 // growth returns the steps that moved ids into person id since it was last
-// ended (absorbed whole or deleted), the newest maxViewSteps of them.
+// ended (absorbed whole or deleted), the newest maxViewSteps of them: its
+// chain (see "Lineage chains"), and where the chain begins, the h/ rows an
+// older replica wrote before it.
 func (t *tx) growth(team string, id unionfind.PersonID) (ents []histEntry, cut bool, err error) {
+	_, m, _, err := t.personRecord(team, id)
+	if err != nil {
+		return nil, false, err
+	}
+	var chain []histEntry // newest first
+	pos, more := m.head, m.linked
+	for hops := 0; more; hops++ {
+		if hops == maxChainHops {
+			cut = true
+			break
+		}
+		c, err := t.chainRow(team, pos)
+		if err != nil {
+			return nil, false, err
+		}
+		switch {
+		case c.survivor == id:
+			if len(chain) == maxViewSteps {
+				return reverse(chain), true, nil
+			}
+			chain = append(chain, histEntry{pos: pos, rule: c.rule, role: roleSurvivor, survivor: c.survivor, absorbed: c.absorbed})
+			pos, more = c.links.survivor, c.links.hasSurvivor
+		case c.absorbed == id && c.rule != unionfind.RuleSplit:
+			return reverse(chain), false, nil // the person ended there
+		case c.absorbed == id:
+			pos, more = c.links.absorbed, c.links.hasAbsorbed
+		default:
+			return nil, false, wrapKey(corrupt("lineage chain", "links a row of another person"), lineageKey(nil, team, pos))
+		}
+	}
+	if cut {
+		return reverse(chain), true, nil
+	}
+	old, cut, err := t.indexedGrowth(team, id)
+	if err != nil {
+		return nil, false, err
+	}
+	ents = append(old, reverse(chain)...)
+	if len(ents) > maxViewSteps {
+		ents, cut = ents[len(ents)-maxViewSteps:], true
+	}
+	return ents, cut, nil
+}
+
+// reverse returns ents in the opposite order.
+func reverse(ents []histEntry) []histEntry {
+	slices.Reverse(ents)
+	return ents
+}
+
+// indexedGrowth is growth from the h/ rows of a person, which replicas
+// wrote before lineage chains.
+func (t *tx) indexedGrowth(team string, id unionfind.PersonID) (ents []histEntry, cut bool, err error) {
 	r, err := t.reader()
 	if err != nil {
 		return nil, false, err

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/resolver-dev/resolver/pkg/unionfind"
 )
 
@@ -33,6 +35,12 @@ func sampleRow() unionfind.MergeRow {
 // replicas of then still hold.
 func appendMergeRowV1(b []byte, row *unionfind.MergeRow) []byte {
 	return appendMoved(appendMergeHead(append(b, codecV1), row), row.Moved)
+}
+
+// appendMergeRow is the l/ value written from 2026-12-07 to 2026-12-08
+// (v2), which replicas of then still hold: v3's body without links.
+func appendMergeRow(b []byte, row *unionfind.MergeRow) []byte {
+	return appendMergeBody(append(b, codecV2), row)
 }
 
 // rowPos is row's l/ position at index 0.
@@ -60,11 +68,18 @@ func TestMergeRowRoundTrip(t *testing.T) {
 		{Team: "t", Rule: unionfind.RuleDelete, Refused: unionfind.RefuseUnknownDistinctID, Into: "x", Timestamp: -5,
 			Source: unionfind.Source{Partition: -1, Offset: -2}, Log: unionfind.LogPos{Partition: 1 << 30, Offset: 1 << 40, Time: -1}}}
 	for _, row := range rows {
+		at2 := lpos{part: row.Log.Partition, off: row.Log.Offset, index: 2}
 		for _, enc := range []struct {
 			name string
 			b    []byte
-		}{{"v2", appendMergeRow(nil, &row)}, {"v1", appendMergeRowV1(nil, &row)}} {
-			got, total, err := decodeMergeRow(row.Team, rowPos(&row), enc.b, MaxLineageMovedKept)
+			at   lpos
+		}{
+			{"v3", appendLinkedRow(nil, rowPos(&row), lineageLinks{}, appendMergeBody(nil, &row)), rowPos(&row)},
+			{"v3 linked", appendLinkedRow(nil, at2, lineageLinks{
+				survivor: lpos{part: row.Log.Partition, off: row.Log.Offset, index: 1}, hasSurvivor: true,
+				absorbed: lpos{part: row.Log.Partition - 1, off: 1 << 41, index: 7}, hasAbsorbed: row.Log.Partition > 0}, appendMergeBody(nil, &row)), at2},
+			{"v2", appendMergeRow(nil, &row), rowPos(&row)}, {"v1", appendMergeRowV1(nil, &row), rowPos(&row)}} {
+			got, total, err := decodeMergeRow(row.Team, enc.at, enc.b, MaxLineageMovedKept)
 			if err != nil {
 				t.Fatalf("%s: %v", enc.name, err)
 			}
@@ -180,6 +195,15 @@ func TestDecodeMergeRowRejects(t *testing.T) {
 		"uuid as a string":   unflagged(lineageMovedOther),
 		"moved other listed": unflagged(lineageUUID),
 		"v1 truncated":       appendMergeRowV1(nil, &row)[:20],
+		// v3 links (the row is at offset 0 here): each must name an
+		// earlier row, in one form.
+		"link to itself":       append([]byte{codecV3, linkSamePart, 0, 0, linkNone}, good[1:]...),
+		"link before the log":  append([]byte{codecV3, linkSamePart, 1, 0, linkNone}, good[1:]...),
+		"link to a later part": append([]byte{codecV3, linkNone, linkOtherPart, 1, 0, 0}, good[1:]...),
+		"long form, same part": append([]byte{codecV3, linkOtherPart, 0, 0, 0, linkNone}, good[1:]...),
+		"unknown link":         append([]byte{codecV3, 3, linkNone}, good[1:]...),
+		"links truncated":      {codecV3, linkSamePart},
+		"overlong link":        append([]byte{codecV3, linkSamePart, 0x80, 0, 0, linkNone}, good[1:]...),
 	}
 	for name, b := range cases {
 		if _, _, err := decodeMergeRow("1", lpos{}, b, 10); !isCorrupt(err) {
@@ -246,16 +270,22 @@ func FuzzDecodeMergeRow(f *testing.F) {
 	f.Add(appendMergeRow(nil, &row))
 	f.Add(appendMergeRow(nil, &id))
 	f.Add(appendMergeRowV1(nil, &row))
+	f.Add(appendLinkedRow(nil, lpos{off: 12}, lineageLinks{survivor: lpos{off: 3, index: 1}, hasSurvivor: true}, appendMergeBody(nil, &id)))
 	f.Add(appendHist(nil, &row, roleMoved))
 	f.Add(appendHist(nil, &row, roleSurvivor))
 	f.Add([]byte{1})
 	key := unionfind.ImplicitPersonID("1", "key")
 	f.Fuzz(func(t *testing.T, b []byte) {
-		r, total, err := decodeMergeRow("1", lpos{off: 12}, b, MaxLineageMovedKept)
+		at := lpos{off: 12}
+		r, total, err := decodeMergeRow("1", at, b, MaxLineageMovedKept)
 		if err == nil && total == uint64(len(r.Moved)) {
 			again := appendMergeRow(nil, &r)
-			if b[0] == codecV1 {
+			switch b[0] {
+			case codecV1:
 				again = appendMergeRowV1(nil, &r)
+			case codecV3:
+				d := decoder{b: b[1:]}
+				again = appendLinkedRow(nil, at, readLinks(&d, at), appendMergeBody(nil, &r))
 			}
 			if string(again) != string(b) {
 				t.Fatalf("re-encode differs:\n%x\n%x", again, b)
@@ -443,7 +473,9 @@ func (sc *lineageScenario) apply(op unionfind.Op, tm int64, row func(before, aft
 	if row != nil {
 		if r := row(before, after); r != nil {
 			r.Team, r.Log, r.Source, r.EventUUID, r.Timestamp = "1", op.Log, op.Source, op.EventUUID, op.Timestamp
-			if err := sc.s.Update(func(tx Tx) error { return tx.PutLineage(*r) }); err != nil {
+			// The applier stores an op's rows in the transaction that
+			// applied it, which wrote the row's persons; so does this.
+			if err := sc.s.Update(func(tx Tx) error { return putLineageWithPersons(tx, *r) }); err != nil {
 				sc.t.Fatal(err)
 			}
 			sc.rows = append(sc.rows, *r)
@@ -754,12 +786,33 @@ func TestLineageDeterministic(t *testing.T) {
 	}
 }
 
+// putLineageWithPersons writes row's persons again (those that exist),
+// then the row: what the applier's transaction of an op does, where the
+// op wrote them.
+func putLineageWithPersons(tx Tx, row unionfind.MergeRow) error {
+	for _, id := range []unionfind.PersonID{row.Survivor, row.Absorbed} {
+		p, ok, err := tx.Person(row.Team, id)
+		if err != nil {
+			return err
+		}
+		if ok {
+			if err := tx.PutPerson(row.Team, p); err != nil {
+				return err
+			}
+		}
+	}
+	return tx.PutLineage(row)
+}
+
 // A person grown by more than 500 steps shows the newest 500, marked
 // truncated.
 func TestLineageTruncates(t *testing.T) {
 	s := NewMemory()
 	P := unionfind.ImplicitPersonID("1", "big")
 	err := s.Update(func(tx Tx) error {
+		if err := tx.PutPerson("1", unionfind.Person{ID: P, Size: 1}); err != nil {
+			return err
+		}
 		for i := range maxViewSteps + 100 {
 			id := "a-" + strconv.Itoa(i)
 			err := tx.PutLineage(unionfind.MergeRow{Team: "1", Rule: unionfind.RuleAlias, Survivor: P,
@@ -818,4 +871,132 @@ func TestEachLineage(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Fatalf("got %q, want %q", got, want)
 	}
+}
+
+// chainHistory is the log offsets of person id's growth, and whether it
+// was cut.
+func chainHistory(t *testing.T, s *Store, id unionfind.PersonID) (offs []int64, cut bool) {
+	t.Helper()
+	must(t, s.View(func(v Tx) error {
+		g, c, err := v.(*tx).growth("1", id)
+		for _, e := range g {
+			offs = append(offs, e.pos.off)
+		}
+		cut = c
+		return err
+	}))
+	return offs, cut
+}
+
+// TestLineageChainAfterUpgrade: a replica of before lineage chains holds
+// h/ rows for its persons' history; rows written since are chained from
+// the persons' values. A person's growth reads both, in log order, and
+// honours an end (absorbed, deleted) in either.
+func TestLineageChainAfterUpgrade(t *testing.T) {
+	P := unionfind.ImplicitPersonID("1", "p")
+	other := func(i int) unionfind.PersonID { return unionfind.ImplicitPersonID("1", "o-"+strconv.Itoa(i)) }
+	grow := func(off int64) unionfind.MergeRow {
+		id := "a-" + strconv.Itoa(int(off))
+		return unionfind.MergeRow{Team: "1", Rule: unionfind.RuleAlias, Survivor: P, Absorbed: other(int(off)),
+			Moved: []string{id}, Other: id, Into: "p", Log: unionfind.LogPos{Offset: off}}
+	}
+	end := func(off int64) unionfind.MergeRow {
+		return unionfind.MergeRow{Team: "1", Rule: unionfind.RuleMergeDangerously, Survivor: other(int(off)), Absorbed: P,
+			Moved: []string{"p"}, Other: "p", Into: "x", Log: unionfind.LogPos{Offset: off}}
+	}
+	// oldRow writes row as a replica of before did: a v2 l/ value and the
+	// person index rows.
+	oldRow := func(w kvWriter, row unionfind.MergeRow) error {
+		p := rowPos(&row)
+		if err := w.set(lineageKey(nil, "1", p), appendMergeRow(nil, &row)); err != nil {
+			return err
+		}
+		for _, r := range []struct {
+			id   unionfind.PersonID
+			role byte
+		}{{row.Survivor, roleSurvivor}, {row.Absorbed, roleAbsorbed}} {
+			if err := w.set(appendPos(histPersonPrefix(nil, "1", r.id), p), appendHist(nil, &row, r.role)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	newRow := func(s *Store, row unionfind.MergeRow) {
+		must(t, s.Update(func(tx Tx) error {
+			if err := tx.PutPerson("1", unionfind.Person{ID: P, Size: 2}); err != nil {
+				return err
+			}
+			return tx.PutLineage(row)
+		}))
+	}
+	for _, ec := range engineCases() {
+		t.Run(ec.name, func(t *testing.T) {
+			// Old rows 1, 2 (growth), then new rows 3, 4: all four.
+			s := ec.make(t)
+			must(t, s.Update(func(tx Tx) error { return tx.PutPerson("1", unionfind.Person{ID: P, Size: 1}) }))
+			must(t, s.eng.update(func(w kvWriter) error {
+				return errors.Join(oldRow(w, grow(1)), oldRow(w, grow(2)))
+			}))
+			newRow(s, grow(3))
+			newRow(s, grow(4))
+			offs, cut := chainHistory(t, s, P)
+			require.Equal(t, []int64{1, 2, 3, 4}, offs)
+			require.False(t, cut)
+
+			// An old end: old rows 1, end 2, 3; new 4: 3 and 4.
+			s = ec.make(t)
+			must(t, s.eng.update(func(w kvWriter) error {
+				return errors.Join(oldRow(w, grow(1)), oldRow(w, end(2)), oldRow(w, grow(3)))
+			}))
+			newRow(s, grow(4))
+			offs, _ = chainHistory(t, s, P)
+			require.Equal(t, []int64{3, 4}, offs)
+
+			// A new end: old 1; new 2, end 3, 4: only 4 (the chain stops at
+			// the end and reads no h/ row).
+			s = ec.make(t)
+			must(t, s.eng.update(func(w kvWriter) error { return oldRow(w, grow(1)) }))
+			newRow(s, grow(2))
+			newRow(s, end(3))
+			newRow(s, grow(4))
+			offs, _ = chainHistory(t, s, P)
+			require.Equal(t, []int64{4}, offs)
+
+			// A split takes ids out and does not end the person: it is
+			// passed over.
+			s = ec.make(t)
+			newRow(s, grow(1))
+			split := end(2)
+			split.Rule = unionfind.RuleSplit
+			newRow(s, split)
+			newRow(s, grow(3))
+			offs, _ = chainHistory(t, s, P)
+			require.Equal(t, []int64{1, 3}, offs)
+		})
+	}
+}
+
+// TestLineageChainCorrupt: a person's head or a link that leads to a
+// missing row or to a row of another person is reported as corrupt, never
+// followed elsewhere.
+func TestLineageChainCorrupt(t *testing.T) {
+	P := unionfind.ImplicitPersonID("1", "p")
+	Q := unionfind.ImplicitPersonID("1", "q")
+	s := NewMemory()
+	// P's head names offset 9, where no row is.
+	must(t, s.eng.update(func(w kvWriter) error {
+		return w.set(personKey(nil, "1", P), encodePersonValue(&unionfind.Person{ID: P, Size: 1}, personMeta{head: lpos{off: 9}, linked: true}))
+	}))
+	_, err := func() (any, error) {
+		return nil, s.View(func(v Tx) error { _, _, err := v.(*tx).growth("1", P); return err })
+	}()
+	require.True(t, isCorrupt(err), "%v", err)
+	// P's head names a row of Q.
+	row := unionfind.MergeRow{Team: "1", Rule: unionfind.RuleAlias, Survivor: Q, Moved: []string{"x"}, Other: "x", Into: "q", Log: unionfind.LogPos{Offset: 9}}
+	must(t, s.eng.update(func(w kvWriter) error {
+		return w.set(lineageKey(nil, "1", rowPos(&row)), appendLinkedRow(nil, rowPos(&row), lineageLinks{}, appendMergeBody(nil, &row)))
+	}))
+	err = s.View(func(v Tx) error { _, _, err := v.(*tx).growth("1", P); return err })
+	require.True(t, isCorrupt(err), "%v", err)
+	require.ErrorContains(t, err, "another person")
 }

@@ -145,7 +145,7 @@ func (b *BulkLoader) PutPerson(team string, p unionfind.Person, founder string) 
 	if founder != "" && !isFounder(team, p.ID, founder) {
 		return fmt.Errorf("state: bulk load: the founder given to PutPerson is not the person's founder")
 	}
-	return b.put(bulkStream{'p', team}, "", personKey(make([]byte, 0, 24+len(team)), team, p.ID), encodePersonValue(&p, founder))
+	return b.put(bulkStream{'p', team}, "", personKey(make([]byte, 0, 24+len(team)), team, p.ID), encodePersonValue(&p, personMeta{founder: founder}))
 }
 
 func (b *BulkLoader) put(st bulkStream, did string, k, v []byte) error {

@@ -23,7 +23,7 @@ func TestRowStats(t *testing.T) {
 		"m/": {Tag: "m/", Kind: "person members", Rows: 2,
 			KeyBytes: int64(len(memberKey(nil, "team", alice, "alice")) + len(memberKey(nil, "team", alice, "bob-7")))},
 		"p/": {Tag: "p/", Kind: "persons", Rows: 1,
-			KeyBytes: int64(len(personKey(nil, "team", alice))), ValueBytes: int64(len(encodePersonValue(&p, "")))},
+			KeyBytes: int64(len(personKey(nil, "team", alice))), ValueBytes: int64(len(encodePersonValue(&p, personMeta{})))},
 		"a/": {Tag: "a/", Kind: "applied offsets", Rows: 1,
 			KeyBytes: int64(len(appliedKey(nil, 3))), ValueBytes: int64(len(encodeI64(42)))},
 		"?": {Tag: "?", Kind: "unknown", Rows: 1, KeyBytes: 3, ValueBytes: 5},

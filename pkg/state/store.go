@@ -445,10 +445,10 @@ func (s *Store) find(sn snapshotter, team, distinctID string) (p unionfind.Perso
 func (s *Store) readPerson(sn snapshotter, team string, id unionfind.PersonID) (p unionfind.Person, props []byte, ok bool, err error) {
 	c := s.cache
 	pk := personKey(nil, team, id)
-	var founder string
+	var meta personMeta
 	gen0, err := sn.view(func(r kvReader) (err error) {
 		ok, err = r.get(pk, func(v []byte) (err error) {
-			p, founder, err = decodePersonRecord(id, v)
+			p, meta, err = decodePersonRecord(id, v)
 			return err
 		})
 		return err
@@ -456,7 +456,7 @@ func (s *Store) readPerson(sn snapshotter, team string, id unionfind.PersonID) (
 	if err != nil {
 		return unionfind.Person{}, nil, false, wrapKey(err, pk)
 	}
-	props = c.fillPerson(pk, p, founder, ok, gen0, true)
+	props = c.fillPerson(pk, p, meta, ok, gen0, true)
 	return p, props, ok, nil
 }
 
@@ -471,7 +471,7 @@ func (s *Store) findMiss(sn snapshotter, team, distinctID string) (unionfind.Per
 		p          unionfind.Person
 		pk         []byte
 		explicitOK bool
-		founder    string
+		meta       personMeta
 	)
 	gen0, err := sn.view(func(r kvReader) (err error) {
 		mOK, err = r.get(dk, func(v []byte) (err error) {
@@ -486,7 +486,7 @@ func (s *Store) findMiss(sn snapshotter, team, distinctID string) (unionfind.Per
 		}
 		pk = personKey(nil, team, m.PersonID)
 		pOK, err = r.get(pk, func(v []byte) (err error) {
-			p, founder, err = decodePersonRecord(m.PersonID, v)
+			p, meta, err = decodePersonRecord(m.PersonID, v)
 			return err
 		})
 		if err != nil {
@@ -507,7 +507,7 @@ func (s *Store) findMiss(sn snapshotter, team, distinctID string) (unionfind.Per
 		return unionfind.Person{ID: alt, Size: 1}, nil, false, m, nil
 	}
 	c.fillMapping(dk, m, mOK, unionfind.PersonID{}, false, gen0, true)
-	props := c.fillPerson(pk, p, founder, pOK, gen0, true)
+	props := c.fillPerson(pk, p, meta, pOK, gen0, true)
 	return p, props, true, m, nil
 }
 

@@ -223,9 +223,9 @@ func (t *tx) PutMapping(team, distinctID string, m unionfind.Mapping) error {
 // Person implements unionfind.Store. The founder it reads is kept for
 // the person's next PutPerson or Members (founder.go).
 func (t *tx) Person(team string, id unionfind.PersonID) (unionfind.Person, bool, error) {
-	p, founder, found, err := t.personRecord(team, id)
+	p, m, found, err := t.personRecord(team, id)
 	if err == nil {
-		t.noteFounder(team, id, founder)
+		t.noteFounder(team, id, m)
 	}
 	return p, found, err
 }
@@ -240,9 +240,9 @@ func (t *tx) PutPerson(team string, p unionfind.Person) error {
 	if err != nil {
 		return err
 	}
-	st.pending = false
+	st.pending, st.written = false, true
 	k := personKey(make([]byte, 0, 24+len(team)), team, p.ID)
-	v := encodePersonValue(&p, st.did)
+	v := encodePersonValue(&p, st.meta())
 	if err := w.set(k, v); err != nil {
 		return wrapKey(err, k)
 	}

@@ -90,7 +90,7 @@ func TestReadOldEncodings(t *testing.T) {
 								v = appendMappingFull(nil, m)
 							case hasTag(key, tagPerson):
 								id, _ := personKeyID(key)
-								p, founder, err := decodePersonRecord(id, val)
+								p, founder, err := decodeFounder(id, val)
 								if err != nil {
 									return false, err
 								}
