@@ -281,6 +281,27 @@ func appendPersonValue(b []byte, p *unionfind.Person, m personMeta) []byte {
 	return appendPersonBody(b, p)
 }
 
+// relinkPersonValue returns a copy of the v2 or v3 p/ value v with head
+// as its lineage head, in place of the one it had if any.
+func relinkPersonValue(v []byte, head lpos) ([]byte, error) {
+	if len(v) < 2 || (v[0] != codecV2 && v[0] != codecV3) {
+		return nil, corrupt("person", "no lineage head in this version")
+	}
+	rest := v[2:]
+	if v[1]&personLinked != 0 {
+		d := decoder{b: rest}
+		d.head()
+		if d.err != nil {
+			return nil, corrupt("person", d.err.Error())
+		}
+		rest = d.b
+	}
+	b := make([]byte, 0, len(v)+3*binary.MaxVarintLen64)
+	b = append(b, v[0], v[1]|personLinked)
+	b = appendHead(b, head)
+	return append(b, rest...), nil
+}
+
 // appendHead appends a lineage chain's head as a p/ value keeps it.
 func appendHead(b []byte, p lpos) []byte {
 	b = binary.AppendUvarint(b, uint64(p.part))

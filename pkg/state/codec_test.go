@@ -205,6 +205,17 @@ func FuzzDecode(f *testing.F) {
 			if len(b) > 0 && b[0] != codecV1 && !bytes.Equal(encodePersonValue(&p, meta), b) {
 				t.Fatalf("p/ value %x decodes, but is written %x", b, encodePersonValue(&p, meta))
 			}
+			// A value relinked (relinkPersonValue) is the value written
+			// with the new head.
+			if len(b) > 0 && b[0] != codecV1 {
+				head := lpos{part: 1, off: int64(len(b)), index: 3}
+				got, err := relinkPersonValue(b, head)
+				m := meta
+				m.head, m.linked = head, true
+				if err != nil || !bytes.Equal(got, encodePersonValue(&p, m)) {
+					t.Fatalf("p/ value %x relinked to %x: %v", b, got, err)
+				}
+			}
 		}
 		// A d/ value of ("1", "a"): v1 and v2 values naming the implicit
 		// person (written before v3) re-encode as v3.
@@ -420,6 +431,37 @@ func TestAppendPrefixed(t *testing.T) {
 		got := appendPrefixed([]byte("head"), func(b []byte) []byte { return append(b, x...) })
 		if !bytes.Equal(got, want) {
 			t.Fatalf("len %d: prefixed in place differs from appendBytes", n)
+		}
+	}
+}
+
+// TestRelinkPersonValue: moving a person's lineage head in the value a
+// transaction wrote gives the value the encoder writes with that head,
+// for every form of the value, with a head or none before.
+func TestRelinkPersonValue(t *testing.T) {
+	p := personFrom([]byte("id"), 5, 1, 2, 1, []string{"a", "b"}, []byte(`"x"`), 9)
+	head := lpos{part: 2, off: 1 << 33, index: 4}
+	for _, m := range []personMeta{
+		{},
+		{founder: "anon-1"},
+		{founder: "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"},
+		{head: lpos{off: 7}, linked: true},
+		{founder: "anon-1", head: lpos{part: 9, off: 1 << 50, index: 1 << 31}, linked: true},
+	} {
+		got, err := relinkPersonValue(encodePersonValue(&p, m), head)
+		want := m
+		want.head, want.linked = head, true
+		if err != nil || !bytes.Equal(got, encodePersonValue(&p, want)) {
+			t.Fatalf("%+v: %x %v", m, got, err)
+		}
+	}
+	for name, v := range map[string][]byte{
+		"v1":             appendPerson(nil, &p),
+		"empty":          nil,
+		"truncated head": {codecV2, personLinked, 0x80},
+	} {
+		if _, err := relinkPersonValue(v, head); !isCorrupt(err) {
+			t.Errorf("%s: %v, want ErrCorrupt", name, err)
 		}
 	}
 }

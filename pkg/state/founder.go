@@ -37,6 +37,7 @@ type founderState struct {
 	linked  bool
 	pending bool // changed since the person's value was last written
 	written bool // the person's value was written in this transaction
+	relink  bool // only head changed since then (relinkPerson)
 }
 
 // meta is what st says the person's value keeps beside the person.
@@ -160,6 +161,11 @@ func (t *tx) personRecord(team string, id unionfind.PersonID) (p unionfind.Perso
 func (t *tx) flushFounders() error {
 	for _, st := range t.founders {
 		if !st.pending {
+			if st.relink {
+				if err := t.relinkPerson(st); err != nil {
+					return err
+				}
+			}
 			continue
 		}
 		p, _, found, err := t.personRecord(st.team, st.id)
@@ -209,4 +215,34 @@ func (m *founderMerge) end() error {
 	f := m.founder
 	m.founder = ""
 	return m.fn(f)
+}
+
+// relinkPerson writes the value of st's person again with st's lineage
+// head: the value this transaction wrote, with the head put in place of
+// the one it had (codec.go), without decoding the person.
+func (t *tx) relinkPerson(st *founderState) error {
+	w, err := t.writer()
+	if err != nil {
+		return err
+	}
+	st.relink = false
+	k := personKey(make([]byte, 0, 24+len(st.team)), st.team, st.id)
+	v, ok := t.dirty[string(k)]
+	if !ok {
+		if _, err := w.get(k, func(val []byte) error {
+			v = val
+			return nil
+		}); err != nil {
+			return wrapKey(err, k)
+		}
+	}
+	nv, err := relinkPersonValue(v, st.head)
+	if err != nil {
+		return wrapKey(err, k)
+	}
+	if err := w.set(k, nv); err != nil {
+		return wrapKey(err, k)
+	}
+	t.remember(k, nv)
+	return nil
 }

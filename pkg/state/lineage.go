@@ -19,13 +19,19 @@ import (
 // Lineage (docs/SEMANTICS.md §8): the applier stores every
 // unionfind.MergeRow of an op with Tx.PutLineage, in the transaction that
 // applies the op. Each row is kept once, under its identity_log position,
-// and indexed three ways so that the queries below read only what they
+// and reached three ways so that the queries below read only what they
 // need:
 //
-//	l/ str(team) i32(log partition) i64(log offset) u32(index in op)   MergeRow v2 (v1 before 2026-12-07)
+//	l/ str(team) i32(log partition) i64(log offset) u32(index in op)   MergeRow v3 (v2 before 2026-12-08, v1 before 2026-12-07)
 //	h/ str(team) 'm' str(distinct_id) pos                               hist: a row that moved the id
 //	h/ str(team) 'r' str(distinct_id) pos                               hist: a refused row naming the id (Other or Into)
-//	h/ str(team) 'p' person(16) pos                                     hist: a row that moved ids into (survivor) or out of (absorbed) the person
+//	a person's chain (see "Lineage chains")                             the rows that moved ids into (survivor) or out of (absorbed) the person
+//
+// Before 2026-12-08 the person's rows were indexed too, under
+//
+//	h/ str(team) 'p' person(16) pos
+//
+// which older replicas still hold and growth still reads.
 //
 // where pos = i32(log partition) i64(log offset) u32(index), so each index
 // iterates in log order (a team's ops are in one identity_log partition,
@@ -38,7 +44,7 @@ import (
 // (appendHist).
 //
 // The index values carry what the history queries need (who, when), so
-// AsOf and the person chains never decode a whole row.
+// AsOf never decodes a whole row.
 //
 // Lineage is derived from the ops: it is not part of Fingerprint, but it is
 // deterministic (the same ops give the same keys and values on every
@@ -745,7 +751,7 @@ func (t *tx) PutLineage(row unionfind.MergeRow) error {
 	}
 	for _, st := range chained {
 		if st != nil {
-			st.head, st.linked, st.pending = p, true, true // flushFounders writes the person
+			st.head, st.linked, st.relink = p, true, true // flushFounders writes the person
 		}
 	}
 	// In a replay the index rows may be held back (deferredindex.go).

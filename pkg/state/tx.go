@@ -240,7 +240,7 @@ func (t *tx) PutPerson(team string, p unionfind.Person) error {
 	if err != nil {
 		return err
 	}
-	st.pending, st.written = false, true
+	st.pending, st.relink, st.written = false, false, true
 	k := personKey(make([]byte, 0, 24+len(team)), team, p.ID)
 	v := encodePersonValue(&p, st.meta())
 	if err := w.set(k, v); err != nil {
