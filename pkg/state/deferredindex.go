@@ -19,9 +19,11 @@ import (
 )
 
 // The deferred lineage index (Store.SetDeferredIndex, for a replay with
-// sorted commits). A replayed op writes six to eight rows, and the lineage
-// index (h/: one row per moved id and per person of each lineage row) is
-// 38–42% of them and 36–47% of their bytes (BENCHMARKS.md, target 3). No
+// sorted commits). A replayed op wrote six to eight rows, and the lineage
+// index (h/: one row per moved id, and until 2026-12-08 per person, of
+// each lineage row) was 38–42% of them and 36–47% of their bytes
+// (BENCHMARKS.md, target 3); since persons are chained (lineage.go) it is
+// one row per moved id and per refused id. No
 // op reads them — only explain and lookup --as-of do — so a replay need
 // not push them through Badger's write path (write-ahead log, memtable
 // skiplist, level-0 flushes, compactions) among the rows its ops do read.

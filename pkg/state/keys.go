@@ -37,7 +37,7 @@ import (
 //	b/ str(team) str(month) class                    i64: billing total of (team, month, class)
 //	b@/ i32(billing_usage partition)                 i64: next billing_usage offset to fold
 //	l/ str(team) i32(log partition) i64(offset) u32(index)  MergeRow (lineage.go): one lineage row
-//	h/ str(team) kind …  pos                         lineage index (lineage.go): per id, per person
+//	h/ str(team) kind …  pos                         lineage index (lineage.go): per id (per person: older stores only)
 //	u/                                               i64 unix ms: sorted commits began (SetSortedCommits); Open refuses the store
 //	v/flush                                          empty, never stays: written and dropped to flush Badger's memtables (deferredindex.go)
 //
