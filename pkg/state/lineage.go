@@ -244,7 +244,8 @@ func decodeHist(p lpos, v []byte, keyPerson *unionfind.PersonID) (histEntry, err
 }
 
 // Lineage row encoding (l/ values). Rows written before 2026-12-07 are v1,
-// those since v2; both are read.
+// those until 2026-12-08 v2, those since v3 (v2 with the links of
+// "Lineage chains" after its version byte); all are read.
 //
 //	MergeRow v1: 0x01 ‖ rule(1) ‖ survivor(16) ‖ absorbed(16) ‖ bytes team ‖
 //	             bytes refused ‖ bytes other ‖ bytes into ‖ bytes event_uuid ‖
@@ -263,9 +264,9 @@ func decodeHist(p lpos, v []byte, keyPerson *unionfind.PersonID) (histEntry, err
 // any other string as bytes event_uuid), and writes nothing for moved when
 // the one id moved is the request's other or into (flags lineageMovedOther,
 // lineageMovedInto); else moved is uvarint total ‖ uvarint n ‖ n × bytes
-// distinct_id as in v1. Each row has one v2 encoding: the decoder refuses
-// a value that leaves a flag unset where it applies, so equal rows are
-// equal bytes on every replica.
+// distinct_id as in v1. Each row has one v2 encoding (and one v3 body):
+// the decoder refuses a value that leaves a flag unset where it applies,
+// so equal rows are equal bytes on every replica.
 const (
 	lineageUUID       = 1 << 0
 	lineageMovedOther = 1 << 1

@@ -39,8 +39,11 @@ type Tx interface {
 
 	// PutLineage stores one lineage row of the op at row.Log (one of its
 	// Result.Merges, in order): once under its log position and the
-	// row's index among the op's rows, and indexed per id and person for
-	// Store.Lineage, Path and AsOf (lineage.go). Moved ids are stored
+	// row's index among the op's rows, indexed per id and linked into
+	// its persons' chains for Store.Lineage, Path and AsOf (lineage.go).
+	// It must be called in the transaction that applied the op, after the
+	// op wrote its persons: a person whose value this transaction did not
+	// write is not linked (lineage.go, "Lineage chains"). Moved ids are stored
 	// sorted and unique whatever their order in row. Storing an equal row
 	// of the same op again changes nothing. A row over its bounds is
 	// refused with an error wrapping ErrInvalidLineage.
