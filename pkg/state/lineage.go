@@ -885,7 +885,8 @@ type LineageView struct {
 	// Refusals are the newest refused steps that named the id.
 	Refusals []LineageStep `json:"refusals"`
 	// Truncated: a list above holds only its newest steps (500 at most;
-	// refusals 50).
+	// refusals 50), or Grew stopped after reading 5,000 rows of the
+	// person's chain (splits between its growth steps included).
 	Truncated bool `json:"truncated"`
 }
 

@@ -1000,3 +1000,39 @@ func TestLineageChainCorrupt(t *testing.T) {
 	require.True(t, isCorrupt(err), "%v", err)
 	require.ErrorContains(t, err, "another person")
 }
+
+// TestLineageChainHopBound: a walk reads at most maxChainHops rows of a
+// chain; a person whose growth steps lie beyond more splits than that
+// shows those it reached, marked truncated.
+func TestLineageChainHopBound(t *testing.T) {
+	P := unionfind.ImplicitPersonID("1", "p")
+	s := NewMemory()
+	row := func(off int64, rule unionfind.Rule) unionfind.MergeRow {
+		id := "a-" + strconv.Itoa(int(off))
+		r := unionfind.MergeRow{Team: "1", Rule: rule, Survivor: P, Absorbed: unionfind.ImplicitPersonID("1", id),
+			Moved: []string{id}, Other: id, Into: "p", Log: unionfind.LogPos{Offset: off}}
+		if rule == unionfind.RuleSplit {
+			r.Survivor, r.Absorbed, r.Other = r.Absorbed, P, ""
+		}
+		return r
+	}
+	must(t, s.Update(func(tx Tx) error {
+		if err := tx.PutPerson("1", unionfind.Person{ID: P, Size: 1}); err != nil {
+			return err
+		}
+		rows := []unionfind.MergeRow{row(0, unionfind.RuleAlias)}
+		for i := range maxChainHops {
+			rows = append(rows, row(int64(1+i), unionfind.RuleSplit))
+		}
+		rows = append(rows, row(maxChainHops+1, unionfind.RuleAlias))
+		for _, r := range rows {
+			if err := tx.PutLineage(r); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+	offs, cut := chainHistory(t, s.Store, P)
+	require.Equal(t, []int64{maxChainHops + 1}, offs)
+	require.True(t, cut)
+}
