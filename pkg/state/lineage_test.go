@@ -3,6 +3,7 @@ package state
 import (
 	"encoding/binary"
 	"errors"
+	"math/rand/v2"
 	"reflect"
 	"slices"
 	"strconv"
@@ -1035,4 +1036,115 @@ func TestLineageChainHopBound(t *testing.T) {
 	offs, cut := chainHistory(t, s.Store, P)
 	require.Equal(t, []int64{maxChainHops + 1}, offs)
 	require.True(t, cut)
+}
+
+// TestLineageChainsModel: over random ops of every kind — merges of each
+// rule, deletions, splits, persons made again under their ids — applied
+// as the applier does (an op's rows stored in its own transaction, a few
+// ops to a transaction), every person's growth read through its chain
+// equals what the person index of before gave: the rows that moved ids
+// into it since the last row that ended it.
+func TestLineageChainsModel(t *testing.T) {
+	for _, ec := range engineCases() {
+		t.Run(ec.name, func(t *testing.T) {
+			s := ec.make(t)
+			g := unionfind.Graph{MaxMergeMove: 200}
+			c := randChooser{rand.New(rand.NewPCG(5, 6))}
+			u := universe{teams: []string{"1", "2"}, illegal: map[string]bool{}}
+			for i := range 40 {
+				u.ids = append(u.ids, "id-"+strconv.Itoa(i))
+			}
+			resolve := func(team, did string) unionfind.PersonID {
+				p, _, err := s.Find(team, did)
+				must(t, err)
+				return p.ID
+			}
+			off := int64(0)
+			for range 600 {
+				ops := make([]unionfind.Op, 1+c.intn(4))
+				for j := range ops {
+					src := unionfind.Source{Topic: "events_raw", Offset: off}
+					ops[j] = genOp(c, u, src, resolve)
+					if m := ops[j].Merge; m != nil && m.Guarded && c.intn(2) == 0 {
+						m.Rule = unionfind.RuleAlias // genOp's aliases are identifies for the graph
+					}
+					if c.intn(8) == 0 {
+						ops[j] = unionfind.Op{Kind: unionfind.OpSplit, Source: src, Team: ops[j].Team, DistinctID: u.ids[c.intn(len(u.ids))],
+							SplitIDs: []string{u.ids[c.intn(len(u.ids))]}, Timestamp: ops[j].Timestamp}
+					}
+					ops[j].Log = unionfind.LogPos{Offset: off, Time: off}
+					off++
+				}
+				must(t, s.Update(func(tx Tx) error {
+					for j := range ops {
+						res, err := g.Apply(tx, &ops[j])
+						if err != nil {
+							return err
+						}
+						for _, m := range res.Merges {
+							if err := tx.PutLineage(m); err != nil {
+								return err
+							}
+						}
+					}
+					return nil
+				}))
+			}
+			type person struct {
+				team string
+				id   unionfind.PersonID
+			}
+			want := map[person][]int64{}
+			rules := map[unionfind.Rule]int{}
+			regrown := 0 // persons ended after growing, then grown again
+			ended := map[person]bool{}
+			must(t, s.EachLineage(func(row unionfind.MergeRow, _ uint64) error {
+				if row.Refused != "" {
+					return nil
+				}
+				rules[row.Rule]++
+				if row.Absorbed != (unionfind.PersonID{}) && row.Absorbed != row.Survivor && row.Rule != unionfind.RuleSplit {
+					k := person{row.Team, row.Absorbed}
+					if len(want[k]) > 0 {
+						ended[k] = true
+					}
+					want[k] = []int64{}
+				}
+				if row.Survivor != (unionfind.PersonID{}) {
+					k := person{row.Team, row.Survivor}
+					if ended[k] && len(want[k]) == 0 {
+						regrown++
+					}
+					want[k] = append(want[k], row.Log.Offset)
+				}
+				return nil
+			}))
+			for _, r := range []unionfind.Rule{unionfind.RuleIdentify, unionfind.RuleAlias, unionfind.RuleMergeDangerously, unionfind.RuleSplit, unionfind.RuleDelete} {
+				require.NotZero(t, rules[r], "no %v row: the model test does not exercise it", r)
+			}
+			long := 0
+			for _, offs := range want {
+				if len(offs) >= 3 {
+					long++
+				}
+			}
+			require.Positive(t, regrown, "no person grew again after it ended")
+			require.Positive(t, long, "no person grew three times")
+			for k, offs := range want {
+				var got []int64
+				must(t, s.View(func(v Tx) error {
+					ents, cut, err := v.(*tx).growth(k.team, k.id)
+					require.False(t, cut)
+					for _, e := range ents {
+						got = append(got, e.pos.off)
+					}
+					return err
+				}))
+				if len(offs) == 0 {
+					offs = nil
+				}
+				require.Equal(t, offs, got, "person %s of team %s", k.id, k.team)
+			}
+		})
+	}
 }
