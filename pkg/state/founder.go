@@ -23,13 +23,13 @@ import (
 // written before is read as before, and deleted when it leaves.
 //
 // Every op of unionfind.Graph that changes a person's founder also writes
-// the person (PutPerson) in the same op. Should one not, flushFounders
+// the person (PutPerson) in the same op. Should one not, flushPersons
 // writes the person's value again when the transaction ends, or, for a
 // person without a value, the membership as an m/ key.
 
-// founderState is what a transaction knows of one person's value beside
+// personState is what a transaction knows of one person's value beside
 // the person: its founder, and the head of its lineage chain (lineage.go).
-type founderState struct {
+type personState struct {
 	team    string
 	id      unionfind.PersonID
 	did     string // the founder among the members, "" for none
@@ -41,7 +41,7 @@ type founderState struct {
 }
 
 // meta is what st says the person's value keeps beside the person.
-func (st *founderState) meta() personMeta {
+func (st *personState) meta() personMeta {
 	return personMeta{founder: st.did, head: st.head, linked: st.linked}
 }
 
@@ -50,12 +50,13 @@ func isFounder(team string, id unionfind.PersonID, did string) bool {
 	return id == unionfind.ImplicitPersonID(team, did)
 }
 
-// founderEntry returns the transaction's state of person id's founder,
-// reading it from the person's value the first time.
-func (t *tx) founderEntry(team string, id unionfind.PersonID) (*founderState, error) {
+// stateOf returns the transaction's state of person id's value beside
+// the person (founder, lineage head), reading it from the value the first
+// time.
+func (t *tx) stateOf(team string, id unionfind.PersonID) (*personState, error) {
 	k := personKey(t.kb[:0], team, id)
 	t.kb = k
-	if st, ok := t.founders[string(k)]; ok {
+	if st, ok := t.persons[string(k)]; ok {
 		return st, nil
 	}
 	key := string(k)
@@ -63,26 +64,26 @@ func (t *tx) founderEntry(team string, id unionfind.PersonID) (*founderState, er
 	if err != nil {
 		return nil, err
 	}
-	st := &founderState{team: team, id: id, did: m.founder, head: m.head, linked: m.linked}
-	if t.founders == nil {
-		t.founders = map[string]*founderState{}
+	st := &personState{team: team, id: id, did: m.founder, head: m.head, linked: m.linked}
+	if t.persons == nil {
+		t.persons = map[string]*personState{}
 	}
-	t.founders[key] = st
+	t.persons[key] = st
 	return st, nil
 }
 
-// noteFounder records m, just read from person id's value, unless the
-// transaction knows the person's founder already.
-func (t *tx) noteFounder(team string, id unionfind.PersonID, m personMeta) {
+// notePerson records m, just read from person id's value, unless the
+// transaction knows the person's state already.
+func (t *tx) notePerson(team string, id unionfind.PersonID, m personMeta) {
 	k := personKey(t.kb[:0], team, id)
 	t.kb = k
-	if _, ok := t.founders[string(k)]; ok {
+	if _, ok := t.persons[string(k)]; ok {
 		return
 	}
-	if t.founders == nil {
-		t.founders = map[string]*founderState{}
+	if t.persons == nil {
+		t.persons = map[string]*personState{}
 	}
-	t.founders[string(k)] = &founderState{team: team, id: id, did: m.founder, head: m.head, linked: m.linked}
+	t.persons[string(k)] = &personState{team: team, id: id, did: m.founder, head: m.head, linked: m.linked}
 }
 
 // hasMemberKey reports whether the membership of did in person id is
@@ -112,13 +113,13 @@ func (t *tx) hasMemberKey(team string, id unionfind.PersonID, did string) (bool,
 func (t *tx) setFounder(team string, id unionfind.PersonID, did string) {
 	k := personKey(t.kb[:0], team, id)
 	t.kb = k
-	st, ok := t.founders[string(k)]
+	st, ok := t.persons[string(k)]
 	if !ok {
-		st = &founderState{team: team, id: id}
-		if t.founders == nil {
-			t.founders = map[string]*founderState{}
+		st = &personState{team: team, id: id}
+		if t.persons == nil {
+			t.persons = map[string]*personState{}
 		}
-		t.founders[string(k)] = st
+		t.persons[string(k)] = st
 	}
 	st.did, st.pending = did, true
 }
@@ -154,12 +155,12 @@ func (t *tx) personRecord(team string, id unionfind.PersonID) (p unionfind.Perso
 	return p, m, found, nil
 }
 
-// flushFounders writes what PutMember and DeleteMember changed of a
+// flushPersons writes what PutMember and DeleteMember changed of a
 // founder, and PutLineage of a lineage head, and no PutPerson wrote since:
 // the person's value again, or, for a person without one, its founder as
 // an m/ key. Update calls it after fn.
-func (t *tx) flushFounders() error {
-	for _, st := range t.founders {
+func (t *tx) flushPersons() error {
+	for _, st := range t.persons {
 		if !st.pending {
 			if st.relink {
 				if err := t.relinkPerson(st); err != nil {
@@ -220,7 +221,7 @@ func (m *founderMerge) end() error {
 // relinkPerson writes the value of st's person again with st's lineage
 // head: the value this transaction wrote, with the head put in place of
 // the one it had (codec.go), without decoding the person.
-func (t *tx) relinkPerson(st *founderState) error {
+func (t *tx) relinkPerson(st *personState) error {
 	w, err := t.writer()
 	if err != nil {
 		return err

@@ -101,7 +101,7 @@ func TestFounderKeptWithPerson(t *testing.T) {
 				return nil
 			})
 
-			// It comes back without a PutPerson: flushFounders writes it.
+			// It comes back without a PutPerson: flushPersons writes it.
 			update(t, s, func(tx Tx) error { return tx.PutMember("1", pb, "b") })
 			_, f = storedFounder(t, s, "1", pb)
 			require.Equal(t, "b", f)
@@ -216,7 +216,7 @@ func TestFingerprintMembersChunks(t *testing.T) {
 
 // TestFounderBothFormsDeleted: a membership a store holds both as an m/
 // key and in the p/ value (the id rejoined a person whose founder key an
-// older binary, or flushFounders for a person without a value, wrote) is
+// older binary, or flushPersons for a person without a value, wrote) is
 // gone after DeleteMember, in both forms (found by review).
 func TestFounderBothFormsDeleted(t *testing.T) {
 	pz := unionfind.ImplicitPersonID("1", "z")

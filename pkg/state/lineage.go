@@ -693,7 +693,7 @@ func (t *tx) PutLineage(row unionfind.MergeRow) error {
 	}
 	// The persons whose chains this row joins (links above), and where
 	// each chain stood.
-	var chained [2]*founderState
+	var chained [2]*personState
 	var links lineageLinks
 	if row.Refused == "" {
 		chained[0] = t.chainOf(row.Team, row.Survivor)
@@ -752,7 +752,7 @@ func (t *tx) PutLineage(row unionfind.MergeRow) error {
 	}
 	for _, st := range chained {
 		if st != nil {
-			st.head, st.linked, st.relink = p, true, true // flushFounders writes the person
+			st.head, st.linked, st.relink = p, true, true // flushPersons writes the person
 		}
 	}
 	// In a replay the index rows may be held back (deferredindex.go).
@@ -787,13 +787,13 @@ func (t *tx) PutLineage(row unionfind.MergeRow) error {
 // chainOf returns the transaction's state of person id when this
 // transaction wrote the person's value (so its flush writes the head
 // again), nil otherwise or for the zero id: see "Lineage chains".
-func (t *tx) chainOf(team string, id unionfind.PersonID) *founderState {
+func (t *tx) chainOf(team string, id unionfind.PersonID) *personState {
 	if id == (unionfind.PersonID{}) {
 		return nil
 	}
 	k := personKey(t.kb[:0], team, id)
 	t.kb = k
-	if st, ok := t.founders[string(k)]; ok && st.written {
+	if st, ok := t.persons[string(k)]; ok && st.written {
 		return st
 	}
 	return nil

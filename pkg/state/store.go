@@ -307,7 +307,7 @@ func (s *Store) Update(fn func(Tx) error) error {
 		if err := fn(t); err != nil {
 			return err
 		}
-		if err := t.flushFounders(); err != nil {
+		if err := t.flushPersons(); err != nil {
 			return err
 		}
 		if err := t.flushOutbox(); err != nil {

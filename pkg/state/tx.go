@@ -86,9 +86,10 @@ type tx struct {
 	// one whose arena has since grown stays in the old array.
 	outbox      []outboxEntry
 	outboxArena []byte
-	// founders: per p/ key, what the transaction knows of the person's
-	// founder member (founder.go).
-	founders map[string]*founderState
+	// persons: per p/ key, what the transaction knows of the person's
+	// value beside the person — its founder member (founder.go) and its
+	// lineage head (lineage.go).
+	persons map[string]*personState
 }
 
 func (t *tx) reader() (kvReader, error) {
@@ -228,7 +229,7 @@ func (t *tx) PutMapping(team, distinctID string, m unionfind.Mapping) error {
 func (t *tx) Person(team string, id unionfind.PersonID) (unionfind.Person, bool, error) {
 	p, m, found, err := t.personRecord(team, id)
 	if err == nil {
-		t.noteFounder(team, id, m)
+		t.notePerson(team, id, m)
 	}
 	return p, found, err
 }
@@ -239,7 +240,7 @@ func (t *tx) PutPerson(team string, p unionfind.Person) error {
 	if err != nil {
 		return err
 	}
-	st, err := t.founderEntry(team, p.ID)
+	st, err := t.stateOf(team, p.ID)
 	if err != nil {
 		return err
 	}
@@ -260,7 +261,7 @@ func (t *tx) Members(team string, id unionfind.PersonID, fn func(distinctID stri
 	if err != nil {
 		return err
 	}
-	st, err := t.founderEntry(team, id)
+	st, err := t.stateOf(team, id)
 	if err != nil {
 		return err
 	}
@@ -321,7 +322,7 @@ func (t *tx) DeleteMember(team string, id unionfind.PersonID, distinctID string)
 		return err
 	}
 	if isFounder(team, id, distinctID) {
-		st, err := t.founderEntry(team, id)
+		st, err := t.stateOf(team, id)
 		if err != nil {
 			return err
 		}
