@@ -40,6 +40,11 @@ type personState struct {
 	relink  bool // only head changed since then (relinkPerson)
 }
 
+// newPersonState is the state of person id as its value m says.
+func newPersonState(team string, id unionfind.PersonID, m personMeta) *personState {
+	return &personState{team: team, id: id, did: m.founder, head: m.head, linked: m.linked}
+}
+
 // meta is what st says the person's value keeps beside the person.
 func (st *personState) meta() personMeta {
 	return personMeta{founder: st.did, head: st.head, linked: st.linked}
@@ -64,7 +69,7 @@ func (t *tx) stateOf(team string, id unionfind.PersonID) (*personState, error) {
 	if err != nil {
 		return nil, err
 	}
-	st := &personState{team: team, id: id, did: m.founder, head: m.head, linked: m.linked}
+	st := newPersonState(team, id, m)
 	if t.persons == nil {
 		t.persons = map[string]*personState{}
 	}
@@ -83,7 +88,7 @@ func (t *tx) notePerson(team string, id unionfind.PersonID, m personMeta) {
 	if t.persons == nil {
 		t.persons = map[string]*personState{}
 	}
-	t.persons[string(k)] = &personState{team: team, id: id, did: m.founder, head: m.head, linked: m.linked}
+	t.persons[string(k)] = newPersonState(team, id, m)
 }
 
 // hasMemberKey reports whether the membership of did in person id is

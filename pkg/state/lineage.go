@@ -302,17 +302,16 @@ func appendMergeBody(b []byte, row *unionfind.MergeRow) []byte {
 	return appendMoved(b, row.Moved)
 }
 
-// mergeBody returns what follows a v2 value's version byte, or a v3
-// value's links: the same bytes for the same row, whichever wrote it. ok
-// is false for other versions and malformed links.
-func mergeBody(v []byte) (body []byte, ok bool) {
+// mergeBody returns what follows a v2 value's version byte, or the links
+// of a v3 value at position at: the same bytes for the same row, whichever
+// wrote it. ok is false for other versions and malformed links.
+func mergeBody(v []byte, at lpos) (body []byte, ok bool) {
 	switch {
 	case len(v) > 0 && v[0] == codecV2:
 		return v[1:], true
 	case len(v) > 0 && v[0] == codecV3:
 		d := decoder{b: v[1:]}
-		skipLink(&d)
-		skipLink(&d)
+		readLinks(&d, at)
 		return d.b, d.err == nil
 	}
 	return nil, false
@@ -417,19 +416,6 @@ func readLink(d *decoder, at lpos) (prev lpos, has bool) {
 		return lpos{}, false
 	}
 	return prev, true
-}
-
-func skipLink(d *decoder) {
-	switch d.byte() {
-	case linkNone:
-	case linkSamePart:
-		d.uvarint()
-		d.uvarint()
-	case linkOtherPart:
-		d.head()
-	default:
-		d.fail("unknown link")
-	}
 }
 
 // chainStep is what a history query reads of a row in a chain.
@@ -716,14 +702,15 @@ func (t *tx) PutLineage(row unionfind.MergeRow) error {
 	// transaction costs a sort of all of its pending writes.
 	var n uint32
 	for ; ; n++ {
-		k := lineageKey(t.kb[:0], row.Team, lpos{part: row.Log.Partition, off: row.Log.Offset, index: n})
+		at := lpos{part: row.Log.Partition, off: row.Log.Offset, index: n}
+		k := lineageKey(t.kb[:0], row.Team, at)
 		t.kb = k
 		if t.filter != nil && !t.filter.mayHave(k) {
 			break // never written (replayfilter.go)
 		}
 		same, v1 := false, false
 		found, err := w.get(k, func(val []byte) error {
-			got, ok := mergeBody(val)
+			got, ok := mergeBody(val, at)
 			same = ok && bytes.Equal(got, body)
 			v1 = !same && len(val) > 0 && val[0] == codecV1
 			return nil
