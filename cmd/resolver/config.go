@@ -211,6 +211,12 @@ type TeamsConfig struct {
 type InputConfig struct {
 	// MaxEventBytes is the largest accepted record, in bytes. Default 1 MiB.
 	MaxEventBytes int `mapstructure:"max_event_bytes"`
+	// MaxBatchBytes is the most a fetched record batch may decompress to.
+	// Default 64 MiB.
+	MaxBatchBytes int `mapstructure:"max_batch_bytes"`
+	// MaxCompressionRatio is the most times its compressed size a fetched
+	// record batch may decompress to. Default 64.
+	MaxCompressionRatio int `mapstructure:"max_compression_ratio"`
 }
 
 // OutputConfig are limits on the records the resolver produces.
@@ -331,7 +337,7 @@ func defaultConfig() Config {
 			BlockBytes:             state.DefaultBlockBytes,
 		},
 		Identity: IdentityConfig{MaxMergeMove: s.MaxMergeMove, MaxPersonPropertiesBytes: s.MaxPersonPropertiesBytes},
-		Input:    InputConfig{MaxEventBytes: s.MaxEventBytes},
+		Input:    InputConfig{MaxEventBytes: s.MaxEventBytes, MaxBatchBytes: s.MaxBatchBytes, MaxCompressionRatio: s.MaxCompressionRatio},
 		Output:   OutputConfig{MaxRecordBytes: s.MaxRecordBytes, Compression: s.Kafka.OutputCompression},
 		Stream: StreamConfig{
 			MaxBatchRecords:    s.MaxBatchRecords,
@@ -656,6 +662,8 @@ func (c Config) streamConfig() stream.Config {
 		MaxBatchRecords:          c.Stream.MaxBatchRecords,
 		Workers:                  c.Stream.Workers,
 		MaxEventBytes:            c.Input.MaxEventBytes,
+		MaxBatchBytes:            c.Input.MaxBatchBytes,
+		MaxCompressionRatio:      c.Input.MaxCompressionRatio,
 		MaxRecordBytes:           c.Output.MaxRecordBytes,
 		MaxMergeMove:             c.Identity.MaxMergeMove,
 		MaxPersonPropertiesBytes: c.Identity.MaxPersonPropertiesBytes,

@@ -419,6 +419,9 @@ func (d *dlq) parse(r *kgo.Record, rawParts int32) *deadLetter {
 		refuse("its value was cut to fit output.max_record_bytes (header truncated: true): the original is lost; produce it again from its source")
 	case seen["source_topic"] && dl.SourceTopic != d.topics.Raw:
 		refuse("it came from %s, not %s: only events are re-driven (re-issue a command with resolver persons)", strconv.QuoteToASCII(clipBytes(dl.SourceTopic, 80)), d.topics.Raw)
+	case dl.Reason == "batch_refused":
+		refuse("a whole record batch refused unread (input.max_batch_bytes, input.max_compression_ratio): the dead letter holds none of its records; they are in %s partition %d from offset %d to the one its header source_offset_last names",
+			d.topics.Raw, dl.SourcePartition, dl.SourceOffset)
 	case r.Value == nil:
 		refuse("its value is null (a Kafka tombstone): nothing to re-drive")
 	case len(r.Key)+len(r.Value)+len(redriveHeader)+len(d.topics.DeadLetter)+2*maxHeaderNumber+2 > d.maxRec:

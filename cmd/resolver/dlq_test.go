@@ -122,6 +122,7 @@ func TestDLQHostileDeadLetters(t *testing.T) {
 		deadLetterRecord(good, "error", "unknown_team", "source_topic", "events_raw", "source_partition", "0", "source_offset", "-1"),
 		deadLetterRecord([]byte("\xff\xfe not json"), standardHeaders("invalid_json", 0, 11)...), // 12: re-driven; fails again
 		deadLetterRecord(good, "error", "unknown_team", "source_partition", "0", "source_offset", "4"),
+		deadLetterRecord(nil, append(standardHeaders("batch_refused", 1, 20), "source_offset_last", "24")...), // 14: a refused batch
 	}
 	for _, r := range recs {
 		r.Partition = 0
@@ -147,6 +148,7 @@ func TestDLQHostileDeadLetters(t *testing.T) {
 		10: "header error is 10000 bytes, over 64",
 		11: `header source_offset "-1" is not an offset`,
 		13: "no source_topic header",
+		14: "a whole record batch refused unread (input.max_batch_bytes, input.max_compression_ratio): the dead letter holds none of its records; they are in events_raw partition 1 from offset 20",
 	}
 	for i, dl := range list.DeadLetters {
 		assert.Equal(t, int64(i), dl.Offset)
@@ -165,16 +167,16 @@ func TestDLQHostileDeadLetters(t *testing.T) {
 	require.Equal(t, exitOK, code, stderr)
 	assert.NotContains(t, out, "\x1b", "no terminal escape from a header reaches the terminal")
 	assert.Contains(t, out, `\x1b[31mred\nline`)
-	assert.Contains(t, out, "14 dead letters: 3 pending, 0 re-driven, 11 refused")
+	assert.Contains(t, out, "15 dead letters: 3 pending, 0 re-driven, 12 refused")
 
 	code, out, stderr = run(t, "dlq", "replay", "--config", config, "--dry-run")
 	require.Equal(t, exitOK, code, stderr)
-	assert.Contains(t, out, "dry run: would re-drive 3 dead letters; 0 re-driven before; 11 refused")
+	assert.Contains(t, out, "dry run: would re-drive 3 dead letters; 0 re-driven before; 12 refused")
 	assert.Empty(t, readTopic(t, addr, "events_raw"), "a dry run writes nothing")
 
 	code, out, stderr = run(t, "dlq", "replay", "--config", config)
 	require.Equal(t, exitOK, code, stderr)
-	assert.Contains(t, out, "re-drove 3 dead letters; 0 re-driven before; 11 refused")
+	assert.Contains(t, out, "re-drove 3 dead letters; 0 re-driven before; 12 refused")
 	raw := readTopic(t, addr, "events_raw")
 	require.Len(t, raw, 3)
 	assert.ElementsMatch(t, []string{"1:events_dead_letter/0/0", "0:events_dead_letter/0/9", "0:events_dead_letter/0/12"}, redriveHeaders(raw),

@@ -255,7 +255,7 @@ func TestFlatten(t *testing.T) {
 	assert.NotContains(t, keys, "billing.tiers")
 	assert.Equal(t, 2*time.Second, keys["readiness.max_lag"])
 	assert.Equal(t, "none", keys["state.compression"])
-	assert.Len(t, keys, 63) // 46 + identity.master_key, topics.commands, topics.person_merges, topics.identity_keys, kafka.transaction_timeout, output.max_record_bytes, state.min_free_bytes, state.value_log_gc_interval, state.value_log_gc_discard_ratio, log.redact_key, identity.max_person_properties_bytes, teams.file, readiness.max_lag, output.compression, topics.prefix, state.compression, state.block_bytes
+	assert.Len(t, keys, 65) // 46 + identity.master_key, topics.commands, topics.person_merges, topics.identity_keys, kafka.transaction_timeout, output.max_record_bytes, state.min_free_bytes, state.value_log_gc_interval, state.value_log_gc_discard_ratio, log.redact_key, identity.max_person_properties_bytes, teams.file, readiness.max_lag, output.compression, topics.prefix, state.compression, state.block_bytes, input.max_batch_bytes, input.max_compression_ratio
 }
 
 func TestEnvName(t *testing.T) {

@@ -214,13 +214,13 @@ func TestHealth(t *testing.T) {
 func TestConfigValidate(t *testing.T) {
 	code, out, _ := opsCLI(t, "config", "validate")
 	assert.Equal(t, exitOK, code)
-	assert.True(t, strings.HasPrefix(out, "OK: 63 keys valid (0 from the file, 0 from the environment, 0 from flags"), out)
+	assert.True(t, strings.HasPrefix(out, "OK: 65 keys valid (0 from the file, 0 from the environment, 0 from flags"), out)
 
 	file := writeFile(t, "r.yaml", "kafka:\n  topic_partitions: 4\noutput:\n  compression: gzip\n")
 	t.Setenv("RESOLVER_TOPICS_PREFIX", "prod_")
 	code, out, _ = opsCLI(t, "--config", file, "--log-level", "warn", "config", "validate")
 	assert.Equal(t, exitOK, code)
-	assert.Contains(t, out, "OK: 63 keys valid (2 from the file, 1 from the environment, 1 from flags")
+	assert.Contains(t, out, "OK: 65 keys valid (2 from the file, 1 from the environment, 1 from flags")
 
 	for _, tt := range []struct {
 		name string

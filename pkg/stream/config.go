@@ -139,6 +139,15 @@ type Config struct {
 	Workers int
 	// MaxEventBytes is input.max_event_bytes. Default 1 MiB.
 	MaxEventBytes int
+	// MaxBatchBytes is input.max_batch_bytes: the most a fetched record
+	// batch of the input may decompress to (boundedDecompressor). Default
+	// DefaultMaxBatchBytes; at least MinMaxBatchBytes.
+	MaxBatchBytes int
+	// MaxCompressionRatio is input.max_compression_ratio: the most times
+	// its compressed size a fetched record batch of the input may
+	// decompress to (boundedDecompressor). Default
+	// DefaultMaxCompressionRatio; at least 2.
+	MaxCompressionRatio int
 	// MaxMergeMove is identity.max_merge_move. Default 10,000.
 	MaxMergeMove int
 	// MaxRecordBytes is output.max_record_bytes: the most bytes of key,
@@ -217,6 +226,8 @@ func DefaultConfig() Config {
 		MaxBatchRecords:          2500,
 		Workers:                  2,
 		MaxEventBytes:            event.DefaultMaxEventBytes,
+		MaxBatchBytes:            DefaultMaxBatchBytes,
+		MaxCompressionRatio:      DefaultMaxCompressionRatio,
 		MaxMergeMove:             unionfind.DefaultMaxMergeMove,
 		MaxRecordBytes:           DefaultMaxRecordBytes,
 		MaxPersonPropertiesBytes: unionfind.DefaultMaxPersonPropertiesBytes,
@@ -262,6 +273,8 @@ func (c Config) WithDefaults() Config {
 	setDefault(&c.MaxBatchRecords, d.MaxBatchRecords)
 	setDefault(&c.Workers, d.Workers)
 	setDefault(&c.MaxEventBytes, d.MaxEventBytes)
+	setDefault(&c.MaxBatchBytes, d.MaxBatchBytes)
+	setDefault(&c.MaxCompressionRatio, d.MaxCompressionRatio)
 	setDefault(&c.MaxMergeMove, d.MaxMergeMove)
 	setDefault(&c.MaxRecordBytes, d.MaxRecordBytes)
 	setDefault(&c.MaxPersonPropertiesBytes, d.MaxPersonPropertiesBytes)
@@ -379,6 +392,12 @@ func (c Config) Validate() error {
 	}
 	if c.MaxEventBytes < 1 {
 		bad("input.max_event_bytes", c.MaxEventBytes, "must be at least 1")
+	}
+	if c.MaxBatchBytes < MinMaxBatchBytes || c.MaxBatchBytes > maxMaxBatchBytes {
+		bad("input.max_batch_bytes", c.MaxBatchBytes, "must be between %d and %d", MinMaxBatchBytes, maxMaxBatchBytes)
+	}
+	if c.MaxCompressionRatio < 2 || c.MaxCompressionRatio > maxCompressionRatio {
+		bad("input.max_compression_ratio", c.MaxCompressionRatio, "must be between 2 and %d", maxCompressionRatio)
 	}
 	if c.MaxRecordBytes < MinMaxRecordBytes || c.MaxRecordBytes > maxMaxRecordBytes {
 		bad("output.max_record_bytes", c.MaxRecordBytes, "must be between %d and %d", MinMaxRecordBytes, maxMaxRecordBytes)

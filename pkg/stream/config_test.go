@@ -86,6 +86,9 @@ func TestValidate(t *testing.T) {
 		{"master key", func(c *Config) { c.MasterKey = "not-hex-and-secret" }, "identity.master_key", `stream: identity.master_key: "(not shown)": shred: invalid master key: 18 characters, want 64 hex digits`},
 		{"person properties", func(c *Config) { c.MaxPersonPropertiesBytes = 63 }, "identity.max_person_properties_bytes", "stream: identity.max_person_properties_bytes: 63: must be between 64 and 16777216"},
 		{"event bytes", func(c *Config) { c.MaxEventBytes = 0 }, "input.max_event_bytes", "stream: input.max_event_bytes: 0: must be at least 1"},
+		{"batch bytes", func(c *Config) { c.MaxBatchBytes = 4096 }, "input.max_batch_bytes", "stream: input.max_batch_bytes: 4096: must be between 1048576 and 1073741824"},
+		{"batch bytes over kgo's", func(c *Config) { c.MaxBatchBytes = 2 << 30 }, "input.max_batch_bytes", "stream: input.max_batch_bytes: 2147483648: must be between 1048576 and 1073741824"},
+		{"compression ratio", func(c *Config) { c.MaxCompressionRatio = 1 }, "input.max_compression_ratio", "stream: input.max_compression_ratio: 1: must be between 2 and 65536"},
 		{"record bytes", func(c *Config) { c.MaxRecordBytes = 64<<20 + 1 }, "output.max_record_bytes", "must be between"},
 		{"workers", func(c *Config) { c.Workers = 65 }, "stream.workers", "stream: stream.workers: 65: must be between 1 and 64"},
 		{"batch", func(c *Config) { c.MaxBatchRecords = 0 }, "stream.max_batch_records", "stream: stream.max_batch_records: 0: must be at least 1"},
@@ -127,7 +130,7 @@ func TestValidateReportsAll(t *testing.T) {
 		"topics.raw", "topics.person", "topics.dead_letter", "topics.identity_log", "topics.persons",
 		"topics.distinct_ids", "topics.warnings", "topics.billing", "topics.commands", "topics.person_merges", "topics.identity_keys",
 		"identity.max_merge_move", "identity.max_person_properties_bytes", "input.max_event_bytes",
-		"output.max_record_bytes", "stream.workers", "stream.max_batch_records", "stream.outbox_trim_interval",
+		"input.max_batch_bytes", "input.max_compression_ratio", "output.max_record_bytes", "stream.workers", "stream.max_batch_records", "stream.outbox_trim_interval",
 		"readiness.max_lag",
 	}, keys, "a zero Config is invalid where a default is not zero: WithDefaults comes first")
 }

@@ -46,6 +46,9 @@ type Stats struct {
 	GroupFenced  atomic.Int64 // batches aborted because the group had moved their partitions on (a zombie's)
 	OversizeRows atomic.Int64 // feed rows over output.max_record_bytes, not produced
 	StampWaits   atomic.Int64 // waits inside a batch for its stamped events' acknowledgements (stampBudget)
+	// RefusedBatches are input record batches refused undecoded
+	// (boundedDecompressor) and dead-lettered whole, batch_refused.
+	RefusedBatches atomic.Int64
 }
 
 // Pipeline is one resolver instance's streaming path: the applier and the
@@ -358,13 +361,18 @@ func (p *Pipeline) work(ctx context.Context, w *worker, ops *kgo.Client, applier
 		if ctx.Err() != nil || fs.IsClientClosed() {
 			return nil // step 1: nothing is open between batches
 		}
+		var refused []*kgo.ErrDecompressTooLarge
 		fs.EachError(func(t string, part int32, err error) {
+			if tl, ok := errors.AsType[*kgo.ErrDecompressTooLarge](err); ok {
+				refused = append(refused, tl) // dead-lettered and skipped in the batch's transaction
+				return
+			}
 			p.log.Warn("fetch (retrying)", zap.String("topic", t), zap.Int32("partition", part), zap.Error(err))
 		})
-		if fs.NumRecords() == 0 {
+		if fs.NumRecords() == 0 && len(refused) == 0 {
 			continue
 		}
-		if err := p.transact(ctx, w, ops, applier, fs, polled); err != nil {
+		if err := p.transact(ctx, w, ops, applier, fs, refused, polled); err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
@@ -382,7 +390,7 @@ func (p *Pipeline) work(ctx context.Context, w *worker, ops *kgo.Client, applier
 
 // transact processes one poll, which returned at polled, in one
 // transaction.
-func (p *Pipeline) transact(ctx context.Context, w *worker, ops *kgo.Client, applier *Applier, fs kgo.Fetches, polled time.Time) error {
+func (p *Pipeline) transact(ctx context.Context, w *worker, ops *kgo.Client, applier *Applier, fs kgo.Fetches, refused []*kgo.ErrDecompressTooLarge, polled time.Time) error {
 	sess := w.sess
 	if err := sess.Begin(); err != nil {
 		return fmt.Errorf("stream: begin transaction: %w", err)
@@ -398,6 +406,7 @@ func (p *Pipeline) transact(ctx context.Context, w *worker, ops *kgo.Client, app
 		out.rep = &w.rep
 		out.rep.reset()
 	}
+	p.refuseBatches(sess.Client(), refused, out)
 	err := p.process(ctx, ops, applier, fs, out)
 	if err == nil {
 		// Flush, then decide: a record that failed to produce must abort
@@ -459,6 +468,7 @@ func (p *Pipeline) transact(ctx context.Context, w *worker, ops *kgo.Client, app
 		p.stats.Stamped.Add(out.stamped)
 		p.stats.DeadLettered.Add(out.dead)
 		p.stats.Warnings.Add(out.warnings)
+		p.stats.RefusedBatches.Add(int64(len(refused)))
 	} else {
 		p.stats.Aborted.Add(1)
 	}
@@ -537,6 +547,28 @@ func (p *Pipeline) process(ctx context.Context, opsCl *kgo.Client, applier *Appl
 	err := p.stampAndProduce(items, out) // step 3
 	out.step(StepStamp, t)
 	return err
+}
+
+// refuseBatches dead-letters each record batch the client refused to
+// decompress (boundedDecompressor), as one record naming its offsets, and
+// moves the client's consumption (and so the offsets the transaction
+// commits) past it. An aborted transaction sets the offsets back: the
+// batch is fetched, refused and dead-lettered again.
+func (p *Pipeline) refuseBatches(cl *kgo.Client, refused []*kgo.ErrDecompressTooLarge, out *producer) {
+	if len(refused) == 0 {
+		return
+	}
+	skip := map[string]map[int32]kgo.EpochOffset{}
+	for _, b := range refused {
+		p.log.Error("a record batch of the input was refused: it decompresses past input.max_batch_bytes or input.max_compression_ratio, or not at all; dead-lettered as one record (batch_refused) and skipped",
+			zap.String("topic", b.Topic), zap.Int32("partition", b.Partition), zap.Int64("first_offset", b.Offset), zap.Int64("last_offset", b.NextOffset-1))
+		out.deadLetterBatch(p.cfg.Topics.DeadLetter, b, p.cfg.MaxBatchBytes, p.cfg.MaxCompressionRatio)
+		if skip[b.Topic] == nil {
+			skip[b.Topic] = map[int32]kgo.EpochOffset{}
+		}
+		skip[b.Topic][b.Partition] = kgo.EpochOffset{Epoch: b.Epoch, Offset: b.NextOffset}
+	}
+	cl.SetOffsets(skip)
 }
 
 // batchSpans are the spans of offsets a poll holds of each partition of the

@@ -139,6 +139,33 @@ type oversizeRow struct {
 	bytes int
 }
 
+// deadLetterBatch dead-letters a record batch that was refused undecoded
+// (boundedDecompressor): one record without key or value, whose headers
+// name the batch's offsets, source_offset to source_offset_last. Its
+// records were never read, so they cannot be carried.
+func (o *producer) deadLetterBatch(topic string, b *kgo.ErrDecompressTooLarge, maxBytes, ratio int) {
+	detail := fmt.Sprintf("the record batch at offsets %d to %d decompresses past input.max_batch_bytes (%d) or input.max_compression_ratio (%d) times its compressed size, or does not decompress at all; its records were not read",
+		b.Offset, b.NextOffset-1, maxBytes, ratio)
+	o.produce(&kgo.Record{
+		Topic: topic,
+		Headers: []kgo.RecordHeader{
+			{Key: "error", Value: []byte(reasonBatchRefused)},
+			{Key: "error_detail", Value: []byte(detail)},
+			{Key: "source_topic", Value: []byte(b.Topic)},
+			{Key: "source_partition", Value: headerInt(int64(b.Partition))},
+			{Key: "source_offset", Value: headerInt(b.Offset)},
+			{Key: "source_offset_last", Value: headerInt(b.NextOffset - 1)},
+		},
+	})
+	o.dead++
+	if o.rep != nil {
+		addCount(&o.rep.DeadLettered, reasonBatchRefused, 1)
+	}
+}
+
+// reasonBatchRefused is the dead-letter reason of a refused record batch.
+const reasonBatchRefused = "batch_refused"
+
 // deadLetter produces a rejected record: its original key and bytes, and
 // headers saying why and where from. A dead letter over the record bound is
 // cut (docs/SEMANTICS.md §6): its key to maxDeadLetterKey bytes, its value to the

@@ -115,6 +115,10 @@ func (p *Pipeline) newSession(w *worker) (*kgo.GroupTransactSession, error) {
 		kgo.TransactionTimeout(p.cfg.Kafka.TransactionTimeout),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.FetchMaxWait(defaultFetchMaxWait),
+		// Anyone who can produce to the input writes what this client
+		// decompresses: bounded (boundedDecompressor), with the fetch.
+		kgo.WithDecompressor(newBoundedDecompressor(p.cfg.MaxBatchBytes, p.cfg.MaxCompressionRatio)),
+		kgo.FetchMaxBytes(workerFetchMaxBytes),
 		kgo.ProducerLinger(0),
 		kgo.ProducerBatchMaxBytes(p.batchMaxBytes()),
 		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)),
