@@ -48,7 +48,11 @@ type RingConfig struct {
 	// TLS, SASL, …) when Client is nil. The ring adds what it needs —
 	// ConsumeTopics(Topic) from the start, read_committed, control records
 	// kept (to know when it has read to the end) — and closes that client
-	// on Close.
+	// on Close. Whoever can write the topic chooses what its client
+	// decompresses: bound it (kgo.WithDecompressor; the resolver's applier
+	// passes the bounds every replica shares). A record batch the client
+	// refuses (kgo.ErrDecompressTooLarge) is skipped and counted
+	// (RingStats.Refused).
 	Opts []kgo.Opt
 	// Client, when set, is used instead of building one; the ring adds
 	// Topic to it and does not close it. It must be read_committed
@@ -77,6 +81,10 @@ type RingStats struct {
 	WrongSize  int64 // values of the wrong size for their format
 	Unwrap     int64 // wrapped keys that do not unwrap (no or another master key, or altered)
 	FetchErrs  int64 // fetch errors (the client retries)
+	// Refused are record batches the client refused to decompress (its
+	// decompressor's bounds, kgo.ErrDecompressTooLarge): skipped unread,
+	// as every ring with the same bounds skips them.
+	Refused int64
 }
 
 // Ring holds the data keys of identity_keys in memory: it reads the topic
@@ -161,6 +169,23 @@ func NewRing(cfg RingConfig) (*Ring, error) {
 	return r, nil
 }
 
+// skipRefused moves the ring past record batches its client refused to
+// decompress: it reads on after each, and counts it. Called with r.mu held.
+func (r *Ring) skipRefused(refused []*kgo.ErrDecompressTooLarge) {
+	if len(refused) == 0 {
+		return
+	}
+	skip := map[int32]kgo.EpochOffset{}
+	for _, b := range refused {
+		r.stats.Refused++
+		r.log.Warn("identity_keys record batch refused unread (it decompresses past the client's bounds, or not at all): skipped",
+			zap.String("topic", b.Topic), zap.Int32("partition", b.Partition), zap.Int64("first_offset", b.Offset), zap.Int64("last_offset", b.NextOffset-1))
+		r.pos[b.Partition] = b.NextOffset
+		skip[b.Partition] = kgo.EpochOffset{Epoch: b.Epoch, Offset: b.NextOffset}
+	}
+	r.cl.SetOffsets(map[string]map[int32]kgo.EpochOffset{r.topic: skip})
+}
+
 // checkOwnClient refuses a client built from options that do not go with
 // the ring's.
 func checkOwnClient(cl *kgo.Client) error {
@@ -240,8 +265,13 @@ func (r *Ring) read(ctx context.Context) {
 			return
 		}
 		r.mu.Lock()
+		var refused []*kgo.ErrDecompressTooLarge
 		fs.EachError(func(topic string, p int32, err error) {
 			if errors.Is(err, context.Canceled) {
+				return
+			}
+			if b, ok := errors.AsType[*kgo.ErrDecompressTooLarge](err); ok {
+				refused = append(refused, b) // after the poll's records, which come before it
 				return
 			}
 			r.stats.FetchErrs++
@@ -251,6 +281,7 @@ func (r *Ring) read(ctx context.Context) {
 			}
 		})
 		fs.EachRecord(r.apply)
+		r.skipRefused(refused)
 		close(r.changed)
 		r.changed = make(chan struct{})
 		r.mu.Unlock()

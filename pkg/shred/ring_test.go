@@ -458,3 +458,42 @@ func TestRingCreateMany(t *testing.T) {
 		require.Equal(t, out[i].Key, key)
 	}
 }
+
+// refuseZstd refuses every zstd record batch, as the resolver's bounded
+// decompressor refuses one past its bounds (kgo then reports the batch's
+// offsets with kgo.ErrDecompressTooLarge).
+type refuseZstd struct{ kgo.Decompressor }
+
+func (d refuseZstd) Decompress(src []byte, c kgo.CompressionCodecType) ([]byte, error) {
+	if c == kgo.CodecZstd {
+		return nil, kgo.ErrMaxDecompress
+	}
+	return d.Decompressor.Decompress(src, c)
+}
+
+// TestRingSkipsRefusedBatches: a record batch of identity_keys that the
+// client refuses to decompress (a few KiB of zstd holding MiB of zeros,
+// written by whoever can write the topic) is skipped and counted, and the
+// ring reads on: the keys after it are there, and CatchUp returns. Before,
+// kgo stopped the partition at the batch, and CatchUp (which every
+// deletion's feed rows wait on) never returned.
+func TestRingSkipsRefusedBatches(t *testing.T) {
+	e := newEnv(t)
+	cl := e.client(kgo.DefaultProduceTopic(e.topic), kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.ProducerBatchCompression(kgo.ZstdCompression()), kgo.ProducerBatchMaxBytes(16<<20))
+	for p := range int32(partitions) {
+		require.NoError(t, cl.ProduceSync(ctx(t), &kgo.Record{Partition: p, Key: []byte("1:t:1:a:1:1"), Value: make([]byte, 4<<20)}).FirstErr())
+	}
+	cl.Close()
+	kid, key, err := e.ring(nil).Create(ctx(t), "1", "after", 0)
+	require.NoError(t, err)
+
+	r, err := shred.NewRing(shred.RingConfig{Opts: []kgo.Opt{kgo.SeedBrokers(e.addr), kgo.WithDecompressor(refuseZstd{kgo.DefaultDecompressor()})}, Logger: e.log})
+	require.NoError(t, err)
+	defer r.Close()
+	require.NoError(t, r.CatchUp(ctx(t)))
+	assert.EqualValues(t, partitions, r.Stats().Refused)
+	got, st := r.Get("1", "after", 0, kid)
+	assert.Equal(t, shred.Present, st, "read on past the refused batches")
+	assert.Equal(t, key, got)
+}

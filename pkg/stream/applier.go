@@ -229,7 +229,7 @@ func NewApplier(ctx context.Context, cfg Config, st *state.Store, log *zap.Logge
 			return nil, fmt.Errorf("stream: identity.master_key: %w", err)
 		}
 	}
-	a.keys, err = shred.NewRing(shred.RingConfig{Topic: cfg.Topics.Keys, Opts: ClientOpts(cfg.Kafka, log, "keys"), MasterKey: master, Logger: log})
+	a.keys, err = shred.NewRing(shred.RingConfig{Topic: cfg.Topics.Keys, Opts: append(ClientOpts(cfg.Kafka, log, "keys"), replicatedFetchOpts()...), MasterKey: master, Logger: log})
 	if err != nil {
 		a.f.cl.Close()
 		return nil, fmt.Errorf("stream: applier: %w", err)
@@ -438,6 +438,10 @@ func (a *Applier) classify(ctx context.Context, recs []*kgo.Record) ([]entry, er
 		e.rec = r
 		if held[r.Partition] {
 			e.verdict = vHeld
+			continue
+		}
+		if err := refusedBatch(r); err != nil {
+			e.verdict, e.reason = vMalformed, err
 			continue
 		}
 		if r.Value == nil {

@@ -113,6 +113,10 @@ func (v *BillingView) fold(recs []*kgo.Record) error {
 		if r.Attrs.IsControl() {
 			continue
 		}
+		if err := refusedBatch(r); err != nil {
+			skipped = append(skipped, skippedDelta{r, true, err})
+			continue
+		}
 		if r.Value == nil {
 			skipped = append(skipped, skippedDelta{r, true, errors.New("a Kafka tombstone (null value), not a delta")})
 			continue

@@ -2,7 +2,6 @@ package stream
 
 import (
 	"bytes"
-	"compress/gzip"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -10,6 +9,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/s2"
 	"github.com/klauspost/compress/zstd"
 	"github.com/pierrec/lz4/v4"
@@ -154,9 +154,17 @@ func (d *boundedDecompressor) Decompress(src []byte, codec kgo.CompressionCodecT
 var errBatchTooLarge = errors.New("the batch decompresses past its bound")
 
 // readAtMost reads r to its end, failing with errBatchTooLarge past limit
-// bytes.
+// bytes. It reads into a pooled buffer and returns an exact copy: one
+// allocation per batch, as franz-go's own decompressor does.
 func readAtMost(r io.Reader, limit int) ([]byte, error) {
-	var b bytes.Buffer
+	b := readBufs.Get().(*bytes.Buffer)
+	defer func() {
+		if b.Cap() <= maxPooledReadBuf {
+			b.Reset()
+			readBufs.Put(b)
+		}
+	}()
+	b.Reset()
 	n, err := b.ReadFrom(io.LimitReader(r, int64(limit)+1))
 	if err != nil {
 		return nil, err
@@ -164,8 +172,14 @@ func readAtMost(r io.Reader, limit int) ([]byte, error) {
 	if n > int64(limit) {
 		return nil, errBatchTooLarge
 	}
-	return b.Bytes(), nil
+	return bytes.Clone(b.Bytes()), nil
 }
+
+// readBufs are readAtMost's buffers; one grown past maxPooledReadBuf (by a
+// batch near its bound) is left to the collector.
+var readBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+const maxPooledReadBuf = 8 << 20
 
 // xerialPrefix starts a snappy batch in the Java client's framing: a
 // 16-byte header, then blocks, each a big-endian length and a raw snappy

@@ -5,13 +5,28 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
 )
+
+// refusalLogs is a logger that keeps the warn lines saying a record was
+// skipped as a batch refused unread, and a count of them.
+func refusalLogs() (*zap.Logger, func() int) {
+	core, logs := observer.New(zapcore.WarnLevel)
+	return zap.New(core), func() int {
+		return logs.FilterFieldKey("reason").Filter(func(e observer.LoggedEntry) bool {
+			return strings.Contains(e.ContextMap()["reason"].(string), "record batch refused unread")
+		}).Len()
+	}
+}
 
 // TestInputBatchBombsRefused is what anyone who can produce to events_raw
 // sends to take the fleet down: record batches of a few KiB that
@@ -81,4 +96,81 @@ func TestInputBatchBombsRefused(t *testing.T) {
 	assert.Len(t, out[h.cfg.Topics.Person], 3)
 	assert.Len(t, out[h.cfg.Topics.DeadLetter], 2)
 	assert.Zero(t, in.p.Stats().RefusedBatches.Load())
+}
+
+// produceBomb writes to partition p of topic one zstd record batch of n
+// zero bytes: ~100 bytes on the wire.
+func (h *harness) produceBomb(ctx context.Context, topic string, p int32, n int) {
+	h.t.Helper()
+	cl := h.client(kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerBatchCompression(kgo.ZstdCompression()),
+		kgo.ProducerBatchMaxBytes(64<<20), kgo.BrokerMaxWriteBytes(64<<20))
+	require.NoError(h.t, cl.ProduceSync(ctx, &kgo.Record{Topic: topic, Partition: p, Value: make([]byte, n)}).FirstErr())
+}
+
+// TestLogBatchBombsSkippedTwoReplicas: a record batch of identity_log that
+// decompresses far past its compressed size (written by whoever can write
+// the internal topics) is refused unread by every replica alike, counted
+// as malformed, its offset applied past; the real ops around it are
+// applied, and the replicas agree. Before, every replica held it whole as
+// it was fetched, and a batch over franz-go's 1 GiB bound stopped the
+// partition's applier for good — and with it every batch that waits on
+// the partition, fleet-wide.
+func TestLogBatchBombsSkippedTwoReplicas(t *testing.T) {
+	h := newHarness(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
+	defer cancel()
+	h.topicsUp(ctx)
+	h.fillRaw(ctx, 0, 100)
+
+	h.produceTo(ctx, h.cfg.Topics.IdentityLog, []*kgo.Record{{Partition: 0, Value: mustEncode(t, realOp(0, 1, "a", 1))}})
+	h.produceBomb(ctx, h.cfg.Topics.IdentityLog, 0, 2<<20) // ~20,000 times its compressed size
+	h.produceTo(ctx, h.cfg.Topics.IdentityLog, []*kgo.Record{{Partition: 0, Value: mustEncode(t, realOp(0, 2, "a", 2))}})
+
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	var fps []string
+	for i := range 2 {
+		st := openStore(t)
+		log, refusals := refusalLogs()
+		a, err := NewApplier(ctx, h.cfg, st, log)
+		require.NoError(t, err)
+		go func() { _ = a.Run(runCtx) }()
+		wait(t, 30*time.Second, fmt.Sprintf("replica %d applies past the bomb", i), func() bool { return a.Offsets()[0] == 3 })
+		assert.Equal(t, 1, refusals(), "replica %d: refused unread, not decompressed and found no op", i)
+		assert.Equal(t, hostileCounts{applied: 2, malformed: 1}, hostileCounts{a.Applied.Load(), a.Rejected.Load(), a.Malformed.Load()}, "replica %d", i)
+		assert.Equal(t, "2", propN(t, st, "a"), "replica %d: the op after the bomb", i)
+		assert.NoError(t, a.Health())
+		fp, err := st.Fingerprint()
+		require.NoError(t, err)
+		fps = append(fps, fp)
+	}
+	assert.Equal(t, fps[0], fps[1], "the replicas agree")
+}
+
+// TestBillingViewSkipsBatchBombs: the same for billing_usage.
+func TestBillingViewSkipsBatchBombs(t *testing.T) {
+	h := newHarness(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
+	defer cancel()
+	adm := h.topicsUp(ctx)
+	delta := func(n int64) []*kgo.Record {
+		return []*kgo.Record{{Partition: 0, Value: fmt.Appendf(nil, `{"team":"1","month":"2026-11","class":"identified","count":%d}`, n)}}
+	}
+	h.produceTo(ctx, h.cfg.Topics.Billing, delta(5))
+	h.produceBomb(ctx, h.cfg.Topics.Billing, 0, 2<<20)
+	h.produceTo(ctx, h.cfg.Topics.Billing, delta(7))
+
+	st := openStore(t)
+	obs := &billingWatch{}
+	cfg := h.cfg
+	cfg.Observer = obs
+	log, refusals := refusalLogs()
+	v, err := NewBillingView(ctx, cfg, st, adm, log)
+	require.NoError(t, err)
+	go func() { _ = v.Run(ctx) }()
+	require.NoError(t, v.CatchUp(ctx, adm))
+	assert.Equal(t, map[string]int64{"1/2026-11/identified": 12}, billingTotals(t, st))
+	assert.Equal(t, 1, refusals(), "refused unread, not decompressed and found no delta")
+	assert.Equal(t, BillingReport{Folded: 2, Malformed: 1}, obs.report())
+	assert.NoError(t, v.Health())
 }

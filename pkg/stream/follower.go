@@ -60,7 +60,7 @@ func (f *follower) consume(cfg Kafka, parts []int32, log *zap.Logger, name strin
 	}
 	cl, err := kgo.NewClient(append(append(ClientOpts(cfg, log, name),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{f.topic: start}), noFetchSessions),
-		opts...)...)
+		append(replicatedFetchOpts(), opts...)...)...)
 	if err != nil {
 		return err
 	}
@@ -80,8 +80,15 @@ func (f *follower) run(ctx context.Context, max int, fetchErr func(partition int
 		if ctx.Err() != nil || fs.IsClientClosed() {
 			return nil
 		}
-		var lost error
+		var (
+			lost    error
+			refused []*kgo.ErrDecompressTooLarge
+		)
 		fs.EachError(func(_ string, p int32, err error) {
+			if b, ok := errors.AsType[*kgo.ErrDecompressTooLarge](err); ok {
+				refused = append(refused, b)
+				return
+			}
 			lost = errors.Join(lost, fetchErr(p, err))
 		})
 		if lost != nil {
@@ -89,13 +96,78 @@ func (f *follower) run(ctx context.Context, max int, fetchErr func(partition int
 		}
 		var recs []*kgo.Record
 		fs.EachRecord(func(r *kgo.Record) { recs = append(recs, r) })
+		for _, b := range refused {
+			// After the poll's records of its partition, which come
+			// before it: its client fetched nothing of the partition past
+			// it.
+			recs = append(recs, refusedRecord(b))
+		}
 		if len(recs) == 0 {
 			continue
 		}
 		if err := fold(ctx, recs); err != nil {
 			return err
 		}
+		if len(refused) > 0 {
+			skip := map[int32]kgo.EpochOffset{}
+			for _, b := range refused {
+				skip[b.Partition] = kgo.EpochOffset{Epoch: b.Epoch, Offset: b.NextOffset}
+			}
+			f.cl.SetOffsets(map[string]map[int32]kgo.EpochOffset{f.topic: skip})
+		}
 	}
+}
+
+// replicatedFetchOpts are the options of every client that reads a topic
+// all replicas fold alike (identity_log, billing_usage, identity_keys):
+// record batches decompressed within bounds that are the same on every
+// replica (boundedDecompressor; a refused batch is skipped by all alike),
+// and a fetch response bounded with them.
+func replicatedFetchOpts() []kgo.Opt {
+	return []kgo.Opt{
+		kgo.WithDecompressor(newBoundedDecompressor(replicatedBatchBytes, replicatedCompressionRatio)),
+		kgo.FetchMaxBytes(workerFetchMaxBytes),
+	}
+}
+
+// The bounds of what a follower's client decompresses
+// (boundedDecompressor). They decide which record batches every replica
+// skips, so they are constants: changing them is a change of what the
+// replicated topics mean, as an op's encoding is. A legitimate batch of
+// identity_log is at most one producer batch of output.max_record_bytes
+// (64 MiB at most) and its framing; snappy (kafka.compression's default)
+// cannot pass a ratio of ~21, and sealed property values (the default) do
+// not compress.
+const (
+	replicatedBatchBytes       = 2 * maxMaxRecordBytes
+	replicatedCompressionRatio = 256
+)
+
+// refusedKey is the Context key of a refusedRecord.
+type refusedKey struct{}
+
+// refusedRecord stands for a record batch of a followed topic that the
+// client refused to decompress (boundedDecompressor): a record at the
+// batch's last offset, with no key or value, whose Context holds the
+// refusal. The folds skip it as malformed (refusedBatch), so every replica
+// passes the batch alike and stores its offsets as applied.
+func refusedRecord(b *kgo.ErrDecompressTooLarge) *kgo.Record {
+	return &kgo.Record{Topic: b.Topic, Partition: b.Partition, Offset: b.NextOffset - 1,
+		Context: context.WithValue(context.Background(), refusedKey{}, b)}
+}
+
+// refusedBatch returns why r, a refusedRecord, was refused, and nil for
+// any record a client fetched.
+func refusedBatch(r *kgo.Record) error {
+	if r.Context == nil {
+		return nil
+	}
+	b, ok := r.Context.Value(refusedKey{}).(*kgo.ErrDecompressTooLarge)
+	if !ok {
+		return nil
+	}
+	return fmt.Errorf("a record batch refused unread (offsets %d to %d): it decompresses past %d bytes or %d times its compressed size, or not at all",
+		b.Offset, b.NextOffset-1, replicatedBatchBytes, replicatedCompressionRatio)
 }
 
 // finish records why run returned and wakes everything waiting on the
