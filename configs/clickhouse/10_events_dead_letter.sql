@@ -7,6 +7,9 @@
 --   source_topic      where the record was read: events_raw or identity_commands
 --   source_partition  decimal
 --   source_offset     decimal
+--   source_offset_last decimal, only on a refused record batch (reason
+--                     batch_refused, no key or value): the batch's last
+--                     offset, source_offset its first; 0 on any other row
 --   truncated         "true" on a dead letter cut to fit output.max_record_bytes
 --
 -- The value is the input as it came, which need not be JSON (that may be
@@ -40,6 +43,7 @@ CREATE TABLE IF NOT EXISTS resolver.events_dead_letter
     source_topic     LowCardinality(String),
     source_partition Int32,
     source_offset    Int64,
+    source_offset_last Int64,
     truncated        UInt8,
     key              String,
     value            String,
@@ -51,6 +55,11 @@ CREATE TABLE IF NOT EXISTS resolver.events_dead_letter
 ENGINE = ReplacingMergeTree
 PARTITION BY toYYYYMM(timestamp)
 ORDER BY (reason, source_topic, source_partition, source_offset);
+
+-- A table created before source_offset_last (2026-12-08) lacks the column,
+-- and its view leaves it out: run
+--   ALTER TABLE resolver.events_dead_letter ADD COLUMN IF NOT EXISTS source_offset_last Int64 AFTER source_offset;
+-- then drop resolver.events_dead_letter_mv and create it again (below).
 
 -- The consumer: the value as it is.
 CREATE TABLE IF NOT EXISTS resolver.kafka_events_dead_letter
@@ -73,6 +82,7 @@ SELECT
     _headers.value[indexOf(_headers.name, 'source_topic')] AS source_topic,
     toInt32OrZero(_headers.value[indexOf(_headers.name, 'source_partition')]) AS source_partition,
     toInt64OrZero(_headers.value[indexOf(_headers.name, 'source_offset')]) AS source_offset,
+    toInt64OrZero(_headers.value[indexOf(_headers.name, 'source_offset_last')]) AS source_offset_last,
     _headers.value[indexOf(_headers.name, 'truncated')] = 'true' AS truncated,
     _key AS key,
     value,

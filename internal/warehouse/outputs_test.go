@@ -61,7 +61,7 @@ func TestSchemaDeadLetters(t *testing.T) {
 	s := loadSchema(t)
 	topics := topicNames(t)
 	headers := deadLetterHeaders(t)
-	assert.Equal(t, []string{"error", "error_detail", "source_offset", "source_partition", "source_topic", "truncated"}, headers)
+	assert.Equal(t, []string{"error", "error_detail", "source_offset", "source_offset_last", "source_partition", "source_topic", "truncated"}, headers)
 
 	k := s.get(t, "resolver.kafka_events_dead_letter", "TABLE")
 	assert.Equal(t, "Kafka", k.engine)

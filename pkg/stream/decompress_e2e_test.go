@@ -2,8 +2,10 @@ package stream
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"hash/crc32"
 	"strconv"
 	"strings"
 	"testing"
@@ -11,7 +13,10 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
@@ -173,4 +178,63 @@ func TestBillingViewSkipsBatchBombs(t *testing.T) {
 	assert.Equal(t, 1, refusals(), "refused unread, not decompressed and found no delta")
 	assert.Equal(t, BillingReport{Folded: 2, Malformed: 1}, obs.report())
 	assert.NoError(t, v.Health())
+}
+
+// produceRawBatch writes to partition p of topic one record batch whose
+// records are body as they are, under the given codec attribute: what a
+// client that writes its own batches may send (kfake, like Kafka, checks
+// the batch's CRC, not that its records decompress).
+func (h *harness) produceRawBatch(ctx context.Context, topic string, p int32, codec int16, body []byte) {
+	h.t.Helper()
+	b := kmsg.RecordBatch{FirstOffset: 0, PartitionLeaderEpoch: -1, Magic: 2, Attributes: codec,
+		FirstTimestamp: time.Now().UnixMilli(), MaxTimestamp: time.Now().UnixMilli(),
+		ProducerID: -1, ProducerEpoch: -1, FirstSequence: -1, NumRecords: 1, Records: body}
+	raw := b.AppendTo(nil)
+	binary.BigEndian.PutUint32(raw[8:], uint32(len(raw)-12))                                          // Length
+	binary.BigEndian.PutUint32(raw[17:], crc32.Checksum(raw[21:], crc32.MakeTable(crc32.Castagnoli))) // CRC
+	req := kmsg.NewPtrProduceRequest()
+	req.Acks, req.TimeoutMillis = -1, 10_000
+	cl := h.client()
+	tds, err := kadm.NewClient(cl).ListTopics(ctx, topic)
+	require.NoError(h.t, err)
+	rt := kmsg.NewProduceRequestTopic()
+	rt.Topic, rt.TopicID = topic, tds[topic].ID
+	rp := kmsg.NewProduceRequestTopicPartition()
+	rp.Partition, rp.Records = p, raw
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(ctx, cl)
+	require.NoError(h.t, err)
+	require.NoError(h.t, kerr.ErrorForCode(resp.Topics[0].Partitions[0].ErrorCode), "the broker takes the batch")
+}
+
+// TestInputCorruptBatchRefused: a record batch whose records do not
+// decompress at all (its codec says zstd, its bytes are not) stopped its
+// partition for good: franz-go refetched it and failed the same way, on
+// every instance. It is now refused like a bomb: one dead letter
+// batch_refused, exactly one, and the event after it is stamped. The batch
+// is the partition's first record, and the instance's two workers start
+// together: the transaction that dead-letters it is often aborted by their
+// rebalance, which once skipped the batch with its dead letter undone
+// (kgo's abort reset the partition to the offset given to skip it, taken
+// for a committed one; skipRefused).
+func TestInputCorruptBatchRefused(t *testing.T) {
+	h := newHarness(t)
+	in := h.start(t.TempDir())
+	defer in.stop(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+
+	h.produceRawBatch(ctx, h.cfg.Topics.Raw, 5, 4, []byte("these bytes are no zstd frame, whatever the attributes say"))
+	cl := h.client(kgo.DefaultProduceTopic(h.cfg.Topics.Raw), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	require.NoError(t, cl.ProduceSync(ctx, &kgo.Record{Partition: 5, Key: []byte("t:u"),
+		Value: fmt.Appendf(nil, `{"uuid":%q,"event":"e","distinct_id":"u","token":"t"}`, uuidN(1))}).FirstErr())
+
+	out := h.readCommitted(2, 60*time.Second, h.cfg.Topics.Person, h.cfg.Topics.DeadLetter)
+	require.Len(t, out[h.cfg.Topics.Person], 1, "the event after the batch is stamped")
+	require.Len(t, out[h.cfg.Topics.DeadLetter], 1)
+	dl := out[h.cfg.Topics.DeadLetter][0]
+	assert.Equal(t, reasonBatchRefused, header(dl, "error"))
+	assert.Equal(t, "5", header(dl, "source_partition"))
+	assert.Equal(t, "0", header(dl, "source_offset"))
 }

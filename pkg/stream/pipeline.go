@@ -406,7 +406,8 @@ func (p *Pipeline) transact(ctx context.Context, w *worker, ops *kgo.Client, app
 		out.rep = &w.rep
 		out.rep.reset()
 	}
-	p.refuseBatches(sess.Client(), refused, out)
+	p.refuseBatches(refused, out)
+	skipRefused(sess.Client(), refused, true)
 	err := p.process(ctx, ops, applier, fs, out)
 	if err == nil {
 		// Flush, then decide: a record that failed to produce must abort
@@ -447,6 +448,9 @@ func (p *Pipeline) transact(ctx context.Context, w *worker, ops *kgo.Client, app
 	}
 	ending := time.Now()
 	committed, endErr := sess.End(ctx, try)
+	if endErr == nil && !committed {
+		skipRefused(sess.Client(), refused, false)
+	}
 	out.step(StepEnd, ending)
 	w.reusable = endErr == nil // every record of the batch is acknowledged or failed
 	if pe := out.acked.Load(); pe != nil {
@@ -550,25 +554,42 @@ func (p *Pipeline) process(ctx context.Context, opsCl *kgo.Client, applier *Appl
 }
 
 // refuseBatches dead-letters each record batch the client refused to
-// decompress (boundedDecompressor), as one record naming its offsets, and
-// moves the client's consumption (and so the offsets the transaction
-// commits) past it. An aborted transaction sets the offsets back: the
-// batch is fetched, refused and dead-lettered again.
-func (p *Pipeline) refuseBatches(cl *kgo.Client, refused []*kgo.ErrDecompressTooLarge, out *producer) {
-	if len(refused) == 0 {
-		return
-	}
-	skip := map[string]map[int32]kgo.EpochOffset{}
+// decompress (boundedDecompressor), as one record naming its offsets, in
+// the batch's transaction; skipRefused moves past it in the same one.
+func (p *Pipeline) refuseBatches(refused []*kgo.ErrDecompressTooLarge, out *producer) {
 	for _, b := range refused {
 		p.log.Error("a record batch of the input was refused: it decompresses past input.max_batch_bytes or input.max_compression_ratio, or not at all; dead-lettered as one record (batch_refused) and skipped",
 			zap.String("topic", b.Topic), zap.Int32("partition", b.Partition), zap.Int64("first_offset", b.Offset), zap.Int64("last_offset", b.NextOffset-1))
 		out.deadLetterBatch(p.cfg.Topics.DeadLetter, b, p.cfg.MaxBatchBytes, p.cfg.MaxCompressionRatio)
-		if skip[b.Topic] == nil {
-			skip[b.Topic] = map[int32]kgo.EpochOffset{}
-		}
-		skip[b.Topic][b.Partition] = kgo.EpochOffset{Epoch: b.Epoch, Offset: b.NextOffset}
 	}
-	cl.SetOffsets(skip)
+}
+
+// skipRefused moves the client past the refused batches (past), so that
+// the transaction that dead-letters them commits the offset after them
+// with their dead letters; or, once that transaction has aborted, back to
+// each batch (!past), so that it is fetched, refused and dead-lettered
+// again. The way back is needed: kgo stops fetching a partition at a batch
+// it refuses, and it takes the offset given to a partition that has none
+// committed yet for its committed one, which an abort resets to — past the
+// batch, with its dead letter undone. A partition revoked meanwhile is
+// skipped (kgo's SetOffsets): its new owner reads from the committed
+// offset, before the batch.
+func skipRefused(cl *kgo.Client, refused []*kgo.ErrDecompressTooLarge, past bool) {
+	if len(refused) == 0 {
+		return
+	}
+	to := map[string]map[int32]kgo.EpochOffset{}
+	for _, b := range refused {
+		if to[b.Topic] == nil {
+			to[b.Topic] = map[int32]kgo.EpochOffset{}
+		}
+		at := kgo.EpochOffset{Epoch: b.Epoch, Offset: b.Offset}
+		if past {
+			at.Offset = b.NextOffset
+		}
+		to[b.Topic][b.Partition] = at
+	}
+	cl.SetOffsets(to)
 }
 
 // batchSpans are the spans of offsets a poll holds of each partition of the
