@@ -430,3 +430,32 @@ func benchReplayCommit(b *testing.B, sorted bool) {
 	b.StopTimer()
 	reportRate(b, "writes/s", cpu0)
 }
+
+// BenchmarkFinderResolve: a batch's lookups through a Finder, warm cache,
+// in runs of one id as a batch's sessions come (run=10), or every id once
+// (run=1): what a lookup through the shared cache costs when ids repeat
+// (BENCHMARKS.md, target 1: a Finder memo of them, tried and not kept).
+func BenchmarkFinderResolve(b *testing.B) {
+	f := loadFixture(b, 100_000, 4)
+	for _, id := range f.ids { // warm
+		if _, _, err := f.s.Find(benchTeam, id); err != nil {
+			b.Fatal(err)
+		}
+	}
+	const batch = 2500
+	for _, run := range []int{1, 10} {
+		b.Run(fmt.Sprintf("run=%d", run), func(b *testing.B) {
+			find := f.s.Finder()
+			defer find.Close()
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				if i%batch == 0 {
+					find.Close() // a batch ends
+				}
+				if _, err := find.Resolve(benchTeam, f.ids[(i/run)%len(f.ids)]); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
