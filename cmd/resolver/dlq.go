@@ -251,6 +251,7 @@ type dlq struct {
 	group    string
 	txnTO    time.Duration
 	maxRec   int
+	fetch    []kgo.Opt      // bounded decompression of what it reads (stream.BoundedFetchOpts)
 	decode   *event.Decoder // with the current team map: what happens today
 	raw      *event.Decoder // without it: the team as the event names it
 	teams    *event.TeamMap
@@ -275,6 +276,7 @@ func newDLQ(e env) (*dlq, error) {
 	}
 	return &dlq{
 		k: k, topics: sc.Topics, group: sc.Group, txnTO: sc.Kafka.TransactionTimeout, maxRec: sc.MaxRecordBytes,
+		fetch:  stream.BoundedFetchOpts(sc.MaxBatchBytes, sc.MaxCompressionRatio),
 		decode: event.NewDecoder(event.Options{MaxEventBytes: sc.MaxEventBytes, Teams: sc.Teams, LazyProperties: true}),
 		raw:    event.NewDecoder(event.Options{MaxEventBytes: sc.MaxEventBytes, LazyProperties: true}),
 		teams:  sc.Teams, adm: adm, closeAdm: closeAdm, log: e.log.Named("dlq"),
@@ -548,13 +550,13 @@ func (d *dlq) readToEnd(ctx context.Context, topic string, from map[int32]int64,
 	for p, o := range next {
 		start[p] = kgo.NewOffset().At(o)
 	}
-	cl, err := kgo.NewClient(append(stream.ClientOpts(d.k, d.log, "dlq-read"),
+	cl, err := kgo.NewClient(append(append(stream.ClientOpts(d.k, d.log, "dlq-read"),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: start}),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.KeepControlRecords(),
 		kgo.FetchMaxWait(200*time.Millisecond),
-	)...)
+	), d.fetch...)...)
 	if err != nil {
 		return fmt.Errorf("dlq: %w", err)
 	}
@@ -564,8 +566,15 @@ func (d *dlq) readToEnd(ctx context.Context, topic string, from map[int32]int64,
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		var ferr error
+		var (
+			ferr    error
+			refused []*kgo.ErrDecompressTooLarge
+		)
 		fs.EachError(func(t string, p int32, err error) {
+			if b, ok := errors.AsType[*kgo.ErrDecompressTooLarge](err); ok {
+				refused = append(refused, b) // no dead letter or redrive in it: read on past it
+				return
+			}
 			ferr = errors.Join(ferr, fmt.Errorf("dlq: read %s partition %d: %w", t, p, err))
 		})
 		if ferr != nil {
@@ -592,6 +601,20 @@ func (d *dlq) readToEnd(ctx context.Context, topic string, from map[int32]int64,
 		})
 		if stop != nil {
 			return stop
+		}
+		for _, b := range refused {
+			if _, reading := next[b.Partition]; !reading {
+				continue
+			}
+			d.log.Warn("skipping a record batch refused unread (input.max_batch_bytes, input.max_compression_ratio)",
+				zap.String("topic", b.Topic), zap.Int32("partition", b.Partition), zap.Int64("first_offset", b.Offset), zap.Int64("last_offset", b.NextOffset-1))
+			if b.NextOffset >= end[b.Partition] {
+				delete(next, b.Partition)
+				cl.PauseFetchPartitions(map[string][]int32{topic: {b.Partition}})
+				continue
+			}
+			next[b.Partition] = b.NextOffset
+			cl.SetOffsets(map[string]map[int32]kgo.EpochOffset{topic: {b.Partition: {Epoch: b.Epoch, Offset: b.NextOffset}}})
 		}
 	}
 	return nil

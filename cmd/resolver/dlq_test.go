@@ -370,3 +370,36 @@ func TestDLQReplayAfterCrash(t *testing.T) {
 	assert.ElementsMatch(t, []string{"0:events_dead_letter/0/0", "0:events_dead_letter/0/1", "0:events_dead_letter/0/2"},
 		redriveHeaders(readTopic(t, addr, "events_raw")), "each dead letter once on events_raw (read_committed)")
 }
+
+// TestDLQSkipsRefusedBatches: resolver dlq reads events_raw (to find what
+// was re-driven), which anyone may write. It decompresses within
+// input.max_batch_bytes and input.max_compression_ratio, as the workers do,
+// and reads on past a batch it refuses (here 2 MiB of zeros in ~100 bytes
+// of zstd) instead of failing: the redrive written after that batch is
+// found.
+func TestDLQSkipsRefusedBatches(t *testing.T) {
+	addr, config := dlqBroker(t)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	require.NoError(t, err)
+	defer cl.Close()
+	require.NoError(t, cl.ProduceSync(t.Context(), &kgo.Record{Topic: "events_raw", Partition: 0, Value: []byte("filler")}).FirstErr())
+	dl := deadLetterRecord(rawEvent("phc_new", "d-1"), standardHeaders("unknown_team", 0, 0)...)
+	require.NoError(t, cl.ProduceSync(t.Context(), dl).FirstErr())
+	bomb, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.ProducerBatchCompression(kgo.ZstdCompression()), kgo.ProducerBatchMaxBytes(8<<20), kgo.BrokerMaxWriteBytes(8<<20))
+	require.NoError(t, err)
+	defer bomb.Close()
+	require.NoError(t, bomb.ProduceSync(t.Context(), &kgo.Record{Topic: "events_raw", Partition: 0, Value: make([]byte, 2<<20)}).FirstErr())
+
+	code, out, stderr := run(t, "dlq", "replay", "--config", config)
+	require.Equal(t, exitOK, code, stderr)
+	assert.Contains(t, out, "re-drove 1 dead letters")
+	code, out, stderr = run(t, "dlq", "list", "--config", config, "--format", "json")
+	require.Equal(t, exitOK, code, stderr)
+	var list struct {
+		DeadLetters []deadLetter `json:"dead_letters"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &list), out)
+	require.Len(t, list.DeadLetters, 1)
+	assert.Equal(t, "redriven", list.DeadLetters[0].Status, "the redrive after the refused batch is found")
+}

@@ -77,6 +77,16 @@ const ratioSlack = 1 << 10
 // stream.max_batch_records events takes a fraction of it.
 const workerFetchMaxBytes = 4 << 20
 
+// BoundedFetchOpts are the client options that decompress what the
+// client fetches within maxBytes and ratio (input.max_batch_bytes,
+// input.max_compression_ratio), as the workers do, with its fetch response
+// bounded: for the tools that read topics anyone may write (resolver dlq
+// reads events_raw). A batch past them is reported by PollFetches as a
+// *kgo.ErrDecompressTooLarge, whose NextOffset is where to go on.
+func BoundedFetchOpts(maxBytes, ratio int) []kgo.Opt {
+	return []kgo.Opt{kgo.WithDecompressor(newBoundedDecompressor(maxBytes, ratio)), kgo.FetchMaxBytes(workerFetchMaxBytes)}
+}
+
 func newBoundedDecompressor(maxBytes, ratio int) *boundedDecompressor {
 	d := &boundedDecompressor{maxBytes: maxBytes, ratio: ratio}
 	d.zstd.New = func() any {
