@@ -32,8 +32,8 @@ import (
 //
 // bytes, checked while it is decompressed: a snappy batch's header says
 // its size before anything is allocated, lz4 and gzip are read through a
-// limit, and zstd's decoder stops at maxBytes. With the fetch response itself bounded (workerFetchMaxBytes), a
-// fetch then holds at most (ratio + ratioSlack/61) × workerFetchMaxBytes
+// limit, and zstd's decoder stops at maxBytes. With the fetch response itself bounded (boundedFetchMaxBytes), a
+// fetch then holds at most (ratio + ratioSlack/61) × boundedFetchMaxBytes
 // (61 bytes: a record batch's header, the least a batch takes in a
 // response). A batch over the bound, or one that does not decompress at
 // all (corrupt), is refused: kgo reports it as *kgo.ErrDecompressTooLarge
@@ -72,10 +72,11 @@ const (
 // KiB of JSON legitimately.
 const ratioSlack = 1 << 10
 
-// workerFetchMaxBytes bounds a worker's fetch response (compressed), and so
-// with boundedDecompressor what one fetch can hold decompressed. A poll of
-// stream.max_batch_records events takes a fraction of it.
-const workerFetchMaxBytes = 4 << 20
+// boundedFetchMaxBytes bounds the fetch response (compressed) of every client
+// that decompresses through boundedDecompressor, and so what one fetch can hold
+// decompressed. A poll of stream.max_batch_records events takes a fraction
+// of it.
+const boundedFetchMaxBytes = 4 << 20
 
 // BoundedFetchOpts are the client options that decompress what the
 // client fetches within maxBytes and ratio (input.max_batch_bytes,
@@ -84,7 +85,7 @@ const workerFetchMaxBytes = 4 << 20
 // reads events_raw). A batch past them is reported by PollFetches as a
 // *kgo.ErrDecompressTooLarge, whose NextOffset is where to go on.
 func BoundedFetchOpts(maxBytes, ratio int) []kgo.Opt {
-	return []kgo.Opt{kgo.WithDecompressor(newBoundedDecompressor(maxBytes, ratio)), kgo.FetchMaxBytes(workerFetchMaxBytes)}
+	return []kgo.Opt{kgo.WithDecompressor(newBoundedDecompressor(maxBytes, ratio)), kgo.FetchMaxBytes(boundedFetchMaxBytes)}
 }
 
 func newBoundedDecompressor(maxBytes, ratio int) *boundedDecompressor {
@@ -158,6 +159,34 @@ func (d *boundedDecompressor) Decompress(src []byte, codec kgo.CompressionCodecT
 			kgo.ErrMaxDecompress, err, limit, len(src))
 	}
 	return out, nil
+}
+
+// skipRefused moves the client past the refused batches (past), so that
+// the transaction that dead-letters them commits the offset after them
+// with their dead letters; or, once that transaction has aborted, back to
+// each batch (!past), so that it is fetched, refused and dead-lettered
+// again. The way back is needed: kgo stops fetching a partition at a batch
+// it refuses, and it takes the offset given to a partition that has none
+// committed yet for its committed one, which an abort resets to — past the
+// batch, with its dead letter undone. A partition revoked meanwhile is
+// skipped (kgo's SetOffsets): its new owner reads from the committed
+// offset, before the batch.
+func skipRefused(cl *kgo.Client, refused []*kgo.ErrDecompressTooLarge, past bool) {
+	if len(refused) == 0 {
+		return
+	}
+	to := map[string]map[int32]kgo.EpochOffset{}
+	for _, b := range refused {
+		if to[b.Topic] == nil {
+			to[b.Topic] = map[int32]kgo.EpochOffset{}
+		}
+		at := kgo.EpochOffset{Epoch: b.Epoch, Offset: b.Offset}
+		if past {
+			at.Offset = b.NextOffset
+		}
+		to[b.Topic][b.Partition] = at
+	}
+	cl.SetOffsets(to)
 }
 
 // errBatchTooLarge is a batch that decompresses past its bound.

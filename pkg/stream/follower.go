@@ -108,13 +108,7 @@ func (f *follower) run(ctx context.Context, max int, fetchErr func(partition int
 		if err := fold(ctx, recs); err != nil {
 			return err
 		}
-		if len(refused) > 0 {
-			skip := map[int32]kgo.EpochOffset{}
-			for _, b := range refused {
-				skip[b.Partition] = kgo.EpochOffset{Epoch: b.Epoch, Offset: b.NextOffset}
-			}
-			f.cl.SetOffsets(map[string]map[int32]kgo.EpochOffset{f.topic: skip})
-		}
+		skipRefused(f.cl, refused, true)
 	}
 }
 
@@ -126,7 +120,7 @@ func (f *follower) run(ctx context.Context, max int, fetchErr func(partition int
 func replicatedFetchOpts() []kgo.Opt {
 	return []kgo.Opt{
 		kgo.WithDecompressor(newBoundedDecompressor(replicatedBatchBytes, replicatedCompressionRatio)),
-		kgo.FetchMaxBytes(workerFetchMaxBytes),
+		kgo.FetchMaxBytes(boundedFetchMaxBytes),
 	}
 }
 

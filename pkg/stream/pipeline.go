@@ -564,34 +564,6 @@ func (p *Pipeline) refuseBatches(refused []*kgo.ErrDecompressTooLarge, out *prod
 	}
 }
 
-// skipRefused moves the client past the refused batches (past), so that
-// the transaction that dead-letters them commits the offset after them
-// with their dead letters; or, once that transaction has aborted, back to
-// each batch (!past), so that it is fetched, refused and dead-lettered
-// again. The way back is needed: kgo stops fetching a partition at a batch
-// it refuses, and it takes the offset given to a partition that has none
-// committed yet for its committed one, which an abort resets to — past the
-// batch, with its dead letter undone. A partition revoked meanwhile is
-// skipped (kgo's SetOffsets): its new owner reads from the committed
-// offset, before the batch.
-func skipRefused(cl *kgo.Client, refused []*kgo.ErrDecompressTooLarge, past bool) {
-	if len(refused) == 0 {
-		return
-	}
-	to := map[string]map[int32]kgo.EpochOffset{}
-	for _, b := range refused {
-		if to[b.Topic] == nil {
-			to[b.Topic] = map[int32]kgo.EpochOffset{}
-		}
-		at := kgo.EpochOffset{Epoch: b.Epoch, Offset: b.Offset}
-		if past {
-			at.Offset = b.NextOffset
-		}
-		to[b.Topic][b.Partition] = at
-	}
-	cl.SetOffsets(to)
-}
-
 // batchSpans are the spans of offsets a poll holds of each partition of the
 // two consumed topics, in partition order: the input topic and the
 // commands topic.

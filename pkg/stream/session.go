@@ -118,7 +118,7 @@ func (p *Pipeline) newSession(w *worker) (*kgo.GroupTransactSession, error) {
 		// Anyone who can produce to the input writes what this client
 		// decompresses: bounded (boundedDecompressor), with the fetch.
 		kgo.WithDecompressor(newBoundedDecompressor(p.cfg.MaxBatchBytes, p.cfg.MaxCompressionRatio)),
-		kgo.FetchMaxBytes(workerFetchMaxBytes),
+		kgo.FetchMaxBytes(boundedFetchMaxBytes),
 		kgo.ProducerLinger(0),
 		kgo.ProducerBatchMaxBytes(p.batchMaxBytes()),
 		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)),
